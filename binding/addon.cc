@@ -1,0 +1,15 @@
+// Module entry point of tensorzip.node.
+#include "bindings.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tz::RegisterBackend(env, exports);
+  tz::RegisterConvert(env, exports);
+  tz::RegisterJobs(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tensorzip, Init)

@@ -1,0 +1,80 @@
+#include "args.h"
+
+#include <cmath>
+
+namespace tz {
+
+const char* TypedArrayTypeName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "typed array";
+  }
+}
+
+Napi::TypedArray RequireTypedArray(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type,
+                                   const char* what) {
+  Napi::Env env = info.Env();
+  if (i >= info.Length() || !info[i].IsTypedArray())
+    throw Napi::TypeError::New(env, std::string(what) + " must be a " + TypedArrayTypeName(type));
+  Napi::TypedArray a = info[i].As<Napi::TypedArray>();
+  if (a.TypedArrayType() != type)
+    throw Napi::TypeError::New(env, std::string(what) + " must be a " + TypedArrayTypeName(type) + ", got " +
+                                        TypedArrayTypeName(a.TypedArrayType()));
+  // Guard against views that do not fit their buffer (cannot happen for live arrays, but a
+  // detached buffer reports length 0 while the view object survives).
+  const size_t bytes = a.ByteLength();
+  if (a.ByteOffset() + bytes > a.ArrayBuffer().ByteLength())
+    throw Napi::RangeError::New(env, std::string(what) + " lies outside its ArrayBuffer");
+  return a;
+}
+
+std::string RequireString(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (i >= info.Length() || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Napi::Object OptionalObject(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return Napi::Object::New(info.Env());
+  if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+int64_t OptionalInt(const Napi::Object& options, const char* key, int64_t fallback, int64_t min, int64_t max) {
+  Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return fallback;
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!std::isfinite(d) || d != std::floor(d) || d < double(min) || d > double(max))
+    throw Napi::RangeError::New(options.Env(), std::string("option ") + key + " must be an integer in [" +
+                                                   std::to_string(min) + ", " + std::to_string(max) + "]");
+  return int64_t(d);
+}
+
+std::string OptionalString(const Napi::Object& options, const char* key, const std::string& fallback) {
+  Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) throw Napi::TypeError::New(options.Env(), std::string("option ") + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+uint8_t* TypedArrayBytes(const Napi::TypedArray& a) {
+  return static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+}
+
+void RequireDisjoint(const Napi::TypedArray& a, const Napi::TypedArray& b, const char* what) {
+  const uint8_t *pa = TypedArrayBytes(a), *pb = TypedArrayBytes(b);
+  if (pa < pb + b.ByteLength() && pb < pa + a.ByteLength() && a.ByteLength() && b.ByteLength())
+    throw Napi::RangeError::New(a.Env(), std::string(what) + " must not overlap");
+}
+
+}  // namespace tz

@@ -1,0 +1,11 @@
+// Each binding translation unit adds its functions to the module's exports.
+#pragma once
+#include <napi.h>
+
+namespace tz {
+
+void RegisterBackend(Napi::Env env, Napi::Object exports);
+void RegisterConvert(Napi::Env env, Napi::Object exports);
+void RegisterJobs(Napi::Env env, Napi::Object exports);
+
+}  // namespace tz

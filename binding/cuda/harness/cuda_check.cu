@@ -1,0 +1,210 @@
+// Standalone CUDA check (no Node): runs every CUDA kernel on fresh random inputs, compares the
+// results with the CPU scalar reference bit for bit, and times the kernels with CUDA events
+// against the device's own copy bandwidth measured in the same run.
+//
+// Exit codes: 0 all checks pass, 1 a check failed, 2 no usable CUDA device (reason printed).
+// Usage: tensorzip_cuda_check [--elements N] [--seed S] [--device D]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../cpu/kernels.h"
+#include "../convert_kernels.cuh"
+#include "../tensorzip_cuda.h"
+
+namespace {
+
+#define CHECK_CUDA(expr)                                                                  \
+  do {                                                                                    \
+    const cudaError_t e_ = (expr);                                                        \
+    if (e_ != cudaSuccess) {                                                              \
+      std::fprintf(stderr, "%s failed: %s\n", #expr, cudaGetErrorString(e_));             \
+      std::exit(1);                                                                       \
+    }                                                                                     \
+  } while (0)
+
+struct Row {
+  std::string kernel;
+  size_t n;
+  size_t mismatches;
+  std::string firstMismatch;
+  double ms;        // median kernel time
+  double gbps;      // bytes read + written per second / 1e9
+  double pctCopy;   // of device copy bandwidth
+};
+
+struct Timer {
+  cudaEvent_t a, b;
+  Timer() { CHECK_CUDA(cudaEventCreate(&a)); CHECK_CUDA(cudaEventCreate(&b)); }
+  ~Timer() { cudaEventDestroy(a); cudaEventDestroy(b); }
+  template <class F>
+  double medianMs(int reps, F&& f) {
+    std::vector<double> t;
+    f();  // warm-up
+    CHECK_CUDA(cudaDeviceSynchronize());
+    for (int r = 0; r < reps; ++r) {
+      CHECK_CUDA(cudaEventRecord(a));
+      f();
+      CHECK_CUDA(cudaEventRecord(b));
+      CHECK_CUDA(cudaEventSynchronize(b));
+      float ms = 0;
+      CHECK_CUDA(cudaEventElapsedTime(&ms, a, b));
+      t.push_back(ms);
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+  }
+};
+
+// Random bit patterns (every class of value: NaN payloads, Inf, subnormals, zeros) with a
+// share of exact rounding ties and a fixed list of special values at the front.
+std::vector<uint32_t> randomF32Bits(size_t n, std::mt19937_64& rng) {
+  static const uint32_t specials[] = {0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000,
+                                      0x7F800001, 0xFFBFFFFF, 0x00000001, 0x807FFFFF, 0x3F808000,
+                                      0x3F818000, 0x477FF000, 0x477FEFFF, 0x7F7FFFFF, 0x33000000,
+                                      0x33000001, 0x387FE000, 0x38800000, 0x3F801000, 0x3F803000};
+  std::vector<uint32_t> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t x = static_cast<uint32_t>(rng());
+    switch (rng() % 8) {
+      case 0: x = (x & 0xFFFF0000u) | 0x8000u; break;  // bf16 tie
+      case 1: x = (x & 0xFFFFE000u) | 0x1000u; break;  // f16 tie
+      case 2: x = (x & 0x807FFFFFu) | ((100u + (x >> 24) % 50u) << 23); break;  // f16 range
+      default: break;
+    }
+    v[i] = i < sizeof(specials) / 4 ? specials[i] : x;
+  }
+  return v;
+}
+
+std::vector<uint16_t> randomU16(size_t n, std::mt19937_64& rng) {
+  std::vector<uint16_t> v(n);
+  for (auto& x : v) x = static_cast<uint16_t>(rng());
+  return v;
+}
+
+struct Kind {
+  const char* name;
+  int id;
+  void (*reference)(const void*, void*, size_t);
+};
+
+template <class In, class Out, void (*F)(const In*, Out*, size_t)>
+void ref(const void* s, void* d, size_t n) {
+  F(static_cast<const In*>(s), static_cast<Out*>(d), n);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t n = size_t(1) << 26;
+  uint64_t seed = std::chrono::steady_clock::now().time_since_epoch().count();
+  int device = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--elements")) n = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--device")) device = std::atoi(argv[i + 1]);
+  }
+
+  int count = 0;
+  if (tzc_init(&count) != TZC_OK) {
+    std::printf("no CUDA device: %s\n", tzc_last_error());
+    return 2;
+  }
+  if (count == 0 || device >= count) {
+    std::printf("no CUDA device: %d device(s) found, device %d requested\n", count, device);
+    return 2;
+  }
+  tzc_device_props info;
+  if (tzc_device_info(device, &info) != TZC_OK) {
+    std::printf("no CUDA device: %s\n", tzc_last_error());
+    return 2;
+  }
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  std::printf("device %d: %s, compute capability %d.%d, %.1f GiB, %d SMs; driver %d, runtime %d\n",
+              device, info.name, info.major, info.minor, info.memory_bytes / 1073741824.0,
+              info.multiprocessors, driver, runtime);
+  std::printf("elements per check: %zu, seed: %llu\n", n, static_cast<unsigned long long>(seed));
+  CHECK_CUDA(cudaSetDevice(device));
+
+  // Device copy bandwidth: the roofline for memory-bound kernels (bytes read + written).
+  const size_t copyBytes = n * 4;
+  void *dA = nullptr, *dB = nullptr;
+  CHECK_CUDA(cudaMalloc(&dA, copyBytes));
+  CHECK_CUDA(cudaMalloc(&dB, copyBytes));
+  Timer timer;
+  const double copyMs = timer.medianMs(20, [&] { CHECK_CUDA(cudaMemcpyAsync(dB, dA, copyBytes, cudaMemcpyDeviceToDevice)); });
+  const double copyGBps = 2.0 * copyBytes / (copyMs * 1e6);
+  std::printf("device copy bandwidth: %.1f GB/s (read + write, %zu MiB cudaMemcpy D2D)\n\n", copyGBps, copyBytes >> 20);
+
+  std::mt19937_64 rng(seed);
+  const Kind kinds[] = {
+      {"f32_to_bf16", TZC_F32_TO_BF16, ref<float, uint16_t, tz::scalar::f32_to_bf16>},
+      {"bf16_to_f32", TZC_BF16_TO_F32, ref<uint16_t, float, tz::scalar::bf16_to_f32>},
+      {"f32_to_f16", TZC_F32_TO_F16, ref<float, uint16_t, tz::scalar::f32_to_f16>},
+      {"f16_to_f32", TZC_F16_TO_F32, ref<uint16_t, float, tz::scalar::f16_to_f32>},
+  };
+  std::vector<Row> rows;
+  for (const Kind& k : kinds) {
+    const size_t inSize = tz::cuda::convert_src_size(k.id), outSize = tz::cuda::convert_dst_size(k.id);
+    std::vector<uint8_t> in(n * inSize), expect(n * outSize), got(n * outSize), viaAbi(n * outSize);
+    if (inSize == 4) {
+      auto v = randomF32Bits(n, rng);
+      std::memcpy(in.data(), v.data(), in.size());
+    } else {
+      auto v = randomU16(n, rng);
+      std::memcpy(in.data(), v.data(), in.size());
+    }
+    k.reference(in.data(), expect.data(), n);
+
+    CHECK_CUDA(cudaMemcpy(dA, in.data(), in.size(), cudaMemcpyHostToDevice));
+    const double ms = timer.medianMs(20, [&] { CHECK_CUDA(tz::cuda::launch_convert(k.id, dA, dB, n, nullptr)); });
+    CHECK_CUDA(cudaMemcpy(got.data(), dB, got.size(), cudaMemcpyDeviceToHost));
+    // The host-buffer C ABI entry point the addon uses must agree too.
+    const int abi = tzc_convert(device, k.id, in.data(), viaAbi.data(), n, nullptr);
+
+    Row row{k.name, n, 0, "", ms, (in.size() + got.size()) / (ms * 1e6), 0};
+    row.pctCopy = 100.0 * row.gbps / copyGBps;
+    for (size_t i = 0; i < n; ++i) {
+      const bool bad = std::memcmp(&got[i * outSize], &expect[i * outSize], outSize) != 0 ||
+                       std::memcmp(&viaAbi[i * outSize], &expect[i * outSize], outSize) != 0;
+      if (!bad) continue;
+      if (row.mismatches++ == 0) {
+        uint32_t a = 0, b = 0, c = 0;
+        std::memcpy(&a, &in[i * inSize], inSize);
+        std::memcpy(&b, &expect[i * outSize], outSize);
+        std::memcpy(&c, &got[i * outSize], outSize);
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "[%zu] in %08x cpu %08x gpu %08x", i, a, b, c);
+        row.firstMismatch = buf;
+      }
+    }
+    if (abi != TZC_OK) {
+      row.mismatches = row.mismatches ? row.mismatches : 1;
+      row.firstMismatch = std::string("tzc_convert: ") + tzc_last_error();
+    }
+    rows.push_back(row);
+  }
+  cudaFree(dA);
+  cudaFree(dB);
+
+  bool ok = true;
+  std::printf("%-14s %12s %8s %10s %10s %9s  %s\n", "kernel", "elements", "result", "ms", "GB/s", "% copy", "first mismatch");
+  for (const Row& r : rows) {
+    ok = ok && r.mismatches == 0;
+    std::printf("%-14s %12zu %8s %10.3f %10.1f %8.1f%%  %s\n", r.kernel.c_str(), r.n,
+                r.mismatches ? "FAIL" : "pass", r.ms, r.gbps, r.pctCopy, r.firstMismatch.c_str());
+  }
+  std::printf("\n%s\n", ok ? "all CUDA checks passed" : "CUDA checks FAILED");
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,49 @@
+/* Plain C ABI of libtensorzip_cuda.so. The Node addon dlopens the library only when an NVIDIA
+ * driver is present and checks tzc_abi_version() before using anything else, so a stale or
+ * foreign library is refused instead of crashing. Bump TZC_ABI_VERSION on any change here. */
+#ifndef TENSORZIP_CUDA_H
+#define TENSORZIP_CUDA_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TZC_ABI_VERSION 1
+
+enum { TZC_OK = 0, TZC_CANCELLED = 1, TZC_ERROR = -1 };
+
+enum {
+  TZC_F32_TO_BF16 = 0,
+  TZC_BF16_TO_F32 = 1,
+  TZC_F32_TO_F16 = 2,
+  TZC_F16_TO_F32 = 3
+};
+
+/* How a long call polls for cancellation and reports progress; any member may be null. */
+typedef struct tzc_job {
+  void* user;
+  int (*should_stop)(void* user);
+  void (*progress)(void* user, uint64_t done, uint64_t total);
+} tzc_job;
+
+typedef struct tzc_device_props {
+  char name[256];
+  int major, minor;
+  uint64_t memory_bytes;
+  int multiprocessors;
+} tzc_device_props;
+
+int tzc_abi_version(void);
+/* Initialises the CUDA runtime; on TZC_ERROR tzc_last_error() says why (e.g. no driver). */
+int tzc_init(int* device_count);
+int tzc_device_info(int device, tzc_device_props* out);
+/* Converts n elements between host buffers on `device` (see tensorzip_cuda.h kinds). */
+int tzc_convert(int device, int kind, const void* src, void* dst, uint64_t n, const tzc_job* job);
+/* Message of the last failed call on the calling thread. */
+const char* tzc_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,34 @@
+// Optional CUDA backend: libtensorzip_cuda.so is dlopened only when an NVIDIA driver is present
+// (libcuda.so.1 loads, cuInit succeeds and reports a device). Everything else runs on the CPU,
+// and the reason is kept for backendInfo(). Probed once per process, on first use.
+//
+// Environment: TENSORZIP_CUDA=off disables it; TENSORZIP_CUDA_LIBRARY overrides the library path
+// (default: next to tensorzip.node); TENSORZIP_LIBCUDA overrides the driver library name.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cuda/tensorzip_cuda.h"
+
+namespace tz {
+
+struct GpuInfo {
+  std::string name;
+  int major = 0, minor = 0;
+  uint64_t memoryBytes = 0;
+  int multiprocessors = 0;
+};
+
+struct CudaBackend {
+  bool available = false;
+  std::string reason;   // why it is unavailable
+  std::string library;  // path of the loaded library
+  std::vector<GpuInfo> gpus;
+  int (*convert)(int device, int kind, const void* src, void* dst, uint64_t n, const tzc_job* job) = nullptr;
+  const char* (*lastError)() = nullptr;
+};
+
+const CudaBackend& Cuda();
+
+}  // namespace tz

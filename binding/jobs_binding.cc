@@ -1,0 +1,60 @@
+// Job-machinery exports: activeJobs() for leak checks, copy() (the memory-bandwidth yardstick
+// benchmarks compare kernels to), and jobSelfTest(), a job with controllable steps, delay and
+// failure that the tests use to exercise progress, cancellation and error paths.
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "args.h"
+#include "bindings.h"
+#include "cpu/parallel.h"
+#include "native_job.h"
+
+namespace tz {
+
+namespace {
+
+Napi::Value ActiveJobsJs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ActiveJobs()); }
+
+// copy(dst, src, threads?): memcpy in 1 MiB chunks on `threads` threads (synchronous).
+Napi::Value Copy(const Napi::CallbackInfo& info) {
+  Napi::TypedArray dst = RequireTypedArray(info, 0, napi_uint8_array, "destination");
+  Napi::TypedArray src = RequireTypedArray(info, 1, napi_uint8_array, "source");
+  if (dst.ByteLength() != src.ByteLength()) throw Napi::RangeError::New(info.Env(), "source and destination lengths differ");
+  RequireDisjoint(src, dst, "source and destination");
+  const unsigned threads = info.Length() > 2 && !info[2].IsUndefined() ? info[2].As<Napi::Number>().Uint32Value() : 1;
+  uint8_t* d = TypedArrayBytes(dst);
+  const uint8_t* s = TypedArrayBytes(src);
+  JobContext ctx;
+  parallel_for(src.ByteLength(), size_t(1) << 20, threads, ctx, [&](size_t b, size_t e) { std::memcpy(d + b, s + b, e - b); });
+  return info.Env().Undefined();
+}
+
+// jobSelfTest({ steps, stepMs, failAt }, onProgress) -> { promise, cancel }; resolves with steps.
+Napi::Value JobSelfTest(const Napi::CallbackInfo& info) {
+  Napi::Object options = OptionalObject(info, 0, "options");
+  const int64_t steps = OptionalInt(options, "steps", 10, 0, 1000000);
+  const int64_t stepMs = OptionalInt(options, "stepMs", 1, 0, 60000);
+  const int64_t failAt = OptionalInt(options, "failAt", -1, -1, 1000000);
+  JobWork work = [=](JobContext& ctx) -> JobResult {
+    for (int64_t i = 0; i < steps; ++i) {
+      ctx.throwIfCancelled();
+      if (i == failAt) throw std::runtime_error("self-test job failed at step " + std::to_string(i));
+      std::this_thread::sleep_for(std::chrono::milliseconds(stepMs));
+      ctx.progress(uint64_t(i + 1), uint64_t(steps));
+    }
+    return [steps](Napi::Env env) { return Napi::Number::New(env, double(steps)); };
+  };
+  return StartJob(info.Env(), std::move(work), {info.Length() > 1 ? info[1] : info.Env().Undefined(), {}});
+}
+
+}  // namespace
+
+void RegisterJobs(Napi::Env env, Napi::Object exports) {
+  exports.Set("activeJobs", Napi::Function::New(env, ActiveJobsJs, "activeJobs"));
+  exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
+  exports.Set("jobSelfTest", Napi::Function::New(env, JobSelfTest, "jobSelfTest"));
+}
+
+}  // namespace tz

@@ -1,0 +1,155 @@
+#include "native_job.h"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace tz {
+
+namespace {
+
+std::atomic<int> activeJobs{0};
+
+using JsCall = std::function<void(Napi::Env)>;
+
+void CallJs(Napi::Env env, Napi::Function, std::nullptr_t*, JsCall* call) {
+  if (env != nullptr && call) (*call)(env);  // env is null when the environment is shutting down
+  delete call;
+}
+
+using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, JsCall, CallJs>;
+
+enum class Outcome { Ok, Failed, Cancelled };
+
+class NativeJob : public JobContext {
+ public:
+  explicit NativeJob(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference onProgress_;
+  std::vector<Napi::ObjectReference> keepAlive_;
+  Napi::Reference<Napi::Value> callbackError_;
+  Tsfn tsfn_;
+  std::weak_ptr<NativeJob> self_;
+
+  void progress(uint64_t done, uint64_t total) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = done;
+      total_ = total;
+      if (queued_) return;  // the queued call will read the newest values
+      queued_ = true;
+    }
+    auto call = new JsCall([self = self_.lock()](Napi::Env env) { self->deliverProgress(env); });
+    if (tsfn_.NonBlockingCall(call) != napi_ok) delete call;  // environment shutting down
+  }
+
+  // JS thread: settle the promise and drop every reference to JS objects.
+  void settle(Napi::Env env, Outcome outcome, const JobResult& result, const std::string& error) {
+    Napi::HandleScope scope(env);
+    settled_ = true;
+    activeJobs--;
+    try {
+      if (!callbackError_.IsEmpty()) {
+        deferred_.Reject(callbackError_.Value());
+      } else if (outcome == Outcome::Cancelled) {
+        Napi::Error e = Napi::Error::New(env, "The operation was aborted");
+        e.Set("name", Napi::String::New(env, "AbortError"));
+        e.Set("code", Napi::String::New(env, "ABORT_ERR"));
+        deferred_.Reject(e.Value());
+      } else if (outcome == Outcome::Failed) {
+        deferred_.Reject(Napi::Error::New(env, error).Value());
+      } else {
+        deferred_.Resolve(result ? result(env) : env.Undefined());
+      }
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+    onProgress_.Reset();
+    callbackError_.Reset();
+    keepAlive_.clear();
+  }
+
+  // Called when the environment is gone: references can no longer be released safely.
+  void abandon() {
+    onProgress_.SuppressDestruct();
+    callbackError_.SuppressDestruct();
+    for (auto& r : keepAlive_) r.SuppressDestruct();
+  }
+
+ private:
+  std::mutex mutex_;
+  uint64_t done_ = 0, total_ = 0;
+  bool queued_ = false;
+  bool settled_ = false;  // JS thread only
+
+  void deliverProgress(Napi::Env env) {
+    uint64_t done, total;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done = done_;
+      total = total_;
+      queued_ = false;
+    }
+    if (settled_ || onProgress_.IsEmpty()) return;
+    Napi::HandleScope scope(env);
+    try {
+      onProgress_.Call({Napi::Number::New(env, double(done)), Napi::Number::New(env, double(total))});
+    } catch (const Napi::Error& e) {
+      if (callbackError_.IsEmpty()) callbackError_ = Napi::Reference<Napi::Value>::New(e.Value(), 1);
+      cancel();
+    }
+  }
+};
+
+}  // namespace
+
+int ActiveJobs() { return activeJobs.load(); }
+
+Napi::Object StartJob(Napi::Env env, JobWork work, JobOptions options) {
+  auto job = std::make_shared<NativeJob>(env);
+  job->self_ = job;
+  if (options.onProgress.IsFunction())
+    job->onProgress_ = Napi::Persistent(options.onProgress.As<Napi::Function>());
+  else if (!options.onProgress.IsUndefined() && !options.onProgress.IsNull())
+    throw Napi::TypeError::New(env, "onProgress must be a function");
+  for (auto& o : options.keepAlive) job->keepAlive_.push_back(Napi::Persistent(o));
+  job->tsfn_ = Tsfn::New(env, "tensorzip job", 0, 1);
+
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("promise", job->deferred_.Promise());
+  std::weak_ptr<NativeJob> weak = job;
+  handle.Set("cancel", Napi::Function::New(env, [weak](const Napi::CallbackInfo&) {
+               if (auto j = weak.lock()) j->cancel();
+             }));
+
+  activeJobs++;
+  std::thread([job, work = std::move(work)] {
+    Outcome outcome = Outcome::Ok;
+    JobResult result;
+    std::string error;
+    try {
+      job->throwIfCancelled();
+      result = work(*job);
+    } catch (const JobCancelled&) {
+      outcome = Outcome::Cancelled;
+    } catch (const std::exception& e) {
+      outcome = Outcome::Failed;
+      error = e.what();
+    } catch (...) {
+      outcome = Outcome::Failed;
+      error = "unknown native error";
+    }
+    // A cancel that arrives after the work finished does not turn a result into an error.
+    const napi_status s = job->tsfn_.BlockingCall(new JsCall([job, outcome, result, error](Napi::Env env) {
+      job->settle(env, outcome, result, error);
+    }));
+    if (s != napi_ok) job->abandon();
+    job->tsfn_.Release();
+  }).detach();
+  return handle;
+}
+
+}  // namespace tz

@@ -1,0 +1,79 @@
+// The generic native-job machinery, driven through jobSelfTest (steps with a delay, optional
+// failure) and a real kernel: progress, cancellation, errors, resource release, event loop.
+import { strict as assert } from 'node:assert';
+import { AbortError, convertAsync } from '../lib/index';
+import { runJob } from '../lib/jobs';
+import { native } from '../lib/native';
+
+type SelfTest = { steps?: number; stepMs?: number; failAt?: number };
+const selfTest = (options: SelfTest, opts: Parameters<typeof runJob>[1] = {}) =>
+  runJob((progress) => native.jobSelfTest(options, progress), opts);
+
+describe('native jobs', () => {
+  afterEach(() => assert.equal(native.activeJobs(), 0, 'every job released its resources'));
+
+  it('resolves with the result and streams progress, the last one before it resolves', async () => {
+    const seen: number[] = [];
+    const result = await selfTest({ steps: 20, stepMs: 2 }, { onProgress: (done, total) => (assert.equal(total, 20), seen.push(done)) });
+    assert.equal(result, 20);
+    assert.ok(seen.length >= 2, `got ${seen.length} progress events`);
+    assert.equal(seen[seen.length - 1], 20);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i] > seen[i - 1]);
+  });
+
+  it('stops promptly on abort and rejects with an AbortError', async () => {
+    const controller = new AbortController();
+    const t0 = Date.now();
+    const p = selfTest({ steps: 10000, stepMs: 5 }, { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('user stop')), 30);
+    await assert.rejects(p, (e: unknown) => {
+      assert.ok(e instanceof AbortError);
+      assert.equal(e.name, 'AbortError');
+      assert.equal(e.code, 'ABORT_ERR');
+      assert.equal((e.cause as Error).message, 'user stop');
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 2000, 'stopped long before the 50 s of work');
+  });
+
+  it('rejects at once, without starting, when the signal is already aborted', async () => {
+    await assert.rejects(selfTest({ steps: 1 }, { signal: AbortSignal.abort() }), AbortError);
+  });
+
+  it('aborts a real kernel (parallel conversion) mid-way', async () => {
+    const controller = new AbortController();
+    const src = new Float32Array(64 << 20);
+    let aborted = false;
+    const p = convertAsync('f32_to_bf16', src, {
+      threads: 1,
+      signal: controller.signal,
+      onProgress: (done) => {
+        if (!aborted && done > 0) (aborted = true), controller.abort();
+      },
+    });
+    await assert.rejects(p, AbortError);
+  });
+
+  it('turns a native failure into an Error with the native message', async () => {
+    await assert.rejects(selfTest({ steps: 10, failAt: 3 }), { name: 'Error', message: 'self-test job failed at step 3' });
+  });
+
+  it('a throwing progress callback cancels the job and rejects with what it threw', async () => {
+    const boom = new Error('progress handler failed');
+    await assert.rejects(selfTest({ steps: 1000, stepMs: 2 }, { onProgress: () => { throw boom; } }), (e) => e === boom);
+  });
+
+  it('runs jobs concurrently without blocking the event loop', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const results = await Promise.all([selfTest({ steps: 20, stepMs: 5 }), selfTest({ steps: 10, stepMs: 10 })]);
+    clearInterval(timer);
+    assert.deepEqual(results, [20, 10]);
+    assert.ok(ticks >= 5, `event loop ticked ${ticks} times during the jobs`);
+  });
+
+  it('validates its arguments', () => {
+    assert.throws(() => native.jobSelfTest({ steps: -1 }), /steps must be an integer/);
+    assert.throws(() => native.jobSelfTest({}, 42 as unknown as () => void), /onProgress must be a function/);
+  });
+});
