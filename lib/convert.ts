@@ -39,6 +39,11 @@ export interface ConvertOptions extends JobOptions {
   device?: 'cpu' | 'cuda';
   /** GPU index for device 'cuda' (default 0). */
   cudaDevice?: number;
+  /**
+   * Output array to fill (same length as the source). Reusing one avoids touching fresh memory,
+   * which costs more than the conversion itself on many machines.
+   */
+  dst?: Float32Array | Uint16Array;
 }
 
 /**
@@ -50,9 +55,10 @@ export function convertAsync(kind: 'bf16_to_f32' | 'f16_to_f32', src: Uint16Arra
 export async function convertAsync(
   kind: ConvertKind,
   src: Float32Array | Uint16Array,
-  { signal, onProgress, ...options }: ConvertOptions = {},
+  { signal, onProgress, dst, ...options }: ConvertOptions = {},
 ): Promise<Float32Array | Uint16Array> {
-  const dst = kind.startsWith('f32_') ? new Uint16Array(src.length) : new Float32Array(src.length);
-  await runJob((progress) => native.convertAsync(kind, src, dst, options, progress), { signal, onProgress });
-  return dst;
+  dst ??= kind.startsWith('f32_') ? new Uint16Array(src.length) : new Float32Array(src.length);
+  const out = dst;
+  await runJob((progress) => native.convertAsync(kind, src, out, options, progress), { signal, onProgress });
+  return out;
 }
