@@ -1,9 +1,11 @@
 // Module entry point of tensorzip.node.
+#include "addon_path.h"
 #include "bindings.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tz::PinAddon();
   tz::RegisterBackend(env, exports);
   tz::RegisterConvert(env, exports);
   tz::RegisterJobs(env, exports);

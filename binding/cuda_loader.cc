@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "addon_path.h"
+
 namespace tz {
 
 namespace {
@@ -15,11 +17,9 @@ std::string DlError() {
   return e ? e : "unknown error";
 }
 
-// Directory holding this addon (tensorzip.node), found from one of its own symbols.
+// Directory holding this addon (tensorzip.node).
 std::string AddonDirectory() {
-  Dl_info info;
-  if (!dladdr(reinterpret_cast<void*>(&AddonDirectory), &info) || !info.dli_fname) return ".";
-  std::string path = info.dli_fname;
+  const std::string path = AddonPath();
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }

@@ -1,6 +1,7 @@
 #include "native_job.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,8 +26,9 @@ enum class Outcome { Ok, Failed, Cancelled };
 
 class NativeJob : public JobContext {
  public:
-  explicit NativeJob(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
+  explicit NativeJob(Napi::Env env) : env_(env), deferred_(Napi::Promise::Deferred::New(env)) {}
 
+  napi_env env_;
   Napi::Promise::Deferred deferred_;
   Napi::FunctionReference onProgress_;
   std::vector<Napi::ObjectReference> keepAlive_;
@@ -70,6 +72,32 @@ class NativeJob : public JobContext {
     onProgress_.Reset();
     callbackError_.Reset();
     keepAlive_.clear();
+    if (teardownHook_) {
+      napi_remove_env_cleanup_hook(env_, OnEnvTeardown, teardownHook_);
+      delete teardownHook_;
+      teardownHook_ = nullptr;
+    }
+  }
+
+  // When the environment is torn down (a Worker terminated, the process exiting) its typed
+  // arrays and this job's thread-safe function are freed. Registered after the thread-safe
+  // function, this hook runs before Node finalizes it (hooks run in reverse order): it cancels
+  // the job and waits until the job thread is finished with both.
+  void watchTeardown() {
+    teardownHook_ = new std::shared_ptr<NativeJob>(self_.lock());
+    if (napi_add_env_cleanup_hook(env_, OnEnvTeardown, teardownHook_) != napi_ok) {
+      delete teardownHook_;
+      teardownHook_ = nullptr;
+      throw std::runtime_error("could not register an environment cleanup hook");
+    }
+  }
+
+  void markThreadDone() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      threadDone_ = true;
+    }
+    threadDoneCv_.notify_all();
   }
 
   // Called when the environment is gone: references can no longer be released safely.
@@ -84,6 +112,22 @@ class NativeJob : public JobContext {
   uint64_t done_ = 0, total_ = 0;
   bool queued_ = false;
   bool settled_ = false;  // JS thread only
+  bool threadDone_ = false;
+  std::condition_variable threadDoneCv_;
+  std::shared_ptr<NativeJob>* teardownHook_ = nullptr;  // JS thread only
+
+  static void OnEnvTeardown(void* arg) {
+    auto* holder = static_cast<std::shared_ptr<NativeJob>*>(arg);
+    NativeJob& job = **holder;
+    job.cancel();
+    {
+      std::unique_lock<std::mutex> lock(job.mutex_);
+      job.threadDoneCv_.wait(lock, [&job] { return job.threadDone_; });
+    }
+    job.abandon();  // the pending completion call will never run; nothing may free JS handles
+    job.teardownHook_ = nullptr;
+    delete holder;
+  }
 
   void deliverProgress(Napi::Env env) {
     uint64_t done, total;
@@ -125,6 +169,7 @@ Napi::Object StartJob(Napi::Env env, JobWork work, JobOptions options) {
                if (auto j = weak.lock()) j->cancel();
              }));
 
+  job->watchTeardown();
   activeJobs++;
   std::thread([job, work = std::move(work)] {
     Outcome outcome = Outcome::Ok;
@@ -148,6 +193,7 @@ Napi::Object StartJob(Napi::Env env, JobWork work, JobOptions options) {
     }));
     if (s != napi_ok) job->abandon();
     job->tsfn_.Release();
+    job->markThreadDone();
   }).detach();
   return handle;
 }

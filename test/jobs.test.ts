@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { AbortError, convertAsync } from '../lib/index';
 import { runJob } from '../lib/jobs';
 import { native } from '../lib/native';
+import { runNode } from './helpers';
 
 type SelfTest = { steps?: number; stepMs?: number; failAt?: number };
 const selfTest = (options: SelfTest, opts: Parameters<typeof runJob>[1] = {}) =>
@@ -70,6 +71,47 @@ describe('native jobs', () => {
     clearInterval(timer);
     assert.deepEqual(results, [20, 10]);
     assert.ok(ticks >= 5, `event loop ticked ${ticks} times during the jobs`);
+  });
+
+  it('works inside worker threads, with the same results', () => {
+    const r = runNode(`
+      const { Worker } = require('node:worker_threads');
+      const code = "const t = require('tensorzip'); const { parentPort } = require('node:worker_threads');" +
+        "t.convertAsync('f32_to_bf16', Float32Array.from({ length: 100003 }, (_, i) => Math.sin(i)))" +
+        ".then((o) => parentPort.postMessage(Array.from(o.subarray(0, 5)).concat(o[100002])));";
+      const t = require('tensorzip');
+      const want = t.f32ToBf16(Float32Array.from({ length: 100003 }, (_, i) => Math.sin(i)));
+      new Worker(code, { eval: true }).on('message', (m) => console.log(JSON.stringify(m) === JSON.stringify(Array.from(want.subarray(0, 5)).concat(want[100002]))));
+    `);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'true');
+  });
+
+  it('a Worker terminated while its job runs stops the job and exits cleanly', () => {
+    // The worker's typed arrays are freed at termination: the job must stop touching them first.
+    const r = runNode(`
+      const { Worker } = require('node:worker_threads');
+      const code = "const t = require('tensorzip'); const { parentPort } = require('node:worker_threads');" +
+        "const src = new Float32Array(128 << 20); parentPort.postMessage('started');" +
+        "t.convertAsync('f32_to_bf16', src, { threads: 2 }).then(() => parentPort.postMessage('finished'));";
+      let n = 0;
+      const once = (i) => new Promise((resolve) => {
+        const w = new Worker(code, { eval: true });
+        w.on('message', (m) => { if (m === 'started') setTimeout(() => w.terminate().then(resolve), 5 + 5 * i); });
+      });
+      (async () => { for (let i = 0; i < 8; i++) { await once(i); n++; } console.log('terminated', n); })();
+    `);
+    assert.equal(r.status, 0, `exit status ${r.status}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'terminated 8');
+  });
+
+  it('process.exit while a job runs exits with the requested code', () => {
+    const r = runNode(`
+      const t = require('tensorzip');
+      t.convertAsync('f32_to_bf16', new Float32Array(96 << 20), { threads: 2 });
+      setTimeout(() => process.exit(3), 10);
+    `);
+    assert.equal(r.status, 3, r.stderr);
   });
 
   it('validates its arguments', () => {
