@@ -48,7 +48,7 @@ export interface ConvertOptions extends JobOptions {
 
 /**
  * Converts off the JS thread, in parallel, with progress (in elements) and cancellation. The
- * source must not be modified until the promise settles.
+ * job works on the arrays in place: do not modify or transfer them until the promise settles.
  */
 export function convertAsync(kind: 'f32_to_bf16' | 'f32_to_f16', src: Float32Array, options?: ConvertOptions): Promise<Uint16Array>;
 export function convertAsync(kind: 'bf16_to_f32' | 'f16_to_f32', src: Uint16Array, options?: ConvertOptions): Promise<Float32Array>;

@@ -27,6 +27,11 @@ describe('backendInfo', () => {
     assert.match(info.cpuReason, /TENSORZIP_CPU=scalar/);
   });
 
+  it('an unrecognised TENSORZIP_CPU value is reported, not silently ignored', () => {
+    const info = backendInfoWith({ TENSORZIP_CPU: 'sclar' });
+    assert.match(info.cpuReason, /TENSORZIP_CPU=sclar ignored: use scalar or auto/);
+  });
+
   it("require('tensorzip') resolves to this package", () => {
     const r = runNode("const t = require('tensorzip'); console.log(typeof t.backendInfo, typeof t.convertAsync)");
     assert.equal(r.status, 0, r.stderr);

@@ -29,8 +29,12 @@ Choice choose() {
   const char* env = std::getenv("TENSORZIP_CPU");
   if (env && std::strcmp(env, "scalar") == 0)
     return {&scalar_kernels(), "scalar forced by TENSORZIP_CPU=scalar"};
-  if (const KernelTable* t = avx2_kernels()) return {t, "CPU and OS support AVX2, FMA and F16C"};
-  return {&scalar_kernels(), "CPU or OS lacks one of AVX, AVX2, FMA, F16C"};
+  // Any other value means automatic choice; say so rather than silently ignoring a typo.
+  const std::string note = env && *env && std::strcmp(env, "auto") != 0
+                               ? std::string("; TENSORZIP_CPU=") + env + " ignored: use scalar or auto"
+                               : "";
+  if (const KernelTable* t = avx2_kernels()) return {t, "CPU and OS support AVX2, FMA and F16C" + note};
+  return {&scalar_kernels(), "CPU or OS lacks one of AVX, AVX2, FMA, F16C" + note};
 }
 
 const Choice& choice() {
