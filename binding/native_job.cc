@@ -169,32 +169,39 @@ Napi::Object StartJob(Napi::Env env, JobWork work, JobOptions options) {
                if (auto j = weak.lock()) j->cancel();
              }));
 
-  job->watchTeardown();
   activeJobs++;
-  std::thread([job, work = std::move(work)] {
-    Outcome outcome = Outcome::Ok;
-    JobResult result;
-    std::string error;
-    try {
-      job->throwIfCancelled();
-      result = work(*job);
-    } catch (const JobCancelled&) {
-      outcome = Outcome::Cancelled;
-    } catch (const std::exception& e) {
-      outcome = Outcome::Failed;
-      error = e.what();
-    } catch (...) {
-      outcome = Outcome::Failed;
-      error = "unknown native error";
-    }
-    // A cancel that arrives after the work finished does not turn a result into an error.
-    const napi_status s = job->tsfn_.BlockingCall(new JsCall([job, outcome, result, error](Napi::Env env) {
-      job->settle(env, outcome, result, error);
-    }));
-    if (s != napi_ok) job->abandon();
-    job->tsfn_.Release();
+  try {
+    job->watchTeardown();
+    std::thread([job, work = std::move(work)] {
+      Outcome outcome = Outcome::Ok;
+      JobResult result;
+      std::string error;
+      try {
+        job->throwIfCancelled();
+        result = work(*job);
+      } catch (const JobCancelled&) {
+        outcome = Outcome::Cancelled;
+      } catch (const std::exception& e) {
+        outcome = Outcome::Failed;
+        error = e.what();
+      } catch (...) {
+        outcome = Outcome::Failed;
+        error = "unknown native error";
+      }
+      // A cancel that arrives after the work finished does not turn a result into an error.
+      auto* complete = new JsCall([job, outcome, result, error](Napi::Env env) { job->settle(env, outcome, result, error); });
+      if (job->tsfn_.BlockingCall(complete) != napi_ok) {
+        delete complete;
+        job->abandon();
+      }
+      job->tsfn_.Release();
+      job->markThreadDone();
+    }).detach();
+  } catch (const std::exception& e) {  // no hook or no thread: settle now, keep nothing alive
     job->markThreadDone();
-  }).detach();
+    job->tsfn_.Release();
+    job->settle(env, Outcome::Failed, nullptr, std::string("could not start a native job: ") + e.what());
+  }
   return handle;
 }
 
