@@ -9,6 +9,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterBackend(env, exports);
   tz::RegisterConvert(env, exports);
   tz::RegisterJobs(env, exports);
+  tz::RegisterCodec(env, exports);
+  tz::RegisterRtn(env, exports);
+  tz::RegisterMetrics(env, exports);
   return exports;
 }
 

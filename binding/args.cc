@@ -44,6 +44,40 @@ std::string RequireString(const Napi::CallbackInfo& info, size_t i, const char* 
   return info[i].As<Napi::String>().Utf8Value();
 }
 
+std::vector<Napi::TypedArray> RequireTypedArrayList(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type,
+                                                    const char* what) {
+  if (i >= info.Length() || !info[i].IsArray())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an array of " + TypedArrayTypeName(type));
+  Napi::Array list = info[i].As<Napi::Array>();
+  std::vector<Napi::TypedArray> out;
+  for (uint32_t k = 0; k < list.Length(); ++k) {
+    Napi::Value v = list.Get(k);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+      throw Napi::TypeError::New(info.Env(), std::string(what) + "[" + std::to_string(k) + "] must be a " + TypedArrayTypeName(type));
+    out.push_back(v.As<Napi::TypedArray>());
+  }
+  return out;
+}
+
+int64_t RequireInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t min, int64_t max) {
+  const double d = i < info.Length() && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : NAN;
+  if (!std::isfinite(d) || d != std::floor(d) || d < double(min) || d > double(max))
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer in [" + std::to_string(min) + ", " +
+                                                std::to_string(max) + "]");
+  return int64_t(d);
+}
+
+const KernelTable& RequireKernelPath(const Napi::CallbackInfo& info, size_t i) {
+  const std::string path = i < info.Length() && !info[i].IsUndefined() ? RequireString(info, i, "path") : "auto";
+  if (path == "auto") return kernels();
+  if (path == "scalar") return scalar_kernels();
+  if (path == "avx2") {
+    if (const KernelTable* t = avx2_kernels()) return *t;
+    throw Napi::Error::New(info.Env(), "the AVX2 kernel path is not available on this CPU");
+  }
+  throw Napi::TypeError::New(info.Env(), "path must be 'auto', 'scalar' or 'avx2'");
+}
+
 Napi::Object OptionalObject(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return Napi::Object::New(info.Env());
   if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an object");

@@ -5,6 +5,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "cpu/kernels.h"
 
 namespace tz {
 
@@ -14,6 +17,13 @@ const char* TypedArrayTypeName(napi_typedarray_type t);
 Napi::TypedArray RequireTypedArray(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type,
                                    const char* what);
 std::string RequireString(const Napi::CallbackInfo& info, size_t i, const char* what);
+// info[i] must be an Array whose every element is a TypedArray of exactly `type`.
+std::vector<Napi::TypedArray> RequireTypedArrayList(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type,
+                                                    const char* what);
+// info[i]: an integer in [min, max].
+int64_t RequireInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t min, int64_t max);
+// info[i]: undefined/'auto' (the table chosen at load), 'scalar' or 'avx2' (testing).
+const KernelTable& RequireKernelPath(const Napi::CallbackInfo& info, size_t i);
 // info[i] may be undefined/null (returns an empty object) or must be an object.
 Napi::Object OptionalObject(const Napi::CallbackInfo& info, size_t i, const char* what);
 // options[key]: undefined -> fallback; otherwise an integer in [min, max].

@@ -7,5 +7,8 @@ namespace tz {
 void RegisterBackend(Napi::Env env, Napi::Object exports);
 void RegisterConvert(Napi::Env env, Napi::Object exports);
 void RegisterJobs(Napi::Env env, Napi::Object exports);
+void RegisterCodec(Napi::Env env, Napi::Object exports);
+void RegisterRtn(Napi::Env env, Napi::Object exports);
+void RegisterMetrics(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

@@ -65,17 +65,7 @@ ConvertCall ParseConvert(const Napi::CallbackInfo& info) {
 // convert(kind, src, dst, path?) with path 'auto' (the dispatched table), 'scalar' or 'avx2'.
 Napi::Value Convert(const Napi::CallbackInfo& info) {
   ConvertCall c = ParseConvert(info);
-  const std::string path = info.Length() > 3 && !info[3].IsUndefined() ? RequireString(info, 3, "path") : "auto";
-  const KernelTable* table = nullptr;
-  if (path == "auto") table = &kernels();
-  else if (path == "scalar") table = &scalar_kernels();
-  else if (path == "avx2") {
-    table = avx2_kernels();
-    if (!table) throw Napi::Error::New(info.Env(), "the AVX2 kernel path is not available on this CPU");
-  } else {
-    throw Napi::TypeError::New(info.Env(), "path must be 'auto', 'scalar' or 'avx2'");
-  }
-  c.kind->run(*table, TypedArrayBytes(c.src), TypedArrayBytes(c.dst), c.n);
+  c.kind->run(RequireKernelPath(info, 3), TypedArrayBytes(c.src), TypedArrayBytes(c.dst), c.n);
   return info.Env().Undefined();
 }
 

@@ -1,25 +1,41 @@
+import { native, type ErrorSums } from './native';
+
 /** Error of a reconstruction against the original, as every report prints it. */
 export interface ErrorMetrics {
-  /** ‖w − ŵ‖ / ‖w‖ (Frobenius); 0 when both are zero. */
+  /** ‖w − ŵ‖ / ‖w‖ (Frobenius); 0 when both are zero, Infinity when only w is zero. */
   relativeError: number;
   /** 20·log10(‖w‖ / ‖w − ŵ‖) in dB; Infinity for an exact reconstruction. */
   snrDb: number;
   maxAbsError: number;
+  /** w·ŵ / (‖w‖‖ŵ‖); NaN when either is zero. */
+  cosine: number;
 }
 
+export function emptySums(): ErrorSums {
+  return { signal: 0, noise: 0, dot: 0, recon: 0, maxAbs: 0 };
+}
+
+/** Adds b into a (sums are accumulated chunk by chunk, always in the same order). */
+export function addSums(a: ErrorSums, b: ErrorSums): void {
+  a.signal += b.signal;
+  a.noise += b.noise;
+  a.dot += b.dot;
+  a.recon += b.recon;
+  a.maxAbs = Math.max(a.maxAbs, b.maxAbs);
+}
+
+export function metricsFromSums(s: ErrorSums): ErrorMetrics {
+  return {
+    relativeError: s.noise === 0 ? 0 : Math.sqrt(s.noise / s.signal),
+    snrDb: s.noise === 0 ? Infinity : 10 * Math.log10(s.signal / s.noise),
+    maxAbsError: s.maxAbs,
+    cosine: s.signal > 0 && s.recon > 0 ? s.dot / Math.sqrt(s.signal * s.recon) : NaN,
+  };
+}
+
+/** Metrics of a reconstruction, computed natively in double precision. */
 export function errorMetrics(original: Float32Array, reconstructed: Float32Array): ErrorMetrics {
   if (original.length !== reconstructed.length)
     throw new RangeError(`length mismatch: ${original.length} vs ${reconstructed.length}`);
-  let signal = 0;
-  let noise = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < original.length; i++) {
-    const d = original[i] - reconstructed[i];
-    signal += original[i] * original[i];
-    noise += d * d;
-    const a = Math.abs(d);
-    if (a > maxAbs || Number.isNaN(a)) maxAbs = a;
-  }
-  const relativeError = noise === 0 ? 0 : Math.sqrt(noise / signal);
-  return { relativeError, snrDb: noise === 0 ? Infinity : 10 * Math.log10(signal / noise), maxAbsError: maxAbs };
+  return metricsFromSums(native.errorSums(original, reconstructed));
 }

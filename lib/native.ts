@@ -27,6 +27,15 @@ export interface NativeBackendInfo {
   cuda: { library: string; gpus: NativeGpu[] } | { unavailable: string };
 }
 
+/** Error statistics accumulated in double: Σa², Σ(a−b)², Σab, Σb², max|a−b|. */
+export interface ErrorSums {
+  signal: number;
+  noise: number;
+  dot: number;
+  recon: number;
+  maxAbs: number;
+}
+
 export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
   convert(kind: ConvertKind, src: Float32Array | Uint16Array, dst: Float32Array | Uint16Array, path?: KernelPath): void;
@@ -38,6 +47,27 @@ export interface NativeBinding {
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   copy(dst: Uint8Array, src: Uint8Array, threads?: number): void;
+  xzEncodeMany(
+    pieces: Uint8Array[],
+    options: { preset?: number; extreme?: boolean; probe?: boolean; threads?: number },
+    onProgress?: ProgressCallback,
+  ): NativeJobHandle<Array<Buffer | null>>;
+  xzDecodeMany(pieces: Uint8Array[], outputs: Uint8Array[], options: { threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;
+  splitPlanes(src: Uint8Array, width: number, rotate: boolean, dst: Uint8Array): void;
+  mergePlanes(src: Uint8Array, width: number, rotate: boolean, dst: Uint8Array): void;
+  lzmaVersion(): string;
+  rtnEncode(weights: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
+  rtnDecode(out: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
+  rtnEncodeAsync(
+    weights: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array,
+    options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
+  rtnDecodeAsync(
+    out: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array,
+    options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
+  errorSums(original: Float32Array, reconstructed: Float32Array): ErrorSums;
+  countNonFinite(weights: Float32Array): number;
   activeJobs(): number;
   jobSelfTest(
     options: { steps?: number; stepMs?: number; failAt?: number },

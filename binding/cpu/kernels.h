@@ -14,6 +14,9 @@ struct KernelTable {
   void (*bf16_to_f32)(const uint16_t* src, float* dst, size_t n);
   void (*f32_to_f16)(const float* src, uint16_t* dst, size_t n);
   void (*f16_to_f32)(const uint16_t* src, float* dst, size_t n);
+  // rtn.h: n weights in groups of `group` (a multiple of 8) -> packed codes + f16 scales.
+  void (*rtn_encode)(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales);
+  void (*rtn_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
 };
 
 namespace scalar {
@@ -21,6 +24,8 @@ void f32_to_bf16(const float* src, uint16_t* dst, size_t n);
 void bf16_to_f32(const uint16_t* src, float* dst, size_t n);
 void f32_to_f16(const float* src, uint16_t* dst, size_t n);
 void f16_to_f32(const uint16_t* src, float* dst, size_t n);
+void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales);
+void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
 }  // namespace scalar
 
 namespace avx2 {
@@ -28,6 +33,8 @@ void f32_to_bf16(const float* src, uint16_t* dst, size_t n);
 void bf16_to_f32(const uint16_t* src, float* dst, size_t n);
 void f32_to_f16(const float* src, uint16_t* dst, size_t n);
 void f16_to_f32(const uint16_t* src, float* dst, size_t n);
+void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales);
+void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
 }  // namespace avx2
 
 const KernelTable& scalar_kernels();

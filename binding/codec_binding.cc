@@ -1,0 +1,144 @@
+// The LZMA stage and byte planes: xzEncodeMany / xzDecodeMany (jobs, parallel across pieces),
+// splitPlanes / mergePlanes (synchronous), lzmaVersion.
+#include <atomic>
+#include <memory>
+
+#include "args.h"
+#include "bindings.h"
+#include "cpu/byte_planes.h"
+#include "cpu/lzma_codec.h"
+#include "cpu/parallel.h"
+#include "native_job.h"
+
+namespace tz {
+
+namespace {
+
+struct Piece {
+  const uint8_t* data;
+  size_t size;
+};
+
+std::vector<Piece> Pieces(const std::vector<Napi::TypedArray>& arrays) {
+  std::vector<Piece> out;
+  for (const auto& a : arrays) out.push_back({TypedArrayBytes(a), a.ByteLength()});
+  return out;
+}
+
+// A piece is kept compressed only if that saves at least 1% (SPEC.md §3.5).
+bool WorthIt(size_t compressed, size_t raw) { return compressed * 100 <= raw * 99; }
+
+// In 'auto' mode a large piece is first probed: if its first 256 KiB do not save 1%, the whole
+// piece is stored raw without spending the time to compress it (weight mantissa planes).
+constexpr size_t kProbeBytes = 256 << 10;
+
+// xzEncodeMany(pieces, { preset, extreme, probe, threads }, onProgress)
+//   -> { promise: (Uint8Array | null)[], cancel }; null = store raw.
+Napi::Value XzEncodeMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<Napi::TypedArray> arrays = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
+  Napi::Object options = OptionalObject(info, 1, "options");
+  uint32_t preset = uint32_t(OptionalInt(options, "preset", 6, 0, 9));
+  if (options.Get("extreme").ToBoolean()) preset |= kXzExtreme;
+  const bool probe = options.Get("probe").ToBoolean();
+  const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
+  const std::vector<Piece> pieces = Pieces(arrays);
+  uint64_t total = 0;
+  for (const Piece& p : pieces) total += p.size;
+
+  JobWork work = [=](JobContext& ctx) -> JobResult {
+    auto results = std::make_shared<std::vector<std::vector<uint8_t>>>(pieces.size());
+    auto keep = std::make_shared<std::vector<char>>(pieces.size(), 0);
+    std::atomic<uint64_t> done{0};
+    parallel_for(pieces.size(), 1, threads, ctx, [&](size_t b, size_t) {
+      const Piece& p = pieces[b];
+      bool attempt = p.size > 0;
+      if (attempt && probe && p.size > 4 * kProbeBytes)
+        attempt = WorthIt(xz_encode(p.data, kProbeBytes, preset).size(), kProbeBytes);
+      if (attempt) {
+        ctx.throwIfCancelled();
+        (*results)[b] = xz_encode(p.data, p.size, preset);
+        (*keep)[b] = WorthIt((*results)[b].size(), p.size);
+        if (!(*keep)[b]) (*results)[b] = {};
+      }
+      ctx.progress(done += p.size, total);
+    });
+    return [results, keep](Napi::Env env) -> Napi::Value {
+      Napi::Array out = Napi::Array::New(env, results->size());
+      for (size_t i = 0; i < results->size(); ++i) {
+        const auto& r = (*results)[i];
+        out.Set(uint32_t(i), (*keep)[i] ? Napi::Value(Napi::Buffer<uint8_t>::Copy(env, r.data(), r.size())) : env.Null());
+      }
+      return out;
+    };
+  };
+  std::vector<Napi::Object> keepAlive(arrays.begin(), arrays.end());
+  return StartJob(env, std::move(work), {info.Length() > 2 ? info[2] : env.Undefined(), keepAlive});
+}
+
+// xzDecodeMany(pieces, outputs, { threads }, onProgress): each piece must decode to exactly its
+// output's length. Rejects naming the piece index on corrupt data.
+Napi::Value XzDecodeMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<Napi::TypedArray> in = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
+  std::vector<Napi::TypedArray> out = RequireTypedArrayList(info, 1, napi_uint8_array, "outputs");
+  if (in.size() != out.size()) throw Napi::RangeError::New(env, "pieces and outputs differ in count");
+  for (size_t i = 0; i < in.size(); ++i)
+    for (size_t j = 0; j < out.size(); ++j) RequireDisjoint(in[i], out[j], "pieces and outputs");
+  Napi::Object options = OptionalObject(info, 2, "options");
+  const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
+  const std::vector<Piece> src = Pieces(in);
+  std::vector<std::pair<uint8_t*, size_t>> dst;
+  uint64_t total = 0;
+  for (const auto& o : out) {
+    dst.push_back({TypedArrayBytes(o), o.ByteLength()});
+    total += o.ByteLength();
+  }
+  JobWork work = [=](JobContext& ctx) -> JobResult {
+    std::atomic<uint64_t> done{0};
+    parallel_for(src.size(), 1, threads, ctx, [&](size_t b, size_t) {
+      try {
+        xz_decode(src[b].data, src[b].size, dst[b].first, dst[b].second);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("piece " + std::to_string(b) + ": " + e.what());
+      }
+      ctx.progress(done += dst[b].second, total);
+    });
+    return nullptr;
+  };
+  std::vector<Napi::Object> keepAlive(in.begin(), in.end());
+  keepAlive.insert(keepAlive.end(), out.begin(), out.end());
+  return StartJob(env, std::move(work), {info.Length() > 3 ? info[3] : env.Undefined(), keepAlive});
+}
+
+// splitPlanes(src, width, rotate, dst) / mergePlanes(src, width, rotate, dst): src and dst are
+// Uint8Arrays of equal length, a multiple of width (1, 2, 4 or 8).
+template <bool Split>
+Napi::Value Planes(const Napi::CallbackInfo& info) {
+  Napi::TypedArray src = RequireTypedArray(info, 0, napi_uint8_array, "source");
+  const unsigned width = unsigned(RequireInt(info, 1, "width", 1, 8));
+  const bool rotate = info.Length() > 2 && info[2].ToBoolean();
+  Napi::TypedArray dst = RequireTypedArray(info, 3, napi_uint8_array, "destination");
+  if (width != 1 && width != 2 && width != 4 && width != 8)
+    throw Napi::RangeError::New(info.Env(), "width must be 1, 2, 4 or 8");
+  if (src.ByteLength() != dst.ByteLength() || src.ByteLength() % width)
+    throw Napi::RangeError::New(info.Env(), "source and destination must have the same length, a multiple of width");
+  RequireDisjoint(src, dst, "source and destination");
+  const size_t n = src.ByteLength() / width;
+  (Split ? split_planes : merge_planes)(TypedArrayBytes(src), n, width, rotate, TypedArrayBytes(dst));
+  return info.Env().Undefined();
+}
+
+Napi::Value LzmaVersion(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), lzma_version()); }
+
+}  // namespace
+
+void RegisterCodec(Napi::Env env, Napi::Object exports) {
+  exports.Set("xzEncodeMany", Napi::Function::New(env, XzEncodeMany, "xzEncodeMany"));
+  exports.Set("xzDecodeMany", Napi::Function::New(env, XzDecodeMany, "xzDecodeMany"));
+  exports.Set("splitPlanes", Napi::Function::New(env, Planes<true>, "splitPlanes"));
+  exports.Set("mergePlanes", Napi::Function::New(env, Planes<false>, "mergePlanes"));
+  exports.Set("lzmaVersion", Napi::Function::New(env, LzmaVersion, "lzmaVersion"));
+}
+
+}  // namespace tz

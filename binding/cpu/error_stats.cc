@@ -1,0 +1,30 @@
+#include "error_stats.h"
+
+#include <cmath>
+
+namespace tz {
+
+void add_error_sums(const float* a, const float* b, size_t n, ErrorSums& s) {
+  double signal = 0, noise = 0, dot = 0, recon = 0, maxAbs = s.maxAbs;
+  for (size_t i = 0; i < n; ++i) {
+    const double x = a[i], y = b[i], d = x - y;
+    signal += x * x;
+    noise += d * d;
+    dot += x * y;
+    recon += y * y;
+    if (!(std::fabs(d) <= maxAbs)) maxAbs = std::fabs(d);  // also propagates NaN
+  }
+  s.signal += signal;
+  s.noise += noise;
+  s.dot += dot;
+  s.recon += recon;
+  s.maxAbs = maxAbs;
+}
+
+uint64_t count_nonfinite(const float* w, size_t n) {
+  uint64_t bad = 0;
+  for (size_t i = 0; i < n; ++i) bad += !std::isfinite(w[i]);
+  return bad;
+}
+
+}  // namespace tz

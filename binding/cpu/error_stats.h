@@ -1,0 +1,23 @@
+// Error statistics of a reconstruction, accumulated in double in a fixed order (scalar only), so
+// the metrics written into a container are identical on every CPU path and thread count.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tz {
+
+struct ErrorSums {
+  double signal = 0;  // sum a^2
+  double noise = 0;   // sum (a - b)^2
+  double dot = 0;     // sum a*b
+  double recon = 0;   // sum b^2
+  double maxAbs = 0;  // max |a - b|
+};
+
+// Adds the statistics of original a against reconstruction b (n elements) to s.
+void add_error_sums(const float* a, const float* b, size_t n, ErrorSums& s);
+
+// Number of NaN or infinite values.
+uint64_t count_nonfinite(const float* w, size_t n);
+
+}  // namespace tz

@@ -1,0 +1,78 @@
+// rtn with AVX2: vector absmax, quantization and dequantization; packing is shared with the
+// scalar reference (bitpack.h). Must equal rtn_scalar.cc bit for bit.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "bitpack.h"
+#include "kernels.h"
+#include "rtn.h"
+
+namespace tz::avx2 {
+
+namespace {
+
+float absmax(const float* x, size_t len) {
+  const __m256 signless = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  __m256 m = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + i), signless));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float amax = 0.0f;
+  for (float v : lanes) amax = std::max(amax, v);
+  for (; i < len; ++i) amax = std::max(amax, std::fabs(x[i]));
+  return amax;
+}
+
+}  // namespace
+
+void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales) {
+  const int qmax = rtn_qmax(bits);
+  std::vector<uint8_t> codes(group + 8);
+  const __m256 lo = _mm256_set1_ps(float(-qmax)), hi = _mm256_set1_ps(float(qmax));
+  const __m256i offset = _mm256_set1_epi32(qmax);
+  for (size_t g = 0, start = 0; start < n; ++g, start += group) {
+    const size_t len = std::min(group, n - start);
+    const float* x = w + start;
+    scales[g] = rtn_scale_bits(absmax(x, len), bits);
+    const float inv = rtn_inverse(bits_f32(f16_to_f32_bits(scales[g])));
+    const __m256 vinv = _mm256_set1_ps(inv);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+      __m256 q = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);
+      const __m256i c = _mm256_add_epi32(_mm256_cvtps_epi32(q), offset);  // 0..2*qmax <= 254
+      const __m128i c16 = _mm_packus_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(codes.data() + i), _mm_packus_epi16(c16, c16));
+    }
+    for (; i < len; ++i) {
+      const float q = std::min(std::max(std::nearbyint(x[i] * inv), float(-qmax)), float(qmax));
+      codes[i] = uint8_t(int(q) + qmax);
+    }
+    pack_codes(codes.data(), len, bits, packed + start * bits / 8);
+  }
+}
+
+void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out) {
+  const int qmax = rtn_qmax(bits);
+  std::vector<uint8_t> codes(group + 8);
+  const __m256i offset = _mm256_set1_epi32(qmax);
+  for (size_t g = 0, start = 0; start < n; ++g, start += group) {
+    const size_t len = std::min(group, n - start);
+    unpack_codes(packed + start * bits / 8, len, bits, codes.data());
+    const float s = bits_f32(f16_to_f32_bits(scales[g]));
+    const __m256 vs = _mm256_set1_ps(s);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+      const __m128i c8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes.data() + i));
+      const __m256 q = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(c8), offset));
+      _mm256_storeu_ps(out + start + i, _mm256_mul_ps(q, vs));
+    }
+    for (; i < len; ++i) out[start + i] = float(int(codes[i]) - qmax) * s;
+  }
+}
+
+}  // namespace tz::avx2

@@ -1,0 +1,41 @@
+// rtn scalar reference (definition in rtn.h).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "bitpack.h"
+#include "kernels.h"
+#include "rtn.h"
+
+namespace tz::scalar {
+
+void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales) {
+  const int qmax = rtn_qmax(bits);
+  std::vector<uint8_t> codes(group);
+  for (size_t g = 0, start = 0; start < n; ++g, start += group) {
+    const size_t len = std::min(group, n - start);
+    const float* x = w + start;
+    float amax = 0.0f;
+    for (size_t i = 0; i < len; ++i) amax = std::max(amax, std::fabs(x[i]));
+    scales[g] = rtn_scale_bits(amax, bits);
+    const float inv = rtn_inverse(bits_f32(f16_to_f32_bits(scales[g])));
+    for (size_t i = 0; i < len; ++i) {
+      const float q = std::min(std::max(std::nearbyint(x[i] * inv), float(-qmax)), float(qmax));
+      codes[i] = uint8_t(int(q) + qmax);
+    }
+    pack_codes(codes.data(), len, bits, packed + start * bits / 8);
+  }
+}
+
+void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out) {
+  const int qmax = rtn_qmax(bits);
+  std::vector<uint8_t> codes(group);
+  for (size_t g = 0, start = 0; start < n; ++g, start += group) {
+    const size_t len = std::min(group, n - start);
+    unpack_codes(packed + start * bits / 8, len, bits, codes.data());
+    const float s = bits_f32(f16_to_f32_bits(scales[g]));
+    for (size_t i = 0; i < len; ++i) out[start + i] = float(int(codes[i]) - qmax) * s;
+  }
+}
+
+}  // namespace tz::scalar

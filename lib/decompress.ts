@@ -1,0 +1,112 @@
+// decompress: .tzip -> the original layout. A directory input comes back as a directory (shards,
+// index and every carried file under their original names); a file input as one .safetensors.
+// Tensors keep their names, dtypes and shapes (lossy ones rounded to the stored dtype with
+// round-to-nearest-even); a shard with a standard layout gets its original header byte for byte.
+import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { ContainerReader } from './container/reader';
+import type { ShardRecord } from './container/format';
+import { DTYPE_SIZES } from './io/dtypes';
+import { parseHeader } from './io/safetensors';
+import { SafetensorsWriter, tempPathFor } from './io/safetensors-writer';
+import type { JobContext } from './methods/method';
+import { defaultThreads } from './threads';
+import { numelOf } from './compress';
+
+export interface DecompressOptions {
+  threads?: number;
+  signal?: AbortSignal;
+  /** Called after each tensor with (tensors done, tensor count). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface DecompressReport {
+  output: string;
+  files: string[];
+  tensors: number;
+  seconds: number;
+}
+
+export async function decompress(container: string, output: string, options: DecompressOptions = {}): Promise<DecompressReport> {
+  const t0 = process.hrtime.bigint();
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), signal: options.signal };
+  const reader = await ContainerReader.open(container);
+  try {
+    const { source, files } = reader.meta;
+    const written: string[] = [];
+    let done = 0;
+    const onTensor = () => options.onProgress?.(++done, reader.meta.tensors.length);
+    if (source.kind === 'file') {
+      const shard = source.shards[0];
+      const isDir = await stat(output).then((s) => s.isDirectory(), () => false);
+      const target = isDir ? path.join(output, shard.path) : output;
+      await writeShard(reader, shard, target, ctx, onTensor);
+      written.push(target);
+    } else {
+      await ensureAbsentOrEmpty(output);
+      const temp = tempPathFor(path.resolve(output));
+      await mkdir(temp);
+      try {
+        for (const shard of source.shards) {
+          await mkdir(path.dirname(path.join(temp, shard.path)), { recursive: true });
+          await writeShard(reader, shard, path.join(temp, shard.path), ctx, onTensor);
+          written.push(shard.path);
+        }
+        for (const f of files) {
+          await mkdir(path.dirname(path.join(temp, f.path)), { recursive: true });
+          await writeFile(path.join(temp, f.path), await reader.fileContent(f, ctx));
+          written.push(f.path);
+        }
+        await rmdir(output).catch(() => undefined); // an existing empty directory is replaced
+        await rename(temp, output);
+      } catch (e) {
+        await rm(temp, { recursive: true, force: true });
+        throw e;
+      }
+    }
+    return { output, files: written, tensors: reader.meta.tensors.length, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+  } finally {
+    await reader.close();
+  }
+}
+
+async function ensureAbsentOrEmpty(dir: string): Promise<void> {
+  const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [];
+    if (e.code === 'ENOTDIR') throw new Error(`${dir}: exists and is not a directory`);
+    throw e;
+  });
+  if (entries.length) throw new Error(`${dir}: output directory exists and is not empty`);
+}
+
+async function writeShard(reader: ContainerReader, shard: ShardRecord, target: string, ctx: JobContext, onTensor: () => void): Promise<void> {
+  const records = shard.tensors.map((name) => {
+    const t = reader.tensor(name);
+    if (!t) throw new Error(`${reader.path}: shard ${shard.path} lists tensor ${name}, which the container does not hold`);
+    return t;
+  });
+  const specs = records.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }));
+  let writer: SafetensorsWriter;
+  if (shard.layout === 'exact' && shard.header) {
+    const header = await reader.fileContent(shard.header, ctx, 'header');
+    // The stored header must describe exactly the tensors about to be written.
+    const size = header.length + records.reduce((a, t) => a + numelOf(t.shape) * DTYPE_SIZES[t.dtype], 0);
+    const parsed = parseHeader(shard.path, header.subarray(8), size);
+    const order = parsed.tensors.map((t) => `${t.name}:${t.dtype}:${t.shape.join('x')}`).join('|');
+    if (order !== specs.map((t) => `${t.name}:${t.dtype}:${t.shape.join('x')}`).join('|'))
+      throw new Error(`${reader.path}: the stored header of ${shard.path} does not match its tensors (corrupted container)`);
+    writer = await SafetensorsWriter.createWithHeader(target, header, specs);
+  } else {
+    writer = await SafetensorsWriter.create(target, specs, shard.metadata);
+  }
+  try {
+    for (const t of records) {
+      for await (const chunk of reader.decodeTensor(t, ctx)) await writer.write(chunk);
+      onTensor();
+    }
+    await writer.finish();
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+}

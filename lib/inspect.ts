@@ -1,0 +1,57 @@
+// inspect: what a container holds, from its metadata alone (nothing is decoded), and
+// readTensor: random access to one tensor.
+import { stat } from 'node:fs/promises';
+import { ContainerReader } from './container/reader';
+import type { ContainerMeta, TensorRecord } from './container/format';
+import type { Dtype } from './io/dtypes';
+import type { JobContext } from './methods/method';
+import { defaultThreads } from './threads';
+
+export interface InspectReport {
+  path: string;
+  containerBytes: number;
+  meta: ContainerMeta;
+  summary: ReturnType<typeof compressReportFromMeta>;
+}
+
+/** Totals as compress reported them, recomputed from the metadata and the container size. */
+export function compressReportFromMeta(reader: ContainerReader) {
+  const m = reader.meta;
+  const containerBytes = reader.file.header.fileSize;
+  const lossy = m.tensors.filter((t) => t.metrics);
+  const numel = (t: TensorRecord) => t.shape.reduce((a, b) => a * b, 1);
+  const lossyWeights = lossy.reduce((a, t) => a + numel(t), 0);
+  const lossyBytes = lossy.reduce((a, t) => a + t.storedBytes, 0);
+  return {
+    originalBytes: m.totals.originalBytes,
+    containerBytes,
+    ratio: m.totals.originalBytes / containerBytes,
+    weights: m.totals.weights,
+    bitsPerWeight: m.totals.weights ? (8 * containerBytes) / m.totals.weights : 0,
+    lossy: lossy.length ? { weights: lossyWeights, storedBytes: lossyBytes, bitsPerWeight: (8 * lossyBytes) / lossyWeights } : null,
+  };
+}
+
+export async function inspect(container: string): Promise<InspectReport> {
+  const reader = await ContainerReader.open(container);
+  try {
+    return { path: container, containerBytes: (await stat(container)).size, meta: reader.meta, summary: compressReportFromMeta(reader) };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** One tensor of a container, decoded to its stored dtype, without reading the others. */
+export async function readTensor(container: string, name: string, options: { threads?: number; signal?: AbortSignal } = {}): Promise<{ dtype: Dtype; shape: number[]; data: Uint8Array }> {
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), signal: options.signal };
+  const reader = await ContainerReader.open(container);
+  try {
+    const t = reader.tensor(name);
+    if (!t) throw new Error(`${container}: no tensor named ${JSON.stringify(name)}`);
+    const parts: Uint8Array[] = [];
+    for await (const chunk of reader.decodeTensor(t, ctx)) parts.push(chunk);
+    return { dtype: t.dtype, shape: t.shape, data: Buffer.concat(parts) };
+  } finally {
+    await reader.close();
+  }
+}

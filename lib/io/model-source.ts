@@ -1,0 +1,125 @@
+// An input model: a single .safetensors file, or a Hugging Face directory (model.safetensors, or
+// shards listed by model.safetensors.index.json) with its other files (config, tokenizer, ...).
+// Opening validates every safetensors header and the index before any tensor data is read.
+import { readFile, readdir, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { FormatError, SafetensorsFile, type TensorEntry } from './safetensors';
+
+export interface Shard {
+  /** Path relative to the model root ('' root for a single file: its base name). */
+  relPath: string;
+  file: SafetensorsFile;
+  bytes: number;
+}
+
+export interface SourceTensor {
+  shard: number;
+  entry: TensorEntry;
+}
+
+export interface ModelSource {
+  kind: 'file' | 'directory';
+  root: string;
+  shards: Shard[];
+  /** Every tensor, shard by shard in data order. */
+  tensors: SourceTensor[];
+  /** Relative paths of the other files carried along (directory inputs), sorted. */
+  extraFiles: string[];
+  /** Size of every input file: the numerator of the compression ratio. */
+  totalBytes: number;
+  close(): Promise<void>;
+}
+
+const INDEX = 'model.safetensors.index.json';
+const SKIP_DIRS = new Set(['.git', '.cache', '.huggingface']);
+
+async function listFiles(root: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir(path.join(root, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${d.name}` : d.name;
+    if (d.isDirectory()) {
+      if (!SKIP_DIRS.has(d.name)) out.push(...(await listFiles(root, r)));
+    } else if (d.isFile()) {
+      out.push(r);
+    }
+  }
+  return out.sort();
+}
+
+async function shardNamesFromIndex(root: string): Promise<string[]> {
+  const file = path.join(root, INDEX);
+  let index: unknown;
+  try {
+    index = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new FormatError(file, `invalid index JSON (${e instanceof Error ? e.message : e})`);
+  }
+  const map = (index as { weight_map?: unknown })?.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new FormatError(file, 'weight_map is missing or not an object');
+  const names = new Set<string>();
+  for (const [tensor, shard] of Object.entries(map)) {
+    if (typeof shard !== 'string' || shard.includes('..') || path.isAbsolute(shard))
+      throw new FormatError(file, `weight_map entry for ${JSON.stringify(tensor)} is not a shard file name`);
+    names.add(shard);
+  }
+  return [...names].sort();
+}
+
+export async function openModelSource(input: string): Promise<ModelSource> {
+  const info = await stat(input).catch(() => {
+    throw new Error(`${input}: no such file or directory`);
+  });
+  let kind: ModelSource['kind'];
+  let root: string;
+  let shardNames: string[];
+  let extraFiles: string[] = [];
+  if (info.isDirectory()) {
+    kind = 'directory';
+    root = input;
+    const files = await listFiles(root);
+    if (files.includes(INDEX)) shardNames = await shardNamesFromIndex(root);
+    else if (files.includes('model.safetensors')) shardNames = ['model.safetensors'];
+    else shardNames = files.filter((f) => f.endsWith('.safetensors'));
+    if (!shardNames.length) throw new Error(`${input}: no .safetensors files in this directory`);
+    const shardSet = new Set(shardNames);
+    extraFiles = files.filter((f) => !shardSet.has(f));
+    for (const s of shardNames) if (!files.includes(s)) throw new FormatError(path.join(root, INDEX), `shard ${s} does not exist`);
+  } else {
+    kind = 'file';
+    root = path.dirname(input);
+    shardNames = [path.basename(input)];
+  }
+
+  const shards: Shard[] = [];
+  const close = async () => {
+    await Promise.all(shards.map((s) => s.file.close()));
+  };
+  try {
+    for (const rel of shardNames) {
+      const file = await SafetensorsFile.open(path.join(root, rel));
+      shards.push({ relPath: rel, file, bytes: file.header.fileSize });
+    }
+    const tensors: SourceTensor[] = [];
+    const seen = new Map<string, string>();
+    shards.forEach((s, i) => {
+      for (const entry of s.file.header.tensors) {
+        const other = seen.get(entry.name);
+        if (other) throw new FormatError(path.join(root, s.relPath), `tensor ${JSON.stringify(entry.name)} also appears in ${other}`);
+        seen.set(entry.name, s.relPath);
+        tensors.push({ shard: i, entry });
+      }
+    });
+    if (kind === 'directory' && shardNames.length && extraFiles.includes(INDEX)) {
+      const map = JSON.parse(await readFile(path.join(root, INDEX), 'utf8')).weight_map as Record<string, string>;
+      for (const [name, shard] of Object.entries(map))
+        if (seen.get(name) !== shard) throw new FormatError(path.join(root, INDEX), `weight_map says ${JSON.stringify(name)} is in ${shard}, but it is not there`);
+      if (Object.keys(map).length !== seen.size) throw new FormatError(path.join(root, INDEX), 'weight_map does not list every tensor of its shards');
+    }
+    let totalBytes = shards.reduce((a, s) => a + s.bytes, 0);
+    for (const f of extraFiles) totalBytes += (await stat(path.join(root, f))).size;
+    return { kind, root, shards, tensors, extraFiles, totalBytes, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}

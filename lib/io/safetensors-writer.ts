@@ -1,0 +1,126 @@
+// Streaming, atomic safetensors writer. The header is computed from the tensor list up front,
+// data is then appended tensor by tensor, and the file appears under its final name only when
+// finish() renames the completed temp file; abort() (or any failure) removes it.
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { DTYPE_SIZES, type Dtype } from './dtypes';
+
+export interface TensorSpec {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+}
+
+/** A temp name beside the target, so the final rename stays on one filesystem. */
+export function tempPathFor(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+}
+
+/** The header bytes (length prefix included) for tensors laid out back to back in list order. */
+export function buildHeader(tensors: TensorSpec[], metadata?: Record<string, string>): { header: Buffer; sizes: number[] } {
+  const json: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length) json.__metadata__ = metadata;
+  let offset = 0;
+  const sizes: number[] = [];
+  const seen = new Set<string>();
+  for (const t of tensors) {
+    if (seen.has(t.name) || t.name === '__metadata__') throw new Error(`duplicate or reserved tensor name ${JSON.stringify(t.name)}`);
+    seen.add(t.name);
+    const size = DTYPE_SIZES[t.dtype];
+    if (offset % size !== 0) throw new Error(`tensor ${t.name}: offset ${offset} is not aligned to ${t.dtype}; order tensors by element size`);
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * size;
+    json[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    sizes.push(bytes);
+    offset += bytes;
+  }
+  let text = JSON.stringify(json);
+  text += ' '.repeat((8 - (Buffer.byteLength(text) % 8)) % 8); // data starts 8-byte aligned
+  const body = Buffer.from(text, 'utf8');
+  const header = Buffer.alloc(8 + body.length);
+  header.writeBigUInt64LE(BigInt(body.length), 0);
+  body.copy(header, 8);
+  return { header, sizes };
+}
+
+export class SafetensorsWriter {
+  private index = 0;
+  private written = 0;
+  private position: number;
+
+  private constructor(
+    readonly target: string,
+    private readonly temp: string,
+    private readonly fh: FileHandle,
+    private readonly tensors: TensorSpec[],
+    private readonly sizes: number[],
+    headerLength: number,
+  ) {
+    this.position = headerLength;
+  }
+
+  static async create(target: string, tensors: TensorSpec[], metadata?: Record<string, string>): Promise<SafetensorsWriter> {
+    const { header, sizes } = buildHeader(tensors, metadata);
+    return SafetensorsWriter.createWithHeader(target, header, tensors, sizes);
+  }
+
+  /** With a prebuilt header (e.g. an original file's, reproduced byte for byte); the tensors,
+   * in data order, must be the ones it describes. */
+  static async createWithHeader(target: string, header: Uint8Array, tensors: TensorSpec[], sizes?: number[]): Promise<SafetensorsWriter> {
+    sizes ??= tensors.map((t) => t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZES[t.dtype]);
+    const temp = tempPathFor(target);
+    const fh = await open(temp, 'wx');
+    try {
+      await fh.write(header, 0, header.length, 0);
+    } catch (e) {
+      await fh.close();
+      await rm(temp, { force: true });
+      throw e;
+    }
+    return new SafetensorsWriter(target, temp, fh, tensors, sizes, header.length);
+  }
+
+  /** The tensor the next write() belongs to, or undefined when all are complete. */
+  get current(): TensorSpec | undefined {
+    this.skipComplete();
+    return this.tensors[this.index];
+  }
+
+  /** Appends bytes to the current tensor; a chunk never spans two tensors. */
+  async write(chunk: Uint8Array): Promise<void> {
+    this.skipComplete();
+    const t = this.tensors[this.index];
+    if (!t) throw new Error(`${this.target}: more data than the declared tensors hold`);
+    if (this.written + chunk.length > this.sizes[this.index])
+      throw new Error(`${this.target}: tensor ${t.name} receives more than its ${this.sizes[this.index]} bytes`);
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await this.fh.write(chunk, done, chunk.length - done, this.position + done);
+      done += bytesWritten;
+    }
+    this.position += chunk.length;
+    this.written += chunk.length;
+  }
+
+  async finish(): Promise<void> {
+    this.skipComplete();
+    if (this.index < this.tensors.length) {
+      await this.abort();
+      throw new Error(`${this.target}: tensor ${this.tensors[this.index].name} is incomplete`);
+    }
+    await this.fh.sync();
+    await this.fh.close();
+    await rename(this.temp, this.target);
+  }
+
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    await rm(this.temp, { force: true });
+  }
+
+  private skipComplete() {
+    while (this.index < this.tensors.length && this.written === this.sizes[this.index]) {
+      this.index++;
+      this.written = 0;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+// Between a tensor's stored dtype and f32, the form every lossy method encodes.
+import { native } from '../native';
+import type { Dtype } from '../io/dtypes';
+
+/** A view of raw bytes as elements of `size` bytes, or an aligned copy when the offset is odd. */
+function view<T>(raw: Uint8Array, size: number, make: (b: ArrayBuffer, o: number, n: number) => T): T {
+  const n = raw.byteLength / size;
+  if (raw.byteOffset % size === 0) return make(raw.buffer as ArrayBuffer, raw.byteOffset, n);
+  const aligned = new Uint8Array(raw.byteLength);
+  aligned.set(raw);
+  return make(aligned.buffer, 0, n);
+}
+
+export function u16View(raw: Uint8Array): Uint16Array {
+  return view(raw, 2, (b, o, n) => new Uint16Array(b, o, n));
+}
+
+export function f32View(raw: Uint8Array): Float32Array {
+  return view(raw, 4, (b, o, n) => new Float32Array(b, o, n));
+}
+
+export function bytesOf(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Raw F32/F16/BF16 bytes as f32 (exact). */
+export function toF32(dtype: Dtype, raw: Uint8Array): Float32Array {
+  switch (dtype) {
+    case 'F32': return f32View(raw);
+    case 'BF16': return convert16('bf16_to_f32', raw);
+    case 'F16': return convert16('f16_to_f32', raw);
+    default: throw new Error(`dtype ${dtype} is not a float dtype lossy methods encode`);
+  }
+}
+
+function convert16(kind: 'bf16_to_f32' | 'f16_to_f32', raw: Uint8Array): Float32Array {
+  const src = u16View(raw);
+  const out = new Float32Array(src.length);
+  native.convert(kind, src, out);
+  return out;
+}
+
+/** f32 values in the stored dtype's bytes, rounding to nearest even for F16/BF16. */
+export function fromF32(dtype: Dtype, values: Float32Array): Uint8Array {
+  if (dtype === 'F32') return bytesOf(values);
+  const out = new Uint16Array(values.length);
+  if (dtype === 'BF16') native.convert('f32_to_bf16', values, out);
+  else if (dtype === 'F16') native.convert('f32_to_f16', values, out);
+  else throw new Error(`dtype ${dtype} is not a float dtype lossy methods encode`);
+  return bytesOf(out);
+}

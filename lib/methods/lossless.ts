@@ -1,0 +1,36 @@
+// lossless (SPEC.md §3.5): split elements into byte planes (floats rotated so the sign bit
+// leaves the exponent byte), one stream per plane; the LZMA stage then compresses each plane
+// that shrinks. Exact round trip for every dtype.
+import { DTYPE_SIZES, isFloatDtype, type Dtype } from '../io/dtypes';
+import { native } from '../native';
+import { SpecError, type Method } from './method';
+
+export const lossless: Method<Record<string, never>> = {
+  name: 'lossless',
+  lossy: false,
+  parse(args) {
+    if (args.length) throw new SpecError(`lossless takes no parameters (got '${args.join(':')}')`);
+    return {};
+  },
+  format: () => 'lossless',
+  unsupported: () => undefined,
+  chunkUnit: () => 1,
+  streamNames: (_p, dtype) => Array.from({ length: DTYPE_SIZES[dtype] }, (_, k) => `plane${k}`),
+  rawStreamBytes: (_p, dtype, elements) => Array.from({ length: DTYPE_SIZES[dtype] }, () => elements),
+  nominalBits: (_p, dtype) => 8 * DTYPE_SIZES[dtype],
+  async encode(_p, dtype: Dtype, raw) {
+    const width = DTYPE_SIZES[dtype];
+    const n = raw.byteLength / width;
+    const planes = new Uint8Array(raw.byteLength);
+    native.splitPlanes(raw, width, isFloatDtype(dtype), planes);
+    return { streams: Array.from({ length: width }, (_, k) => planes.subarray(k * n, (k + 1) * n)) };
+  },
+  async decode(_p, dtype: Dtype, streams, elements) {
+    const width = DTYPE_SIZES[dtype];
+    const planes = new Uint8Array(width * elements);
+    streams.forEach((s, k) => planes.set(s, k * elements));
+    const out = new Uint8Array(width * elements);
+    native.mergePlanes(planes, width, isFloatDtype(dtype), out);
+    return out;
+  },
+};

@@ -1,0 +1,46 @@
+// What every compression method provides to the pipeline. A tensor is encoded in chunks of
+// whole units (e.g. rtn groups); each chunk yields one raw byte stream per stream name, and the
+// LZMA stage then stores each (chunk, stream) piece compressed or raw.
+import type { Dtype } from '../io/dtypes';
+
+export class SpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SpecError';
+  }
+}
+
+export interface JobContext {
+  threads: number;
+  signal?: AbortSignal;
+}
+
+export interface Method<P> {
+  readonly name: string;
+  readonly lossy: boolean;
+  /** Parameters from the parts after the method name (`rtn:4:g32` -> ['4', 'g32']). */
+  parse(args: string[]): P;
+  /** Canonical spec string, e.g. 'rtn:4:g32'. */
+  format(p: P): string;
+  /** Why the method cannot encode this dtype, or undefined when it can. */
+  unsupported(p: P, dtype: Dtype): string | undefined;
+  /** Chunk sizes are multiples of this many elements. */
+  chunkUnit(p: P): number;
+  streamNames(p: P, dtype: Dtype): string[];
+  /** Raw bytes of each stream for a chunk of `elements` elements (also validates containers). */
+  rawStreamBytes(p: P, dtype: Dtype, elements: number): number[];
+  /** Bits per weight before the LZMA stage (exact accounting of what the method stores). */
+  nominalBits(p: P, dtype: Dtype, numel: number): number;
+  /** raw: the chunk in its stored dtype. Returns the streams and, for lossy methods, the
+   * chunk as decode() will give it back (stored dtype bytes), for measuring the error. */
+  encode(p: P, dtype: Dtype, raw: Uint8Array, ctx: JobContext): Promise<{ streams: Uint8Array[]; decoded?: Uint8Array }>;
+  /** The chunk in its stored dtype from its streams. */
+  decode(p: P, dtype: Dtype, streams: Uint8Array[], elements: number, ctx: JobContext): Promise<Uint8Array>;
+}
+
+/** Elements per chunk: a whole number of units near 4 Mi elements (bounded memory per chunk). */
+export const CHUNK_TARGET = 1 << 22;
+
+export function chunkElements(unit: number): number {
+  return unit * Math.max(1, Math.floor(CHUNK_TARGET / unit));
+}

@@ -1,0 +1,27 @@
+// Method specs ('lossless', 'rtn:4:g32', ...) to methods with parsed parameters.
+import { lossless } from './lossless';
+import { SpecError, type Method } from './method';
+import { rtn } from './rtn';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const METHODS: Record<string, Method<any>> = { lossless, rtn };
+
+export interface MethodChoice {
+  method: Method<unknown>;
+  params: unknown;
+  /** Canonical spec. */
+  spec: string;
+}
+
+export function methodNames(): string[] {
+  return Object.keys(METHODS);
+}
+
+/** Parses a spec or throws a SpecError naming what is wrong. */
+export function parseSpec(spec: string): MethodChoice {
+  const [name, ...args] = spec.trim().split(':');
+  const method = METHODS[name];
+  if (!method) throw new SpecError(`unknown method '${name}' in spec '${spec}' (known: ${methodNames().join(', ')})`);
+  const params = method.parse(args);
+  return { method, params, spec: method.format(params) };
+}

@@ -1,0 +1,51 @@
+// rtn (SPEC.md §3.4): symmetric absmax round-to-nearest, 2-8 bits, f16 scale per group. The
+// yardstick every lossy method is reported next to. Kernels: binding/cpu/rtn_{scalar,avx2}.cc.
+import { ENCODED_DTYPES, type Dtype } from '../io/dtypes';
+import { runJob } from '../jobs';
+import { native } from '../native';
+import { bytesOf, fromF32, toF32, u16View } from './f32';
+import { SpecError, type Method } from './method';
+
+export interface RtnParams {
+  bits: number;
+  group: number;
+}
+
+const packedBytes = (n: number, bits: number) => Math.ceil((n * bits) / 8);
+
+export const rtn: Method<RtnParams> = {
+  name: 'rtn',
+  lossy: true,
+  parse(args) {
+    if (args.length < 1 || args.length > 2) throw new SpecError('rtn needs bits and an optional group: rtn:<bits>[:g<group>]');
+    const bits = Number(args[0]);
+    if (!/^[0-9]+$/.test(args[0]) || bits < 2 || bits > 8) throw new SpecError(`rtn bits must be an integer from 2 to 8 (got '${args[0]}')`);
+    let group = bits <= 4 ? 32 : 128;
+    if (args.length === 2) {
+      const m = /^g([0-9]+)$/.exec(args[1]);
+      group = m ? Number(m[1]) : NaN;
+      if (!m || group < 8 || group > 1 << 20 || group % 8) throw new SpecError(`rtn group must be g<N> with N a multiple of 8 from 8 to 1048576 (got '${args[1]}')`);
+    }
+    return { bits, group };
+  },
+  format: (p) => `rtn:${p.bits}:g${p.group}`,
+  unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `rtn encodes F32/F16/BF16, not ${dtype}`),
+  chunkUnit: (p) => p.group,
+  streamNames: () => ['codes', 'scales'],
+  rawStreamBytes: (p, _dtype, elements) => [packedBytes(elements, p.bits), 2 * Math.ceil(elements / p.group)],
+  nominalBits: (p, _dtype, numel) => (numel ? (8 * packedBytes(numel, p.bits) + 16 * Math.ceil(numel / p.group)) / numel : 0),
+  async encode(p, dtype, raw, { threads, signal }) {
+    const w = toF32(dtype, raw);
+    const codes = new Uint8Array(packedBytes(w.length, p.bits));
+    const scales = new Uint16Array(Math.ceil(w.length / p.group));
+    await runJob((progress) => native.rtnEncodeAsync(w, p.bits, p.group, codes, scales, { threads }, progress), { signal });
+    const recon = new Float32Array(w.length);
+    await runJob((progress) => native.rtnDecodeAsync(recon, p.bits, p.group, codes, scales, { threads }, progress), { signal });
+    return { streams: [codes, bytesOf(scales)], decoded: fromF32(dtype, recon) };
+  },
+  async decode(p, dtype, [codes, scaleBytes], elements, { threads, signal }) {
+    const out = new Float32Array(elements);
+    await runJob((progress) => native.rtnDecodeAsync(out, p.bits, p.group, codes, u16View(scaleBytes), { threads }, progress), { signal });
+    return fromF32(dtype, out);
+  },
+};

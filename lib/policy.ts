@@ -1,0 +1,67 @@
+// Which method each tensor gets (SPEC.md §5): user rules first (glob pattern -> spec, first
+// match wins), then the defaults: tensors a method cannot encode, 1-D tensors (norms, biases)
+// and tiny tensors stay lossless; embeddings and lm_head get rtn:8 when the method is lossy.
+import { readFile } from 'node:fs/promises';
+import picomatch from 'picomatch';
+import type { Dtype } from './io/dtypes';
+import { SpecError } from './methods/method';
+import { parseSpec, type MethodChoice } from './methods/registry';
+
+/** Tensors with fewer elements than this are stored lossless by default. */
+export const TINY_TENSOR = 4096;
+const EMBEDDING = /(^|\.)(embed_tokens|embeddings?|wte|wpe|lm_head)(\.|$)/;
+const SAFER_SPEC = 'rtn:8';
+
+export interface PolicyRule {
+  pattern: string;
+  choice: MethodChoice;
+  matches: (name: string) => boolean;
+}
+
+export interface Assignment {
+  choice: MethodChoice;
+  /** Set when the default method was replaced, saying why. */
+  note?: string;
+}
+
+/** Rules from a JSON object { "<glob>": "<spec>" }; every spec is checked now. */
+export function parsePolicy(rules: Record<string, string>, where = 'policy'): PolicyRule[] {
+  if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) throw new SpecError(`${where}: must be a JSON object of "glob": "method spec"`);
+  return Object.entries(rules).map(([pattern, spec]) => {
+    if (typeof spec !== 'string') throw new SpecError(`${where}: the spec for ${JSON.stringify(pattern)} is not a string`);
+    try {
+      return { pattern, choice: parseSpec(spec), matches: picomatch(pattern, { dot: true }) };
+    } catch (e) {
+      throw new SpecError(`${where}: pattern ${JSON.stringify(pattern)}: ${e instanceof Error ? e.message : e}`);
+    }
+  });
+}
+
+export async function loadPolicyFile(file: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new SpecError(`${file}: cannot read policy file`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SpecError(`${file}: policy is not valid JSON (${e instanceof Error ? e.message : e})`);
+  }
+}
+
+export function assign(t: { name: string; dtype: Dtype; shape: number[]; numel: number }, base: MethodChoice, rules: PolicyRule[]): Assignment {
+  const rule = rules.find((r) => r.matches(t.name));
+  const wanted = rule ? rule.choice : base;
+  const why = wanted.method.unsupported(wanted.params, t.dtype);
+  if (why) return { choice: parseSpec('lossless'), note: `${why}: stored lossless` };
+  if (rule || !wanted.method.lossy) return { choice: wanted };
+  if (t.shape.length < 2) return { choice: parseSpec('lossless'), note: `${t.shape.length}-D tensor: stored lossless` };
+  if (t.numel < TINY_TENSOR) return { choice: parseSpec('lossless'), note: `tiny tensor (${t.numel} elements): stored lossless` };
+  if (EMBEDDING.test(t.name)) {
+    const safer = parseSpec(SAFER_SPEC);
+    if (safer.spec !== wanted.spec) return { choice: safer, note: `embedding/lm_head: ${safer.spec} instead of ${wanted.spec}` };
+  }
+  return { choice: wanted };
+}
