@@ -1,9 +1,22 @@
 #!/usr/bin/env node
-// The `tensorzip` command line.
-import { Command, InvalidArgumentError } from 'commander';
+// The `tensorzip` command line. Exit codes: 0 success; 1 error (bad input, I/O, corrupted
+// container); 2 usage error (bad option, method spec or policy); 3 verify found a difference;
+// 130 interrupted (Ctrl-C), leaving no output file behind.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
 import { backendInfo } from './backend';
+import { compress, type CompressProgress } from './compress';
+import { decompress } from './decompress';
 import { formatDemo, runDemo } from './demo';
+import { generateCheckpoint } from './generate';
+import { inspect } from './inspect';
+import { SpecError } from './methods/method';
+import { loadPolicyFile } from './policy';
+import { formatCompress, formatInspect, formatVerify } from './report';
+import { verify } from './verify';
 import { version } from './version';
+
+const EXIT = { error: 1, usage: 2, verifyFailed: 3, interrupted: 130 } as const;
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -11,10 +24,146 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function byteSize(value: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('must be a size such as 500KB, 20MB or 2GB');
+  return Math.round(Number(m[1]) * 1000 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
+}
+
+/** Ctrl-C aborts the running job (which then removes its temp files); a second one exits. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    controller.abort();
+    process.once('SIGINT', () => process.exit(EXIT.interrupted));
+  });
+  return controller.signal;
+}
+
+/** A progress bar on stderr when it is a terminal and output is not JSON. */
+function progressBar(json: boolean | undefined) {
+  if (json || !process.stderr.isTTY) return undefined;
+  const bar = new SingleBar(
+    { format: '{bar} {percentage}% | ETA {eta_formatted} | {item}', stream: process.stderr, etaBuffer: 50, hideCursor: true, clearOnComplete: true },
+  );
+  let started = false;
+  return {
+    update(done: number, total: number, item: string) {
+      if (!started) bar.start(total, 0, { item }), (started = true);
+      bar.setTotal(total);
+      bar.update(done, { item });
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+function print(json: boolean | undefined, value: unknown, human: () => string) {
+  console.log(json ? JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) : human());
+}
+
 const program = new Command()
   .name('tensorzip')
-  .description('Compress LLM checkpoints with measured ratios and errors')
-  .version(version);
+  .description('Compress LLM checkpoints; every ratio and error is measured on the files themselves')
+  .version(version)
+  .exitOverride();
+
+program
+  .command('compress')
+  .description('compress a model directory or .safetensors file into a .tzip container')
+  .argument('<model>', 'Hugging Face model directory or .safetensors file')
+  .requiredOption('-o, --output <file>', 'container to write (.tzip)')
+  .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>]', 'lossless')
+  .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
+  .option('--lzma <setting>', 'LZMA stage: auto, off, or a preset 0-9 (9e = extreme)', 'auto')
+  .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+  .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf under a lossy method').choices(['lossless', 'error']).default('lossless'))
+  .option('--json', 'print the report as JSON')
+  .action(async (model: string, opts: { output: string; method: string; policy?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; json?: boolean }) => {
+    const bar = progressBar(opts.json);
+    try {
+      const report = await compress(model, opts.output, {
+        method: opts.method,
+        policy: opts.policy ? await loadPolicyFile(opts.policy) : undefined,
+        lzma: opts.lzma,
+        threads: opts.threads,
+        nonFinite: opts.nonfinite,
+        signal: interruptSignal(),
+        onProgress: (p: CompressProgress) => bar?.update(p.done, p.total, `tensor ${Math.min(p.tensorIndex + 1, p.tensorCount)}/${p.tensorCount} ${p.tensorName}`),
+      });
+      bar?.stop();
+      print(opts.json, report, () => formatCompress(report));
+    } finally {
+      bar?.stop();
+    }
+  });
+
+program
+  .command('decompress')
+  .description('rebuild the model (directory or .safetensors) from a container')
+  .argument('<container>', '.tzip file')
+  .requiredOption('-o, --output <path>', 'output directory (for a directory model) or .safetensors file')
+  .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+  .option('--json', 'print the report as JSON')
+  .action(async (container: string, opts: { output: string; threads?: number; json?: boolean }) => {
+    const bar = progressBar(opts.json);
+    try {
+      const r = await decompress(container, opts.output, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => bar?.update(d, t, 'tensors') });
+      bar?.stop();
+      print(opts.json, r, () => `wrote ${r.files.length} file(s), ${r.tensors} tensors, to ${r.output} in ${r.seconds.toFixed(2)} s`);
+    } finally {
+      bar?.stop();
+    }
+  });
+
+program
+  .command('verify')
+  .description('decode everything, check every checksum, and compare with the original model')
+  .argument('<container>', '.tzip file')
+  .requiredOption('--against <original>', 'the original model directory or .safetensors file')
+  .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+  .option('--json', 'print the report as JSON')
+  .action(async (container: string, opts: { against: string; threads?: number; json?: boolean }) => {
+    const bar = progressBar(opts.json);
+    try {
+      const r = await verify(container, opts.against, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => bar?.update(d, t, 'tensors') });
+      bar?.stop();
+      print(opts.json, r, () => formatVerify(r));
+      if (!r.ok) process.exitCode = EXIT.verifyFailed;
+    } finally {
+      bar?.stop();
+    }
+  });
+
+program
+  .command('inspect')
+  .description("show a container's metadata: methods, bits/weight, recorded errors, files")
+  .argument('<container>', '.tzip file')
+  .option('--json', 'print the metadata as JSON')
+  .action(async (container: string, opts: { json?: boolean }) => {
+    const r = await inspect(container);
+    print(opts.json, r, () => formatInspect(r));
+  });
+
+program
+  .command('generate')
+  .description('write a Llama-shaped checkpoint with realistic weight statistics (for trying tensorzip)')
+  .argument('<dir>', 'output directory')
+  .option('--size <bytes>', 'aim for about this much weight data (e.g. 100KB, 2GB)', byteSize)
+  .option('--hidden <n>', 'hidden size', positiveInt)
+  .option('--intermediate <n>', 'MLP size', positiveInt)
+  .option('--layers <n>', 'transformer layers', positiveInt)
+  .option('--heads <n>', 'attention heads', positiveInt)
+  .option('--kv-heads <n>', 'key/value heads', positiveInt)
+  .option('--vocab <n>', 'vocabulary size', positiveInt)
+  .addOption(new Option('--dtype <dtype>', 'weight dtype').choices(['BF16', 'F16', 'F32']).default('BF16'))
+  .option('--shards <n>', 'safetensors shards', positiveInt, 1)
+  .option('--seed <n>', 'generator seed', positiveInt, 1)
+  .action(async (dir: string, o: { size?: number; hidden?: number; intermediate?: number; layers?: number; heads?: number; kvHeads?: number; vocab?: number; dtype: 'BF16' | 'F16' | 'F32'; shards: number; seed: number }) => {
+    const g = await generateCheckpoint(dir, { ...o, targetBytes: o.size });
+    console.log(`wrote ${g.files.join(', ')} to ${dir}: ${g.parameters} parameters, ${JSON.stringify(g.shape)}`);
+  });
 
 program
   .command('info')
@@ -22,19 +171,16 @@ program
   .option('--json', 'print JSON')
   .action((opts: { json?: boolean }) => {
     const info = backendInfo();
-    if (opts.json) {
-      console.log(JSON.stringify(info, null, 2));
-      return;
-    }
-    console.log(`tensorzip ${version}`);
-    console.log(`CPU kernels: ${info.cpu} (${info.cpuReason})`);
-    if ('gpus' in info.cuda) {
-      console.log(`CUDA library: ${info.cuda.library}`);
-      for (const g of info.cuda.gpus)
-        console.log(`  ${g.name}, compute capability ${g.computeCapability}, ${(g.memoryBytes / 2 ** 30).toFixed(1)} GiB`);
-    } else {
-      console.log(`CUDA: unavailable (${info.cuda.unavailable})`);
-    }
+    print(opts.json, info, () => {
+      const lines = [`tensorzip ${version}`, `CPU kernels: ${info.cpu} (${info.cpuReason})`];
+      if ('gpus' in info.cuda) {
+        lines.push(`CUDA library: ${info.cuda.library}`);
+        for (const g of info.cuda.gpus) lines.push(`  ${g.name}, compute capability ${g.computeCapability}, ${(g.memoryBytes / 2 ** 30).toFixed(1)} GiB`);
+      } else {
+        lines.push(`CUDA: unavailable (${info.cuda.unavailable})`);
+      }
+      return lines.join('\n');
+    });
   });
 
 program
@@ -46,10 +192,21 @@ program
   .option('--json', 'print JSON')
   .action(async (opts: { rows: number; cols: number; seed: number; json?: boolean }) => {
     const result = await runDemo(opts);
-    console.log(opts.json ? JSON.stringify(result, null, 2) : formatDemo(result));
+    print(opts.json, result, () => formatDemo(result));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`tensorzip: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = 1;
+  if (e instanceof CommanderError) {
+    // Commander has already printed its message (and help after errors).
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT.usage;
+    return;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (err.name === 'AbortError') {
+    console.error('tensorzip: interrupted; no output was written');
+    process.exitCode = EXIT.interrupted;
+    return;
+  }
+  console.error(`tensorzip: ${err.message}`);
+  process.exitCode = err instanceof SpecError ? EXIT.usage : EXIT.error;
 });

@@ -1,6 +1,7 @@
 // The LZMA stage (SPEC.md §3.5) applied to every stored piece: xz format, a piece kept
 // compressed only when that saves at least 1%, pieces compressed in parallel.
 import { runJob } from './jobs';
+import { SpecError } from './methods/method';
 import { native } from './native';
 
 export type LzmaSetting =
@@ -14,7 +15,7 @@ export function parseLzma(s: string): LzmaSetting {
   if (s === 'off') return { mode: 'off' };
   if (s === 'auto') return { mode: 'auto' };
   const m = /^([0-9])(e?)$/.exec(s);
-  if (!m) throw new Error(`--lzma must be auto, off or a preset 0-9 (optionally with e, e.g. 9e), got '${s}'`);
+  if (!m) throw new SpecError(`--lzma must be auto, off or a preset 0-9 (optionally with e, e.g. 9e), got '${s}'`);
   return { mode: 'preset', preset: Number(m[1]), extreme: m[2] === 'e' };
 }
 

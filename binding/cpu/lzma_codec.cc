@@ -17,6 +17,7 @@ const char* LzmaMessage(lzma_ret r) {
     case LZMA_DATA_ERROR: return "corrupt xz data";
     case LZMA_BUF_ERROR: return "truncated xz data or wrong decoded size";
     case LZMA_PROG_ERROR: return "invalid arguments";
+    case LZMA_OK: return "truncated xz data";  // LZMA_FINISH without reaching the stream end
     default: return "unexpected liblzma error";
   }
 }

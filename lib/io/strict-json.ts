@@ -28,7 +28,7 @@ export function parseStrictJson(text: string): unknown {
     return fail(c === undefined ? 'unexpected end of JSON' : `unexpected ${JSON.stringify(c)}`);
   };
   const object = (depth: number) => {
-    const out: Record<string, unknown> = Object.create(null);
+    const out: Record<string, unknown> = {};
     i++;
     ws();
     if (text[i] === '}') return i++, out;
@@ -40,7 +40,8 @@ export function parseStrictJson(text: string): unknown {
       ws();
       if (text[i] !== ':') fail("expected ':'");
       i++;
-      out[key] = value(depth + 1);
+      // defineProperty: a key named "__proto__" becomes data, never the object's prototype.
+      Object.defineProperty(out, key, { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
       ws();
       if (text[i] === ',') i++;
       else if (text[i] === '}') return i++, out;

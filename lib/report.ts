@@ -1,0 +1,113 @@
+// Human-readable reports for the CLI. Every number is the measured one; ratios are original
+// file bytes over container bytes, and every lossy tensor is shown with its error.
+import type { CompressReport } from './compress';
+import type { InspectReport } from './inspect';
+import type { VerifyReport } from './verify';
+
+const mb = (b: number) => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
+const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || Number.isNaN(x) ? '-' : !Number.isFinite(x) ? 'inf' : x.toExponential(digits - 1));
+const db = (x: number | null | undefined) => (x === null || x === undefined ? 'inf' : !Number.isFinite(x) ? 'inf' : x.toFixed(1));
+
+/** Above this relative error a tensor's weights no longer carry the model's behaviour. */
+export const DESTRUCTIVE_ERROR = 0.3;
+
+function table(header: string[], rows: string[][], leftColumns = 1): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+interface Row {
+  name: string;
+  method: string;
+  dtype: string;
+  shape: number[];
+  bitsPerWeight: number;
+  metrics?: { relativeError: number; snrDb: number | null; maxAbsError: number } | undefined;
+  note?: string;
+  seconds?: number;
+}
+
+function tensorTable(rows: Row[], withTime: boolean): string {
+  const header = ['tensor', 'method', 'dtype', 'shape', 'bits/w', 'rel.err', 'SNR dB', 'max|err|', ...(withTime ? ['time'] : [])];
+  const body = rows.map((r) => [
+    r.name,
+    r.method,
+    r.dtype,
+    r.shape.join('x') || 'scalar',
+    r.bitsPerWeight.toFixed(3),
+    r.metrics ? num(r.metrics.relativeError) : 'exact',
+    r.metrics ? db(r.metrics.snrDb) : 'inf',
+    r.metrics ? num(r.metrics.maxAbsError) : '0',
+    ...(withTime ? [`${(r.seconds ?? 0).toFixed(2)}s`] : []),
+  ]);
+  return table(header, body, 3);
+}
+
+function notes(rows: Row[]): string[] {
+  const out = rows.filter((r) => r.note).map((r) => `  ${r.name}: ${r.note}`);
+  const destroyed = rows.filter((r) => r.metrics && r.metrics.relativeError > DESTRUCTIVE_ERROR);
+  if (destroyed.length)
+    out.push(
+      `  WARNING: ${destroyed.length} tensor(s) have relative error above ${DESTRUCTIVE_ERROR}: at this setting their weights no longer` +
+        ' carry what the model learned; a model not trained for it will not work.',
+    );
+  return out;
+}
+
+export function formatCompress(r: CompressReport): string {
+  const rows: Row[] = r.tensors.map((t) => ({ ...t, metrics: t.metrics && { ...t.metrics, snrDb: t.metrics.snrDb } }));
+  const n = notes(rows);
+  const lines = [
+    tensorTable(rows, true),
+    ...(n.length ? ['', 'notes:', ...n] : []),
+    '',
+    `original:    ${mb(r.originalBytes)} (${r.originalBytes} bytes in ${r.tensors.length} tensors${r.files.length ? ` + ${r.files.length} other files` : ''})`,
+    `container:   ${mb(r.containerBytes)} (${r.containerBytes} bytes) -> ${r.output}`,
+    `ratio:       ${r.ratio.toFixed(3)}x (original file bytes / container bytes)`,
+    `bits/weight: ${r.bitsPerWeight.toFixed(3)} overall (container bits / ${r.weights} weights)` +
+      (r.lossy ? `; ${r.lossy.bitsPerWeight.toFixed(3)} for the ${r.lossy.weights} weights of lossy tensors` : ''),
+    `wall time:   ${r.seconds.toFixed(2)} s on ${r.device}`,
+  ];
+  return lines.join('\n');
+}
+
+export function formatInspect(r: InspectReport): string {
+  const m = r.meta;
+  const rows: Row[] = m.tensors.map((t) => ({ ...t, metrics: t.metrics && { ...t.metrics } }));
+  const n = notes(rows);
+  return [
+    `container:   ${r.path} (${r.containerBytes} bytes), format version ${m.formatVersion}, written by ${m.tool}`,
+    `options:     method ${m.options.method}, lzma ${m.options.lzma}${m.options.policy ? `, policy ${JSON.stringify(m.options.policy)}` : ''}`,
+    `source:      ${m.source.kind}, ${m.source.shards.length} safetensors file(s): ${m.source.shards.map((s) => s.path).join(', ')}`,
+    ...(m.files.length ? [`files:       ${m.files.map((f) => `${f.path} (${f.bytes} B)`).join(', ')}`] : []),
+    '',
+    tensorTable(rows, false),
+    ...(n.length ? ['', 'notes:', ...n] : []),
+    '',
+    `ratio:       ${r.summary.ratio.toFixed(3)}x (${r.summary.originalBytes} original bytes / ${r.summary.containerBytes} container bytes)`,
+    `bits/weight: ${r.summary.bitsPerWeight.toFixed(3)} overall` + (r.summary.lossy ? `; ${r.summary.lossy.bitsPerWeight.toFixed(3)} for lossy tensors` : ''),
+  ].join('\n');
+}
+
+export function formatVerify(r: VerifyReport): string {
+  const header = ['tensor', 'method', 'result', 'rel.err', 'SNR dB', 'max|err|', 'cosine'];
+  const rows = r.tensors.map((t) => [
+    t.name,
+    t.method,
+    t.ok ? (t.metrics ? 'ok (measured)' : 'ok (bit-exact)') : 'FAILED',
+    t.metrics ? num(t.metrics.relativeError) : 'exact',
+    t.metrics ? db(t.metrics.snrDb) : 'inf',
+    t.metrics ? num(t.metrics.maxAbsError) : '0',
+    t.metrics ? (Number.isNaN(t.metrics.cosine) ? '-' : t.metrics.cosine.toFixed(6)) : '1',
+  ]);
+  return [
+    table(header, rows, 2),
+    '',
+    `files:       ${r.files.length ? r.files.map((f) => `${f.path} ${f.ok ? 'ok' : 'FAILED'}`).join(', ') : 'none'}`,
+    `ratio:       ${r.summary.ratio.toFixed(3)}x, ${r.summary.bitsPerWeight.toFixed(3)} bits/weight overall`,
+    ...(r.problems.length ? ['', `${r.problems.length} problem(s):`, ...r.problems.map((p) => `  ${p}`)] : []),
+    '',
+    r.ok ? 'verify: OK (every checksum matched; lossless data bit-exact; lossy errors as recorded)' : 'verify: FAILED',
+  ].join('\n');
+}

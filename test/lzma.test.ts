@@ -1,0 +1,100 @@
+// The LZMA stage and byte planes.
+import { strict as assert } from 'node:assert';
+import { compressPieces, decompressPieces, parseLzma } from '../lib/lzma';
+import { native } from '../lib/native';
+import { Rng } from '../lib/random';
+
+const random = (n: number, seed: number) => {
+  const r = new Rng(seed);
+  return Uint8Array.from({ length: n }, () => r.u32() & 0xff);
+};
+const skewed = (n: number, seed: number) => {
+  const r = new Rng(seed);
+  return Uint8Array.from({ length: n }, () => (r.uniform() < 0.9 ? 120 + (r.u32() & 3) : r.u32() & 0xff));
+};
+
+describe('LZMA stage', () => {
+  it('round-trips, keeps xz only where it saves >= 1%, and stores random data raw', async () => {
+    const pieces = [skewed(300000, 1), random(300000, 2), new Uint8Array(0), new Uint8Array(5000)];
+    for (const setting of [parseLzma('auto'), parseLzma('0'), parseLzma('9e')]) {
+      const stored = await compressPieces(pieces, setting, 2);
+      assert.deepEqual(stored.map((s) => s.codec), ['xz', 'raw', 'raw', 'xz']);
+      assert.ok(stored[0].data.length < 0.5 * pieces[0].length);
+      const back = await decompressPieces(stored, 2);
+      back.forEach((b, i) => assert.ok(Buffer.from(b).equals(Buffer.from(pieces[i]))));
+    }
+    assert.deepEqual((await compressPieces(pieces, parseLzma('off'), 2)).map((s) => s.codec), ['raw', 'raw', 'raw', 'raw']);
+  });
+
+  it("auto probes a large piece and skips the full compression when the probe shows no gain", async () => {
+    const big = random(4 << 20, 3);
+    big.fill(7, 2 << 20); // compressible second half: the probe (first 256 KiB) still says no
+    const [auto] = await compressPieces([big], parseLzma('auto'), 2);
+    const [full] = await compressPieces([big], parseLzma('6'), 2);
+    assert.equal(auto.codec, 'raw');
+    assert.equal(full.codec, 'xz');
+  });
+
+  it('is deterministic', async () => {
+    const p = skewed(1 << 20, 4);
+    const [a] = await compressPieces([p], parseLzma('6'), 1);
+    const [b] = await compressPieces([p], parseLzma('6'), 2);
+    assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)));
+  });
+
+  it('refuses corrupt, truncated, oversized and undersized xz data with clear errors', async () => {
+    const p = skewed(100000, 5);
+    const [s] = await compressPieces([p], parseLzma('6'), 1);
+    const flip = Uint8Array.from(s.data);
+    flip[flip.length >> 1] ^= 0x55;
+    const cases: Array<[Uint8Array, number, RegExp]> = [
+      [flip, p.length, /piece 0: /],
+      [s.data.subarray(0, s.data.length - 10), p.length, /piece 0: /],
+      [s.data, p.length - 1, /more than the expected/],
+      [s.data, p.length + 1, /decodes to 100000 bytes, expected 100001/],
+      [Uint8Array.from({ length: 64 }, (_, i) => i), 10, /not xz data/],
+      [Uint8Array.from([0xfd, 0x37]), 10, /truncated xz data/],
+      [Buffer.concat([s.data, Buffer.from('garbage!')]), p.length, /piece 0: /],
+    ];
+    for (const [data, rawBytes, re] of cases) await assert.rejects(decompressPieces([{ codec: 'xz', data, rawBytes }], 1), re);
+  });
+
+  it('accepts concatenated xz streams', async () => {
+    const a = skewed(1000, 6);
+    const b = skewed(2000, 7);
+    const [sa, sb] = await compressPieces([a, b], parseLzma('6'), 1);
+    const [out] = await decompressPieces([{ codec: 'xz', data: Buffer.concat([sa.data, sb.data]), rawBytes: 3000 }], 1);
+    assert.ok(Buffer.from(out).equals(Buffer.concat([a, b])));
+  });
+
+  it('rejects bad settings', () => {
+    for (const s of ['10', 'fast', '', '6x']) assert.throws(() => parseLzma(s), /--lzma must be auto, off or a preset/);
+  });
+});
+
+describe('byte planes', () => {
+  it('split/merge round-trip for every width, with and without rotation', () => {
+    for (const width of [1, 2, 4, 8])
+      for (const rotate of [false, true]) {
+        const src = random(width * 1001, width);
+        const planes = new Uint8Array(src.length);
+        const back = new Uint8Array(src.length);
+        native.splitPlanes(src, width, rotate, planes);
+        native.mergePlanes(planes, width, rotate, back);
+        assert.ok(Buffer.from(back).equals(Buffer.from(src)), `width ${width} rotate ${rotate}`);
+      }
+  });
+
+  it('puts a bf16 exponent alone in the top plane after rotation', () => {
+    const bf16 = Uint16Array.from([0x3f80, 0xbf80, 0x4049]); // 1, -1, 3.14
+    const planes = new Uint8Array(6);
+    native.splitPlanes(new Uint8Array(bf16.buffer), 2, true, planes);
+    assert.deepEqual([...planes.subarray(3)], [0x7f, 0x7f, 0x80]); // exponents; sign went to bit 0 of plane 0
+    assert.deepEqual([...planes.subarray(0, 3)], [0x00, 0x01, 0x92]);
+  });
+
+  it('refuses bad widths and lengths', () => {
+    assert.throws(() => native.splitPlanes(new Uint8Array(6), 3, false, new Uint8Array(6)), /width must be 1, 2, 4 or 8/);
+    assert.throws(() => native.splitPlanes(new Uint8Array(6), 4, false, new Uint8Array(6)), /multiple of width/);
+  });
+});

@@ -1,0 +1,91 @@
+// rtn kernels: AVX2 equals scalar bit for bit (codes, scales, decoded values), the definition in
+// binding/cpu/rtn.h holds (error bound, zero groups, partial groups), bad arguments are refused.
+import { strict as assert } from 'node:assert';
+import { backendInfo } from '../lib/index';
+import { native, type KernelPath } from '../lib/native';
+import { Rng } from '../lib/random';
+import { f16ToF32 } from '../lib/convert';
+import { firstDifference } from './helpers';
+
+const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.f16c;
+
+function weights(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const w = new Float32Array(n);
+  for (let i = 0; i < n; i++) w[i] = rng.normal() * 0.02 * (rng.uniform() < 0.01 ? 10 : 1);
+  return w;
+}
+
+function encode(w: Float32Array, bits: number, group: number, path: KernelPath) {
+  const codes = new Uint8Array(Math.ceil((w.length * bits) / 8));
+  const scales = new Uint16Array(Math.ceil(w.length / group));
+  native.rtnEncode(w, bits, group, codes, scales, path);
+  const out = new Float32Array(w.length);
+  native.rtnDecode(out, bits, group, codes, scales, path);
+  return { codes, scales, out };
+}
+
+describe('rtn kernels', () => {
+  it('meets the definition: |w - w\'| <= s/2 per group, codes in [0, 2*qmax]', () => {
+    for (const bits of [2, 3, 4, 5, 6, 7, 8]) {
+      const group = 32;
+      const w = weights(1000, bits);
+      const { scales, out } = encode(w, bits, group, 'scalar');
+      const s = f16ToF32(scales);
+      const qmax = 2 ** (bits - 1) - 1;
+      for (let i = 0; i < w.length; i++) {
+        const step = s[Math.floor(i / group)];
+        assert.ok(Math.abs(w[i] - out[i]) <= step / 2 + 1e-12, `bits ${bits} element ${i}`);
+        const q = Math.round(out[i] / step);
+        assert.ok(Math.abs(q) <= qmax);
+      }
+    }
+  });
+
+  it('zero groups decode to zero; a partial last group is handled', () => {
+    const w = new Float32Array(40 + 13);
+    w.fill(0.5, 40);
+    const { scales, out } = encode(w, 4, 40 - 0 === 40 ? 40 : 8, 'scalar');
+    assert.equal(scales[0], 0);
+    assert.deepEqual([...out.subarray(0, 40)], new Array(40).fill(0));
+    assert.ok(out.subarray(40).every((x) => Math.abs(x - 0.5) < 1e-3));
+  });
+
+  it('refuses a scale that overflows f16, with a clear error', () => {
+    assert.throws(() => encode(Float32Array.from([1e9, 1, 2, 3, 4, 5, 6, 7]), 4, 8, 'scalar'), /overflows f16/);
+  });
+
+  it('validates sizes and parameters', () => {
+    const w = new Float32Array(64);
+    assert.throws(() => native.rtnEncode(w, 9, 32, new Uint8Array(72), new Uint16Array(2)), /bits must be an integer in \[2, 8\]/);
+    assert.throws(() => native.rtnEncode(w, 4, 12, new Uint8Array(32), new Uint16Array(6)), /group must be a multiple of 8/);
+    assert.throws(() => native.rtnEncode(w, 4, 32, new Uint8Array(31), new Uint16Array(2)), /codes must hold 32 bytes, got 31/);
+    assert.throws(() => native.rtnEncode(w, 4, 32, new Uint8Array(32), new Uint16Array(3)), /scales must hold 2 values, got 3/);
+  });
+
+  (avx2 ? it : it.skip)('AVX2 equals scalar bit for bit (codes, scales, decoded) for every width and odd sizes', () => {
+    for (const bits of [2, 3, 4, 5, 6, 7, 8])
+      for (const group of [8, 32, 128])
+        for (const n of [1, 7, 8, 9, 31, 33, 1000, 4099]) {
+          const w = weights(n, bits * 1000 + n);
+          const a = encode(w, bits, group, 'scalar');
+          const b = encode(w, bits, group, 'avx2');
+          const where = `bits ${bits} group ${group} n ${n}`;
+          assert.equal(firstDifference(a.codes, b.codes), -1, `codes differ: ${where}`);
+          assert.equal(firstDifference(a.scales, b.scales), -1, `scales differ: ${where}`);
+          assert.equal(firstDifference(new Uint32Array(a.out.buffer), new Uint32Array(b.out.buffer)), -1, `decoded differs: ${where}`);
+        }
+  });
+
+  it('the threaded job equals the synchronous kernel for any thread count', async () => {
+    const w = weights(1 << 20, 5);
+    const want = encode(w, 4, 32, 'auto');
+    for (const threads of [1, 2, 3]) {
+      const codes = new Uint8Array(want.codes.length);
+      const scales = new Uint16Array(want.scales.length);
+      await native.rtnEncodeAsync(w, 4, 32, codes, scales, { threads }).promise;
+      assert.equal(firstDifference(codes, want.codes), -1);
+      assert.equal(firstDifference(scales, want.scales), -1);
+    }
+  });
+});
