@@ -1,0 +1,210 @@
+// Bad input (SPEC.md §6): a corpus of crafted malformed safetensors files, model directories and
+// containers. Each must give a clear one-line error naming the problem, a non-zero exit code, no
+// crash, and no output (nor temp file) left behind.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { compress } from '../lib/compress';
+import { generateCheckpoint } from '../lib/generate';
+import { cliPath } from './helpers';
+import { splitSafetensors, joinSafetensors, validSafetensors } from './malformed';
+
+type Case = { name: string; make: (file: string) => Promise<void>; error: RegExp };
+
+const st = (header: unknown, data = Buffer.alloc(0)) => joinSafetensors(Buffer.from(JSON.stringify(header)), data);
+const f32 = (n: number, begin = 0) => ({ dtype: 'F32', shape: [n], data_offsets: [begin, begin + 4 * n] });
+
+const safetensorsCases: Case[] = [
+  { name: 'empty file', make: (f) => writeFile(f, ''), error: /too short to be safetensors \(0 bytes\)/ },
+  { name: '5-byte file', make: (f) => writeFile(f, 'abcde'), error: /too short/ },
+  { name: 'header length beyond the file', make: (f) => writeFile(f, Buffer.concat([Buffer.from([0xff, 0xff, 0, 0, 0, 0, 0, 0]), Buffer.from('{}')])), error: /header length 65535 exceeds the file \(10 bytes\)/ },
+  { name: 'header length 0', make: (f) => writeFile(f, Buffer.alloc(16)), error: /header length is 0/ },
+  {
+    name: 'header over the 100 MB limit',
+    make: async (f) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(150_000_000n);
+      await writeFile(f, b);
+      await truncate(f, 160_000_000); // sparse
+    },
+    error: /exceeds the 100000000-byte limit/,
+  },
+  { name: 'invalid JSON', make: (f) => writeFile(f, joinSafetensors(Buffer.from('{"a": '), Buffer.alloc(0))), error: /header is not valid JSON/ },
+  { name: 'JSON array header', make: (f) => writeFile(f, st([1, 2])), error: /header is not a JSON object/ },
+  { name: 'invalid UTF-8', make: (f) => writeFile(f, joinSafetensors(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), Buffer.alloc(0))), error: /header is not valid UTF-8/ },
+  { name: 'NaN literal in JSON', make: (f) => writeFile(f, joinSafetensors(Buffer.from('{"a": NaN}'), Buffer.alloc(0))), error: /not valid JSON \(unexpected "N"/ },
+  {
+    name: 'duplicate tensor names',
+    make: (f) => writeFile(f, joinSafetensors(Buffer.from(`{"w":${JSON.stringify(f32(1))},"w":${JSON.stringify(f32(1, 4))}}`), Buffer.alloc(8))),
+    error: /duplicate key "w"/,
+  },
+  { name: 'unknown dtype', make: (f) => writeFile(f, st({ w: { dtype: 'F128', shape: [1], data_offsets: [0, 16] } }, Buffer.alloc(16))), error: /tensor "w": unknown dtype "F128"/ },
+  { name: 'missing dtype', make: (f) => writeFile(f, st({ w: { shape: [1], data_offsets: [0, 4] } }, Buffer.alloc(4))), error: /tensor "w": dtype is missing/ },
+  { name: 'shape not an array', make: (f) => writeFile(f, st({ w: { dtype: 'F32', shape: 4, data_offsets: [0, 16] } }, Buffer.alloc(16))), error: /shape is missing or not an array/ },
+  { name: 'negative dimension', make: (f) => writeFile(f, st({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, Buffer.alloc(4))), error: /shape \[-1\] has an invalid dimension/ },
+  { name: 'fractional dimension', make: (f) => writeFile(f, st({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }, Buffer.alloc(4))), error: /invalid dimension/ },
+  { name: 'absurd shape (decompression bomb)', make: (f) => writeFile(f, st({ w: { dtype: 'F32', shape: [1e6, 1e6, 1e6], data_offsets: [0, 4] } }, Buffer.alloc(4))), error: /absurdly large/ },
+  { name: 'data_offsets missing', make: (f) => writeFile(f, st({ w: { dtype: 'F32', shape: [1] } }, Buffer.alloc(4))), error: /data_offsets must be two non-negative integers/ },
+  { name: 'three data_offsets', make: (f) => writeFile(f, st({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4, 8] } }, Buffer.alloc(8))), error: /data_offsets must be two/ },
+  { name: 'begin after end', make: (f) => writeFile(f, st({ w: { dtype: 'F32', shape: [1], data_offsets: [8, 4] } }, Buffer.alloc(8))), error: /data_offsets \[8, 4\] lie outside the data section/ },
+  { name: 'offsets beyond the data', make: (f) => writeFile(f, st({ w: f32(4) }, Buffer.alloc(8))), error: /data_offsets \[0, 16\] lie outside the data section \(8 bytes\)/ },
+  { name: 'truncated data section', make: async (f) => { await writeFile(f, st({ w: f32(1000) }, Buffer.alloc(4000))); await truncate(f, 2000); }, error: /lie outside the data section/ },
+  { name: 'shape x dtype != byte length', make: (f) => writeFile(f, st({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 16] } }, Buffer.alloc(16))), error: /shape \[3\] of F32 needs 12 bytes but data_offsets span 16/ },
+  { name: 'misaligned offset', make: (f) => writeFile(f, st({ a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] }, w: f32(1, 2) }, Buffer.alloc(8))), error: /data offset 2 is not aligned to F32's 4 bytes/ },
+  { name: 'overlapping tensors', make: (f) => writeFile(f, st({ a: f32(2), b: f32(2, 4) }, Buffer.alloc(16))), error: /tensors "a" and "b" overlap/ },
+  { name: '__metadata__ not an object', make: (f) => writeFile(f, st({ __metadata__: 'x', w: f32(1) }, Buffer.alloc(4))), error: /__metadata__ is not an object/ },
+  { name: '__metadata__ value not a string', make: (f) => writeFile(f, st({ __metadata__: { a: 1 }, w: f32(1) }, Buffer.alloc(4))), error: /__metadata__ value of "a" is not a string/ },
+  { name: 'empty tensor name', make: (f) => writeFile(f, st({ '': f32(1) }, Buffer.alloc(4))), error: /a tensor has an empty name/ },
+  { name: 'tensor entry not an object', make: (f) => writeFile(f, st({ w: 5 }, Buffer.alloc(4))), error: /tensor "w": entry is not an object/ },
+  { name: 'no tensors', make: (f) => writeFile(f, st({ __metadata__: {} })), error: /the model has no tensors/ },
+];
+
+type DirCase = { name: string; make: (dir: string, model: string) => Promise<void>; error: RegExp };
+const dirCases: DirCase[] = [
+  { name: 'index naming a missing shard', make: async (d) => { await writeFile(path.join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w: 'gone.safetensors' } })); }, error: /shard gone\.safetensors does not exist/ },
+  { name: 'index that is not JSON', make: async (d) => { await writeFile(path.join(d, 'model.safetensors.index.json'), '{'); }, error: /invalid index JSON/ },
+  { name: 'index escaping the directory', make: async (d) => { await writeFile(path.join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w: '../x.safetensors' } })); }, error: /not a shard file name/ },
+  {
+    name: 'index disagreeing with the shards',
+    make: async (d, model) => {
+      await writeFile(path.join(d, 'model.safetensors'), await readFile(model));
+      await writeFile(path.join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { other: 'model.safetensors' } }));
+    },
+    error: /weight_map says "other" is in model\.safetensors, but it is not there/,
+  },
+  { name: 'directory without safetensors', make: async (d) => { await writeFile(path.join(d, 'config.json'), '{}'); }, error: /no \.safetensors files in this directory/ },
+  {
+    name: 'a tensor in two shards',
+    make: async (d, model) => {
+      await writeFile(path.join(d, 'a.safetensors'), await readFile(model));
+      await writeFile(path.join(d, 'b.safetensors'), await readFile(model));
+    },
+    error: /tensor "model\.embed_tokens\.weight" also appears in a\.safetensors/,
+  },
+];
+
+describe('bad input: every malformed file gets a clear error, a non-zero exit and no output', function () {
+  this.timeout(120000);
+  let dir: string;
+  let model: string;
+  let container: Buffer;
+
+  const run = (args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8' });
+  async function expectRefused(args: string[], output: string, error: RegExp) {
+    const r = run(args);
+    assert.notEqual(r.status, 0, `exit status 0 for ${args.join(' ')}`);
+    assert.equal(r.status, 1, `exit status ${r.status}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one-line error expected, got:\n${r.stderr}`);
+    assert.match(lines[0], /^tensorzip: /);
+    assert.match(lines[0], error);
+    const left = (await readdir(path.dirname(output))).filter((f) => f.includes(path.basename(output)));
+    assert.deepEqual(left, [], 'no output or temp file left');
+  }
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'tz-bad-'));
+    model = await validSafetensors(path.join(dir, 'valid.safetensors'));
+    await compress(model, path.join(dir, 'valid.tzip'), { method: 'rtn:4' });
+    container = await readFile(path.join(dir, 'valid.tzip'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  for (const c of safetensorsCases) {
+    it(`safetensors: ${c.name}`, async () => {
+      const file = path.join(dir, `${c.name.replace(/\W+/g, '_')}.safetensors`);
+      await c.make(file);
+      await expectRefused(['compress', file, '-o', path.join(dir, 'out.tzip')], path.join(dir, 'out.tzip'), c.error);
+    });
+  }
+
+  for (const c of dirCases) {
+    it(`model directory: ${c.name}`, async () => {
+      const d = path.join(dir, c.name.replace(/\W+/g, '_'));
+      await mkdir(d);
+      await c.make(d, model);
+      await expectRefused(['compress', d, '-o', path.join(dir, 'dir-out.tzip')], path.join(dir, 'dir-out.tzip'), c.error);
+    });
+  }
+
+  it('model directory: nonexistent input', async () => {
+    await expectRefused(['compress', path.join(dir, 'nope'), '-o', path.join(dir, 'nope.tzip')], path.join(dir, 'nope.tzip'), /nope: no such file or directory/);
+  });
+
+  // Containers: the valid one rewritten with one defect each.
+  type ContainerCase = { name: string; mutate: (c: Buffer) => Buffer; error: RegExp };
+  const meta = (c: Buffer, edit: (m: any) => void) => splitSafetensors(c, (h) => { const m = JSON.parse(h.__metadata__.tensorzip); edit(m); h.__metadata__.tensorzip = JSON.stringify(m); });
+  const firstXzPiece = (m: any) => m.tensors.find((t: any) => t.pieces.length && t.pieces[0][0].codec === 'xz');
+  const containerCases: ContainerCase[] = [
+    { name: 'plain safetensors, no tensorzip metadata', mutate: (c) => splitSafetensors(c, (h) => delete h.__metadata__), error: /not a tensorzip container/ },
+    { name: 'unsupported format version', mutate: (c) => meta(c, (m) => (m.formatVersion = 2)), error: /unsupported container format version 2 \(this tensorzip reads version 1\)/ },
+    { name: 'metadata not JSON', mutate: (c) => splitSafetensors(c, (h) => (h.__metadata__.tensorzip = '{nope')), error: /container metadata is not valid JSON/ },
+    { name: 'tensors not an array', mutate: (c) => meta(c, (m) => (m.tensors = {})), error: /tensors must be an array/ },
+    { name: 'unknown method', mutate: (c) => meta(c, (m) => (m.tensors[0].method = 'vq:2')), error: /unknown method 'vq'/ },
+    { name: 'rawBytes inconsistent with the shape', mutate: (c) => meta(c, (m) => (m.tensors[0].pieces[0][0].rawBytes += 1)), error: /rawBytes \d+ does not match the \d+ bytes its shape implies/ },
+    { name: 'absurd shape', mutate: (c) => meta(c, (m) => (m.tensors[0].shape = [1e15])), error: /chunks do not cover 1000000000000000 elements/ },
+    { name: 'file path escaping the output', mutate: (c) => meta(c, (m) => (m.source.shards[0].path = '../evil.safetensors')), error: /is not a safe relative path/ },
+    { name: 'missing piece', mutate: (c) => splitSafetensors(c, (h) => delete h[Object.keys(h).find((k) => k.includes(':tz:0:codes'))!]), error: /piece ".*:tz:0:codes" is missing/ },
+    { name: 'unexpected extra tensor', mutate: (c) => splitSafetensors(c, (h) => (h.extra = { dtype: 'U8', shape: [0], data_offsets: [0, 0] })), error: /unexpected tensor "extra"/ },
+    { name: 'piece size disagreeing with the metadata', mutate: (c) => meta(c, (m) => (firstXzPiece(m).pieces[0][0].bytes += 1)), error: /metadata says \d+ bytes of U8/ },
+    { name: 'truncated container', mutate: (c) => c.subarray(0, c.length - 100), error: /lie outside the data section/ },
+    {
+      name: 'corrupted piece data (checksum)',
+      mutate: (c) => {
+        const out = Buffer.from(c);
+        out[out.length - 3] ^= 0xff;
+        return out;
+      },
+      error: /checksum mismatch in piece .* \(corrupted container\)/,
+    },
+    {
+      name: 'corrupted xz stream with a matching checksum (xz CRC)',
+      mutate: (c) => {
+        const { header, dataStart } = headerOf(c);
+        const m = JSON.parse(header.__metadata__.tensorzip);
+        const t = firstXzPiece(m);
+        const name = `${t.name}:tz:0:${t.streams[0]}`;
+        const [b] = header[name].data_offsets;
+        const out = Buffer.from(c);
+        out[dataStart + b + 20] ^= 0x10;
+        t.pieces[0][0].crc32 = require('node:zlib').crc32(out.subarray(dataStart + b, dataStart + header[name].data_offsets[1]));
+        header.__metadata__.tensorzip = JSON.stringify(m);
+        return splitSafetensors(out, (h) => Object.assign(h, header));
+      },
+      error: /\(corrupted container\)/,
+    },
+  ];
+
+  for (const c of containerCases) {
+    it(`container: ${c.name}`, async () => {
+      const file = path.join(dir, `${c.name.replace(/\W+/g, '_')}.tzip`);
+      await writeFile(file, c.mutate(container));
+      await expectRefused(['decompress', file, '-o', path.join(dir, 'dec-out.safetensors')], path.join(dir, 'dec-out.safetensors'), c.error);
+    });
+  }
+
+  it('a container cannot be decompressed over a non-empty directory', async () => {
+    const d = await generateCheckpoint(path.join(dir, 'gen'), { hidden: 64, intermediate: 176, vocab: 256, layers: 1 });
+    await compress(d.dir, path.join(dir, 'gen.tzip'));
+    await mkdir(path.join(dir, 'full'));
+    await writeFile(path.join(dir, 'full', 'x'), 'x');
+    const r = run(['decompress', path.join(dir, 'gen.tzip'), '-o', path.join(dir, 'full')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /output directory exists and is not empty/);
+    assert.deepEqual(await readdir(path.join(dir, 'full')), ['x']);
+  });
+
+  it('usage errors exit with 2', () => {
+    for (const args of [['compress', model, '-o', path.join(dir, 'u.tzip'), '-m', 'rtn:1'], ['compress', model, '-o', path.join(dir, 'u.tzip'), '--lzma', 'max'], ['compress', model], ['nonsense']]) {
+      const r = run(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    }
+  });
+});
+
+function headerOf(c: Buffer): { header: any; dataStart: number } {
+  const n = Number(c.readBigUInt64LE(0));
+  return { header: JSON.parse(c.subarray(8, 8 + n).toString('utf8')), dataStart: 8 + n };
+}
