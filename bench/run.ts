@@ -8,19 +8,22 @@ import { backendInfo } from '../lib/index';
 import { packageRoot } from '../lib/native';
 import { defaultThreads } from '../lib/threads';
 import { convertBench } from './convert.bench';
+import { lzmaBench } from './lzma.bench';
 
 async function main() {
   const threads = defaultThreads();
   const info = backendInfo();
-  const rows = await convertBench(threads);
+  const rows = [...(await convertBench(threads)), ...(await lzmaBench(threads))];
 
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, CPU path ${info.cpu}`;
   console.log(`machine: ${machine}`);
   console.log('throughput counts bytes read + written; each row is judged against the limit named beside it, measured in this run');
   console.log('');
-  console.log(`${'kernel'.padEnd(52)} ${'throughput'.padStart(12)}  ${'% of limit'.padStart(10)}  limit`);
+  console.log(`${'kernel'.padEnd(72)} ${'throughput'.padStart(12)}  ${'% of limit'.padStart(10)}  limit`);
   for (const r of rows)
-    console.log(`${r.name.padEnd(52)} ${(r.throughput.toFixed(2) + ' ' + r.unit).padStart(12)}  ${r.pctOfLimit.toFixed(1).padStart(9)}%  ${r.limit}`);
+    console.log(
+      `${r.name.padEnd(72)} ${(Number.isNaN(r.throughput) ? r.unit : r.throughput.toFixed(2) + ' ' + r.unit).padStart(12)}  ${Number.isNaN(r.pctOfLimit) ? '         -' : r.pctOfLimit.toFixed(1).padStart(9) + '%'}  ${r.limit}`,
+    );
 
   const out = path.join(packageRoot, 'bench', 'results');
   mkdirSync(out, { recursive: true });

@@ -32,14 +32,16 @@ bool WorthIt(size_t compressed, size_t raw) { return compressed * 100 <= raw * 9
 // piece is stored raw without spending the time to compress it (weight mantissa planes).
 constexpr size_t kProbeBytes = 256 << 10;
 
-// xzEncodeMany(pieces, { preset, extreme, probe, threads }, onProgress)
+// xzEncodeMany(pieces, { preset, extreme, weights, probe, threads }, onProgress)
 //   -> { promise: (Uint8Array | null)[], cancel }; null = store raw.
 Napi::Value XzEncodeMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::TypedArray> arrays = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
   Napi::Object options = OptionalObject(info, 1, "options");
-  uint32_t preset = uint32_t(OptionalInt(options, "preset", 6, 0, 9));
-  if (options.Get("extreme").ToBoolean()) preset |= kXzExtreme;
+  XzOptions xz;
+  xz.preset = uint32_t(OptionalInt(options, "preset", 6, 0, 9));
+  if (options.Get("extreme").ToBoolean()) xz.preset |= kXzExtreme;
+  xz.weightsProfile = options.Get("weights").ToBoolean();
   const bool probe = options.Get("probe").ToBoolean();
   const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
   const std::vector<Piece> pieces = Pieces(arrays);
@@ -54,10 +56,10 @@ Napi::Value XzEncodeMany(const Napi::CallbackInfo& info) {
       const Piece& p = pieces[b];
       bool attempt = p.size > 0;
       if (attempt && probe && p.size > 4 * kProbeBytes)
-        attempt = WorthIt(xz_encode(p.data, kProbeBytes, preset).size(), kProbeBytes);
+        attempt = WorthIt(xz_encode(p.data, kProbeBytes, xz).size(), kProbeBytes);
       if (attempt) {
         ctx.throwIfCancelled();
-        (*results)[b] = xz_encode(p.data, p.size, preset);
+        (*results)[b] = xz_encode(p.data, p.size, xz);
         (*keep)[b] = WorthIt((*results)[b].size(), p.size);
         if (!(*keep)[b]) (*results)[b] = {};
       }

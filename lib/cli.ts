@@ -59,6 +59,16 @@ function progressBar(json: boolean | undefined) {
   };
 }
 
+/** Runs fn with a progress callback that drives a bar (when there is one), always stopping it. */
+async function withProgress<T>(json: boolean | undefined, fn: (update: (done: number, total: number, item: string) => void) => Promise<T>): Promise<T> {
+  const bar = progressBar(json);
+  try {
+    return await fn((done, total, item) => bar?.update(done, total, item));
+  } finally {
+    bar?.stop();
+  }
+}
+
 function print(json: boolean | undefined, value: unknown, human: () => string) {
   console.log(json ? JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) : human());
 }
@@ -81,22 +91,19 @@ program
   .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf under a lossy method').choices(['lossless', 'error']).default('lossless'))
   .option('--json', 'print the report as JSON')
   .action(async (model: string, opts: { output: string; method: string; policy?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; json?: boolean }) => {
-    const bar = progressBar(opts.json);
-    try {
-      const report = await compress(model, opts.output, {
+    const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
+    const report = await withProgress(opts.json, (update) =>
+      compress(model, opts.output, {
         method: opts.method,
-        policy: opts.policy ? await loadPolicyFile(opts.policy) : undefined,
+        policy,
         lzma: opts.lzma,
         threads: opts.threads,
         nonFinite: opts.nonfinite,
         signal: interruptSignal(),
-        onProgress: (p: CompressProgress) => bar?.update(p.done, p.total, `tensor ${Math.min(p.tensorIndex + 1, p.tensorCount)}/${p.tensorCount} ${p.tensorName}`),
-      });
-      bar?.stop();
-      print(opts.json, report, () => formatCompress(report));
-    } finally {
-      bar?.stop();
-    }
+        onProgress: (p: CompressProgress) => update(p.done, p.total, `tensor ${Math.min(p.tensorIndex + 1, p.tensorCount)}/${p.tensorCount} ${p.tensorName}`),
+      }),
+    );
+    print(opts.json, report, () => formatCompress(report));
   });
 
 program
@@ -107,14 +114,10 @@ program
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--json', 'print the report as JSON')
   .action(async (container: string, opts: { output: string; threads?: number; json?: boolean }) => {
-    const bar = progressBar(opts.json);
-    try {
-      const r = await decompress(container, opts.output, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => bar?.update(d, t, 'tensors') });
-      bar?.stop();
-      print(opts.json, r, () => `wrote ${r.files.length} file(s), ${r.tensors} tensors, to ${r.output} in ${r.seconds.toFixed(2)} s`);
-    } finally {
-      bar?.stop();
-    }
+    const r = await withProgress(opts.json, (update) =>
+      decompress(container, opts.output, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
+    );
+    print(opts.json, r, () => `wrote ${r.files.length} file(s), ${r.tensors} tensors, to ${r.output} in ${r.seconds.toFixed(2)} s`);
   });
 
 program
@@ -125,15 +128,11 @@ program
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--json', 'print the report as JSON')
   .action(async (container: string, opts: { against: string; threads?: number; json?: boolean }) => {
-    const bar = progressBar(opts.json);
-    try {
-      const r = await verify(container, opts.against, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => bar?.update(d, t, 'tensors') });
-      bar?.stop();
-      print(opts.json, r, () => formatVerify(r));
-      if (!r.ok) process.exitCode = EXIT.verifyFailed;
-    } finally {
-      bar?.stop();
-    }
+    const r = await withProgress(opts.json, (update) =>
+      verify(container, opts.against, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
+    );
+    print(opts.json, r, () => formatVerify(r));
+    if (!r.ok) process.exitCode = EXIT.verifyFailed;
   });
 
 program

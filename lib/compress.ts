@@ -5,15 +5,15 @@ import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { backendInfo } from './backend';
-import { FORMAT_VERSION, filePieceName, pieceName, type ContainerMeta, type ErrorMetricsRecord, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
+import { FORMAT_VERSION, filePieceName, pieceName, type ContainerMeta, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
 import { ContainerWriter } from './container/writer';
-import { DTYPE_SIZES } from './io/dtypes';
+import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
 import { compressPieces, formatLzma, parseLzma, type LzmaSetting } from './lzma';
 import { toF32 } from './methods/f32';
 import { chunkElements, type JobContext } from './methods/method';
 import { parseSpec, type MethodChoice } from './methods/registry';
-import { addSums, emptySums, metricsFromSums, type ErrorMetrics } from './metrics';
+import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
 import { native } from './native';
 import { assign, parsePolicy } from './policy';
 import { defaultThreads } from './threads';
@@ -77,11 +77,6 @@ export interface CompressReport {
 
 /** Stored pieces of carried files are cut at this size. */
 const FILE_CHUNK = 1 << 23;
-
-export function metricsRecord(m: ErrorMetrics): ErrorMetricsRecord {
-  const finite = (x: number) => (Number.isFinite(x) ? x : null);
-  return { relativeError: m.relativeError, snrDb: finite(m.snrDb), maxAbsError: m.maxAbsError, cosine: finite(m.cosine) };
-}
 
 export async function compress(input: string, output: string, options: CompressOptions = {}): Promise<CompressReport> {
   const t0 = process.hrtime.bigint();
@@ -160,10 +155,6 @@ export async function compress(input: string, output: string, options: CompressO
   } finally {
     await source.close();
   }
-}
-
-export function numelOf(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 async function encodeTensor(
@@ -293,25 +284,19 @@ async function storeFile(
 }
 
 function progressTracker(source: ModelSource, report?: (p: CompressProgress) => void) {
-  const tensorBytes = source.tensors.map((t) => t.entry.byteLength);
-  const total = source.totalBytes;
-  let finished = 0; // bytes of completed tensors and files
-  let current = -1;
-  let currentDone = 0;
   const tensorCount = source.tensors.length;
+  const before: number[] = []; // bytes of the tensors preceding each one
+  let tensorsTotal = 0;
+  for (const t of source.tensors) before.push(tensorsTotal), (tensorsTotal += t.entry.byteLength);
+  let filesDone = 0;
+  const total = source.totalBytes;
   return {
     tensor(index: number, name: string, done: number, size: number) {
-      if (index !== current) {
-        if (current >= 0) finished += tensorBytes[current];
-        current = index;
-      }
-      currentDone = done;
-      report?.({ tensorIndex: index, tensorCount, tensorName: name, tensorDone: done, tensorTotal: size, done: finished + done, total });
+      report?.({ tensorIndex: index, tensorCount, tensorName: name, tensorDone: done, tensorTotal: size, done: before[index] + done, total });
     },
     file(bytes: number) {
-      if (current >= 0) (finished += tensorBytes[current]), (current = -1), (currentDone = 0);
-      finished += bytes;
-      report?.({ tensorIndex: tensorCount, tensorCount, tensorName: '(other files)', tensorDone: 0, tensorTotal: 0, done: finished + currentDone, total });
+      filesDone += bytes;
+      report?.({ tensorIndex: tensorCount, tensorCount, tensorName: '(other files)', tensorDone: 0, tensorTotal: 0, done: tensorsTotal + filesDone, total });
     },
   };
 }

@@ -2,16 +2,15 @@
 // index and every carried file under their original names); a file input as one .safetensors.
 // Tensors keep their names, dtypes and shapes (lossy ones rounded to the stored dtype with
 // round-to-nearest-even); a shard with a standard layout gets its original header byte for byte.
-import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ContainerReader } from './container/reader';
 import type { ShardRecord } from './container/format';
-import { DTYPE_SIZES } from './io/dtypes';
+import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import { parseHeader } from './io/safetensors';
 import { SafetensorsWriter, tempPathFor } from './io/safetensors-writer';
 import type { JobContext } from './methods/method';
 import { defaultThreads } from './threads';
-import { numelOf } from './compress';
 
 export interface DecompressOptions {
   threads?: number;
@@ -54,7 +53,12 @@ export async function decompress(container: string, output: string, options: Dec
         }
         for (const f of files) {
           await mkdir(path.dirname(path.join(temp, f.path)), { recursive: true });
-          await writeFile(path.join(temp, f.path), await reader.fileContent(f, ctx));
+          const fh = await open(path.join(temp, f.path), 'wx');
+          try {
+            for await (const chunk of reader.readFile(f, ctx)) await fh.write(chunk);
+          } finally {
+            await fh.close();
+          }
           written.push(f.path);
         }
         await rmdir(output).catch(() => undefined); // an existing empty directory is replaced

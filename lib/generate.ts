@@ -4,7 +4,7 @@
 // streaming, so any size from ~100 KB to many GB works in bounded memory.
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Dtype } from './io/dtypes';
+import { numelOf, type Dtype } from './io/dtypes';
 import { SafetensorsWriter, type TensorSpec } from './io/safetensors-writer';
 import { bytesOf, fromF32 } from './methods/f32';
 import { Rng } from './random';
@@ -58,7 +58,7 @@ export function tensorList(s: ModelShape): Array<{ name: string; shape: number[]
 }
 
 export function parameterCount(s: ModelShape): number {
-  return tensorList(s).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  return tensorList(s).reduce((a, t) => a + numelOf(t.shape), 0);
 }
 
 /** A shape whose weights take about `bytes` at `bytesPerWeight`: dimensions by scale, then layers. */
@@ -112,7 +112,7 @@ export async function generateCheckpoint(dir: string, options: GenerateOptions =
   await mkdir(dir, { recursive: true });
 
   // Split tensors into shards of about equal bytes, in order.
-  const sizes = tensors.map((t) => t.shape.reduce((a, b) => a * b, 1) * bpw);
+  const sizes = tensors.map((t) => numelOf(t.shape) * bpw);
   const total = sizes.reduce((a, b) => a + b, 0);
   const groups: number[][] = Array.from({ length: shards }, () => []);
   let acc = 0;

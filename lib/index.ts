@@ -1,4 +1,11 @@
 // Public API of tensorzip.
+export { compress, type CompressOptions, type CompressProgress, type CompressReport, type TensorReport } from './compress';
+export { decompress, type DecompressOptions, type DecompressReport } from './decompress';
+export { verify, type VerifyOptions, type VerifyReport } from './verify';
+export { inspect, readTensor, type InspectReport } from './inspect';
+export { generateCheckpoint, type GenerateOptions, type GeneratedModel } from './generate';
+export { FormatError } from './io/safetensors';
+export { SpecError } from './methods/method';
 export { backendInfo, type BackendInfo } from './backend';
 export {
   bf16ToF32,

@@ -2,8 +2,8 @@
 // readTensor: random access to one tensor.
 import { stat } from 'node:fs/promises';
 import { ContainerReader } from './container/reader';
-import type { ContainerMeta, TensorRecord } from './container/format';
-import type { Dtype } from './io/dtypes';
+import type { ContainerMeta } from './container/format';
+import { numelOf, type Dtype } from './io/dtypes';
 import type { JobContext } from './methods/method';
 import { defaultThreads } from './threads';
 
@@ -19,8 +19,7 @@ export function compressReportFromMeta(reader: ContainerReader) {
   const m = reader.meta;
   const containerBytes = reader.file.header.fileSize;
   const lossy = m.tensors.filter((t) => t.metrics);
-  const numel = (t: TensorRecord) => t.shape.reduce((a, b) => a * b, 1);
-  const lossyWeights = lossy.reduce((a, t) => a + numel(t), 0);
+  const lossyWeights = lossy.reduce((a, t) => a + numelOf(t.shape), 0);
   const lossyBytes = lossy.reduce((a, t) => a + t.storedBytes, 0);
   return {
     originalBytes: m.totals.originalBytes,

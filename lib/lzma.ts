@@ -6,7 +6,8 @@ import { native } from './native';
 
 export type LzmaSetting =
   | { mode: 'off' }
-  /** Preset 6; a large piece is first probed on its first 256 KiB and stored raw if that shows no gain. */
+  /** The weights profile (binding/cpu/lzma_codec.h); a large piece is first probed on its first
+   * 256 KiB and stored raw if that shows no gain. */
   | { mode: 'auto' }
   /** Every piece compressed at this preset (0-9, 'e' suffix for extreme). */
   | { mode: 'preset'; preset: number; extreme: boolean };
@@ -31,7 +32,7 @@ export interface StoredPiece {
 
 export async function compressPieces(pieces: Uint8Array[], setting: LzmaSetting, threads: number, signal?: AbortSignal): Promise<StoredPiece[]> {
   if (setting.mode === 'off' || pieces.length === 0) return pieces.map((p) => ({ codec: 'raw', data: p, rawBytes: p.byteLength }));
-  const options = setting.mode === 'auto' ? { preset: 6, probe: true, threads } : { preset: setting.preset, extreme: setting.extreme, threads };
+  const options = setting.mode === 'auto' ? { weights: true, probe: true, threads } : { preset: setting.preset, extreme: setting.extreme, threads };
   const out = await runJob((progress) => native.xzEncodeMany(pieces, options, progress), { signal });
   return pieces.map((p, i) => {
     const c = out[i];

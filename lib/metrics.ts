@@ -1,3 +1,4 @@
+import type { ErrorMetricsRecord } from './container/format';
 import { native, type ErrorSums } from './native';
 
 /** Error of a reconstruction against the original, as every report prints it. */
@@ -38,4 +39,10 @@ export function errorMetrics(original: Float32Array, reconstructed: Float32Array
   if (original.length !== reconstructed.length)
     throw new RangeError(`length mismatch: ${original.length} vs ${reconstructed.length}`);
   return metricsFromSums(native.errorSums(original, reconstructed));
+}
+
+/** The form stored in a container: non-finite figures (exact reconstructions) become null. */
+export function metricsRecord(m: ErrorMetrics): ErrorMetricsRecord {
+  const finite = (x: number) => (Number.isFinite(x) ? x : null);
+  return { relativeError: m.relativeError, snrDb: finite(m.snrDb), maxAbsError: m.maxAbsError, cosine: finite(m.cosine) };
 }

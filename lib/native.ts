@@ -49,7 +49,7 @@ export interface NativeBinding {
   copy(dst: Uint8Array, src: Uint8Array, threads?: number): void;
   xzEncodeMany(
     pieces: Uint8Array[],
-    options: { preset?: number; extreme?: boolean; probe?: boolean; threads?: number },
+    options: { preset?: number; extreme?: boolean; weights?: boolean; probe?: boolean; threads?: number },
     onProgress?: ProgressCallback,
   ): NativeJobHandle<Array<Buffer | null>>;
   xzDecodeMany(pieces: Uint8Array[], outputs: Uint8Array[], options: { threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;

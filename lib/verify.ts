@@ -3,15 +3,16 @@
 // their error measured again, which must equal the error recorded at compression time.
 import { compressReportFromMeta } from './inspect';
 import { ContainerReader } from './container/reader';
+import type { FileRecord } from './container/format';
 import { openModelSource } from './io/model-source';
-import { readFile } from 'node:fs/promises';
+import { readExactly } from './io/safetensors';
+import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { toF32 } from './methods/f32';
 import type { JobContext } from './methods/method';
-import { addSums, emptySums, metricsFromSums, type ErrorMetrics } from './metrics';
+import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
 import { native } from './native';
 import { defaultThreads } from './threads';
-import { metricsRecord } from './compress';
 
 export interface VerifyOptions {
   threads?: number;
@@ -86,8 +87,7 @@ export async function verify(container: string, original: string, options: Verif
       for (const f of reader.meta.files) {
         let problem: string | undefined;
         try {
-          const [got, want] = await Promise.all([reader.fileContent(f, ctx), readFile(path.join(source.root, f.path))]);
-          if (!got.equals(want)) problem = 'content differs from the original';
+          if (!(await sameFile(reader, f, path.join(source.root, f.path), ctx))) problem = 'content differs from the original';
         } catch (e) {
           problem = e instanceof Error ? e.message : String(e);
         }
@@ -103,8 +103,7 @@ export async function verify(container: string, original: string, options: Verif
           continue;
         }
         const got = await reader.fileContent(s.header, ctx, 'header');
-        const want = await readFile(path.join(source.root, s.path)).then((b) => b.subarray(0, shard.file.header.dataStart));
-        if (!got.equals(want)) problems.push(`shard ${s.path}: stored header differs from the original`);
+        if (!got.equals(await shard.file.headerBytes())) problems.push(`shard ${s.path}: stored header differs from the original`);
       }
       return { ok: problems.length === 0, tensors, files, problems, summary: compressReportFromMeta(reader) };
     } finally {
@@ -112,6 +111,24 @@ export async function verify(container: string, original: string, options: Verif
     }
   } finally {
     await reader.close();
+  }
+}
+
+/** Compares a carried file with a file on disk chunk by chunk (bounded memory). */
+async function sameFile(reader: ContainerReader, f: FileRecord, file: string, ctx: JobContext): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    if ((await fh.stat()).size !== f.bytes) return false;
+    let position = 0;
+    for await (const chunk of reader.readFile(f, ctx)) {
+      const want = Buffer.alloc(chunk.byteLength);
+      await readExactly(fh, want, position, file);
+      if (!want.equals(chunk)) return false;
+      position += chunk.byteLength;
+    }
+    return true;
+  } finally {
+    await fh.close();
   }
 }
 

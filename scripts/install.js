@@ -28,7 +28,7 @@ if (!has('c++') && !has('g++') && !has('clang++')) missing.push('a C++17 compile
 if (missing.length) {
   console.error(
     `tensorzip: no prebuilt binary loads on this platform (${process.platform}-${process.arch}) and it cannot be ` +
-      `built from source: missing ${missing.join(' and ')}. Install them (Debian/Ubuntu: apt-get install cmake g++) ` +
+      `built from source: missing ${missing.join(' and ')}. Install them (Debian/Ubuntu: apt-get install cmake g++ liblzma-dev) ` +
       'and run `npm rebuild tensorzip`.',
   );
   process.exit(1);

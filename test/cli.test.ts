@@ -1,6 +1,10 @@
 // The tensorzip command line, run as a user would run it.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { generateCheckpoint } from '../lib/generate';
 import { cliPath, root } from './helpers';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { cwd: root, encoding: 'utf8' });
@@ -39,5 +43,23 @@ describe('tensorzip CLI', () => {
     const u = cli('frobnicate');
     assert.notEqual(u.status, 0);
     assert.match(u.stderr, /unknown command 'frobnicate'/);
+  });
+
+  it('Ctrl-C (SIGINT) stops compress with exit 130 and leaves no output', async function () {
+    this.timeout(60000);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tz-int-'));
+    try {
+      await generateCheckpoint(path.join(dir, 'm'), { targetBytes: 20e6 });
+      const child = spawn(process.execPath, [cliPath, 'compress', path.join(dir, 'm'), '-o', path.join(dir, 'out.tzip'), '--lzma', '9e', '--threads', '1']);
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      setTimeout(() => child.kill('SIGINT'), 1500);
+      const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      assert.equal(status, 130, stderr);
+      assert.match(stderr, /interrupted; no output was written/);
+      assert.deepEqual((await readdir(dir)).filter((f) => f !== 'm'), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

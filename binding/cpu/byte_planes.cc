@@ -40,24 +40,28 @@ void merge(const uint8_t* src, size_t n, bool rotate, uint8_t* dst) {
 
 }  // namespace
 
-void split_planes(const uint8_t* src, size_t n, unsigned width, bool rotate, uint8_t* dst) {
+namespace {
+
+// Dispatches on the element width once for both directions.
+template <bool Split>
+void planes(const uint8_t* src, size_t n, unsigned width, bool rotate, uint8_t* dst) {
   switch (width) {
-    case 1: rotate ? split<uint8_t>(src, n, true, dst) : (void)std::memcpy(dst, src, n); return;
-    case 2: split<uint16_t>(src, n, rotate, dst); return;
-    case 4: split<uint32_t>(src, n, rotate, dst); return;
-    case 8: split<uint64_t>(src, n, rotate, dst); return;
+    case 1: return Split ? split<uint8_t>(src, n, rotate, dst) : merge<uint8_t>(src, n, rotate, dst);
+    case 2: return Split ? split<uint16_t>(src, n, rotate, dst) : merge<uint16_t>(src, n, rotate, dst);
+    case 4: return Split ? split<uint32_t>(src, n, rotate, dst) : merge<uint32_t>(src, n, rotate, dst);
+    case 8: return Split ? split<uint64_t>(src, n, rotate, dst) : merge<uint64_t>(src, n, rotate, dst);
     default: throw std::invalid_argument("byte planes: element width must be 1, 2, 4 or 8");
   }
 }
 
+}  // namespace
+
+void split_planes(const uint8_t* src, size_t n, unsigned width, bool rotate, uint8_t* dst) {
+  planes<true>(src, n, width, rotate, dst);
+}
+
 void merge_planes(const uint8_t* src, size_t n, unsigned width, bool rotate, uint8_t* dst) {
-  switch (width) {
-    case 1: rotate ? merge<uint8_t>(src, n, true, dst) : (void)std::memcpy(dst, src, n); return;
-    case 2: merge<uint16_t>(src, n, rotate, dst); return;
-    case 4: merge<uint32_t>(src, n, rotate, dst); return;
-    case 8: merge<uint64_t>(src, n, rotate, dst); return;
-    default: throw std::invalid_argument("byte planes: element width must be 1, 2, 4 or 8");
-  }
+  planes<false>(src, n, width, rotate, dst);
 }
 
 }  // namespace tz

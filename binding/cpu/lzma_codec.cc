@@ -24,10 +24,20 @@ const char* LzmaMessage(lzma_ret r) {
 
 }  // namespace
 
-std::vector<uint8_t> xz_encode(const uint8_t* src, size_t n, uint32_t preset) {
+std::vector<uint8_t> xz_encode(const uint8_t* src, size_t n, const XzOptions& options) {
+  lzma_options_lzma lz;
+  if (lzma_lzma_preset(&lz, options.weightsProfile ? 1 : options.preset))
+    throw std::runtime_error("xz compression: unsupported preset " + std::to_string(options.preset));
+  if (options.weightsProfile) {
+    lz.mode = LZMA_MODE_NORMAL;
+    lz.mf = LZMA_MF_HC3;
+    lz.nice_len = 8;
+    lz.depth = 1;
+  }
+  const lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &lz}, {LZMA_VLI_UNKNOWN, nullptr}};
   std::vector<uint8_t> out(lzma_stream_buffer_bound(n));
   size_t pos = 0;
-  const lzma_ret r = lzma_easy_buffer_encode(preset, LZMA_CHECK_CRC64, nullptr, src, n, out.data(), &pos, out.size());
+  const lzma_ret r = lzma_stream_buffer_encode(const_cast<lzma_filter*>(filters), LZMA_CHECK_CRC64, nullptr, src, n, out.data(), &pos, out.size());
   if (r != LZMA_OK) throw std::runtime_error(std::string("xz compression failed: ") + LzmaMessage(r));
   out.resize(pos);
   return out;

@@ -2,7 +2,7 @@
 // tensorzip metadata against the methods' own size rules, before any piece is decoded. Pieces
 // are read by position, so one tensor can be decoded without touching the others.
 import * as zlib from 'node:zlib';
-import { isDtype, type Dtype } from '../io/dtypes';
+import { isDtype, numelOf, type Dtype } from '../io/dtypes';
 import { FormatError, SafetensorsFile, type TensorEntry } from '../io/safetensors';
 import { JsonError, parseStrictJson } from '../io/strict-json';
 import { decompressPieces, type StoredPiece } from '../lzma';
@@ -56,7 +56,7 @@ export class ContainerReader {
   /** Decodes a tensor chunk by chunk (stored dtype bytes), checking every piece's checksum. */
   async *decodeTensor(t: TensorRecord, ctx: JobContext): AsyncGenerator<Uint8Array> {
     const { method, params } = this.method(t);
-    const numel = t.shape.reduce((a, b) => a * b, 1);
+    const numel = numelOf(t.shape);
     for (let c = 0; c < t.pieces.length; c++) {
       const elements = Math.min(t.chunkElements, numel - c * t.chunkElements);
       const stored = await Promise.all(t.pieces[c].map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p, `tensor ${t.name}`)));

@@ -21,3 +21,8 @@ export const ENCODED_DTYPES: readonly Dtype[] = ['F32', 'F16', 'BF16'];
 export function isFloatDtype(d: Dtype): boolean {
   return d === 'F16' || d === 'BF16' || d === 'F32' || d === 'F64';
 }
+
+/** Elements of a shape (1 for a scalar []). */
+export function numelOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

@@ -3,7 +3,7 @@
 // finish() renames the completed temp file; abort() (or any failure) removes it.
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { DTYPE_SIZES, type Dtype } from './dtypes';
+import { DTYPE_SIZES, numelOf, type Dtype } from './dtypes';
 
 export interface TensorSpec {
   name: string;
@@ -28,7 +28,7 @@ export function buildHeader(tensors: TensorSpec[], metadata?: Record<string, str
     seen.add(t.name);
     const size = DTYPE_SIZES[t.dtype];
     if (offset % size !== 0) throw new Error(`tensor ${t.name}: offset ${offset} is not aligned to ${t.dtype}; order tensors by element size`);
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * size;
+    const bytes = numelOf(t.shape) * size;
     json[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     sizes.push(bytes);
     offset += bytes;
@@ -66,7 +66,7 @@ export class SafetensorsWriter {
   /** With a prebuilt header (e.g. an original file's, reproduced byte for byte); the tensors,
    * in data order, must be the ones it describes. */
   static async createWithHeader(target: string, header: Uint8Array, tensors: TensorSpec[], sizes?: number[]): Promise<SafetensorsWriter> {
-    sizes ??= tensors.map((t) => t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZES[t.dtype]);
+    sizes ??= tensors.map((t) => numelOf(t.shape) * DTYPE_SIZES[t.dtype]);
     const temp = tempPathFor(target);
     const fh = await open(temp, 'wx');
     try {

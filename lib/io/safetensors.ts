@@ -132,6 +132,13 @@ export class SafetensorsFile {
     return this.header.tensors.find((t) => t.name === name);
   }
 
+  /** The file's first bytes: length prefix and header, exactly as stored. */
+  async headerBytes(): Promise<Buffer> {
+    const buf = Buffer.alloc(this.header.dataStart);
+    await readExactly(this.fh, buf, 0, this.path);
+    return buf;
+  }
+
   /** Reads `length` bytes of a tensor's data starting `start` bytes into it. */
   async read(t: TensorEntry, start = 0, length = t.byteLength - start, into?: Buffer): Promise<Buffer> {
     if (start < 0 || length < 0 || start + length > t.byteLength)
