@@ -18,7 +18,7 @@ struct XzOptions {
   uint32_t preset = 6;  // 0-9, optionally | kXzExtreme
   // The weights profile: preset 1's 1 MiB dictionary with the normal (optimal-parsing) mode,
   // the HC3 match finder, nice_len 8 and search depth 1. On bf16 exponent planes it compresses
-  // better than preset 6 at about 14x its speed; on packed codes it matches preset 6 (measured
+  // better than preset 6 at about 12x its speed; on packed codes it matches preset 6 (measured
   // figures in docs/METHODS.md). `preset` is ignored when set.
   bool weightsProfile = false;
 };
