@@ -14,8 +14,9 @@ import { toF32 } from './methods/f32';
 import { chunkElements, type JobContext } from './methods/method';
 import { parseSpec, type MethodChoice } from './methods/registry';
 import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
+import type { ErrorSums } from './native';
 import { native } from './native';
-import { assign, parsePolicy } from './policy';
+import { assign, parsePolicy, type Assignment } from './policy';
 import { defaultThreads } from './threads';
 import { version } from './version';
 
@@ -93,28 +94,7 @@ export async function compress(input: string, output: string, options: CompressO
     const progress = progressTracker(source, options.onProgress);
     const writer = await ContainerWriter.create(output);
     try {
-      const records: TensorRecord[] = [];
-      const reports: TensorReport[] = [];
-      for (const [i, p] of plan.entries()) {
-        const s = process.hrtime.bigint();
-        const { record, metrics } = await encodeTensor(source, p.t, p.choice, p.note, lzma, ctx, writer, options.nonFinite ?? 'lossless', (d) =>
-          progress.tensor(i, p.t.entry.name, d, p.t.entry.byteLength),
-        );
-        records.push(record);
-        reports.push({
-          name: record.name,
-          dtype: record.dtype,
-          shape: record.shape,
-          method: record.method,
-          note: record.note,
-          originalBytes: p.t.entry.byteLength,
-          storedBytes: record.storedBytes,
-          bitsPerWeight: record.bitsPerWeight,
-          nominalBitsPerWeight: record.nominalBitsPerWeight,
-          metrics,
-          seconds: Number(process.hrtime.bigint() - s) / 1e9,
-        });
-      }
+      const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, options.nonFinite ?? 'lossless', progress);
       const shards: ShardRecord[] = [];
       for (const s of source.shards) shards.push(await shardRecord(source, s, lzma, ctx, writer));
       const files: FileRecord[] = [];
@@ -157,74 +137,149 @@ export async function compress(input: string, output: string, options: CompressO
   }
 }
 
-async function encodeTensor(
+/** Raw bytes (in the stored dtype) one batch of chunks may hold per thread. */
+const BATCH_BYTES_PER_THREAD = 16 << 20;
+
+interface TensorState {
+  choice: MethodChoice;
+  note?: string;
+  chunk: number;
+  chunks: number;
+  streams: string[];
+  pieces: PieceRecord[][];
+  sums: ErrorSums;
+  started: bigint;
+}
+
+/**
+ * Encodes every tensor as a sequence of (tensor, chunk) units. Units are taken in order in batches
+ * that may span tensors, up to a memory budget: each batch is read and encoded, then all its
+ * pieces go through the LZMA stage together (in parallel), then they are written in order. So
+ * small tensors are compressed side by side, large ones chunk by chunk, and the output does not
+ * depend on the batching.
+ */
+async function encodeTensors(
   source: ModelSource,
-  t: SourceTensor,
-  assigned: MethodChoice,
-  assignedNote: string | undefined,
+  plan: Array<{ t: SourceTensor } & Assignment>,
   lzma: LzmaSetting,
   ctx: JobContext,
   writer: ContainerWriter,
   nonFinite: 'lossless' | 'error',
-  onBytes: (done: number) => void,
-): Promise<{ record: TensorRecord; metrics?: ErrorMetrics }> {
+  progress: ReturnType<typeof progressTracker>,
+): Promise<{ records: TensorRecord[]; reports: TensorReport[] }> {
+  const records: TensorRecord[] = [];
+  const reports: TensorReport[] = [];
+  const states: TensorState[] = [];
+  const budget = Math.max(1, ctx.threads) * BATCH_BYTES_PER_THREAD;
+  let ti = 0; // next tensor to start
+  let ci = 0; // next chunk of tensor ti
+  while (ti < plan.length) {
+    // Gather a batch of units.
+    const units: Array<{ tensor: number; chunk: number; streams: Uint8Array[] }> = [];
+    let bytes = 0;
+    while (ti < plan.length && (units.length === 0 || bytes < budget)) {
+      const { t } = plan[ti];
+      const state = (states[ti] ??= await startTensor(source, t, plan[ti], nonFinite));
+      if (ci >= state.chunks) {
+        if (state.chunks === 0) units.push({ tensor: ti, chunk: -1, streams: [] }); // empty tensor
+        ti++;
+        ci = 0;
+        continue;
+      }
+      const size = DTYPE_SIZES[t.entry.dtype];
+      const elements = Math.min(state.chunk, t.entry.numel - ci * state.chunk);
+      const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size);
+      const { method, params } = state.choice;
+      const enc = await method.encode(params, t.entry.dtype, raw, ctx);
+      if (enc.decoded) addSums(state.sums, native.errorSums(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
+      units.push({ tensor: ti, chunk: ci, streams: enc.streams });
+      bytes += raw.byteLength;
+      ci++;
+    }
+    // One LZMA job for the whole batch, then write in order.
+    const stored = await compressPieces(units.flatMap((u) => u.streams), lzma, ctx.threads, ctx.signal);
+    let k = 0;
+    for (const u of units) {
+      const state = states[u.tensor];
+      const { entry } = plan[u.tensor].t;
+      if (u.chunk >= 0) {
+        state.pieces[u.chunk] = [];
+        for (let s = 0; s < state.streams.length; s++)
+          state.pieces[u.chunk][s] = await writer.addPiece(pieceName(entry.name, u.chunk, state.streams[s]), stored[k++]);
+        progress.tensor(u.tensor, entry.name, Math.min(entry.byteLength, (u.chunk + 1) * state.chunk * DTYPE_SIZES[entry.dtype]), entry.byteLength);
+      }
+      if (u.chunk === state.chunks - 1 || state.chunks === 0) {
+        const { record, report } = finishTensor(plan[u.tensor].t, state);
+        records.push(record);
+        reports.push(report);
+      }
+    }
+  }
+  return { records, reports };
+}
+
+/** Decides the tensor's final method (lossy methods never see NaN/Inf) and its chunking. */
+async function startTensor(source: ModelSource, t: SourceTensor, assigned: Assignment, nonFinite: 'lossless' | 'error'): Promise<TensorState> {
+  const started = process.hrtime.bigint();
   const { entry } = t;
-  const file = source.shards[t.shard].file;
-  let choice = assigned;
-  let note = assignedNote;
-  const size = DTYPE_SIZES[entry.dtype];
+  let { choice, note } = assigned;
   if (choice.method.lossy) {
     // Checked before encoding: a chunked encode cannot change method half way through.
-    const bad = await countNonFinite(file, entry, chunkElements(choice.method.chunkUnit(choice.params)), size);
+    const bad = await countNonFinite(source.shards[t.shard].file, entry, chunkElements(choice.method.chunkUnit(choice.params)), DTYPE_SIZES[entry.dtype]);
     if (bad) {
-      const what = `${entry.name}: ${bad} NaN/Inf value${bad > 1 ? 's' : ''}`;
-      if (nonFinite === 'error') throw new Error(`${what}; ${choice.spec} cannot encode them (use --nonfinite lossless to store such tensors lossless)`);
-      note = `${bad} NaN/Inf value${bad > 1 ? 's' : ''}: stored lossless instead of ${choice.spec}`;
+      const what = `${bad} NaN/Inf value${bad > 1 ? 's' : ''}`;
+      if (nonFinite === 'error') throw new Error(`${entry.name}: ${what}; ${choice.spec} cannot encode them (use --nonfinite lossless to store such tensors lossless)`);
+      note = `${what}: stored lossless instead of ${choice.spec}`;
       choice = parseSpec('lossless');
     }
   }
-  const { method, params } = choice;
-  const chunk = chunkElements(method.chunkUnit(params));
-  const streams = method.streamNames(params, entry.dtype);
-  const chunks = Math.ceil(entry.numel / chunk);
-  const batch = Math.max(1, ctx.threads);
-  const pieces: PieceRecord[][] = [];
-  const sums = emptySums();
-  for (let c0 = 0; c0 < chunks; c0 += batch) {
-    const raws: Uint8Array[] = [];
-    for (let c = c0; c < Math.min(chunks, c0 + batch); c++) {
-      const elements = Math.min(chunk, entry.numel - c * chunk);
-      const raw = await file.read(entry, c * chunk * size, elements * size);
-      const enc = await method.encode(params, entry.dtype, raw, ctx);
-      if (enc.decoded) addSums(sums, native.errorSums(toF32(entry.dtype, raw), toF32(entry.dtype, enc.decoded)));
-      raws.push(...enc.streams);
-    }
-    const stored = await compressPieces(raws, lzma, ctx.threads, ctx.signal);
-    for (let k = 0; k < stored.length; k++) {
-      const c = c0 + Math.floor(k / streams.length);
-      const s = k % streams.length;
-      (pieces[c] ??= [])[s] = await writer.addPiece(pieceName(entry.name, c, streams[s]), stored[k]);
-    }
-    onBytes(Math.min(entry.byteLength, (c0 + batch) * chunk * size));
-  }
-  const storedBytes = pieces.flat().reduce((a, p) => a + p.bytes, 0);
-  const metrics = method.lossy ? metricsFromSums(sums) : undefined;
+  const chunk = chunkElements(choice.method.chunkUnit(choice.params));
+  return {
+    choice,
+    note,
+    chunk,
+    chunks: Math.ceil(entry.numel / chunk),
+    streams: choice.method.streamNames(choice.params, entry.dtype),
+    pieces: [],
+    sums: emptySums(),
+    started,
+  };
+}
+
+function finishTensor(t: SourceTensor, state: TensorState): { record: TensorRecord; report: TensorReport } {
+  const { entry } = t;
+  const { method, params, spec } = state.choice;
+  const storedBytes = state.pieces.flat().reduce((a, p) => a + p.bytes, 0);
+  const metrics = method.lossy ? metricsFromSums(state.sums) : undefined;
   const record: TensorRecord = {
     name: entry.name,
     shard: t.shard,
     dtype: entry.dtype,
     shape: entry.shape,
-    method: choice.spec,
-    chunkElements: chunk,
-    streams,
-    pieces,
+    method: spec,
+    chunkElements: state.chunk,
+    streams: state.streams,
+    pieces: state.pieces,
     storedBytes,
     bitsPerWeight: entry.numel ? (8 * storedBytes) / entry.numel : 0,
     nominalBitsPerWeight: method.nominalBits(params, entry.dtype, entry.numel),
     ...(metrics ? { metrics: metricsRecord(metrics) } : {}),
-    ...(note ? { note } : {}),
+    ...(state.note ? { note: state.note } : {}),
   };
-  return { record, metrics };
+  const report: TensorReport = {
+    name: entry.name,
+    dtype: entry.dtype,
+    shape: entry.shape,
+    method: spec,
+    note: state.note,
+    originalBytes: entry.byteLength,
+    storedBytes,
+    bitsPerWeight: record.bitsPerWeight,
+    nominalBitsPerWeight: record.nominalBitsPerWeight,
+    metrics,
+    seconds: Number(process.hrtime.bigint() - state.started) / 1e9,
+  };
+  return { record, report };
 }
 
 async function countNonFinite(file: ModelSource['shards'][number]['file'], entry: SourceTensor['entry'], chunk: number, size: number): Promise<number> {
