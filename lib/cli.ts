@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `tensorzip` command line. Exit codes: 0 success; 1 error (bad input, I/O, corrupted
 // container); 2 usage error (bad option, method spec or policy); 3 verify found a difference;
-// 130 interrupted (Ctrl-C), leaving no output file behind.
+// 130 / 129 / 143 interrupted by SIGINT (Ctrl-C) / SIGHUP / SIGTERM, leaving no output behind.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { backendInfo } from './backend';
@@ -16,7 +16,7 @@ import { formatCompress, formatInspect, formatVerify } from './report';
 import { verify } from './verify';
 import { version } from './version';
 
-const EXIT = { error: 1, usage: 2, verifyFailed: 3, interrupted: 130 } as const;
+const EXIT = { error: 1, usage: 2, verifyFailed: 3 } as const;
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -30,13 +30,19 @@ function byteSize(value: string): number {
   return Math.round(Number(m[1]) * 1000 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
 }
 
-/** Ctrl-C aborts the running job (which then removes its temp files); a second one exits. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
+let interruptedBy: keyof typeof SIGNAL_EXIT | undefined;
+
+/** Ctrl-C, a closed terminal or `kill` abort the running job, which then removes its temp files;
+ * a second signal exits at once. */
 function interruptSignal(): AbortSignal {
   const controller = new AbortController();
-  process.once('SIGINT', () => {
-    controller.abort();
-    process.once('SIGINT', () => process.exit(EXIT.interrupted));
-  });
+  for (const sig of Object.keys(SIGNAL_EXIT) as Array<keyof typeof SIGNAL_EXIT>)
+    process.once(sig, () => {
+      interruptedBy ??= sig;
+      controller.abort();
+      process.once(sig, () => process.exit(SIGNAL_EXIT[sig]));
+    });
   return controller.signal;
 }
 
@@ -202,8 +208,8 @@ program.parseAsync(process.argv).catch((e: unknown) => {
   }
   const err = e instanceof Error ? e : new Error(String(e));
   if (err.name === 'AbortError') {
-    console.error('tensorzip: interrupted; no output was written');
-    process.exitCode = EXIT.interrupted;
+    console.error(`tensorzip: interrupted${interruptedBy && interruptedBy !== 'SIGINT' ? ` (${interruptedBy})` : ''}; no output was written`);
+    process.exitCode = SIGNAL_EXIT[interruptedBy ?? 'SIGINT'];
     return;
   }
   console.error(`tensorzip: ${err.message}`);

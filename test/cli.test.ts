@@ -45,21 +45,63 @@ describe('tensorzip CLI', () => {
     assert.match(u.stderr, /unknown command 'frobnicate'/);
   });
 
-  it('Ctrl-C (SIGINT) stops compress with exit 130 and leaves no output', async function () {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
+    it(`${signal} stops compress with exit ${code} and leaves no output or temp file`, async function () {
+      this.timeout(60000);
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'tz-int-'));
+      try {
+        await generateCheckpoint(path.join(dir, 'm'), { targetBytes: 20e6 });
+        const child = spawn(process.execPath, [cliPath, 'compress', path.join(dir, 'm'), '-o', path.join(dir, 'out.tzip'), '--lzma', '9e', '--threads', '1']);
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        setTimeout(() => child.kill(signal), 1500);
+        const status = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+        assert.equal(status, code, stderr);
+        assert.match(stderr, /interrupted.*; no output was written/);
+        assert.deepEqual((await readdir(dir)).filter((f) => f !== 'm'), []);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+  describe('compress, inspect, verify and decompress from the command line', function () {
     this.timeout(60000);
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'tz-int-'));
-    try {
-      await generateCheckpoint(path.join(dir, 'm'), { targetBytes: 20e6 });
-      const child = spawn(process.execPath, [cliPath, 'compress', path.join(dir, 'm'), '-o', path.join(dir, 'out.tzip'), '--lzma', '9e', '--threads', '1']);
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      setTimeout(() => child.kill('SIGINT'), 1500);
-      const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      assert.equal(status, 130, stderr);
-      assert.match(stderr, /interrupted; no output was written/);
-      assert.deepEqual((await readdir(dir)).filter((f) => f !== 'm'), []);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    let dir: string;
+    before(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'tz-cli-'));
+      await generateCheckpoint(path.join(dir, 'm'), { hidden: 64, intermediate: 176, vocab: 256, layers: 1 });
+    });
+    after(() => rm(dir, { recursive: true, force: true }));
+
+    it('compress --json, inspect --json, verify (exit 0, then 3 once the original changes)', async () => {
+      const c = cli('compress', path.join(dir, 'm'), '-o', path.join(dir, 'm.tzip'), '-m', 'rtn:4', '--json');
+      assert.equal(c.status, 0, c.stderr);
+      const report = JSON.parse(c.stdout);
+      assert.equal(report.containerBytes, JSON.parse(cli('inspect', path.join(dir, 'm.tzip'), '--json').stdout).containerBytes);
+      assert.ok(report.ratio > 2);
+      const ok = cli('verify', path.join(dir, 'm.tzip'), '--against', path.join(dir, 'm'));
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /verify: OK/);
+      const d = cli('decompress', path.join(dir, 'm.tzip'), '-o', path.join(dir, 'copy'));
+      assert.equal(d.status, 0, d.stderr);
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(path.join(dir, 'copy', 'generation_config.json'), '{}');
+      const bad = cli('verify', path.join(dir, 'm.tzip'), '--against', path.join(dir, 'copy'));
+      assert.equal(bad.status, 3, bad.stdout + bad.stderr);
+      assert.match(bad.stdout, /file generation_config\.json: content differs from the original/);
+      assert.match(bad.stdout, /verify: FAILED/);
+    });
+
+    it('a policy file that is not JSON, or has a bad spec, is a usage error', async () => {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(path.join(dir, 'bad.json'), '{"*": ');
+      await writeFile(path.join(dir, 'spec.json'), '{"*.mlp.*": "rtn:4:g7"}');
+      for (const [file, re] of [['bad.json', /policy is not valid JSON/], ['spec.json', /pattern "\*\.mlp\.\*": rtn group must be g<N> with N a multiple of 8/], ['missing.json', /cannot read policy file/]] as const) {
+        const r = cli('compress', path.join(dir, 'm'), '-o', path.join(dir, 'p.tzip'), '--policy', path.join(dir, file));
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(r.stderr, re);
+      }
+      assert.ok(!(await readdir(dir)).some((f) => f.includes('p.tzip')));
+    });
   });
 });
