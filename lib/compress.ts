@@ -18,6 +18,7 @@ import type { ErrorSums } from './native';
 import { native } from './native';
 import { assign, parsePolicy, type Assignment } from './policy';
 import { defaultThreads } from './threads';
+import { totals, type Totals } from './totals';
 import { version } from './version';
 
 export interface CompressOptions {
@@ -60,18 +61,11 @@ export interface TensorReport {
   seconds: number;
 }
 
-export interface CompressReport {
+export interface CompressReport extends Totals {
   input: string;
   output: string;
   tensors: TensorReport[];
   files: string[];
-  originalBytes: number;
-  containerBytes: number;
-  ratio: number;
-  weights: number;
-  bitsPerWeight: number;
-  /** Only the lossy tensors: their weights and stored bits per weight. */
-  lossy: { weights: number; storedBytes: number; bitsPerWeight: number } | null;
   seconds: number;
   device: string;
 }
@@ -99,7 +93,6 @@ export async function compress(input: string, output: string, options: CompressO
       for (const s of source.shards) shards.push(await shardRecord(source, s, lzma, ctx, writer));
       const files: FileRecord[] = [];
       for (const f of source.extraFiles) files.push(await storeFile(path.join(source.root, f), f, 'file', lzma, ctx, writer, (d) => progress.file(d)));
-      const weights = records.reduce((a, r) => a + numelOf(r.shape), 0);
       const meta: ContainerMeta = {
         formatVersion: FORMAT_VERSION,
         tool: `tensorzip ${version}`,
@@ -107,24 +100,16 @@ export async function compress(input: string, output: string, options: CompressO
         source: { kind: source.kind, shards },
         tensors: records,
         files,
-        totals: { originalBytes: source.totalBytes, weights },
+        totals: { originalBytes: source.totalBytes, weights: records.reduce((a, r) => a + numelOf(r.shape), 0) },
       };
       const containerBytes = await writer.finish(meta);
-      const lossy = reports.filter((r) => r.metrics);
-      const lossyWeights = lossy.reduce((a, r) => a + numelOf(r.shape), 0);
-      const lossyBytes = lossy.reduce((a, r) => a + r.storedBytes, 0);
       const info = backendInfo();
       return {
         input,
         output,
         tensors: reports,
         files: source.extraFiles,
-        originalBytes: source.totalBytes,
-        containerBytes,
-        ratio: source.totalBytes / containerBytes,
-        weights,
-        bitsPerWeight: weights ? (8 * containerBytes) / weights : 0,
-        lossy: lossy.length ? { weights: lossyWeights, storedBytes: lossyBytes, bitsPerWeight: (8 * lossyBytes) / lossyWeights } : null,
+        ...totals(reports, source.totalBytes, containerBytes),
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
         device: `cpu (${info.cpu}, ${ctx.threads} threads)`,
       };

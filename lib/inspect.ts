@@ -3,32 +3,21 @@
 import { stat } from 'node:fs/promises';
 import { ContainerReader } from './container/reader';
 import type { ContainerMeta } from './container/format';
-import { numelOf, type Dtype } from './io/dtypes';
+import type { Dtype } from './io/dtypes';
 import type { JobContext } from './methods/method';
 import { defaultThreads } from './threads';
+import { totals, type Totals } from './totals';
 
 export interface InspectReport {
   path: string;
   containerBytes: number;
   meta: ContainerMeta;
-  summary: ReturnType<typeof compressReportFromMeta>;
+  summary: Totals;
 }
 
 /** Totals as compress reported them, recomputed from the metadata and the container size. */
-export function compressReportFromMeta(reader: ContainerReader) {
-  const m = reader.meta;
-  const containerBytes = reader.file.header.fileSize;
-  const lossy = m.tensors.filter((t) => t.metrics);
-  const lossyWeights = lossy.reduce((a, t) => a + numelOf(t.shape), 0);
-  const lossyBytes = lossy.reduce((a, t) => a + t.storedBytes, 0);
-  return {
-    originalBytes: m.totals.originalBytes,
-    containerBytes,
-    ratio: m.totals.originalBytes / containerBytes,
-    weights: m.totals.weights,
-    bitsPerWeight: m.totals.weights ? (8 * containerBytes) / m.totals.weights : 0,
-    lossy: lossy.length ? { weights: lossyWeights, storedBytes: lossyBytes, bitsPerWeight: (8 * lossyBytes) / lossyWeights } : null,
-  };
+export function compressReportFromMeta(reader: ContainerReader): Totals {
+  return totals(reader.meta.tensors, reader.meta.totals.originalBytes, reader.file.header.fileSize);
 }
 
 export async function inspect(container: string): Promise<InspectReport> {

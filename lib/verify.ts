@@ -13,6 +13,7 @@ import type { JobContext } from './methods/method';
 import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
 import { native } from './native';
 import { defaultThreads } from './threads';
+import type { Totals } from './totals';
 
 export interface VerifyOptions {
   threads?: number;
@@ -34,7 +35,7 @@ export interface VerifyReport {
   tensors: TensorVerification[];
   files: Array<{ path: string; ok: boolean; problem?: string }>;
   problems: string[];
-  summary: ReturnType<typeof compressReportFromMeta>;
+  summary: Totals;
 }
 
 const sameNumber = (a: number | null | undefined, b: number | null | undefined) =>

@@ -19,23 +19,24 @@ struct KernelTable {
   void (*rtn_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
 };
 
+// Every variant (scalar reference, AVX2) defines the same set of functions in its namespace.
+#define TZ_KERNEL_DECLARATIONS                                                                    \
+  void f32_to_bf16(const float* src, uint16_t* dst, size_t n);                                    \
+  void bf16_to_f32(const uint16_t* src, float* dst, size_t n);                                    \
+  void f32_to_f16(const float* src, uint16_t* dst, size_t n);                                     \
+  void f16_to_f32(const uint16_t* src, float* dst, size_t n);                                     \
+  void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales); \
+  void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
+
 namespace scalar {
-void f32_to_bf16(const float* src, uint16_t* dst, size_t n);
-void bf16_to_f32(const uint16_t* src, float* dst, size_t n);
-void f32_to_f16(const float* src, uint16_t* dst, size_t n);
-void f16_to_f32(const uint16_t* src, float* dst, size_t n);
-void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales);
-void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
+TZ_KERNEL_DECLARATIONS
 }  // namespace scalar
 
 namespace avx2 {
-void f32_to_bf16(const float* src, uint16_t* dst, size_t n);
-void bf16_to_f32(const uint16_t* src, float* dst, size_t n);
-void f32_to_f16(const float* src, uint16_t* dst, size_t n);
-void f16_to_f32(const uint16_t* src, float* dst, size_t n);
-void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales);
-void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
+TZ_KERNEL_DECLARATIONS
 }  // namespace avx2
+
+#undef TZ_KERNEL_DECLARATIONS
 
 const KernelTable& scalar_kernels();
 // nullptr when this CPU (or OS) cannot run the AVX2/FMA/F16C code.
