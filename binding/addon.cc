@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterCodec(env, exports);
   tz::RegisterRtn(env, exports);
   tz::RegisterMetrics(env, exports);
+  tz::RegisterTernary(env, exports);
   return exports;
 }
 

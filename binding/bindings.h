@@ -10,5 +10,6 @@ void RegisterJobs(Napi::Env env, Napi::Object exports);
 void RegisterCodec(Napi::Env env, Napi::Object exports);
 void RegisterRtn(Napi::Env env, Napi::Object exports);
 void RegisterMetrics(Napi::Env env, Napi::Object exports);
+void RegisterTernary(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

@@ -1,4 +1,4 @@
-// Error statistics (errorSums) and the finiteness check lossy methods need (countNonFinite).
+// Error statistics (errorSums) and the statistics lossy methods need before encoding (weightStats).
 #include "args.h"
 #include "bindings.h"
 #include "cpu/error_stats.h"
@@ -25,16 +25,21 @@ Napi::Value ErrorSumsJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value CountNonFinite(const Napi::CallbackInfo& info) {
+// weightStats(weights) -> { nonFinite, absSum }
+Napi::Value WeightStatsJs(const Napi::CallbackInfo& info) {
   Napi::TypedArray w = RequireTypedArray(info, 0, napi_float32_array, "weights");
-  return Napi::Number::New(info.Env(), double(count_nonfinite(reinterpret_cast<const float*>(TypedArrayBytes(w)), w.ElementLength())));
+  const WeightStats s = weight_stats(reinterpret_cast<const float*>(TypedArrayBytes(w)), w.ElementLength());
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("nonFinite", double(s.nonFinite));
+  out.Set("absSum", s.absSum);
+  return out;
 }
 
 }  // namespace
 
 void RegisterMetrics(Napi::Env env, Napi::Object exports) {
   exports.Set("errorSums", Napi::Function::New(env, ErrorSumsJs, "errorSums"));
-  exports.Set("countNonFinite", Napi::Function::New(env, CountNonFinite, "countNonFinite"));
+  exports.Set("weightStats", Napi::Function::New(env, WeightStatsJs, "weightStats"));
 }
 
 }  // namespace tz

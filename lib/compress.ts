@@ -11,7 +11,7 @@ import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
 import { compressPieces, formatLzma, parseLzma, type LzmaSetting } from './lzma';
 import { toF32 } from './methods/f32';
-import { chunkElements, type JobContext } from './methods/method';
+import { chunkElements, type JobContext, type TensorFacts } from './methods/method';
 import { parseSpec, type MethodChoice } from './methods/registry';
 import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
 import type { ErrorSums } from './native';
@@ -127,6 +127,7 @@ const BATCH_BYTES_PER_THREAD = 16 << 20;
 
 interface TensorState {
   choice: MethodChoice;
+  facts: TensorFacts;
   note?: string;
   chunk: number;
   chunks: number;
@@ -175,7 +176,7 @@ async function encodeTensors(
       const elements = Math.min(state.chunk, t.entry.numel - ci * state.chunk);
       const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size);
       const { method, params } = state.choice;
-      const enc = await method.encode(params, t.entry.dtype, raw, ctx);
+      const enc = await method.encode(params, t.entry.dtype, raw, ctx, state.facts);
       if (enc.decoded) addSums(state.sums, native.errorSums(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
       units.push({ tensor: ti, chunk: ci, streams: enc.streams });
       bytes += raw.byteLength;
@@ -208,9 +209,13 @@ async function startTensor(source: ModelSource, t: SourceTensor, assigned: Assig
   const started = process.hrtime.bigint();
   const { entry } = t;
   let { choice, note } = assigned;
+  const facts: TensorFacts = { shape: entry.shape, absMean: 0 };
   if (choice.method.lossy) {
-    // Checked before encoding: a chunked encode cannot change method half way through.
-    const bad = await countNonFinite(source.shards[t.shard].file, entry, chunkElements(choice.method.chunkUnit(choice.params)), DTYPE_SIZES[entry.dtype]);
+    // A pass before encoding: a chunked encode cannot change method half way through, and
+    // per-tensor scales need the whole tensor's statistics.
+    const stats = await weightStats(source.shards[t.shard].file, entry, chunkElements(choice.method.chunkUnit(choice.params)), DTYPE_SIZES[entry.dtype]);
+    const bad = stats.nonFinite;
+    facts.absMean = entry.numel ? stats.absSum / entry.numel : 0;
     if (bad) {
       const what = `${bad} NaN/Inf value${bad > 1 ? 's' : ''}`;
       if (nonFinite === 'error') throw new Error(`${entry.name}: ${what}; ${choice.spec} cannot encode them (use --nonfinite lossless to store such tensors lossless)`);
@@ -221,6 +226,7 @@ async function startTensor(source: ModelSource, t: SourceTensor, assigned: Assig
   const chunk = chunkElements(choice.method.chunkUnit(choice.params));
   return {
     choice,
+    facts,
     note,
     chunk,
     chunks: Math.ceil(entry.numel / chunk),
@@ -267,13 +273,15 @@ function finishTensor(t: SourceTensor, state: TensorState): { record: TensorReco
   return { record, report };
 }
 
-async function countNonFinite(file: ModelSource['shards'][number]['file'], entry: SourceTensor['entry'], chunk: number, size: number): Promise<number> {
-  let bad = 0;
+async function weightStats(file: ModelSource['shards'][number]['file'], entry: SourceTensor['entry'], chunk: number, size: number) {
+  const total = { nonFinite: 0, absSum: 0 };
   for (let e = 0; e < entry.numel; e += chunk) {
     const n = Math.min(chunk, entry.numel - e);
-    bad += native.countNonFinite(toF32(entry.dtype, await file.read(entry, e * size, n * size)));
+    const s = native.weightStats(toF32(entry.dtype, await file.read(entry, e * size, n * size)));
+    total.nonFinite += s.nonFinite;
+    total.absSum += s.absSum;
   }
-  return bad;
+  return total;
 }
 
 /** A shard's record; for a standard layout (tensors tiling the data section) its header too. */

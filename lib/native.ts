@@ -67,7 +67,17 @@ export interface NativeBinding {
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   errorSums(original: Float32Array, reconstructed: Float32Array): ErrorSums;
-  countNonFinite(weights: Float32Array): number;
+  weightStats(weights: Float32Array): { nonFinite: number; absSum: number };
+  ternaryEncode(weights: Float32Array, group: number, packing: 2 | 3, tensorScale: number, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
+  ternaryDecode(out: Float32Array, group: number, packing: 2 | 3, tensorScale: number, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
+  ternaryEncodeAsync(
+    weights: Float32Array, group: number, packing: 2 | 3, tensorScale: number, packed: Uint8Array, scales: Uint16Array,
+    options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
+  ternaryDecodeAsync(
+    out: Float32Array, group: number, packing: 2 | 3, tensorScale: number, packed: Uint8Array, scales: Uint16Array,
+    options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
   activeJobs(): number;
   jobSelfTest(
     options: { steps?: number; stepMs?: number; failAt?: number },

@@ -52,6 +52,14 @@ export async function loadPolicyFile(file: string): Promise<Record<string, strin
 }
 
 export function assign(t: { name: string; dtype: Dtype; shape: number[]; numel: number }, base: MethodChoice, rules: PolicyRule[]): Assignment {
+  const a = assignUnresolved(t, base, rules);
+  const { method } = a.choice;
+  if (!method.resolve) return a;
+  const params = method.resolve(a.choice.params, t.shape);
+  return { ...a, choice: { method, params, spec: method.format(params) } };
+}
+
+function assignUnresolved(t: { name: string; dtype: Dtype; shape: number[]; numel: number }, base: MethodChoice, rules: PolicyRule[]): Assignment {
   const rule = rules.find((r) => r.matches(t.name));
   const wanted = rule ? rule.choice : base;
   const why = wanted.method.unsupported(wanted.params, t.dtype);

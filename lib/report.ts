@@ -50,7 +50,10 @@ function notes(rows: Row[]): string[] {
   if (destroyed.length)
     out.push(
       `  WARNING: ${destroyed.length} tensor(s) have relative error above ${DESTRUCTIVE_ERROR}: at this setting their weights no longer` +
-        ' carry what the model learned; a model not trained for it will not work.',
+        ' carry what the model learned.' +
+        (destroyed.some((r) => r.method.startsWith('ternary'))
+          ? ' A model not trained for ternary weights (BitNet b1.58 style) will not work at this setting.'
+          : ' A model not trained for this setting will not work.'),
     );
   return out;
 }

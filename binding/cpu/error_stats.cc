@@ -21,10 +21,13 @@ void add_error_sums(const float* a, const float* b, size_t n, ErrorSums& s) {
   s.maxAbs = maxAbs;
 }
 
-uint64_t count_nonfinite(const float* w, size_t n) {
-  uint64_t bad = 0;
-  for (size_t i = 0; i < n; ++i) bad += !std::isfinite(w[i]);
-  return bad;
+WeightStats weight_stats(const float* w, size_t n) {
+  WeightStats s;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isfinite(w[i])) s.absSum += std::fabs(double(w[i]));
+    else ++s.nonFinite;
+  }
+  return s;
 }
 
 }  // namespace tz

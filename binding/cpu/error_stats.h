@@ -17,7 +17,11 @@ struct ErrorSums {
 // Adds the statistics of original a against reconstruction b (n elements) to s.
 void add_error_sums(const float* a, const float* b, size_t n, ErrorSums& s);
 
-// Number of NaN or infinite values.
-uint64_t count_nonfinite(const float* w, size_t n);
+struct WeightStats {
+  uint64_t nonFinite = 0;  // NaN or infinite values
+  double absSum = 0;       // sum of |w| over the finite values, in index order
+};
+
+WeightStats weight_stats(const float* w, size_t n);
 
 }  // namespace tz

@@ -17,6 +17,10 @@ struct KernelTable {
   // rtn.h: n weights in groups of `group` (a multiple of 8) -> packed codes + f16 scales.
   void (*rtn_encode)(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales);
   void (*rtn_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
+  // ternary.h: tensorScale >= 0 selects one given scale (then `group` and `scales` are unused);
+  // otherwise one f16 absmean scale per group of `group` weights. packing: 3 (base-3) or 2 (2-bit).
+  void (*ternary_encode)(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, uint8_t* packed, uint16_t* scales);
+  void (*ternary_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out);
 };
 
 // Every variant (scalar reference, AVX2) defines the same set of functions in its namespace.
@@ -26,7 +30,9 @@ struct KernelTable {
   void f32_to_f16(const float* src, uint16_t* dst, size_t n);                                     \
   void f16_to_f32(const uint16_t* src, float* dst, size_t n);                                     \
   void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales); \
-  void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
+  void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out); \
+  void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, uint8_t* packed, uint16_t* scales); \
+  void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS

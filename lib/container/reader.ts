@@ -218,6 +218,7 @@ function validateTensor(o: Obj, shardCount: number, methods: Map<string, MethodC
     methods.set(spec, choice!);
   }
   const { method, params } = choice!;
+  if (method.resolve && method.format(method.resolve(params, o.shape as number[])) !== spec) fail(`${where}: method spec ${JSON.stringify(spec)} is not resolved for its shape`);
   const why = method.unsupported(params, dtype as Dtype);
   if (why) fail(`${where}: ${why}`);
   if (o.chunkElements !== chunkElements(method.chunkUnit(params))) fail(`${where}: chunkElements does not match ${spec}`);

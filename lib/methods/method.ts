@@ -15,6 +15,13 @@ export interface JobContext {
   signal?: AbortSignal;
 }
 
+/** What the pipeline knows of a whole tensor before encoding its first chunk. */
+export interface TensorFacts {
+  shape: number[];
+  /** Mean |w| over the whole tensor (lossy methods only). */
+  absMean: number;
+}
+
 export interface Method<P> {
   readonly name: string;
   readonly lossy: boolean;
@@ -22,6 +29,8 @@ export interface Method<P> {
   parse(args: string[]): P;
   /** Canonical spec string, e.g. 'rtn:4:g32'. */
   format(p: P): string;
+  /** Parameters that depend on the tensor's shape made concrete (e.g. ternary:row -> a group of one row). */
+  resolve?(p: P, shape: number[]): P;
   /** Why the method cannot encode this dtype, or undefined when it can. */
   unsupported(p: P, dtype: Dtype): string | undefined;
   /** Chunk sizes are multiples of this many elements. */
@@ -33,7 +42,7 @@ export interface Method<P> {
   nominalBits(p: P, dtype: Dtype, numel: number): number;
   /** raw: the chunk in its stored dtype. Returns the streams and, for lossy methods, the
    * chunk as decode() will give it back (stored dtype bytes), for measuring the error. */
-  encode(p: P, dtype: Dtype, raw: Uint8Array, ctx: JobContext): Promise<{ streams: Uint8Array[]; decoded?: Uint8Array }>;
+  encode(p: P, dtype: Dtype, raw: Uint8Array, ctx: JobContext, tensor: TensorFacts): Promise<{ streams: Uint8Array[]; decoded?: Uint8Array }>;
   /** The chunk in its stored dtype from its streams. */
   decode(p: P, dtype: Dtype, streams: Uint8Array[], elements: number, ctx: JobContext): Promise<Uint8Array>;
 }

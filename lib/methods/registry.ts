@@ -2,9 +2,10 @@
 import { lossless } from './lossless';
 import { SpecError, type Method } from './method';
 import { rtn } from './rtn';
+import { ternary } from './ternary';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const METHODS: Record<string, Method<any>> = { lossless, rtn };
+const METHODS: Record<string, Method<any>> = { lossless, rtn, ternary };
 
 export interface MethodChoice {
   method: Method<unknown>;

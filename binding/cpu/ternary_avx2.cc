@@ -1,0 +1,85 @@
+// ternary with AVX2: vector absmean (the lane order of ternary.h), codes and dequantisation;
+// packing is shared with the scalar reference. Must equal ternary_scalar.cc bit for bit.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels.h"
+#include "ternary.h"
+
+namespace tz::avx2 {
+
+namespace {
+
+const __m256 kAbs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+
+float absmean(const float* x, size_t len) {
+  __m256 acc = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) acc = _mm256_add_ps(acc, _mm256_and_ps(_mm256_loadu_ps(x + i), kAbs));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+  for (; i < len; ++i) lanes[i % 8] += std::fabs(x[i]);
+  return ternary_reduce_lanes(lanes) / float(len);
+}
+
+// Codes of 8 weights for scale γ: clamp(round(w / (γ + eps)), -1, 1) + 1.
+inline __m256i codes8(__m256 w, __m256 denom) {
+  __m256 q = _mm256_round_ps(_mm256_div_ps(w, denom), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  q = _mm256_min_ps(_mm256_max_ps(q, _mm256_set1_ps(-1.0f)), _mm256_set1_ps(1.0f));
+  return _mm256_add_epi32(_mm256_cvtps_epi32(q), _mm256_set1_epi32(1));
+}
+
+void encodeRun(const float* x, size_t len, float gamma, uint8_t* codes) {
+  const __m256 denom = _mm256_set1_ps(gamma + kTernaryEps);
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m256i c = codes8(_mm256_loadu_ps(x + i), denom);
+    const __m128i c16 = _mm_packus_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(codes + i), _mm_packus_epi16(c16, c16));
+  }
+  for (; i < len; ++i) codes[i] = ternary_code(x[i], gamma);
+}
+
+void decodeRun(const uint8_t* codes, size_t len, float s, float* out) {
+  const __m256 vs = _mm256_set1_ps(s);
+  const __m256i one = _mm256_set1_epi32(1);
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(c, one)), vs));
+  }
+  for (; i < len; ++i) out[i] = float(int(codes[i]) - 1) * s;
+}
+
+}  // namespace
+
+void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, uint8_t* packed, uint16_t* scales) {
+  std::vector<uint8_t> codes(n + 8);
+  if (tensorScale >= 0.0f) {
+    encodeRun(w, n, tensorScale, codes.data());
+  } else {
+    for (size_t g = 0, start = 0; start < n; ++g, start += group) {
+      const size_t len = std::min(group, n - start);
+      const float gamma = absmean(w + start, len);
+      scales[g] = ternary_scale_bits(gamma);
+      encodeRun(w + start, len, gamma, codes.data() + start);
+    }
+  }
+  ternary_pack(codes.data(), n, packing, packed);
+}
+
+void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out) {
+  std::vector<uint8_t> codes(n + 8);
+  ternary_unpack(packed, n, packing, codes.data());
+  if (tensorScale >= 0.0f) {
+    decodeRun(codes.data(), n, tensorScale, out);
+    return;
+  }
+  for (size_t g = 0, start = 0; start < n; ++g, start += group)
+    decodeRun(codes.data() + start, std::min(group, n - start), bits_f32(f16_to_f32_bits(scales[g])), out + start);
+}
+
+}  // namespace tz::avx2

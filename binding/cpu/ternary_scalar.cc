@@ -1,0 +1,35 @@
+// ternary scalar reference (definition in ternary.h).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels.h"
+#include "ternary.h"
+
+namespace tz::scalar {
+
+void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, uint8_t* packed, uint16_t* scales) {
+  std::vector<uint8_t> codes(n);
+  if (tensorScale >= 0.0f) {
+    for (size_t i = 0; i < n; ++i) codes[i] = ternary_code(w[i], tensorScale);
+  } else {
+    for (size_t g = 0, start = 0; start < n; ++g, start += group) {
+      const size_t len = std::min(group, n - start);
+      const float gamma = ternary_absmean(w + start, len);
+      scales[g] = ternary_scale_bits(gamma);
+      for (size_t i = 0; i < len; ++i) codes[start + i] = ternary_code(w[start + i], gamma);
+    }
+  }
+  ternary_pack(codes.data(), n, packing, packed);
+}
+
+void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out) {
+  std::vector<uint8_t> codes(n);
+  ternary_unpack(packed, n, packing, codes.data());
+  for (size_t i = 0; i < n; ++i) {
+    const float s = tensorScale >= 0.0f ? tensorScale : bits_f32(f16_to_f32_bits(scales[i / group]));
+    out[i] = float(int(codes[i]) - 1) * s;
+  }
+}
+
+}  // namespace tz::scalar

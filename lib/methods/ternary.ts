@@ -1,0 +1,77 @@
+// ternary (SPEC.md §3.1): BitNet b1.58 absmean ternarization. Scales per group of N weights
+// (default 256), per row, or one per tensor; trits packed base-3 (5 per byte, 1.6 bits) or 2-bit.
+// Kernels: binding/cpu/ternary_{scalar,avx2}.cc, binding/cuda/ternary.cu.
+import { ENCODED_DTYPES } from '../io/dtypes';
+import { runJob } from '../jobs';
+import { native } from '../native';
+import { bytesOf, f32View, fromF32, toF32, u16View } from './f32';
+import { SpecError, type Method } from './method';
+
+export interface TernaryParams {
+  /** 'group': one f16 absmean per `group` weights; 'row': one per row (resolved to a group per
+   * tensor); 'tensor': one f32 absmean for the whole tensor. */
+  scale: 'group' | 'row' | 'tensor';
+  group: number;
+  packing: 2 | 3;
+}
+
+const perByte = (p: TernaryParams) => (p.packing === 3 ? 5 : 4);
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+const packedBytes = (n: number, p: TernaryParams) => Math.ceil(n / perByte(p));
+const scaleBytes = (n: number, p: TernaryParams) => (p.scale === 'tensor' ? 4 : 2 * Math.ceil(n / p.group));
+
+export const ternary: Method<TernaryParams> = {
+  name: 'ternary',
+  lossy: true,
+  parse(args) {
+    const p: TernaryParams = { scale: 'group', group: 256, packing: 3 };
+    const seen = new Set<string>();
+    for (const a of args) {
+      const kind = /^(tensor|row|g[0-9]+)$/.test(a) ? 'scale' : /^p[23]$/.test(a) ? 'packing' : undefined;
+      if (!kind) throw new SpecError(`ternary: unknown option '${a}' (use tensor, row or g<N> for scales; p3 or p2 for packing)`);
+      if (seen.has(kind)) throw new SpecError(`ternary: '${a}' repeats the ${kind} option`);
+      seen.add(kind);
+      if (kind === 'packing') p.packing = a === 'p3' ? 3 : 2;
+      else if (a === 'tensor' || a === 'row') p.scale = a;
+      else {
+        p.group = Number(a.slice(1));
+        if (p.group < 1 || p.group > 2 ** 30) throw new SpecError(`ternary: group must be from 1 to 2^30 (got '${a}')`);
+      }
+    }
+    return p;
+  },
+  format: (p) => `ternary:${p.scale === 'group' ? `g${p.group}` : p.scale}:p${p.packing}`,
+  resolve: (p, shape) => (p.scale === 'row' ? { ...p, scale: 'group', group: Math.max(1, shape.length ? shape[shape.length - 1] : 1) } : p),
+  unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `ternary encodes F32/F16/BF16, not ${dtype}`),
+  // Chunks hold whole groups and start on a packed byte.
+  chunkUnit: (p) => (p.scale === 'tensor' ? perByte(p) : (p.group / gcd(p.group, perByte(p))) * perByte(p)),
+  streamNames: () => ['codes', 'scales'],
+  rawStreamBytes: (p, _dtype, elements) => [packedBytes(elements, p), scaleBytes(elements, p)],
+  nominalBits(p, _dtype, numel) {
+    if (!numel) return 0;
+    // Per-tensor mode repeats its 4-byte scale in every chunk (chunks decode independently).
+    const chunk = this.chunkUnit(p) * Math.max(1, Math.floor((1 << 22) / this.chunkUnit(p)));
+    const scales = p.scale === 'tensor' ? 32 * Math.ceil(numel / chunk) : 16 * Math.ceil(numel / p.group);
+    return (8 * packedBytes(numel, p) + scales) / numel;
+  },
+  async encode(p, dtype, raw, { threads, signal }, tensor) {
+    const w = toF32(dtype, raw);
+    const packed = new Uint8Array(packedBytes(w.length, p));
+    const perTensor = p.scale === 'tensor';
+    const scales = new Uint16Array(perTensor ? 0 : Math.ceil(w.length / p.group));
+    const gamma = perTensor ? Math.fround(tensor.absMean) : -1;
+    await runJob((progress) => native.ternaryEncodeAsync(w, p.group, p.packing, gamma, packed, scales, { threads }, progress), { signal });
+    const recon = new Float32Array(w.length);
+    await runJob((progress) => native.ternaryDecodeAsync(recon, p.group, p.packing, gamma, packed, scales, { threads }, progress), { signal });
+    return { streams: [packed, perTensor ? bytesOf(Float32Array.of(gamma)) : bytesOf(scales)], decoded: fromF32(dtype, recon) };
+  },
+  async decode(p, dtype, [packed, scaleBytes], elements, { threads, signal }) {
+    const perTensor = p.scale === 'tensor';
+    const gamma = perTensor ? f32View(scaleBytes)[0] : -1;
+    if (perTensor && !(gamma >= 0 && Number.isFinite(gamma))) throw new Error(`ternary: stored tensor scale ${gamma} is not a finite non-negative number`);
+    const out = new Float32Array(elements);
+    const scales = perTensor ? new Uint16Array(0) : u16View(scaleBytes);
+    await runJob((progress) => native.ternaryDecodeAsync(out, p.group, p.packing, gamma, packed, scales, { threads }, progress), { signal });
+    return fromF32(dtype, out);
+  },
+};

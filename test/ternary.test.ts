@@ -1,0 +1,135 @@
+// ternary kernels and method: the definition of binding/cpu/ternary.h (absmean scales, trits,
+// packings), AVX2 equal to scalar bit for bit, edge cases, and the method end to end.
+import { strict as assert } from 'node:assert';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { compress } from '../lib/compress';
+import { generateCheckpoint } from '../lib/generate';
+import { backendInfo } from '../lib/index';
+import { parseSpec } from '../lib/methods/registry';
+import { native, type KernelPath } from '../lib/native';
+import { Rng } from '../lib/random';
+import { formatCompress } from '../lib/report';
+import { verify } from '../lib/verify';
+import { firstDifference } from './helpers';
+
+const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.f16c;
+type Packing = 2 | 3;
+
+function run(w: Float32Array, group: number, packing: Packing, tensorScale: number, path: KernelPath) {
+  const per = packing === 3 ? 5 : 4;
+  const packed = new Uint8Array(Math.ceil(w.length / per));
+  const scales = new Uint16Array(tensorScale >= 0 ? 0 : Math.ceil(w.length / group));
+  native.ternaryEncode(w, group, packing, tensorScale, packed, scales, path);
+  const out = new Float32Array(w.length);
+  native.ternaryDecode(out, group, packing, tensorScale, packed, scales, path);
+  return { packed, scales, out };
+}
+
+function gaussian(n: number, seed: number): Float32Array {
+  const r = new Rng(seed);
+  return Float32Array.from({ length: n }, () => r.normal() * 0.02);
+}
+
+describe('ternary', () => {
+  it('packs every trit pattern as defined and unpacks it exactly (both packings)', () => {
+    for (const packing of [3, 2] as const) {
+      const per = packing === 3 ? 5 : 4;
+      const patterns = 3 ** per;
+      const w = new Float32Array(patterns * per);
+      const expected = new Uint8Array(patterns);
+      for (let p = 0; p < patterns; p++) {
+        let byte = 0;
+        for (let k = 0, v = p; k < per; k++, v = Math.floor(v / 3)) {
+          const code = v % 3; // trit + 1
+          w[p * per + k] = code - 1;
+          byte += packing === 3 ? code * 3 ** k : code << (2 * k);
+        }
+        expected[p] = byte;
+      }
+      const { packed, out } = run(w, 1, packing, 1, 'scalar');
+      assert.deepEqual([...packed], [...expected], `p${packing} bytes`);
+      assert.deepEqual([...out], [...w], `p${packing} decoded`);
+    }
+  });
+
+  it('follows the absmean definition per group, with f16 scales and ties to even', () => {
+    const w = Float32Array.from([0.1, -0.2, 0.3, 0.0, 0.05, -0.6, 0.15, 0.25]); // mean |w| = 0.2
+    const { scales, out } = run(w, 8, 3, -1, 'scalar');
+    const gamma = native.weightStats(w).absSum / 8;
+    const s = new Float32Array(1);
+    native.convert('f16_to_f32', scales, s);
+    assert.ok(Math.abs(s[0] - gamma) < 1e-4);
+    // w / (γ + 1e-8): 0.5 -> 0 (tie to even), -1 -> -1, 1.5 -> 2 -> clamp 1, 0, 0.25 -> 0, -3 -> -1, 0.75 -> 1, 1.25 -> 1
+    assert.deepEqual([...out].map((x) => Math.round(x / s[0])), [0, -1, 1, 0, 0, -1, 1, 1]);
+  });
+
+  it('all-zero, constant, tiny and tail-length tensors', () => {
+    const zeros = run(new Float32Array(13), 8, 3, -1, 'scalar');
+    assert.deepEqual([...zeros.scales], [0, 0]);
+    assert.ok(zeros.out.every((x) => x === 0));
+    const constant = run(new Float32Array(20).fill(-0.5), 256, 2, -1, 'scalar');
+    assert.ok(constant.out.every((x) => x === -0.5));
+    // The +1e-8 of the definition rounds weights far below 1e-8 to zero.
+    const tiny = run(new Float32Array(16).fill(1e-12), 16, 3, -1, 'scalar');
+    assert.ok(tiny.out.every((x) => x === 0));
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 11]) assert.equal(run(gaussian(n, n), 4, 3, -1, 'scalar').packed.length, Math.ceil(n / 5));
+  });
+
+  it('refuses a group scale beyond f16 and accepts it per tensor (f32 scale)', () => {
+    const huge = new Float32Array(8).fill(1e6);
+    assert.throws(() => run(huge, 8, 3, -1, 'scalar'), /overflows f16; use ternary:tensor/);
+    assert.ok(run(huge, 8, 3, 1e6, 'scalar').out.every((x) => x === 1e6));
+  });
+
+  (avx2 ? it : it.skip)('AVX2 equals scalar bit for bit: codes, scales and decoded values', () => {
+    for (const packing of [3, 2] as const)
+      for (const group of [1, 7, 8, 64, 256, 1000])
+        for (const n of [1, 9, 63, 257, 4099]) {
+          const w = gaussian(n, group * 7 + n);
+          w[0] *= 50; // an outlier
+          for (const tensorScale of [-1, 0.015]) {
+            const a = run(w, group, packing, tensorScale, 'scalar');
+            const b = run(w, group, packing, tensorScale, 'avx2');
+            const where = `p${packing} g${group} n${n} scale ${tensorScale}`;
+            assert.equal(firstDifference(a.packed, b.packed), -1, `packed: ${where}`);
+            assert.equal(firstDifference(a.scales, b.scales), -1, `scales: ${where}`);
+            assert.equal(firstDifference(new Uint32Array(a.out.buffer), new Uint32Array(b.out.buffer)), -1, `decoded: ${where}`);
+          }
+        }
+  });
+
+  it('parses specs and resolves row scales to the tensor row length', () => {
+    assert.equal(parseSpec('ternary').spec, 'ternary:g256:p3');
+    assert.equal(parseSpec('ternary:p2:tensor').spec, 'ternary:tensor:p2');
+    const row = parseSpec('ternary:row');
+    assert.equal(row.method.format(row.method.resolve!(row.params, [1536, 8960])), 'ternary:g8960:p3');
+    assert.throws(() => parseSpec('ternary:g0'), /group must be from 1/);
+    assert.throws(() => parseSpec('ternary:p4'), /unknown option 'p4'/);
+    assert.throws(() => parseSpec('ternary:row:tensor'), /repeats the scale option/);
+  });
+
+  describe('end to end', function () {
+    this.timeout(60000);
+    let dir: string;
+    before(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'tz-ter-'));
+      await generateCheckpoint(path.join(dir, 'm'), { hidden: 128, intermediate: 352, vocab: 512, layers: 1 });
+    });
+    after(() => rm(dir, { recursive: true, force: true }));
+
+    for (const [spec, bpw] of [['ternary', (8 * Math.ceil((352 * 128) / 5) + 16 * Math.ceil((352 * 128) / 256)) / (352 * 128)], ['ternary:row:p2', 2 + 16 / 128], ['ternary:tensor', undefined]] as const)
+      it(`${spec}: verifies, reports the error, and warns that a non-ternary model will not work`, async () => {
+        const file = path.join(dir, `${spec}.tzip`);
+        const r = await compress(path.join(dir, 'm'), file, { method: spec });
+        const up = r.tensors.find((t) => t.name.endsWith('mlp.up_proj.weight'))!;
+        if (bpw !== undefined) assert.equal(up.nominalBitsPerWeight, bpw);
+        // Ternarizing Gaussian-like weights loses about half of them (relative error ~0.5-0.6).
+        assert.ok(up.metrics!.relativeError > 0.4 && up.metrics!.relativeError < 0.7, `${up.metrics!.relativeError}`);
+        assert.match(formatCompress(r), /A model not trained for ternary weights \(BitNet b1\.58 style\) will not work at this setting/);
+        const v = await verify(file, path.join(dir, 'm'));
+        assert.ok(v.ok, v.problems.join('; '));
+      });
+  });
+});
