@@ -54,7 +54,12 @@ describe('tensorzip CLI', () => {
         const child = spawn(process.execPath, [cliPath, 'compress', path.join(dir, 'm'), '-o', path.join(dir, 'out.tzip'), '--lzma', '9e', '--threads', '1']);
         let stderr = '';
         child.stderr.on('data', (d) => (stderr += d));
-        setTimeout(() => child.kill(signal), 1500);
+        // Signal once compression has started (its temp file exists), not before the handlers are in place.
+        const started = async () => {
+          while (!(await readdir(dir)).some((f) => f.startsWith('.out.tzip'))) await new Promise((r) => setTimeout(r, 20));
+          child.kill(signal);
+        };
+        void started();
         const status = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
         assert.equal(status, code, stderr);
         assert.match(stderr, /interrupted.*; no output was written/);
