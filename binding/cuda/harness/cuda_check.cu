@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "../../cpu/kernels.h"
+#include "../../cpu/ternary.h"
 #include "../convert_kernels.cuh"
+#include "../ternary_kernels.cuh"
 #include "../tensorzip_cuda.h"
 
 namespace {
@@ -198,11 +200,66 @@ int main(int argc, char** argv) {
   cudaFree(dA);
   cudaFree(dB);
 
+  // ternary (binding/cpu/ternary.h): encode (scales + packed codes) and decode, against the
+  // scalar reference, for both packings, f16 group scales and one per-tensor scale.
+  {
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> w(n);
+    for (auto& x : w) x = normal(rng) * (rng() % 100 == 0 ? 8.0f : 1.0f);
+    const size_t group = 256, groups = (n + group - 1) / group;
+    float *dW = nullptr, *dGammas = nullptr, *dOut = nullptr;
+    uint8_t* dPacked = nullptr;
+    uint16_t* dScales = nullptr;
+    CHECK_CUDA(cudaMalloc(&dW, n * 4));
+    CHECK_CUDA(cudaMalloc(&dOut, n * 4));
+    CHECK_CUDA(cudaMalloc(&dGammas, groups * 4));
+    CHECK_CUDA(cudaMalloc(&dScales, groups * 2));
+    CHECK_CUDA(cudaMalloc(&dPacked, n));
+    CHECK_CUDA(cudaMemcpy(dW, w.data(), n * 4, cudaMemcpyHostToDevice));
+    for (unsigned packing : {3u, 2u})
+      for (float tensorScale : {-1.0f, 0.016f}) {
+        const size_t bytes = tz::ternary_packed_bytes(n, packing), nScales = tensorScale < 0 ? groups : 0;
+        std::vector<uint8_t> wantPacked(bytes), gotPacked(bytes);
+        std::vector<uint16_t> wantScales(groups), gotScales(groups);
+        std::vector<float> wantOut(n), gotOut(n);
+        tz::scalar::ternary_encode(w.data(), n, group, packing, tensorScale, wantPacked.data(), wantScales.data());
+        tz::scalar::ternary_decode(wantPacked.data(), wantScales.data(), n, group, packing, tensorScale, wantOut.data());
+        const double encMs = timer.medianMs(10, [&] {
+          CHECK_CUDA(tz::cuda::launch_ternary_encode(dW, n, group, packing, tensorScale, dPacked, dScales, dGammas, nullptr));
+        });
+        const double decMs = timer.medianMs(10, [&] {
+          CHECK_CUDA(tz::cuda::launch_ternary_decode(dPacked, dScales, n, group, packing, tensorScale, dOut, nullptr));
+        });
+        CHECK_CUDA(cudaMemcpy(gotPacked.data(), dPacked, bytes, cudaMemcpyDeviceToHost));
+        CHECK_CUDA(cudaMemcpy(gotScales.data(), dScales, nScales * 2, cudaMemcpyDeviceToHost));
+        CHECK_CUDA(cudaMemcpy(gotOut.data(), dOut, n * 4, cudaMemcpyDeviceToHost));
+        size_t bad = 0;
+        std::string first;
+        for (size_t i = 0; i < bytes; ++i)
+          if (gotPacked[i] != wantPacked[i] && bad++ == 0) first = "packed[" + std::to_string(i) + "]";
+        for (size_t i = 0; i < nScales; ++i)
+          if (gotScales[i] != wantScales[i] && bad++ == 0) first = "scale[" + std::to_string(i) + "]";
+        if (std::memcmp(gotOut.data(), wantOut.data(), n * 4) != 0 && bad++ == 0) first = "decoded values";
+        const std::string mode = std::string(packing == 3 ? "p3" : "p2") + (tensorScale < 0 ? " g256" : " tensor");
+        const double traffic = n * 4.0 + bytes + nScales * 2.0;
+        for (const auto& [what, ms] : {std::pair<const char*, double>{"enc", encMs}, {"dec", decMs}}) {
+          Row row{std::string("ternary ") + what + " " + mode, n, bad, first, ms, traffic / (ms * 1e6), 0};
+          row.pctCopy = 100.0 * row.gbps / copyGBps;
+          rows.push_back(row);
+        }
+      }
+    cudaFree(dW);
+    cudaFree(dOut);
+    cudaFree(dGammas);
+    cudaFree(dScales);
+    cudaFree(dPacked);
+  }
+
   bool ok = true;
-  std::printf("%-14s %12s %8s %10s %10s %9s  %s\n", "kernel", "elements", "result", "ms", "GB/s", "% copy", "first mismatch");
+  std::printf("%-22s %12s %8s %10s %10s %9s  %s\n", "kernel", "elements", "result", "ms", "GB/s", "% copy", "first mismatch");
   for (const Row& r : rows) {
     ok = ok && r.mismatches == 0;
-    std::printf("%-14s %12zu %8s %10.3f %10.1f %8.1f%%  %s\n", r.kernel.c_str(), r.n,
+    std::printf("%-22s %12zu %8s %10.3f %10.1f %8.1f%%  %s\n", r.kernel.c_str(), r.n,
                 r.mismatches ? "FAIL" : "pass", r.ms, r.gbps, r.pctCopy, r.firstMismatch.c_str());
   }
   std::printf("\n%s\n", ok ? "all CUDA checks passed" : "CUDA checks FAILED");

@@ -1,0 +1,86 @@
+// CUDA ternary kernels. Per-group γ uses the summation order of ternary.h (eight lanes, each a
+// sequential sum over every 8th element, combined in a fixed tree), so scales, codes and decoded
+// values are bit-identical to the CPU reference.
+#include "../cpu/ternary.h"
+#include "ternary_kernels.cuh"
+
+namespace tz::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// Eight threads per group: thread k sums lane k; lane 0 combines. 32 groups per block.
+__global__ void group_scales(const float* __restrict__ w, size_t n, size_t group, size_t groups, float* __restrict__ gammas,
+                             uint16_t* __restrict__ scales) {
+  const size_t g = (size_t(blockIdx.x) * blockDim.x + threadIdx.x) / 8;
+  const unsigned lane = threadIdx.x % 8;
+  const bool active = g < groups;
+  float sum = 0.0f;
+  size_t len = 0;
+  if (active) {
+    const size_t start = g * group;
+    len = n - start < group ? n - start : group;
+    for (size_t i = lane; i < len; i += 8) sum += fabsf(w[start + i]);
+  }
+  float lanes[8];
+  for (int k = 0; k < 8; ++k) lanes[k] = __shfl_sync(0xffffffffu, sum, (threadIdx.x & ~7u) % 32 + k);
+  if (active && lane == 0) {
+    const float gamma = ternary_reduce_lanes(lanes) / float(len);
+    gammas[g] = gamma;
+    scales[g] = f32_to_f16_bits(f32_bits(gamma));
+  }
+}
+
+// One thread per packed byte.
+__global__ void encode_bytes(const float* __restrict__ w, size_t n, size_t group, unsigned packing, float tensorScale,
+                             const float* __restrict__ gammas, uint8_t* __restrict__ packed) {
+  const size_t b = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const unsigned per = ternary_per_byte(packing);
+  if (b * per >= n) return;
+  uint8_t codes[5];
+  for (unsigned k = 0; k < per; ++k) {
+    const size_t i = b * per + k;
+    codes[k] = i < n ? ternary_code(w[i], tensorScale >= 0.0f ? tensorScale : gammas[i / group]) : 1;
+  }
+  ternary_pack(codes, per, packing, packed + b);
+}
+
+__global__ void decode_bytes(const uint8_t* __restrict__ packed, const uint16_t* __restrict__ scales, size_t n, size_t group,
+                             unsigned packing, float tensorScale, float* __restrict__ out) {
+  const size_t b = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const unsigned per = ternary_per_byte(packing);
+  if (b * per >= n) return;
+  uint8_t codes[5];
+  ternary_unpack(packed + b, per, packing, codes);
+  for (unsigned k = 0; k < per; ++k) {
+    const size_t i = b * per + k;
+    if (i >= n) break;
+    const float s = tensorScale >= 0.0f ? tensorScale : bits_f32(f16_to_f32_bits(scales[i / group]));
+    out[i] = float(int(codes[k]) - 1) * s;
+  }
+}
+
+unsigned blocksFor(size_t items) { return unsigned((items + kThreads - 1) / kThreads); }
+
+}  // namespace
+
+cudaError_t launch_ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale,
+                                  uint8_t* packed, uint16_t* scales, float* gammas, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  if (tensorScale < 0.0f) {
+    const size_t groups = (n + group - 1) / group;
+    group_scales<<<blocksFor(groups * 8), kThreads, 0, s>>>(w, n, group, groups, gammas, scales);
+  }
+  encode_bytes<<<blocksFor(ternary_packed_bytes(n, packing)), kThreads, 0, s>>>(w, n, group, packing, tensorScale, gammas, packed);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group,
+                                  unsigned packing, float tensorScale, float* out, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  decode_bytes<<<blocksFor(ternary_packed_bytes(n, packing)), kThreads, 0, s>>>(packed, scales, n, group, packing, tensorScale, out);
+  return cudaGetLastError();
+}
+
+}  // namespace tz::cuda
