@@ -52,7 +52,7 @@ TernaryCall ParseTernary(const Napi::CallbackInfo& info) {
   return c;
 }
 
-// [first, first + count): `first` is a multiple of the group and of the codes per byte.
+// [first, first + count): `first` is a multiple of the group and of the packing block.
 template <bool Encode>
 void RunTernary(const KernelTable& k, const TernaryCall& c, size_t first, size_t count) {
   uint8_t* packed = c.codes + first / ternary_per_byte(c.packing);
@@ -82,9 +82,9 @@ Napi::Value TernaryAsync(const Napi::CallbackInfo& info) {
   const KernelTable* k = &kernels();
   TernaryCall raw = c;  // the job's copy holds no JS handles
   raw.weights = raw.packed = raw.scales = Napi::TypedArray();
-  // Chunks of whole groups that also start on a packed byte: a multiple of lcm(group, per byte).
-  const size_t per = ternary_per_byte(c.packing);
-  const size_t unit = c.tensorScale >= 0 ? per : std::lcm(c.group, per);
+  // Chunks of whole groups that also start on a packing block: a multiple of lcm(group, block).
+  const size_t block = ternary_block(c.packing);
+  const size_t unit = c.tensorScale >= 0 ? block : std::lcm(c.group, block);
   const size_t chunk = unit * std::max<size_t>(1, (size_t(1) << 18) / unit);
   JobWork work = [raw, threads, k, chunk](JobContext& ctx) -> JobResult {
     parallel_for(raw.n, chunk, threads, ctx, [&](size_t b, size_t e) { RunTernary<Encode>(*k, raw, b, e - b); });

@@ -33,24 +33,35 @@ function gaussian(n: number, seed: number): Float32Array {
 }
 
 describe('ternary', () => {
-  it('packs every trit pattern as defined and unpacks it exactly (both packings)', () => {
+  it('packs every trit pattern in the defined block layout and unpacks it exactly (both packings)', () => {
     for (const packing of [3, 2] as const) {
       const per = packing === 3 ? 5 : 4;
       const patterns = 3 ** per;
-      const w = new Float32Array(patterns * per);
-      const expected = new Uint8Array(patterns);
-      for (let p = 0; p < patterns; p++) {
+      const blocks = Math.ceil(patterns / 32);
+      const n = blocks * 32 * per + 7; // whole blocks, then a contiguous tail
+      // Independent statement of the layout: byte b of a block holds codes m, m+32, ... (m = b % 32);
+      // tail bytes hold consecutive codes; padding is code 1.
+      const codes = new Uint8Array(n);
+      const bytes = Math.ceil(n / per);
+      const expected = new Uint8Array(bytes);
+      for (let b = 0; b < bytes; b++) {
+        const pattern = b % patterns;
         let byte = 0;
-        for (let k = 0, v = p; k < per; k++, v = Math.floor(v / 3)) {
-          const code = v % 3; // trit + 1
-          w[p * per + k] = code - 1;
+        for (let k = 0; k < per; k++) {
+          const full = b < blocks * 32;
+          const i = full ? Math.floor(b / 32) * 32 * per + 32 * k + (b % 32) : blocks * 32 * per + (b - blocks * 32) * per + k;
+          const code = i < n ? Math.floor(pattern / 3 ** k) % 3 : 1;
+          if (i < n) codes[i] = code;
           byte += packing === 3 ? code * 3 ** k : code << (2 * k);
         }
-        expected[p] = byte;
+        expected[b] = byte;
       }
-      const { packed, out } = run(w, 1, packing, 1, 'scalar');
-      assert.deepEqual([...packed], [...expected], `p${packing} bytes`);
-      assert.deepEqual([...out], [...w], `p${packing} decoded`);
+      const w = Float32Array.from(codes, (c) => c - 1);
+      for (const path of avx2 ? (['scalar', 'avx2'] as const) : (['scalar'] as const)) {
+        const { packed, out } = run(w, 1, packing, 1, path);
+        assert.equal(firstDifference(packed, expected), -1, `p${packing} ${path} bytes`);
+        assert.equal(firstDifference(out, w), -1, `p${packing} ${path} decoded`);
+      }
     }
   });
 
@@ -74,7 +85,7 @@ describe('ternary', () => {
     // The +1e-8 of the definition rounds weights far below 1e-8 to zero.
     const tiny = run(new Float32Array(16).fill(1e-12), 16, 3, -1, 'scalar');
     assert.ok(tiny.out.every((x) => x === 0));
-    for (const n of [1, 2, 3, 4, 5, 6, 7, 11]) assert.equal(run(gaussian(n, n), 4, 3, -1, 'scalar').packed.length, Math.ceil(n / 5));
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 11, 159, 160, 161]) assert.equal(run(gaussian(n, n), 4, 3, -1, 'scalar').packed.length, Math.ceil(n / 5));
   });
 
   it('refuses a group scale beyond f16 and accepts it per tensor (f32 scale)', () => {
@@ -86,7 +97,7 @@ describe('ternary', () => {
   (avx2 ? it : it.skip)('AVX2 equals scalar bit for bit: codes, scales and decoded values', () => {
     for (const packing of [3, 2] as const)
       for (const group of [1, 7, 8, 64, 256, 1000])
-        for (const n of [1, 9, 63, 257, 4099]) {
+        for (const n of [1, 9, 63, 128, 160, 257, 4099, 20000]) {
           const w = gaussian(n, group * 7 + n);
           w[0] *= 50; // an outlier
           for (const tensorScale of [-1, 0.015]) {

@@ -54,6 +54,30 @@ void decodeRun(const uint8_t* codes, size_t len, float s, float* out) {
   for (; i < len; ++i) out[i] = float(int(codes[i]) - 1) * s;
 }
 
+// Packs whole 32-byte blocks with byte-wise arithmetic (codes <= 2, so nothing overflows a
+// byte: 3·acc + c <= 242 for p3, c << 6 <= 128 for p2); the tail uses the reference.
+void pack(const uint8_t* codes, size_t n, unsigned packing, uint8_t* out) {
+  const unsigned per = ternary_per_byte(packing);
+  const size_t block = 32u * per, full = n / block;
+  for (size_t blk = 0; blk < full; ++blk) {
+    const uint8_t* c = codes + blk * block;
+    __m256i acc;
+    if (packing == 3) {
+      acc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 128));
+      for (int k = 3; k >= 0; --k) {
+        const __m256i ck = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 32 * k));
+        acc = _mm256_add_epi8(_mm256_add_epi8(acc, _mm256_add_epi8(acc, acc)), ck);
+      }
+    } else {
+      acc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c));
+      for (int k = 1; k < 4; ++k)
+        acc = _mm256_or_si256(acc, _mm256_slli_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 32 * k)), 2 * k));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + blk * 32), acc);
+  }
+  for (size_t b = full * 32, bytes = ternary_packed_bytes(n, packing); b < bytes; ++b) ternary_pack_byte(codes, n, packing, b, out);
+}
+
 }  // namespace
 
 void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, uint8_t* packed, uint16_t* scales) {
@@ -68,12 +92,12 @@ void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, fl
       encodeRun(w + start, len, gamma, codes.data() + start);
     }
   }
-  ternary_pack(codes.data(), n, packing, packed);
+  pack(codes.data(), n, packing, packed);
 }
 
 void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out) {
   std::vector<uint8_t> codes(n + 8);
-  ternary_unpack(packed, n, packing, codes.data());
+  ternary_unpack_table(packed, n, packing, codes.data());
   if (tensorScale >= 0.0f) {
     decodeRun(codes.data(), n, tensorScale, out);
     return;

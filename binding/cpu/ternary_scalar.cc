@@ -25,7 +25,7 @@ void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, fl
 
 void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out) {
   std::vector<uint8_t> codes(n);
-  ternary_unpack(packed, n, packing, codes.data());
+  ternary_unpack_table(packed, n, packing, codes.data());
   for (size_t i = 0; i < n; ++i) {
     const float s = tensorScale >= 0.0f ? tensorScale : bits_f32(f16_to_f32_bits(scales[i / group]));
     out[i] = float(int(codes[i]) - 1) * s;

@@ -32,32 +32,32 @@ __global__ void group_scales(const float* __restrict__ w, size_t n, size_t group
   }
 }
 
-// One thread per packed byte.
+// One thread per packed byte; in whole blocks neighbouring threads touch neighbouring elements.
 __global__ void encode_bytes(const float* __restrict__ w, size_t n, size_t group, unsigned packing, float tensorScale,
                              const float* __restrict__ gammas, uint8_t* __restrict__ packed) {
   const size_t b = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const unsigned per = ternary_per_byte(packing);
-  if (b * per >= n) return;
-  uint8_t codes[5];
-  for (unsigned k = 0; k < per; ++k) {
-    const size_t i = b * per + k;
-    codes[k] = i < n ? ternary_code(w[i], tensorScale >= 0.0f ? tensorScale : gammas[i / group]) : 1;
+  if (b >= ternary_packed_bytes(n, packing)) return;
+  unsigned byte = 0;
+  for (unsigned k = ternary_per_byte(packing); k-- > 0;) {
+    const size_t i = ternary_element(b, k, n, packing);
+    const unsigned c = i < n ? ternary_code(w[i], tensorScale >= 0.0f ? tensorScale : gammas[i / group]) : 1u;
+    byte = packing == 3 ? byte * 3u + c : (byte << 2) | c;
   }
-  ternary_pack(codes, per, packing, packed + b);
+  packed[b] = uint8_t(byte);
 }
 
 __global__ void decode_bytes(const uint8_t* __restrict__ packed, const uint16_t* __restrict__ scales, size_t n, size_t group,
                              unsigned packing, float tensorScale, float* __restrict__ out) {
   const size_t b = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const unsigned per = ternary_per_byte(packing);
-  if (b * per >= n) return;
-  uint8_t codes[5];
-  ternary_unpack(packed + b, per, packing, codes);
-  for (unsigned k = 0; k < per; ++k) {
-    const size_t i = b * per + k;
-    if (i >= n) break;
+  if (b >= ternary_packed_bytes(n, packing)) return;
+  unsigned v = packed[b];
+  for (unsigned k = 0; k < ternary_per_byte(packing); ++k) {
+    const size_t i = ternary_element(b, k, n, packing);
+    const unsigned c = packing == 3 ? v % 3u : v & 3u;
+    v = packing == 3 ? v / 3u : v >> 2;
+    if (i >= n) continue;
     const float s = tensorScale >= 0.0f ? tensorScale : bits_f32(f16_to_f32_bits(scales[i / group]));
-    out[i] = float(int(codes[k]) - 1) * s;
+    out[i] = float(int(c) - 1) * s;
   }
 }
 

@@ -16,6 +16,8 @@ export interface TernaryParams {
 }
 
 const perByte = (p: TernaryParams) => (p.packing === 3 ? 5 : 4);
+/** Codes per 32-byte packing block (binding/cpu/ternary.h). */
+const block = (p: TernaryParams) => 32 * perByte(p);
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 const packedBytes = (n: number, p: TernaryParams) => Math.ceil(n / perByte(p));
 const scaleBytes = (n: number, p: TernaryParams) => (p.scale === 'tensor' ? 4 : 2 * Math.ceil(n / p.group));
@@ -43,8 +45,8 @@ export const ternary: Method<TernaryParams> = {
   format: (p) => `ternary:${p.scale === 'group' ? `g${p.group}` : p.scale}:p${p.packing}`,
   resolve: (p, shape) => (p.scale === 'row' ? { ...p, scale: 'group', group: Math.max(1, shape.length ? shape[shape.length - 1] : 1) } : p),
   unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `ternary encodes F32/F16/BF16, not ${dtype}`),
-  // Chunks hold whole groups and start on a packed byte.
-  chunkUnit: (p) => (p.scale === 'tensor' ? perByte(p) : (p.group / gcd(p.group, perByte(p))) * perByte(p)),
+  // Chunks hold whole groups and start on a packing block.
+  chunkUnit: (p) => (p.scale === 'tensor' ? block(p) : (p.group / gcd(p.group, block(p))) * block(p)),
   streamNames: () => ['codes', 'scales'],
   rawStreamBytes: (p, _dtype, elements) => [packedBytes(elements, p), scaleBytes(elements, p)],
   nominalBits(p, _dtype, numel) {

@@ -1,0 +1,42 @@
+// ternary encode+pack and decode at the MLP shapes of a 1.5B-class model, bf16 in and out (the
+// dtype conversion is part of the work), as bytes read + written per second and as % of copy
+// bandwidth at the same traffic, measured in the same run.
+import { runJob } from '../lib/jobs';
+import { native } from '../lib/native';
+import { weightMatrix } from '../lib/random';
+import type { BenchRow } from './convert.bench';
+import { copyBandwidth } from './limits';
+import { measure } from './measure';
+
+export async function ternaryBench(threads: number): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const [r, c] of [[1536, 8960], [8960, 1536]]) {
+    const n = r * c;
+    const bf16 = new Uint16Array(n);
+    native.convert('f32_to_bf16', weightMatrix(r, c, 5), bf16);
+    const f32 = new Float32Array(n);
+    for (const packing of [3, 2] as const) {
+      const packed = new Uint8Array(Math.ceil(n / (packing === 3 ? 5 : 4)));
+      const scales = new Uint16Array(Math.ceil(n / 256));
+      const traffic = 2 * n + packed.length + 2 * scales.length; // bf16 in, codes + scales out (and back)
+      const copy = await copyBandwidth(Math.round(traffic / 2), threads);
+      const encode = await measure(`ternary encode ${r}x${c} p${packing}`, async () => {
+        await runJob((p) => native.convertAsync('bf16_to_f32', bf16, f32, { threads }, p));
+        await runJob((p) => native.ternaryEncodeAsync(f32, 256, packing, -1, packed, scales, { threads }, p));
+      });
+      const decode = await measure(`ternary decode ${r}x${c} p${packing}`, async () => {
+        await runJob((p) => native.ternaryDecodeAsync(f32, 256, packing, -1, packed, scales, { threads }, p));
+        await runJob((p) => native.convertAsync('f32_to_bf16', f32, bf16, { threads }, p));
+      });
+      for (const [what, s] of [['encode+pack', encode], ['unpack+decode', decode]] as const)
+        rows.push({
+          name: `ternary ${what} ${r}x${c} bf16 g256 p${packing}, ${threads} threads`,
+          throughput: traffic / s / 1e9,
+          unit: 'GB/s',
+          pctOfLimit: (100 * traffic) / s / copy,
+          limit: `copy ${threads} threads`,
+        });
+    }
+  }
+  return rows;
+}
