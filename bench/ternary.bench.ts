@@ -22,10 +22,10 @@ export async function ternaryBench(threads: number): Promise<BenchRow[]> {
       const copy = await copyBandwidth(Math.round(traffic / 2), threads);
       const encode = await measure(`ternary encode ${r}x${c} p${packing}`, async () => {
         await runJob((p) => native.convertAsync('bf16_to_f32', bf16, f32, { threads }, p));
-        await runJob((p) => native.ternaryEncodeAsync(f32, 256, packing, -1, packed, scales, { threads }, p));
+        await runJob((p) => native.ternaryEncodeAsync(f32, 256, packing, -1, 0, packed, scales, { threads }, p));
       });
       const decode = await measure(`ternary decode ${r}x${c} p${packing}`, async () => {
-        await runJob((p) => native.ternaryDecodeAsync(f32, 256, packing, -1, packed, scales, { threads }, p));
+        await runJob((p) => native.ternaryDecodeAsync(f32, 256, packing, -1, 0, packed, scales, { threads }, p));
         await runJob((p) => native.convertAsync('f32_to_bf16', f32, bf16, { threads }, p));
       });
       for (const [what, s] of [['encode+pack', encode], ['unpack+decode', decode]] as const)

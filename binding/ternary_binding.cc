@@ -1,6 +1,6 @@
 // ternary entry points: ternaryEncode / ternaryDecode (synchronous, pinnable kernel path) and
 // ternaryEncodeAsync / ternaryDecodeAsync (jobs, parallel over byte-aligned whole groups).
-//   (weights, group, packing, tensorScale, packed, scales, path | options, onProgress)
+//   (weights, group, packing, tensorScale, rounds, packed, scales, path | options, onProgress)
 // tensorScale < 0: one f16 absmean scale per group (scales holds ceil(n/group) values);
 // tensorScale >= 0: that one scale for every weight (scales must be empty, group is ignored).
 #include <algorithm>
@@ -22,7 +22,7 @@ struct TernaryCall {
   uint8_t* codes;
   uint16_t* scaleBits;
   size_t n, group;
-  unsigned packing;
+  unsigned packing, rounds;
   float tensorScale;
 };
 
@@ -35,8 +35,10 @@ TernaryCall ParseTernary(const Napi::CallbackInfo& info) {
   if (!info[3].IsNumber()) throw Napi::TypeError::New(env, "tensorScale must be a number");
   c.tensorScale = info[3].As<Napi::Number>().FloatValue();
   if (!(c.tensorScale < 0) && !std::isfinite(c.tensorScale)) throw Napi::RangeError::New(env, "tensorScale must be finite");
-  c.packed = RequireTypedArray(info, 4, napi_uint8_array, "packed");
-  c.scales = RequireTypedArray(info, 5, napi_uint16_array, "scales");
+  c.rounds = unsigned(RequireInt(info, 4, "rounds", 0, 16));
+  if (c.rounds && c.tensorScale >= 0) throw Napi::RangeError::New(env, "rounds needs group scales, not a tensor scale");
+  c.packed = RequireTypedArray(info, 5, napi_uint8_array, "packed");
+  c.scales = RequireTypedArray(info, 6, napi_uint16_array, "scales");
   c.n = c.weights.ElementLength();
   const size_t wantPacked = ternary_packed_bytes(c.n, c.packing);
   const size_t wantScales = c.tensorScale >= 0 ? 0 : (c.n + c.group - 1) / c.group;
@@ -57,14 +59,14 @@ template <bool Encode>
 void RunTernary(const KernelTable& k, const TernaryCall& c, size_t first, size_t count) {
   uint8_t* packed = c.codes + first / ternary_per_byte(c.packing);
   uint16_t* scales = c.tensorScale >= 0 ? c.scaleBits : c.scaleBits + first / c.group;
-  if (Encode) k.ternary_encode(c.w + first, count, c.group, c.packing, c.tensorScale, packed, scales);
+  if (Encode) k.ternary_encode(c.w + first, count, c.group, c.packing, c.tensorScale, c.rounds, packed, scales);
   else k.ternary_decode(packed, scales, count, c.group, c.packing, c.tensorScale, c.w + first);
 }
 
 template <bool Encode>
 Napi::Value TernarySync(const Napi::CallbackInfo& info) {
   const TernaryCall c = ParseTernary(info);
-  const KernelTable& k = RequireKernelPath(info, 6);
+  const KernelTable& k = RequireKernelPath(info, 7);
   try {
     RunTernary<Encode>(k, c, 0, c.n);
   } catch (const std::exception& e) {
@@ -77,7 +79,7 @@ template <bool Encode>
 Napi::Value TernaryAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const TernaryCall c = ParseTernary(info);
-  Napi::Object options = OptionalObject(info, 6, "options");
+  Napi::Object options = OptionalObject(info, 7, "options");
   const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
   const KernelTable* k = &kernels();
   TernaryCall raw = c;  // the job's copy holds no JS handles
@@ -90,7 +92,7 @@ Napi::Value TernaryAsync(const Napi::CallbackInfo& info) {
     parallel_for(raw.n, chunk, threads, ctx, [&](size_t b, size_t e) { RunTernary<Encode>(*k, raw, b, e - b); });
     return nullptr;
   };
-  return StartJob(env, std::move(work), {info.Length() > 7 ? info[7] : env.Undefined(), {c.weights, c.packed, c.scales}});
+  return StartJob(env, std::move(work), {info.Length() > 8 ? info[8] : env.Undefined(), {c.weights, c.packed, c.scales}});
 }
 
 }  // namespace

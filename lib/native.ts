@@ -68,14 +68,14 @@ export interface NativeBinding {
   ): NativeJobHandle<void>;
   errorSums(original: Float32Array, reconstructed: Float32Array): ErrorSums;
   weightStats(weights: Float32Array): { nonFinite: number; absSum: number };
-  ternaryEncode(weights: Float32Array, group: number, packing: 2 | 3, tensorScale: number, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
-  ternaryDecode(out: Float32Array, group: number, packing: 2 | 3, tensorScale: number, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
+  ternaryEncode(weights: Float32Array, group: number, packing: 2 | 3, tensorScale: number, rounds: number, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
+  ternaryDecode(out: Float32Array, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
   ternaryEncodeAsync(
-    weights: Float32Array, group: number, packing: 2 | 3, tensorScale: number, packed: Uint8Array, scales: Uint16Array,
+    weights: Float32Array, group: number, packing: 2 | 3, tensorScale: number, rounds: number, packed: Uint8Array, scales: Uint16Array,
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   ternaryDecodeAsync(
-    out: Float32Array, group: number, packing: 2 | 3, tensorScale: number, packed: Uint8Array, scales: Uint16Array,
+    out: Float32Array, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array,
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   activeJobs(): number;

@@ -17,13 +17,13 @@ import { firstDifference } from './helpers';
 const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.f16c;
 type Packing = 2 | 3;
 
-function run(w: Float32Array, group: number, packing: Packing, tensorScale: number, path: KernelPath) {
+function run(w: Float32Array, group: number, packing: Packing, tensorScale: number, path: KernelPath, rounds = 0) {
   const per = packing === 3 ? 5 : 4;
   const packed = new Uint8Array(Math.ceil(w.length / per));
   const scales = new Uint16Array(tensorScale >= 0 ? 0 : Math.ceil(w.length / group));
-  native.ternaryEncode(w, group, packing, tensorScale, packed, scales, path);
+  native.ternaryEncode(w, group, packing, tensorScale, rounds, packed, scales, path);
   const out = new Float32Array(w.length);
-  native.ternaryDecode(out, group, packing, tensorScale, packed, scales, path);
+  native.ternaryDecode(out, group, packing, tensorScale, 0, packed, scales, path);
   return { packed, scales, out };
 }
 
@@ -100,10 +100,10 @@ describe('ternary', () => {
         for (const n of [1, 9, 63, 128, 160, 257, 4099, 20000]) {
           const w = gaussian(n, group * 7 + n);
           w[0] *= 50; // an outlier
-          for (const tensorScale of [-1, 0.015]) {
-            const a = run(w, group, packing, tensorScale, 'scalar');
-            const b = run(w, group, packing, tensorScale, 'avx2');
-            const where = `p${packing} g${group} n${n} scale ${tensorScale}`;
+          for (const [tensorScale, rounds] of [[-1, 0], [-1, 3], [0.015, 0]]) {
+            const a = run(w, group, packing, tensorScale, 'scalar', rounds);
+            const b = run(w, group, packing, tensorScale, 'avx2', rounds);
+            const where = `p${packing} g${group} n${n} scale ${tensorScale} rounds ${rounds}`;
             assert.equal(firstDifference(a.packed, b.packed), -1, `packed: ${where}`);
             assert.equal(firstDifference(a.scales, b.scales), -1, `scales: ${where}`);
             assert.equal(firstDifference(new Uint32Array(a.out.buffer), new Uint32Array(b.out.buffer)), -1, `decoded: ${where}`);
@@ -111,7 +111,29 @@ describe('ternary', () => {
         }
   });
 
+  it(':opt lowers the error of every group at the same bits', () => {
+    const w = gaussian(256 * 64, 9);
+    for (let i = 0; i < w.length; i += 97) w[i] *= 6; // heavy tails make absmean a poor scale
+    const plain = run(w, 256, 3, -1, 'scalar');
+    const opt = run(w, 256, 3, -1, 'scalar', 3);
+    assert.equal(opt.packed.length, plain.packed.length);
+    const groupError = (out: Float32Array, g: number) => {
+      let e = 0;
+      for (let i = g * 256; i < (g + 1) * 256; i++) e += (w[i] - out[i]) ** 2;
+      return e;
+    };
+    let total = [0, 0];
+    for (let g = 0; g < 64; g++) {
+      const [a, b] = [groupError(plain.out, g), groupError(opt.out, g)];
+      assert.ok(b <= a * (1 + 2e-3), `group ${g}: ${b} > ${a}`); // f16 rounding of the scale only
+      total = [total[0] + a, total[1] + b];
+    }
+    assert.ok(total[1] < 0.97 * total[0], `opt saves at least 3%: ${total[1] / total[0]}`);
+  });
+
   it('parses specs and resolves row scales to the tensor row length', () => {
+    assert.equal(parseSpec('ternary:opt:p2').spec, 'ternary:g256:p2:opt');
+    assert.throws(() => parseSpec('ternary:tensor:opt'), /opt refines group or row scales/);
     assert.equal(parseSpec('ternary').spec, 'ternary:g256:p3');
     assert.equal(parseSpec('ternary:p2:tensor').spec, 'ternary:tensor:p2');
     const row = parseSpec('ternary:row');

@@ -18,8 +18,9 @@ struct KernelTable {
   void (*rtn_encode)(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales);
   void (*rtn_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
   // ternary.h: tensorScale >= 0 selects one given scale (then `group` and `scales` are unused);
-  // otherwise one f16 absmean scale per group of `group` weights. packing: 3 (base-3) or 2 (2-bit).
-  void (*ternary_encode)(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, uint8_t* packed, uint16_t* scales);
+  // otherwise one f16 absmean scale per group of `group` weights, refined `rounds` times (:opt).
+  // packing: 3 (base-3) or 2 (2-bit).
+  void (*ternary_encode)(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales);
   void (*ternary_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out);
 };
 
@@ -31,7 +32,7 @@ struct KernelTable {
   void f16_to_f32(const uint16_t* src, float* dst, size_t n);                                     \
   void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales); \
   void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out); \
-  void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, uint8_t* packed, uint16_t* scales); \
+  void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales); \
   void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out);
 
 namespace scalar {

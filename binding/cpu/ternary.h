@@ -57,6 +57,25 @@ TZ_HD float ternary_absmean(const float* x, size_t len) {
   return ternary_reduce_lanes(lanes) / float(len);
 }
 
+// The :opt refinement: `rounds` times, γ becomes the least-squares scale of the trits chosen with
+// the current γ, i.e. mean |w| over the weights with a non-zero trit (same lane order as the
+// absmean). Neither step can increase the error in exact arithmetic; the bits stay the same.
+TZ_HD uint8_t ternary_code(float w, float gamma);
+TZ_HD float ternary_refine(const float* x, size_t len, float gamma, unsigned rounds) {
+  for (unsigned r = 0; r < rounds; ++r) {
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t nonzero = 0;
+    for (size_t i = 0; i < len; ++i) {
+      const bool keep = ternary_code(x[i], gamma) != 1;
+      lanes[i % 8] += keep ? fabsf(x[i]) : 0.0f;
+      nonzero += keep;
+    }
+    if (nonzero == 0) break;
+    gamma = ternary_reduce_lanes(lanes) / float(nonzero);
+  }
+  return gamma;
+}
+
 // Trit code (t + 1) of one weight for scale γ.
 TZ_HD uint8_t ternary_code(float w, float gamma) {
   float q = rintf(w / (gamma + kTernaryEps));  // rintf: nearest, ties to even (default mode)

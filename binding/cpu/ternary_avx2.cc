@@ -25,6 +25,32 @@ float absmean(const float* x, size_t len) {
   return ternary_reduce_lanes(lanes) / float(len);
 }
 
+// ternary_refine with the same lane order: masked |w| (0 where the trit is 0) added per lane.
+float refine(const float* x, size_t len, float gamma, unsigned rounds) {
+  for (unsigned r = 0; r < rounds; ++r) {
+    const __m256 denom = _mm256_set1_ps(gamma + kTernaryEps);
+    __m256 acc = _mm256_setzero_ps();
+    size_t nonzero = 0, i = 0;
+    for (; i + 8 <= len; i += 8) {
+      const __m256 v = _mm256_loadu_ps(x + i);
+      const __m256 q = _mm256_round_ps(_mm256_div_ps(v, denom), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m256 keep = _mm256_cmp_ps(q, _mm256_setzero_ps(), _CMP_NEQ_OQ);  // |round| >= 1 <=> trit != 0
+      acc = _mm256_add_ps(acc, _mm256_and_ps(_mm256_and_ps(v, kAbs), keep));
+      nonzero += unsigned(__builtin_popcount(unsigned(_mm256_movemask_ps(keep))));
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, acc);
+    for (; i < len; ++i) {
+      const bool keep = ternary_code(x[i], gamma) != 1;
+      lanes[i % 8] += keep ? std::fabs(x[i]) : 0.0f;
+      nonzero += keep;
+    }
+    if (nonzero == 0) break;
+    gamma = ternary_reduce_lanes(lanes) / float(nonzero);
+  }
+  return gamma;
+}
+
 // Codes of 8 weights for scale γ: clamp(round(w / (γ + eps)), -1, 1) + 1.
 inline __m256i codes8(__m256 w, __m256 denom) {
   __m256 q = _mm256_round_ps(_mm256_div_ps(w, denom), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -80,14 +106,14 @@ void pack(const uint8_t* codes, size_t n, unsigned packing, uint8_t* out) {
 
 }  // namespace
 
-void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, uint8_t* packed, uint16_t* scales) {
+void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales) {
   std::vector<uint8_t> codes(n + 8);
   if (tensorScale >= 0.0f) {
     encodeRun(w, n, tensorScale, codes.data());
   } else {
     for (size_t g = 0, start = 0; start < n; ++g, start += group) {
       const size_t len = std::min(group, n - start);
-      const float gamma = absmean(w + start, len);
+      const float gamma = refine(w + start, len, absmean(w + start, len), rounds);
       scales[g] = ternary_scale_bits(gamma);
       encodeRun(w + start, len, gamma, codes.data() + start);
     }

@@ -8,14 +8,14 @@
 
 namespace tz::scalar {
 
-void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, uint8_t* packed, uint16_t* scales) {
+void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales) {
   std::vector<uint8_t> codes(n);
   if (tensorScale >= 0.0f) {
     for (size_t i = 0; i < n; ++i) codes[i] = ternary_code(w[i], tensorScale);
   } else {
     for (size_t g = 0, start = 0; start < n; ++g, start += group) {
       const size_t len = std::min(group, n - start);
-      const float gamma = ternary_absmean(w + start, len);
+      const float gamma = ternary_refine(w + start, len, ternary_absmean(w + start, len), rounds);
       scales[g] = ternary_scale_bits(gamma);
       for (size_t i = 0; i < len; ++i) codes[start + i] = ternary_code(w[start + i], gamma);
     }

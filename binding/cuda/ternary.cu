@@ -11,22 +11,42 @@ namespace {
 constexpr int kThreads = 256;
 
 // Eight threads per group: thread k sums lane k; lane 0 combines. 32 groups per block.
-__global__ void group_scales(const float* __restrict__ w, size_t n, size_t group, size_t groups, float* __restrict__ gammas,
-                             uint16_t* __restrict__ scales) {
+// Sum over this thread's lane of |w| (all weights, or those whose trit for `gamma` is not zero),
+// then the eight lanes of the group combined in the order of ternary.h on every thread.
+__device__ float group_lanes(const float* x, size_t len, unsigned lane, float gamma, bool nonzeroOnly, unsigned* count) {
+  float sum = 0.0f;
+  unsigned nonzero = 0;
+  for (size_t i = lane; i < len; i += 8) {
+    const bool keep = !nonzeroOnly || ternary_code(x[i], gamma) != 1;
+    sum += keep ? fabsf(x[i]) : 0.0f;
+    nonzero += keep;
+  }
+  float lanes[8];
+  const unsigned base = (threadIdx.x & ~7u) % 32;
+  *count = 0;
+  for (int k = 0; k < 8; ++k) {
+    lanes[k] = __shfl_sync(0xffffffffu, sum, base + k);
+    *count += __shfl_sync(0xffffffffu, nonzero, base + k);
+  }
+  return ternary_reduce_lanes(lanes);
+}
+
+__global__ void group_scales(const float* __restrict__ w, size_t n, size_t group, size_t groups, unsigned rounds,
+                             float* __restrict__ gammas, uint16_t* __restrict__ scales) {
   const size_t g = (size_t(blockIdx.x) * blockDim.x + threadIdx.x) / 8;
   const unsigned lane = threadIdx.x % 8;
   const bool active = g < groups;
-  float sum = 0.0f;
-  size_t len = 0;
-  if (active) {
-    const size_t start = g * group;
-    len = n - start < group ? n - start : group;
-    for (size_t i = lane; i < len; i += 8) sum += fabsf(w[start + i]);
+  const size_t start = active ? g * group : 0;
+  const size_t len = active ? (n - start < group ? n - start : group) : 0;
+  unsigned count;
+  float gamma = group_lanes(w + start, len, lane, 0.0f, false, &count) / float(len ? len : 1);
+  // The :opt refinement (ternary_refine). No early exit: every thread of the warp must reach the
+  // shuffles; a group whose trits are all zero keeps its γ, as the CPU loop's break does.
+  for (unsigned r = 0; r < rounds; ++r) {
+    const float sum = group_lanes(w + start, len, lane, gamma, true, &count);
+    if (count) gamma = sum / float(count);
   }
-  float lanes[8];
-  for (int k = 0; k < 8; ++k) lanes[k] = __shfl_sync(0xffffffffu, sum, (threadIdx.x & ~7u) % 32 + k);
   if (active && lane == 0) {
-    const float gamma = ternary_reduce_lanes(lanes) / float(len);
     gammas[g] = gamma;
     scales[g] = f32_to_f16_bits(f32_bits(gamma));
   }
@@ -66,11 +86,11 @@ unsigned blocksFor(size_t items) { return unsigned((items + kThreads - 1) / kThr
 }  // namespace
 
 cudaError_t launch_ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale,
-                                  uint8_t* packed, uint16_t* scales, float* gammas, cudaStream_t s) {
+                                  unsigned rounds, uint8_t* packed, uint16_t* scales, float* gammas, cudaStream_t s) {
   if (n == 0) return cudaSuccess;
   if (tensorScale < 0.0f) {
     const size_t groups = (n + group - 1) / group;
-    group_scales<<<blocksFor(groups * 8), kThreads, 0, s>>>(w, n, group, groups, gammas, scales);
+    group_scales<<<blocksFor(groups * 8), kThreads, 0, s>>>(w, n, group, groups, rounds, gammas, scales);
   }
   encode_bytes<<<blocksFor(ternary_packed_bytes(n, packing)), kThreads, 0, s>>>(w, n, group, packing, tensorScale, gammas, packed);
   return cudaGetLastError();

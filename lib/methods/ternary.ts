@@ -13,7 +13,12 @@ export interface TernaryParams {
   scale: 'group' | 'row' | 'tensor';
   group: number;
   packing: 2 | 3;
+  /** :opt: refine each group scale (least squares for its trits, then new trits), same bits. */
+  opt: boolean;
 }
+
+/** Refinement rounds of :opt (binding/cpu/ternary.h ternary_refine). */
+export const OPT_ROUNDS = 3;
 
 const perByte = (p: TernaryParams) => (p.packing === 3 ? 5 : 4);
 /** Codes per 32-byte packing block (binding/cpu/ternary.h). */
@@ -26,23 +31,25 @@ export const ternary: Method<TernaryParams> = {
   name: 'ternary',
   lossy: true,
   parse(args) {
-    const p: TernaryParams = { scale: 'group', group: 256, packing: 3 };
+    const p: TernaryParams = { scale: 'group', group: 256, packing: 3, opt: false };
     const seen = new Set<string>();
     for (const a of args) {
-      const kind = /^(tensor|row|g[0-9]+)$/.test(a) ? 'scale' : /^p[23]$/.test(a) ? 'packing' : undefined;
-      if (!kind) throw new SpecError(`ternary: unknown option '${a}' (use tensor, row or g<N> for scales; p3 or p2 for packing)`);
+      const kind = /^(tensor|row|g[0-9]+)$/.test(a) ? 'scale' : /^p[23]$/.test(a) ? 'packing' : a === 'opt' ? 'opt' : undefined;
+      if (!kind) throw new SpecError(`ternary: unknown option '${a}' (use tensor, row or g<N> for scales; p3 or p2 for packing; opt)`);
       if (seen.has(kind)) throw new SpecError(`ternary: '${a}' repeats the ${kind} option`);
       seen.add(kind);
       if (kind === 'packing') p.packing = a === 'p3' ? 3 : 2;
+      else if (kind === 'opt') p.opt = true;
       else if (a === 'tensor' || a === 'row') p.scale = a;
       else {
         p.group = Number(a.slice(1));
         if (p.group < 1 || p.group > 2 ** 30) throw new SpecError(`ternary: group must be from 1 to 2^30 (got '${a}')`);
       }
     }
+    if (p.opt && p.scale === 'tensor') throw new SpecError('ternary: opt refines group or row scales, not a per-tensor scale');
     return p;
   },
-  format: (p) => `ternary:${p.scale === 'group' ? `g${p.group}` : p.scale}:p${p.packing}`,
+  format: (p) => `ternary:${p.scale === 'group' ? `g${p.group}` : p.scale}:p${p.packing}${p.opt ? ':opt' : ''}`,
   resolve: (p, shape) => (p.scale === 'row' ? { ...p, scale: 'group', group: Math.max(1, shape.length ? shape[shape.length - 1] : 1) } : p),
   unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `ternary encodes F32/F16/BF16, not ${dtype}`),
   // Chunks hold whole groups and start on a packing block.
@@ -62,9 +69,10 @@ export const ternary: Method<TernaryParams> = {
     const perTensor = p.scale === 'tensor';
     const scales = new Uint16Array(perTensor ? 0 : Math.ceil(w.length / p.group));
     const gamma = perTensor ? Math.fround(tensor.absMean) : -1;
-    await runJob((progress) => native.ternaryEncodeAsync(w, p.group, p.packing, gamma, packed, scales, { threads }, progress), { signal });
+    const rounds = p.opt ? OPT_ROUNDS : 0;
+    await runJob((progress) => native.ternaryEncodeAsync(w, p.group, p.packing, gamma, rounds, packed, scales, { threads }, progress), { signal });
     const recon = new Float32Array(w.length);
-    await runJob((progress) => native.ternaryDecodeAsync(recon, p.group, p.packing, gamma, packed, scales, { threads }, progress), { signal });
+    await runJob((progress) => native.ternaryDecodeAsync(recon, p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });
     return { streams: [packed, perTensor ? bytesOf(Float32Array.of(gamma)) : bytesOf(scales)], decoded: fromF32(dtype, recon) };
   },
   async decode(p, dtype, [packed, scaleBytes], elements, { threads, signal }) {
@@ -73,7 +81,7 @@ export const ternary: Method<TernaryParams> = {
     if (perTensor && !(gamma >= 0 && Number.isFinite(gamma))) throw new Error(`ternary: stored tensor scale ${gamma} is not a finite non-negative number`);
     const out = new Float32Array(elements);
     const scales = perTensor ? new Uint16Array(0) : u16View(scaleBytes);
-    await runJob((progress) => native.ternaryDecodeAsync(out, p.group, p.packing, gamma, packed, scales, { threads }, progress), { signal });
+    await runJob((progress) => native.ternaryDecodeAsync(out, p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });
     return fromF32(dtype, out);
   },
 };

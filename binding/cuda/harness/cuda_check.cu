@@ -217,15 +217,17 @@ int main(int argc, char** argv) {
     CHECK_CUDA(cudaMalloc(&dPacked, n));
     CHECK_CUDA(cudaMemcpy(dW, w.data(), n * 4, cudaMemcpyHostToDevice));
     for (unsigned packing : {3u, 2u})
-      for (float tensorScale : {-1.0f, 0.016f}) {
+      for (float tensorScale : {-1.0f, 0.016f})
+        for (unsigned rounds : {0u, 3u}) {
+        if (rounds && tensorScale >= 0) continue;
         const size_t bytes = tz::ternary_packed_bytes(n, packing), nScales = tensorScale < 0 ? groups : 0;
         std::vector<uint8_t> wantPacked(bytes), gotPacked(bytes);
         std::vector<uint16_t> wantScales(groups), gotScales(groups);
         std::vector<float> wantOut(n), gotOut(n);
-        tz::scalar::ternary_encode(w.data(), n, group, packing, tensorScale, wantPacked.data(), wantScales.data());
+        tz::scalar::ternary_encode(w.data(), n, group, packing, tensorScale, rounds, wantPacked.data(), wantScales.data());
         tz::scalar::ternary_decode(wantPacked.data(), wantScales.data(), n, group, packing, tensorScale, wantOut.data());
         const double encMs = timer.medianMs(10, [&] {
-          CHECK_CUDA(tz::cuda::launch_ternary_encode(dW, n, group, packing, tensorScale, dPacked, dScales, dGammas, nullptr));
+          CHECK_CUDA(tz::cuda::launch_ternary_encode(dW, n, group, packing, tensorScale, rounds, dPacked, dScales, dGammas, nullptr));
         });
         const double decMs = timer.medianMs(10, [&] {
           CHECK_CUDA(tz::cuda::launch_ternary_decode(dPacked, dScales, n, group, packing, tensorScale, dOut, nullptr));
@@ -240,7 +242,7 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < nScales; ++i)
           if (gotScales[i] != wantScales[i] && bad++ == 0) first = "scale[" + std::to_string(i) + "]";
         if (std::memcmp(gotOut.data(), wantOut.data(), n * 4) != 0 && bad++ == 0) first = "decoded values";
-        const std::string mode = std::string(packing == 3 ? "p3" : "p2") + (tensorScale < 0 ? " g256" : " tensor");
+        const std::string mode = std::string(packing == 3 ? "p3" : "p2") + (tensorScale < 0 ? " g256" : " tensor") + (rounds ? " opt" : "");
         const double traffic = n * 4.0 + bytes + nScales * 2.0;
         for (const auto& [what, ms] : {std::pair<const char*, double>{"enc", encMs}, {"dec", decMs}}) {
           Row row{std::string("ternary ") + what + " " + mode, n, bad, first, ms, traffic / (ms * 1e6), 0};
