@@ -5,6 +5,7 @@ export { verify, type VerifyOptions, type VerifyReport } from './verify';
 export { inspect, readTensor, type InspectReport } from './inspect';
 export { generateCheckpoint, type GenerateOptions, type GeneratedModel } from './generate';
 export { FormatError } from './io/safetensors';
+export { decodeTQ1_0, decodeTQ2_0, encodeTQ1_0, encodeTQ2_0, tq2FromTernaryG256P2, type TernaryBlocks } from './interop/llama-tq';
 export { SpecError } from './methods/method';
 export { backendInfo, type BackendInfo } from './backend';
 export {
