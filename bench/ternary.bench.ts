@@ -2,6 +2,8 @@
 // dtype conversion is part of the work), as bytes read + written per second and as % of copy
 // bandwidth at the same traffic, measured in the same run.
 import { runJob } from '../lib/jobs';
+import { metricsFromSums } from '../lib/metrics';
+import { OPT_ROUNDS } from '../lib/methods/ternary';
 import { native } from '../lib/native';
 import { weightMatrix } from '../lib/random';
 import type { BenchRow } from './convert.bench';
@@ -37,6 +39,33 @@ export async function ternaryBench(threads: number): Promise<BenchRow[]> {
           limit: `copy ${threads} threads`,
         });
     }
+  }
+  rows.push(...optErrorRows());
+  return rows;
+}
+
+/** What :opt saves: relative error of plain absmean and of :opt on the same generated matrices. */
+function optErrorRows(): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const [r, c] of [[1536, 8960], [8960, 1536]]) {
+    const w = weightMatrix(r, c, 7);
+    const packed = new Uint8Array(Math.ceil(w.length / 5));
+    const scales = new Uint16Array(Math.ceil(w.length / 256));
+    const out = new Float32Array(w.length);
+    const error = (rounds: number) => {
+      native.ternaryEncode(w, 256, 3, -1, rounds, packed, scales);
+      native.ternaryDecode(out, 256, 3, -1, 0, packed, scales);
+      return metricsFromSums(native.errorSums(w, out)).relativeError;
+    };
+    const plain = error(0);
+    const opt = error(OPT_ROUNDS);
+    rows.push({
+      name: `ternary g256 ${r}x${c} relative error: absmean ${plain.toFixed(4)} -> :opt ${opt.toFixed(4)} (${(100 * (1 - opt / plain)).toFixed(1)}% lower)`,
+      throughput: opt,
+      unit: 'rel.err',
+      pctOfLimit: NaN,
+      limit: '-',
+    });
   }
   return rows;
 }
