@@ -108,13 +108,10 @@ TZ_HD void ternary_unpack_byte(const uint8_t* packed, size_t n, unsigned packing
   }
 }
 
-TZ_HD void ternary_unpack(const uint8_t* packed, size_t n, unsigned packing, uint8_t* codes) {
-  for (size_t b = 0, bytes = ternary_packed_bytes(n, packing); b < bytes; ++b) ternary_unpack_byte(packed, n, packing, b, codes);
-}
 
 #if !defined(__CUDACC__)
 // Host unpacking through a 256-entry table of the codes in each byte (the same codes as
-// ternary_unpack, without a division per element).
+// ternary_unpack_byte, without a division per element).
 struct TernaryUnpackTable {
   uint8_t codes[256][5];
   TernaryUnpackTable(unsigned packing) {

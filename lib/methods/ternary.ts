@@ -5,7 +5,7 @@ import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
 import { bytesOf, f32View, fromF32, toF32, u16View } from './f32';
-import { SpecError, type Method } from './method';
+import { SpecError, chunkElements, type Method } from './method';
 
 export interface TernaryParams {
   /** 'group': one f16 absmean per `group` weights; 'row': one per row (resolved to a group per
@@ -59,7 +59,7 @@ export const ternary: Method<TernaryParams> = {
   nominalBits(p, _dtype, numel) {
     if (!numel) return 0;
     // Per-tensor mode repeats its 4-byte scale in every chunk (chunks decode independently).
-    const chunk = this.chunkUnit(p) * Math.max(1, Math.floor((1 << 22) / this.chunkUnit(p)));
+    const chunk = chunkElements(this.chunkUnit(p));
     const scales = p.scale === 'tensor' ? 32 * Math.ceil(numel / chunk) : 16 * Math.ceil(numel / p.group);
     return (8 * packedBytes(numel, p) + scales) / numel;
   },
