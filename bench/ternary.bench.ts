@@ -1,5 +1,5 @@
 // ternary encode+pack and decode at the MLP shapes of a 1.5B-class model, bf16 in and out (the
-// dtype conversion is part of the work), as bytes read + written per second and as % of copy
+// kernels read and write bf16 themselves), as bytes read + written per second and as % of copy
 // bandwidth at the same traffic, measured in the same run.
 import { runJob } from '../lib/jobs';
 import { metricsFromSums } from '../lib/metrics';
@@ -16,27 +16,35 @@ export async function ternaryBench(threads: number): Promise<BenchRow[]> {
     const n = r * c;
     const bf16 = new Uint16Array(n);
     native.convert('f32_to_bf16', weightMatrix(r, c, 5), bf16);
-    const f32 = new Float32Array(n);
     for (const packing of [3, 2] as const) {
       const packed = new Uint8Array(Math.ceil(n / (packing === 3 ? 5 : 4)));
       const scales = new Uint16Array(Math.ceil(n / 256));
       const traffic = 2 * n + packed.length + 2 * scales.length; // bf16 in, codes + scales out (and back)
+      const out = new Uint16Array(n);
+      const what = `${r}x${c} bf16 g256 p${packing}`;
+      // The kernel alone on one thread (synchronous), then the job the pipeline runs.
+      const copy1 = await copyBandwidth(Math.round(traffic / 2), 1);
+      const encode1 = await measure(`ternary encode ${what} 1t`, () => native.ternaryEncode(bf16, 'BF16', 256, packing, -1, 0, packed, scales));
+      const decode1 = await measure(`ternary decode ${what} 1t`, () => native.ternaryDecode(out, 'BF16', 256, packing, -1, 0, packed, scales));
       const copy = await copyBandwidth(Math.round(traffic / 2), threads);
-      const encode = await measure(`ternary encode ${r}x${c} p${packing}`, async () => {
-        await runJob((p) => native.convertAsync('bf16_to_f32', bf16, f32, { threads }, p));
-        await runJob((p) => native.ternaryEncodeAsync(f32, 256, packing, -1, 0, packed, scales, { threads }, p));
-      });
-      const decode = await measure(`ternary decode ${r}x${c} p${packing}`, async () => {
-        await runJob((p) => native.ternaryDecodeAsync(f32, 256, packing, -1, 0, packed, scales, { threads }, p));
-        await runJob((p) => native.convertAsync('f32_to_bf16', f32, bf16, { threads }, p));
-      });
-      for (const [what, s] of [['encode+pack', encode], ['unpack+decode', decode]] as const)
+      const encode = await measure(`ternary encode ${what}`, () =>
+        runJob((p) => native.ternaryEncodeAsync(bf16, 'BF16', 256, packing, -1, 0, packed, scales, { threads }, p)),
+      );
+      const decode = await measure(`ternary decode ${what}`, () =>
+        runJob((p) => native.ternaryDecodeAsync(out, 'BF16', 256, packing, -1, 0, packed, scales, { threads }, p)),
+      );
+      for (const [kind, s, limit, t] of [
+        ['encode+pack', encode1, copy1, 1],
+        ['unpack+decode', decode1, copy1, 1],
+        ['encode+pack', encode, copy, threads],
+        ['unpack+decode', decode, copy, threads],
+      ] as const)
         rows.push({
-          name: `ternary ${what} ${r}x${c} bf16 g256 p${packing}, ${threads} threads`,
+          name: `ternary ${kind} ${what}, ${t === 1 ? '1 thread' : `job, ${t} threads`}`,
           throughput: traffic / s / 1e9,
           unit: 'GB/s',
-          pctOfLimit: (100 * traffic) / s / copy,
-          limit: `copy ${threads} threads`,
+          pctOfLimit: (100 * traffic) / s / limit,
+          limit: `copy ${t} thread${t === 1 ? '' : 's'}`,
         });
     }
   }
@@ -53,8 +61,8 @@ function optErrorRows(): BenchRow[] {
     const scales = new Uint16Array(Math.ceil(w.length / 256));
     const out = new Float32Array(w.length);
     const error = (rounds: number) => {
-      native.ternaryEncode(w, 256, 3, -1, rounds, packed, scales);
-      native.ternaryDecode(out, 256, 3, -1, 0, packed, scales);
+      native.ternaryEncode(w, 'F32', 256, 3, -1, rounds, packed, scales);
+      native.ternaryDecode(out, 'F32', 256, 3, -1, 0, packed, scales);
       return metricsFromSums(native.errorSums(w, out)).relativeError;
     };
     const plain = error(0);

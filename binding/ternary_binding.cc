@@ -1,6 +1,8 @@
 // ternary entry points: ternaryEncode / ternaryDecode (synchronous, pinnable kernel path) and
 // ternaryEncodeAsync / ternaryDecodeAsync (jobs, parallel over whole groups and packing blocks).
-//   (weights, group, packing, tensorScale, rounds, packed, scales, path | options, onProgress)
+//   (weights, dtype, group, packing, tensorScale, rounds, packed, scales, path | options, onProgress)
+// dtype 'F32' (weights a Float32Array) or 'BF16' / 'F16' (a Uint16Array of raw bits); decode
+// writes its output in that dtype.
 // tensorScale < 0: one f16 absmean scale per group (scales holds ceil(n/group) values), refined
 // `rounds` times (:opt); tensorScale >= 0: that one scale for every weight (scales empty).
 #include <algorithm>
@@ -15,7 +17,8 @@ namespace tz {
 namespace {
 
 struct TernaryRaw {
-  float* w;
+  void* w;
+  FloatType type;
   uint8_t* packed;
   uint16_t* scales;
   size_t n, group;
@@ -25,16 +28,19 @@ struct TernaryRaw {
 
 TernaryRaw ParseTernary(const Napi::CallbackInfo& info, std::vector<Napi::Object>& keep) {
   Napi::Env env = info.Env();
-  Napi::TypedArray weights = RequireTypedArray(info, 0, napi_float32_array, "weights");
-  const size_t group = size_t(RequireInt(info, 1, "group", 1, int64_t(1) << 40));
-  const unsigned packing = unsigned(RequireInt(info, 2, "packing", 2, 3));
-  if (!info[3].IsNumber()) throw Napi::TypeError::New(env, "tensorScale must be a number");
-  const float tensorScale = info[3].As<Napi::Number>().FloatValue();
+  const std::string dtype = RequireString(info, 1, "dtype");
+  if (dtype != "F32" && dtype != "BF16" && dtype != "F16") throw Napi::TypeError::New(env, "dtype must be 'F32', 'BF16' or 'F16', got '" + dtype + "'");
+  const FloatType type = dtype == "F32" ? FloatType::F32 : dtype == "BF16" ? FloatType::BF16 : FloatType::F16;
+  Napi::TypedArray weights = RequireTypedArray(info, 0, type == FloatType::F32 ? napi_float32_array : napi_uint16_array, "weights");
+  const size_t group = size_t(RequireInt(info, 2, "group", 1, int64_t(1) << 40));
+  const unsigned packing = unsigned(RequireInt(info, 3, "packing", 2, 3));
+  if (!info[4].IsNumber()) throw Napi::TypeError::New(env, "tensorScale must be a number");
+  const float tensorScale = info[4].As<Napi::Number>().FloatValue();
   if (!(tensorScale < 0) && !std::isfinite(tensorScale)) throw Napi::RangeError::New(env, "tensorScale must be finite");
-  const unsigned rounds = unsigned(RequireInt(info, 4, "rounds", 0, 16));
+  const unsigned rounds = unsigned(RequireInt(info, 5, "rounds", 0, 16));
   if (rounds && tensorScale >= 0) throw Napi::RangeError::New(env, "rounds needs group scales, not a tensor scale");
-  Napi::TypedArray packed = RequireTypedArray(info, 5, napi_uint8_array, "packed");
-  Napi::TypedArray scales = RequireTypedArray(info, 6, napi_uint16_array, "scales");
+  Napi::TypedArray packed = RequireTypedArray(info, 6, napi_uint8_array, "packed");
+  Napi::TypedArray scales = RequireTypedArray(info, 7, napi_uint16_array, "scales");
   const size_t n = weights.ElementLength();
   const size_t wantPacked = ternary_packed_bytes(n, packing);
   const size_t wantScales = tensorScale >= 0 ? 0 : (n + group - 1) / group;
@@ -45,7 +51,7 @@ TernaryRaw ParseTernary(const Napi::CallbackInfo& info, std::vector<Napi::Object
   RequireDisjoint(weights, packed, "weights and packed");
   RequireDisjoint(weights, scales, "weights and scales");
   keep = {weights, packed, scales};
-  return {reinterpret_cast<float*>(TypedArrayBytes(weights)), TypedArrayBytes(packed), reinterpret_cast<uint16_t*>(TypedArrayBytes(scales)),
+  return {TypedArrayBytes(weights), type, TypedArrayBytes(packed), reinterpret_cast<uint16_t*>(TypedArrayBytes(scales)),
           n, group, packing, rounds, tensorScale};
 }
 
@@ -54,14 +60,15 @@ template <bool Encode>
 void RunTernary(const KernelTable& k, const TernaryRaw& c, size_t first, size_t count) {
   uint8_t* packed = c.packed + first / ternary_per_byte(c.packing);
   uint16_t* scales = c.tensorScale >= 0 ? c.scales : c.scales + first / c.group;
-  if (Encode) k.ternary_encode(c.w + first, count, c.group, c.packing, c.tensorScale, c.rounds, packed, scales);
-  else k.ternary_decode(packed, scales, count, c.group, c.packing, c.tensorScale, c.w + first);
+  uint8_t* w = static_cast<uint8_t*>(c.w) + first * float_type_bytes(c.type);
+  if (Encode) k.ternary_encode(w, c.type, count, c.group, c.packing, c.tensorScale, c.rounds, packed, scales);
+  else k.ternary_decode(packed, scales, count, c.group, c.packing, c.tensorScale, w, c.type);
 }
 
 template <bool Encode>
 Napi::Value TernarySync(const Napi::CallbackInfo& info) {
   std::vector<Napi::Object> keep;
-  return RunKernelNow(info, ParseTernary(info, keep), 7, RunTernary<Encode>);
+  return RunKernelNow(info, ParseTernary(info, keep), 8, RunTernary<Encode>);
 }
 
 template <bool Encode>
@@ -71,7 +78,7 @@ Napi::Value TernaryAsync(const Napi::CallbackInfo& info) {
   // Chunks of whole groups that also start on a packing block: a multiple of lcm(group, block).
   const size_t block = ternary_block(c.packing);
   const size_t unit = c.tensorScale >= 0 ? block : std::lcm(c.group, block);
-  return StartKernelJob(info, c, unit * std::max<size_t>(1, (size_t(1) << 18) / unit), std::move(keep), 7, RunTernary<Encode>);
+  return StartKernelJob(info, c, unit * std::max<size_t>(1, (size_t(1) << 18) / unit), std::move(keep), 8, RunTernary<Encode>);
 }
 
 }  // namespace

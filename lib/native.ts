@@ -4,6 +4,9 @@ import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 
 /** What a native job returns: the promise plus a cancel function (used by runJob). */
+export type TernaryDtype = 'F32' | 'BF16' | 'F16';
+export type TernaryWeights = Float32Array | Uint16Array;
+
 export interface NativeJobHandle<T> {
   promise: Promise<T>;
   cancel(): void;
@@ -68,14 +71,15 @@ export interface NativeBinding {
   ): NativeJobHandle<void>;
   errorSums(original: Float32Array, reconstructed: Float32Array): ErrorSums;
   weightStats(weights: Float32Array): { nonFinite: number; absSum: number };
-  ternaryEncode(weights: Float32Array, group: number, packing: 2 | 3, tensorScale: number, rounds: number, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
-  ternaryDecode(out: Float32Array, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
+  // weights: Float32Array for 'F32', Uint16Array of raw bits for 'BF16' / 'F16'; decode writes that dtype.
+  ternaryEncode(weights: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: number, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
+  ternaryDecode(out: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
   ternaryEncodeAsync(
-    weights: Float32Array, group: number, packing: 2 | 3, tensorScale: number, rounds: number, packed: Uint8Array, scales: Uint16Array,
+    weights: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: number, packed: Uint8Array, scales: Uint16Array,
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   ternaryDecodeAsync(
-    out: Float32Array, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array,
+    out: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array,
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   activeJobs(): number;

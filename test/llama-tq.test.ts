@@ -66,9 +66,9 @@ describe('llama.cpp TQ1_0 / TQ2_0 interop', () => {
     const w = Float32Array.from({ length: 4 * 256 }, () => r.normal() * 0.02);
     const packed = new Uint8Array(256);
     const scales = new Uint16Array(4);
-    native.ternaryEncode(w, 256, 2, -1, 0, packed, scales);
+    native.ternaryEncode(w, 'F32', 256, 2, -1, 0, packed, scales);
     const decoded = new Float32Array(w.length);
-    native.ternaryDecode(decoded, 256, 2, -1, 0, packed, scales);
+    native.ternaryDecode(decoded, 'F32', 256, 2, -1, 0, packed, scales);
     const tq = decodeTQ2_0(tq2FromTernaryG256P2(packed, scales));
     const d = new Float32Array(4);
     native.convert('f16_to_f32', tq.scales, d);

@@ -8,7 +8,7 @@ import { compress } from '../lib/compress';
 import { generateCheckpoint } from '../lib/generate';
 import { backendInfo } from '../lib/index';
 import { parseSpec } from '../lib/methods/registry';
-import { native, type KernelPath } from '../lib/native';
+import { native, type KernelPath, type TernaryDtype, type TernaryWeights } from '../lib/native';
 import { Rng } from '../lib/random';
 import { formatCompress } from '../lib/report';
 import { verify } from '../lib/verify';
@@ -17,14 +17,19 @@ import { firstDifference } from './helpers';
 const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.f16c;
 type Packing = 2 | 3;
 
-function run(w: Float32Array, group: number, packing: Packing, tensorScale: number, path: KernelPath, rounds = 0) {
+function runRaw(w: TernaryWeights, dtype: TernaryDtype, group: number, packing: Packing, tensorScale: number, path: KernelPath, rounds = 0) {
   const per = packing === 3 ? 5 : 4;
   const packed = new Uint8Array(Math.ceil(w.length / per));
   const scales = new Uint16Array(tensorScale >= 0 ? 0 : Math.ceil(w.length / group));
-  native.ternaryEncode(w, group, packing, tensorScale, rounds, packed, scales, path);
-  const out = new Float32Array(w.length);
-  native.ternaryDecode(out, group, packing, tensorScale, 0, packed, scales, path);
+  native.ternaryEncode(w, dtype, group, packing, tensorScale, rounds, packed, scales, path);
+  const out = dtype === 'F32' ? new Float32Array(w.length) : new Uint16Array(w.length);
+  native.ternaryDecode(out, dtype, group, packing, tensorScale, 0, packed, scales, path);
   return { packed, scales, out };
+}
+
+function run(w: Float32Array, group: number, packing: Packing, tensorScale: number, path: KernelPath, rounds = 0) {
+  const r = runRaw(w, 'F32', group, packing, tensorScale, path, rounds);
+  return { ...r, out: r.out as Float32Array };
 }
 
 function gaussian(n: number, seed: number): Float32Array {
@@ -109,6 +114,88 @@ describe('ternary', () => {
             assert.equal(firstDifference(new Uint32Array(a.out.buffer), new Uint32Array(b.out.buffer)), -1, `decoded: ${where}`);
           }
         }
+  });
+
+  it('the threshold form of the kernels equals the division of the definition at the rounding boundary', () => {
+    // For weights a few ulps either side of (γ + 1e-8) / 2, the trit must match an independent
+    // oracle: the f32 quotient (JS double division rounded once to f32 is the f32 quotient),
+    // rounded half to even, clamped. Per-tensor mode fixes γ; f32, bf16 and f16 weights.
+    const bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
+    const f32 = (u: number) => new Float32Array(Uint32Array.of(u).buffer)[0];
+    const halfEven = (q: number) => (Math.abs(q % 1) === 0.5 ? 2 * Math.round(q / 2) : Math.round(q));
+    for (const gamma of [0.02, 0.0137, 1, 3.3e-5, 0, 1e-9, 777.7]) {
+      const g = Math.fround(gamma);
+      const d = Math.fround(g + Math.fround(1e-8));
+      const centre = bits(Math.fround(d / 2));
+      const values: number[] = [];
+      // Repeated so whole SIMD rows and packing blocks see them, not only the scalar tail.
+      for (let rep = 0; rep < 23; rep++) for (let k = -4; k <= 4; k++) for (const s of [1, -1]) values.push(s * f32(centre + k));
+      const cases: [TernaryDtype, TernaryWeights, Float32Array][] = [['F32', Float32Array.from(values), Float32Array.from(values)]];
+      for (const [dtype, kind] of [['BF16', 'bf16'], ['F16', 'f16']] as const) {
+        const h = new Uint16Array(values.length);
+        native.convert(`f32_to_${kind}`, Float32Array.from(values), h);
+        // Neighbours of the rounded centre too (magnitude -1, 0, +1 ulp).
+        h.forEach((x, i) => (h[i] = (x & 0x8000) | Math.max(0, (x & 0x7fff) + (Math.floor(i / 2) % 3) - 1)));
+        const exact = new Float32Array(h.length);
+        native.convert(`${kind}_to_f32`, h, exact);
+        cases.push([dtype, h, exact]);
+      }
+      for (const [dtype, w, exact] of cases) {
+        // Decoded magnitude: γ rounded to the dtype.
+        const mag = new Float32Array(1);
+        if (dtype === 'F32') mag[0] = g;
+        else {
+          const h = new Uint16Array(1);
+          native.convert(dtype === 'BF16' ? 'f32_to_bf16' : 'f32_to_f16', Float32Array.of(g), h);
+          native.convert(dtype === 'BF16' ? 'bf16_to_f32' : 'f16_to_f32', h, mag);
+        }
+        for (const path of avx2 ? (['scalar', 'avx2'] as const) : (['scalar'] as const)) {
+          const { out } = runRaw(w, dtype, 1, 3, g, path);
+          const got = new Float32Array(out.length);
+          if (dtype === 'F32') got.set(out as Float32Array);
+          else native.convert(dtype === 'BF16' ? 'bf16_to_f32' : 'f16_to_f32', out as Uint16Array, got);
+          exact.forEach((x, i) => {
+            const t = Math.max(-1, Math.min(1, halfEven(Math.fround(x / d)))) + 0; // + 0: no -0 trit
+            assert.equal(got[i], t * mag[0], `${dtype} ${path} γ=${g} w=${x}: trit ${t}`);
+          });
+        }
+      }
+    }
+  });
+
+  (avx2 ? it : it.skip)('bf16 and f16 in and out: AVX2 equals scalar bit for bit, and decoding rounds the f32 decode', () => {
+    const r = new Rng(17);
+    for (const [dtype, kind] of [['BF16', 'bf16'], ['F16', 'f16']] as const)
+      for (const packing of [3, 2] as const)
+        for (const group of [5, 32, 256, 1000])
+          for (const n of [1, 31, 160, 161, 1283, 20000]) {
+            const w = new Uint16Array(n);
+            native.convert(`f32_to_${kind}`, gaussian(n, n + group), w);
+            w[n >> 1] ^= 0x8000; // a sign flip, a subnormal and a huge value in tensor mode
+            const raw = Uint16Array.from(w, (x, i) => (i % 97 === 3 ? Math.floor(r.uniform() * 0x10000) : x));
+            for (const [tensorScale, rounds, input] of [[-1, 0, w], [-1, 3, w], [0.015, 0, raw]] as const) {
+              const where = `${dtype} p${packing} g${group} n${n} scale ${tensorScale} rounds ${rounds}`;
+              const a = runRaw(input, dtype, group, packing, tensorScale, 'scalar', rounds);
+              const b = runRaw(input, dtype, group, packing, tensorScale, 'avx2', rounds);
+              assert.equal(firstDifference(a.packed, b.packed), -1, `packed: ${where}`);
+              assert.equal(firstDifference(a.scales, b.scales), -1, `scales: ${where}`);
+              assert.equal(firstDifference(a.out, b.out), -1, `decoded: ${where}`);
+              // The same codes decoded to f32, then rounded, give the same 16-bit values.
+              const f = new Float32Array(n);
+              native.ternaryDecode(f, 'F32', group, packing, tensorScale, 0, a.packed, a.scales, 'scalar');
+              const rounded = new Uint16Array(n);
+              native.convert(`f32_to_${kind}`, f, rounded);
+              assert.equal(firstDifference(rounded, a.out), -1, `rounded f32 decode: ${where}`);
+            }
+          }
+  });
+
+  it('refuses a dtype that does not match the array', () => {
+    const packed = new Uint8Array(2);
+    const scales = new Uint16Array(1);
+    assert.throws(() => native.ternaryEncode(new Float32Array(8), 'BF16', 8, 3, -1, 0, packed, scales), /weights must be a Uint16Array/);
+    assert.throws(() => native.ternaryEncode(new Uint16Array(8), 'F32', 8, 3, -1, 0, packed, scales), /weights must be a Float32Array/);
+    assert.throws(() => native.ternaryEncode(new Uint16Array(8), 'F64' as TernaryDtype, 8, 3, -1, 0, packed, scales), /dtype must be 'F32', 'BF16' or 'F16'/);
   });
 
   it(':opt lowers the error of every group at the same bits', () => {

@@ -8,6 +8,7 @@
 //   bf16 -> f32:     exact (bits << 16).
 //   f16 -> f32:      exact for numbers; NaN gets the quiet bit set (as VCVTPH2PS does).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -84,6 +85,25 @@ TZ_HD uint32_t f16_to_f32_bits(uint16_t h) {
     return sign | (exp << 23) | ((m & 0x3FFu) << 13);
   }
   return sign | ((e + 112u) << 23) | (m << 13);
+}
+
+
+// The float encodings a tensor arrives in; kernels that take raw tensors read them through these.
+enum class FloatType : unsigned { F32 = 0, BF16 = 1, F16 = 2 };
+
+TZ_HD size_t float_type_bytes(FloatType t) { return t == FloatType::F32 ? 4 : 2; }
+
+// Element i of a raw array of type t as f32 bits (exact).
+TZ_HD uint32_t load_f32_bits(const void* src, FloatType t, size_t i) {
+  if (t == FloatType::F32) return static_cast<const uint32_t*>(src)[i];
+  const uint16_t h = static_cast<const uint16_t*>(src)[i];
+  return t == FloatType::BF16 ? bf16_to_f32_bits(h) : f16_to_f32_bits(h);
+}
+
+// Stores f32 bits x as element i of a raw array of type t (round to nearest even).
+TZ_HD void store_f32_bits(void* dst, FloatType t, size_t i, uint32_t x) {
+  if (t == FloatType::F32) static_cast<uint32_t*>(dst)[i] = x;
+  else static_cast<uint16_t*>(dst)[i] = t == FloatType::BF16 ? f32_to_bf16_bits(x) : f32_to_f16_bits(x);
 }
 
 }  // namespace tz

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "float_bits.h"
+
 namespace tz {
 
 struct KernelTable {
@@ -19,9 +21,9 @@ struct KernelTable {
   void (*rtn_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
   // ternary.h: tensorScale >= 0 selects one given scale (then `group` and `scales` are unused);
   // otherwise one f16 absmean scale per group of `group` weights, refined `rounds` times (:opt).
-  // packing: 3 (base-3) or 2 (2-bit).
-  void (*ternary_encode)(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales);
-  void (*ternary_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out);
+  // packing: 3 (base-3) or 2 (2-bit). Weights are read, and decoded values written, as `type`.
+  void (*ternary_encode)(const void* w, FloatType type, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales);
+  void (*ternary_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type);
 };
 
 // Every variant (scalar reference, AVX2) defines the same set of functions in its namespace.
@@ -32,8 +34,8 @@ struct KernelTable {
   void f16_to_f32(const uint16_t* src, float* dst, size_t n);                                     \
   void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales); \
   void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out); \
-  void ternary_encode(const float* w, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales); \
-  void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, float* out);
+  void ternary_encode(const void* w, FloatType type, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales); \
+  void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS

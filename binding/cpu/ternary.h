@@ -3,10 +3,13 @@
 //
 //   γ = mean(|w|) over the scale group (or a given per-tensor γ);  t = clamp(round(w / (γ + 1e-8)), -1, 1)
 //   round = to nearest, ties to even; division in f32. Group mode stores s16 = f16(γ) (nearest even)
-//   and decodes ŵ = t · f32(s16); tensor mode stores γ as f32 and decodes ŵ = t · γ.
+//   and decodes ŵ = t · f32(s16); tensor mode stores γ as f32 and decodes ŵ = t · γ. Weights
+//   arrive as f32, bf16 or f16 (read exactly as f32); decoded values leave in the same type,
+//   rounded to nearest even (±s or 0, so just the scale's bits with the trit's sign).
 //
-// The group's sum of |w| is defined in one order so every variant reproduces it exactly: eight
-// f32 lanes, element i going to lane i % 8 in index order, then ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)).
+// The group's sum of |w| is defined in one order so every variant reproduces it exactly: sixteen
+// f32 lanes, element i going to lane i % 16 in index order, then combined pairwise
+// (ternary_reduce_lanes).
 //
 // Packing of trit codes c = t + 1 ∈ {0, 1, 2}, continuous across groups, in blocks of 32 bytes:
 //   p3: blocks of 160 codes; byte m of a block holds codes m, m+32, m+64, m+96, m+128 as
@@ -45,15 +48,21 @@ TZ_HD size_t ternary_element(size_t b, unsigned k, size_t n, unsigned packing) {
   return i < n ? i : n;
 }
 
-// Combines the eight lane sums in the defined order.
+// The sum of |w| runs in kTernaryLanes f32 lanes: element i of the group goes to lane i % 16, in
+// index order. Sixteen lanes let SIMD code split 16-bit weights into even and odd elements without
+// shuffles. The lanes are then combined pairwise, in index order.
+constexpr unsigned kTernaryLanes = 16;
+
 TZ_HD float ternary_reduce_lanes(const float* l) {
-  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+  const float a = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+  const float b = ((l[8] + l[9]) + (l[10] + l[11])) + ((l[12] + l[13]) + (l[14] + l[15]));
+  return a + b;
 }
 
 // γ of a group of len weights (the defined summation order), in f32.
 TZ_HD float ternary_absmean(const float* x, size_t len) {
-  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (size_t i = 0; i < len; ++i) lanes[i % 8] += fabsf(x[i]);
+  float lanes[kTernaryLanes] = {};
+  for (size_t i = 0; i < len; ++i) lanes[i % kTernaryLanes] += fabsf(x[i]);
   return ternary_reduce_lanes(lanes) / float(len);
 }
 
@@ -63,11 +72,11 @@ TZ_HD float ternary_absmean(const float* x, size_t len) {
 TZ_HD uint8_t ternary_code(float w, float gamma);
 TZ_HD float ternary_refine(const float* x, size_t len, float gamma, unsigned rounds) {
   for (unsigned r = 0; r < rounds; ++r) {
-    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float lanes[kTernaryLanes] = {};
     size_t nonzero = 0;
     for (size_t i = 0; i < len; ++i) {
       const bool keep = ternary_code(x[i], gamma) != 1;
-      lanes[i % 8] += keep ? fabsf(x[i]) : 0.0f;
+      lanes[i % kTernaryLanes] += keep ? fabsf(x[i]) : 0.0f;
       nonzero += keep;
     }
     if (nonzero == 0) break;
@@ -76,11 +85,44 @@ TZ_HD float ternary_refine(const float* x, size_t len, float gamma, unsigned rou
   return gamma;
 }
 
-// Trit code (t + 1) of one weight for scale γ.
+// Trit code (t + 1) of one weight for scale γ, literally as defined (the reference). A NaN weight
+// counts as ±∞ of its sign (callers route NaN tensors to lossless; this only keeps every path equal).
 TZ_HD uint8_t ternary_code(float w, float gamma) {
+  if (w != w) return (f32_bits(w) >> 31) ? 0 : 2;
   float q = rintf(w / (gamma + kTernaryEps));  // rintf: nearest, ties to even (default mode)
+  if (q != q) return 1;                        // γ itself NaN: group mode refuses such a scale anyway
   q = q < -1.0f ? -1.0f : (q > 1.0f ? 1.0f : q);
   return uint8_t(int(q) + 1);
+}
+
+// The same trit without a division. With d = γ + 1e-8 (f32, finite, > 0): t = +1 iff
+// fl(w / d) > 0.5 (0.5 itself rounds to 0, ties to even), iff w / d > 0.5 + 2^-25 exactly (the
+// midpoint above 0.5 rounds down to 0.5), iff w > d·(0.5 + 2^-25), a product that is exact in
+// double (24 + 25 significant bits). Rounding it down to f32 gives τ with: t != 0 iff |w| > τ, and
+// t takes the sign of w. For non-negative floats, comparing magnitudes is comparing bit patterns.
+TZ_HD uint32_t ternary_threshold_bits(float gamma) {
+  const double exact = double(gamma + kTernaryEps) * (0.5 + 0x1p-25);
+  const float rounded = float(exact);
+  return f32_bits(rounded) - (double(rounded) > exact ? 1u : 0u);
+}
+
+// τ in the magnitude bits of a source encoding: |w| > τ iff (w's bits & ~sign) > this.
+// bf16: w's bits are the top half of its f32 bits, so w > τ iff bf16 bits > τ >> 16. f16: the
+// largest f16 <= τ (round down; τ > 0).
+TZ_HD uint32_t ternary_threshold_for(FloatType type, uint32_t tau) {
+  if (type == FloatType::F32) return tau;
+  if (type == FloatType::BF16) return tau >> 16;
+  const uint16_t h = f32_to_f16_bits(tau);
+  return f16_to_f32_bits(h) > tau ? h - 1u : h;
+}
+
+// The code of raw element i (type `type`) for a threshold from ternary_threshold_for.
+TZ_HD uint8_t ternary_code_raw(const void* src, FloatType type, size_t i, uint32_t threshold) {
+  const bool wide = type == FloatType::F32;
+  const uint32_t bits = wide ? static_cast<const uint32_t*>(src)[i] : static_cast<const uint16_t*>(src)[i];
+  const uint32_t sign = wide ? 0x80000000u : 0x8000u;
+  if ((bits & (sign - 1u)) <= threshold) return 1;
+  return (bits & sign) ? 0 : 2;
 }
 
 // Packs n codes (values 0..2) into ternary_packed_bytes(n, packing) bytes (the reference).
@@ -96,6 +138,19 @@ TZ_HD void ternary_pack_byte(const uint8_t* codes, size_t n, unsigned packing, s
 
 TZ_HD void ternary_pack(const uint8_t* codes, size_t n, unsigned packing, uint8_t* out) {
   for (size_t b = 0, bytes = ternary_packed_bytes(n, packing); b < bytes; ++b) ternary_pack_byte(codes, n, packing, b, out);
+}
+
+// Packs `count` codes (fewer than a block: the stream's tail) consecutively, padding with code 1.
+TZ_HD void ternary_pack_tail(const uint8_t* codes, size_t count, unsigned packing, uint8_t* out) {
+  const unsigned per = ternary_per_byte(packing);
+  for (size_t b = 0; b * per < count; ++b) {
+    unsigned byte = 0;
+    for (unsigned k = per; k-- > 0;) {
+      const unsigned c = b * per + k < count ? codes[b * per + k] : 1u;
+      byte = packing == 3 ? byte * 3u + c : (byte << 2) | c;
+    }
+    out[b] = uint8_t(byte);
+  }
 }
 
 // Unpacks the codes of byte b (the reference).

@@ -1,5 +1,5 @@
-// CUDA ternary kernels. Per-group γ uses the summation order of ternary.h (eight lanes, each a
-// sequential sum over every 8th element, combined in a fixed tree), so scales, codes and decoded
+// CUDA ternary kernels. Per-group γ uses the summation order of ternary.h (sixteen lanes, each a
+// sequential sum over every 16th element, combined in a fixed tree), so scales, codes and decoded
 // values are bit-identical to the CPU reference.
 #include "../cpu/ternary.h"
 #include "ternary_kernels.cuh"
@@ -10,22 +10,25 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Eight threads per group: thread k sums lane k; lane 0 combines. 32 groups per block.
-// Sum over this thread's lane of |w| (all weights, or those whose trit for `gamma` is not zero),
-// then the eight lanes of the group combined in the order of ternary.h on every thread.
+// Eight threads per group: thread k sums lanes k and k + 8 of ternary.h (elements i with
+// i % 16 == k or k + 8); the sixteen lanes of the group are then combined in the order of
+// ternary.h on every thread. 32 groups per block.
+// Sums of |w| (all weights, or those whose trit for `gamma` is not zero).
 __device__ float group_lanes(const float* x, size_t len, unsigned lane, float gamma, bool nonzeroOnly, unsigned* count) {
-  float sum = 0.0f;
+  float sum[2] = {0.0f, 0.0f};
   unsigned nonzero = 0;
-  for (size_t i = lane; i < len; i += 8) {
-    const bool keep = !nonzeroOnly || ternary_code(x[i], gamma) != 1;
-    sum += keep ? fabsf(x[i]) : 0.0f;
-    nonzero += keep;
-  }
-  float lanes[8];
+  for (unsigned h = 0; h < 2; ++h)
+    for (size_t i = lane + 8 * h; i < len; i += kTernaryLanes) {
+      const bool keep = !nonzeroOnly || ternary_code(x[i], gamma) != 1;
+      sum[h] += keep ? fabsf(x[i]) : 0.0f;
+      nonzero += keep;
+    }
+  float lanes[kTernaryLanes];
   const unsigned base = (threadIdx.x & ~7u) % 32;
   *count = 0;
   for (int k = 0; k < 8; ++k) {
-    lanes[k] = __shfl_sync(0xffffffffu, sum, base + k);
+    lanes[k] = __shfl_sync(0xffffffffu, sum[0], base + k);
+    lanes[k + 8] = __shfl_sync(0xffffffffu, sum[1], base + k);
     *count += __shfl_sync(0xffffffffu, nonzero, base + k);
   }
   return ternary_reduce_lanes(lanes);

@@ -49,3 +49,13 @@ export function fromF32(dtype: Dtype, values: Float32Array): Uint8Array {
   else throw new Error(`dtype ${dtype} is not a float dtype lossy methods encode`);
   return bytesOf(out);
 }
+
+/** Raw F32/F16/BF16 bytes as their elements: f32 values, or the 16-bit patterns. */
+export function floatView(dtype: Dtype, raw: Uint8Array): Float32Array | Uint16Array {
+  return dtype === 'F32' ? f32View(raw) : u16View(raw);
+}
+
+/** A zeroed array of n elements of a float dtype (Uint16Array for the 16-bit ones). */
+export function floatArray(dtype: Dtype, n: number): Float32Array | Uint16Array {
+  return dtype === 'F32' ? new Float32Array(n) : new Uint16Array(n);
+}

@@ -1,10 +1,10 @@
 // ternary (SPEC.md §3.1): BitNet b1.58 absmean ternarization. Scales per group of N weights
 // (default 256), per row, or one per tensor; trits packed base-3 (5 per byte, 1.6 bits) or 2-bit.
 // Kernels: binding/cpu/ternary_{scalar,avx2}.cc, binding/cuda/ternary.cu.
-import { ENCODED_DTYPES } from '../io/dtypes';
+import { ENCODED_DTYPES, type Dtype } from '../io/dtypes';
 import { runJob } from '../jobs';
-import { native } from '../native';
-import { bytesOf, f32View, fromF32, toF32, u16View } from './f32';
+import { native, type TernaryDtype } from '../native';
+import { bytesOf, f32View, floatArray, floatView, u16View } from './f32';
 import { SpecError, chunkElements, type Method } from './method';
 
 export interface TernaryParams {
@@ -64,24 +64,31 @@ export const ternary: Method<TernaryParams> = {
     return (8 * packedBytes(numel, p) + scales) / numel;
   },
   async encode(p, dtype, raw, { threads, signal }, tensor) {
-    const w = toF32(dtype, raw);
+    // The kernels read F32/BF16/F16 bits directly and write the reconstruction in the same dtype.
+    const w = floatView(dtype, raw);
     const packed = new Uint8Array(packedBytes(w.length, p));
     const perTensor = p.scale === 'tensor';
     const scales = new Uint16Array(perTensor ? 0 : Math.ceil(w.length / p.group));
     const gamma = perTensor ? Math.fround(tensor.absMean) : -1;
     const rounds = p.opt ? OPT_ROUNDS : 0;
-    await runJob((progress) => native.ternaryEncodeAsync(w, p.group, p.packing, gamma, rounds, packed, scales, { threads }, progress), { signal });
-    const recon = new Float32Array(w.length);
-    await runJob((progress) => native.ternaryDecodeAsync(recon, p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });
-    return { streams: [packed, perTensor ? bytesOf(Float32Array.of(gamma)) : bytesOf(scales)], decoded: fromF32(dtype, recon) };
+    const t = ternaryDtype(dtype);
+    await runJob((progress) => native.ternaryEncodeAsync(w, t, p.group, p.packing, gamma, rounds, packed, scales, { threads }, progress), { signal });
+    const recon = floatArray(dtype, w.length);
+    await runJob((progress) => native.ternaryDecodeAsync(recon, t, p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });
+    return { streams: [packed, perTensor ? bytesOf(Float32Array.of(gamma)) : bytesOf(scales)], decoded: bytesOf(recon) };
   },
   async decode(p, dtype, [packed, scaleBytes], elements, { threads, signal }) {
     const perTensor = p.scale === 'tensor';
     const gamma = perTensor ? f32View(scaleBytes)[0] : -1;
     if (perTensor && !(gamma >= 0 && Number.isFinite(gamma))) throw new Error(`ternary: stored tensor scale ${gamma} is not a finite non-negative number`);
-    const out = new Float32Array(elements);
+    const out = floatArray(dtype, elements);
     const scales = perTensor ? new Uint16Array(0) : u16View(scaleBytes);
-    await runJob((progress) => native.ternaryDecodeAsync(out, p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });
-    return fromF32(dtype, out);
+    await runJob((progress) => native.ternaryDecodeAsync(out, ternaryDtype(dtype), p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });
+    return bytesOf(out);
   },
 };
+
+function ternaryDtype(dtype: Dtype): TernaryDtype {
+  if (dtype === 'F32' || dtype === 'BF16' || dtype === 'F16') return dtype;
+  throw new Error(`ternary encodes F32/F16/BF16, not ${dtype}`);
+}

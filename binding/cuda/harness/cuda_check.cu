@@ -224,8 +224,8 @@ int main(int argc, char** argv) {
         std::vector<uint8_t> wantPacked(bytes), gotPacked(bytes);
         std::vector<uint16_t> wantScales(groups), gotScales(groups);
         std::vector<float> wantOut(n), gotOut(n);
-        tz::scalar::ternary_encode(w.data(), n, group, packing, tensorScale, rounds, wantPacked.data(), wantScales.data());
-        tz::scalar::ternary_decode(wantPacked.data(), wantScales.data(), n, group, packing, tensorScale, wantOut.data());
+        tz::scalar::ternary_encode(w.data(), tz::FloatType::F32, n, group, packing, tensorScale, rounds, wantPacked.data(), wantScales.data());
+        tz::scalar::ternary_decode(wantPacked.data(), wantScales.data(), n, group, packing, tensorScale, wantOut.data(), tz::FloatType::F32);
         const double encMs = timer.medianMs(10, [&] {
           CHECK_CUDA(tz::cuda::launch_ternary_encode(dW, n, group, packing, tensorScale, rounds, dPacked, dScales, dGammas, nullptr));
         });
