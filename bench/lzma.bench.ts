@@ -28,7 +28,7 @@ function xzPeer(data: Uint8Array, label: string, threads: number): BenchRow[] {
 
 export async function lzmaBench(threads: number): Promise<BenchRow[]> {
   const raw = fromF32('BF16', weightMatrix(4096, 1536, 11));
-  const { streams } = await lossless.encode({}, 'BF16', raw, { threads }, { shape: [raw.length / 2], absMean: 0 });
+  const { streams } = await lossless.encode({}, 'BF16', raw, { threads }, { shape: [raw.length / 2], absMean: 0, absMax: 0 });
   const planes = Buffer.concat(streams);
   const rows: BenchRow[] = [];
   for (const [label, setting] of [['auto', parseLzma('auto')], ['preset 6, every piece', parseLzma('6')], ['preset 1, every piece', parseLzma('1')]] as const) {

@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterRtn(env, exports);
   tz::RegisterMetrics(env, exports);
   tz::RegisterTernary(env, exports);
+  tz::RegisterSeedlm(env, exports);
   return exports;
 }
 

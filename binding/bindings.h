@@ -11,5 +11,6 @@ void RegisterCodec(Napi::Env env, Napi::Object exports);
 void RegisterRtn(Napi::Env env, Napi::Object exports);
 void RegisterMetrics(Napi::Env env, Napi::Object exports);
 void RegisterTernary(Napi::Env env, Napi::Object exports);
+void RegisterSeedlm(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

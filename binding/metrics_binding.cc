@@ -25,13 +25,14 @@ Napi::Value ErrorSumsJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// weightStats(weights) -> { nonFinite, absSum }
+// weightStats(weights) -> { nonFinite, absSum, absMax }
 Napi::Value WeightStatsJs(const Napi::CallbackInfo& info) {
   Napi::TypedArray w = RequireTypedArray(info, 0, napi_float32_array, "weights");
   const WeightStats s = weight_stats(reinterpret_cast<const float*>(TypedArrayBytes(w)), w.ElementLength());
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("nonFinite", double(s.nonFinite));
   out.Set("absSum", s.absSum);
+  out.Set("absMax", s.absMax);
   return out;
 }
 

@@ -209,13 +209,14 @@ async function startTensor(source: ModelSource, t: SourceTensor, assigned: Assig
   const started = process.hrtime.bigint();
   const { entry } = t;
   let { choice, note } = assigned;
-  const facts: TensorFacts = { shape: entry.shape, absMean: 0 };
+  const facts: TensorFacts = { shape: entry.shape, absMean: 0, absMax: 0 };
   if (choice.method.lossy) {
     // A pass before encoding: a chunked encode cannot change method half way through, and
     // per-tensor scales need the whole tensor's statistics.
     const stats = await weightStats(source.shards[t.shard].file, entry, chunkElements(choice.method.chunkUnit(choice.params)), DTYPE_SIZES[entry.dtype]);
     const bad = stats.nonFinite;
     facts.absMean = entry.numel ? stats.absSum / entry.numel : 0;
+    facts.absMax = stats.absMax;
     if (bad) {
       const what = `${bad} NaN/Inf value${bad > 1 ? 's' : ''}`;
       if (nonFinite === 'error') throw new Error(`${entry.name}: ${what}; ${choice.spec} cannot encode them (use --nonfinite lossless to store such tensors lossless)`);
@@ -274,12 +275,13 @@ function finishTensor(t: SourceTensor, state: TensorState): { record: TensorReco
 }
 
 async function weightStats(file: ModelSource['shards'][number]['file'], entry: SourceTensor['entry'], chunk: number, size: number) {
-  const total = { nonFinite: 0, absSum: 0 };
+  const total = { nonFinite: 0, absSum: 0, absMax: 0 };
   for (let e = 0; e < entry.numel; e += chunk) {
     const n = Math.min(chunk, entry.numel - e);
     const s = native.weightStats(toF32(entry.dtype, await file.read(entry, e * size, n * size)));
     total.nonFinite += s.nonFinite;
     total.absSum += s.absSum;
+    total.absMax = Math.max(total.absMax, s.absMax);
   }
   return total;
 }

@@ -70,7 +70,7 @@ export interface NativeBinding {
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   errorSums(original: Float32Array, reconstructed: Float32Array): ErrorSums;
-  weightStats(weights: Float32Array): { nonFinite: number; absSum: number };
+  weightStats(weights: Float32Array): { nonFinite: number; absSum: number; absMax: number };
   // weights: Float32Array for 'F32', Uint16Array of raw bits for 'BF16' / 'F16'; decode writes that dtype.
   ternaryEncode(weights: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: number, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
   ternaryDecode(out: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
@@ -82,6 +82,21 @@ export interface NativeBinding {
     out: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array,
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
+  // seedlm (binding/cpu/seedlm.h): fields hold (P + 1) bytes per block: e4, then q_p as int8.
+  seedlmEncode(weights: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array, path?: KernelPath): void;
+  seedlmDecode(out: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array): void;
+  seedlmEncodeAsync(
+    weights: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array,
+    options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
+  seedlmDecodeAsync(
+    out: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array,
+    options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
+  seedlmTables(C: number, P: number): { worstInverseError: number };
+  /** The per-tensor exponent base for a tensor's max |w|. */
+  seedlmExpMin(absMax: number): number;
+  seedlmStates(C: number, P: number, seed: number, count: number): Uint16Array;
   activeJobs(): number;
   jobSelfTest(
     options: { steps?: number; stepMs?: number; failAt?: number },

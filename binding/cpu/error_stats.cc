@@ -1,5 +1,6 @@
 #include "error_stats.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace tz {
@@ -24,8 +25,12 @@ void add_error_sums(const float* a, const float* b, size_t n, ErrorSums& s) {
 WeightStats weight_stats(const float* w, size_t n) {
   WeightStats s;
   for (size_t i = 0; i < n; ++i) {
-    if (std::isfinite(w[i])) s.absSum += std::fabs(double(w[i]));
-    else ++s.nonFinite;
+    if (std::isfinite(w[i])) {
+      s.absSum += std::fabs(double(w[i]));
+      s.absMax = std::max(s.absMax, std::fabs(w[i]));
+    } else {
+      ++s.nonFinite;
+    }
   }
   return s;
 }

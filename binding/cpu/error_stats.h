@@ -20,6 +20,7 @@ void add_error_sums(const float* a, const float* b, size_t n, ErrorSums& s);
 struct WeightStats {
   uint64_t nonFinite = 0;  // NaN or infinite values
   double absSum = 0;       // sum of |w| over the finite values, in index order
+  float absMax = 0;        // max |w| over the finite values
 };
 
 WeightStats weight_stats(const float* w, size_t n);

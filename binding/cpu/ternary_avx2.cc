@@ -212,7 +212,7 @@ void packBlocks(const void* src, size_t b0, size_t b1, const uint32_t* rowThr, u
 template <FloatType T, unsigned Per>
 void encode(const void* src, size_t n, size_t group, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales) {
   constexpr size_t blockN = 32u * Per;
-  const size_t blocks = n / blockN, rows = blocks * Per;
+  const size_t blocks = n / blockN;
   const bool perTensor = tensorScale >= 0.0f;
   const size_t groups = perTensor ? 1 : (n + group - 1) / group;
   // Rows within one group (always, unless the group size is not a multiple of 32) take the

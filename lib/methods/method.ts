@@ -20,6 +20,8 @@ export interface TensorFacts {
   shape: number[];
   /** Mean |w| over the whole tensor (lossy methods only). */
   absMean: number;
+  /** Max |w| over the whole tensor (lossy methods only). */
+  absMax: number;
 }
 
 export interface Method<P> {

@@ -2,10 +2,11 @@
 import { lossless } from './lossless';
 import { SpecError, type Method } from './method';
 import { rtn } from './rtn';
+import { seedlm } from './seedlm';
 import { ternary } from './ternary';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const METHODS: Record<string, Method<any>> = { lossless, rtn, ternary };
+const METHODS: Record<string, Method<any>> = { lossless, rtn, ternary, seedlm };
 
 export interface MethodChoice {
   method: Method<unknown>;

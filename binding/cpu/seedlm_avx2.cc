@@ -1,0 +1,119 @@
+// seedlm search with AVX2: eight blocks per vector (one block per lane), every seed's tables
+// broadcast to all lanes, the same operations as seedlm_trial in the same order (FMA where it
+// has fma), so the chosen seeds equal the scalar reference's. Seeds are walked in tiles that stay
+// in L2 while a tile of block vectors is searched.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "kernels.h"
+#include "seedlm_tables.h"
+
+namespace tz::avx2 {
+
+namespace {
+
+constexpr unsigned kSeedTile = 2048;   // seeds per tile: 2048 · 48 (or 96) floats, within L2
+constexpr size_t kVectorTile = 16;     // block vectors (of 8 blocks) per tile
+
+// The best (error, seed, exponent) per lane so far.
+struct Best {
+  __m256 score;
+  __m256i seed, e;
+};
+
+// Seeds [s0, s1) for the 8 blocks whose weights are w[c] (lane = block).
+template <unsigned C, unsigned P>
+void searchVector(const SeedlmTables& t, const __m256* w, unsigned s0, unsigned s1, int eMin, Best& best) {
+  const __m256i eLo = _mm256_set1_epi32(eMin), eHi = _mm256_set1_epi32(eMin + 15);
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  for (unsigned s = s0; s < s1; ++s) {
+    const float* pinv = t.pinv(s);
+    const float* u = pinv + P * C;
+    __m256 tv[P];
+    for (unsigned p = 0; p < P; ++p) {
+      __m256 acc = _mm256_setzero_ps();
+      for (unsigned c = 0; c < C; ++c) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(pinv + p * C + c), w[c], acc);
+      tv[p] = acc;
+    }
+    __m256 m = _mm256_and_ps(tv[0], absMask);
+    for (unsigned p = 1; p < P; ++p) m = _mm256_max_ps(m, _mm256_and_ps(tv[p], absMask));
+    // seedlm_e0: k - 2, plus 1 when the significand is above 1.875.
+    const __m256i mb = _mm256_castps_si256(m);
+    const __m256i e0 = _mm256_sub_epi32(_mm256_sub_epi32(_mm256_srli_epi32(mb, 23), _mm256_set1_epi32(129)),
+                                        _mm256_cmpgt_epi32(_mm256_and_si256(mb, _mm256_set1_epi32(0x7FFFFF)), _mm256_set1_epi32(0x700000)));
+    __m256 bestScore = _mm256_set1_ps(INFINITY);
+    __m256i bestE = _mm256_setzero_si256();
+    for (int k = -1; k <= 1; ++k) {
+      const __m256i e = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(e0, _mm256_set1_epi32(k)), eLo), eHi);
+      const __m256 down = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(127), e), 23));
+      const __m256 up = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+      __m256 q[P];
+      for (unsigned p = 0; p < P; ++p) {
+        q[p] = _mm256_round_ps(_mm256_mul_ps(tv[p], down), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q[p] = _mm256_min_ps(_mm256_max_ps(q[p], _mm256_set1_ps(-8.0f)), _mm256_set1_ps(7.0f));
+      }
+      __m256 score = _mm256_setzero_ps();
+      for (unsigned c = 0; c < C; ++c) {
+        __m256 v = _mm256_setzero_ps();
+        for (unsigned p = 0; p < P; ++p) v = _mm256_fmadd_ps(_mm256_broadcast_ss(u + c * P + p), q[p], v);
+        const __m256 r = _mm256_fnmadd_ps(v, up, w[c]);
+        score = _mm256_fmadd_ps(r, r, score);
+      }
+      const __m256 better = _mm256_cmp_ps(score, bestScore, _CMP_LT_OQ);
+      bestScore = _mm256_blendv_ps(bestScore, score, better);
+      bestE = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bestE), _mm256_castsi256_ps(e), better));
+    }
+    const __m256 better = _mm256_cmp_ps(bestScore, best.score, _CMP_LT_OQ);
+    best.score = _mm256_blendv_ps(best.score, bestScore, better);
+    best.seed = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best.seed), _mm256_castsi256_ps(_mm256_set1_epi32(int(s))), better));
+    best.e = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best.e), _mm256_castsi256_ps(bestE), better));
+  }
+}
+
+template <unsigned C, unsigned P>
+void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields) {
+  const size_t vectors = (blocks + 7) / 8;
+  for (size_t v0 = 0; v0 < vectors; v0 += kVectorTile) {
+    const size_t v1 = std::min(vectors, v0 + kVectorTile);
+    alignas(32) float lanes[kVectorTile][C][8];  // weights transposed: [vector][c][lane]; padding lanes are 0
+    Best best[kVectorTile];
+    for (size_t v = v0; v < v1; ++v) {
+      for (unsigned lane = 0; lane < 8; ++lane)
+        for (unsigned c = 0; c < C; ++c) lanes[v - v0][c][lane] = v * 8 + lane < blocks ? w[(v * 8 + lane) * C + c] : 0.0f;
+      best[v - v0] = {_mm256_set1_ps(INFINITY), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    }
+    for (unsigned s0 = 1; s0 <= kSeedCount; s0 += kSeedTile) {
+      const unsigned s1 = std::min(kSeedCount + 1, s0 + kSeedTile);
+      for (size_t v = v0; v < v1; ++v) {
+        __m256 wv[C];
+        for (unsigned c = 0; c < C; ++c) wv[c] = _mm256_load_ps(lanes[v - v0][c]);
+        searchVector<C, P>(t, wv, s0, s1, eMin, best[v - v0]);
+      }
+    }
+    for (size_t v = v0; v < v1; ++v) {
+      alignas(32) int32_t seed[8], e[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(seed), best[v - v0].seed);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(e), best[v - v0].e);
+      for (unsigned lane = 0; lane < 8 && v * 8 + lane < blocks; ++lane) {
+        const size_t b = v * 8 + lane;
+        if (seed[lane] == 0) throw std::runtime_error("seedlm: block " + std::to_string(b) + " has no finite fit (weights too large for f32)");
+        seeds[b] = uint16_t(seed[lane]);
+        seedlm_fields(t, w + b * C, unsigned(seed[lane]), e[lane], eMin, fields + b * (P + 1));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields) {
+  if (t.C == 8 && t.P == 3) return search<8, 3>(t, w, blocks, eMin, seeds, fields);
+  if (t.C == 12 && t.P == 4) return search<12, 4>(t, w, blocks, eMin, seeds, fields);
+  throw std::invalid_argument("seedlm: no search kernel for C " + std::to_string(t.C) + ", P " + std::to_string(t.P));
+}
+
+}  // namespace tz::avx2

@@ -1,0 +1,42 @@
+// seedlm search, scalar reference: every seed for every block, in the order of seedlm.h.
+#include <stdexcept>
+#include <string>
+
+#include "kernels.h"
+#include "seedlm_tables.h"
+
+namespace tz::scalar {
+
+namespace {
+
+template <unsigned C, unsigned P>
+void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields) {
+  for (size_t b = 0; b < blocks; ++b) {
+    const float* wb = w + b * C;
+    float best = INFINITY;
+    unsigned bestSeed = 0;
+    int bestE = 0;
+    for (unsigned s = 1; s <= kSeedCount; ++s) {
+      int e = 0;
+      const float score = seedlm_trial<C, P>(t.pinv(s), t.u(s), wb, eMin, &e);
+      if (score < best) {
+        best = score;
+        bestSeed = s;
+        bestE = e;
+      }
+    }
+    if (bestSeed == 0) throw std::runtime_error("seedlm: block " + std::to_string(b) + " has no finite fit (weights too large for f32)");
+    seeds[b] = uint16_t(bestSeed);
+    seedlm_fields(t, wb, bestSeed, bestE, eMin, fields + b * (P + 1));
+  }
+}
+
+}  // namespace
+
+void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields) {
+  if (t.C == 8 && t.P == 3) return search<8, 3>(t, w, blocks, eMin, seeds, fields);
+  if (t.C == 12 && t.P == 4) return search<12, 4>(t, w, blocks, eMin, seeds, fields);
+  throw std::invalid_argument("seedlm: no search kernel for C " + std::to_string(t.C) + ", P " + std::to_string(t.P));
+}
+
+}  // namespace tz::scalar

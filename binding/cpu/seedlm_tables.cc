@@ -1,0 +1,120 @@
+#include "seedlm_tables.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+namespace tz {
+
+namespace {
+
+std::unique_ptr<SeedlmTables> build(unsigned C, unsigned P) {
+  auto t = std::make_unique<SeedlmTables>();
+  t->C = C;
+  t->P = P;
+  t->stride = 2 * size_t(P) * C;
+  t->cycle.resize(kSeedCount);
+  t->where.assign(65536, 0);
+  uint16_t x = 1;
+  for (unsigned i = 0; i < kSeedCount; ++i, x = lfsr_next(x)) {
+    t->cycle[i] = x;
+    t->where[x] = i;
+  }
+  if (x != 1) throw std::logic_error("seedlm: the LFSR does not have period 65535");
+
+  t->perSeed.resize(size_t(kSeedCount) * t->stride);
+  t->worstInverseError = 0;
+  for (unsigned s = 1; s <= kSeedCount; ++s) {
+    double u[kSeedlmMaxC][kSeedlmMaxP], g[kSeedlmMaxP][kSeedlmMaxP] = {}, l[kSeedlmMaxP][kSeedlmMaxP] = {};
+    for (unsigned c = 0; c < C; ++c)
+      for (unsigned p = 0; p < P; ++p) u[c][p] = seedlm_entry(t->state(s, c * P + p + 1));
+    for (unsigned i = 0; i < P; ++i)
+      for (unsigned j = 0; j < P; ++j)
+        for (unsigned c = 0; c < C; ++c) g[i][j] += u[c][i] * u[c][j];
+    // Cholesky G = L·Lᵀ (G is positive definite for every seed; checked).
+    for (unsigned i = 0; i < P; ++i)
+      for (unsigned j = 0; j <= i; ++j) {
+        double v = g[i][j];
+        for (unsigned k = 0; k < j; ++k) v -= l[i][k] * l[j][k];
+        if (i == j) {
+          if (!(v > 1e-12)) throw std::logic_error("seedlm: U(" + std::to_string(s) + ") is rank-deficient");
+          l[i][i] = std::sqrt(v);
+        } else {
+          l[i][j] = v / l[j][j];
+        }
+      }
+    float* pinv = t->perSeed.data() + size_t(s - 1) * t->stride;
+    double back[kSeedlmMaxP][kSeedlmMaxC];
+    for (unsigned c = 0; c < C; ++c) {  // column c of G⁻¹Uᵀ: solve L·y = U[c], then Lᵀ·x = y
+      double y[kSeedlmMaxP], z[kSeedlmMaxP];
+      for (unsigned i = 0; i < P; ++i) {
+        double v = u[c][i];
+        for (unsigned k = 0; k < i; ++k) v -= l[i][k] * y[k];
+        y[i] = v / l[i][i];
+      }
+      for (unsigned i = P; i-- > 0;) {
+        double v = y[i];
+        for (unsigned k = i + 1; k < P; ++k) v -= l[k][i] * z[k];
+        z[i] = v / l[i][i];
+      }
+      for (unsigned p = 0; p < P; ++p) {
+        back[p][c] = z[p];
+        pinv[p * C + c] = float(z[p]);
+      }
+    }
+    for (unsigned i = 0; i < P; ++i)  // pinv·U should be the identity
+      for (unsigned j = 0; j < P; ++j) {
+        double v = i == j ? -1.0 : 0.0;
+        for (unsigned c = 0; c < C; ++c) v += back[i][c] * u[c][j];
+        t->worstInverseError = std::max(t->worstInverseError, std::fabs(v));
+      }
+    float* uf = pinv + size_t(P) * C;
+    for (unsigned c = 0; c < C; ++c)
+      for (unsigned p = 0; p < P; ++p) uf[c * P + p] = float(u[c][p]);
+  }
+  return t;
+}
+
+}  // namespace
+
+const SeedlmTables& seedlm_tables(unsigned C, unsigned P) {
+  if (C < 1 || C > kSeedlmMaxC || P < 1 || P > kSeedlmMaxP || P > C) throw std::invalid_argument("seedlm: unsupported block shape");
+  static std::mutex mutex;
+  static std::map<std::pair<unsigned, unsigned>, std::unique_ptr<SeedlmTables>> built;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = built[{C, P}];
+  if (!slot) slot = build(C, P);
+  return *slot;
+}
+
+void seedlm_fields(const SeedlmTables& t, const float* w, unsigned seed, int e, int eMin, uint8_t* fields) {
+  const float* pinv = t.pinv(seed);
+  fields[0] = uint8_t(e - eMin);
+  for (unsigned p = 0; p < t.P; ++p) {
+    float acc = 0.0f;  // t*_p exactly as the search computed it
+    for (unsigned c = 0; c < t.C; ++c) acc = fmaf(pinv[p * t.C + c], w[c], acc);
+    fields[1 + p] = uint8_t(int8_t(seedlm_q(acc, e)));
+  }
+}
+
+void seedlm_decode(const SeedlmTables& t, int eMin, const uint16_t* seeds, const uint8_t* fields, size_t blocks, float* out) {
+  const unsigned C = t.C, P = t.P;
+  for (size_t b = 0; b < blocks; ++b) {
+    const uint8_t* f = fields + b * (P + 1);
+    const unsigned s = seeds[b];
+    if (s == 0 || f[0] > 15) throw std::runtime_error("seedlm: corrupt block (seed 0 or exponent code > 15)");
+    const float scale = seedlm_decode_scale(eMin + int(f[0]));
+    const unsigned base = t.where[s];
+    for (unsigned c = 0; c < C; ++c) {
+      int32_t acc = 0;
+      for (unsigned p = 0; p < P; ++p) acc += (int32_t(t.cycle[(base + c * P + p + 1) % kSeedCount]) - 32768) * int32_t(int8_t(f[1 + p]));
+      out[b * C + c] = float(acc) * scale;
+    }
+  }
+}
+
+}  // namespace tz

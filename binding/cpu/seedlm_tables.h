@@ -1,0 +1,37 @@
+// The per-(C, P) tables of the seedlm search and decoder (definitions in seedlm.h): the LFSR
+// cycle, and per seed the pseudo-inverse, Uᵀ and the Gram upper triangle of U(s), computed in f64
+// and stored in f32. Built once per (C, P) per process and shared by all threads.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "seedlm.h"
+
+namespace tz {
+
+struct SeedlmTables {
+  unsigned C, P;
+  size_t stride;                // floats per seed: P·C (pinv, row p then c), then C·P (U, row c then p)
+  std::vector<uint16_t> cycle;  // cycle[i] = x_i from x_0 = 1
+  std::vector<uint32_t> where;  // where[s] = i with cycle[i] == s
+  std::vector<float> perSeed;   // seed s at (s - 1)·stride
+  double worstInverseError;     // max |pinv·U - I| over all seeds, in f64 (tested)
+
+  const float* pinv(unsigned s) const { return perSeed.data() + size_t(s - 1) * stride; }
+  const float* u(unsigned s) const { return pinv(s) + P * C; }
+  // x_k after seed s (k >= 1).
+  uint16_t state(unsigned s, unsigned k) const { return cycle[(where[s] + k) % kSeedCount]; }
+};
+
+// The tables for C x P (C <= 12, P <= 4); built on first use, thread-safe.
+const SeedlmTables& seedlm_tables(unsigned C, unsigned P);
+
+// The fields of one block for the seed and exponent the search chose (e4, then q_p as int8).
+void seedlm_fields(const SeedlmTables& t, const float* w, unsigned seed, int e, int eMin, uint8_t* fields);
+
+// Decodes `blocks` blocks: seeds[b], fields[b·(P+1) + 0] = e4, fields[b·(P+1) + 1 + p] = q_p
+// (as int8), into out[b·C + c] (the integer-exact decoder of seedlm.h).
+void seedlm_decode(const SeedlmTables& t, int eMin, const uint16_t* seeds, const uint8_t* fields, size_t blocks, float* out);
+
+}  // namespace tz

@@ -1,0 +1,81 @@
+// seedlm (SPEC.md §3.2, SeedLM): each block of C weights becomes a 16-bit LFSR seed, a 4-bit
+// exponent and P 4-bit coefficients, found by trying all 65535 seeds. Presets: seedlm:4 (C 8,
+// P 3, 4.0 bits/weight) and seedlm:3 (C 12, P 4, 3.0). Kernels: binding/cpu/seedlm_{scalar,avx2}.cc.
+import { ENCODED_DTYPES } from '../io/dtypes';
+import { runJob } from '../jobs';
+import { native } from '../native';
+import { bytesOf, fromF32, toF32, u16View } from './f32';
+import { SpecError, chunkElements, type Method } from './method';
+
+export interface SeedlmParams {
+  /** Bits per weight: 4 (C 8, P 3) or 3 (C 12, P 4). */
+  bits: 3 | 4;
+}
+
+const shape = (p: SeedlmParams) => (p.bits === 4 ? { C: 8, P: 3 } : { C: 12, P: 4 });
+const blocksOf = (p: SeedlmParams, elements: number) => Math.ceil(elements / shape(p).C);
+/** Nibbles per block: the exponent code, then the P coefficients. */
+const nibbleBytes = (p: SeedlmParams, blocks: number) => Math.ceil((blocks * (shape(p).P + 1)) / 2);
+
+/** Exponent range the kernels accept for eMin (binding/cpu/seedlm.h). */
+const MIN_EXP = -110;
+const MAX_EXP = 100;
+
+/** fields (P + 1 bytes per block) <-> nibbles, low nibble first; q_p in two's complement. */
+function packFields(fields: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(fields.length / 2));
+  for (let i = 0; i < fields.length; i++) out[i >> 1] |= (fields[i] & 15) << (4 * (i & 1));
+  return out;
+}
+
+function unpackFields(p: SeedlmParams, nibbles: Uint8Array, blocks: number): Uint8Array {
+  const P = shape(p).P;
+  const fields = new Uint8Array(blocks * (P + 1));
+  for (let i = 0; i < fields.length; i++) {
+    const v = (nibbles[i >> 1] >> (4 * (i & 1))) & 15;
+    fields[i] = i % (P + 1) === 0 || v < 8 ? v : v + 240; // sign-extend the coefficients
+  }
+  return fields;
+}
+
+export const seedlm: Method<SeedlmParams> = {
+  name: 'seedlm',
+  lossy: true,
+  parse(args) {
+    if (args.length !== 1 || (args[0] !== '4' && args[0] !== '3')) throw new SpecError('seedlm needs a preset: seedlm:4 (C 8, P 3) or seedlm:3 (C 12, P 4)');
+    return { bits: args[0] === '4' ? 4 : 3 };
+  },
+  format: (p) => `seedlm:${p.bits}`,
+  unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `seedlm encodes F32/F16/BF16, not ${dtype}`),
+  // Whole blocks, an even number of them (the nibble stream stays byte-aligned per chunk).
+  chunkUnit: (p) => 2 * shape(p).C,
+  streamNames: () => ['seeds', 'fields', 'exponent'],
+  rawStreamBytes: (p, _dtype, elements) => [2 * blocksOf(p, elements), nibbleBytes(p, blocksOf(p, elements)), 1],
+  nominalBits(p, _dtype, numel) {
+    if (!numel) return 0;
+    const blocks = blocksOf(p, numel), chunks = Math.ceil(numel / chunkElements(this.chunkUnit(p)));
+    return (16 * blocks + 4 * (shape(p).P + 1) * blocks + 8 * chunks) / numel;
+  },
+  async encode(p, dtype, raw, { threads, signal }, tensor) {
+    const { C, P } = shape(p);
+    const w = toF32(dtype, raw);
+    const blocks = blocksOf(p, w.length);
+    const eMin = native.seedlmExpMin(tensor.absMax);
+    const seeds = new Uint16Array(blocks);
+    const fields = new Uint8Array(blocks * (P + 1));
+    await runJob((progress) => native.seedlmEncodeAsync(w, C, P, eMin, seeds, fields, { threads }, progress), { signal });
+    const recon = new Float32Array(w.length);
+    await runJob((progress) => native.seedlmDecodeAsync(recon, C, P, eMin, seeds, fields, { threads }, progress), { signal });
+    return { streams: [bytesOf(seeds), packFields(fields), Uint8Array.of(eMin & 255)], decoded: fromF32(dtype, recon) };
+  },
+  async decode(p, dtype, [seedBytes, nibbles, exponent], elements, { threads, signal }) {
+    const { C, P } = shape(p);
+    const eMin = (exponent[0] << 24) >> 24;
+    if (eMin < MIN_EXP || eMin > MAX_EXP) throw new Error(`seedlm: stored exponent base ${eMin} is outside ${MIN_EXP}..${MAX_EXP}`);
+    const blocks = blocksOf(p, elements);
+    const out = new Float32Array(elements);
+    const fields = unpackFields(p, nibbles, blocks);
+    await runJob((progress) => native.seedlmDecodeAsync(out, C, P, eMin, u16View(seedBytes), fields, { threads }, progress), { signal });
+    return fromF32(dtype, out);
+  },
+};
