@@ -1,13 +1,16 @@
-// Job-machinery exports: activeJobs() for leak checks, copy() (the memory-bandwidth yardstick
-// benchmarks compare kernels to), and jobSelfTest(), a job with controllable steps, delay and
+// Job-machinery exports: activeJobs() for leak checks, copy() and fmaPeak() (the memory-bandwidth
+// and FMA yardsticks benchmarks compare kernels to), and jobSelfTest(), a job with controllable steps, delay and
 // failure that the tests use to exercise progress, cancellation and error paths.
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
 
 #include "args.h"
 #include "bindings.h"
+#include "cpu/cpu_features.h"
+#include "cpu/fma_peak.h"
 #include "cpu/parallel.h"
 #include "native_job.h"
 
@@ -29,6 +32,15 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   JobContext ctx;
   parallel_for(src.ByteLength(), size_t(1) << 20, threads, ctx, [&](size_t b, size_t e) { std::memcpy(d + b, s + b, e - b); });
   return info.Env().Undefined();
+}
+
+// fmaPeak(threads, seconds) -> f32 GFLOP/s of 8-wide FMAs (NaN without AVX2/FMA).
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  const unsigned threads = unsigned(RequireInt(info, 0, "threads", 1, 1024));
+  if (!info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "seconds must be a number");
+  const double seconds = info[1].As<Napi::Number>().DoubleValue();
+  if (!(seconds > 0 && seconds <= 60)) throw Napi::RangeError::New(info.Env(), "seconds must be in (0, 60]");
+  return Napi::Number::New(info.Env(), cpu_features().avx2Path() ? fma_peak_gflops(threads, seconds) : std::nan(""));
 }
 
 // jobSelfTest({ steps, stepMs, failAt }, onProgress) -> { promise, cancel }; resolves with steps.
@@ -54,6 +66,7 @@ Napi::Value JobSelfTest(const Napi::CallbackInfo& info) {
 void RegisterJobs(Napi::Env env, Napi::Object exports) {
   exports.Set("activeJobs", Napi::Function::New(env, ActiveJobsJs, "activeJobs"));
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("jobSelfTest", Napi::Function::New(env, JobSelfTest, "jobSelfTest"));
 }
 

@@ -97,6 +97,8 @@ export interface NativeBinding {
   /** The per-tensor exponent base for a tensor's max |w|. */
   seedlmExpMin(absMax: number): number;
   seedlmStates(C: number, P: number, seed: number, count: number): Uint16Array;
+  /** f32 GFLOP/s of 8-wide FMAs on `threads` threads (NaN without AVX2/FMA): the bench's compute limit. */
+  fmaPeak(threads: number, seconds: number): number;
   activeJobs(): number;
   jobSelfTest(
     options: { steps?: number; stepMs?: number; failAt?: number },

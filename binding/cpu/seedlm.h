@@ -15,11 +15,11 @@
 //   m     = max_p |t*_p|; e0 = the smallest e with m <= 7.5·2^e (from m's bits, seedlm_e0)
 //   for e in (e0 - 1, e0, e0 + 1), each clamped to [eMin, eMin + 15]:
 //     q_p   = clamp(rint(t*_p·2^-e), -8, 7)
-//     v_c   = Σ_p U[c][p]·q_p    (fma chain over p; U's entries rounded to f32)
-//     r_c   = fma(-v_c, 2^e, w_c) (= w_c - v_c·2^e rounded once)
-//     error = Σ_c r_c²           (fma chain over c)
-//   Lowest error wins; ties go to the smaller e, then to the smaller seed. The error is the
-//   block's error after quantization computed directly (a Gram-matrix shortcut loses it to
+//     ŵ_c   = (Σ_p (x_cp - 2^15)·q_p) · f32(2^e / 32767)   (the decoder's value, bit for bit: the
+//             sum is exact in f32, since every partial sum is an integer below 2^24)
+//     error = Σ_c (w_c - ŵ_c)²      (fma chain over c)
+//   Lowest error wins; ties go to the smaller e, then to the smaller seed. So the search ranks
+//   seeds by the error of exactly what will be decoded (a Gram-matrix shortcut loses it to
 //   cancellation when an ill-conditioned U(s) gives large coefficients).
 //
 // Decode (bit-exact everywhere): acc_c = Σ_p (x - 2^15)·q_p in int32 over the states of row c, then
@@ -63,8 +63,10 @@ TZ_HD float seedlm_q(float t, int e) {
   return q < -8.0f ? -8.0f : (q > 7.0f ? 7.0f : q);
 }
 
-// f32(2^e / 32767), the decode scale.
-TZ_HD float seedlm_decode_scale(int e) { return float(ldexp(1.0, e) / 32767.0); }
+// f32(2^e / 32767), the decode scale: 2^e times f32(1/32767) (scaling by a power of two commutes
+// with rounding in the normal range, which kSeedlmMinExp/kSeedlmMaxExp keep).
+constexpr float kSeedlmUnit = float(1.0 / 32767.0);
+TZ_HD float seedlm_decode_scale(int e) { return pow2f(e) * kSeedlmUnit; }
 
 // The per-tensor eMin from max |w|: the top exponent covers 4·max|w| (t* can exceed the
 // weights), and the 16 codes reach 15 below it.
@@ -74,9 +76,10 @@ TZ_HD int seedlm_exp_min(float absMax) {
 }
 
 // One trial of the search (the reference order of operations): the error of a seed's tables
-// (pinv, U row by row) for block w, and through bestE the exponent it chose.
+// (pinv; x = the states minus 2^15 as floats, row c then p) for block w, and through bestE the
+// exponent it chose.
 template <unsigned C, unsigned P>
-TZ_HD float seedlm_trial(const float* pinv, const float* u, const float* w, int eMin, int* bestE) {
+TZ_HD float seedlm_trial(const float* pinv, const float* x, const float* w, int eMin, int* bestE) {
   float t[P];
   for (unsigned p = 0; p < P; ++p) {
     float acc = 0.0f;
@@ -91,11 +94,12 @@ TZ_HD float seedlm_trial(const float* pinv, const float* u, const float* w, int 
     const int e = e0 + k < eMin ? eMin : (e0 + k > eMin + 15 ? eMin + 15 : e0 + k);
     float q[P];
     for (unsigned p = 0; p < P; ++p) q[p] = seedlm_q(t[p], e);
+    const float scale = seedlm_decode_scale(e);
     float error = 0.0f;
     for (unsigned c = 0; c < C; ++c) {
       float v = 0.0f;
-      for (unsigned p = 0; p < P; ++p) v = fmaf(u[c * P + p], q[p], v);
-      const float r = fmaf(-v, pow2f(e), w[c]);
+      for (unsigned p = 0; p < P; ++p) v = fmaf(x[c * P + p], q[p], v);
+      const float r = w[c] - v * scale;
       error = fmaf(r, r, error);
     }
     if (error < best) {

@@ -18,6 +18,7 @@ namespace {
 
 constexpr unsigned kSeedTile = 2048;   // seeds per tile: 2048 · 48 (or 96) floats, within L2
 constexpr size_t kVectorTile = 16;     // block vectors (of 8 blocks) per tile
+constexpr unsigned kTogether = 2;      // block vectors searched side by side
 
 // The best (error, seed, exponent) per lane so far.
 struct Best {
@@ -25,52 +26,73 @@ struct Best {
   __m256i seed, e;
 };
 
-// Seeds [s0, s1) for the 8 blocks whose weights are w[c] (lane = block).
-template <unsigned C, unsigned P>
-void searchVector(const SeedlmTables& t, const __m256* w, unsigned s0, unsigned s1, int eMin, Best& best) {
+// Seeds [s0, s1) for V vectors of 8 blocks (lane = block; w[v][c] = weight c of the 8 blocks).
+// Searching V vectors at once gives the core V independent chains of dependent FMAs per seed.
+template <unsigned C, unsigned P, unsigned V>
+void searchVectors(const SeedlmTables& t, const float (*w)[C][8], unsigned s0, unsigned s1, int eMin, Best* best) {
   const __m256i eLo = _mm256_set1_epi32(eMin), eHi = _mm256_set1_epi32(eMin + 15);
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   for (unsigned s = s0; s < s1; ++s) {
     const float* pinv = t.pinv(s);
-    const float* u = pinv + P * C;
-    __m256 tv[P];
+    const float* x = pinv + P * C;
+    __m256 tv[V][P];
     for (unsigned p = 0; p < P; ++p) {
-      __m256 acc = _mm256_setzero_ps();
-      for (unsigned c = 0; c < C; ++c) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(pinv + p * C + c), w[c], acc);
-      tv[p] = acc;
-    }
-    __m256 m = _mm256_and_ps(tv[0], absMask);
-    for (unsigned p = 1; p < P; ++p) m = _mm256_max_ps(m, _mm256_and_ps(tv[p], absMask));
-    // seedlm_e0: k - 2, plus 1 when the significand is above 1.875.
-    const __m256i mb = _mm256_castps_si256(m);
-    const __m256i e0 = _mm256_sub_epi32(_mm256_sub_epi32(_mm256_srli_epi32(mb, 23), _mm256_set1_epi32(129)),
-                                        _mm256_cmpgt_epi32(_mm256_and_si256(mb, _mm256_set1_epi32(0x7FFFFF)), _mm256_set1_epi32(0x700000)));
-    __m256 bestScore = _mm256_set1_ps(INFINITY);
-    __m256i bestE = _mm256_setzero_si256();
-    for (int k = -1; k <= 1; ++k) {
-      const __m256i e = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(e0, _mm256_set1_epi32(k)), eLo), eHi);
-      const __m256 down = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(127), e), 23));
-      const __m256 up = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
-      __m256 q[P];
-      for (unsigned p = 0; p < P; ++p) {
-        q[p] = _mm256_round_ps(_mm256_mul_ps(tv[p], down), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        q[p] = _mm256_min_ps(_mm256_max_ps(q[p], _mm256_set1_ps(-8.0f)), _mm256_set1_ps(7.0f));
-      }
-      __m256 score = _mm256_setzero_ps();
+      __m256 acc[V];
+      for (unsigned v = 0; v < V; ++v) acc[v] = _mm256_setzero_ps();
       for (unsigned c = 0; c < C; ++c) {
-        __m256 v = _mm256_setzero_ps();
-        for (unsigned p = 0; p < P; ++p) v = _mm256_fmadd_ps(_mm256_broadcast_ss(u + c * P + p), q[p], v);
-        const __m256 r = _mm256_fnmadd_ps(v, up, w[c]);
-        score = _mm256_fmadd_ps(r, r, score);
+        const __m256 coef = _mm256_broadcast_ss(pinv + p * C + c);
+        for (unsigned v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(coef, _mm256_load_ps(w[v][c]), acc[v]);
       }
-      const __m256 better = _mm256_cmp_ps(score, bestScore, _CMP_LT_OQ);
-      bestScore = _mm256_blendv_ps(bestScore, score, better);
-      bestE = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bestE), _mm256_castsi256_ps(e), better));
+      for (unsigned v = 0; v < V; ++v) tv[v][p] = acc[v];
     }
-    const __m256 better = _mm256_cmp_ps(bestScore, best.score, _CMP_LT_OQ);
-    best.score = _mm256_blendv_ps(best.score, bestScore, better);
-    best.seed = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best.seed), _mm256_castsi256_ps(_mm256_set1_epi32(int(s))), better));
-    best.e = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best.e), _mm256_castsi256_ps(bestE), better));
+    // The three candidate exponents side by side, so each state is broadcast once.
+    __m256 q[V][3][P], scale[V][3], error[V][3];
+    __m256i e[V][3];
+    for (unsigned v = 0; v < V; ++v) {
+      __m256 m = _mm256_and_ps(tv[v][0], absMask);
+      for (unsigned p = 1; p < P; ++p) m = _mm256_max_ps(m, _mm256_and_ps(tv[v][p], absMask));
+      // seedlm_e0: k - 2, plus 1 when the significand is above 1.875.
+      const __m256i mb = _mm256_castps_si256(m);
+      const __m256i e0 = _mm256_sub_epi32(_mm256_sub_epi32(_mm256_srli_epi32(mb, 23), _mm256_set1_epi32(129)),
+                                          _mm256_cmpgt_epi32(_mm256_and_si256(mb, _mm256_set1_epi32(0x7FFFFF)), _mm256_set1_epi32(0x700000)));
+      for (int k = 0; k < 3; ++k) {
+        e[v][k] = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(e0, _mm256_set1_epi32(k - 1)), eLo), eHi);
+        const __m256 down = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(127), e[v][k]), 23));
+        scale[v][k] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e[v][k], _mm256_set1_epi32(127)), 23)), _mm256_set1_ps(kSeedlmUnit));
+        for (unsigned p = 0; p < P; ++p) {
+          const __m256 r = _mm256_round_ps(_mm256_mul_ps(tv[v][p], down), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          q[v][k][p] = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-8.0f)), _mm256_set1_ps(7.0f));
+        }
+        error[v][k] = _mm256_setzero_ps();
+      }
+    }
+    for (unsigned c = 0; c < C; ++c) {
+      __m256 xs[P];
+      for (unsigned p = 0; p < P; ++p) xs[p] = _mm256_broadcast_ss(x + c * P + p);
+      for (unsigned v = 0; v < V; ++v) {
+        const __m256 wc = _mm256_load_ps(w[v][c]);
+        for (int k = 0; k < 3; ++k) {
+          __m256 sum = _mm256_setzero_ps();
+          for (unsigned p = 0; p < P; ++p) sum = _mm256_fmadd_ps(xs[p], q[v][k][p], sum);
+          const __m256 r = _mm256_sub_ps(wc, _mm256_mul_ps(sum, scale[v][k]));
+          error[v][k] = _mm256_fmadd_ps(r, r, error[v][k]);
+        }
+      }
+    }
+    const __m256 seed = _mm256_castsi256_ps(_mm256_set1_epi32(int(s)));
+    for (unsigned v = 0; v < V; ++v) {
+      __m256 bestScore = _mm256_set1_ps(INFINITY);
+      __m256i bestE = _mm256_setzero_si256();
+      for (int k = 0; k < 3; ++k) {
+        const __m256 better = _mm256_cmp_ps(error[v][k], bestScore, _CMP_LT_OQ);
+        bestScore = _mm256_blendv_ps(bestScore, error[v][k], better);
+        bestE = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bestE), _mm256_castsi256_ps(e[v][k]), better));
+      }
+      const __m256 better = _mm256_cmp_ps(bestScore, best[v].score, _CMP_LT_OQ);
+      best[v].score = _mm256_blendv_ps(best[v].score, bestScore, better);
+      best[v].seed = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best[v].seed), seed, better));
+      best[v].e = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best[v].e), _mm256_castsi256_ps(bestE), better));
+    }
   }
 }
 
@@ -88,11 +110,9 @@ void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint
     }
     for (unsigned s0 = 1; s0 <= kSeedCount; s0 += kSeedTile) {
       const unsigned s1 = std::min(kSeedCount + 1, s0 + kSeedTile);
-      for (size_t v = v0; v < v1; ++v) {
-        __m256 wv[C];
-        for (unsigned c = 0; c < C; ++c) wv[c] = _mm256_load_ps(lanes[v - v0][c]);
-        searchVector<C, P>(t, wv, s0, s1, eMin, best[v - v0]);
-      }
+      size_t v = v0;
+      for (; v + kTogether <= v1; v += kTogether) searchVectors<C, P, kTogether>(t, lanes + (v - v0), s0, s1, eMin, best + (v - v0));
+      for (; v < v1; ++v) searchVectors<C, P, 1>(t, lanes + (v - v0), s0, s1, eMin, best + (v - v0));
     }
     for (size_t v = v0; v < v1; ++v) {
       alignas(32) int32_t seed[8], e[8];

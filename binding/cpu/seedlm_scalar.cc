@@ -18,7 +18,7 @@ void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint
     int bestE = 0;
     for (unsigned s = 1; s <= kSeedCount; ++s) {
       int e = 0;
-      const float score = seedlm_trial<C, P>(t.pinv(s), t.u(s), wb, eMin, &e);
+      const float score = seedlm_trial<C, P>(t.pinv(s), t.x(s), wb, eMin, &e);
       if (score < best) {
         best = score;
         bestSeed = s;

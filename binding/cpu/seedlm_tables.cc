@@ -72,9 +72,9 @@ std::unique_ptr<SeedlmTables> build(unsigned C, unsigned P) {
         for (unsigned c = 0; c < C; ++c) v += back[i][c] * u[c][j];
         t->worstInverseError = std::max(t->worstInverseError, std::fabs(v));
       }
-    float* uf = pinv + size_t(P) * C;
+    float* xf = pinv + size_t(P) * C;
     for (unsigned c = 0; c < C; ++c)
-      for (unsigned p = 0; p < P; ++p) uf[c * P + p] = float(u[c][p]);
+      for (unsigned p = 0; p < P; ++p) xf[c * P + p] = float(int(t->state(s, c * P + p + 1)) - 32768);
   }
   return t;
 }

@@ -12,14 +12,14 @@ namespace tz {
 
 struct SeedlmTables {
   unsigned C, P;
-  size_t stride;                // floats per seed: P·C (pinv, row p then c), then C·P (U, row c then p)
+  size_t stride;                // floats per seed: P·C (pinv, row p then c), then C·P (x - 2^15, row c then p)
   std::vector<uint16_t> cycle;  // cycle[i] = x_i from x_0 = 1
   std::vector<uint32_t> where;  // where[s] = i with cycle[i] == s
   std::vector<float> perSeed;   // seed s at (s - 1)·stride
   double worstInverseError;     // max |pinv·U - I| over all seeds, in f64 (tested)
 
   const float* pinv(unsigned s) const { return perSeed.data() + size_t(s - 1) * stride; }
-  const float* u(unsigned s) const { return pinv(s) + P * C; }
+  const float* x(unsigned s) const { return pinv(s) + P * C; }
   // x_k after seed s (k >= 1).
   uint16_t state(unsigned s, unsigned k) const { return cycle[(where[s] + k) % kSeedCount]; }
 };
