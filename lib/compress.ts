@@ -1,7 +1,7 @@
 // compress: model -> .tzip. A straight line: open and validate the input, assign a method to
 // every tensor (all specs checked before any work), then stream each tensor chunk by chunk
 // through method -> LZMA stage -> container writer. Memory is bounded by a few chunks.
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { backendInfo } from './backend';
@@ -17,6 +17,7 @@ import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics }
 import type { ErrorSums } from './native';
 import { native } from './native';
 import { assign, parsePolicy, type Assignment } from './policy';
+import { ResumeLog, type FinishedTensor } from './resume';
 import { defaultThreads } from './threads';
 import { totals, type Totals } from './totals';
 import { version } from './version';
@@ -31,6 +32,8 @@ export interface CompressOptions {
   threads?: number;
   /** Tensors with NaN/Inf under a lossy method: store them lossless (default) or fail. */
   nonFinite?: 'lossless' | 'error';
+  /** Reuse the tensors an interrupted run finished (its `<output>.resume` sidecar). */
+  resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: CompressProgress) => void;
 }
@@ -86,9 +89,12 @@ export async function compress(input: string, output: string, options: CompressO
       throw new Error(`${output}: the output must not be inside the input directory`);
     const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
     const progress = progressTracker(source, options.onProgress);
+    const nonFinite = options.nonFinite ?? 'lossless';
+    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite });
+    const { log, finished } = await ResumeLog.open(output, key, options.resume ?? false);
     const writer = await ContainerWriter.create(output);
     try {
-      const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, options.nonFinite ?? 'lossless', progress);
+      const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, nonFinite, progress, log, finished);
       const shards: ShardRecord[] = [];
       for (const s of source.shards) shards.push(await shardRecord(source, s, lzma, ctx, writer));
       const files: FileRecord[] = [];
@@ -103,6 +109,7 @@ export async function compress(input: string, output: string, options: CompressO
         totals: { originalBytes: source.totalBytes, weights: records.reduce((a, r) => a + numelOf(r.shape), 0) },
       };
       const containerBytes = await writer.finish(meta);
+      await log.close(true);
       const info = backendInfo();
       return {
         input,
@@ -115,11 +122,22 @@ export async function compress(input: string, output: string, options: CompressO
       };
     } catch (e) {
       await writer.abort();
+      if ((await log.close(false)) && e instanceof Error) e.message += ` (finished tensors are kept in ${log.path}: run again with --resume to continue)`;
       throw e;
     }
   } finally {
     await source.close();
   }
+}
+
+/** What a resumed run must share with the interrupted one: tool, options and input files. */
+async function resumeKey(source: ModelSource, options: object): Promise<string> {
+  const files = [...source.shards.map((s) => s.relPath), ...source.extraFiles];
+  const stats = await Promise.all(files.map(async (f) => {
+    const s = await stat(path.join(source.root, f));
+    return [f, s.size, s.mtimeMs];
+  }));
+  return JSON.stringify({ tool: version, format: FORMAT_VERSION, options, kind: source.kind, files: stats });
 }
 
 /** Raw bytes (in the stored dtype) one batch of chunks may hold per thread. */
@@ -152,12 +170,25 @@ async function encodeTensors(
   writer: ContainerWriter,
   nonFinite: 'lossless' | 'error',
   progress: ReturnType<typeof progressTracker>,
+  log: ResumeLog,
+  finished: FinishedTensor[],
 ): Promise<{ records: TensorRecord[]; reports: TensorReport[] }> {
   const records: TensorRecord[] = [];
   const reports: TensorReport[] = [];
   const states: TensorState[] = [];
   const budget = Math.max(1, ctx.threads) * BATCH_BYTES_PER_THREAD;
-  let ti = 0; // next tensor to start
+  // Tensors an interrupted run finished: their pieces are copied, not encoded again.
+  for (const [i, f] of finished.entries()) {
+    const { entry } = plan[i].t;
+    if (f.record.name !== entry.name) throw new Error(`${log.path} does not match this model (tensor ${i} is ${f.record.name}, not ${entry.name})`);
+    const again = [];
+    for (const p of f.pieces) again.push(await writer.addPiece(p.name, await p.piece()));
+    if (JSON.stringify(again) !== JSON.stringify(f.record.pieces.flat())) throw new Error(`${log.path}: the pieces of ${entry.name} do not match their record`);
+    records.push(f.record);
+    reports.push(f.report);
+    progress.tensor(i, entry.name, entry.byteLength, entry.byteLength);
+  }
+  let ti = finished.length; // next tensor to start
   let ci = 0; // next chunk of tensor ti
   while (ti < plan.length) {
     // Gather a batch of units.
@@ -176,7 +207,9 @@ async function encodeTensors(
       const elements = Math.min(state.chunk, t.entry.numel - ci * state.chunk);
       const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size);
       const { method, params } = state.choice;
-      const enc = await method.encode(params, t.entry.dtype, raw, ctx, state.facts);
+      const chunkStart = ci * state.chunk * size;
+      const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
+      const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, state.facts);
       if (enc.decoded) addSums(state.sums, native.errorSums(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
       units.push({ tensor: ti, chunk: ci, streams: enc.streams });
       bytes += raw.byteLength;
@@ -190,12 +223,16 @@ async function encodeTensors(
       const { entry } = plan[u.tensor].t;
       if (u.chunk >= 0) {
         state.pieces[u.chunk] = [];
-        for (let s = 0; s < state.streams.length; s++)
-          state.pieces[u.chunk][s] = await writer.addPiece(pieceName(entry.name, u.chunk, state.streams[s]), stored[k++]);
+        for (let s = 0; s < state.streams.length; s++) {
+          const name = pieceName(entry.name, u.chunk, state.streams[s]);
+          await log.addPiece(u.tensor, name, stored[k]);
+          state.pieces[u.chunk][s] = await writer.addPiece(name, stored[k++]);
+        }
         progress.tensor(u.tensor, entry.name, Math.min(entry.byteLength, (u.chunk + 1) * state.chunk * DTYPE_SIZES[entry.dtype]), entry.byteLength);
       }
       if (u.chunk === state.chunks - 1 || state.chunks === 0) {
         const { record, report } = finishTensor(plan[u.tensor].t, state);
+        await log.finishTensor(u.tensor, record, report);
         records.push(record);
         reports.push(report);
       }

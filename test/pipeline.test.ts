@@ -144,16 +144,47 @@ describe('compress / decompress / verify', function () {
     assert.ok(!(await readdir(dir)).some((f) => f.includes('bad.tzip')));
   });
 
-  it('stops on abort, leaving no output and no temp files', async () => {
+  it('stops on abort, leaving no output and no temp files; --resume then finishes the same container', async () => {
     const controller = new AbortController();
+    const opts: CompressOptions = { method: 'rtn:4' };
     const p = compress(model, out('abort.tzip'), {
-      method: 'rtn:4',
+      ...opts,
       signal: controller.signal,
       onProgress: (x) => x.tensorIndex >= 3 && controller.abort(),
     });
-    await assert.rejects(p, { name: 'AbortError' });
-    assert.ok(!(await readdir(dir)).some((f) => f.includes('abort.tzip')));
+    await assert.rejects(p, (e: Error) => e.name === 'AbortError' && /run again with --resume/.test(e.message));
+    // Only the progress sidecar stays: the tensors finished before the interruption.
+    assert.deepEqual((await readdir(dir)).filter((f) => f.includes('abort.tzip')), ['abort.tzip.resume']);
+    const sidecar = await readFile(out('abort.tzip.resume'));
+    assert.ok(sidecar.includes('"kind":"tensor"'), 'at least one finished tensor was kept');
+    // A torn last write is dropped on resume.
+    await writeFile(out('abort.tzip.resume'), sidecar.subarray(0, sidecar.length - 3));
+    const r = await compress(model, out('abort.tzip'), { ...opts, resume: true });
+    assert.ok(r.tensors.length > 3);
+    await compress(model, out('whole.tzip'), opts);
+    assert.ok(await filesEqual(out('abort.tzip'), out('whole.tzip')), 'resumed container equals an uninterrupted one');
+    assert.deepEqual((await readdir(dir)).filter((f) => f.includes('abort.tzip')), ['abort.tzip'], 'sidecar removed on success');
   });
+
+  it('--resume refuses a sidecar from other options or a damaged one, and starts fresh without one', async () => {
+    const controller = new AbortController();
+    const p = compress(model, out('r.tzip'), { method: 'rtn:4', signal: controller.signal, onProgress: (x) => x.tensorIndex >= 3 && controller.abort() });
+    await assert.rejects(p, { name: 'AbortError' });
+    await assert.rejects(compress(model, out('r.tzip'), { method: 'rtn:6', resume: true }), /r\.tzip\.resume was written for a different input or different options/);
+    // Flip a byte inside the first stored piece: the resumed run must notice, not copy it.
+    const sidecar = await readFile(out('r.tzip.resume'));
+    const first = sidecar.indexOf(0x0a) + 1;
+    const dataAt = first + 4 + sidecar.readUInt32LE(first);
+    sidecar[dataAt] ^= 0xff;
+    await writeFile(out('r.tzip.resume'), sidecar);
+    await assert.rejects(compress(model, out('r.tzip'), { method: 'rtn:4', resume: true }), /a stored piece of .* is corrupt/);
+    await writeFile(out('r.tzip.resume'), 'not a resume file\n');
+    await assert.rejects(compress(model, out('r.tzip'), { method: 'rtn:4', resume: true }), /not a tensorzip resume file/);
+    await rm(out('r.tzip.resume'));
+    await compress(model, out('r.tzip'), { method: 'rtn:4', resume: true });
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('r.tzip')), ['r.tzip']);
+  });
+
 
   it('verify fails when the original changed or a file differs', async () => {
     const copy = out('copy');

@@ -13,6 +13,8 @@ export class SpecError extends Error {
 export interface JobContext {
   threads: number;
   signal?: AbortSignal;
+  /** Progress within the current chunk's encode job, (done, total) in the job's units. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** What the pipeline knows of a whole tensor before encoding its first chunk. */

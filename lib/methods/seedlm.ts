@@ -56,14 +56,15 @@ export const seedlm: Method<SeedlmParams> = {
     const blocks = blocksOf(p, numel), chunks = Math.ceil(numel / chunkElements(this.chunkUnit(p)));
     return (16 * blocks + 4 * (shape(p).P + 1) * blocks + 8 * chunks) / numel;
   },
-  async encode(p, dtype, raw, { threads, signal }, tensor) {
+  async encode(p, dtype, raw, { threads, signal, onProgress }, tensor) {
     const { C, P } = shape(p);
     const w = toF32(dtype, raw);
     const blocks = blocksOf(p, w.length);
     const eMin = native.seedlmExpMin(tensor.absMax);
     const seeds = new Uint16Array(blocks);
     const fields = new Uint8Array(blocks * (P + 1));
-    await runJob((progress) => native.seedlmEncodeAsync(w, C, P, eMin, seeds, fields, { threads }, progress), { signal });
+    // The search takes minutes per chunk: its progress feeds the bar and its ETA.
+    await runJob((progress) => native.seedlmEncodeAsync(w, C, P, eMin, seeds, fields, { threads }, progress), { signal, onProgress });
     const recon = new Float32Array(w.length);
     await runJob((progress) => native.seedlmDecodeAsync(recon, C, P, eMin, seeds, fields, { threads }, progress), { signal });
     return { streams: [bytesOf(seeds), packFields(fields), Uint8Array.of(eMin & 255)], decoded: fromF32(dtype, recon) };

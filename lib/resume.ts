@@ -1,0 +1,157 @@
+// The progress sidecar of compress, `<output>.resume`: every stored piece and every finished
+// tensor's record are appended as they are produced, so that `compress --resume` after an
+// interruption reuses the tensors already finished instead of encoding them again. It is removed
+// once the container is written, and kept after a failure or an interruption that finished at
+// least one tensor.
+//
+// Layout: one JSON header line { format, version, key }, then entries, each a 4-byte little-endian
+// length, that many bytes of JSON, then the entry's data bytes (`bytes` in the JSON):
+//   { kind: 'piece', tensor, name, codec, rawBytes, bytes, crc32 } + the stored piece
+//   { kind: 'tensor', tensor, record, report } (after the tensor's last piece)
+// Tensors finish in order, so the finished ones are a prefix; anything after the last 'tensor'
+// entry (a tensor cut short, a torn write) is dropped on resume.
+import { open, rm, stat, type FileHandle } from 'node:fs/promises';
+import * as zlib from 'node:zlib';
+import type { TensorReport } from './compress';
+import type { TensorRecord } from './container/format';
+import { readExactly } from './io/safetensors';
+import type { StoredPiece } from './lzma';
+
+const FORMAT = 'tensorzip-resume';
+const VERSION = 1;
+
+export interface FinishedTensor {
+  record: TensorRecord;
+  report: TensorReport;
+  pieces: Array<{ name: string; piece: () => Promise<StoredPiece> }>;
+}
+
+type Entry =
+  | { kind: 'piece'; tensor: number; name: string; codec: StoredPiece['codec']; rawBytes: number; bytes: number; crc32: number }
+  | { kind: 'tensor'; tensor: number; record: TensorRecord; report: TensorReport };
+
+export class ResumeLog {
+  private constructor(
+    readonly path: string,
+    private readonly file: FileHandle,
+    private size: number,
+    private finishedAny: boolean,
+  ) {}
+
+  static pathFor(output: string): string {
+    return `${output}.resume`;
+  }
+
+  /**
+   * Opens the sidecar for a run whose input and options are summed up by `key`. With `resume`, an
+   * existing sidecar for the same key gives back its finished tensors and is appended to; one for
+   * another key is an error. Without `resume`, any existing sidecar is replaced.
+   */
+  static async open(output: string, key: string, resume: boolean): Promise<{ log: ResumeLog; finished: FinishedTensor[] }> {
+    const p = ResumeLog.pathFor(output);
+    const exists = await stat(p).then(() => true, () => false);
+    if (resume && exists) {
+      const file = await open(p, 'r+');
+      try {
+        const { finished, end } = await readLog(file, p, key);
+        await file.truncate(end);
+        return { log: new ResumeLog(p, file, end, finished.length > 0), finished };
+      } catch (e) {
+        await file.close();
+        throw e;
+      }
+    }
+    const file = await open(p, 'w');
+    const header = Buffer.from(JSON.stringify({ format: FORMAT, version: VERSION, key }) + '\n');
+    await file.write(header, 0, header.length, 0);
+    return { log: new ResumeLog(p, file, header.length, false), finished: [] };
+  }
+
+  async addPiece(tensor: number, name: string, piece: StoredPiece): Promise<void> {
+    await this.append({ kind: 'piece', tensor, name, codec: piece.codec, rawBytes: piece.rawBytes, bytes: piece.data.byteLength, crc32: zlib.crc32(piece.data) }, piece.data);
+  }
+
+  async finishTensor(tensor: number, record: TensorRecord, report: TensorReport): Promise<void> {
+    await this.append({ kind: 'tensor', tensor, record, report });
+    this.finishedAny = true;
+  }
+
+  /** After success the sidecar goes; otherwise it stays when it holds a finished tensor. Returns whether it stays. */
+  async close(success: boolean): Promise<boolean> {
+    await this.file.close().catch(() => undefined);
+    const keep = !success && this.finishedAny;
+    if (!keep) await rm(this.path, { force: true });
+    return keep;
+  }
+
+  private async append(entry: Entry, data?: Uint8Array): Promise<void> {
+    const json = Buffer.from(JSON.stringify(entry));
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(json.length);
+    for (const part of [head, json, ...(data ? [data] : [])]) {
+      for (let done = 0; done < part.byteLength; ) {
+        const { bytesWritten } = await this.file.write(part, done, part.byteLength - done, this.size);
+        done += bytesWritten;
+        this.size += bytesWritten;
+      }
+    }
+  }
+}
+
+/** The finished tensors of a sidecar and where its last complete tensor entry ends. */
+async function readLog(file: FileHandle, p: string, key: string): Promise<{ finished: FinishedTensor[]; end: number }> {
+  const { size } = await file.stat();
+  const first = Buffer.alloc(Math.min(size, 1 << 16));
+  await readExactly(file, first, 0, p);
+  const newline = first.indexOf(0x0a);
+  let header: { format?: string; version?: number; key?: string } = {};
+  try {
+    header = newline > 0 ? JSON.parse(first.subarray(0, newline).toString('utf8')) : {};
+  } catch {
+    // handled below
+  }
+  if (header.format !== FORMAT || header.version !== VERSION) throw new Error(`${p}: not a tensorzip resume file (remove it, or run without --resume)`);
+  if (header.key !== key) throw new Error(`${p} was written for a different input or different options; remove it, or run without --resume`);
+
+  const finished: FinishedTensor[] = [];
+  let pending: FinishedTensor['pieces'] = [];
+  let at = newline + 1;
+  let end = at;
+  const head = Buffer.alloc(4);
+  while (at + 4 <= size) {
+    await readExactly(file, head, at, p);
+    const length = head.readUInt32LE(0);
+    if (at + 4 + length > size) break; // torn write
+    const json = Buffer.alloc(length);
+    await readExactly(file, json, at + 4, p);
+    let entry: Entry;
+    try {
+      entry = JSON.parse(json.toString('utf8'));
+    } catch {
+      break;
+    }
+    const dataAt = at + 4 + length;
+    if (entry.kind === 'piece') {
+      if (dataAt + entry.bytes > size) break;
+      const e = entry;
+      pending.push({
+        name: e.name,
+        piece: async () => {
+          const data = new Uint8Array(e.bytes);
+          await readExactly(file, data, dataAt, p);
+          if (zlib.crc32(data) !== e.crc32) throw new Error(`${p}: a stored piece of ${e.name} is corrupt; remove the file and start again`);
+          return { codec: e.codec, rawBytes: e.rawBytes, data };
+        },
+      });
+      at = dataAt + e.bytes;
+    } else if (entry.kind === 'tensor' && entry.tensor === finished.length) {
+      finished.push({ record: entry.record, report: entry.report, pieces: pending });
+      pending = [];
+      at = dataAt;
+      end = at;
+    } else {
+      break;
+    }
+  }
+  return { finished, end };
+}
