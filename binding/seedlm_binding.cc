@@ -1,6 +1,7 @@
 // seedlm entry points (definitions in cpu/seedlm.h):
-//   seedlmEncode(weights, C, P, eMin, seeds, fields, path?) and seedlmEncodeAsync(..., options,
-//   onProgress): the exhaustive seed search, parallel over blocks (the job's chunks are blocks).
+//   seedlmEncode(weights, C, P, eMin, keep, seeds, fields, path?) and seedlmEncodeAsync(...,
+//   options, onProgress): the seed search (keep 0: exhaustive; keep K: the approximate mode's K
+//   best seeds by least-squares error), parallel over blocks (the job's chunks are blocks).
 //   seedlmDecode(out, C, P, eMin, seeds, fields) and seedlmDecodeAsync(...): the integer decoder.
 //   seedlmTables(C, P) -> { worstInverseError }, seedlmStates(C, P, seed, count) -> the LFSR
 //   states after `seed` (for tests), seedlmExpMin(absMax) -> the per-tensor exponent base.
@@ -26,6 +27,7 @@ struct SeedlmRaw {
   size_t weights;
   const SeedlmTables* t;
   int eMin;
+  unsigned keep;
 };
 
 const SeedlmTables& RequireTables(const Napi::CallbackInfo& info, size_t i) {
@@ -34,13 +36,16 @@ const SeedlmTables& RequireTables(const Napi::CallbackInfo& info, size_t i) {
   return seedlm_tables(C, P);
 }
 
+// Encode takes `keep` after eMin; the arguments after it shift by one.
+template <bool Encode>
 SeedlmRaw ParseSeedlm(const Napi::CallbackInfo& info, std::vector<Napi::Object>& keep) {
   Napi::Env env = info.Env();
   Napi::TypedArray weights = RequireTypedArray(info, 0, napi_float32_array, "weights");
   const SeedlmTables& t = RequireTables(info, 1);
   const int eMin = int(RequireInt(info, 3, "eMin", kSeedlmMinExp, kSeedlmMaxExp));
-  Napi::TypedArray seeds = RequireTypedArray(info, 4, napi_uint16_array, "seeds");
-  Napi::TypedArray fields = RequireTypedArray(info, 5, napi_uint8_array, "fields");
+  const unsigned shortlist = Encode ? unsigned(RequireInt(info, 4, "keep", 0, SeedlmShortlist::kMax)) : 0;
+  Napi::TypedArray seeds = RequireTypedArray(info, 4 + Encode, napi_uint16_array, "seeds");
+  Napi::TypedArray fields = RequireTypedArray(info, 5 + Encode, napi_uint8_array, "fields");
   const size_t n = weights.ElementLength(), blocks = (n + t.C - 1) / t.C;
   if (seeds.ElementLength() != blocks)
     throw Napi::RangeError::New(env, "seeds must hold " + std::to_string(blocks) + " values, got " + std::to_string(seeds.ElementLength()));
@@ -50,7 +55,7 @@ SeedlmRaw ParseSeedlm(const Napi::CallbackInfo& info, std::vector<Napi::Object>&
   RequireDisjoint(weights, fields, "weights and fields");
   RequireDisjoint(seeds, fields, "seeds and fields");
   keep = {weights, seeds, fields};
-  return {reinterpret_cast<float*>(TypedArrayBytes(weights)), reinterpret_cast<uint16_t*>(TypedArrayBytes(seeds)), TypedArrayBytes(fields), blocks, n, &t, eMin};
+  return {reinterpret_cast<float*>(TypedArrayBytes(weights)), reinterpret_cast<uint16_t*>(TypedArrayBytes(seeds)), TypedArrayBytes(fields), blocks, n, &t, eMin, shortlist};
 }
 
 // Blocks [first, first + count); the last block of the tensor may be partial (zero-padded here).
@@ -61,14 +66,14 @@ void RunSeedlm(const KernelTable& k, const SeedlmRaw& c, size_t first, size_t co
   uint16_t* seeds = c.seeds + first;
   uint8_t* fields = c.fields + first * (P + 1);
   float* w = c.w + first * C;
-  if (Encode) k.seedlm_search(*c.t, w, whole, c.eMin, seeds, fields);
+  if (Encode) k.seedlm_search(*c.t, w, whole, c.eMin, c.keep, seeds, fields);
   else seedlm_decode(*c.t, c.eMin, seeds, fields, whole, w);
   if (whole == count) return;
   float padded[kSeedlmMaxC] = {};
   const size_t tail = c.weights - (first + whole) * C;
   if (Encode) {
     std::memcpy(padded, w + whole * C, tail * sizeof(float));
-    k.seedlm_search(*c.t, padded, 1, c.eMin, seeds + whole, fields + whole * (P + 1));
+    k.seedlm_search(*c.t, padded, 1, c.eMin, c.keep, seeds + whole, fields + whole * (P + 1));
   } else {
     seedlm_decode(*c.t, c.eMin, seeds + whole, fields + whole * (P + 1), 1, padded);
     std::memcpy(w + whole * C, padded, tail * sizeof(float));
@@ -78,15 +83,15 @@ void RunSeedlm(const KernelTable& k, const SeedlmRaw& c, size_t first, size_t co
 template <bool Encode>
 Napi::Value SeedlmSync(const Napi::CallbackInfo& info) {
   std::vector<Napi::Object> keep;
-  return RunKernelNow(info, ParseSeedlm(info, keep), 6, RunSeedlm<Encode>);
+  return RunKernelNow(info, ParseSeedlm<Encode>(info, keep), 6 + Encode, RunSeedlm<Encode>);
 }
 
 template <bool Encode>
 Napi::Value SeedlmAsync(const Napi::CallbackInfo& info) {
   std::vector<Napi::Object> keep;
-  const SeedlmRaw c = ParseSeedlm(info, keep);
+  const SeedlmRaw c = ParseSeedlm<Encode>(info, keep);
   // Encode: 64 blocks per chunk (milliseconds each, so progress and cancellation stay prompt).
-  return StartKernelJob(info, c, Encode ? 64 : size_t(1) << 16, std::move(keep), 6, RunSeedlm<Encode>);
+  return StartKernelJob(info, c, Encode ? 64 : size_t(1) << 16, std::move(keep), 6 + Encode, RunSeedlm<Encode>);
 }
 
 Napi::Value Tables(const Napi::CallbackInfo& info) {

@@ -83,10 +83,11 @@ export interface NativeBinding {
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   // seedlm (binding/cpu/seedlm.h): fields hold (P + 1) bytes per block: e4, then q_p as int8.
-  seedlmEncode(weights: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array, path?: KernelPath): void;
+  /** keep 0: exhaustive search; keep K (1..32): the approximate mode's K best seeds by least-squares error. */
+  seedlmEncode(weights: Float32Array, C: number, P: number, eMin: number, keep: number, seeds: Uint16Array, fields: Uint8Array, path?: KernelPath): void;
   seedlmDecode(out: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array): void;
   seedlmEncodeAsync(
-    weights: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array,
+    weights: Float32Array, C: number, P: number, eMin: number, keep: number, seeds: Uint16Array, fields: Uint8Array,
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   seedlmDecodeAsync(

@@ -23,11 +23,11 @@ const PRESETS = [
 /** The LFSR of the spec, written out independently: taps 0, 1, 3, 12; shift right; feedback into bit 15. */
 const lfsrNext = (s: number) => (s >>> 1) | ((((s >>> 0) ^ (s >>> 1) ^ (s >>> 3) ^ (s >>> 12)) & 1) << 15);
 
-function search(w: Float32Array, C: number, P: number, eMin: number, path?: KernelPath) {
+function search(w: Float32Array, C: number, P: number, eMin: number, path?: KernelPath, keep = 0) {
   const blocks = Math.ceil(w.length / C);
   const seeds = new Uint16Array(blocks);
   const fields = new Uint8Array(blocks * (P + 1));
-  native.seedlmEncode(w, C, P, eMin, seeds, fields, path);
+  native.seedlmEncode(w, C, P, eMin, keep, seeds, fields, path);
   return { seeds, fields };
 }
 
@@ -137,6 +137,28 @@ describe('seedlm', function () {
     }
   });
 
+  it('the approximate mode: AVX2 equals scalar, the exact search is never worse, and it costs little error', () => {
+    for (const { C, P } of PRESETS) {
+      const w = gaussian(48 * C + 3, 9 * C);
+      const eMin = native.seedlmExpMin(w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
+      const fast = search(w, C, P, eMin, avx2 ? 'avx2' : undefined, 8);
+      if (avx2) {
+        const ref = search(w.subarray(0, 4 * C), C, P, eMin, 'scalar', 8);
+        assert.deepEqual([...fast.seeds.subarray(0, 4)], [...ref.seeds], `C ${C} seeds`);
+        assert.deepEqual([...fast.fields.subarray(0, 4 * (P + 1))], [...ref.fields], `C ${C} fields`);
+      }
+      const exact = search(w, C, P, eMin, avx2 ? 'avx2' : undefined);
+      const errors = [fast, exact].map(({ seeds, fields }) => {
+        const out = new Float32Array(seeds.length * C);
+        native.seedlmDecode(out, C, P, eMin, seeds, fields);
+        return Array.from(seeds, (_, b) => w.subarray(b * C, (b + 1) * C).reduce((a, x, c) => a + (x - out[b * C + c]) ** 2, 0));
+      });
+      errors[1].forEach((e, b) => assert.ok(e <= errors[0][b] * (1 + 1e-5) + 1e-12, `C ${C} block ${b}: exact ${e} > fast ${errors[0][b]}`));
+      const total = errors.map((es) => es.reduce((a, x) => a + x, 0));
+      assert.ok(total[0] <= total[1] * 1.15, `C ${C}: the approximate mode costs ${((total[0] / total[1] - 1) * 100).toFixed(1)}% error`);
+    }
+  });
+
   (avx2 ? it : it.skip)('AVX2 chooses the same seeds and fields as the scalar reference', () => {
     for (const { C, P } of PRESETS) {
       const n = 13 * C + 5; // a padded tail block
@@ -154,13 +176,16 @@ describe('seedlm', function () {
   });
 
   it('validates sizes and presets', () => {
-    assert.throws(() => native.seedlmEncode(new Float32Array(16), 8, 4, 0, new Uint16Array(2), new Uint8Array(10)), /seedlm supports C 8, P 3 and C 12, P 4/);
-    assert.throws(() => native.seedlmEncode(new Float32Array(17), 8, 3, 0, new Uint16Array(2), new Uint8Array(8)), /seeds must hold 3 values/);
-    assert.throws(() => native.seedlmEncode(new Float32Array(16), 8, 3, 0, new Uint16Array(2), new Uint8Array(7)), /fields must hold 8 bytes/);
-    assert.throws(() => native.seedlmEncode(new Float32Array(16), 8, 3, -111, new Uint16Array(2), new Uint8Array(8)), /eMin/);
+    assert.throws(() => native.seedlmEncode(new Float32Array(16), 8, 4, 0, 0, new Uint16Array(2), new Uint8Array(10)), /seedlm supports C 8, P 3 and C 12, P 4/);
+    assert.throws(() => native.seedlmEncode(new Float32Array(17), 8, 3, 0, 0, new Uint16Array(2), new Uint8Array(8)), /seeds must hold 3 values/);
+    assert.throws(() => native.seedlmEncode(new Float32Array(16), 8, 3, 0, 0, new Uint16Array(2), new Uint8Array(7)), /fields must hold 8 bytes/);
+    assert.throws(() => native.seedlmEncode(new Float32Array(16), 8, 3, -111, 0, new Uint16Array(2), new Uint8Array(8)), /eMin/);
+    assert.throws(() => native.seedlmEncode(new Float32Array(16), 8, 3, 0, 33, new Uint16Array(2), new Uint8Array(8)), /keep/);
     assert.throws(() => native.seedlmDecode(new Float32Array(8), 8, 3, 0, new Uint16Array(1), new Uint8Array(4)), /corrupt block/);
     assert.equal(parseSpec('seedlm:4').spec, 'seedlm:4');
+    assert.equal(parseSpec('seedlm:3:fast').spec, 'seedlm:3:fast');
     assert.throws(() => parseSpec('seedlm:5'), /seedlm needs a preset/);
+    assert.throws(() => parseSpec('seedlm:4:quick'), /seedlm needs a preset/);
   });
 
   describe('end to end', () => {

@@ -26,9 +26,10 @@ struct KernelTable {
   // packing: 3 (base-3) or 2 (2-bit). Weights are read, and decoded values written, as `type`.
   void (*ternary_encode)(const void* w, FloatType type, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales);
   void (*ternary_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type);
-  // seedlm.h: exhaustive seed search for `blocks` blocks of t.C weights (w, row-major) ->
-  // seeds[b] and fields[b·(P+1) ...] = e4, q_0..q_{P-1} (int8), for exponent base eMin.
-  void (*seedlm_search)(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields);
+  // seedlm.h: seed search for `blocks` blocks of t.C weights (w, row-major) -> seeds[b] and
+  // fields[b·(P+1) ...] = e4, q_0..q_{P-1} (int8), for exponent base eMin. keep = 0: exhaustive;
+  // keep = K: the approximate mode (the K best seeds by least-squares error, then exact).
+  void (*seedlm_search)(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields);
 };
 
 // Every variant (scalar reference, AVX2) defines the same set of functions in its namespace.
@@ -41,7 +42,7 @@ struct KernelTable {
   void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out); \
   void ternary_encode(const void* w, FloatType type, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales); \
   void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type); \
-  void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields);
+  void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS

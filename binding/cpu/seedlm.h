@@ -22,6 +22,12 @@
 //   seeds by the error of exactly what will be decoded (a Gram-matrix shortcut loses it to
 //   cancellation when an ill-conditioned U(s) gives large coefficients).
 //
+// Approximate mode (opt-in, `keep` = K > 0): every seed is ranked by its unquantized least-squares
+// error, r = Σ_c (w_c - (Σ_p (x_cp - 2^15)·t*_p)·f32(1/32767))² (the inner sum an fma chain over p,
+// then a multiply, a subtract, and an fma chain over c). The K seeds with the smallest r (ties to
+// the smaller seed) then go through the exact trial above, and the best of them wins (ties to the
+// smaller seed). It skips the three exponent candidates for all but K seeds.
+//
 // Decode (bit-exact everywhere): acc_c = Σ_p (x - 2^15)·q_p in int32 over the states of row c, then
 // ŵ_c = f32(acc_c) · f32(2^e / (2^15 - 1)), the scale rounded once from double.
 #pragma once
@@ -73,6 +79,25 @@ TZ_HD float seedlm_decode_scale(int e) { return pow2f(e) * kSeedlmUnit; }
 TZ_HD int seedlm_exp_min(float absMax) {
   const int e = seedlm_e0(4.0f * absMax) - 15;
   return e < kSeedlmMinExp ? kSeedlmMinExp : (e > kSeedlmMaxExp ? kSeedlmMaxExp : e);
+}
+
+// The approximate mode's ranking value of a seed for block w (see above).
+template <unsigned C, unsigned P>
+TZ_HD float seedlm_ls_error(const float* pinv, const float* x, const float* w) {
+  float t[P];
+  for (unsigned p = 0; p < P; ++p) {
+    float acc = 0.0f;
+    for (unsigned c = 0; c < C; ++c) acc = fmaf(pinv[p * C + c], w[c], acc);
+    t[p] = acc;
+  }
+  float error = 0.0f;
+  for (unsigned c = 0; c < C; ++c) {
+    float v = 0.0f;
+    for (unsigned p = 0; p < P; ++p) v = fmaf(x[c * P + p], t[p], v);
+    const float r = w[c] - v * kSeedlmUnit;
+    error = fmaf(r, r, error);
+  }
+  return error;
 }
 
 // One trial of the search (the reference order of operations): the error of a seed's tables

@@ -96,13 +96,50 @@ void searchVectors(const SeedlmTables& t, const float (*w)[C][8], unsigned s0, u
   }
 }
 
+// The approximate mode's ranking (seedlm_ls_error) of seeds [s0, s1) for one vector of 8 blocks,
+// into their shortlists; a lane's list is touched only when the seed beats its bar.
 template <unsigned C, unsigned P>
-void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields) {
+void shortlistVector(const SeedlmTables& t, const float (*w)[8], unsigned s0, unsigned s1, unsigned keep, SeedlmShortlist* lists) {
+  alignas(32) float bars[8];
+  for (int lane = 0; lane < 8; ++lane) bars[lane] = lists[lane].bar(keep);
+  __m256 bar = _mm256_load_ps(bars);
+  for (unsigned s = s0; s < s1; ++s) {
+    const float* pinv = t.pinv(s);
+    const float* x = pinv + P * C;
+    __m256 tv[P];
+    for (unsigned p = 0; p < P; ++p) {
+      __m256 acc = _mm256_setzero_ps();
+      for (unsigned c = 0; c < C; ++c) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(pinv + p * C + c), _mm256_load_ps(w[c]), acc);
+      tv[p] = acc;
+    }
+    __m256 error = _mm256_setzero_ps();
+    for (unsigned c = 0; c < C; ++c) {
+      __m256 v = _mm256_setzero_ps();
+      for (unsigned p = 0; p < P; ++p) v = _mm256_fmadd_ps(_mm256_broadcast_ss(x + c * P + p), tv[p], v);
+      const __m256 r = _mm256_sub_ps(_mm256_load_ps(w[c]), _mm256_mul_ps(v, _mm256_set1_ps(kSeedlmUnit)));
+      error = _mm256_fmadd_ps(r, r, error);
+    }
+    const int in = _mm256_movemask_ps(_mm256_cmp_ps(error, bar, _CMP_LT_OQ));
+    if (!in) continue;
+    alignas(32) float errors[8];
+    _mm256_store_ps(errors, error);
+    for (int lane = 0; lane < 8; ++lane)
+      if (in >> lane & 1) {
+        lists[lane].insert(keep, errors[lane], s);
+        bars[lane] = lists[lane].bar(keep);
+      }
+    bar = _mm256_load_ps(bars);
+  }
+}
+
+template <unsigned C, unsigned P>
+void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields) {
   const size_t vectors = (blocks + 7) / 8;
   for (size_t v0 = 0; v0 < vectors; v0 += kVectorTile) {
     const size_t v1 = std::min(vectors, v0 + kVectorTile);
     alignas(32) float lanes[kVectorTile][C][8];  // weights transposed: [vector][c][lane]; padding lanes are 0
     Best best[kVectorTile];
+    SeedlmShortlist lists[kVectorTile * 8];
     for (size_t v = v0; v < v1; ++v) {
       for (unsigned lane = 0; lane < 8; ++lane)
         for (unsigned c = 0; c < C; ++c) lanes[v - v0][c][lane] = v * 8 + lane < blocks ? w[(v * 8 + lane) * C + c] : 0.0f;
@@ -111,8 +148,17 @@ void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint
     for (unsigned s0 = 1; s0 <= kSeedCount; s0 += kSeedTile) {
       const unsigned s1 = std::min(kSeedCount + 1, s0 + kSeedTile);
       size_t v = v0;
+      if (keep) {
+        for (; v < v1; ++v) shortlistVector<C, P>(t, lanes[v - v0], s0, s1, keep, lists + (v - v0) * 8);
+        continue;
+      }
       for (; v + kTogether <= v1; v += kTogether) searchVectors<C, P, kTogether>(t, lanes + (v - v0), s0, s1, eMin, best + (v - v0));
       for (; v < v1; ++v) searchVectors<C, P, 1>(t, lanes + (v - v0), s0, s1, eMin, best + (v - v0));
+    }
+    if (keep) {
+      for (size_t b = v0 * 8; b < std::min(blocks, v1 * 8); ++b)
+        seedlm_finish_shortlist(t, lists[b - v0 * 8], w + b * C, eMin, seeds + b, fields + b * (P + 1));
+      continue;
     }
     for (size_t v = v0; v < v1; ++v) {
       alignas(32) int32_t seed[8], e[8];
@@ -130,9 +176,9 @@ void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint
 
 }  // namespace
 
-void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields) {
-  if (t.C == 8 && t.P == 3) return search<8, 3>(t, w, blocks, eMin, seeds, fields);
-  if (t.C == 12 && t.P == 4) return search<12, 4>(t, w, blocks, eMin, seeds, fields);
+void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields) {
+  if (t.C == 8 && t.P == 3) return search<8, 3>(t, w, blocks, eMin, keep, seeds, fields);
+  if (t.C == 12 && t.P == 4) return search<12, 4>(t, w, blocks, eMin, keep, seeds, fields);
   throw std::invalid_argument("seedlm: no search kernel for C " + std::to_string(t.C) + ", P " + std::to_string(t.P));
 }
 

@@ -10,9 +10,15 @@ namespace tz::scalar {
 namespace {
 
 template <unsigned C, unsigned P>
-void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields) {
+void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields) {
   for (size_t b = 0; b < blocks; ++b) {
     const float* wb = w + b * C;
+    if (keep) {
+      SeedlmShortlist list;
+      for (unsigned s = 1; s <= kSeedCount; ++s) list.insert(keep, seedlm_ls_error<C, P>(t.pinv(s), t.x(s), wb), s);
+      seedlm_finish_shortlist(t, list, wb, eMin, seeds + b, fields + b * (P + 1));
+      continue;
+    }
     float best = INFINITY;
     unsigned bestSeed = 0;
     int bestE = 0;
@@ -33,9 +39,9 @@ void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint
 
 }  // namespace
 
-void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, uint16_t* seeds, uint8_t* fields) {
-  if (t.C == 8 && t.P == 3) return search<8, 3>(t, w, blocks, eMin, seeds, fields);
-  if (t.C == 12 && t.P == 4) return search<12, 4>(t, w, blocks, eMin, seeds, fields);
+void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields) {
+  if (t.C == 8 && t.P == 3) return search<8, 3>(t, w, blocks, eMin, keep, seeds, fields);
+  if (t.C == 12 && t.P == 4) return search<12, 4>(t, w, blocks, eMin, keep, seeds, fields);
   throw std::invalid_argument("seedlm: no search kernel for C " + std::to_string(t.C) + ", P " + std::to_string(t.P));
 }
 

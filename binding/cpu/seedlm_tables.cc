@@ -101,6 +101,39 @@ void seedlm_fields(const SeedlmTables& t, const float* w, unsigned seed, int e, 
   }
 }
 
+void SeedlmShortlist::insert(unsigned keep, float v, unsigned s) {
+  if (!(v < bar(keep))) return;
+  unsigned at = size < keep ? size++ : keep - 1;
+  for (; at > 0 && value[at - 1] > v; --at) {  // equal values stay ahead: their seeds are smaller
+    value[at] = value[at - 1];
+    seed[at] = seed[at - 1];
+  }
+  value[at] = v;
+  seed[at] = uint16_t(s);
+}
+
+void seedlm_finish_shortlist(const SeedlmTables& t, const SeedlmShortlist& list, const float* w, int eMin, uint16_t* seedOut, uint8_t* fields) {
+  // Exact trials in seed order, so that ties go to the smaller seed.
+  uint16_t seeds[SeedlmShortlist::kMax];
+  std::copy(list.seed, list.seed + list.size, seeds);
+  std::sort(seeds, seeds + list.size);
+  float best = INFINITY;
+  unsigned bestSeed = 0;
+  int bestE = 0;
+  for (unsigned i = 0; i < list.size; ++i) {
+    int e = 0;
+    const float error = t.C == 8 ? seedlm_trial<8, 3>(t.pinv(seeds[i]), t.x(seeds[i]), w, eMin, &e) : seedlm_trial<12, 4>(t.pinv(seeds[i]), t.x(seeds[i]), w, eMin, &e);
+    if (error < best) {
+      best = error;
+      bestSeed = seeds[i];
+      bestE = e;
+    }
+  }
+  if (bestSeed == 0) throw std::runtime_error("seedlm: a block has no finite fit (weights too large for f32)");
+  *seedOut = uint16_t(bestSeed);
+  seedlm_fields(t, w, bestSeed, bestE, eMin, fields);
+}
+
 void seedlm_decode(const SeedlmTables& t, int eMin, const uint16_t* seeds, const uint8_t* fields, size_t blocks, float* out) {
   const unsigned C = t.C, P = t.P;
   for (size_t b = 0; b < blocks; ++b) {

@@ -30,6 +30,21 @@ const SeedlmTables& seedlm_tables(unsigned C, unsigned P);
 // The fields of one block for the seed and exponent the search chose (e4, then q_p as int8).
 void seedlm_fields(const SeedlmTables& t, const float* w, unsigned seed, int e, int eMin, uint8_t* fields);
 
+// The approximate mode's candidate list of one block: the `keep` best seeds by seedlm_ls_error,
+// sorted by (value, seed). insert() takes seeds in increasing order.
+struct SeedlmShortlist {
+  static constexpr unsigned kMax = 32;
+  unsigned size = 0;
+  float value[kMax];
+  uint16_t seed[kMax];
+  // The value a seed must beat to get in (infinity until the list is full).
+  float bar(unsigned keep) const { return size < keep ? INFINITY : value[keep - 1]; }
+  void insert(unsigned keep, float v, unsigned s);
+};
+
+// The exact trial over a shortlist: the block's seed and fields (the approximate mode's result).
+void seedlm_finish_shortlist(const SeedlmTables& t, const SeedlmShortlist& list, const float* w, int eMin, uint16_t* seed, uint8_t* fields);
+
 // Decodes `blocks` blocks: seeds[b], fields[b·(P+1) + 0] = e4, fields[b·(P+1) + 1 + p] = q_p
 // (as int8), into out[b·C + c] (the integer-exact decoder of seedlm.h).
 void seedlm_decode(const SeedlmTables& t, int eMin, const uint16_t* seeds, const uint8_t* fields, size_t blocks, float* out);

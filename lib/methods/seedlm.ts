@@ -1,6 +1,7 @@
 // seedlm (SPEC.md §3.2, SeedLM): each block of C weights becomes a 16-bit LFSR seed, a 4-bit
 // exponent and P 4-bit coefficients, found by trying all 65535 seeds. Presets: seedlm:4 (C 8,
-// P 3, 4.0 bits/weight) and seedlm:3 (C 12, P 4, 3.0). Kernels: binding/cpu/seedlm_{scalar,avx2}.cc.
+// P 3, 4.0 bits/weight) and seedlm:3 (C 12, P 4, 3.0); `:fast` is the opt-in approximate search.
+// Kernels: binding/cpu/seedlm_{scalar,avx2}.cc.
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
@@ -10,7 +11,12 @@ import { SpecError, chunkElements, type Method } from './method';
 export interface SeedlmParams {
   /** Bits per weight: 4 (C 8, P 3) or 3 (C 12, P 4). */
   bits: 3 | 4;
+  /** The approximate search: only the FAST_KEEP best seeds by least-squares error are quantized. */
+  fast: boolean;
 }
+
+/** Seeds the approximate mode evaluates exactly per block. */
+export const FAST_KEEP = 8;
 
 const shape = (p: SeedlmParams) => (p.bits === 4 ? { C: 8, P: 3 } : { C: 12, P: 4 });
 const blocksOf = (p: SeedlmParams, elements: number) => Math.ceil(elements / shape(p).C);
@@ -42,10 +48,11 @@ export const seedlm: Method<SeedlmParams> = {
   name: 'seedlm',
   lossy: true,
   parse(args) {
-    if (args.length !== 1 || (args[0] !== '4' && args[0] !== '3')) throw new SpecError('seedlm needs a preset: seedlm:4 (C 8, P 3) or seedlm:3 (C 12, P 4)');
-    return { bits: args[0] === '4' ? 4 : 3 };
+    if (args.length < 1 || args.length > 2 || (args[0] !== '4' && args[0] !== '3') || (args.length === 2 && args[1] !== 'fast'))
+      throw new SpecError('seedlm needs a preset, optionally approximate: seedlm:4 (C 8, P 3) or seedlm:3 (C 12, P 4), then :fast');
+    return { bits: args[0] === '4' ? 4 : 3, fast: args[1] === 'fast' };
   },
-  format: (p) => `seedlm:${p.bits}`,
+  format: (p) => `seedlm:${p.bits}${p.fast ? ':fast' : ''}`,
   unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `seedlm encodes F32/F16/BF16, not ${dtype}`),
   // Whole blocks, an even number of them (the nibble stream stays byte-aligned per chunk).
   chunkUnit: (p) => 2 * shape(p).C,
@@ -64,7 +71,7 @@ export const seedlm: Method<SeedlmParams> = {
     const seeds = new Uint16Array(blocks);
     const fields = new Uint8Array(blocks * (P + 1));
     // The search takes minutes per chunk: its progress feeds the bar and its ETA.
-    await runJob((progress) => native.seedlmEncodeAsync(w, C, P, eMin, seeds, fields, { threads }, progress), { signal, onProgress });
+    await runJob((progress) => native.seedlmEncodeAsync(w, C, P, eMin, p.fast ? FAST_KEEP : 0, seeds, fields, { threads }, progress), { signal, onProgress });
     const recon = new Float32Array(w.length);
     await runJob((progress) => native.seedlmDecodeAsync(recon, C, P, eMin, seeds, fields, { threads }, progress), { signal });
     return { streams: [bytesOf(seeds), packFields(fields), Uint8Array.of(eMin & 255)], decoded: fromF32(dtype, recon) };
