@@ -8,6 +8,7 @@
 #include <string>
 
 #include "convert_kernels.cuh"
+#include "seedlm_kernels.cuh"
 #include "tensorzip_cuda.h"
 
 namespace {
@@ -102,6 +103,42 @@ int tzc_convert(int device, int kind, const void* src, void* dst, uint64_t n, co
     if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("convert kernel", e);
     if (job && job->progress) job->progress(job->user, begin + len, n);
   }
+  return TZC_OK;
+}
+
+int tzc_seedlm_search(int device, unsigned C, unsigned P, const float* table, const float* w, uint64_t blocks, int e_min,
+                      uint16_t* seeds, int32_t* exponents, const tzc_job* job) {
+  if (!((C == 8 && P == 3) || (C == 12 && P == 4))) return fail("tzc_seedlm_search: C, P must be 8, 3 or 12, 4");
+  if (!blocks) return TZC_OK;
+  if (!table || !w || !seeds || !exponents) return fail("tzc_seedlm_search: null buffer");
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  const size_t tableBytes = size_t(65535) * 2 * C * P * sizeof(float);
+  DeviceBuffer dTable, dW, dError, dSeed, dExp;
+  Stream stream;
+  if ((e = cudaMalloc(&dTable.ptr, tableBytes)) != cudaSuccess || (e = cudaMalloc(&dW.ptr, blocks * C * sizeof(float))) != cudaSuccess ||
+      (e = cudaMalloc(&dError.ptr, blocks * sizeof(float))) != cudaSuccess || (e = cudaMalloc(&dSeed.ptr, blocks * sizeof(uint16_t))) != cudaSuccess ||
+      (e = cudaMalloc(&dExp.ptr, blocks * sizeof(int32_t))) != cudaSuccess)
+    return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  if ((e = cudaMemcpyAsync(dTable.ptr, table, tableBytes, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess ||
+      (e = cudaMemcpyAsync(dW.ptr, w, blocks * C * sizeof(float), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess)
+    return fail("cudaMemcpy to device", e);
+  if ((e = tz::cuda::launch_seedlm_reset(static_cast<float*>(dError.ptr), blocks, stream.s)) != cudaSuccess) return fail("seedlm reset", e);
+  constexpr unsigned kSeedsPerLaunch = 4096;  // progress and cancellation between launches
+  for (unsigned s0 = 1; s0 <= 65535; s0 += kSeedsPerLaunch) {
+    if (job && job->should_stop && job->should_stop(job->user)) return TZC_CANCELLED;
+    const unsigned s1 = std::min(65536u, s0 + kSeedsPerLaunch);
+    if ((e = tz::cuda::launch_seedlm_search(C, P, static_cast<const float*>(dTable.ptr), static_cast<const float*>(dW.ptr), blocks, e_min, s0, s1,
+                                            static_cast<float*>(dError.ptr), static_cast<uint16_t*>(dSeed.ptr), static_cast<int32_t*>(dExp.ptr),
+                                            stream.s)) != cudaSuccess)
+      return fail("seedlm search launch", e);
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("seedlm search", e);
+    if (job && job->progress) job->progress(job->user, s1 - 1, 65535);
+  }
+  if ((e = cudaMemcpy(seeds, dSeed.ptr, blocks * sizeof(uint16_t), cudaMemcpyDeviceToHost)) != cudaSuccess ||
+      (e = cudaMemcpy(exponents, dExp.ptr, blocks * sizeof(int32_t), cudaMemcpyDeviceToHost)) != cudaSuccess)
+    return fail("cudaMemcpy to host", e);
   return TZC_OK;
 }
 

@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define TZC_ABI_VERSION 1
+#define TZC_ABI_VERSION 2
 
 enum { TZC_OK = 0, TZC_CANCELLED = 1, TZC_ERROR = -1 };
 
@@ -40,6 +40,12 @@ int tzc_init(int* device_count);
 int tzc_device_info(int device, tzc_device_props* out);
 /* Converts n elements between host buffers on `device` (see tensorzip_cuda.h kinds). */
 int tzc_convert(int device, int kind, const void* src, void* dst, uint64_t n, const tzc_job* job);
+/* The seedlm exhaustive search (binding/cpu/seedlm.h) for `blocks` blocks of C weights (w,
+ * host, row-major, whole blocks). table: the seeds' f32 tables (65535 · 2·C·P floats, as built by
+ * seedlm_tables). Writes each block's seed and exponent e; the caller derives the coefficients
+ * (seedlm_fields). Progress counts seeds searched. */
+int tzc_seedlm_search(int device, unsigned C, unsigned P, const float* table, const float* w, uint64_t blocks, int e_min,
+                      uint16_t* seeds, int32_t* exponents, const tzc_job* job);
 /* Message of the last failed call on the calling thread. */
 const char* tzc_last_error(void);
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "../../cpu/kernels.h"
+#include "../../cpu/seedlm_tables.h"
 #include "../../cpu/ternary.h"
 #include "../convert_kernels.cuh"
 #include "../ternary_kernels.cuh"
@@ -257,6 +259,46 @@ int main(int argc, char** argv) {
     cudaFree(dPacked);
   }
 
+  // seedlm (binding/cpu/seedlm.h): the exhaustive search on N(0, 0.02) blocks. Seeds and
+  // exponents must equal the scalar reference's on a sample (the reference takes ~20 ms a
+  // block); then the search is timed on one 1536 x 8960 tensor. Operations per trial as in
+  // bench/seedlm.bench.ts.
+  std::vector<std::string> notes;
+  for (const auto& [C, P] : {std::pair<unsigned, unsigned>{8, 3}, {12, 4}}) {
+    const tz::SeedlmTables& t = tz::seedlm_tables(C, P);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    const size_t sample = 64, tensor = (size_t(1536) * 8960) / C;
+    std::vector<float> w(tensor * C);
+    for (auto& x : w) x = normal(rng);
+    float absMax = 0;
+    for (float x : w) absMax = std::max(absMax, std::fabs(x));
+    const int eMin = tz::seedlm_exp_min(absMax);
+    std::vector<uint16_t> wantSeeds(sample), gotSeeds(tensor);
+    std::vector<uint8_t> wantFields(sample * (P + 1));
+    std::vector<int32_t> gotExp(tensor);
+    tz::scalar::seedlm_search(t, w.data(), sample, eMin, 0, wantSeeds.data(), wantFields.data());
+    const auto start = std::chrono::steady_clock::now();
+    const int rc = tzc_seedlm_search(device, C, P, t.perSeed.data(), w.data(), tensor, eMin, gotSeeds.data(), gotExp.data(), nullptr);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    Row row{"seedlm C" + std::to_string(C) + " P" + std::to_string(P), sample, 0, "", seconds * 1e3, 0, 0};
+    if (rc != TZC_OK) {
+      row.mismatches = 1;
+      row.firstMismatch = std::string("tzc_seedlm_search: ") + tzc_last_error();
+    }
+    for (size_t b = 0; rc == TZC_OK && b < sample; ++b)
+      if ((gotSeeds[b] != wantSeeds[b] || gotExp[b] - eMin != wantFields[b * (P + 1)]) && row.mismatches++ == 0)
+        row.firstMismatch = "block " + std::to_string(b) + ": seed " + std::to_string(gotSeeds[b]) + " e " + std::to_string(gotExp[b]) + ", want seed " +
+                            std::to_string(wantSeeds[b]) + " e " + std::to_string(eMin + wantFields[b * (P + 1)]);
+    rows.push_back(row);
+    const double trials = double(tensor) * 65535 / seconds, flops = trials * (2.0 * C * P + 3 * (2.0 * C * P + 4.0 * C));
+    char line[320];
+    std::snprintf(line, sizeof(line),
+                  "seedlm C%u P%u: 1536x8960 tensor (%zu blocks) in %.2f s, uploads included: %.2f G seed trials/s, %.0f GFLOP/s; "
+                  "a 1.78B-parameter model at this rate: %.0f s (extrapolated)",
+                  C, P, tensor, seconds, trials / 1e9, flops / 1e9, seconds * 1.78e9 / (1536.0 * 8960));
+    notes.push_back(line);
+  }
+
   bool ok = true;
   std::printf("%-22s %12s %8s %10s %10s %9s  %s\n", "kernel", "elements", "result", "ms", "GB/s", "% copy", "first mismatch");
   for (const Row& r : rows) {
@@ -264,6 +306,7 @@ int main(int argc, char** argv) {
     std::printf("%-22s %12zu %8s %10.3f %10.1f %8.1f%%  %s\n", r.kernel.c_str(), r.n,
                 r.mismatches ? "FAIL" : "pass", r.ms, r.gbps, r.pctCopy, r.firstMismatch.c_str());
   }
+  for (const std::string& note : notes) std::printf("%s\n", note.c_str());
   std::printf("\n%s\n", ok ? "all CUDA checks passed" : "CUDA checks FAILED");
   return ok ? 0 : 1;
 }
