@@ -90,7 +90,7 @@ program
   .description('compress a model directory or .safetensors file into a .tzip container')
   .argument('<model>', 'Hugging Face model directory or .safetensors file')
   .requiredOption('-o, --output <file>', 'container to write (.tzip)')
-  .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4, seedlm:3', 'lossless')
+  .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast]', 'lossless')
   .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
   .option('--lzma <setting>', 'LZMA stage: auto, off, or a preset 0-9 (9e = extreme)', 'auto')
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)

@@ -182,6 +182,7 @@ describe('seedlm', function () {
     assert.throws(() => native.seedlmEncode(new Float32Array(16), 8, 3, -111, 0, new Uint16Array(2), new Uint8Array(8)), /eMin/);
     assert.throws(() => native.seedlmEncode(new Float32Array(16), 8, 3, 0, 33, new Uint16Array(2), new Uint8Array(8)), /keep/);
     assert.throws(() => native.seedlmDecode(new Float32Array(8), 8, 3, 0, new Uint16Array(1), new Uint8Array(4)), /corrupt block/);
+    assert.throws(() => search(new Float32Array(8).fill(3e38), 8, 3, 100), /no finite fit \(weights too large for f32\)/);
     assert.equal(parseSpec('seedlm:4').spec, 'seedlm:4');
     assert.equal(parseSpec('seedlm:3:fast').spec, 'seedlm:3:fast');
     assert.throws(() => parseSpec('seedlm:5'), /seedlm needs a preset/);

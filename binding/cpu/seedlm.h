@@ -81,15 +81,21 @@ TZ_HD int seedlm_exp_min(float absMax) {
   return e < kSeedlmMinExp ? kSeedlmMinExp : (e > kSeedlmMaxExp ? kSeedlmMaxExp : e);
 }
 
-// The approximate mode's ranking value of a seed for block w (see above).
+// t* = pinv·w, each coefficient an fma chain over c from 0.
 template <unsigned C, unsigned P>
-TZ_HD float seedlm_ls_error(const float* pinv, const float* x, const float* w) {
-  float t[P];
+TZ_HD void seedlm_coefficients(const float* pinv, const float* w, float* t) {
   for (unsigned p = 0; p < P; ++p) {
     float acc = 0.0f;
     for (unsigned c = 0; c < C; ++c) acc = fmaf(pinv[p * C + c], w[c], acc);
     t[p] = acc;
   }
+}
+
+// The approximate mode's ranking value of a seed for block w (see above).
+template <unsigned C, unsigned P>
+TZ_HD float seedlm_ls_error(const float* pinv, const float* x, const float* w) {
+  float t[P];
+  seedlm_coefficients<C, P>(pinv, w, t);
   float error = 0.0f;
   for (unsigned c = 0; c < C; ++c) {
     float v = 0.0f;
@@ -106,11 +112,7 @@ TZ_HD float seedlm_ls_error(const float* pinv, const float* x, const float* w) {
 template <unsigned C, unsigned P>
 TZ_HD float seedlm_trial(const float* pinv, const float* x, const float* w, int eMin, int* bestE) {
   float t[P];
-  for (unsigned p = 0; p < P; ++p) {
-    float acc = 0.0f;
-    for (unsigned c = 0; c < C; ++c) acc = fmaf(pinv[p * C + c], w[c], acc);
-    t[p] = acc;
-  }
+  seedlm_coefficients<C, P>(pinv, w, t);
   float m = 0.0f;
   for (unsigned p = 0; p < P; ++p) m = fabsf(t[p]) > m ? fabsf(t[p]) : m;
   const int e0 = seedlm_e0(m);

@@ -166,7 +166,6 @@ void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsi
       _mm256_store_si256(reinterpret_cast<__m256i*>(e), best[v - v0].e);
       for (unsigned lane = 0; lane < 8 && v * 8 + lane < blocks; ++lane) {
         const size_t b = v * 8 + lane;
-        if (seed[lane] == 0) throw std::runtime_error("seedlm: block " + std::to_string(b) + " has no finite fit (weights too large for f32)");
         seeds[b] = uint16_t(seed[lane]);
         seedlm_fields(t, w + b * C, unsigned(seed[lane]), e[lane], eMin, fields + b * (P + 1));
       }

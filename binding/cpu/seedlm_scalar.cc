@@ -31,7 +31,6 @@ void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsi
         bestE = e;
       }
     }
-    if (bestSeed == 0) throw std::runtime_error("seedlm: block " + std::to_string(b) + " has no finite fit (weights too large for f32)");
     seeds[b] = uint16_t(bestSeed);
     seedlm_fields(t, wb, bestSeed, bestE, eMin, fields + b * (P + 1));
   }

@@ -92,13 +92,13 @@ const SeedlmTables& seedlm_tables(unsigned C, unsigned P) {
 }
 
 void seedlm_fields(const SeedlmTables& t, const float* w, unsigned seed, int e, int eMin, uint8_t* fields) {
-  const float* pinv = t.pinv(seed);
+  // Only weights too large for f32 arithmetic leave every seed's error non-finite.
+  if (seed == 0) throw std::runtime_error("seedlm: a block has no finite fit (weights too large for f32)");
+  float coef[kSeedlmMaxP];  // t* exactly as the search computed it
+  if (t.C == 8) seedlm_coefficients<8, 3>(t.pinv(seed), w, coef);
+  else seedlm_coefficients<12, 4>(t.pinv(seed), w, coef);
   fields[0] = uint8_t(e - eMin);
-  for (unsigned p = 0; p < t.P; ++p) {
-    float acc = 0.0f;  // t*_p exactly as the search computed it
-    for (unsigned c = 0; c < t.C; ++c) acc = fmaf(pinv[p * t.C + c], w[c], acc);
-    fields[1 + p] = uint8_t(int8_t(seedlm_q(acc, e)));
-  }
+  for (unsigned p = 0; p < t.P; ++p) fields[1 + p] = uint8_t(int8_t(seedlm_q(coef[p], e)));
 }
 
 void SeedlmShortlist::insert(unsigned keep, float v, unsigned s) {
@@ -129,7 +129,6 @@ void seedlm_finish_shortlist(const SeedlmTables& t, const SeedlmShortlist& list,
       bestE = e;
     }
   }
-  if (bestSeed == 0) throw std::runtime_error("seedlm: a block has no finite fit (weights too large for f32)");
   *seedOut = uint16_t(bestSeed);
   seedlm_fields(t, w, bestSeed, bestE, eMin, fields);
 }
