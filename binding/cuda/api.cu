@@ -124,7 +124,9 @@ int tzc_seedlm_search(int device, unsigned C, unsigned P, const float* table, co
   if ((e = cudaMemcpyAsync(dTable.ptr, table, tableBytes, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess ||
       (e = cudaMemcpyAsync(dW.ptr, w, blocks * C * sizeof(float), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess)
     return fail("cudaMemcpy to device", e);
-  if ((e = tz::cuda::launch_seedlm_reset(static_cast<float*>(dError.ptr), blocks, stream.s)) != cudaSuccess) return fail("seedlm reset", e);
+  if ((e = tz::cuda::launch_seedlm_reset(static_cast<float*>(dError.ptr), static_cast<uint16_t*>(dSeed.ptr), static_cast<int32_t*>(dExp.ptr), blocks,
+                                         stream.s)) != cudaSuccess)
+    return fail("seedlm reset", e);
   constexpr unsigned kSeedsPerLaunch = 4096;  // progress and cancellation between launches
   for (unsigned s0 = 1; s0 <= 65535; s0 += kSeedsPerLaunch) {
     if (job && job->should_stop && job->should_stop(job->user)) return TZC_CANCELLED;

@@ -11,9 +11,12 @@ namespace {
 constexpr int kThreads = 128;
 constexpr size_t kTileBytes = 48 * 1024;  // the default shared-memory limit per CUDA block
 
-__global__ void reset(float* error, size_t blocks) {
+__global__ void reset(float* error, uint16_t* seed, int32_t* exponent, size_t blocks) {
   const size_t b = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (b < blocks) error[b] = INFINITY;
+  if (b >= blocks) return;
+  error[b] = INFINITY;
+  seed[b] = 0;  // stays 0 when no seed gives a finite error: the host reports it
+  exponent[b] = 0;
 }
 
 template <unsigned C, unsigned P>
@@ -55,9 +58,9 @@ unsigned gridFor(size_t blocks) { return unsigned((blocks + kThreads - 1) / kThr
 
 }  // namespace
 
-cudaError_t launch_seedlm_reset(float* dError, size_t blocks, cudaStream_t stream) {
+cudaError_t launch_seedlm_reset(float* dError, uint16_t* dSeed, int32_t* dExp, size_t blocks, cudaStream_t stream) {
   if (!blocks) return cudaSuccess;
-  reset<<<gridFor(blocks), kThreads, 0, stream>>>(dError, blocks);
+  reset<<<gridFor(blocks), kThreads, 0, stream>>>(dError, dSeed, dExp, blocks);
   return cudaGetLastError();
 }
 

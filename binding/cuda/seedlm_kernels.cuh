@@ -9,8 +9,8 @@
 
 namespace tz::cuda {
 
-// Sets every block's best error to +inf (before the first seed range).
-cudaError_t launch_seedlm_reset(float* dError, size_t blocks, cudaStream_t stream);
+// Sets every block's best error to +inf, its seed and exponent to 0 (before the first seed range).
+cudaError_t launch_seedlm_reset(float* dError, uint16_t* dSeed, int32_t* dExp, size_t blocks, cudaStream_t stream);
 
 // Seeds [s0, s1) for `blocks` blocks of C weights (dW, row-major); dTable holds every seed's
 // pinv then x - 2^15 rows (SeedlmTables::perSeed, stride 2·C·P floats). Keeps, per block, the
