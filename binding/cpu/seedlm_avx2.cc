@@ -28,10 +28,26 @@ struct Best {
 
 // Seeds [s0, s1) for V vectors of 8 blocks (lane = block; w[v][c] = weight c of the 8 blocks).
 // Searching V vectors at once gives the core V independent chains of dependent FMAs per seed.
+//
+// Exact pruning. A seed whose every candidate error is provably >= the best error so far cannot
+// win (ties keep the earlier seed), so its three candidates are skipped. The bound: for the
+// residual z = w - U·t* of the computed coefficients (in real arithmetic), the least-squares
+// error is r_LS = ‖z‖² - ‖P_U z‖² with ‖P_U z‖ <= sqrt(‖(UᵀU)⁻¹‖)·‖Uᵀz‖, whatever t*'s accuracy;
+// every candidate's error is at least r_LS. Here ‖z‖ and ‖Uᵀz‖ are computed in f32, so the
+// bound subtracts 1e-5 of the magnitudes involved: more than 100 times the f32 rounding of
+// these sums and of the decoder, which is at most (C + P + 4)·2^-24 of them. Ill-conditioned
+// seeds (large ‖(UᵀU)⁻¹‖) get a weak bound and are simply evaluated.
 template <unsigned C, unsigned P, unsigned V>
 void searchVectors(const SeedlmTables& t, const float (*w)[C][8], unsigned s0, unsigned s1, int eMin, Best* best) {
   const __m256i eLo = _mm256_set1_epi32(eMin), eHi = _mm256_set1_epi32(eMin + 15);
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256 unit = _mm256_set1_ps(kSeedlmUnit), pad = _mm256_set1_ps(1e-5f), one = _mm256_set1_ps(1.0f);
+  __m256 norm[V];  // ‖w‖ per lane, rounded up
+  for (unsigned v = 0; v < V; ++v) {
+    __m256 sq = _mm256_setzero_ps();
+    for (unsigned c = 0; c < C; ++c) sq = _mm256_fmadd_ps(_mm256_load_ps(w[v][c]), _mm256_load_ps(w[v][c]), sq);
+    norm[v] = _mm256_mul_ps(_mm256_sqrt_ps(sq), _mm256_add_ps(one, pad));
+  }
   for (unsigned s = s0; s < s1; ++s) {
     const float* pinv = t.pinv(s);
     const float* x = pinv + P * C;
@@ -44,6 +60,45 @@ void searchVectors(const SeedlmTables& t, const float (*w)[C][8], unsigned s0, u
         for (unsigned v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(coef, _mm256_load_ps(w[v][c]), acc[v]);
       }
       for (unsigned v = 0; v < V; ++v) tv[v][p] = acc[v];
+    }
+    {
+      // The pruning bound (see above): ‖z‖², Uᵀz (as Xᵀz / 32767) and ‖t*‖.
+      __m256 zz[V], g[V][P], tt[V];
+      for (unsigned v = 0; v < V; ++v) {
+        zz[v] = tt[v] = _mm256_setzero_ps();
+        for (unsigned p = 0; p < P; ++p) {
+          g[v][p] = _mm256_setzero_ps();
+          tt[v] = _mm256_fmadd_ps(tv[v][p], tv[v][p], tt[v]);
+        }
+      }
+      for (unsigned c = 0; c < C; ++c) {
+        __m256 xs[P];
+        for (unsigned p = 0; p < P; ++p) xs[p] = _mm256_broadcast_ss(x + c * P + p);
+        for (unsigned v = 0; v < V; ++v) {
+          __m256 sum = _mm256_setzero_ps();
+          for (unsigned p = 0; p < P; ++p) sum = _mm256_fmadd_ps(xs[p], tv[v][p], sum);
+          const __m256 z = _mm256_sub_ps(_mm256_load_ps(w[v][c]), _mm256_mul_ps(sum, unit));
+          zz[v] = _mm256_fmadd_ps(z, z, zz[v]);
+          for (unsigned p = 0; p < P; ++p) g[v][p] = _mm256_fmadd_ps(xs[p], z, g[v][p]);
+        }
+      }
+      const __m256 frobU = _mm256_broadcast_ss(&t.bounds[2 * size_t(s - 1)]), nu = _mm256_broadcast_ss(&t.bounds[2 * size_t(s - 1) + 1]);
+      int pruned = 0;
+      for (unsigned v = 0; v < V; ++v) {
+        __m256 gg = _mm256_setzero_ps();
+        for (unsigned p = 0; p < P; ++p) gg = _mm256_fmadd_ps(g[v][p], g[v][p], gg);
+        const __m256 zn = _mm256_sqrt_ps(zz[v]);
+        const __m256 eta = _mm256_mul_ps(pad, _mm256_add_ps(_mm256_fmadd_ps(frobU, _mm256_sqrt_ps(tt[v]), zn), norm[v]));
+        const __m256 gHigh = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(unit, _mm256_sqrt_ps(gg)), _mm256_add_ps(one, pad)),
+                                           _mm256_mul_ps(frobU, _mm256_fmadd_ps(pad, zn, eta)));
+        __m256 low = _mm256_sub_ps(_mm256_mul_ps(zn, _mm256_sub_ps(one, pad)), eta);
+        low = _mm256_sub_ps(_mm256_sub_ps(low, _mm256_mul_ps(nu, gHigh)), _mm256_mul_ps(pad, _mm256_add_ps(norm[v], zn)));
+        const __m256 bound = _mm256_mul_ps(_mm256_mul_ps(low, low), _mm256_sub_ps(one, pad));
+        const __m256 beyond = _mm256_and_ps(_mm256_cmp_ps(low, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                            _mm256_cmp_ps(bound, _mm256_mul_ps(best[v].score, _mm256_add_ps(one, pad)), _CMP_GE_OQ));
+        pruned += _mm256_movemask_ps(beyond) == 0xFF;
+      }
+      if (pruned == int(V)) continue;
     }
     // The three candidate exponents side by side, so each state is broadcast once.
     __m256 q[V][3][P], scale[V][3], error[V][3];

@@ -27,6 +27,7 @@ std::unique_ptr<SeedlmTables> build(unsigned C, unsigned P) {
   if (x != 1) throw std::logic_error("seedlm: the LFSR does not have period 65535");
 
   t->perSeed.resize(size_t(kSeedCount) * t->stride);
+  t->bounds.resize(2 * size_t(kSeedCount));
   t->worstInverseError = 0;
   for (unsigned s = 1; s <= kSeedCount; ++s) {
     double u[kSeedlmMaxC][kSeedlmMaxP], g[kSeedlmMaxP][kSeedlmMaxP] = {}, l[kSeedlmMaxP][kSeedlmMaxP] = {};
@@ -72,6 +73,27 @@ std::unique_ptr<SeedlmTables> build(unsigned C, unsigned P) {
         for (unsigned c = 0; c < C; ++c) v += back[i][c] * u[c][j];
         t->worstInverseError = std::max(t->worstInverseError, std::fabs(v));
       }
+    // ‖U‖_F, and ‖G⁻¹‖_F from G⁻¹'s columns (solves of L·Lᵀ·x = e_j), each padded upwards
+    // well past their f64 rounding.
+    double frobU = 0, frobInv = 0;
+    for (unsigned c = 0; c < C; ++c)
+      for (unsigned p = 0; p < P; ++p) frobU += u[c][p] * u[c][p];
+    for (unsigned j = 0; j < P; ++j) {
+      double y[kSeedlmMaxP], z[kSeedlmMaxP];
+      for (unsigned i = 0; i < P; ++i) {
+        double v = i == j ? 1.0 : 0.0;
+        for (unsigned k = 0; k < i; ++k) v -= l[i][k] * y[k];
+        y[i] = v / l[i][i];
+      }
+      for (unsigned i = P; i-- > 0;) {
+        double v = y[i];
+        for (unsigned k = i + 1; k < P; ++k) v -= l[k][i] * z[k];
+        z[i] = v / l[i][i];
+      }
+      for (unsigned i = 0; i < P; ++i) frobInv += z[i] * z[i];
+    }
+    t->bounds[2 * size_t(s - 1)] = float(std::sqrt(frobU) * (1 + 1e-6));
+    t->bounds[2 * size_t(s - 1) + 1] = float(std::sqrt(std::sqrt(frobInv)) * 1.001);
     float* xf = pinv + size_t(P) * C;
     for (unsigned c = 0; c < C; ++c)
       for (unsigned p = 0; p < P; ++p) xf[c * P + p] = float(int(t->state(s, c * P + p + 1)) - 32768);

@@ -16,6 +16,9 @@ struct SeedlmTables {
   std::vector<uint16_t> cycle;  // cycle[i] = x_i from x_0 = 1
   std::vector<uint32_t> where;  // where[s] = i with cycle[i] == s
   std::vector<float> perSeed;   // seed s at (s - 1)·stride
+  // Per seed s at 2·(s - 1): ‖U‖_F and sqrt(‖(UᵀU)⁻¹‖_F), both rounded up (the pruning bound of
+  // seedlm_avx2.cc).
+  std::vector<float> bounds;
   double worstInverseError;     // max |pinv·U - I| over all seeds, in f64 (tested)
 
   const float* pinv(unsigned s) const { return perSeed.data() + size_t(s - 1) * stride; }
