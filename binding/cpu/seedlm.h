@@ -91,19 +91,26 @@ TZ_HD void seedlm_coefficients(const float* pinv, const float* w, float* t) {
   }
 }
 
+// Σ_c (w_c - (Σ_p x_cp·coef_p)·scale)²: the inner sum an fma chain over p, then a multiply, a
+// subtract, and an fma chain over c (both the search's error and the approximate ranking).
+template <unsigned C, unsigned P>
+TZ_HD float seedlm_error(const float* x, const float* coef, const float* w, float scale) {
+  float error = 0.0f;
+  for (unsigned c = 0; c < C; ++c) {
+    float v = 0.0f;
+    for (unsigned p = 0; p < P; ++p) v = fmaf(x[c * P + p], coef[p], v);
+    const float r = w[c] - v * scale;
+    error = fmaf(r, r, error);
+  }
+  return error;
+}
+
 // The approximate mode's ranking value of a seed for block w (see above).
 template <unsigned C, unsigned P>
 TZ_HD float seedlm_ls_error(const float* pinv, const float* x, const float* w) {
   float t[P];
   seedlm_coefficients<C, P>(pinv, w, t);
-  float error = 0.0f;
-  for (unsigned c = 0; c < C; ++c) {
-    float v = 0.0f;
-    for (unsigned p = 0; p < P; ++p) v = fmaf(x[c * P + p], t[p], v);
-    const float r = w[c] - v * kSeedlmUnit;
-    error = fmaf(r, r, error);
-  }
-  return error;
+  return seedlm_error<C, P>(x, t, w, kSeedlmUnit);
 }
 
 // One trial of the search (the reference order of operations): the error of a seed's tables
@@ -121,14 +128,7 @@ TZ_HD float seedlm_trial(const float* pinv, const float* x, const float* w, int 
     const int e = e0 + k < eMin ? eMin : (e0 + k > eMin + 15 ? eMin + 15 : e0 + k);
     float q[P];
     for (unsigned p = 0; p < P; ++p) q[p] = seedlm_q(t[p], e);
-    const float scale = seedlm_decode_scale(e);
-    float error = 0.0f;
-    for (unsigned c = 0; c < C; ++c) {
-      float v = 0.0f;
-      for (unsigned p = 0; p < P; ++p) v = fmaf(x[c * P + p], q[p], v);
-      const float r = w[c] - v * scale;
-      error = fmaf(r, r, error);
-    }
+    const float error = seedlm_error<C, P>(x, q, w, seedlm_decode_scale(e));
     if (error < best) {
       best = error;
       *bestE = e;

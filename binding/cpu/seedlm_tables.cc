@@ -12,6 +12,21 @@ namespace tz {
 
 namespace {
 
+// Solves L·Lᵀ·x = b for the P x P lower-triangular Cholesky factor l.
+void cholesky_solve(const double (*l)[kSeedlmMaxP], unsigned P, const double* b, double* x) {
+  double y[kSeedlmMaxP];
+  for (unsigned i = 0; i < P; ++i) {
+    double v = b[i];
+    for (unsigned k = 0; k < i; ++k) v -= l[i][k] * y[k];
+    y[i] = v / l[i][i];
+  }
+  for (unsigned i = P; i-- > 0;) {
+    double v = y[i];
+    for (unsigned k = i + 1; k < P; ++k) v -= l[k][i] * x[k];
+    x[i] = v / l[i][i];
+  }
+}
+
 std::unique_ptr<SeedlmTables> build(unsigned C, unsigned P) {
   auto t = std::make_unique<SeedlmTables>();
   t->C = C;
@@ -50,18 +65,9 @@ std::unique_ptr<SeedlmTables> build(unsigned C, unsigned P) {
       }
     float* pinv = t->perSeed.data() + size_t(s - 1) * t->stride;
     double back[kSeedlmMaxP][kSeedlmMaxC];
-    for (unsigned c = 0; c < C; ++c) {  // column c of G⁻¹Uᵀ: solve L·y = U[c], then Lᵀ·x = y
-      double y[kSeedlmMaxP], z[kSeedlmMaxP];
-      for (unsigned i = 0; i < P; ++i) {
-        double v = u[c][i];
-        for (unsigned k = 0; k < i; ++k) v -= l[i][k] * y[k];
-        y[i] = v / l[i][i];
-      }
-      for (unsigned i = P; i-- > 0;) {
-        double v = y[i];
-        for (unsigned k = i + 1; k < P; ++k) v -= l[k][i] * z[k];
-        z[i] = v / l[i][i];
-      }
+    for (unsigned c = 0; c < C; ++c) {  // column c of G⁻¹Uᵀ
+      double z[kSeedlmMaxP];
+      cholesky_solve(l, P, u[c], z);
       for (unsigned p = 0; p < P; ++p) {
         back[p][c] = z[p];
         pinv[p * C + c] = float(z[p]);
@@ -79,17 +85,9 @@ std::unique_ptr<SeedlmTables> build(unsigned C, unsigned P) {
     for (unsigned c = 0; c < C; ++c)
       for (unsigned p = 0; p < P; ++p) frobU += u[c][p] * u[c][p];
     for (unsigned j = 0; j < P; ++j) {
-      double y[kSeedlmMaxP], z[kSeedlmMaxP];
-      for (unsigned i = 0; i < P; ++i) {
-        double v = i == j ? 1.0 : 0.0;
-        for (unsigned k = 0; k < i; ++k) v -= l[i][k] * y[k];
-        y[i] = v / l[i][i];
-      }
-      for (unsigned i = P; i-- > 0;) {
-        double v = y[i];
-        for (unsigned k = i + 1; k < P; ++k) v -= l[k][i] * z[k];
-        z[i] = v / l[i][i];
-      }
+      double e[kSeedlmMaxP] = {}, z[kSeedlmMaxP];
+      e[j] = 1.0;
+      cholesky_solve(l, P, e, z);
       for (unsigned i = 0; i < P; ++i) frobInv += z[i] * z[i];
     }
     t->bounds[2 * size_t(s - 1)] = float(std::sqrt(frobU) * (1 + 1e-6));
