@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterMetrics(env, exports);
   tz::RegisterTernary(env, exports);
   tz::RegisterSeedlm(env, exports);
+  tz::RegisterKmeans(env, exports);
   return exports;
 }
 

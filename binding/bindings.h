@@ -12,5 +12,6 @@ void RegisterRtn(Napi::Env env, Napi::Object exports);
 void RegisterMetrics(Napi::Env env, Napi::Object exports);
 void RegisterTernary(Napi::Env env, Napi::Object exports);
 void RegisterSeedlm(Napi::Env env, Napi::Object exports);
+void RegisterKmeans(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

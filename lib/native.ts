@@ -98,6 +98,13 @@ export interface NativeBinding {
   /** The per-tensor exponent base for a tensor's max |w|. */
   seedlmExpMin(absMax: number): number;
   seedlmStates(C: number, P: number, seed: number, count: number): Uint16Array;
+  // k-means (binding/cpu/kmeans.h): points are n·v f32 values, row-major; weights one per point.
+  kmeansTrainAsync(
+    points: Float32Array, v: number, k: number, weights: Float32Array | null,
+    options: { iterations?: number; tolerance?: number; seed?: number; sample?: number; threads?: number },
+    onProgress?: ProgressCallback,
+  ): NativeJobHandle<{ centroids: Float32Array; objective: number[]; repaired: number }>;
+  kmeansAssign(points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, path?: KernelPath): void;
   /** f32 GFLOP/s of 8-wide FMAs on `threads` threads (NaN without AVX2/FMA): the bench's compute limit. */
   fmaPeak(threads: number, seconds: number): number;
   activeJobs(): number;

@@ -11,6 +11,7 @@
 namespace tz {
 
 struct SeedlmTables;
+struct KmeansCentroids;
 
 struct KernelTable {
   const char* name;  // "avx2" or "scalar"
@@ -30,6 +31,8 @@ struct KernelTable {
   // fields[b·(P+1) ...] = e4, q_0..q_{P-1} (int8), for exponent base eMin. keep = 0: exhaustive;
   // keep = K: the approximate mode (the K best seeds by least-squares error, then exact).
   void (*seedlm_search)(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields);
+  // kmeans.h: the label of each of n points (dimension c.v, row-major) for centroids c.
+  void (*kmeans_assign)(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels);
 };
 
 // Every variant (scalar reference, AVX2) defines the same set of functions in its namespace.
@@ -42,7 +45,8 @@ struct KernelTable {
   void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out); \
   void ternary_encode(const void* w, FloatType type, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales); \
   void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type); \
-  void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields);
+  void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields); \
+  void kmeans_assign(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS

@@ -1,0 +1,172 @@
+// The Lloyd driver of kmeans.h: deterministic k-means++ initialisation and subsample, parallel assignment
+// in fixed chunks, a serial update in point order (so no result depends on the thread count),
+// and deterministic empty-cluster repair.
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "job_context.h"
+#include "kernels.h"
+#include "kmeans.h"
+#include "parallel.h"
+
+namespace tz {
+
+void KmeansCentroids::set(unsigned dim, unsigned count, const float* values) {
+  v = dim;
+  k = count;
+  c.assign(values, values + size_t(k) * v);
+  const unsigned padded = (k + 7) / 8 * 8;
+  blocked.assign(size_t(padded) * v, 0.0f);
+  norms.assign(padded, INFINITY);
+  for (unsigned j = 0; j < k; ++j) {
+    norms[j] = kmeans_norm(values + size_t(j) * v, v);
+    for (unsigned i = 0; i < v; ++i) blocked[size_t(j / 8) * v * 8 + i * 8 + j % 8] = values[size_t(j) * v + i];
+  }
+}
+
+namespace {
+
+// splitmix64: the deterministic generator of the initialisation and the subsample.
+struct SplitMix {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  size_t below(size_t n) { return size_t(next() % n); }
+};
+
+// `count` distinct indices of [0, n), chosen by a partial Fisher-Yates shuffle (in draw order).
+std::vector<size_t> draw(size_t n, size_t count, SplitMix& rng) {
+  std::vector<size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), size_t(0));
+  for (size_t i = 0; i < count; ++i) std::swap(idx[i], idx[i + rng.below(n - i)]);
+  idx.resize(count);
+  return idx;
+}
+
+constexpr size_t kAssignChunk = 4096;
+
+}  // namespace
+
+void kmeans_assign_all(const KernelTable& kt, const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels, unsigned threads, JobContext& ctx) {
+  parallel_for(n, kAssignChunk, threads, ctx, [&](size_t b, size_t e) { kt.kmeans_assign(c, x + b * c.v, e - b, labels + b); });
+}
+
+KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, const KmeansOptions& o, unsigned threads,
+                          JobContext& ctx) {
+  if (o.k == 0 || v == 0) throw std::invalid_argument("k-means: k and the dimension must be positive");
+  SplitMix rng{o.seed};
+  // Training set: every point, or a deterministic subsample kept in index order.
+  std::vector<float> sx;
+  std::vector<float> sw;
+  const float* tx = x;
+  const float* tw = w;
+  size_t tn = n;
+  if (o.sample && n > o.sample) {
+    std::vector<size_t> pick = draw(n, o.sample, rng);
+    std::sort(pick.begin(), pick.end());
+    sx.resize(pick.size() * v);
+    if (w) sw.resize(pick.size());
+    for (size_t i = 0; i < pick.size(); ++i) {
+      std::copy(x + pick[i] * v, x + (pick[i] + 1) * v, sx.begin() + i * v);
+      if (w) sw[i] = w[pick[i]];
+    }
+    tx = sx.data(), tw = w ? sw.data() : nullptr, tn = pick.size();
+  }
+  if (tn < o.k) throw std::invalid_argument("k-means: " + std::to_string(tn) + " points cannot make " + std::to_string(o.k) + " centroids");
+
+  // Initialisation, k-means++: the first centre a seeded draw, each next one drawn with probability
+  // proportional to w·D² (D: the distance to the nearest centre so far), all sums in double and in
+  // point order. When every remaining D is 0, the first point not yet a centre.
+  KmeansResult r;
+  r.centroids.resize(size_t(o.k) * v);
+  {
+    std::vector<double> nearest(tn, INFINITY);
+    std::vector<char> chosen(tn, 0);
+    size_t pick = rng.below(tn);
+    for (unsigned j = 0;; ++j) {
+      chosen[pick] = 1;
+      const float* cj = tx + pick * v;
+      std::copy(cj, cj + v, r.centroids.begin() + size_t(j) * v);
+      if (j + 1 == o.k) break;
+      parallel_for(tn, kAssignChunk, threads, ctx, [&](size_t b, size_t e) {
+        for (size_t i = b; i < e; ++i) {
+          double d2 = 0;
+          for (unsigned d = 0; d < v; ++d) d2 += (double(tx[i * v + d]) - cj[d]) * (double(tx[i * v + d]) - cj[d]);
+          nearest[i] = std::min(nearest[i], (tw ? tw[i] : 1.0) * d2);
+        }
+      });
+      double total = 0;
+      for (size_t i = 0; i < tn; ++i) total += chosen[i] ? 0.0 : nearest[i];
+      if (total > 0) {
+        const double target = total * (double(rng.next() >> 11) * 0x1p-53);
+        double run = 0;
+        pick = tn;
+        for (size_t i = 0; i < tn; ++i) {
+          if (chosen[i] || nearest[i] <= 0) continue;
+          run += nearest[i];
+          pick = i;
+          if (run > target) break;
+        }
+      } else {
+        pick = size_t(std::find(chosen.begin(), chosen.end(), 0) - chosen.begin());
+      }
+    }
+  }
+
+  KmeansCentroids c;
+  std::vector<uint32_t> labels(tn);
+  std::vector<double> sums(size_t(o.k) * v), mass(o.k), far(tn);
+  for (unsigned it = 0; it < o.maxIterations; ++it) {
+    c.set(v, o.k, r.centroids.data());
+    kmeans_assign_all(kt, c, tx, tn, labels.data(), threads, ctx);
+    // Update, in point order: weighted sums, and each point's weighted distance (objective, repair).
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(mass.begin(), mass.end(), 0.0);
+    double objective = 0;
+    for (size_t i = 0; i < tn; ++i) {
+      const double wi = tw ? tw[i] : 1.0;
+      const float* xi = tx + i * v;
+      const float* ci = r.centroids.data() + size_t(labels[i]) * v;
+      double d2 = 0;
+      for (unsigned d = 0; d < v; ++d) {
+        const double diff = double(xi[d]) - ci[d];
+        d2 += diff * diff;
+        sums[size_t(labels[i]) * v + d] += wi * xi[d];
+      }
+      mass[labels[i]] += wi;
+      far[i] = wi * d2;
+      objective += far[i];
+    }
+    r.objective.push_back(objective);
+    // Empty clusters take the points farthest from their centroids (ties: the smaller index).
+    std::vector<size_t> order;
+    size_t taken = 0;
+    for (unsigned j = 0; j < o.k; ++j) {
+      if (mass[j] > 0) {
+        for (unsigned d = 0; d < v; ++d) r.centroids[size_t(j) * v + d] = float(sums[size_t(j) * v + d] / mass[j]);
+        continue;
+      }
+      if (order.empty()) {
+        order.resize(tn);
+        std::iota(order.begin(), order.end(), size_t(0));
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return far[a] > far[b]; });
+      }
+      const size_t p = order[taken++ % tn];
+      ++r.repaired;
+      std::copy(tx + p * v, tx + (p + 1) * v, r.centroids.begin() + size_t(j) * v);
+    }
+    ctx.progress(it + 1, o.maxIterations);
+    const size_t m = r.objective.size();
+    if (m >= 2 && r.objective[m - 2] > 0 && (r.objective[m - 2] - r.objective[m - 1]) / r.objective[m - 2] < o.tolerance) break;
+    if (m >= 1 && r.objective[m - 1] == 0) break;
+  }
+  return r;
+}
+
+}  // namespace tz

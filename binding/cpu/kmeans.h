@@ -1,0 +1,68 @@
+// k-means for vptq (SPEC.md §3.3): the shared definition of the assignment kernels (scalar
+// reference, AVX2; CUDA to follow), which must agree on every label, and of the Lloyd driver.
+//
+// Assignment of point x (dimension v) to centroids c_0..c_{k-1}:
+//   d_j = fma chain over dims i = 0..v-1 of (m_i · c_j,i), starting from ‖c_j‖², where m_i = -2·x_i
+//         (exact) and ‖c_j‖² = fma chain of c_j,i² from 0;
+//   label = argmin_j d_j, ties to the smaller j. d_j = ‖x - c_j‖² - ‖x‖² in real arithmetic, so no
+//   N x k distance matrix is ever formed, and ‖x‖² is never needed.
+// Centroids for SIMD are laid out in blocks of 8: block b holds centroids 8b..8b+7, dimension i of
+// them at [b·v·8 + i·8 + lane]; k is padded to a multiple of 8 with centroids whose norm is +inf.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace tz {
+
+struct KmeansCentroids {
+  unsigned v = 0, k = 0;       // dimension and number of centroids
+  std::vector<float> c;        // k x v, row-major
+  std::vector<float> blocked;  // the SIMD layout above (ceil(k/8) blocks)
+  std::vector<float> norms;    // ‖c_j‖² for the padded k (+inf for padding)
+
+  void set(unsigned dim, unsigned count, const float* values);
+};
+
+// ‖c‖² of one centroid (the defined order).
+inline float kmeans_norm(const float* c, unsigned v) {
+  float acc = 0.0f;
+  for (unsigned i = 0; i < v; ++i) acc = std::fma(c[i], c[i], acc);
+  return acc;
+}
+
+// d_j of the definition for one point (m = -2x) and one centroid.
+inline float kmeans_distance(const float* m, const float* c, unsigned v, float norm) {
+  float acc = norm;
+  for (unsigned i = 0; i < v; ++i) acc = std::fma(m[i], c[i], acc);
+  return acc;
+}
+
+struct KernelTable;
+class JobContext;
+
+struct KmeansOptions {
+  unsigned k = 256;
+  unsigned maxIterations = 25;
+  double tolerance = 1e-4;  // stop when the objective falls by less than this fraction
+  uint64_t seed = 1;
+  size_t sample = 0;        // train on at most this many points (a deterministic subsample); 0: all
+};
+
+struct KmeansResult {
+  std::vector<float> centroids;  // k x v
+  std::vector<double> objective; // Σ w·‖x - c_label‖² of each assignment, in double
+  unsigned repaired = 0;         // empty clusters re-seeded
+};
+
+// Lloyd's k-means on n points of dimension v (weights may be null: all 1), on `threads`
+// threads with fixed chunks and a serial update in point order, so the result does not depend
+// on the thread count. Assignments use k.kmeans_assign.
+KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, const KmeansOptions& o, unsigned threads,
+                          JobContext& ctx);
+
+// Labels of n points for the centroids, on `threads` threads.
+void kmeans_assign_all(const KernelTable& kt, const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels, unsigned threads, JobContext& ctx);
+
+}  // namespace tz

@@ -1,0 +1,96 @@
+// k-means entry points (definitions in cpu/kmeans.h), the engine of vptq:
+//   kmeansTrainAsync(points, v, k, weights | null, { iterations, tolerance, seed, sample, threads },
+//     onProgress) -> job resolving { centroids: Float32Array (k x v), objective: number[], repaired }
+//   kmeansAssign(points, v, centroids, labels, path?): labels (Uint32Array) for every point.
+// points: Float32Array of n·v values (row-major); weights: one f32 per point, or null.
+#include <cmath>
+#include <memory>
+
+#include "args.h"
+#include "bindings.h"
+#include "cpu/kmeans.h"
+#include "native_job.h"
+
+namespace tz {
+
+namespace {
+
+constexpr unsigned kMaxDimension = 16;
+
+// The point count of `points` for dimension v (info[i]), checked.
+size_t RequirePoints(const Napi::CallbackInfo& info, const Napi::TypedArray& points, unsigned v) {
+  if (points.ElementLength() % v) throw Napi::RangeError::New(info.Env(), "points must hold a whole number of vectors of dimension " + std::to_string(v));
+  return points.ElementLength() / v;
+}
+
+Napi::Value Train(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
+  const unsigned v = unsigned(RequireInt(info, 1, "v", 1, kMaxDimension));
+  const size_t n = RequirePoints(info, points, v);
+  KmeansOptions o;
+  o.k = unsigned(RequireInt(info, 2, "k", 1, 1 << 20));
+  std::vector<Napi::Object> keep = {points};
+  const float* w = nullptr;
+  if (!info[3].IsNull() && !info[3].IsUndefined()) {
+    Napi::TypedArray weights = RequireTypedArray(info, 3, napi_float32_array, "weights");
+    if (weights.ElementLength() != n) throw Napi::RangeError::New(env, "weights must hold one value per point (" + std::to_string(n) + ")");
+    w = reinterpret_cast<const float*>(TypedArrayBytes(weights));
+    for (size_t i = 0; i < n; ++i)
+      if (!(w[i] >= 0) || !std::isfinite(w[i])) throw Napi::RangeError::New(env, "weights must be finite and >= 0");
+    keep.push_back(weights);
+  }
+  Napi::Object options = OptionalObject(info, 4, "options");
+  o.maxIterations = unsigned(OptionalInt(options, "iterations", 25, 1, 100000));
+  o.seed = uint64_t(OptionalInt(options, "seed", 1, 0, int64_t(1) << 53));
+  o.sample = size_t(OptionalInt(options, "sample", 0, 0, int64_t(1) << 40));
+  const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
+  if (options.Has("tolerance")) {
+    const Napi::Value t = options.Get("tolerance");
+    if (!t.IsNumber() || !(t.As<Napi::Number>().DoubleValue() >= 0)) throw Napi::RangeError::New(env, "tolerance must be a number >= 0");
+    o.tolerance = t.As<Napi::Number>().DoubleValue();
+  }
+  const float* x = reinterpret_cast<const float*>(TypedArrayBytes(points));
+  const KernelTable* kt = &kernels();
+  JobWork work = [=](JobContext& ctx) -> JobResult {
+    auto r = std::make_shared<KmeansResult>(kmeans_train(*kt, x, n, v, w, o, threads, ctx));
+    return [r](Napi::Env e) {
+      Napi::Object out = Napi::Object::New(e);
+      Napi::Float32Array c = Napi::Float32Array::New(e, r->centroids.size());
+      std::copy(r->centroids.begin(), r->centroids.end(), c.Data());
+      Napi::Array objective = Napi::Array::New(e, r->objective.size());
+      for (size_t i = 0; i < r->objective.size(); ++i) objective[i] = r->objective[i];
+      out.Set("centroids", c);
+      out.Set("objective", objective);
+      out.Set("repaired", double(r->repaired));
+      return out.As<Napi::Value>();
+    };
+  };
+  return StartJob(env, std::move(work), {info.Length() > 5 ? info[5] : env.Undefined(), std::move(keep)});
+}
+
+Napi::Value Assign(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
+  const unsigned v = unsigned(RequireInt(info, 1, "v", 1, kMaxDimension));
+  const size_t n = RequirePoints(info, points, v);
+  Napi::TypedArray centroids = RequireTypedArray(info, 2, napi_float32_array, "centroids");
+  if (centroids.ElementLength() == 0 || centroids.ElementLength() % v || centroids.ElementLength() / v > (1u << 20))
+    throw Napi::RangeError::New(env, "centroids must hold 1 to 2^20 vectors of dimension " + std::to_string(v));
+  Napi::TypedArray labels = RequireTypedArray(info, 3, napi_uint32_array, "labels");
+  if (labels.ElementLength() != n) throw Napi::RangeError::New(env, "labels must hold one value per point (" + std::to_string(n) + ")");
+  const KernelTable& kt = RequireKernelPath(info, 4);
+  KmeansCentroids c;
+  c.set(v, unsigned(centroids.ElementLength() / v), reinterpret_cast<const float*>(TypedArrayBytes(centroids)));
+  kt.kmeans_assign(c, reinterpret_cast<const float*>(TypedArrayBytes(points)), n, reinterpret_cast<uint32_t*>(TypedArrayBytes(labels)));
+  return env.Undefined();
+}
+
+}  // namespace
+
+void RegisterKmeans(Napi::Env env, Napi::Object exports) {
+  exports.Set("kmeansTrainAsync", Napi::Function::New(env, Train, "kmeansTrainAsync"));
+  exports.Set("kmeansAssign", Napi::Function::New(env, Assign, "kmeansAssign"));
+}
+
+}  // namespace tz
