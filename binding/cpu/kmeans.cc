@@ -81,41 +81,52 @@ KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsig
   if (tn < o.k) throw std::invalid_argument("k-means: " + std::to_string(tn) + " points cannot make " + std::to_string(o.k) + " centroids");
 
   // Initialisation, k-means++: the first centre a seeded draw, each next one drawn with probability
-  // proportional to w·D² (D: the distance to the nearest centre so far), all sums in double and in
-  // point order. When every remaining D is 0, the first point not yet a centre.
+  // proportional to w·D² (D: the distance to the nearest centre so far). D² is kept in f32; the
+  // draw's sums are in double, per fixed chunk and then across chunks in order, so they do not
+  // depend on the thread count. When every remaining D is 0: the first point not yet a centre.
   KmeansResult r;
   r.centroids.resize(size_t(o.k) * v);
   {
-    std::vector<double> nearest(tn, INFINITY);
+    std::vector<float> nearest(tn, INFINITY);
     std::vector<char> chosen(tn, 0);
+    const size_t chunks = (tn + kAssignChunk - 1) / kAssignChunk;
+    std::vector<double> chunkTotal(chunks);
     size_t pick = rng.below(tn);
     for (unsigned j = 0;; ++j) {
-      chosen[pick] = 1;
       const float* cj = tx + pick * v;
       std::copy(cj, cj + v, r.centroids.begin() + size_t(j) * v);
+      nearest[pick] = 0;  // a centre is never drawn again
+      chosen[pick] = 1;
       if (j + 1 == o.k) break;
       parallel_for(tn, kAssignChunk, threads, ctx, [&](size_t b, size_t e) {
+        double total = 0;
         for (size_t i = b; i < e; ++i) {
-          double d2 = 0;
-          for (unsigned d = 0; d < v; ++d) d2 += (double(tx[i * v + d]) - cj[d]) * (double(tx[i * v + d]) - cj[d]);
-          nearest[i] = std::min(nearest[i], (tw ? tw[i] : 1.0) * d2);
+          float d2 = 0;
+          for (unsigned d = 0; d < v; ++d) {
+            const float diff = tx[i * v + d] - cj[d];
+            d2 += diff * diff;
+          }
+          nearest[i] = std::min(nearest[i], tw ? tw[i] * d2 : d2);
+          total += nearest[i];
         }
+        chunkTotal[b / kAssignChunk] = total;
       });
       double total = 0;
-      for (size_t i = 0; i < tn; ++i) total += chosen[i] ? 0.0 : nearest[i];
+      for (double t : chunkTotal) total += t;
+      pick = tn;
       if (total > 0) {
-        const double target = total * (double(rng.next() >> 11) * 0x1p-53);
+        double target = total * (double(rng.next() >> 11) * 0x1p-53);
+        size_t chunk = 0;
+        for (; chunk + 1 < chunks && target >= chunkTotal[chunk]; ++chunk) target -= chunkTotal[chunk];
         double run = 0;
-        pick = tn;
-        for (size_t i = 0; i < tn; ++i) {
-          if (chosen[i] || nearest[i] <= 0) continue;
+        for (size_t i = chunk * kAssignChunk, e = std::min(tn, i + kAssignChunk); i < e; ++i) {
+          if (nearest[i] <= 0) continue;
           run += nearest[i];
           pick = i;
           if (run > target) break;
         }
-      } else {
-        pick = size_t(std::find(chosen.begin(), chosen.end(), 0) - chosen.begin());
       }
+      if (pick == tn) pick = size_t(std::find(chosen.begin(), chosen.end(), 0) - chosen.begin());  // no mass left
     }
   }
 
