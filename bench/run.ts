@@ -8,6 +8,7 @@ import { backendInfo } from '../lib/index';
 import { packageRoot } from '../lib/native';
 import { defaultThreads } from '../lib/threads';
 import { convertBench } from './convert.bench';
+import { kmeansBench } from './kmeans.bench';
 import { lzmaBench } from './lzma.bench';
 import { seedlmBench } from './seedlm.bench';
 import { ternaryBench } from './ternary.bench';
@@ -15,7 +16,7 @@ import { ternaryBench } from './ternary.bench';
 async function main() {
   const threads = defaultThreads();
   const info = backendInfo();
-  const rows = [...(await convertBench(threads)), ...(await ternaryBench(threads)), ...(await seedlmBench(threads)), ...(await lzmaBench(threads))];
+  const rows = [...(await convertBench(threads)), ...(await ternaryBench(threads)), ...(await seedlmBench(threads)), ...(await kmeansBench(threads)), ...(await lzmaBench(threads))];
 
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, CPU path ${info.cpu}`;
   console.log(`machine: ${machine}`);

@@ -1,7 +1,8 @@
 // k-means entry points (definitions in cpu/kmeans.h), the engine of vptq:
 //   kmeansTrainAsync(points, v, k, weights | null, { iterations, tolerance, seed, sample, threads },
 //     onProgress) -> job resolving { centroids: Float32Array (k x v), objective: number[], repaired }
-//   kmeansAssign(points, v, centroids, labels, path?): labels (Uint32Array) for every point.
+//   kmeansAssign(points, v, centroids, labels, path?): labels (Uint32Array) for every point;
+//   kmeansAssignAsync(points, v, centroids, labels, { threads }, onProgress): the same as a job.
 // points: Float32Array of n·v values (row-major); weights: one f32 per point, or null.
 #include <cmath>
 #include <memory>
@@ -69,7 +70,15 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
   return StartJob(env, std::move(work), {info.Length() > 5 ? info[5] : env.Undefined(), std::move(keep)});
 }
 
-Napi::Value Assign(const Napi::CallbackInfo& info) {
+struct AssignArgs {
+  std::shared_ptr<KmeansCentroids> c;
+  const float* x;
+  size_t n;
+  uint32_t* labels;
+  std::vector<Napi::Object> keep;
+};
+
+AssignArgs ParseAssign(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
   const unsigned v = unsigned(RequireInt(info, 1, "v", 1, kMaxDimension));
@@ -79,11 +88,26 @@ Napi::Value Assign(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "centroids must hold 1 to 2^20 vectors of dimension " + std::to_string(v));
   Napi::TypedArray labels = RequireTypedArray(info, 3, napi_uint32_array, "labels");
   if (labels.ElementLength() != n) throw Napi::RangeError::New(env, "labels must hold one value per point (" + std::to_string(n) + ")");
-  const KernelTable& kt = RequireKernelPath(info, 4);
-  KmeansCentroids c;
-  c.set(v, unsigned(centroids.ElementLength() / v), reinterpret_cast<const float*>(TypedArrayBytes(centroids)));
-  kt.kmeans_assign(c, reinterpret_cast<const float*>(TypedArrayBytes(points)), n, reinterpret_cast<uint32_t*>(TypedArrayBytes(labels)));
-  return env.Undefined();
+  auto c = std::make_shared<KmeansCentroids>();
+  c->set(v, unsigned(centroids.ElementLength() / v), reinterpret_cast<const float*>(TypedArrayBytes(centroids)));
+  return {c, reinterpret_cast<const float*>(TypedArrayBytes(points)), n, reinterpret_cast<uint32_t*>(TypedArrayBytes(labels)), {points, labels}};
+}
+
+Napi::Value Assign(const Napi::CallbackInfo& info) {
+  const AssignArgs a = ParseAssign(info);
+  RequireKernelPath(info, 4).kmeans_assign(*a.c, a.x, a.n, a.labels);
+  return info.Env().Undefined();
+}
+
+Napi::Value AssignAsync(const Napi::CallbackInfo& info) {
+  AssignArgs a = ParseAssign(info);
+  const unsigned threads = unsigned(OptionalInt(OptionalObject(info, 4, "options"), "threads", 0, 0, 1024));
+  const KernelTable* kt = &kernels();
+  JobWork work = [c = a.c, x = a.x, n = a.n, labels = a.labels, threads, kt](JobContext& ctx) -> JobResult {
+    kmeans_assign_all(*kt, *c, x, n, labels, threads, ctx);
+    return nullptr;
+  };
+  return StartJob(info.Env(), std::move(work), {info.Length() > 5 ? info[5] : info.Env().Undefined(), std::move(a.keep)});
 }
 
 }  // namespace
@@ -91,6 +115,7 @@ Napi::Value Assign(const Napi::CallbackInfo& info) {
 void RegisterKmeans(Napi::Env env, Napi::Object exports) {
   exports.Set("kmeansTrainAsync", Napi::Function::New(env, Train, "kmeansTrainAsync"));
   exports.Set("kmeansAssign", Napi::Function::New(env, Assign, "kmeansAssign"));
+  exports.Set("kmeansAssignAsync", Napi::Function::New(env, AssignAsync, "kmeansAssignAsync"));
 }
 
 }  // namespace tz

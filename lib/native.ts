@@ -105,6 +105,9 @@ export interface NativeBinding {
     onProgress?: ProgressCallback,
   ): NativeJobHandle<{ centroids: Float32Array; objective: number[]; repaired: number }>;
   kmeansAssign(points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, path?: KernelPath): void;
+  kmeansAssignAsync(
+    points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
   /** f32 GFLOP/s of 8-wide FMAs on `threads` threads (NaN without AVX2/FMA): the bench's compute limit. */
   fmaPeak(threads: number, seconds: number): number;
   activeJobs(): number;

@@ -34,7 +34,7 @@ function nearest(points: Float32Array, v: number, centroids: Float32Array): numb
 describe('k-means', function () {
   this.timeout(60000);
 
-  (avx2 ? it : it.skip)('AVX2 assigns every point exactly as the scalar reference, for every dimension and odd counts', () => {
+  (avx2 ? it : it.skip)('AVX2 assigns every point exactly as the scalar reference, for every dimension and odd counts', async () => {
     for (const v of [1, 2, 4, 6, 8, 12, 16])
       for (const k of [1, 7, 9, 300]) {
         const n = 1003;
@@ -47,6 +47,12 @@ describe('k-means', function () {
         // The label is the nearest centroid (ties aside, which random data does not have).
         if (v === 8 && k === 300) assert.deepEqual([...a], nearest(points, v, centroids));
       }
+    // The threaded job gives the same labels.
+    const points = gaussian(5000 * 8, 77), centroids = gaussian(40 * 8, 78);
+    const [one, job] = [new Uint32Array(5000), new Uint32Array(5000)];
+    native.kmeansAssign(points, 8, centroids, one);
+    await runJob((p) => native.kmeansAssignAsync(points, 8, centroids, job, { threads: 2 }, p));
+    assert.deepEqual([...job], [...one]);
     // Ties go to the smaller index: two equal centroids.
     const labels = new Uint32Array(1);
     native.kmeansAssign(Float32Array.of(1, 1), 2, Float32Array.of(5, 5, 0, 0, 0, 0), labels);
