@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
-#include <string>
 
 #include "kernels.h"
 #include "seedlm_tables.h"
@@ -231,9 +229,7 @@ void search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsi
 }  // namespace
 
 void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields) {
-  if (t.C == 8 && t.P == 3) return search<8, 3>(t, w, blocks, eMin, keep, seeds, fields);
-  if (t.C == 12 && t.P == 4) return search<12, 4>(t, w, blocks, eMin, keep, seeds, fields);
-  throw std::invalid_argument("seedlm: no search kernel for C " + std::to_string(t.C) + ", P " + std::to_string(t.P));
+  seedlm_with_shape(t.C, t.P, [&](auto c, auto p) { search<c, p>(t, w, blocks, eMin, keep, seeds, fields); });
 }
 
 }  // namespace tz::avx2

@@ -115,8 +115,7 @@ void seedlm_fields(const SeedlmTables& t, const float* w, unsigned seed, int e, 
   // Only weights too large for f32 arithmetic leave every seed's error non-finite.
   if (seed == 0) throw std::runtime_error("seedlm: a block has no finite fit (weights too large for f32)");
   float coef[kSeedlmMaxP];  // t* exactly as the search computed it
-  if (t.C == 8) seedlm_coefficients<8, 3>(t.pinv(seed), w, coef);
-  else seedlm_coefficients<12, 4>(t.pinv(seed), w, coef);
+  seedlm_with_shape(t.C, t.P, [&](auto c, auto p) { seedlm_coefficients<c, p>(t.pinv(seed), w, coef); });
   fields[0] = uint8_t(e - eMin);
   for (unsigned p = 0; p < t.P; ++p) fields[1 + p] = uint8_t(int8_t(seedlm_q(coef[p], e)));
 }
@@ -142,7 +141,7 @@ void seedlm_finish_shortlist(const SeedlmTables& t, const SeedlmShortlist& list,
   int bestE = 0;
   for (unsigned i = 0; i < list.size; ++i) {
     int e = 0;
-    const float error = t.C == 8 ? seedlm_trial<8, 3>(t.pinv(seeds[i]), t.x(seeds[i]), w, eMin, &e) : seedlm_trial<12, 4>(t.pinv(seeds[i]), t.x(seeds[i]), w, eMin, &e);
+    const float error = seedlm_with_shape(t.C, t.P, [&](auto c, auto p) { return seedlm_trial<c, p>(t.pinv(seeds[i]), t.x(seeds[i]), w, eMin, &e); });
     if (error < best) {
       best = error;
       bestSeed = seeds[i];

@@ -4,6 +4,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "seedlm.h"
@@ -26,6 +29,15 @@ struct SeedlmTables {
   // x_k after seed s (k >= 1).
   uint16_t state(unsigned s, unsigned k) const { return cycle[(where[s] + k) % kSeedCount]; }
 };
+
+// Calls f(std::integral_constant<unsigned, C>, std::integral_constant<unsigned, P>) for the
+// tables' shape, one of the presets (C 8, P 3; C 12, P 4): the kernels are templates on both.
+template <class F>
+decltype(auto) seedlm_with_shape(unsigned C, unsigned P, F&& f) {
+  if (C == 8 && P == 3) return f(std::integral_constant<unsigned, 8>{}, std::integral_constant<unsigned, 3>{});
+  if (C == 12 && P == 4) return f(std::integral_constant<unsigned, 12>{}, std::integral_constant<unsigned, 4>{});
+  throw std::invalid_argument("seedlm: no kernel for C " + std::to_string(C) + ", P " + std::to_string(P));
+}
 
 // The tables for C x P (C <= 12, P <= 4); built on first use, thread-safe.
 const SeedlmTables& seedlm_tables(unsigned C, unsigned P);
