@@ -92,7 +92,10 @@ export async function compress(input: string, output: string, options: CompressO
     const nonFinite = options.nonFinite ?? 'lossless';
     const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite });
     const { log, finished } = await ResumeLog.open(output, key, options.resume ?? false);
-    const writer = await ContainerWriter.create(output);
+    const writer = await ContainerWriter.create(output).catch(async (e) => {
+      await log.close(false); // nothing new was finished: the sidecar stays only if it held tensors
+      throw e;
+    });
     try {
       const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, nonFinite, progress, log, finished);
       const shards: ShardRecord[] = [];
