@@ -15,6 +15,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterTernary(env, exports);
   tz::RegisterSeedlm(env, exports);
   tz::RegisterKmeans(env, exports);
+  tz::RegisterVptq(env, exports);
+  tz::RegisterBitpack(env, exports);
   return exports;
 }
 

@@ -13,5 +13,7 @@ void RegisterMetrics(Napi::Env env, Napi::Object exports);
 void RegisterTernary(Napi::Env env, Napi::Object exports);
 void RegisterSeedlm(Napi::Env env, Napi::Object exports);
 void RegisterKmeans(Napi::Env env, Napi::Object exports);
+void RegisterVptq(Napi::Env env, Napi::Object exports);
+void RegisterBitpack(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

@@ -1,5 +1,5 @@
 // k-means entry points (definitions in cpu/kmeans.h), the engine of vptq:
-//   kmeansTrainAsync(points, v, k, weights | null, { iterations, tolerance, seed, sample, threads },
+//   kmeansTrainAsync(points, v, k, weights | null, { iterations, tolerance, seed, sample, initSample, threads },
 //     onProgress) -> job resolving { centroids: Float32Array (k x v), objective: number[], repaired }
 //   kmeansAssign(points, v, centroids, labels, path?): labels (Uint32Array) for every point;
 //   kmeansAssignAsync(points, v, centroids, labels, { threads }, onProgress): the same as a job.
@@ -45,6 +45,7 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
   o.maxIterations = unsigned(OptionalInt(options, "iterations", 25, 1, 100000));
   o.seed = uint64_t(OptionalInt(options, "seed", 1, 0, int64_t(1) << 53));
   o.sample = size_t(OptionalInt(options, "sample", 0, 0, int64_t(1) << 40));
+  o.initSample = size_t(OptionalInt(options, "initSample", 0, 0, int64_t(1) << 40));
   const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
   if (options.Has("tolerance")) {
     const Napi::Value t = options.Get("tolerance");

@@ -90,19 +90,21 @@ program
   .description('compress a model directory or .safetensors file into a .tzip container')
   .argument('<model>', 'Hugging Face model directory or .safetensors file')
   .requiredOption('-o, --output <file>', 'container to write (.tzip)')
-  .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast]', 'lossless')
+  .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast], vptq:2|3|4|2:large or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>]', 'lossless')
   .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
+  .option('--importance <file.safetensors>', 'per-input-column importance, one F32 vector per weight tensor (weights vptq\'s k-means)')
   .option('--lzma <setting>', 'LZMA stage: auto, off, or a preset 0-9 (9e = extreme)', 'auto')
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf under a lossy method').choices(['lossless', 'error']).default('lossless'))
   .option('--resume', 'reuse the tensors an interrupted run finished (kept in <output>.resume)')
   .option('--json', 'print the report as JSON')
-  .action(async (model: string, opts: { output: string; method: string; policy?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; json?: boolean }) => {
+  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; json?: boolean }) => {
     const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
     const report = await withProgress(opts.json, (update) =>
       compress(model, opts.output, {
         method: opts.method,
         policy,
+        importance: opts.importance,
         lzma: opts.lzma,
         threads: opts.threads,
         nonFinite: opts.nonfinite,

@@ -5,7 +5,7 @@ import { open, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { backendInfo } from './backend';
-import { FORMAT_VERSION, filePieceName, pieceName, type ContainerMeta, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
+import { FORMAT_VERSION, filePieceName, pieceName, tensorPieceName, type ContainerMeta, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
 import { ContainerWriter } from './container/writer';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
@@ -17,6 +17,7 @@ import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics }
 import type { ErrorSums } from './native';
 import { native } from './native';
 import { assign, parsePolicy, type Assignment } from './policy';
+import { loadImportance, type Importance } from './importance';
 import { ResumeLog, type FinishedTensor } from './resume';
 import { defaultThreads } from './threads';
 import { totals, type Totals } from './totals';
@@ -32,6 +33,8 @@ export interface CompressOptions {
   threads?: number;
   /** Tensors with NaN/Inf under a lossy method: store them lossless (default) or fail. */
   nonFinite?: 'lossless' | 'error';
+  /** A safetensors file of per-input-column importance vectors, one per weight tensor (vptq). */
+  importance?: string;
   /** Reuse the tensors an interrupted run finished (its `<output>.resume` sidecar). */
   resume?: boolean;
   signal?: AbortSignal;
@@ -88,16 +91,17 @@ export async function compress(input: string, output: string, options: CompressO
     if (path.resolve(output).startsWith(path.resolve(source.root) + path.sep) && source.kind === 'directory')
       throw new Error(`${output}: the output must not be inside the input directory`);
     const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
+    const importance = options.importance ? await loadImportance(options.importance, source.tensors.map((t) => t.entry)) : undefined;
     const progress = progressTracker(source, options.onProgress);
     const nonFinite = options.nonFinite ?? 'lossless';
-    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite });
+    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite }, options.importance);
     const { log, finished } = await ResumeLog.open(output, key, options.resume ?? false);
     const writer = await ContainerWriter.create(output).catch(async (e) => {
       await log.close(false); // nothing new was finished: the sidecar stays only if it held tensors
       throw e;
     });
     try {
-      const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, nonFinite, progress, log, finished);
+      const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, { nonFinite, importance }, progress, log, finished);
       const shards: ShardRecord[] = [];
       for (const s of source.shards) shards.push(await shardRecord(source, s, lzma, ctx, writer));
       const files: FileRecord[] = [];
@@ -105,7 +109,12 @@ export async function compress(input: string, output: string, options: CompressO
       const meta: ContainerMeta = {
         formatVersion: FORMAT_VERSION,
         tool: `tensorzip ${version}`,
-        options: { method: base.spec, lzma: formatLzma(lzma), ...(rules.length ? { policy: Object.fromEntries(rules.map((r) => [r.pattern, r.choice.spec])) } : {}) },
+        options: {
+          method: base.spec,
+          lzma: formatLzma(lzma),
+          ...(rules.length ? { policy: Object.fromEntries(rules.map((r) => [r.pattern, r.choice.spec])) } : {}),
+          ...(options.importance ? { importance: path.basename(options.importance) } : {}),
+        },
         source: { kind: source.kind, shards },
         tensors: records,
         files,
@@ -134,11 +143,12 @@ export async function compress(input: string, output: string, options: CompressO
 }
 
 /** What a resumed run must share with the interrupted one: tool, options and input files. */
-async function resumeKey(source: ModelSource, options: object): Promise<string> {
-  const files = [...source.shards.map((s) => s.relPath), ...source.extraFiles];
+async function resumeKey(source: ModelSource, options: object, importance?: string): Promise<string> {
+  const files = [...source.shards.map((s) => path.join(source.root, s.relPath)), ...source.extraFiles.map((f) => path.join(source.root, f))];
+  if (importance) files.push(path.resolve(importance));
   const stats = await Promise.all(files.map(async (f) => {
-    const s = await stat(path.join(source.root, f));
-    return [f, s.size, s.mtimeMs];
+    const s = await stat(f);
+    return [path.relative(source.root, f), s.size, s.mtimeMs];
   }));
   return JSON.stringify({ tool: version, format: FORMAT_VERSION, options, kind: source.kind, files: stats });
 }
@@ -154,6 +164,8 @@ interface TensorState {
   chunks: number;
   streams: string[];
   pieces: PieceRecord[][];
+  tensorStreams: string[];
+  tensorPieces: PieceRecord[];
   sums: ErrorSums;
   started: bigint;
 }
@@ -171,7 +183,7 @@ async function encodeTensors(
   lzma: LzmaSetting,
   ctx: JobContext,
   writer: ContainerWriter,
-  nonFinite: 'lossless' | 'error',
+  how: { nonFinite: 'lossless' | 'error'; importance?: Importance },
   progress: ReturnType<typeof progressTracker>,
   log: ResumeLog,
   finished: FinishedTensor[],
@@ -186,7 +198,7 @@ async function encodeTensors(
     if (f.record.name !== entry.name) throw new Error(`${log.path} does not match this model (tensor ${i} is ${f.record.name}, not ${entry.name})`);
     const again = [];
     for (const p of f.pieces) again.push(await writer.addPiece(p.name, await p.piece()));
-    if (JSON.stringify(again) !== JSON.stringify(f.record.pieces.flat())) throw new Error(`${log.path}: the pieces of ${entry.name} do not match their record`);
+    if (JSON.stringify(again) !== JSON.stringify([...(f.record.tensorPieces ?? []), ...f.record.pieces.flat()])) throw new Error(`${log.path}: the pieces of ${entry.name} do not match their record`);
     records.push(f.record);
     reports.push(f.report);
     progress.tensor(i, entry.name, entry.byteLength, entry.byteLength);
@@ -194,14 +206,19 @@ async function encodeTensors(
   let ti = finished.length; // next tensor to start
   let ci = 0; // next chunk of tensor ti
   while (ti < plan.length) {
-    // Gather a batch of units.
-    const units: Array<{ tensor: number; chunk: number; streams: Uint8Array[] }> = [];
+    // Gather a batch of units: a tensor's tensor streams (chunk 'tensor'), its chunks, or, for an
+    // empty tensor, nothing (chunk 'empty').
+    const units: Array<{ tensor: number; chunk: number | 'tensor' | 'empty'; streams: Uint8Array[] }> = [];
     let bytes = 0;
     while (ti < plan.length && (units.length === 0 || bytes < budget)) {
       const { t } = plan[ti];
-      const state = (states[ti] ??= await startTensor(source, t, plan[ti], nonFinite));
+      let state = states[ti];
+      if (!state) {
+        state = states[ti] = await startTensor(source, t, plan[ti], how, ctx);
+        if (state.tensorStreams.length) units.push({ tensor: ti, chunk: 'tensor', streams: state.facts.tensorStreams! });
+      }
       if (ci >= state.chunks) {
-        if (state.chunks === 0) units.push({ tensor: ti, chunk: -1, streams: [] }); // empty tensor
+        if (state.chunks === 0) units.push({ tensor: ti, chunk: 'empty', streams: [] });
         ti++;
         ci = 0;
         continue;
@@ -224,7 +241,15 @@ async function encodeTensors(
     for (const u of units) {
       const state = states[u.tensor];
       const { entry } = plan[u.tensor].t;
-      if (u.chunk >= 0) {
+      if (u.chunk === 'tensor') {
+        for (const stream of state.tensorStreams) {
+          const name = tensorPieceName(entry.name, stream);
+          await log.addPiece(u.tensor, name, stored[k]);
+          state.tensorPieces.push(await writer.addPiece(name, stored[k++]));
+        }
+        continue;
+      }
+      if (u.chunk !== 'empty') {
         state.pieces[u.chunk] = [];
         for (let s = 0; s < state.streams.length; s++) {
           const name = pieceName(entry.name, u.chunk, state.streams[s]);
@@ -244,16 +269,25 @@ async function encodeTensors(
   return { records, reports };
 }
 
-/** Decides the tensor's final method (lossy methods never see NaN/Inf) and its chunking. */
-async function startTensor(source: ModelSource, t: SourceTensor, assigned: Assignment, nonFinite: 'lossless' | 'error'): Promise<TensorState> {
+/** Decides the tensor's final method (lossy methods never see NaN/Inf), its chunking, and its
+ * tensor streams. */
+async function startTensor(
+  source: ModelSource,
+  t: SourceTensor,
+  assigned: Assignment,
+  { nonFinite, importance }: { nonFinite: 'lossless' | 'error'; importance?: Importance },
+  ctx: JobContext,
+): Promise<TensorState> {
   const started = process.hrtime.bigint();
   const { entry } = t;
+  const file = source.shards[t.shard].file;
+  const size = DTYPE_SIZES[entry.dtype];
   let { choice, note } = assigned;
   const facts: TensorFacts = { shape: entry.shape, absMean: 0, absMax: 0 };
   if (choice.method.lossy) {
     // A pass before encoding: a chunked encode cannot change method half way through, and
     // per-tensor scales need the whole tensor's statistics.
-    const stats = await weightStats(source.shards[t.shard].file, entry, chunkElements(choice.method.chunkUnit(choice.params)), DTYPE_SIZES[entry.dtype]);
+    const stats = await weightStats(file, entry, chunkElements(choice.method.chunkUnit(choice.params)), size);
     const bad = stats.nonFinite;
     facts.absMean = entry.numel ? stats.absSum / entry.numel : 0;
     facts.absMax = stats.absMax;
@@ -264,15 +298,23 @@ async function startTensor(source: ModelSource, t: SourceTensor, assigned: Assig
       choice = parseSpec('lossless');
     }
   }
-  const chunk = chunkElements(choice.method.chunkUnit(choice.params));
+  const { method, params } = choice;
+  const chunk = chunkElements(method.chunkUnit(params));
+  const tensorStreams = method.tensorStreamNames?.(params, entry.dtype) ?? [];
+  if (method.prepare) {
+    const read = (first: number, count: number) => file.read(entry, first * size, count * size);
+    facts.tensorStreams = await method.prepare(params, entry.dtype, { facts, read, importance: importance?.get(entry.name) }, ctx);
+  }
   return {
     choice,
     facts,
     note,
     chunk,
     chunks: Math.ceil(entry.numel / chunk),
-    streams: choice.method.streamNames(choice.params, entry.dtype),
+    streams: method.streamNames(params, entry.dtype),
     pieces: [],
+    tensorStreams,
+    tensorPieces: [],
     sums: emptySums(),
     started,
   };
@@ -281,7 +323,7 @@ async function startTensor(source: ModelSource, t: SourceTensor, assigned: Assig
 function finishTensor(t: SourceTensor, state: TensorState): { record: TensorRecord; report: TensorReport } {
   const { entry } = t;
   const { method, params, spec } = state.choice;
-  const storedBytes = state.pieces.flat().reduce((a, p) => a + p.bytes, 0);
+  const storedBytes = [...state.tensorPieces, ...state.pieces.flat()].reduce((a, p) => a + p.bytes, 0);
   const metrics = method.lossy ? metricsFromSums(state.sums) : undefined;
   const record: TensorRecord = {
     name: entry.name,
@@ -292,6 +334,7 @@ function finishTensor(t: SourceTensor, state: TensorState): { record: TensorReco
     chunkElements: state.chunk,
     streams: state.streams,
     pieces: state.pieces,
+    ...(state.tensorStreams.length ? { tensorStreams: state.tensorStreams, tensorPieces: state.tensorPieces } : {}),
     storedBytes,
     bitsPerWeight: entry.numel ? (8 * storedBytes) / entry.numel : 0,
     nominalBitsPerWeight: method.nominalBits(params, entry.dtype, entry.numel),

@@ -101,13 +101,28 @@ export interface NativeBinding {
   // k-means (binding/cpu/kmeans.h): points are n·v f32 values, row-major; weights one per point.
   kmeansTrainAsync(
     points: Float32Array, v: number, k: number, weights: Float32Array | null,
-    options: { iterations?: number; tolerance?: number; seed?: number; sample?: number; threads?: number },
+    options: { iterations?: number; tolerance?: number; seed?: number; sample?: number; initSample?: number; threads?: number },
     onProgress?: ProgressCallback,
   ): NativeJobHandle<{ centroids: Float32Array; objective: number[]; repaired: number }>;
   kmeansAssign(points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, path?: KernelPath): void;
   kmeansAssignAsync(
     points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
+  // vptq (binding/cpu/vptq.h): weights/out are rows x cols f32; codebooks k x v f32; one label per vector.
+  vptqGather(weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null): Float32Array;
+  vptqEncodeAsync(
+    weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null,
+    codebook: Float32Array, residual: Float32Array | null, labels: Uint32Array, labels2: Uint32Array | null, recon: Float32Array,
+    options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
+  vptqDecodeAsync(
+    out: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null,
+    codebook: Float32Array, residual: Float32Array | null, labels: Uint32Array, labels2: Uint32Array | null,
+    options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
+  /** Codes of 1-16 bits packed LSB first into ceil(n·bits/8) bytes, and back. */
+  packCodes(codes: Uint32Array, bits: number, out: Uint8Array): void;
+  unpackCodes(packed: Uint8Array, bits: number, out: Uint32Array): void;
   /** f32 GFLOP/s of 8-wide FMAs on `threads` threads (NaN without AVX2/FMA): the bench's compute limit. */
   fmaPeak(threads: number, seconds: number): number;
   activeJobs(): number;

@@ -62,11 +62,13 @@ export function assign(t: { name: string; dtype: Dtype; shape: number[]; numel: 
 function assignUnresolved(t: { name: string; dtype: Dtype; shape: number[]; numel: number }, base: MethodChoice, rules: PolicyRule[]): Assignment {
   const rule = rules.find((r) => r.matches(t.name));
   const wanted = rule ? rule.choice : base;
-  const why = wanted.method.unsupported(wanted.params, t.dtype);
+  if (!rule && wanted.method.lossy) {
+    if (t.shape.length < 2) return { choice: parseSpec('lossless'), note: `${t.shape.length}-D tensor: stored lossless` };
+    if (t.numel < TINY_TENSOR) return { choice: parseSpec('lossless'), note: `tiny tensor (${t.numel} elements): stored lossless` };
+  }
+  const why = wanted.method.unsupported(wanted.params, t.dtype, t.shape);
   if (why) return { choice: parseSpec('lossless'), note: `${why}: stored lossless` };
   if (rule || !wanted.method.lossy) return { choice: wanted };
-  if (t.shape.length < 2) return { choice: parseSpec('lossless'), note: `${t.shape.length}-D tensor: stored lossless` };
-  if (t.numel < TINY_TENSOR) return { choice: parseSpec('lossless'), note: `tiny tensor (${t.numel} elements): stored lossless` };
   if (EMBEDDING.test(t.name)) {
     const safer = parseSpec(SAFER_SPEC);
     if (safer.spec !== wanted.spec) return { choice: safer, note: `embedding/lm_head: ${safer.spec} instead of ${wanted.spec}` };

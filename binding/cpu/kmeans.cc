@@ -1,4 +1,4 @@
-// The Lloyd driver of kmeans.h: deterministic k-means++ initialisation and subsample, parallel assignment
+// The Lloyd driver of kmeans.h: deterministic subsamples and k-means++ initialisation, parallel assignment
 // in fixed chunks, a serial update in point order (so no result depends on the thread count),
 // and deterministic empty-cluster repair.
 #include <algorithm>
@@ -51,6 +51,79 @@ std::vector<size_t> draw(size_t n, size_t count, SplitMix& rng) {
 
 constexpr size_t kAssignChunk = 4096;
 
+// Points (and weights) of a training set: the caller's, or a deterministic subsample kept in
+// index order, copied into `x`/`w` storage.
+struct Subset {
+  const float* x;
+  const float* w;
+  size_t n;
+  std::vector<float> xs, ws;
+};
+
+Subset subset(const float* x, const float* w, size_t n, unsigned v, size_t count, SplitMix& rng) {
+  Subset s{x, w, n, {}, {}};
+  if (!count || n <= count) return s;
+  std::vector<size_t> pick = draw(n, count, rng);
+  std::sort(pick.begin(), pick.end());
+  s.xs.resize(pick.size() * v);
+  if (w) s.ws.resize(pick.size());
+  for (size_t i = 0; i < pick.size(); ++i) {
+    std::copy(x + pick[i] * v, x + (pick[i] + 1) * v, s.xs.begin() + i * v);
+    if (w) s.ws[i] = w[pick[i]];
+  }
+  s.x = s.xs.data(), s.w = w ? s.ws.data() : nullptr, s.n = pick.size();
+  return s;
+}
+
+// k-means++: the first centre a seeded draw, each next one drawn with probability proportional
+// to w·D² (D: the distance to the nearest centre so far). D² is kept in f32; the draw's sums are
+// in double, per fixed chunk and then across chunks in order, so they do not depend on the thread
+// count. When every remaining D is 0: the first point not yet a centre. Needs n >= k.
+void kmeans_plus_plus(const float* tx, const float* tw, size_t tn, unsigned v, unsigned k, SplitMix& rng, unsigned threads, JobContext& ctx,
+                      float* centroids) {
+  std::vector<float> nearest(tn, INFINITY);
+  std::vector<char> chosen(tn, 0);
+  const size_t chunks = (tn + kAssignChunk - 1) / kAssignChunk;
+  std::vector<double> chunkTotal(chunks);
+  size_t pick = rng.below(tn);
+  for (unsigned j = 0;; ++j) {
+    const float* cj = tx + pick * v;
+    std::copy(cj, cj + v, centroids + size_t(j) * v);
+    nearest[pick] = 0;  // a centre is never drawn again
+    chosen[pick] = 1;
+    if (j + 1 == k) break;
+    parallel_for(tn, kAssignChunk, threads, ctx, [&](size_t b, size_t e) {
+      double total = 0;
+      for (size_t i = b; i < e; ++i) {
+        float d2 = 0;
+        for (unsigned d = 0; d < v; ++d) {
+          const float diff = tx[i * v + d] - cj[d];
+          d2 += diff * diff;
+        }
+        nearest[i] = std::min(nearest[i], tw ? tw[i] * d2 : d2);
+        total += nearest[i];
+      }
+      chunkTotal[b / kAssignChunk] = total;
+    });
+    double total = 0;
+    for (double t : chunkTotal) total += t;
+    pick = tn;
+    if (total > 0) {
+      double target = total * (double(rng.next() >> 11) * 0x1p-53);
+      size_t chunk = 0;
+      for (; chunk + 1 < chunks && target >= chunkTotal[chunk]; ++chunk) target -= chunkTotal[chunk];
+      double run = 0;
+      for (size_t i = chunk * kAssignChunk, e = std::min(tn, i + kAssignChunk); i < e; ++i) {
+        if (nearest[i] <= 0) continue;
+        run += nearest[i];
+        pick = i;
+        if (run > target) break;
+      }
+    }
+    if (pick == tn) pick = size_t(std::find(chosen.begin(), chosen.end(), 0) - chosen.begin());  // no mass left
+  }
+}
+
 }  // namespace
 
 void kmeans_assign_all(const KernelTable& kt, const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels, unsigned threads, JobContext& ctx) {
@@ -62,73 +135,17 @@ KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsig
   if (o.k == 0 || v == 0) throw std::invalid_argument("k-means: k and the dimension must be positive");
   SplitMix rng{o.seed};
   // Training set: every point, or a deterministic subsample kept in index order.
-  std::vector<float> sx;
-  std::vector<float> sw;
-  const float* tx = x;
-  const float* tw = w;
-  size_t tn = n;
-  if (o.sample && n > o.sample) {
-    std::vector<size_t> pick = draw(n, o.sample, rng);
-    std::sort(pick.begin(), pick.end());
-    sx.resize(pick.size() * v);
-    if (w) sw.resize(pick.size());
-    for (size_t i = 0; i < pick.size(); ++i) {
-      std::copy(x + pick[i] * v, x + (pick[i] + 1) * v, sx.begin() + i * v);
-      if (w) sw[i] = w[pick[i]];
-    }
-    tx = sx.data(), tw = w ? sw.data() : nullptr, tn = pick.size();
-  }
+  Subset train = subset(x, w, n, v, o.sample, rng);
+  const float* tx = train.x;
+  const float* tw = train.w;
+  const size_t tn = train.n;
   if (tn < o.k) throw std::invalid_argument("k-means: " + std::to_string(tn) + " points cannot make " + std::to_string(o.k) + " centroids");
-
-  // Initialisation, k-means++: the first centre a seeded draw, each next one drawn with probability
-  // proportional to w·D² (D: the distance to the nearest centre so far). D² is kept in f32; the
-  // draw's sums are in double, per fixed chunk and then across chunks in order, so they do not
-  // depend on the thread count. When every remaining D is 0: the first point not yet a centre.
   KmeansResult r;
   r.centroids.resize(size_t(o.k) * v);
-  {
-    std::vector<float> nearest(tn, INFINITY);
-    std::vector<char> chosen(tn, 0);
-    const size_t chunks = (tn + kAssignChunk - 1) / kAssignChunk;
-    std::vector<double> chunkTotal(chunks);
-    size_t pick = rng.below(tn);
-    for (unsigned j = 0;; ++j) {
-      const float* cj = tx + pick * v;
-      std::copy(cj, cj + v, r.centroids.begin() + size_t(j) * v);
-      nearest[pick] = 0;  // a centre is never drawn again
-      chosen[pick] = 1;
-      if (j + 1 == o.k) break;
-      parallel_for(tn, kAssignChunk, threads, ctx, [&](size_t b, size_t e) {
-        double total = 0;
-        for (size_t i = b; i < e; ++i) {
-          float d2 = 0;
-          for (unsigned d = 0; d < v; ++d) {
-            const float diff = tx[i * v + d] - cj[d];
-            d2 += diff * diff;
-          }
-          nearest[i] = std::min(nearest[i], tw ? tw[i] * d2 : d2);
-          total += nearest[i];
-        }
-        chunkTotal[b / kAssignChunk] = total;
-      });
-      double total = 0;
-      for (double t : chunkTotal) total += t;
-      pick = tn;
-      if (total > 0) {
-        double target = total * (double(rng.next() >> 11) * 0x1p-53);
-        size_t chunk = 0;
-        for (; chunk + 1 < chunks && target >= chunkTotal[chunk]; ++chunk) target -= chunkTotal[chunk];
-        double run = 0;
-        for (size_t i = chunk * kAssignChunk, e = std::min(tn, i + kAssignChunk); i < e; ++i) {
-          if (nearest[i] <= 0) continue;
-          run += nearest[i];
-          pick = i;
-          if (run > target) break;
-        }
-      }
-      if (pick == tn) pick = size_t(std::find(chosen.begin(), chosen.end(), 0) - chosen.begin());  // no mass left
-    }
-  }
+  // k-means++ is k passes over its points, each too short to thread well: on a further subsample
+  // it costs O(initSample·k) instead of O(n·k), and the Lloyd iterations do the rest.
+  Subset init = subset(tx, tw, tn, v, o.initSample ? std::max<size_t>(o.initSample, o.k) : 0, rng);
+  kmeans_plus_plus(init.x, init.w, init.n, v, o.k, rng, threads, ctx, r.centroids.data());
 
   KmeansCentroids c;
   std::vector<uint32_t> labels(tn);

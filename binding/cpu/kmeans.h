@@ -48,6 +48,7 @@ struct KmeansOptions {
   double tolerance = 1e-4;  // stop when the objective falls by less than this fraction
   uint64_t seed = 1;
   size_t sample = 0;        // train on at most this many points (a deterministic subsample); 0: all
+  size_t initSample = 0;    // k-means++ on at most this many of them (at least k); 0: all
 };
 
 struct KmeansResult {

@@ -35,6 +35,10 @@ export interface TensorRecord {
   streams: string[];
   /** pieces[chunk][stream]. */
   pieces: PieceRecord[][];
+  /** The method's streams stored once for the whole tensor (e.g. vptq's codebook), if it has any. */
+  tensorStreams?: string[];
+  /** tensorPieces[stream], for tensorStreams. */
+  tensorPieces?: PieceRecord[];
   storedBytes: number;
   bitsPerWeight: number;
   nominalBitsPerWeight: number;
@@ -70,7 +74,7 @@ export interface ShardRecord {
 export interface ContainerMeta {
   formatVersion: number;
   tool: string;
-  options: { method: string; lzma: string; policy?: Record<string, string> };
+  options: { method: string; lzma: string; policy?: Record<string, string>; importance?: string };
   source: { kind: 'file' | 'directory'; shards: ShardRecord[] };
   tensors: TensorRecord[];
   files: FileRecord[];
@@ -80,6 +84,11 @@ export interface ContainerMeta {
 /** U8 tensor holding one stored piece of a tensor's stream. */
 export function pieceName(tensor: string, chunk: number, stream: string): string {
   return `${tensor}:tz:${chunk}:${stream}`;
+}
+
+/** U8 tensor holding the stored piece of one of a tensor's tensor streams. */
+export function tensorPieceName(tensor: string, stream: string): string {
+  return `${tensor}:tz:tensor:${stream}`;
 }
 
 /** U8 tensor holding one stored piece of a carried file, or of a shard's original header. */

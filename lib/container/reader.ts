@@ -13,6 +13,7 @@ import {
   FORMAT_VERSION,
   filePieceName,
   pieceName,
+  tensorPieceName,
   type ContainerMeta,
   type FileRecord,
   type PieceRecord,
@@ -26,6 +27,7 @@ const MAX_PIECE_BYTES = 8 * (1 << 22);
 export class ContainerReader {
   private readonly byName = new Map<string, TensorRecord>();
 
+  /** methods: each tensor's method, its parameters resolved for the tensor's shape. */
   private constructor(readonly file: SafetensorsFile, readonly meta: ContainerMeta, private readonly methods: Map<string, MethodChoice>) {
     for (const t of meta.tensors) this.byName.set(t.name, t);
   }
@@ -50,18 +52,21 @@ export class ContainerReader {
   }
 
   method(t: TensorRecord): MethodChoice {
-    return this.methods.get(t.method)!;
+    return this.methods.get(t.name)!;
   }
 
   /** Decodes a tensor chunk by chunk (stored dtype bytes), checking every piece's checksum. */
   async *decodeTensor(t: TensorRecord, ctx: JobContext): AsyncGenerator<Uint8Array> {
     const { method, params } = this.method(t);
     const numel = numelOf(t.shape);
+    const names = t.tensorStreams ?? [];
+    const tensorStored = await Promise.all((t.tensorPieces ?? []).map((p, s) => this.readPiece(tensorPieceName(t.name, names[s]), p, `tensor ${t.name}`)));
+    const tensorStreams = await this.decodePieces(tensorStored, ctx, `tensor ${t.name}`);
     for (let c = 0; c < t.pieces.length; c++) {
       const elements = Math.min(t.chunkElements, numel - c * t.chunkElements);
       const stored = await Promise.all(t.pieces[c].map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p, `tensor ${t.name}`)));
       const streams = await this.decodePieces(stored, ctx, `tensor ${t.name}`);
-      yield await method.decode(params, t.dtype, streams, elements, ctx);
+      yield await method.decode(params, t.dtype, streams, elements, ctx, tensorStreams);
     }
   }
 
@@ -142,10 +147,11 @@ function validate(path: string, file: SafetensorsFile): { meta: ContainerMeta; m
     arr(o.tensors, `source.shards[${i}].tensors`, fail).forEach((n) => str(n, 'shard tensor name', fail));
     return o;
   });
+  const specs = new Map<string, MethodChoice>();
   const methods = new Map<string, MethodChoice>();
   const seen = new Set<string>();
   const tensors = arr(m.tensors, 'tensors', fail).map((t, i) => {
-    const rec = validateTensor(obj(t, `tensors[${i}]`, fail), shards.length, methods, fail);
+    const rec = validateTensor(obj(t, `tensors[${i}]`, fail), shards.length, specs, methods, fail);
     if (seen.has(rec.name)) fail(`tensor ${JSON.stringify(rec.name)} is listed twice`);
     seen.add(rec.name);
     return rec;
@@ -157,7 +163,10 @@ function validate(path: string, file: SafetensorsFile): { meta: ContainerMeta; m
   // Every piece the metadata names must be a U8 tensor of exactly its stored size, and no other
   // tensors may exist.
   const expected = new Map<string, number>();
-  for (const t of tensors) t.pieces.forEach((chunk, c) => chunk.forEach((p, s) => expected.set(pieceName(t.name, c, t.streams[s]), p.bytes)));
+  for (const t of tensors) {
+    t.pieces.forEach((chunk, c) => chunk.forEach((p, s) => expected.set(pieceName(t.name, c, t.streams[s]), p.bytes)));
+    t.tensorPieces?.forEach((p, s) => expected.set(tensorPieceName(t.name, t.tensorStreams![s]), p.bytes));
+  }
   for (const f of files) f.pieces.forEach((p, c) => expected.set(filePieceName('file', f.path, c), p.bytes));
   for (const s of shards as unknown as ShardRecord[])
     s.header?.pieces.forEach((p, c) => expected.set(filePieceName('header', s.header!.path, c), p.bytes));
@@ -195,7 +204,8 @@ function validateFile(o: Obj, fail: (m: string) => never): FileRecord {
   return o as unknown as FileRecord;
 }
 
-function validateTensor(o: Obj, shardCount: number, methods: Map<string, MethodChoice>, fail: (m: string) => never): TensorRecord {
+/** specs: parsed specs, shared; methods receives the tensor's method resolved for its shape. */
+function validateTensor(o: Obj, shardCount: number, specs: Map<string, MethodChoice>, methods: Map<string, MethodChoice>, fail: (m: string) => never): TensorRecord {
   const name = str(o.name, 'tensors[].name', fail);
   const where = `tensor ${JSON.stringify(name)}`;
   if (int(o.shard, `${where}: shard`, fail) >= shardCount) fail(`${where}: shard index out of range`);
@@ -206,8 +216,9 @@ function validateTensor(o: Obj, shardCount: number, methods: Map<string, MethodC
     numel *= int(d, `${where}: shape`, fail);
     if (numel > Number.MAX_SAFE_INTEGER) fail(`${where}: absurd shape`);
   }
+  const shape = o.shape as number[];
   const spec = str(o.method, `${where}: method`, fail);
-  let choice = methods.get(spec);
+  let choice = specs.get(spec);
   if (!choice) {
     try {
       choice = parseSpec(spec);
@@ -215,11 +226,13 @@ function validateTensor(o: Obj, shardCount: number, methods: Map<string, MethodC
       fail(`${where}: ${e instanceof Error ? e.message : e}`);
     }
     if (choice!.spec !== spec) fail(`${where}: method spec ${JSON.stringify(spec)} is not canonical`);
-    methods.set(spec, choice!);
+    specs.set(spec, choice!);
   }
-  const { method, params } = choice!;
-  if (method.resolve && method.format(method.resolve(params, o.shape as number[])) !== spec) fail(`${where}: method spec ${JSON.stringify(spec)} is not resolved for its shape`);
-  const why = method.unsupported(params, dtype as Dtype);
+  const { method } = choice!;
+  const params = method.resolve ? method.resolve(choice!.params, shape) : choice!.params;
+  if (method.format(params) !== spec) fail(`${where}: method spec ${JSON.stringify(spec)} is not resolved for its shape`);
+  methods.set(name, { method, params, spec });
+  const why = method.unsupported(params, dtype as Dtype, shape);
   if (why) fail(`${where}: ${why}`);
   if (o.chunkElements !== chunkElements(method.chunkUnit(params))) fail(`${where}: chunkElements does not match ${spec}`);
   const names = method.streamNames(params, dtype as Dtype);
@@ -237,6 +250,17 @@ function validateTensor(o: Obj, shardCount: number, methods: Map<string, MethodC
       validatePiece(p, `${where} chunk ${c} ${names[s]}`, raw[s], fail);
     });
   });
+  const tensorNames = method.tensorStreamNames?.(params, dtype as Dtype) ?? [];
+  if (tensorNames.length || o.tensorStreams !== undefined || o.tensorPieces !== undefined) {
+    if (JSON.stringify(o.tensorStreams) !== JSON.stringify(tensorNames)) fail(`${where}: tensorStreams must be ${JSON.stringify(tensorNames)}`);
+    const raw = method.rawTensorStreamBytes!(params, dtype as Dtype, shape);
+    const list = arr(o.tensorPieces, `${where}: tensorPieces`, fail);
+    if (list.length !== tensorNames.length) fail(`${where}: ${list.length} tensor pieces, expected ${tensorNames.length}`);
+    list.forEach((p, s) => {
+      if (raw[s] > MAX_PIECE_BYTES) fail(`${where}: tensor piece ${tensorNames[s]} is too large`);
+      validatePiece(p, `${where} ${tensorNames[s]}`, raw[s], fail);
+    });
+  }
   for (const k of ['storedBytes', 'bitsPerWeight', 'nominalBitsPerWeight']) if (typeof o[k] !== 'number') fail(`${where}: ${k} is not a number`);
   if (o.metrics !== undefined) obj(o.metrics, `${where}: metrics`, fail);
   return o as unknown as TensorRecord;

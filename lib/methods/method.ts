@@ -1,6 +1,8 @@
 // What every compression method provides to the pipeline. A tensor is encoded in chunks of
 // whole units (e.g. rtn groups); each chunk yields one raw byte stream per stream name, and the
-// LZMA stage then stores each (chunk, stream) piece compressed or raw.
+// LZMA stage then stores each (chunk, stream) piece compressed or raw. A method may also store
+// streams once per tensor (vptq's codebook), made by prepare() from the whole tensor before its
+// first chunk and handed to every chunk's encode and decode.
 import type { Dtype } from '../io/dtypes';
 
 export class SpecError extends Error {
@@ -24,6 +26,17 @@ export interface TensorFacts {
   absMean: number;
   /** Max |w| over the whole tensor (lossy methods only). */
   absMax: number;
+  /** The tensor streams prepare() made (methods with tensor streams only). */
+  tensorStreams?: Uint8Array[];
+}
+
+/** What prepare() may read of a tensor. */
+export interface TensorInput {
+  facts: TensorFacts;
+  /** Elements [first, first + count) in the stored dtype. */
+  read(first: number, count: number): Promise<Uint8Array>;
+  /** Importance of each input column (f32, one per column of the 2-D view), when the user gave one. */
+  importance?: Float32Array;
 }
 
 export interface Method<P> {
@@ -35,20 +48,24 @@ export interface Method<P> {
   format(p: P): string;
   /** Parameters that depend on the tensor's shape made concrete (e.g. ternary:row -> a group of one row). */
   resolve?(p: P, shape: number[]): P;
-  /** Why the method cannot encode this dtype, or undefined when it can. */
-  unsupported(p: P, dtype: Dtype): string | undefined;
+  /** Why the method cannot encode a tensor of this dtype and shape, or undefined when it can. */
+  unsupported(p: P, dtype: Dtype, shape: number[]): string | undefined;
   /** Chunk sizes are multiples of this many elements. */
   chunkUnit(p: P): number;
   streamNames(p: P, dtype: Dtype): string[];
   /** Raw bytes of each stream for a chunk of `elements` elements (also validates containers). */
   rawStreamBytes(p: P, dtype: Dtype, elements: number): number[];
+  /** Streams stored once per tensor (default: none), their raw sizes, and how they are made. */
+  tensorStreamNames?(p: P, dtype: Dtype): string[];
+  rawTensorStreamBytes?(p: P, dtype: Dtype, shape: number[]): number[];
+  prepare?(p: P, dtype: Dtype, input: TensorInput, ctx: JobContext): Promise<Uint8Array[]>;
   /** Bits per weight before the LZMA stage (exact accounting of what the method stores). */
   nominalBits(p: P, dtype: Dtype, numel: number): number;
   /** raw: the chunk in its stored dtype. Returns the streams and, for lossy methods, the
    * chunk as decode() will give it back (stored dtype bytes), for measuring the error. */
   encode(p: P, dtype: Dtype, raw: Uint8Array, ctx: JobContext, tensor: TensorFacts): Promise<{ streams: Uint8Array[]; decoded?: Uint8Array }>;
-  /** The chunk in its stored dtype from its streams. */
-  decode(p: P, dtype: Dtype, streams: Uint8Array[], elements: number, ctx: JobContext): Promise<Uint8Array>;
+  /** The chunk in its stored dtype from its streams (and the tensor streams, if any). */
+  decode(p: P, dtype: Dtype, streams: Uint8Array[], elements: number, ctx: JobContext, tensorStreams: Uint8Array[]): Promise<Uint8Array>;
 }
 
 /** Elements per chunk: a whole number of units near 4 Mi elements (bounded memory per chunk). */

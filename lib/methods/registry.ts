@@ -4,9 +4,10 @@ import { SpecError, type Method } from './method';
 import { rtn } from './rtn';
 import { seedlm } from './seedlm';
 import { ternary } from './ternary';
+import { vptq } from './vptq';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const METHODS: Record<string, Method<any>> = { lossless, rtn, ternary, seedlm };
+const METHODS: Record<string, Method<any>> = { lossless, rtn, ternary, seedlm, vptq };
 
 export interface MethodChoice {
   method: Method<unknown>;

@@ -1,0 +1,39 @@
+// Importance vectors (`--importance file.safetensors`): for each weight tensor, one F32 tensor of
+// the same name holding the importance of every input column (shape [columns], columns being the
+// product of the dimensions after the first), as llama.cpp's importance matrices do: typically the
+// mean squared input activation of the column. vptq weights its k-means by them. Every entry must
+// name a tensor of the model and fit its shape, and every value be finite and >= 0.
+import { FormatError, SafetensorsFile, type TensorEntry } from './io/safetensors';
+import { f32View } from './methods/f32';
+
+export type Importance = Map<string, Float32Array>;
+
+/** Columns of a tensor's 2-D view [shape[0], columns]. */
+export function columnsOf(shape: number[]): number {
+  return shape.slice(1).reduce((a, d) => a * d, 1);
+}
+
+export async function loadImportance(file: string, tensors: Array<Pick<TensorEntry, 'name' | 'shape'>>): Promise<Importance> {
+  const st = await SafetensorsFile.open(file).catch((e: NodeJS.ErrnoException) => {
+    if (e instanceof FormatError) throw new Error(`${e.message} (not a valid importance file)`);
+    throw new Error(`${file}: cannot read importance file (${e.code ?? e.message})`);
+  });
+  try {
+    const byName = new Map(tensors.map((t) => [t.name, t]));
+    const out: Importance = new Map();
+    for (const e of st.header.tensors) {
+      const t = byName.get(e.name);
+      if (!t) throw new Error(`${file}: importance entry ${e.name} is not a tensor of the model`);
+      const columns = columnsOf(t.shape);
+      if (e.dtype !== 'F32' || e.shape.length !== 1 || e.shape[0] !== columns)
+        throw new Error(`${file}: importance entry ${e.name} must be F32 [${columns}] (one value per input column of [${t.shape.join(', ')}]), got ${e.dtype} [${e.shape.join(', ')}]`);
+      const values = f32View(await st.read(e));
+      const bad = values.findIndex((x) => !(x >= 0) || !Number.isFinite(x));
+      if (bad >= 0) throw new Error(`${file}: importance entry ${e.name} has ${values[bad]} at column ${bad} (values must be finite and >= 0)`);
+      out.set(e.name, values);
+    }
+    return out;
+  } finally {
+    await st.close();
+  }
+}
