@@ -7,16 +7,34 @@ import * as path from 'node:path';
 import { backendInfo } from '../lib/index';
 import { packageRoot } from '../lib/native';
 import { defaultThreads } from '../lib/threads';
-import { convertBench } from './convert.bench';
+import { convertBench, type BenchRow } from './convert.bench';
 import { kmeansBench } from './kmeans.bench';
 import { lzmaBench } from './lzma.bench';
 import { seedlmBench } from './seedlm.bench';
 import { ternaryBench } from './ternary.bench';
 
+const SUITES: Record<string, (threads: number) => Promise<BenchRow[]>> = {
+  convert: convertBench,
+  ternary: ternaryBench,
+  seedlm: seedlmBench,
+  kmeans: kmeansBench,
+  lzma: lzmaBench,
+};
+
+/** `--only a,b` runs only the named suites. */
+function suites(argv: string[]): string[] {
+  const at = argv.indexOf('--only');
+  if (at < 0) return Object.keys(SUITES);
+  const names = (argv[at + 1] ?? '').split(',');
+  for (const n of names) if (!SUITES[n]) throw new Error(`unknown bench suite '${n}' (suites: ${Object.keys(SUITES).join(', ')})`);
+  return names;
+}
+
 async function main() {
   const threads = defaultThreads();
   const info = backendInfo();
-  const rows = [...(await convertBench(threads)), ...(await ternaryBench(threads)), ...(await seedlmBench(threads)), ...(await kmeansBench(threads)), ...(await lzmaBench(threads))];
+  const rows: BenchRow[] = [];
+  for (const name of suites(process.argv.slice(2))) rows.push(...(await SUITES[name](threads)));
 
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, CPU path ${info.cpu}`;
   console.log(`machine: ${machine}`);

@@ -130,6 +130,57 @@ void kmeans_assign_all(const KernelTable& kt, const KmeansCentroids& c, const fl
   parallel_for(n, kAssignChunk, threads, ctx, [&](size_t b, size_t e) { kt.kmeans_assign(c, x + b * c.v, e - b, labels + b); });
 }
 
+void kmeans_lloyd(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, unsigned k, unsigned maxIterations, double tolerance,
+                  unsigned threads, JobContext& ctx, KmeansResult& r) {
+  KmeansCentroids c;
+  std::vector<uint32_t> labels(n);
+  std::vector<double> sums(size_t(k) * v), mass(k), far(n);
+  for (unsigned it = 0; it < maxIterations; ++it) {
+    c.set(v, k, r.centroids.data());
+    kmeans_assign_all(kt, c, x, n, labels.data(), threads, ctx);
+    // Update, in point order: weighted sums, and each point's weighted distance (objective, repair).
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(mass.begin(), mass.end(), 0.0);
+    double objective = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double wi = w ? w[i] : 1.0;
+      const float* xi = x + i * v;
+      const float* ci = r.centroids.data() + size_t(labels[i]) * v;
+      double d2 = 0;
+      for (unsigned d = 0; d < v; ++d) {
+        const double diff = double(xi[d]) - ci[d];
+        d2 += diff * diff;
+        sums[size_t(labels[i]) * v + d] += wi * xi[d];
+      }
+      mass[labels[i]] += wi;
+      far[i] = wi * d2;
+      objective += far[i];
+    }
+    r.objective.push_back(objective);
+    // Empty clusters take the points farthest from their centroids (ties: the smaller index).
+    std::vector<size_t> order;
+    size_t taken = 0;
+    for (unsigned j = 0; j < k; ++j) {
+      if (mass[j] > 0) {
+        for (unsigned d = 0; d < v; ++d) r.centroids[size_t(j) * v + d] = float(sums[size_t(j) * v + d] / mass[j]);
+        continue;
+      }
+      if (order.empty()) {
+        order.resize(n);
+        std::iota(order.begin(), order.end(), size_t(0));
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return far[a] > far[b]; });
+      }
+      const size_t p = order[taken++ % n];
+      ++r.repaired;
+      std::copy(x + p * v, x + (p + 1) * v, r.centroids.begin() + size_t(j) * v);
+    }
+    ctx.progress(it + 1, maxIterations);
+    const size_t m = r.objective.size();
+    if (m >= 2 && r.objective[m - 2] > 0 && (r.objective[m - 2] - r.objective[m - 1]) / r.objective[m - 2] < tolerance) break;
+    if (m >= 1 && r.objective[m - 1] == 0) break;
+  }
+}
+
 KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, const KmeansOptions& o, unsigned threads,
                           JobContext& ctx) {
   if (o.k == 0 || v == 0) throw std::invalid_argument("k-means: k and the dimension must be positive");
@@ -147,53 +198,7 @@ KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsig
   Subset init = subset(tx, tw, tn, v, o.initSample ? std::max<size_t>(o.initSample, o.k) : 0, rng);
   kmeans_plus_plus(init.x, init.w, init.n, v, o.k, rng, threads, ctx, r.centroids.data());
 
-  KmeansCentroids c;
-  std::vector<uint32_t> labels(tn);
-  std::vector<double> sums(size_t(o.k) * v), mass(o.k), far(tn);
-  for (unsigned it = 0; it < o.maxIterations; ++it) {
-    c.set(v, o.k, r.centroids.data());
-    kmeans_assign_all(kt, c, tx, tn, labels.data(), threads, ctx);
-    // Update, in point order: weighted sums, and each point's weighted distance (objective, repair).
-    std::fill(sums.begin(), sums.end(), 0.0);
-    std::fill(mass.begin(), mass.end(), 0.0);
-    double objective = 0;
-    for (size_t i = 0; i < tn; ++i) {
-      const double wi = tw ? tw[i] : 1.0;
-      const float* xi = tx + i * v;
-      const float* ci = r.centroids.data() + size_t(labels[i]) * v;
-      double d2 = 0;
-      for (unsigned d = 0; d < v; ++d) {
-        const double diff = double(xi[d]) - ci[d];
-        d2 += diff * diff;
-        sums[size_t(labels[i]) * v + d] += wi * xi[d];
-      }
-      mass[labels[i]] += wi;
-      far[i] = wi * d2;
-      objective += far[i];
-    }
-    r.objective.push_back(objective);
-    // Empty clusters take the points farthest from their centroids (ties: the smaller index).
-    std::vector<size_t> order;
-    size_t taken = 0;
-    for (unsigned j = 0; j < o.k; ++j) {
-      if (mass[j] > 0) {
-        for (unsigned d = 0; d < v; ++d) r.centroids[size_t(j) * v + d] = float(sums[size_t(j) * v + d] / mass[j]);
-        continue;
-      }
-      if (order.empty()) {
-        order.resize(tn);
-        std::iota(order.begin(), order.end(), size_t(0));
-        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return far[a] > far[b]; });
-      }
-      const size_t p = order[taken++ % tn];
-      ++r.repaired;
-      std::copy(tx + p * v, tx + (p + 1) * v, r.centroids.begin() + size_t(j) * v);
-    }
-    ctx.progress(it + 1, o.maxIterations);
-    const size_t m = r.objective.size();
-    if (m >= 2 && r.objective[m - 2] > 0 && (r.objective[m - 2] - r.objective[m - 1]) / r.objective[m - 2] < o.tolerance) break;
-    if (m >= 1 && r.objective[m - 1] == 0) break;
-  }
+  kmeans_lloyd(kt, tx, tn, v, tw, o.k, o.maxIterations, o.tolerance, threads, ctx, r);
   return r;
 }
 

@@ -63,6 +63,13 @@ struct KmeansResult {
 KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, const KmeansOptions& o, unsigned threads,
                           JobContext& ctx);
 
+// Lloyd iterations from r.centroids (k x v): assignment, then the serial update in point order
+// (weighted means in double; empty clusters take the farthest points), appending each
+// assignment's objective to r.objective, until it falls by less than `tolerance` of itself or
+// after maxIterations. kmeans_train's second half; the CUDA Lloyd loop must match it.
+void kmeans_lloyd(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, unsigned k, unsigned maxIterations, double tolerance,
+                  unsigned threads, JobContext& ctx, KmeansResult& r);
+
 // Labels of n points for the centroids, on `threads` threads.
 void kmeans_assign_all(const KernelTable& kt, const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels, unsigned threads, JobContext& ctx);
 

@@ -7,7 +7,13 @@
 #include <cstring>
 #include <string>
 
+#include <cub/cub.cuh>
+
+#include <numeric>
+#include <vector>
+
 #include "convert_kernels.cuh"
+#include "kmeans_kernels.cuh"
 #include "seedlm_kernels.cuh"
 #include "tensorzip_cuda.h"
 
@@ -41,6 +47,18 @@ struct Stream {
 
 // Elements per staged chunk: bounds device memory use (64 Mi elements = 256 MiB of f32).
 constexpr uint64_t kChunk = uint64_t(64) << 20;
+
+// Allocates every (buffer, bytes) pair; false on the first failure (e says why).
+bool allocate(std::initializer_list<std::pair<DeviceBuffer*, size_t>> list, cudaError_t& e) {
+  for (auto& [b, bytes] : list)
+    if ((e = cudaMalloc(&b->ptr, std::max<size_t>(bytes, 1))) != cudaSuccess) return false;
+  return true;
+}
+
+template <class T>
+T* as(DeviceBuffer& b) {
+  return static_cast<T*>(b.ptr);
+}
 
 }  // namespace
 
@@ -141,6 +159,121 @@ int tzc_seedlm_search(int device, unsigned C, unsigned P, const float* table, co
   if ((e = cudaMemcpy(seeds, dSeed.ptr, blocks * sizeof(uint16_t), cudaMemcpyDeviceToHost)) != cudaSuccess ||
       (e = cudaMemcpy(exponents, dExp.ptr, blocks * sizeof(int32_t), cudaMemcpyDeviceToHost)) != cudaSuccess)
     return fail("cudaMemcpy to host", e);
+  return TZC_OK;
+}
+
+
+int tzc_kmeans_assign(int device, const float* x, uint64_t n, unsigned v, const float* centroids, unsigned k, uint32_t* labels, const tzc_job* job) {
+  if (v < 1 || v > 16 || k < 1) return fail("tzc_kmeans_assign: v must be 1..16 and k >= 1");
+  if (!n) return TZC_OK;
+  if (!x || !centroids || !labels) return fail("tzc_kmeans_assign: null buffer");
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  DeviceBuffer dX, dC, dN, dL;
+  Stream stream;
+  const uint64_t chunk = std::min<uint64_t>(n, kChunk / v);
+  if (!allocate({{&dX, chunk * v * sizeof(float)}, {&dC, size_t(k) * v * sizeof(float)}, {&dN, k * sizeof(float)}, {&dL, chunk * sizeof(uint32_t)}}, e))
+    return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  if ((e = cudaMemcpyAsync(dC.ptr, centroids, size_t(k) * v * sizeof(float), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess)
+    return fail("cudaMemcpy to device", e);
+  if ((e = tz::cuda::launch_kmeans_norms(as<float>(dC), k, v, as<float>(dN), stream.s)) != cudaSuccess) return fail("k-means norms launch", e);
+  for (uint64_t begin = 0; begin < n; begin += chunk) {
+    if (job && job->should_stop && job->should_stop(job->user)) return TZC_CANCELLED;
+    const uint64_t len = std::min(chunk, n - begin);
+    if ((e = cudaMemcpyAsync(dX.ptr, x + begin * v, len * v * sizeof(float), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess)
+      return fail("cudaMemcpy to device", e);
+    if ((e = tz::cuda::launch_kmeans_assign(as<float>(dX), len, v, as<float>(dC), as<float>(dN), k, as<uint32_t>(dL), stream.s)) != cudaSuccess)
+      return fail("k-means assign launch", e);
+    if ((e = cudaMemcpyAsync(labels + begin, dL.ptr, len * sizeof(uint32_t), cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess)
+      return fail("cudaMemcpy to host", e);
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("k-means assign", e);
+    if (job && job->progress) job->progress(job->user, begin + len, n);
+  }
+  return TZC_OK;
+}
+
+int tzc_kmeans_lloyd(int device, const float* x, uint64_t n, unsigned v, const float* w, unsigned k, unsigned max_iterations, double tolerance,
+                     float* centroids, double* objective, unsigned* iterations, unsigned* repaired, const tzc_job* job) {
+  if (v < 1 || v > 16 || k < 1) return fail("tzc_kmeans_lloyd: v must be 1..16 and k >= 1");
+  if (n < k) return fail("tzc_kmeans_lloyd: fewer points than centroids");
+  if (n > uint64_t(INT32_MAX)) return fail("tzc_kmeans_lloyd: at most 2^31 - 1 points");
+  if (!x || !centroids || !objective || !iterations || !repaired) return fail("tzc_kmeans_lloyd: null buffer");
+  *iterations = 0;
+  *repaired = 0;
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  const size_t cBytes = size_t(k) * v * sizeof(float);
+  DeviceBuffer dX, dW, dC, dNext, dN, dL, dSorted, dIota, dOrder, dStart, dEnd, dCount, dObj, dFar, dTemp;
+  Stream stream;
+  int bits = 1;
+  while (bits < 32 && (uint64_t(1) << bits) < k) ++bits;
+  size_t tempBytes = 0;
+  if ((e = cub::DeviceRadixSort::SortPairs(nullptr, tempBytes, as<uint32_t>(dL), as<uint32_t>(dSorted), as<uint32_t>(dIota), as<uint32_t>(dOrder),
+                                           int(n), 0, bits)) != cudaSuccess)
+    return fail("cub sort size", e);
+  if (!allocate({{&dX, n * v * sizeof(float)}, {&dW, w ? n * sizeof(float) : 0}, {&dC, cBytes}, {&dNext, cBytes}, {&dN, k * sizeof(float)},
+                 {&dL, n * 4}, {&dSorted, n * 4}, {&dIota, n * 4}, {&dOrder, n * 4}, {&dStart, k * 4}, {&dEnd, k * 4}, {&dCount, k * 4},
+                 {&dObj, k * sizeof(double)}, {&dFar, n * sizeof(double)}, {&dTemp, tempBytes}},
+                e))
+    return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  std::vector<uint32_t> iota(n);
+  std::iota(iota.begin(), iota.end(), 0u);
+  if ((e = cudaMemcpyAsync(dX.ptr, x, n * v * sizeof(float), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess ||
+      (w && (e = cudaMemcpyAsync(dW.ptr, w, n * sizeof(float), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess) ||
+      (e = cudaMemcpyAsync(dIota.ptr, iota.data(), n * 4, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess ||
+      (e = cudaMemcpyAsync(dC.ptr, centroids, cBytes, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess)
+    return fail("cudaMemcpy to device", e);
+  std::vector<uint32_t> count(k);
+  std::vector<double> parts(k), far;
+  std::vector<float> next;
+  for (unsigned it = 0; it < max_iterations; ++it) {
+    if (job && job->should_stop && job->should_stop(job->user)) return TZC_CANCELLED;
+    const float* W = w ? as<float>(dW) : nullptr;
+    if ((e = tz::cuda::launch_kmeans_norms(as<float>(dC), k, v, as<float>(dN), stream.s)) != cudaSuccess ||
+        (e = tz::cuda::launch_kmeans_assign(as<float>(dX), n, v, as<float>(dC), as<float>(dN), k, as<uint32_t>(dL), stream.s)) != cudaSuccess ||
+        (e = cub::DeviceRadixSort::SortPairs(dTemp.ptr, tempBytes, as<uint32_t>(dL), as<uint32_t>(dSorted), as<uint32_t>(dIota), as<uint32_t>(dOrder),
+                                             int(n), 0, bits, stream.s)) != cudaSuccess ||
+        (e = cudaMemsetAsync(dStart.ptr, 0, k * 4, stream.s)) != cudaSuccess || (e = cudaMemsetAsync(dEnd.ptr, 0, k * 4, stream.s)) != cudaSuccess ||
+        (e = tz::cuda::launch_kmeans_ranges(as<uint32_t>(dSorted), n, as<uint32_t>(dStart), as<uint32_t>(dEnd), stream.s)) != cudaSuccess ||
+        (e = tz::cuda::launch_kmeans_update(as<float>(dX), W, v, as<float>(dC), k, as<uint32_t>(dOrder), as<uint32_t>(dStart), as<uint32_t>(dEnd),
+                                            as<float>(dNext), as<uint32_t>(dCount), as<double>(dObj), as<double>(dFar), stream.s)) != cudaSuccess)
+      return fail("k-means iteration launch", e);
+    if ((e = cudaMemcpyAsync(count.data(), dCount.ptr, k * 4, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess ||
+        (e = cudaMemcpyAsync(parts.data(), dObj.ptr, k * sizeof(double), cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess ||
+        (e = cudaStreamSynchronize(stream.s)) != cudaSuccess)
+      return fail("k-means iteration", e);
+    double total = 0;
+    for (double p : parts) total += p;
+    objective[it] = total;
+    *iterations = it + 1;
+    // Empty clusters: the farthest points (weighted squared distance; ties to the smaller index),
+    // on the host, as kmeans_lloyd does.
+    if (std::find(count.begin(), count.end(), 0u) != count.end()) {
+      far.resize(n);
+      next.resize(size_t(k) * v);
+      if ((e = cudaMemcpy(far.data(), dFar.ptr, n * sizeof(double), cudaMemcpyDeviceToHost)) != cudaSuccess ||
+          (e = cudaMemcpy(next.data(), dNext.ptr, cBytes, cudaMemcpyDeviceToHost)) != cudaSuccess)
+        return fail("cudaMemcpy to host", e);
+      std::vector<size_t> order(n);
+      std::iota(order.begin(), order.end(), size_t(0));
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return far[a] > far[b]; });
+      size_t taken = 0;
+      for (unsigned j = 0; j < k; ++j) {
+        if (count[j]) continue;
+        const size_t p = order[taken++ % n];
+        ++*repaired;
+        std::copy(x + p * v, x + (p + 1) * v, next.begin() + size_t(j) * v);
+      }
+      if ((e = cudaMemcpy(dNext.ptr, next.data(), cBytes, cudaMemcpyHostToDevice)) != cudaSuccess) return fail("cudaMemcpy to device", e);
+    }
+    std::swap(dC.ptr, dNext.ptr);
+    if (job && job->progress) job->progress(job->user, it + 1, max_iterations);
+    if (it >= 1 && objective[it - 1] > 0 && (objective[it - 1] - objective[it]) / objective[it - 1] < tolerance) break;
+    if (objective[it] == 0) break;
+  }
+  if ((e = cudaMemcpy(centroids, dC.ptr, cBytes, cudaMemcpyDeviceToHost)) != cudaSuccess) return fail("cudaMemcpy to host", e);
   return TZC_OK;
 }
 

@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define TZC_ABI_VERSION 2
+#define TZC_ABI_VERSION 3
 
 enum { TZC_OK = 0, TZC_CANCELLED = 1, TZC_ERROR = -1 };
 
@@ -46,6 +46,16 @@ int tzc_convert(int device, int kind, const void* src, void* dst, uint64_t n, co
  * (seedlm_fields). Progress counts seeds searched. */
 int tzc_seedlm_search(int device, unsigned C, unsigned P, const float* table, const float* w, uint64_t blocks, int e_min,
                       uint16_t* seeds, int32_t* exponents, const tzc_job* job);
+/* k-means (binding/cpu/kmeans.h), on n points of dimension v (1..16, host, row-major) with
+ * optional weights w (n values, or null). tzc_kmeans_assign: the label of each point for k
+ * centroids. tzc_kmeans_lloyd: kmeans_lloyd's iterations from the centroids passed in (k x v),
+ * which it overwrites with the result; objective receives each iteration's objective (room for
+ * max_iterations), *iterations how many ran, *repaired the empty clusters re-seeded. Labels and
+ * centroids equal the CPU reference's; objectives are summed in another order. Progress counts
+ * iterations. */
+int tzc_kmeans_assign(int device, const float* x, uint64_t n, unsigned v, const float* centroids, unsigned k, uint32_t* labels, const tzc_job* job);
+int tzc_kmeans_lloyd(int device, const float* x, uint64_t n, unsigned v, const float* w, unsigned k, unsigned max_iterations, double tolerance,
+                     float* centroids, double* objective, unsigned* iterations, unsigned* repaired, const tzc_job* job);
 /* Message of the last failed call on the calling thread. */
 const char* tzc_last_error(void);
 

@@ -36,7 +36,7 @@ export interface VptqParams {
 export const VPTQ_PRESETS: Record<string, Omit<VptqParams, 'preset' | 'columns'>> = {
   '2': { v: 6, k: 4096, k2: 0, norm: false, iterations: 10 },
   '3': { v: 4, k: 4096, k2: 0, norm: false, iterations: 10 },
-  '4': { v: 6, k: 4096, k2: 4096, norm: false, iterations: 10 },
+  '4': { v: 3, k: 4096, k2: 0, norm: false, iterations: 10 },
   '2:large': { v: 8, k: 65536, k2: 0, norm: false, iterations: 10 },
 };
 
@@ -48,7 +48,7 @@ const MIN_K = 256;
 /** Lloyd stops when the objective falls by less than this fraction in an iteration. */
 const TOLERANCE = 1e-4;
 /** k-means++ initialisation runs on at most this many training vectors per centroid. */
-const INIT_PER_CENTROID = 16;
+export const INIT_PER_CENTROID = 16;
 const SEED = 1;
 
 /** prepare()'s view of the tensor. */

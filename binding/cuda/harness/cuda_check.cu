@@ -3,7 +3,7 @@
 // against the device's own copy bandwidth measured in the same run.
 //
 // Exit codes: 0 all checks pass, 1 a check failed, 2 no usable CUDA device (reason printed).
-// Usage: tensorzip_cuda_check [--elements N] [--seed S] [--device D]
+// Usage: tensorzip_cuda_check [--elements N] [--seed S] [--device D] [--kmeans-iterations I]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -17,7 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "../../cpu/job_context.h"
 #include "../../cpu/kernels.h"
+#include "../../cpu/kmeans.h"
 #include "../../cpu/seedlm_tables.h"
 #include "../../cpu/ternary.h"
 #include "../convert_kernels.cuh"
@@ -112,10 +114,12 @@ int main(int argc, char** argv) {
   size_t n = size_t(1) << 26;
   uint64_t seed = std::chrono::steady_clock::now().time_since_epoch().count();
   int device = 0;
+  unsigned kmeansIterations = 10;  // of the timed published k-means case (then extrapolated to 101)
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--elements")) n = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--device")) device = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--kmeans-iterations")) kmeansIterations = unsigned(std::max(1, std::atoi(argv[i + 1])));
   }
 
   int count = 0;
@@ -296,6 +300,84 @@ int main(int argc, char** argv) {
                   "seedlm C%u P%u: 1536x8960 tensor (%zu blocks) in %.2f s, uploads included: %.2f G seed trials/s, %.0f GFLOP/s; "
                   "a 1.78B-parameter model at this rate: %.0f s (extrapolated)",
                   C, P, tensor, seconds, trials / 1e9, flops / 1e9, seconds * 1.78e9 / (1536.0 * 8960));
+    notes.push_back(line);
+  }
+
+  // k-means (binding/cpu/kmeans.h): the CUDA Lloyd loop against kmeans_lloyd on the CPU from the
+  // same initial centroids (the first k points). Planted, well-separated clusters and random
+  // data: centroids must be identical, the final labels identical, objectives within 1e-5
+  // relative (they are summed in another order). Then VPTQ's published case is timed: 7,340,032
+  // points of d 8 into 65,536 centroids (130.6 s for 101 iterations with cuML), 10 iterations
+  // timed and extrapolated to 101, unless --kmeans-iterations says otherwise.
+  {
+    struct Case {
+      const char* name;
+      size_t n;
+      unsigned v, k, iterations;
+      bool planted;
+    };
+    const tz::KernelTable& cpu = tz::avx2_kernels() ? *tz::avx2_kernels() : tz::scalar_kernels();
+    for (const Case& c : {Case{"kmeans planted v8", 65536, 8, 256, 6, true}, Case{"kmeans random v6", 131072, 6, 1024, 5, false},
+                          Case{"kmeans random v12", 50000, 12, 300, 4, false}}) {
+      std::normal_distribution<float> normal(0.0f, 1.0f);
+      std::vector<float> x(c.n * c.v), centres(size_t(c.k) * c.v);
+      for (auto& e : centres) e = normal(rng) * 100.0f;
+      for (size_t i = 0; i < c.n; ++i)
+        for (unsigned d = 0; d < c.v; ++d) x[i * c.v + d] = c.planted ? centres[(i % c.k) * c.v + d] + 0.01f * normal(rng) : normal(rng);
+      tz::KmeansResult want;
+      want.centroids.assign(x.begin(), x.begin() + size_t(c.k) * c.v);
+      tz::JobContext ctx;
+      tz::kmeans_lloyd(cpu, x.data(), c.n, c.v, nullptr, c.k, c.iterations, 0.0, 2, ctx, want);
+      std::vector<float> got(x.begin(), x.begin() + size_t(c.k) * c.v);
+      std::vector<double> objective(c.iterations);
+      unsigned iterations = 0, repaired = 0;
+      const auto start = std::chrono::steady_clock::now();
+      int rc = tzc_kmeans_lloyd(device, x.data(), c.n, c.v, nullptr, c.k, c.iterations, 0.0, got.data(), objective.data(), &iterations, &repaired, nullptr);
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      Row row{c.name, c.n, 0, "", ms, 0, 0};
+      std::vector<uint32_t> wantLabels(c.n), gotLabels(c.n);
+      if (rc == TZC_OK) {
+        tz::KmeansCentroids cc;
+        cc.set(c.v, c.k, want.centroids.data());
+        tz::kmeans_assign_all(cpu, cc, x.data(), c.n, wantLabels.data(), 2, ctx);
+        rc = tzc_kmeans_assign(device, x.data(), c.n, c.v, got.data(), c.k, gotLabels.data(), nullptr);
+      }
+      if (rc != TZC_OK) {
+        row.mismatches = 1;
+        row.firstMismatch = std::string("tzc_kmeans: ") + tzc_last_error();
+      } else {
+        if (iterations != want.objective.size() && row.mismatches++ == 0)
+          row.firstMismatch = std::to_string(iterations) + " iterations, want " + std::to_string(want.objective.size());
+        for (unsigned it = 0; it < std::min<size_t>(iterations, want.objective.size()); ++it)
+          if (std::fabs(objective[it] - want.objective[it]) > 1e-5 * std::fabs(want.objective[it]) && row.mismatches++ == 0)
+            row.firstMismatch = "objective " + std::to_string(it) + ": " + std::to_string(objective[it]) + " vs " + std::to_string(want.objective[it]);
+        if (std::memcmp(got.data(), want.centroids.data(), got.size() * 4) != 0 && row.mismatches++ == 0) row.firstMismatch = "centroids differ";
+        for (size_t i = 0; i < c.n; ++i)
+          if (gotLabels[i] != wantLabels[i] && row.mismatches++ == 0)
+            row.firstMismatch = "label " + std::to_string(i) + ": " + std::to_string(gotLabels[i]) + " vs " + std::to_string(wantLabels[i]);
+      }
+      rows.push_back(row);
+    }
+    // VPTQ's published case.
+    const size_t n = 7340032;
+    const unsigned v = 8, k = 65536, iterations = kmeansIterations;
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> x(n * v);
+    for (auto& e : x) e = normal(rng);
+    std::vector<float> cent(x.begin(), x.begin() + size_t(k) * v);
+    std::vector<double> objective(iterations);
+    unsigned ran = 0, repaired = 0;
+    const auto start = std::chrono::steady_clock::now();
+    const int rc = tzc_kmeans_lloyd(device, x.data(), n, v, nullptr, k, iterations, 0.0, cent.data(), objective.data(), &ran, &repaired, nullptr);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    char line[400];
+    if (rc != TZC_OK)
+      std::snprintf(line, sizeof(line), "kmeans 7340032 x d8 -> 65536: failed: %s", tzc_last_error());
+    else
+      std::snprintf(line, sizeof(line),
+                    "kmeans 7340032 x d8 -> 65536: %u iterations in %.2f s (upload included), %.0f GFLOP/s in assignment+update; "
+                    "101 iterations at this rate: %.1f s%s (cuML, published: 130.6 s)",
+                    ran, seconds, 2.0 * n * k * v * ran / seconds / 1e9, seconds * 101 / ran, ran == 101 ? "" : " (extrapolated)");
     notes.push_back(line);
   }
 
