@@ -2,7 +2,7 @@
 // independent statement, planted clusters, the decoder against an oracle, residual codebooks,
 // normalisation and importance weights, determinism, and the method through the whole pipeline.
 import { strict as assert } from 'node:assert';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compress } from '../lib/compress';
@@ -19,6 +19,9 @@ import { native } from '../lib/native';
 import { Rng } from '../lib/random';
 import { verify } from '../lib/verify';
 import { firstDifference } from './helpers';
+import { splitSafetensors } from './malformed';
+import { decompress } from '../lib/decompress';
+import * as zlib from 'node:zlib';
 
 function gaussian(n: number, seed: number, sigma = 1): Float32Array {
   const r = new Rng(seed);
@@ -231,6 +234,39 @@ describe('vptq', function () {
       assert.ok(v.ok, v.problems.join('; '));
       const again = await compress(model, out('v2.tzip'), { method: 'vptq:2', lzma: 'off', threads: 1 });
       assert.equal(again.containerBytes, r.containerBytes);
+    });
+
+    it('refuses containers whose tensor streams are missing, mislabelled, mis-sized or hold a non-finite codebook', async () => {
+      const valid = await readFile(out('v.tzip')); // lzma off: every piece raw
+      const edit = (c: Buffer, f: (t: any, header: any) => void) =>
+        splitSafetensors(c, (h) => {
+          const m = JSON.parse(h.__metadata__.tensorzip);
+          f(m.tensors.find((t: any) => t.tensorStreams), h);
+          h.__metadata__.tensorzip = JSON.stringify(m);
+        });
+      const nanCodebook = (): Buffer => {
+        const n = Number(valid.readBigUInt64LE(0));
+        const header = JSON.parse(valid.subarray(8, 8 + n).toString('utf8'));
+        const name = Object.keys(header).find((k) => k.endsWith(':tz:tensor:codebook'))!;
+        const [b, e] = header[name].data_offsets;
+        const out = Buffer.from(valid);
+        out.writeUInt16LE(0x7e00, 8 + n + b); // f16 NaN
+        return edit(out, (t) => (t.tensorPieces[0].crc32 = zlib.crc32(out.subarray(8 + n + b, 8 + n + e))));
+      };
+      const cases: Array<[string, Buffer, RegExp]> = [
+        ['no tensorPieces', edit(valid, (t) => delete t.tensorPieces), /tensorPieces must be an array/],
+        ['no tensorStreams', edit(valid, (t) => delete t.tensorStreams), /tensorStreams must be \["codebook"\]/],
+        ['codebook size', edit(valid, (t) => (t.tensorPieces[0].rawBytes += 2)), /codebook: rawBytes \d+ does not match/],
+        ['codebook piece missing', splitSafetensors(valid, (h) => delete h[Object.keys(h).find((k) => k.endsWith(':tz:tensor:codebook'))!]), /:tz:tensor:codebook" is missing/],
+        ['preset not resolved', edit(valid, (t) => (t.method = 'vptq:2')), /is not resolved for its shape/],
+        ['NaN in the codebook', nanCodebook(), /tensor model\.layers\.0\.\S+: vptq: the stored codebook holds a non-finite value \(corrupted container\)/],
+      ];
+      for (const [what, bytes, error] of cases) {
+        await writeFile(out('bad.tzip'), bytes);
+        await assert.rejects(decompress(out('bad.tzip'), out('bad-out')), error, what);
+        assert.ok(!(await readdir(dir)).includes('bad-out'), what);
+      }
+      await rm(out('bad.tzip'));
     });
 
     it('--importance: weights the k-means, is recorded, and bad files are refused before any output', async () => {

@@ -66,7 +66,14 @@ export class ContainerReader {
       const elements = Math.min(t.chunkElements, numel - c * t.chunkElements);
       const stored = await Promise.all(t.pieces[c].map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p, `tensor ${t.name}`)));
       const streams = await this.decodePieces(stored, ctx, `tensor ${t.name}`);
-      yield await method.decode(params, t.dtype, streams, elements, ctx, tensorStreams);
+      let decoded: Uint8Array;
+      try {
+        decoded = await method.decode(params, t.dtype, streams, elements, ctx, tensorStreams);
+      } catch (e) {
+        if (e instanceof Error && e.name === 'AbortError') throw e;
+        throw new FormatError(this.path, `tensor ${t.name}: ${e instanceof Error ? e.message : e} (corrupted container)`);
+      }
+      yield decoded;
     }
   }
 
