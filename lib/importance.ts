@@ -3,6 +3,7 @@
 // product of the dimensions after the first), as llama.cpp's importance matrices do: typically the
 // mean squared input activation of the column. vptq weights its k-means by them. Every entry must
 // name a tensor of the model and fit its shape, and every value be finite and >= 0.
+import { numelOf } from './io/dtypes';
 import { FormatError, SafetensorsFile, type TensorEntry } from './io/safetensors';
 import { f32View } from './methods/f32';
 
@@ -10,7 +11,7 @@ export type Importance = Map<string, Float32Array>;
 
 /** Columns of a tensor's 2-D view [shape[0], columns]. */
 export function columnsOf(shape: number[]): number {
-  return shape.slice(1).reduce((a, d) => a * d, 1);
+  return numelOf(shape.slice(1));
 }
 
 export async function loadImportance(file: string, tensors: Array<Pick<TensorEntry, 'name' | 'shape'>>): Promise<Importance> {

@@ -15,6 +15,12 @@ export function floatsOf(bits: ArrayLike<number>): Float32Array {
   return new Float32Array(Uint32Array.from(bits).buffer);
 }
 
+/** n values drawn from N(0, sigma²), deterministic for a seed. */
+export function gaussian(n: number, seed: number, sigma = 1): Float32Array {
+  const r = new Rng(seed);
+  return Float32Array.from({ length: n }, () => r.normal() * sigma);
+}
+
 /** f32 bit patterns that exercise rounding: specials, ties, subnormals, both ranges' edges. */
 export const specialF32Bits = [
   0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 0x7fbfffff,

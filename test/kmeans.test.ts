@@ -6,13 +6,9 @@ import { backendInfo } from '../lib/index';
 import { runJob } from '../lib/jobs';
 import { native } from '../lib/native';
 import { Rng } from '../lib/random';
+import { gaussian } from './helpers';
 
 const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.fma;
-
-function gaussian(n: number, seed: number, sigma = 1): Float32Array {
-  const r = new Rng(seed);
-  return Float32Array.from({ length: n }, () => r.normal() * sigma);
-}
 
 const train = (points: Float32Array, v: number, k: number, weights: Float32Array | null = null, options = {}) =>
   runJob((p) => native.kmeansTrainAsync(points, v, k, weights, options, p));

@@ -12,7 +12,7 @@ import { parseSpec } from '../lib/methods/registry';
 import { native, type KernelPath } from '../lib/native';
 import { Rng } from '../lib/random';
 import { verify } from '../lib/verify';
-import { firstDifference } from './helpers';
+import { firstDifference, gaussian } from './helpers';
 
 const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.fma;
 const PRESETS = [
@@ -47,11 +47,6 @@ function decodeOracle(C: number, P: number, eMin: number, seeds: Uint16Array, fi
     }
   });
   return out;
-}
-
-function gaussian(n: number, seed: number, sigma = 1): Float32Array {
-  const r = new Rng(seed);
-  return Float32Array.from({ length: n }, () => r.normal() * sigma);
 }
 
 function relativeError(w: Float32Array, out: Float32Array): number {

@@ -12,7 +12,7 @@ import { native, type KernelPath, type TernaryDtype, type TernaryWeights } from 
 import { Rng } from '../lib/random';
 import { formatCompress } from '../lib/report';
 import { verify } from '../lib/verify';
-import { firstDifference } from './helpers';
+import { firstDifference, gaussian } from './helpers';
 
 const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.f16c;
 type Packing = 2 | 3;
@@ -30,11 +30,6 @@ function runRaw(w: TernaryWeights, dtype: TernaryDtype, group: number, packing: 
 function run(w: Float32Array, group: number, packing: Packing, tensorScale: number, path: KernelPath, rounds = 0) {
   const r = runRaw(w, 'F32', group, packing, tensorScale, path, rounds);
   return { ...r, out: r.out as Float32Array };
-}
-
-function gaussian(n: number, seed: number): Float32Array {
-  const r = new Rng(seed);
-  return Float32Array.from({ length: n }, () => r.normal() * 0.02);
 }
 
 describe('ternary', () => {
@@ -90,7 +85,7 @@ describe('ternary', () => {
     // The +1e-8 of the definition rounds weights far below 1e-8 to zero.
     const tiny = run(new Float32Array(16).fill(1e-12), 16, 3, -1, 'scalar');
     assert.ok(tiny.out.every((x) => x === 0));
-    for (const n of [1, 2, 3, 4, 5, 6, 7, 11, 159, 160, 161]) assert.equal(run(gaussian(n, n), 4, 3, -1, 'scalar').packed.length, Math.ceil(n / 5));
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 11, 159, 160, 161]) assert.equal(run(gaussian(n, n, 0.02), 4, 3, -1, 'scalar').packed.length, Math.ceil(n / 5));
   });
 
   it('refuses a group scale beyond f16 and accepts it per tensor (f32 scale)', () => {
@@ -103,7 +98,7 @@ describe('ternary', () => {
     for (const packing of [3, 2] as const)
       for (const group of [1, 7, 8, 64, 256, 1000])
         for (const n of [1, 9, 63, 128, 160, 257, 4099, 20000]) {
-          const w = gaussian(n, group * 7 + n);
+          const w = gaussian(n, group * 7 + n, 0.02);
           w[0] *= 50; // an outlier
           for (const [tensorScale, rounds] of [[-1, 0], [-1, 3], [0.015, 0]]) {
             const a = run(w, group, packing, tensorScale, 'scalar', rounds);
@@ -170,7 +165,7 @@ describe('ternary', () => {
         for (const group of [5, 32, 256, 1000])
           for (const n of [1, 31, 160, 161, 1283, 20000]) {
             const w = new Uint16Array(n);
-            native.convert(`f32_to_${kind}`, gaussian(n, n + group), w);
+            native.convert(`f32_to_${kind}`, gaussian(n, n + group, 0.02), w);
             w[n >> 1] ^= 0x8000; // a sign flip, a subnormal and a huge value in tensor mode
             const raw = Uint16Array.from(w, (x, i) => (i % 97 === 3 ? Math.floor(r.uniform() * 0x10000) : x));
             for (const [tensorScale, rounds, input] of [[-1, 0, w], [-1, 3, w], [0.015, 0, raw]] as const) {
@@ -199,7 +194,7 @@ describe('ternary', () => {
   });
 
   it(':opt lowers the error of every group at the same bits', () => {
-    const w = gaussian(256 * 64, 9);
+    const w = gaussian(256 * 64, 9, 0.02);
     for (let i = 0; i < w.length; i += 97) w[i] *= 6; // heavy tails make absmean a poor scale
     const plain = run(w, 256, 3, -1, 'scalar');
     const opt = run(w, 256, 3, -1, 'scalar', 3);

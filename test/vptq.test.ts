@@ -18,15 +18,10 @@ import { vptq, type VptqParams } from '../lib/methods/vptq';
 import { native } from '../lib/native';
 import { Rng } from '../lib/random';
 import { verify } from '../lib/verify';
-import { firstDifference } from './helpers';
+import { firstDifference, gaussian } from './helpers';
 import { splitSafetensors } from './malformed';
 import { decompress } from '../lib/decompress';
 import * as zlib from 'node:zlib';
-
-function gaussian(n: number, seed: number, sigma = 1): Float32Array {
-  const r = new Rng(seed);
-  return Float32Array.from({ length: n }, () => r.normal() * sigma);
-}
 
 /** f32 values rounded through f16, as a codebook is stored. */
 function f16Round(a: Float32Array): Float32Array {

@@ -68,6 +68,9 @@ export interface Method<P> {
   decode(p: P, dtype: Dtype, streams: Uint8Array[], elements: number, ctx: JobContext, tensorStreams: Uint8Array[]): Promise<Uint8Array>;
 }
 
+/** Bytes of n codes of `bits` bits packed LSB first (binding/cpu/bitpack.h). */
+export const packedBytes = (n: number, bits: number) => Math.ceil((n * bits) / 8);
+
 /** Elements per chunk: a whole number of units near 4 Mi elements (bounded memory per chunk). */
 export const CHUNK_TARGET = 1 << 22;
 

@@ -4,14 +4,12 @@ import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
 import { bytesOf, fromF32, toF32, u16View } from './f32';
-import { SpecError, type Method } from './method';
+import { SpecError, packedBytes, type Method } from './method';
 
 export interface RtnParams {
   bits: number;
   group: number;
 }
-
-const packedBytes = (n: number, bits: number) => Math.ceil((n * bits) / 8);
 
 export const rtn: Method<RtnParams> = {
   name: 'rtn',

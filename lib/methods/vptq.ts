@@ -7,14 +7,14 @@
 // Specs: presets vptq:2, vptq:3, vptq:4 and vptq:2:large (table in docs/METHODS.md), whose k is
 // lowered for small tensors, or the full form vptq:v<v>:k<k>[:r<k2>][:norm][:i<iterations>], taken
 // literally. Canonical (and recorded) form: vptq:v<v>:k<k>[:r<k2>][:norm]:i<iterations>.
-import { ENCODED_DTYPES } from '../io/dtypes';
+import { ENCODED_DTYPES, numelOf } from '../io/dtypes';
 import { columnsOf } from '../importance';
 import { runJob } from '../jobs';
 import { native } from '../native';
 import { Rng } from '../random';
 import type { Dtype } from '../io/dtypes';
 import { fromF32, toF32 } from './f32';
-import { SpecError, chunkElements, type JobContext, type Method, type TensorInput } from './method';
+import { SpecError, chunkElements, packedBytes, type JobContext, type Method, type TensorInput } from './method';
 
 export interface VptqParams {
   /** Vector length (output channels per vector). */
@@ -59,7 +59,6 @@ const isPow2 = (k: number) => Number.isInteger(k) && k >= 1 && (k & (k - 1)) ===
 const rowsOf = (shape: number[]) => (shape.length ? shape[0] : 1);
 /** Vectors of `rows` rows. */
 const vectorsOf = (p: VptqParams, rows: number) => Math.ceil(rows / p.v) * columns(p);
-const packedBytes = (n: number, bits: number) => Math.ceil((n * bits) / 8);
 
 function columns(p: VptqParams): number {
   if (!p.columns) throw new Error(`vptq: parameters not resolved for a tensor shape`);
@@ -113,7 +112,7 @@ interface Tables {
 const f16 = (values: Float32Array) => fromF32('F16', values);
 const fromF16 = (bytes: Uint8Array) => toF32('F16', bytes);
 /** Values rounded to f16 (what the decoder will see). */
-const roundF16 = (values: Float32Array) => Float32Array.from(fromF16(f16(values)));
+const roundF16 = (values: Float32Array) => fromF16(f16(values));
 
 const tablesCache = new WeakMap<Uint8Array[], Tables>();
 
@@ -232,7 +231,7 @@ export const vptq: Method<VptqParams> = {
   },
   async prepare(p, dtype, input, ctx) {
     const step = chunkElements(this.chunkUnit(p));
-    const numel = input.facts.shape.reduce((a, d) => a * d, 1);
+    const numel = numelOf(input.facts.shape);
     const read: Input = { ...input, dtype };
     const norm = p.norm ? await columnStats(p, read, step, numel) : null;
     const { x, w } = await trainingSet(p, read, step, numel, norm?.scale ?? null, norm?.bias ?? null);
