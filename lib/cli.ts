@@ -7,10 +7,11 @@ import { SingleBar } from 'cli-progress';
 import { backendInfo } from './backend';
 import { compress, type CompressProgress } from './compress';
 import { decompress } from './decompress';
-import { formatDemo, runDemo } from './demo';
+import { DEMO_METHODS, formatDemo, runDemo } from './demo';
 import { generateCheckpoint } from './generate';
 import { inspect } from './inspect';
 import { SpecError } from './methods/method';
+import { parseSpec } from './methods/registry';
 import { loadPolicyFile } from './policy';
 import { formatCompress, formatInspect, formatVerify } from './report';
 import { verify } from './verify';
@@ -155,22 +156,32 @@ program
     print(opts.json, r, () => formatInspect(r));
   });
 
-program
-  .command('generate')
-  .description('write a Llama-shaped checkpoint with realistic weight statistics (for trying tensorzip)')
-  .argument('<dir>', 'output directory')
-  .option('--size <bytes>', 'aim for about this much weight data (e.g. 100KB, 2GB)', byteSize)
-  .option('--hidden <n>', 'hidden size', positiveInt)
-  .option('--intermediate <n>', 'MLP size', positiveInt)
-  .option('--layers <n>', 'transformer layers', positiveInt)
-  .option('--heads <n>', 'attention heads', positiveInt)
-  .option('--kv-heads <n>', 'key/value heads', positiveInt)
-  .option('--vocab <n>', 'vocabulary size', positiveInt)
+/** The model-shape options of `generate`, `demo` and `bench e2e`. */
+function shapeOptions(cmd: Command): Command {
+  return cmd
+    .option('--hidden <n>', 'hidden size', positiveInt)
+    .option('--intermediate <n>', 'MLP size', positiveInt)
+    .option('--layers <n>', 'transformer layers', positiveInt)
+    .option('--heads <n>', 'attention heads', positiveInt)
+    .option('--kv-heads <n>', 'key/value heads', positiveInt)
+    .option('--vocab <n>', 'vocabulary size', positiveInt);
+}
+type ShapeOptions = { hidden?: number; intermediate?: number; layers?: number; heads?: number; kvHeads?: number; vocab?: number };
+const shapeOf = (o: ShapeOptions): ShapeOptions =>
+  Object.fromEntries(Object.entries({ hidden: o.hidden, intermediate: o.intermediate, layers: o.layers, heads: o.heads, kvHeads: o.kvHeads, vocab: o.vocab }).filter(([, v]) => v !== undefined));
+
+shapeOptions(
+  program
+    .command('generate')
+    .description('write a Llama-shaped checkpoint with realistic weight statistics (for trying tensorzip)')
+    .argument('<dir>', 'output directory')
+    .option('--size <bytes>', 'aim for about this much weight data (e.g. 100KB, 2GB)', byteSize),
+)
   .addOption(new Option('--dtype <dtype>', 'weight dtype').choices(['BF16', 'F16', 'F32']).default('BF16'))
   .option('--shards <n>', 'safetensors shards', positiveInt, 1)
   .option('--seed <n>', 'generator seed', positiveInt, 1)
-  .action(async (dir: string, o: { size?: number; hidden?: number; intermediate?: number; layers?: number; heads?: number; kvHeads?: number; vocab?: number; dtype: 'BF16' | 'F16' | 'F32'; shards: number; seed: number }) => {
-    const g = await generateCheckpoint(dir, { ...o, targetBytes: o.size });
+  .action(async (dir: string, o: ShapeOptions & { size?: number; dtype: 'BF16' | 'F16' | 'F32'; shards: number; seed: number }) => {
+    const g = await generateCheckpoint(dir, { ...shapeOf(o), dtype: o.dtype, shards: o.shards, seed: o.seed, targetBytes: o.size });
     console.log(`wrote ${g.files.join(', ')} to ${dir}: ${g.parameters} parameters, ${JSON.stringify(g.shape)}`);
   });
 
@@ -192,16 +203,28 @@ program
     });
   });
 
-program
-  .command('demo')
-  .description('run the native kernels on a generated LLM-like weight matrix and print measured results')
-  .option('--rows <n>', 'matrix rows', positiveInt, 4096)
-  .option('--cols <n>', 'matrix columns', positiveInt, 4096)
+const methodList = (value: string) => value.split(',').map((m) => m.trim()).filter(Boolean);
+
+shapeOptions(
+  program
+    .command('demo')
+    .description('generate a small Llama-shaped checkpoint, run every method preset on it and print a comparison table'),
+)
+  .option('--methods <list>', `comma-separated method specs (default: ${DEMO_METHODS.join(',')})`, methodList)
+  .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--seed <n>', 'generator seed', positiveInt, 1)
   .option('--json', 'print JSON')
-  .action(async (opts: { rows: number; cols: number; seed: number; json?: boolean }) => {
-    const result = await runDemo(opts);
-    print(opts.json, result, () => formatDemo(result));
+  .action(async (o: ShapeOptions & { methods?: string[]; threads?: number; seed: number; json?: boolean }) => {
+    for (const m of o.methods ?? []) parseSpec(m); // bad specs fail before any work
+    const result = await runDemo({
+      shape: shapeOf(o),
+      methods: o.methods,
+      seed: o.seed,
+      threads: o.threads,
+      signal: interruptSignal(),
+      onStep: (i, n, spec) => process.stderr.isTTY && !o.json && process.stderr.write(`[${i + 1}/${n}] ${spec}\n`),
+    });
+    print(o.json, result, () => formatDemo(result));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

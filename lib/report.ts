@@ -11,7 +11,7 @@ const db = (x: number | null | undefined) => (x === null || x === undefined ? 'i
 /** Above this relative error a tensor's weights no longer carry the model's behaviour. */
 export const DESTRUCTIVE_ERROR = 0.3;
 
-function table(header: string[], rows: string[][], leftColumns = 1): string {
+export function table(header: string[], rows: string[][], leftColumns = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');

@@ -19,28 +19,24 @@ describe('tensorzip CLI', () => {
     assert.ok('gpus' in info.cuda || typeof info.cuda.unavailable === 'string');
   });
 
-  it('demo measures both round trips on a generated matrix', () => {
-    const r = cli('demo', '--rows', '128', '--cols', '96', '--json');
-    assert.equal(r.status, 0, r.stderr);
-    const d = JSON.parse(r.stdout);
-    const cpu = d.results.filter((x: { device: string }) => x.device === 'cpu');
-    assert.equal(cpu.length, 2);
-    // bf16 keeps 8 significant bits, f16 11: relative error is bounded by half an ulp.
-    assert.ok(cpu[0].relativeError > 0 && cpu[0].relativeError < 2 ** -9, `bf16 error ${cpu[0].relativeError}`);
-    assert.ok(cpu[1].relativeError > 0 && cpu[1].relativeError < 2 ** -11, `f16 error ${cpu[1].relativeError}`);
-  });
-
-  it('demo prints a readable table', () => {
-    const r = cli('demo', '--rows', '64', '--cols', '64');
+  it('demo prints the comparison table (tiny model, two methods)', () => {
+    const r = cli('demo', '--hidden', '64', '--intermediate', '176', '--layers', '1', '--heads', '4', '--kv-heads', '2', '--vocab', '256', '--methods', 'lossless,rtn:4');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /CPU kernels: (avx2|scalar)/);
-    assert.match(r.stdout, /f32 -> bf16 -> f32 +cpu/);
+    assert.match(r.stdout, /^lossless +1\d\.\d\d +1\.\d\dx +\S+ +exact +inf/m);
+    assert.match(r.stdout, /^rtn:4 +\d/m);
+    const j = cli('demo', '--hidden', '64', '--intermediate', '176', '--layers', '1', '--heads', '4', '--kv-heads', '2', '--vocab', '256', '--methods', 'rtn:8', '--json');
+    assert.equal(j.status, 0, j.stderr);
+    assert.equal(JSON.parse(j.stdout).rows[0].spec, 'rtn:8');
   });
 
   it('bad arguments give a one-line error and a non-zero exit code', () => {
-    const r = cli('demo', '--rows', '0');
+    const r = cli('demo', '--layers', '0');
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /--rows <n>.*must be a positive integer/);
+    assert.match(r.stderr, /--layers <n>.*must be a positive integer/);
+    const m = cli('demo', '--methods', 'lossless,frob:3');
+    assert.equal(m.status, 2);
+    assert.match(m.stderr, /unknown method 'frob'/);
     const u = cli('frobnicate');
     assert.notEqual(u.status, 0);
     assert.match(u.stderr, /unknown command 'frobnicate'/);
