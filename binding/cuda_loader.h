@@ -26,6 +26,7 @@ struct CudaBackend {
   std::string library;  // path of the loaded library
   std::vector<GpuInfo> gpus;
   int (*convert)(int device, int kind, const void* src, void* dst, uint64_t n, const tzc_job* job) = nullptr;
+  int (*copyBandwidth)(int device, uint64_t bytes, unsigned repeats, double* bytes_per_second) = nullptr;
   const char* (*lastError)() = nullptr;
 };
 

@@ -12,6 +12,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/fma_peak.h"
 #include "cpu/parallel.h"
+#include "cuda_loader.h"
 #include "native_job.h"
 
 namespace tz {
@@ -43,6 +44,18 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu_features().avx2Path() ? fma_peak_gflops(threads, seconds) : std::nan(""));
 }
 
+// cudaCopyBandwidth(device, bytes) -> device-to-device bytes read + written per second; throws
+// when the CUDA backend is unavailable (backendInfo() says why).
+Napi::Value CudaCopyBandwidth(const Napi::CallbackInfo& info) {
+  const CudaBackend& cuda = Cuda();
+  if (!cuda.available) throw Napi::Error::New(info.Env(), "CUDA unavailable: " + cuda.reason);
+  const int device = int(RequireInt(info, 0, "device", 0, int64_t(cuda.gpus.size()) - 1));
+  const uint64_t bytes = uint64_t(RequireInt(info, 1, "bytes", 1, int64_t(1) << 34));
+  double out = 0;
+  if (cuda.copyBandwidth(device, bytes, 20, &out) != TZC_OK) throw Napi::Error::New(info.Env(), std::string("CUDA copy: ") + cuda.lastError());
+  return Napi::Number::New(info.Env(), out);
+}
+
 // jobSelfTest({ steps, stepMs, failAt }, onProgress) -> { promise, cancel }; resolves with steps.
 Napi::Value JobSelfTest(const Napi::CallbackInfo& info) {
   Napi::Object options = OptionalObject(info, 0, "options");
@@ -67,6 +80,7 @@ void RegisterJobs(Napi::Env env, Napi::Object exports) {
   exports.Set("activeJobs", Napi::Function::New(env, ActiveJobsJs, "activeJobs"));
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
+  exports.Set("cudaCopyBandwidth", Napi::Function::New(env, CudaCopyBandwidth, "cudaCopyBandwidth"));
   exports.Set("jobSelfTest", Napi::Function::New(env, JobSelfTest, "jobSelfTest"));
 }
 

@@ -7,6 +7,7 @@ import { SingleBar } from 'cli-progress';
 import { backendInfo } from './backend';
 import { compress, type CompressProgress } from './compress';
 import { decompress } from './decompress';
+import { E2E_METHODS, formatE2e, runE2e } from './bench/e2e';
 import { DEMO_METHODS, formatDemo, runDemo } from './demo';
 import { generateCheckpoint } from './generate';
 import { inspect } from './inspect';
@@ -225,6 +226,22 @@ shapeOptions(
       onStep: (i, n, spec) => process.stderr.isTTY && !o.json && process.stderr.write(`[${i + 1}/${n}] ${spec}\n`),
     });
     print(o.json, result, () => formatDemo(result));
+  });
+
+const bench = program.command('bench').description('benchmarks (the per-kernel suite is `npm run bench` in a source checkout)');
+shapeOptions(
+  bench
+    .command('e2e')
+    .description('generate a 1.5B-class checkpoint (about 1.78B bf16 parameters; smaller with --layers) and compress it with each method preset, in separate processes'),
+)
+  .option('--methods <list>', `comma-separated method specs (default: ${E2E_METHODS.join(',')})`, methodList)
+  .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+  .option('--dir <dir>', 'generate the checkpoint here (default: a temp dir); it is removed afterwards')
+  .option('--json', 'print JSON')
+  .action(async (o: ShapeOptions & { methods?: string[]; threads?: number; dir?: string; json?: boolean }) => {
+    for (const m of o.methods ?? []) parseSpec(m);
+    const result = await runE2e({ shape: shapeOf(o), methods: o.methods, threads: o.threads, dir: o.dir, signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
+    print(o.json, result, () => formatE2e(result));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { backendInfo } from './backend';
 import { compress, type CompressReport } from './compress';
 import { generateCheckpoint, type ModelShape } from './generate';
-import { DESTRUCTIVE_ERROR, table } from './report';
+import { DESTRUCTIVE_ERROR, formatBytes, table } from './report';
 import { extrapolate, onSubset, SUBSET, summarize, type RunSummary } from './runs';
 import { writeSubset } from './subset';
 import { defaultThreads } from './threads';
@@ -76,8 +76,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   }
 }
 
-const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
-
 export function formatDemo(d: DemoResult): string {
   const cuda = 'gpus' in d.backend.cuda ? d.backend.cuda.gpus.map((g) => `${g.name} (sm ${g.computeCapability})`).join(', ') : `unavailable: ${d.backend.cuda.unavailable}`;
   const s = d.shape;
@@ -98,7 +96,7 @@ export function formatDemo(d: DemoResult): string {
     `CPU kernels: ${d.backend.cpu} (${d.backend.cpuReason}), ${d.threads} threads`,
     `CUDA:        ${cuda}`,
     '',
-    `Generated Llama-shaped checkpoint: ${d.parameters.toLocaleString('en-US')} parameters, bf16, ${mb(original)} ` +
+    `Generated Llama-shaped checkpoint: ${d.parameters.toLocaleString('en-US')} parameters, bf16, ${formatBytes(original)} ` +
       `(hidden ${s.hidden}, MLP ${s.intermediate}, ${s.layers} layers, ${s.heads}/${s.kvHeads} heads, vocab ${s.vocab}; generated weights, not a trained model)`,
     '',
     table(['method', 'bits/w', 'ratio', 'bits/w (method)', 'rel. error', 'SNR dB', 'time'], body),

@@ -125,6 +125,8 @@ export interface NativeBinding {
   unpackCodes(packed: Uint8Array, bits: number, out: Uint32Array): void;
   /** f32 GFLOP/s of 8-wide FMAs on `threads` threads (NaN without AVX2/FMA): the bench's compute limit. */
   fmaPeak(threads: number, seconds: number): number;
+  /** Device-to-device copy, bytes read + written per second (throws without the CUDA backend). */
+  cudaCopyBandwidth(device: number, bytes: number): number;
   activeJobs(): number;
   jobSelfTest(
     options: { steps?: number; stepMs?: number; failAt?: number },

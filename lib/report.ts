@@ -4,7 +4,7 @@ import type { CompressReport } from './compress';
 import type { InspectReport } from './inspect';
 import type { VerifyReport } from './verify';
 
-const mb = (b: number) => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
+export const formatBytes = (b: number): string => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || Number.isNaN(x) ? '-' : !Number.isFinite(x) ? 'inf' : x.toExponential(digits - 1));
 const db = (x: number | null | undefined) => (x === null || x === undefined ? 'inf' : !Number.isFinite(x) ? 'inf' : x.toFixed(1));
 
@@ -65,8 +65,8 @@ export function formatCompress(r: CompressReport): string {
     tensorTable(rows, true),
     ...(n.length ? ['', 'notes:', ...n] : []),
     '',
-    `original:    ${mb(r.originalBytes)} (${r.originalBytes} bytes in ${r.tensors.length} tensors${r.files.length ? ` + ${r.files.length} other files` : ''})`,
-    `container:   ${mb(r.containerBytes)} (${r.containerBytes} bytes) -> ${r.output}`,
+    `original:    ${formatBytes(r.originalBytes)} (${r.originalBytes} bytes in ${r.tensors.length} tensors${r.files.length ? ` + ${r.files.length} other files` : ''})`,
+    `container:   ${formatBytes(r.containerBytes)} (${r.containerBytes} bytes) -> ${r.output}`,
     `ratio:       ${r.ratio.toFixed(3)}x (original file bytes / container bytes)`,
     `bits/weight: ${r.bitsPerWeight.toFixed(3)} overall (container bits / ${r.weights} weights)` +
       (r.lossy ? `; ${r.lossy.bitsPerWeight.toFixed(3)} for the ${r.lossy.weights} weights of lossy tensors` : ''),

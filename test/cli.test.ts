@@ -30,6 +30,24 @@ describe('tensorzip CLI', () => {
     assert.equal(JSON.parse(j.stdout).rows[0].spec, 'rtn:8');
   });
 
+  it('bench e2e compresses a generated model with each method in its own process (tiny shape)', () => {
+    const tiny = ['--hidden', '128', '--intermediate', '352', '--layers', '1', '--heads', '4', '--kv-heads', '2', '--vocab', '512'];
+    const r = cli('bench', 'e2e', ...tiny, '--methods', 'lossless,seedlm:4,ternary', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const e = JSON.parse(r.stdout);
+    assert.equal(e.shape.vocab, 512);
+    assert.deepEqual(e.rows.map((x: { spec: string }) => x.spec), ['lossless', 'seedlm:4', 'ternary']);
+    const [lossless, seedlm, ternary] = e.rows;
+    assert.equal(lossless.meanRelativeError, 0);
+    assert.ok(Math.abs(lossless.ratio - e.modelBytes / lossless.containerBytes) < 1e-9);
+    for (const x of e.rows) assert.ok(x.peakRssBytes > 20e6 && x.peakRssBytes < 2e9, `peak RSS ${x.peakRssBytes}`);
+    assert.ok(seedlm.extrapolated && !ternary.extrapolated && !lossless.extrapolated);
+    assert.ok(ternary.meanRelativeError > 0.3, 'generated weights do not survive ternarization');
+    const t = cli('bench', 'e2e', ...tiny, '--methods', 'rtn:4');
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, /^rtn:4 +\d+\.\d s +\d/m);
+  });
+
   it('bad arguments give a one-line error and a non-zero exit code', () => {
     const r = cli('demo', '--layers', '0');
     assert.notEqual(r.status, 0);

@@ -93,6 +93,30 @@ int tzc_device_info(int device, tzc_device_props* out) {
   return TZC_OK;
 }
 
+int tzc_copy_bandwidth(int device, uint64_t bytes, unsigned repeats, double* bytes_per_second) {
+  if (!bytes_per_second || bytes == 0 || repeats == 0) return fail("tzc_copy_bandwidth: bytes and repeats must be positive");
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  DeviceBuffer a, b;
+  if (!allocate({{&a, bytes}, {&b, bytes}}, e)) return fail("cudaMalloc", e);
+  cudaEvent_t start = nullptr, stop = nullptr;
+  if ((e = cudaEventCreate(&start)) != cudaSuccess || (e = cudaEventCreate(&stop)) != cudaSuccess) return fail("cudaEventCreate", e);
+  std::vector<float> ms(repeats);
+  for (unsigned r = 0; r <= repeats && e == cudaSuccess; ++r) {  // copy 0 warms up
+    cudaEventRecord(start);
+    e = cudaMemcpy(b.ptr, a.ptr, bytes, cudaMemcpyDeviceToDevice);
+    cudaEventRecord(stop);
+    if (e == cudaSuccess) e = cudaEventSynchronize(stop);
+    if (e == cudaSuccess && r) e = cudaEventElapsedTime(&ms[r - 1], start, stop);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  if (e != cudaSuccess) return fail("device copy", e);
+  std::nth_element(ms.begin(), ms.begin() + repeats / 2, ms.end());
+  *bytes_per_second = 2.0 * double(bytes) / (double(ms[repeats / 2]) * 1e-3);
+  return TZC_OK;
+}
+
 int tzc_convert(int device, int kind, const void* src, void* dst, uint64_t n, const tzc_job* job) {
   const size_t inSize = tz::cuda::convert_src_size(kind), outSize = tz::cuda::convert_dst_size(kind);
   if (!inSize) return fail("tzc_convert: unknown conversion kind " + std::to_string(kind));

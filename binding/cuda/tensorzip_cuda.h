@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define TZC_ABI_VERSION 3
+#define TZC_ABI_VERSION 4
 
 enum { TZC_OK = 0, TZC_CANCELLED = 1, TZC_ERROR = -1 };
 
@@ -57,6 +57,9 @@ int tzc_kmeans_assign(int device, const float* x, uint64_t n, unsigned v, const 
 int tzc_kmeans_lloyd(int device, const float* x, uint64_t n, unsigned v, const float* w, unsigned k, unsigned max_iterations, double tolerance,
                      float* centroids, double* objective, unsigned* iterations, unsigned* repaired, const tzc_job* job);
 /* Message of the last failed call on the calling thread. */
+/* Device-to-device copy bandwidth in bytes read + written per second: the median of `repeats`
+ * cudaMemcpy copies of `bytes` (the roofline of memory-bound kernels, for the benchmarks). */
+int tzc_copy_bandwidth(int device, uint64_t bytes, unsigned repeats, double* bytes_per_second);
 const char* tzc_last_error(void);
 
 #ifdef __cplusplus
