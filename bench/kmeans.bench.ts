@@ -5,7 +5,6 @@
 // Python modules are installed (python3-sklearn, python3-faiss), on the same machine; each
 // reports its final objective next to its time. Then the vptq method itself on one generated
 // 1536x8960 matrix, next to rtn at similar bits.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,11 +17,12 @@ import { chunkElements, type TensorFacts } from '../lib/methods/method';
 import { addSums, emptySums, metricsFromSums } from '../lib/metrics';
 import { native } from '../lib/native';
 import { Rng, weightMatrix } from '../lib/random';
-import type { BenchRow } from './convert.bench';
+import { runPython, skippedRow } from './peers';
+import { figureRow, flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 
 const V = 8, K = 4096, SAMPLE = 1 << 20, ASSIGN = 1146880, ITERATIONS = 10;
 
-// Each peer prints one JSON line: { train, assign } in seconds (wall clock, inside Python) and the
+// Each peer (its name's first word is its row id) prints one JSON line: { train, assign } in seconds (wall clock, inside Python) and the
 // objective (sum of squared distances) of its last training assignment.
 const PEERS: Record<string, string> = {
   'scikit-learn 1.2 (KMeans, lloyd, random init)': `
@@ -40,15 +40,11 @@ km.index.search(y, 1); b = time.time()
 print(json.dumps({'train': a - t, 'assign': b - a, 'objective': float(km.obj[-1])}))`,
 };
 
-/** A Python 3 with numpy; Debian's modules live under /usr/bin/python3. */
-const PYTHON = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0);
-
-export async function kmeansBench(threads: number): Promise<BenchRow[]> {
+export async function kmeansBench({ threads, limits, peers }: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const r = new Rng(21);
   const sample = Float32Array.from({ length: SAMPLE * V }, () => r.normal() * 0.02);
   const vectors = Float32Array.from({ length: ASSIGN * V }, () => r.normal() * 0.02);
-  const peak = native.fmaPeak(threads, 1);
 
   let t = process.hrtime.bigint();
   const { centroids, objective } = await runJob((p) =>
@@ -59,23 +55,24 @@ export async function kmeansBench(threads: number): Promise<BenchRow[]> {
   t = process.hrtime.bigint();
   await runJob((p) => native.kmeansAssignAsync(vectors, V, centroids, labels, { threads }, p));
   const assign = Number(process.hrtime.bigint() - t) / 1e9;
-  const gflops = (2 * ASSIGN * K * V) / assign / 1e9;
   const ours = train + assign;
   rows.push(
-    {
-      name: `k-means ${SAMPLE} x d${V} -> k ${K}, ${ITERATIONS} iterations (k-means++ init on ${INIT_PER_CENTROID * K}), objective ${objective.at(-1)!.toFixed(2)}, ${threads} threads`,
-      throughput: train,
-      unit: 's',
-      pctOfLimit: NaN,
-      limit: '-',
-    },
-    { name: `assignment of ${ASSIGN} vectors, ${threads} threads`, throughput: gflops, unit: 'GFLOP/s', pctOfLimit: (100 * gflops) / peak, limit: `FMA peak ${threads} threads` },
-    { name: 'tensorzip end to end (train + assign)', throughput: ours, unit: 's', pctOfLimit: NaN, limit: '-' },
+    // Training counted at its assignments' arithmetic: the update and the k-means++ start are the rest.
+    flopsRow(
+      'kmeans.train',
+      `k-means train ${SAMPLE} x d${V} -> k ${K}: k-means++ on ${INIT_PER_CENTROID * K}, ${ITERATIONS} Lloyd iterations (assign + update) in ${train.toFixed(2)} s, ${threadWord(threads)}; effective`,
+      (ITERATIONS * 2 * SAMPLE * K * V) / train / 1e9,
+      limits,
+      threads,
+    ),
+    flopsRow('kmeans.assign', `k-means assignment of ${ASSIGN} vectors in ${assign.toFixed(2)} s, ${threadWord(threads)}`, (2 * ASSIGN * K * V) / assign / 1e9, limits, threads),
+    figureRow('kmeans.objective', `k-means final objective (sum of squared distances)`, objective.at(-1)!, '', 'lower'),
+    infoRow('kmeans.end-to-end', 'tensorzip k-means end to end (train + assign)', ours, 's'),
   );
 
   rows.push(...(await methodRows(threads)));
-  if (!PYTHON) {
-    for (const peer of Object.keys(PEERS)) rows.push({ name: `${peer}: skipped (no python3 with numpy)`, throughput: NaN, unit: '-', pctOfLimit: NaN, limit: 'peer' });
+  if (!peers) {
+    for (const peer of Object.keys(PEERS)) rows.push(skippedRow(`kmeans.peer.${peer.split(' ')[0]}`, peer, '--no-peers'));
     return rows;
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tz-kmeans-'));
@@ -84,19 +81,16 @@ export async function kmeansBench(threads: number): Promise<BenchRow[]> {
     writeFileSync(xs, new Uint8Array(sample.buffer));
     writeFileSync(ys, new Uint8Array(vectors.buffer));
     for (const [peer, script] of Object.entries(PEERS)) {
-      const p = spawnSync(PYTHON, ['-c', script, xs, ys], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
-      if (p.status !== 0) {
-        rows.push({ name: `${peer}: skipped (${/ModuleNotFoundError/.test(p.stderr) ? 'not installed' : 'failed'})`, throughput: NaN, unit: '-', pctOfLimit: NaN, limit: 'peer' });
+      const id = `kmeans.peer.${peer.split(' ')[0]}`;
+      const p = runPython(script, [xs, ys], threads);
+      if (!p.ok) {
+        rows.push(skippedRow(id, peer, p.reason));
         continue;
       }
-      const { train: pt, assign: pa, objective: po } = JSON.parse(p.stdout.trim().split('\n').pop()!);
-      rows.push({
-        name: `${peer} end to end (train ${pt.toFixed(1)} s + assign ${pa.toFixed(1)} s, objective ${po.toFixed(2)}): tensorzip is ${((pt + pa) / ours).toFixed(1)}x faster`,
-        throughput: pt + pa,
-        unit: 's',
-        pctOfLimit: NaN,
-        limit: 'peer',
-      });
+      const { train: pt, assign: pa, objective: po } = p.result;
+      rows.push(
+        infoRow(id, `${peer} end to end (train ${pt.toFixed(1)} s + assign ${pa.toFixed(1)} s, objective ${po.toFixed(2)}): tensorzip is ${((pt + pa) / ours).toFixed(1)}x faster`, pt + pa, 's', 'peer'),
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -133,13 +127,10 @@ async function methodRows(threads: number): Promise<BenchRow[]> {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const { relativeError } = metricsFromSums(sums);
     const bits = method.nominalBits(params, dtype, bf16.length);
-    rows.push({
-      name: `${method.format(params)}: 1536x8960 bf16, ${bits.toFixed(3)} bits/weight, rel. error ${relativeError.toFixed(4)}, ${threads} threads`,
-      throughput: seconds,
-      unit: 's',
-      pctOfLimit: NaN,
-      limit: '-',
-    });
+    rows.push(
+      figureRow(`method.${spec}.error`, `${method.format(params)}: 1536x8960 bf16, ${bits.toFixed(3)} bits/weight: relative error`, relativeError, 'rel.err', 'lower'),
+      infoRow(`method.${spec}.time`, `${method.format(params)}: 1536x8960 bf16, ${threadWord(threads)}: time`, seconds, 's'),
+    );
   }
   return rows;
 }

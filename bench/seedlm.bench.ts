@@ -15,8 +15,8 @@ import { FAST_KEEP } from '../lib/methods/seedlm';
 import { metricsFromSums } from '../lib/metrics';
 import { native } from '../lib/native';
 import { weightMatrix } from '../lib/random';
-import type { BenchRow } from './convert.bench';
 import { measure } from './measure';
+import { bandwidthRow, figureRow, flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 
 const PRESETS = [
   { spec: 'seedlm:4', C: 8, P: 3 },
@@ -25,14 +25,8 @@ const PRESETS = [
 const flopsPerTrial = (C: number, P: number, fast: boolean) => (fast ? 4 * C * P + 4 * C : 2 * C * P + 3 * (2 * C * P + 4 * C));
 const SEEDS = 65535;
 
-export async function seedlmBench(threads: number): Promise<BenchRow[]> {
+export async function seedlmBench({ threads, limits }: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const peak1 = native.fmaPeak(1, 1);
-  const peakAll = native.fmaPeak(threads, 1);
-  rows.push(
-    { name: 'FMA peak, 1 thread (the limit)', throughput: peak1, unit: 'GFLOP/s', pctOfLimit: 100, limit: 'itself' },
-    { name: `FMA peak, ${threads} threads (the limit)`, throughput: peakAll, unit: 'GFLOP/s', pctOfLimit: 100, limit: 'itself' },
-  );
   for (const { spec, C, P } of PRESETS) {
     native.seedlmTables(C, P); // built once per process, outside the timings
     const errors: number[] = [];
@@ -46,30 +40,45 @@ export async function seedlmBench(threads: number): Promise<BenchRow[]> {
         const s = await measure(`${mode} search ${t}t`, () => runJob((p) => native.seedlmEncodeAsync(w, C, P, eMin, keep, seeds, fields, { threads: t }, p)), { time: 1, iterations: 3 });
         const trials = (blocks * SEEDS) / s;
         const gflops = (trials * flopsPerTrial(C, P, keep > 0)) / 1e9;
-        const perBlockMs = (1000 * s) / blocks;
-        const peak = t === 1 ? peak1 : peakAll;
-        const where = `${mode} (C ${C}, P ${P}), ${t} thread${t === 1 ? '' : 's'}`;
+        const where = `${mode} (C ${C}, P ${P}), ${threadWord(t)}`;
+        const id = `seedlm.${mode.replace('seedlm:', '')}.search.${t === 1 ? '1t' : 'nt'}`;
         rows.push(
-          { name: `${where}: seed trials`, throughput: trials / 1e6, unit: 'M/s', pctOfLimit: NaN, limit: '-' },
-          { name: `${where}: effective arithmetic`, throughput: gflops, unit: 'GFLOP/s', pctOfLimit: (100 * gflops) / peak, limit: `FMA peak ${t} thread${t === 1 ? '' : 's'}` },
-          { name: `${where}: per block (replication: 3-5 ms on 2 cores)`, throughput: perBlockMs, unit: 'ms', pctOfLimit: NaN, limit: 'peer' },
+          infoRow(`${id}.trials`, `${where}: seed trials`, trials / 1e6, 'M/s'),
+          flopsRow(id, `${where}: effective arithmetic`, gflops, limits, t),
+          infoRow(`${id}.per-block`, `${where}: per block (replication: 3-5 ms on 2 cores)`, (1000 * s) / blocks, 'ms', 'peer'),
         );
         if (t === threads) {
           const tensorBlocks = Math.ceil((1536 * 8960) / C);
-          rows.push({ name: `${where}: one 1536x8960 tensor (extrapolated from ${blocks} blocks)`, throughput: (tensorBlocks * s) / blocks, unit: 's', pctOfLimit: NaN, limit: '-' });
+          rows.push(infoRow(`${id}.tensor`, `${where}: one 1536x8960 tensor (extrapolated from ${blocks} blocks)`, (tensorBlocks * s) / blocks, 's'));
           const out = new Float32Array(w.length);
           native.seedlmDecode(out, C, P, eMin, seeds, fields);
           errors.push(metricsFromSums(native.errorSums(w, out)).relativeError);
         }
       }
     }
-    rows.push({
-      name: `${spec}: relative error, exhaustive ${errors[0].toFixed(4)} -> :fast ${errors[1].toFixed(4)} (${(100 * (errors[1] / errors[0] - 1)).toFixed(1)}% higher)`,
-      throughput: errors[1],
-      unit: 'rel.err',
-      pctOfLimit: NaN,
-      limit: '-',
-    });
+    rows.push(
+      figureRow(`seedlm.${spec.replace('seedlm:', '')}.error`, `${spec}: relative error, exhaustive search`, errors[0], 'rel.err', 'lower'),
+      figureRow(`seedlm.${spec.replace('seedlm:', '')}.fast.error`, `${spec}:fast: relative error (${(100 * (errors[1] / errors[0] - 1)).toFixed(1)}% above exhaustive)`, errors[1], 'rel.err', 'lower'),
+    );
+    rows.push(...(await decodeRows(spec, C, P, threads, limits)));
   }
   return rows;
+}
+
+/** Decoding regenerates each block's LFSR basis: f32 weights out per second, seeds + fields in. */
+async function decodeRows(spec: string, C: number, P: number, threads: number, limits: BenchContext['limits']): Promise<BenchRow[]> {
+  const blocks = Math.ceil((1536 * 8960) / C);
+  const seeds = new Uint16Array(blocks).map((_, i) => 1 + ((i * 2654435761) % 65535));
+  // Valid fields: a 4-bit exponent, then P coefficients in [-8, 7] as int8.
+  const fields = new Uint8Array(blocks * (P + 1)).map((_, i) => (i % (P + 1) === 0 ? (i >> 3) % 16 : (((i * 7) % 16) - 8) & 0xff));
+  const out = new Float32Array(blocks * C);
+  const traffic = 4 * out.length + 2 * blocks + fields.length;
+  const eMin = native.seedlmExpMin(0.1);
+  const one = await measure(`${spec} decode 1t`, () => native.seedlmDecode(out, C, P, eMin, seeds, fields));
+  const job = await measure(`${spec} decode`, () => runJob((p) => native.seedlmDecodeAsync(out, C, P, eMin, seeds, fields, { threads }, p)));
+  const id = `seedlm.${spec.replace('seedlm:', '')}.decode`;
+  return [
+    bandwidthRow(`${id}.1t`, `${spec} decode 1536x8960 to f32, 1 thread`, traffic / one, limits, 1),
+    bandwidthRow(`${id}.job`, `${spec} decode 1536x8960 to f32, job, ${threadWord(threads)}`, traffic / job, limits, threads),
+  ];
 }

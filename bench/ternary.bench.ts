@@ -1,16 +1,30 @@
 // ternary encode+pack and decode at the MLP shapes of a 1.5B-class model, bf16 in and out (the
 // kernels read and write bf16 themselves), as bytes read + written per second and as % of copy
-// bandwidth at the same traffic, measured in the same run.
+// bandwidth. numpy runs the same absmean ternarization and base-3 packing on the same bf16 bytes.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { runJob } from '../lib/jobs';
 import { metricsFromSums } from '../lib/metrics';
 import { OPT_ROUNDS } from '../lib/methods/ternary';
 import { native } from '../lib/native';
 import { weightMatrix } from '../lib/random';
-import type { BenchRow } from './convert.bench';
-import { copyBandwidth } from './limits';
 import { measure } from './measure';
+import { numpyVersion, PY_MEDIAN, runPython, skippedRow } from './peers';
+import { bandwidthRow, figureRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 
-export async function ternaryBench(threads: number): Promise<BenchRow[]> {
+// bf16 -> f32, g256 absmean scale (f16), trits, 5 per byte: the work of `ternary` (g256, p3).
+const NUMPY_TERNARY = `${PY_MEDIAN}
+u = np.fromfile(sys.argv[1], dtype=np.uint16)
+powers = np.array([1, 3, 9, 27, 81], dtype=np.uint8)
+def encode():
+    w = (u.astype(np.uint32) << 16).view(np.float32).reshape(-1, 256)
+    s = np.abs(w).mean(axis=1, keepdims=True).astype(np.float16).astype(np.float32)
+    q = (np.clip(np.rint(w / np.where(s > 0, s, 1)), -1, 1) + 1).astype(np.uint8).reshape(-1, 5)
+    return (q * powers).sum(axis=1, dtype=np.uint8), s.astype(np.float16)
+print(json.dumps({'seconds': median(encode)}))`;
+
+export async function ternaryBench({ threads, limits, peers }: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const [r, c] of [[1536, 8960], [8960, 1536]]) {
     const n = r * c;
@@ -22,34 +36,42 @@ export async function ternaryBench(threads: number): Promise<BenchRow[]> {
       const traffic = 2 * n + packed.length + 2 * scales.length; // bf16 in, codes + scales out (and back)
       const out = new Uint16Array(n);
       const what = `${r}x${c} bf16 g256 p${packing}`;
+      const id = `ternary.${r}x${c}.p${packing}`;
       // The kernel alone on one thread (synchronous), then the job the pipeline runs.
-      const copy1 = await copyBandwidth(Math.round(traffic / 2), 1);
       const encode1 = await measure(`ternary encode ${what} 1t`, () => native.ternaryEncode(bf16, 'BF16', 256, packing, -1, 0, packed, scales));
       const decode1 = await measure(`ternary decode ${what} 1t`, () => native.ternaryDecode(out, 'BF16', 256, packing, -1, 0, packed, scales));
-      const copy = await copyBandwidth(Math.round(traffic / 2), threads);
       const encode = await measure(`ternary encode ${what}`, () =>
         runJob((p) => native.ternaryEncodeAsync(bf16, 'BF16', 256, packing, -1, 0, packed, scales, { threads }, p)),
       );
       const decode = await measure(`ternary decode ${what}`, () =>
         runJob((p) => native.ternaryDecodeAsync(out, 'BF16', 256, packing, -1, 0, packed, scales, { threads }, p)),
       );
-      for (const [kind, s, limit, t] of [
-        ['encode+pack', encode1, copy1, 1],
-        ['unpack+decode', decode1, copy1, 1],
-        ['encode+pack', encode, copy, threads],
-        ['unpack+decode', decode, copy, threads],
-      ] as const)
-        rows.push({
-          name: `ternary ${kind} ${what}, ${t === 1 ? '1 thread' : `job, ${t} threads`}`,
-          throughput: traffic / s / 1e9,
-          unit: 'GB/s',
-          pctOfLimit: (100 * traffic) / s / limit,
-          limit: `copy ${t} thread${t === 1 ? '' : 's'}`,
-        });
+      rows.push(
+        bandwidthRow(`${id}.encode.1t`, `ternary encode+pack ${what}, 1 thread`, traffic / encode1, limits, 1),
+        bandwidthRow(`${id}.decode.1t`, `ternary unpack+decode ${what}, 1 thread`, traffic / decode1, limits, 1),
+        bandwidthRow(`${id}.encode.job`, `ternary encode+pack ${what}, job, ${threadWord(threads)}`, traffic / encode, limits, threads),
+        bandwidthRow(`${id}.decode.job`, `ternary unpack+decode ${what}, job, ${threadWord(threads)}`, traffic / decode, limits, threads),
+      );
+      if (packing === 3 && r === 1536) rows.push(...numpyPeer(bf16, traffic, traffic / encode1, peers));
     }
   }
   rows.push(...optErrorRows());
   return rows;
+}
+
+function numpyPeer(bf16: Uint16Array, traffic: number, ours: number, peers: boolean): BenchRow[] {
+  const peer = `${numpyVersion()} ternary g256 p3 encode, same bf16 1536x8960`;
+  if (!peers) return [skippedRow('ternary.peer.numpy', peer, '--no-peers')];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tz-bench-'));
+  try {
+    writeFileSync(path.join(dir, 'w.bf16'), new Uint8Array(bf16.buffer));
+    const r = runPython(NUMPY_TERNARY, [path.join(dir, 'w.bf16')], 1);
+    if (!r.ok) return [skippedRow('ternary.peer.numpy', peer, r.reason)];
+    const rate = traffic / r.result.seconds;
+    return [infoRow('ternary.peer.numpy', `${peer}, 1 thread: tensorzip's 1-thread kernel is ${(ours / rate).toFixed(1)}x faster`, rate / 1e9, 'GB/s', 'peer')];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** What :opt saves: relative error of plain absmean and of :opt on the same generated matrices. */
@@ -67,13 +89,10 @@ function optErrorRows(): BenchRow[] {
     };
     const plain = error(0);
     const opt = error(OPT_ROUNDS);
-    rows.push({
-      name: `ternary g256 ${r}x${c} relative error: absmean ${plain.toFixed(4)} -> :opt ${opt.toFixed(4)} (${(100 * (1 - opt / plain)).toFixed(1)}% lower)`,
-      throughput: opt,
-      unit: 'rel.err',
-      pctOfLimit: NaN,
-      limit: '-',
-    });
+    rows.push(
+      figureRow(`ternary.error.${r}x${c}.absmean`, `ternary g256 ${r}x${c} relative error, absmean`, plain, 'rel.err', 'lower'),
+      figureRow(`ternary.error.${r}x${c}.opt`, `ternary g256:opt ${r}x${c} relative error (${(100 * (1 - opt / plain)).toFixed(1)}% below absmean)`, opt, 'rel.err', 'lower'),
+    );
   }
   return rows;
 }
