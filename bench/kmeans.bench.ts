@@ -1,7 +1,7 @@
 // k-means (the engine of vptq) on SPEC.md §7's problem: a 1,048,576-point sample of d 8 into
-// k 4096 for 10 iterations, then the assignment of 1,146,880 vectors. The assignment is judged
-// against the FMA peak measured in the same run (2 operations per FMA, one FMA per point,
-// centroid and dimension). Debian's scikit-learn and faiss run on the same data when their
+// k 4096 for 10 iterations, then the assignment of 1,146,880 vectors, and the update step
+// alone. Training and assignment are judged against the FMA peak measured in the same run (2
+// operations per FMA, one FMA per point, centroid and dimension); the update against copy. Debian's scikit-learn and faiss run on the same data when their
 // Python modules are installed (python3-sklearn, python3-faiss), on the same machine; each
 // reports its final objective next to its time. Then the vptq method itself on one generated
 // 1536x8960 matrix, next to rtn at similar bits.
@@ -18,7 +18,8 @@ import { addSums, emptySums, metricsFromSums } from '../lib/metrics';
 import { native } from '../lib/native';
 import { Rng, weightMatrix } from '../lib/random';
 import { runPython, skippedRow } from './peers';
-import { figureRow, flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
+import { measure } from './measure';
+import { bandwidthRow, figureRow, flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 
 const V = 8, K = 4096, SAMPLE = 1 << 20, ASSIGN = 1146880, ITERATIONS = 10;
 
@@ -66,6 +67,7 @@ export async function kmeansBench({ threads, limits, peers }: BenchContext): Pro
       threads,
     ),
     flopsRow('kmeans.assign', `k-means assignment of ${ASSIGN} vectors in ${assign.toFixed(2)} s, ${threadWord(threads)}`, (2 * ASSIGN * K * V) / assign / 1e9, limits, threads),
+    await updateRow(sample, centroids, threads, limits),
     figureRow('kmeans.objective', `k-means final objective (sum of squared distances)`, objective.at(-1)!, '', 'lower'),
     infoRow('kmeans.end-to-end', 'tensorzip k-means end to end (train + assign)', ours, 's'),
   );
@@ -96,6 +98,19 @@ export async function kmeansBench({ threads, limits, peers }: BenchContext): Pro
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
+}
+
+/** The update step alone (serial, in point order, in double): the sample's points and labels read
+ * once, as % of 1-thread copy bandwidth. */
+async function updateRow(sample: Float32Array, centroids: Float32Array, threads: number, limits: BenchContext['limits']): Promise<BenchRow> {
+  const labels = new Uint32Array(SAMPLE);
+  await runJob((p) => native.kmeansAssignAsync(sample, V, centroids, labels, { threads }, p));
+  const work = new Float32Array(centroids.length);
+  const s = await measure('kmeans update', () => {
+    work.set(centroids);
+    native.kmeansUpdate(sample, V, labels, work, null);
+  });
+  return bandwidthRow('kmeans.update', `k-means update of ${SAMPLE} points (d${V}, k ${K}) in ${(1000 * s).toFixed(1)} ms: read once, serial`, (SAMPLE * (4 * V + 4)) / s, limits, 1);
 }
 
 /** vptq presets and rtn at similar bits on one generated bf16 1536x8960 matrix, chunk by chunk as

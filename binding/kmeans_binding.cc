@@ -3,6 +3,8 @@
 //     onProgress) -> job resolving { centroids: Float32Array (k x v), objective: number[], repaired }
 //   kmeansAssign(points, v, centroids, labels, path?): labels (Uint32Array) for every point;
 //   kmeansAssignAsync(points, v, centroids, labels, { threads }, onProgress): the same as a job.
+//   kmeansUpdate(points, v, labels, centroids, weights | null) -> { objective, repaired }: one
+//     Lloyd update in place on centroids (k x v) for the labels (synchronous, serial).
 // points: Float32Array of n·v values (row-major); weights: one f32 per point, or null.
 #include <cmath>
 #include <memory>
@@ -111,12 +113,48 @@ Napi::Value AssignAsync(const Napi::CallbackInfo& info) {
   return StartJob(info.Env(), std::move(work), {info.Length() > 5 ? info[5] : info.Env().Undefined(), std::move(a.keep)});
 }
 
+Napi::Value Update(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
+  const unsigned v = unsigned(RequireInt(info, 1, "v", 1, kMaxDimension));
+  const size_t n = RequirePoints(info, points, v);
+  Napi::TypedArray labels = RequireTypedArray(info, 2, napi_uint32_array, "labels");
+  if (labels.ElementLength() != n) throw Napi::RangeError::New(env, "labels must hold one value per point (" + std::to_string(n) + ")");
+  Napi::TypedArray centroids = RequireTypedArray(info, 3, napi_float32_array, "centroids");
+  if (centroids.ElementLength() == 0 || centroids.ElementLength() % v || centroids.ElementLength() / v > (1u << 20))
+    throw Napi::RangeError::New(env, "centroids must hold 1 to 2^20 vectors of dimension " + std::to_string(v));
+  RequireDisjoint(points, centroids, "points and centroids");
+  RequireDisjoint(labels, centroids, "labels and centroids");
+  const unsigned k = unsigned(centroids.ElementLength() / v);
+  const uint32_t* l = reinterpret_cast<const uint32_t*>(TypedArrayBytes(labels));
+  for (size_t i = 0; i < n; ++i)
+    if (l[i] >= k) throw Napi::RangeError::New(env, "label " + std::to_string(l[i]) + " of point " + std::to_string(i) + " is not below k = " + std::to_string(k));
+  const float* w = nullptr;
+  if (!info[4].IsNull() && !info[4].IsUndefined()) {
+    Napi::TypedArray weights = RequireTypedArray(info, 4, napi_float32_array, "weights");
+    if (weights.ElementLength() != n) throw Napi::RangeError::New(env, "weights must hold one value per point (" + std::to_string(n) + ")");
+    w = reinterpret_cast<const float*>(TypedArrayBytes(weights));
+    for (size_t i = 0; i < n; ++i)
+      if (!(w[i] >= 0) || !std::isfinite(w[i])) throw Napi::RangeError::New(env, "weights must be finite and >= 0");
+    RequireDisjoint(weights, centroids, "weights and centroids");
+  }
+  KmeansUpdateScratch scratch;
+  unsigned repaired = 0;
+  const double objective = kmeans_update(reinterpret_cast<const float*>(TypedArrayBytes(points)), n, v, w, l, k,
+                                         reinterpret_cast<float*>(TypedArrayBytes(centroids)), scratch, repaired);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("objective", objective);
+  out.Set("repaired", double(repaired));
+  return out;
+}
+
 }  // namespace
 
 void RegisterKmeans(Napi::Env env, Napi::Object exports) {
   exports.Set("kmeansTrainAsync", Napi::Function::New(env, Train, "kmeansTrainAsync"));
   exports.Set("kmeansAssign", Napi::Function::New(env, Assign, "kmeansAssign"));
   exports.Set("kmeansAssignAsync", Napi::Function::New(env, AssignAsync, "kmeansAssignAsync"));
+  exports.Set("kmeansUpdate", Napi::Function::New(env, Update, "kmeansUpdate"));
 }
 
 }  // namespace tz

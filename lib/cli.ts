@@ -204,19 +204,34 @@ program
     });
   });
 
-const methodList = (value: string) => value.split(',').map((m) => m.trim()).filter(Boolean);
+/** The options of a command that runs several methods on a generated model; every spec is
+ * parsed before any work starts. */
+function methodRunOptions(cmd: Command, defaults: string[]): Command {
+  const methodList = (value: string) =>
+    value.split(',').map((m) => {
+      const spec = m.trim();
+      try {
+        parseSpec(spec);
+        return spec;
+      } catch (e) {
+        throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+      }
+    });
+  return shapeOptions(cmd)
+    .option('--methods <list>', `comma-separated method specs (default: ${defaults.join(',')})`, methodList)
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option('--json', 'print JSON');
+}
+type MethodRunOptions = ShapeOptions & { methods?: string[]; threads?: number; json?: boolean };
 
-shapeOptions(
+methodRunOptions(
   program
     .command('demo')
     .description('generate a small Llama-shaped checkpoint, run every method preset on it and print a comparison table'),
+  DEMO_METHODS,
 )
-  .option('--methods <list>', `comma-separated method specs (default: ${DEMO_METHODS.join(',')})`, methodList)
-  .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--seed <n>', 'generator seed', positiveInt, 1)
-  .option('--json', 'print JSON')
-  .action(async (o: ShapeOptions & { methods?: string[]; threads?: number; seed: number; json?: boolean }) => {
-    for (const m of o.methods ?? []) parseSpec(m); // bad specs fail before any work
+  .action(async (o: MethodRunOptions & { seed: number }) => {
     const result = await runDemo({
       shape: shapeOf(o),
       methods: o.methods,
@@ -229,17 +244,14 @@ shapeOptions(
   });
 
 const bench = program.command('bench').description('benchmarks (the per-kernel suite is `npm run bench` in a source checkout)');
-shapeOptions(
+methodRunOptions(
   bench
     .command('e2e')
     .description('generate a 1.5B-class checkpoint (about 1.78B bf16 parameters; smaller with --layers) and compress it with each method preset, in separate processes'),
+  E2E_METHODS,
 )
-  .option('--methods <list>', `comma-separated method specs (default: ${E2E_METHODS.join(',')})`, methodList)
-  .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--dir <dir>', 'generate the checkpoint here (default: a temp dir); it is removed afterwards')
-  .option('--json', 'print JSON')
-  .action(async (o: ShapeOptions & { methods?: string[]; threads?: number; dir?: string; json?: boolean }) => {
-    for (const m of o.methods ?? []) parseSpec(m);
+  .action(async (o: MethodRunOptions & { dir?: string }) => {
     const result = await runE2e({ shape: shapeOf(o), methods: o.methods, threads: o.threads, dir: o.dir, signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
     print(o.json, result, () => formatE2e(result));
   });

@@ -7,18 +7,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from './backend';
-import { compress, type CompressReport } from './compress';
+import { compress } from './compress';
 import { generateCheckpoint, type ModelShape } from './generate';
 import { DESTRUCTIVE_ERROR, formatBytes, table } from './report';
-import { extrapolate, onSubset, SUBSET, summarize, type RunSummary } from './runs';
-import { writeSubset } from './subset';
+import { runMethods, SUBSET, type RunSummary } from './runs';
 import { defaultThreads } from './threads';
 
 /** About 21M parameters (42 MB of bf16): small enough for every preset in about a minute on 2 cores. */
 export const DEMO_SHAPE: ModelShape = { hidden: 512, intermediate: 1408, layers: 3, heads: 8, kvHeads: 2, vocab: 12288 };
 export const DEMO_METHODS = ['lossless', 'rtn:8', 'rtn:4', 'rtn:2:g32', 'ternary', 'ternary:opt', 'seedlm:4', 'seedlm:3', 'vptq:4', 'vptq:3', 'vptq:2'];
-/** The run whose other tensors (embeddings at rtn:8, norms lossless) stand in for a subset run's. */
-const REFERENCE = 'rtn:4';
 
 export interface DemoOptions {
   shape?: Partial<ModelShape>;
@@ -48,28 +45,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   try {
     const model = await generateCheckpoint(path.join(dir, 'model'), { ...DEMO_SHAPE, ...options.shape, seed: options.seed ?? 1 });
     const out = path.join(dir, 'out.tzip');
-    const run = async (input: string, spec: string) => {
-      const r = await compress(input, out, { method: spec, threads, signal: options.signal });
+    const runs = await runMethods(model.dir, dir, methods, async (input, spec) => {
+      const report = await compress(input, out, { method: spec, threads, signal: options.signal });
       await rm(out, { force: true });
-      return r;
-    };
-    const reports = new Map<string, CompressReport>();
-    const full = async (spec: string) => {
-      let r = reports.get(spec);
-      if (!r) reports.set(spec, (r = await run(model.dir, spec)));
-      return r;
-    };
-    let subsetFile: string | undefined;
-    const rows: RunSummary[] = [];
-    for (const [i, spec] of methods.entries()) {
-      options.onStep?.(i, methods.length, spec);
-      if (!onSubset(spec)) {
-        rows.push(summarize(spec, await full(spec)));
-        continue;
-      }
-      if (!subsetFile) await writeSubset(model.dir, (n) => SUBSET.pattern.test(n), (subsetFile = path.join(dir, 'subset.safetensors')));
-      rows.push(extrapolate(spec, await run(subsetFile, spec), { spec: REFERENCE, report: await full(REFERENCE) }));
-    }
+      return { report };
+    }, options.onStep);
+    const rows = runs.map((r) => r.summary);
     return { backend: backendInfo(), shape: model.shape, parameters: model.parameters, threads, subset: SUBSET.what, rows, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -109,6 +109,8 @@ export interface NativeBinding {
     points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   // vptq (binding/cpu/vptq.h): weights/out are rows x cols f32; codebooks k x v f32; one label per vector.
+  /** One Lloyd update in place on centroids (k x v) for the labels; weights may be null. */
+  kmeansUpdate(points: Float32Array, v: number, labels: Uint32Array, centroids: Float32Array, weights: Float32Array | null): { objective: number; repaired: number };
   vptqGather(weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null): Float32Array;
   vptqEncodeAsync(
     weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null,

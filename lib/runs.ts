@@ -2,10 +2,12 @@
 // costs (ratio, bits/weight) and how close the tensors stored with the method came (mean
 // relative error and SNR over them), measured on the files. A method too slow to run over the
 // whole model is run on a subset of its tensors and extrapolated, and says so.
+import * as path from 'node:path';
 import type { CompressReport, TensorReport } from './compress';
 import { numelOf, type Dtype } from './io/dtypes';
 import { parseSpec, type MethodChoice } from './methods/registry';
 import { assign } from './policy';
+import { writeSubset } from './subset';
 
 export interface RunSummary {
   /** The method spec asked for. */
@@ -119,4 +121,43 @@ export function extrapolate(spec: string, subset: CompressReport, reference: { s
       howTime: `the subset's seconds per weight over all ${tensors} tensors, plus the whole ${reference.spec} run`,
     },
   };
+}
+
+/** The whole-model run that stands in for a subset run's other tensors. */
+export const REFERENCE = 'rtn:4';
+
+/**
+ * Each spec over the model at `modelDir`, in order; a spec too slow for the whole model
+ * (onSubset) over the SUBSET tensors (written to `work`), extrapolated with the REFERENCE run,
+ * which runs once when first needed. `compressRun` does one compress of `input` with `spec`.
+ * Returns each spec's summary and the runs it used.
+ */
+export async function runMethods<R extends { report: CompressReport }>(
+  modelDir: string,
+  work: string,
+  methods: string[],
+  compressRun: (input: string, spec: string) => Promise<R>,
+  onStep?: (index: number, total: number, spec: string) => void,
+): Promise<Array<{ summary: RunSummary; runs: R[] }>> {
+  const full = new Map<string, R>();
+  const fullRun = async (spec: string) => {
+    let r = full.get(spec);
+    if (!r) full.set(spec, (r = await compressRun(modelDir, spec)));
+    return r;
+  };
+  let subsetFile: string | undefined;
+  const out: Array<{ summary: RunSummary; runs: R[] }> = [];
+  for (const [i, spec] of methods.entries()) {
+    onStep?.(i, methods.length, spec);
+    if (!onSubset(spec)) {
+      const r = await fullRun(spec);
+      out.push({ summary: summarize(spec, r.report), runs: [r] });
+      continue;
+    }
+    if (!subsetFile) await writeSubset(modelDir, (n) => SUBSET.pattern.test(n), (subsetFile = path.join(work, 'subset.safetensors')));
+    const sub = await compressRun(subsetFile, spec);
+    const ref = await fullRun(REFERENCE);
+    out.push({ summary: extrapolate(spec, sub.report, { spec: REFERENCE, report: ref.report }), runs: [sub, ref] });
+  }
+  return out;
 }

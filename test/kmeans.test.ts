@@ -107,6 +107,32 @@ describe('k-means', function () {
     assert.notDeepEqual([...one.centroids], [...other.centroids]);
   });
 
+  it('the update step equals a straightforward reference: weighted means, objective, farthest points for empty clusters', () => {
+    const v = 3, n = 500, k = 9;
+    const r = new Rng(12);
+    const points = gaussian(n * v, 13);
+    const weights = Float32Array.from({ length: n }, () => 0.5 + r.uniform());
+    // Clusters 4 and 7 get no point: they must take the two farthest points.
+    const labels = Uint32Array.from({ length: n }, () => [0, 1, 2, 3, 5, 6, 8][Math.floor(r.uniform() * 7)]);
+    const before = gaussian(k * v, 14);
+    const far = Array.from({ length: n }, (_, i) => weights[i] * Array.from({ length: v }, (_, d) => (points[i * v + d] - before[labels[i] * v + d]) ** 2).reduce((a, b) => a + b, 0));
+    const expected = Float32Array.from(before);
+    for (let j = 0; j < k; j++) {
+      const members = [...labels.keys()].filter((i) => labels[i] === j);
+      const mass = members.reduce((a, i) => a + weights[i], 0);
+      for (let d = 0; d < v; d++) if (mass > 0) expected[j * v + d] = members.reduce((a, i) => a + weights[i] * points[i * v + d], 0) / mass;
+    }
+    const farthest = [...far.keys()].sort((a, b) => far[b] - far[a] || a - b);
+    for (const [t, j] of [4, 7].entries()) for (let d = 0; d < v; d++) expected[j * v + d] = points[farthest[t] * v + d];
+    const centroids = Float32Array.from(before);
+    const { objective, repaired } = native.kmeansUpdate(points, v, labels, centroids, weights);
+    assert.equal(repaired, 2);
+    assert.ok(Math.abs(objective - far.reduce((a, b) => a + b, 0)) < 1e-9 * objective);
+    for (let i = 0; i < centroids.length; i++) assert.ok(Math.abs(centroids[i] - expected[i]) <= 1e-6 * Math.max(1, Math.abs(expected[i])), `centroid value ${i}: ${centroids[i]} vs ${expected[i]}`);
+    assert.throws(() => native.kmeansUpdate(points, v, Uint32Array.from(labels, () => k), centroids, null), /label 9 of point 0 is not below k = 9/);
+    assert.throws(() => native.kmeansUpdate(points, v, labels.subarray(1), centroids, null), /one value per point/);
+  });
+
   it('validates its arguments', async () => {
     assert.throws(() => native.kmeansTrainAsync(new Float32Array(7), 2, 1, null, {}), /whole number of vectors of dimension 2/);
     assert.throws(() => native.kmeansTrainAsync(new Float32Array(8), 2, 1, new Float32Array(3), {}), /one value per point \(4\)/);

@@ -130,50 +130,54 @@ void kmeans_assign_all(const KernelTable& kt, const KmeansCentroids& c, const fl
   parallel_for(n, kAssignChunk, threads, ctx, [&](size_t b, size_t e) { kt.kmeans_assign(c, x + b * c.v, e - b, labels + b); });
 }
 
+double kmeans_update(const float* x, size_t n, unsigned v, const float* w, const uint32_t* labels, unsigned k, float* centroids,
+                     KmeansUpdateScratch& s, unsigned& repaired) {
+  s.sums.assign(size_t(k) * v, 0.0);
+  s.mass.assign(k, 0.0);
+  s.far.resize(n);
+  double objective = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double wi = w ? w[i] : 1.0;
+    const float* xi = x + i * v;
+    const float* ci = centroids + size_t(labels[i]) * v;
+    double d2 = 0;
+    for (unsigned d = 0; d < v; ++d) {
+      const double diff = double(xi[d]) - ci[d];
+      d2 += diff * diff;
+      s.sums[size_t(labels[i]) * v + d] += wi * xi[d];
+    }
+    s.mass[labels[i]] += wi;
+    s.far[i] = wi * d2;
+    objective += s.far[i];
+  }
+  s.order.clear();
+  size_t taken = 0;
+  for (unsigned j = 0; j < k; ++j) {
+    if (s.mass[j] > 0) {
+      for (unsigned d = 0; d < v; ++d) centroids[size_t(j) * v + d] = float(s.sums[size_t(j) * v + d] / s.mass[j]);
+      continue;
+    }
+    if (s.order.empty()) {
+      s.order.resize(n);
+      std::iota(s.order.begin(), s.order.end(), size_t(0));
+      std::stable_sort(s.order.begin(), s.order.end(), [&](size_t a, size_t b) { return s.far[a] > s.far[b]; });
+    }
+    const size_t p = s.order[taken++ % n];
+    ++repaired;
+    std::copy(x + p * v, x + (p + 1) * v, centroids + size_t(j) * v);
+  }
+  return objective;
+}
+
 void kmeans_lloyd(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, unsigned k, unsigned maxIterations, double tolerance,
                   unsigned threads, JobContext& ctx, KmeansResult& r) {
   KmeansCentroids c;
   std::vector<uint32_t> labels(n);
-  std::vector<double> sums(size_t(k) * v), mass(k), far(n);
+  KmeansUpdateScratch scratch;
   for (unsigned it = 0; it < maxIterations; ++it) {
     c.set(v, k, r.centroids.data());
     kmeans_assign_all(kt, c, x, n, labels.data(), threads, ctx);
-    // Update, in point order: weighted sums, and each point's weighted distance (objective, repair).
-    std::fill(sums.begin(), sums.end(), 0.0);
-    std::fill(mass.begin(), mass.end(), 0.0);
-    double objective = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const double wi = w ? w[i] : 1.0;
-      const float* xi = x + i * v;
-      const float* ci = r.centroids.data() + size_t(labels[i]) * v;
-      double d2 = 0;
-      for (unsigned d = 0; d < v; ++d) {
-        const double diff = double(xi[d]) - ci[d];
-        d2 += diff * diff;
-        sums[size_t(labels[i]) * v + d] += wi * xi[d];
-      }
-      mass[labels[i]] += wi;
-      far[i] = wi * d2;
-      objective += far[i];
-    }
-    r.objective.push_back(objective);
-    // Empty clusters take the points farthest from their centroids (ties: the smaller index).
-    std::vector<size_t> order;
-    size_t taken = 0;
-    for (unsigned j = 0; j < k; ++j) {
-      if (mass[j] > 0) {
-        for (unsigned d = 0; d < v; ++d) r.centroids[size_t(j) * v + d] = float(sums[size_t(j) * v + d] / mass[j]);
-        continue;
-      }
-      if (order.empty()) {
-        order.resize(n);
-        std::iota(order.begin(), order.end(), size_t(0));
-        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return far[a] > far[b]; });
-      }
-      const size_t p = order[taken++ % n];
-      ++r.repaired;
-      std::copy(x + p * v, x + (p + 1) * v, r.centroids.begin() + size_t(j) * v);
-    }
+    r.objective.push_back(kmeans_update(x, n, v, w, labels.data(), k, r.centroids.data(), scratch, r.repaired));
     ctx.progress(it + 1, maxIterations);
     const size_t m = r.objective.size();
     if (m >= 2 && r.objective[m - 2] > 0 && (r.objective[m - 2] - r.objective[m - 1]) / r.objective[m - 2] < tolerance) break;

@@ -70,6 +70,20 @@ KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsig
 void kmeans_lloyd(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, unsigned k, unsigned maxIterations, double tolerance,
                   unsigned threads, JobContext& ctx, KmeansResult& r);
 
+// Reusable buffers of kmeans_update (allocated once per training, not per iteration).
+struct KmeansUpdateScratch {
+  std::vector<double> sums, mass, far;
+  std::vector<size_t> order;
+};
+
+// One Lloyd update, serial in point order: per cluster the weighted sum of its points (double)
+// and its mass, each point's weighted squared distance to its current centroid (in `centroids`,
+// k x v), whose sum is returned (the objective of this assignment). Then, in place, each
+// non-empty cluster's centroid becomes its weighted mean; the empty ones take the points
+// farthest from their centroids (ties: the smaller index), counted in `repaired`.
+double kmeans_update(const float* x, size_t n, unsigned v, const float* w, const uint32_t* labels, unsigned k, float* centroids,
+                     KmeansUpdateScratch& s, unsigned& repaired);
+
 // Labels of n points for the centroids, on `threads` threads.
 void kmeans_assign_all(const KernelTable& kt, const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels, unsigned threads, JobContext& ctx);
 

@@ -12,15 +12,12 @@ import { backendInfo } from '../backend';
 import type { CompressReport } from '../compress';
 import { generateCheckpoint, type ModelShape } from '../generate';
 import { formatBytes, table } from '../report';
-import { extrapolate, onSubset, SUBSET, summarize, type RunSummary } from '../runs';
-import { writeSubset } from '../subset';
+import { runMethods, SUBSET, type RunSummary } from '../runs';
 import { defaultThreads } from '../threads';
 import type { ChildReply, ChildRequest } from './compress-child';
 
 export const E2E_SHAPE: ModelShape = { hidden: 1536, intermediate: 8960, layers: 28, heads: 12, kvHeads: 2, vocab: 151936 };
 export const E2E_METHODS = ['lossless', 'rtn:8', 'rtn:4', 'ternary', 'seedlm:4', 'vptq:2'];
-/** The whole-model run that stands in for a subset run's other tensors. */
-const REFERENCE = 'rtn:4';
 
 export interface E2eOptions {
   shape?: Partial<ModelShape>;
@@ -75,37 +72,20 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
   const work = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'tensorzip-e2e-')));
   await mkdir(work, { recursive: true });
   try {
-    let t = process.hrtime.bigint();
+    const t = process.hrtime.bigint();
     log(`generating the checkpoint in ${work}`);
     const model = await generateCheckpoint(path.join(work, 'model'), { ...E2E_SHAPE, ...options.shape, shards: 4 });
     const generateSeconds = Number(process.hrtime.bigint() - t) / 1e9;
-    const runs = new Map<string, { report: CompressReport; maxRssBytes: number }>();
-    const run = async (input: string, spec: string) => {
+    const runs = await runMethods(model.dir, work, methods, async (input, spec) => {
       log(`compress ${spec}${input === model.dir ? '' : ` (${SUBSET.what})`}`);
       const output = path.join(work, 'out.tzip');
       const r = await compressInChild({ input, output, options: { method: spec, threads } }, options.signal);
       await rm(output, { force: true });
       log(`  ${r.report.seconds.toFixed(1)} s, ratio ${r.report.ratio.toFixed(3)}`);
       return r;
-    };
-    const full = async (spec: string) => {
-      let r = runs.get(spec);
-      if (!r) runs.set(spec, (r = await run(model.dir, spec)));
-      return r;
-    };
-    let subsetFile: string | undefined;
-    const rows: E2eRow[] = [];
-    for (const spec of methods) {
-      if (!onSubset(spec)) {
-        const r = await full(spec);
-        rows.push({ ...summarize(spec, r.report), peakRssBytes: r.maxRssBytes });
-        continue;
-      }
-      if (!subsetFile) await writeSubset(model.dir, (n) => SUBSET.pattern.test(n), (subsetFile = path.join(work, 'subset.safetensors')));
-      const sub = await run(subsetFile, spec);
-      const ref = await full(REFERENCE);
-      rows.push({ ...extrapolate(spec, sub.report, { spec: REFERENCE, report: ref.report }), peakRssBytes: Math.max(sub.maxRssBytes, ref.maxRssBytes) });
-    }
+    });
+    // An extrapolated row's memory: the larger of its subset run and the reference run.
+    const rows: E2eRow[] = runs.map(({ summary, runs: used }) => ({ ...summary, peakRssBytes: Math.max(...used.map((u) => u.maxRssBytes)) }));
     const info = backendInfo();
     const cpu = os.cpus();
     return {
@@ -121,7 +101,7 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
     };
   } finally {
     if (!options.dir) await rm(work, { recursive: true, force: true });
-    else await rm(path.join(work, 'model'), { recursive: true, force: true });
+    else for (const made of ['model', 'subset.safetensors']) await rm(path.join(work, made), { recursive: true, force: true });
   }
 }
 
