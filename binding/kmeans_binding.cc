@@ -26,6 +26,19 @@ size_t RequirePoints(const Napi::CallbackInfo& info, const Napi::TypedArray& poi
   return points.ElementLength() / v;
 }
 
+// Optional per-point weights at info[i] (null or undefined: none), checked finite and >= 0; kept
+// alive by `keep` for async work.
+const float* OptionalWeights(const Napi::CallbackInfo& info, size_t i, size_t n, std::vector<Napi::Object>& keep) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return nullptr;
+  Napi::TypedArray weights = RequireTypedArray(info, i, napi_float32_array, "weights");
+  if (weights.ElementLength() != n) throw Napi::RangeError::New(info.Env(), "weights must hold one value per point (" + std::to_string(n) + ")");
+  const float* w = reinterpret_cast<const float*>(TypedArrayBytes(weights));
+  for (size_t j = 0; j < n; ++j)
+    if (!(w[j] >= 0) || !std::isfinite(w[j])) throw Napi::RangeError::New(info.Env(), "weights must be finite and >= 0");
+  keep.push_back(weights);
+  return w;
+}
+
 Napi::Value Train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
@@ -34,15 +47,7 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
   KmeansOptions o;
   o.k = unsigned(RequireInt(info, 2, "k", 1, 1 << 20));
   std::vector<Napi::Object> keep = {points};
-  const float* w = nullptr;
-  if (!info[3].IsNull() && !info[3].IsUndefined()) {
-    Napi::TypedArray weights = RequireTypedArray(info, 3, napi_float32_array, "weights");
-    if (weights.ElementLength() != n) throw Napi::RangeError::New(env, "weights must hold one value per point (" + std::to_string(n) + ")");
-    w = reinterpret_cast<const float*>(TypedArrayBytes(weights));
-    for (size_t i = 0; i < n; ++i)
-      if (!(w[i] >= 0) || !std::isfinite(w[i])) throw Napi::RangeError::New(env, "weights must be finite and >= 0");
-    keep.push_back(weights);
-  }
+  const float* w = OptionalWeights(info, 3, n, keep);
   Napi::Object options = OptionalObject(info, 4, "options");
   o.maxIterations = unsigned(OptionalInt(options, "iterations", 25, 1, 100000));
   o.seed = uint64_t(OptionalInt(options, "seed", 1, 0, int64_t(1) << 53));
@@ -129,15 +134,9 @@ Napi::Value Update(const Napi::CallbackInfo& info) {
   const uint32_t* l = reinterpret_cast<const uint32_t*>(TypedArrayBytes(labels));
   for (size_t i = 0; i < n; ++i)
     if (l[i] >= k) throw Napi::RangeError::New(env, "label " + std::to_string(l[i]) + " of point " + std::to_string(i) + " is not below k = " + std::to_string(k));
-  const float* w = nullptr;
-  if (!info[4].IsNull() && !info[4].IsUndefined()) {
-    Napi::TypedArray weights = RequireTypedArray(info, 4, napi_float32_array, "weights");
-    if (weights.ElementLength() != n) throw Napi::RangeError::New(env, "weights must hold one value per point (" + std::to_string(n) + ")");
-    w = reinterpret_cast<const float*>(TypedArrayBytes(weights));
-    for (size_t i = 0; i < n; ++i)
-      if (!(w[i] >= 0) || !std::isfinite(w[i])) throw Napi::RangeError::New(env, "weights must be finite and >= 0");
-    RequireDisjoint(weights, centroids, "weights and centroids");
-  }
+  std::vector<Napi::Object> keep;
+  const float* w = OptionalWeights(info, 4, n, keep);
+  if (w) RequireDisjoint(keep[0].As<Napi::TypedArray>(), centroids, "weights and centroids");
   KmeansUpdateScratch scratch;
   unsigned repaired = 0;
   const double objective = kmeans_update(reinterpret_cast<const float*>(TypedArrayBytes(points)), n, v, w, l, k,

@@ -8,9 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from './backend';
 import { compress } from './compress';
-import { generateCheckpoint, type ModelShape } from './generate';
+import { describeShape, generateCheckpoint, type ModelShape } from './generate';
 import { DESTRUCTIVE_ERROR, formatBytes, table } from './report';
-import { runMethods, SUBSET, type RunSummary } from './runs';
+import { extrapolationNote, runMethods, SUBSET, type RunSummary } from './runs';
 import { defaultThreads } from './threads';
 
 /** About 21M parameters (42 MB of bf16): small enough for every preset in about a minute on 2 cores. */
@@ -59,7 +59,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
 export function formatDemo(d: DemoResult): string {
   const cuda = 'gpus' in d.backend.cuda ? d.backend.cuda.gpus.map((g) => `${g.name} (sm ${g.computeCapability})`).join(', ') : `unavailable: ${d.backend.cuda.unavailable}`;
-  const s = d.shape;
   const original = d.rows[0]?.originalBytes ?? 0;
   const body = d.rows.map((r) => {
     const est = r.extrapolated ? '≈' : '';
@@ -78,7 +77,7 @@ export function formatDemo(d: DemoResult): string {
     `CUDA:        ${cuda}`,
     '',
     `Generated Llama-shaped checkpoint: ${d.parameters.toLocaleString('en-US')} parameters, bf16, ${formatBytes(original)} ` +
-      `(hidden ${s.hidden}, MLP ${s.intermediate}, ${s.layers} layers, ${s.heads}/${s.kvHeads} heads, vocab ${s.vocab}; generated weights, not a trained model)`,
+      `(${describeShape(d.shape)}; generated weights, not a trained model)`,
     '',
     table(['method', 'bits/w', 'ratio', 'bits/w (method)', 'rel. error', 'SNR dB', 'time'], body),
     '',
@@ -86,13 +85,7 @@ export function formatDemo(d: DemoResult): string {
     "bits/w (method), rel. error, SNR: the tensors stored with the method (the weight matrices; the default policy keeps embeddings",
     'and lm_head at rtn:8 and 1-D tensors lossless); errors are means over those tensors of their decoded weights against the originals.',
   ];
-  const sub = d.rows.find((r) => r.extrapolated);
-  if (sub?.extrapolated)
-    lines.push(
-      `* SeedLM searches all 65,535 seeds per block: too slow for every matrix on ${d.threads} CPU threads. These rows ran on ${d.subset}`,
-      `  (${sub.extrapolated.subsetWeights.toLocaleString('en-US')} weights, ${sub.extrapolated.subsetSeconds.toFixed(1)} s) and are extrapolated (≈) to all ${sub.methodTensors} matrices:` +
-        ` bytes from the subset's bits/weight, time from ${sub.extrapolated.howTime}.`,
-    );
+  lines.push(...extrapolationNote(d.rows, d.threads));
   if (d.rows.some((r) => r.meanRelativeError > DESTRUCTIVE_ERROR))
     lines.push(`Relative errors above ${DESTRUCTIVE_ERROR} (ternary, 2-bit) destroy what a model not trained for that setting learned.`);
   lines.push(`Total ${d.seconds.toFixed(1)} s.`);

@@ -57,6 +57,11 @@ export function tensorList(s: ModelShape): Array<{ name: string; shape: number[]
   return out;
 }
 
+/** "hidden 512, MLP 1408, 3 layers, 8/2 heads, vocab 12288", for reports. */
+export function describeShape(s: ModelShape): string {
+  return `hidden ${s.hidden}, MLP ${s.intermediate}, ${s.layers} layers, ${s.heads}/${s.kvHeads} heads, vocab ${s.vocab}`;
+}
+
 export function parameterCount(s: ModelShape): number {
   return tensorList(s).reduce((a, t) => a + numelOf(t.shape), 0);
 }

@@ -123,6 +123,18 @@ export function extrapolate(spec: string, subset: CompressReport, reference: { s
   };
 }
 
+/** The footnote of a table with an extrapolated row: what ran, and how the row was made. */
+export function extrapolationNote(rows: RunSummary[], threads: number): string[] {
+  const row = rows.find((r) => r.extrapolated);
+  const sub = row?.extrapolated;
+  if (!sub) return [];
+  return [
+    `* SeedLM searches all 65,535 seeds per block: too slow for every matrix on ${threads} CPU threads. These rows ran on ${SUBSET.what}`,
+    `  (${sub.subsetWeights.toLocaleString('en-US')} weights, ${sub.subsetSeconds.toFixed(1)} s) and are extrapolated (≈) to all ${row.methodTensors} matrices:` +
+      ` bytes from the subset's bits/weight, time from ${sub.howTime}.`,
+  ];
+}
+
 /** The whole-model run that stands in for a subset run's other tensors. */
 export const REFERENCE = 'rtn:4';
 

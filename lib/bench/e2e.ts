@@ -10,9 +10,9 @@ import * as path from 'node:path';
 import { AbortError } from '../errors';
 import { backendInfo } from '../backend';
 import type { CompressReport } from '../compress';
-import { generateCheckpoint, type ModelShape } from '../generate';
+import { describeShape, generateCheckpoint, type ModelShape } from '../generate';
 import { formatBytes, table } from '../report';
-import { runMethods, SUBSET, type RunSummary } from '../runs';
+import { extrapolationNote, REFERENCE, runMethods, SUBSET, type RunSummary } from '../runs';
 import { defaultThreads } from '../threads';
 import type { ChildReply, ChildRequest } from './compress-child';
 
@@ -106,7 +106,6 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
 }
 
 export function formatE2e(r: E2eResult): string {
-  const s = r.shape;
   const body = r.rows.map((x) => {
     const est = x.extrapolated ? '≈' : '';
     return [
@@ -122,19 +121,15 @@ export function formatE2e(r: E2eResult): string {
   });
   const lines = [
     `machine: ${r.machine}, ${r.threads} threads`,
-    `model: generated, ${r.parameters.toLocaleString('en-US')} parameters, bf16, ${formatBytes(r.modelBytes)} in 4 shards (hidden ${s.hidden}, MLP ${s.intermediate}, ${s.layers} layers, ` +
-      `${s.heads}/${s.kvHeads} heads, vocab ${s.vocab}, untied lm_head); generated in ${r.generateSeconds.toFixed(1)} s`,
+    `model: generated, ${r.parameters.toLocaleString('en-US')} parameters, bf16, ${formatBytes(r.modelBytes)} in 4 shards (${describeShape(r.shape)}, ` +
+      `untied lm_head); generated in ${r.generateSeconds.toFixed(1)} s`,
     '',
     table(['method', 'wall time', 'peak RSS', 'container', 'ratio', 'bits/w', 'bits/w (method)', 'mean rel. error'], body),
     '',
     'Each method ran as one `compress` in its own process (wall time and peak RSS are that process\'s). bits/w: container bits over all',
     'weights; bits/w (method) and mean rel. error: the tensors stored with the method (embeddings and lm_head get rtn:8, 1-D tensors lossless).',
   ];
-  const sub = r.rows.find((x) => x.extrapolated);
-  if (sub?.extrapolated)
-    lines.push(
-      `* extrapolated: SeedLM ran on ${r.subset} only (${sub.extrapolated.subsetWeights.toLocaleString('en-US')} weights, ${sub.extrapolated.subsetSeconds.toFixed(1)} s);`,
-      `  bytes from its bits/weight over all ${sub.methodTensors} matrices, time from ${sub.extrapolated.howTime}; peak RSS: the larger of the two runs.`,
-    );
+  const note = extrapolationNote(r.rows, r.threads);
+  if (note.length) lines.push(...note, `  Peak RSS of an extrapolated row: the larger of its subset run and the ${REFERENCE} run.`);
   return lines.join('\n');
 }
