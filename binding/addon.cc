@@ -6,6 +6,7 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::PinAddon();
+  exports.Set("version", Napi::String::New(env, TENSORZIP_VERSION));
   tz::RegisterBackend(env, exports);
   tz::RegisterConvert(env, exports);
   tz::RegisterJobs(env, exports);

@@ -1,5 +1,6 @@
 // Loads tensorzip.node (local build in build/Release, else prebuilds/<platform>-<arch>) through
 // node-gyp-build and gives it a type. The one place that touches the raw module.
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 
@@ -138,10 +139,25 @@ export interface NativeBinding {
 
 /** The package root (holds package.json, build/ and prebuilds/), from dist/lib/. */
 export const packageRoot = path.resolve(__dirname, '..', '..');
+/** This package's version, from its package.json. */
+export const packageVersion: string = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version;
+
+/** An addon built for another version of the package (a stale prebuild, or build/ from an older
+ * checkout) may not match this JS: refused, saying how to rebuild. */
+export function checkAddonVersion(built: unknown, file: string, expected = packageVersion): void {
+  if (built !== expected)
+    throw new Error(
+      `tensorzip: the native addon ${file} was built for tensorzip ${typeof built === 'string' ? built : '(unknown version)'}, ` +
+        `but this package is ${expected}. Rebuild it: npm rebuild tensorzip (needs cmake and a C++17 compiler).`,
+    );
+}
 
 function load(): NativeBinding {
+  let binding: NativeBinding & { version?: unknown };
+  let file = '';
   try {
-    return nodeGypBuild(packageRoot) as NativeBinding;
+    file = nodeGypBuild.path(packageRoot);
+    binding = nodeGypBuild(packageRoot) as NativeBinding;
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     throw new Error(
@@ -149,6 +165,8 @@ function load(): NativeBinding {
         'Build it with `npm run build:native` (needs cmake and a C++17 compiler) or install a package with prebuilds.',
     );
   }
+  checkAddonVersion(binding.version, file);
+  return binding;
 }
 
 export const native: NativeBinding = load();

@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from '../lib/index';
+import { checkAddonVersion, native, packageVersion } from '../lib/native';
 import { backendInfoWith, root, runNode } from './helpers';
 
 const fakeDriver = path.join(root, 'build', 'test-fixtures', 'libtensorzip_fake_libcuda.so');
@@ -30,6 +31,14 @@ describe('backendInfo', () => {
   it('an unrecognised TENSORZIP_CPU value is reported, not silently ignored', () => {
     const info = backendInfoWith({ TENSORZIP_CPU: 'sclar' });
     assert.match(info.cpuReason, /TENSORZIP_CPU=sclar ignored: use scalar or auto/);
+  });
+
+  it('the addon carries the package version, and one built for another version is refused', () => {
+    assert.equal((native as unknown as { version: string }).version, packageVersion);
+    assert.doesNotThrow(() => checkAddonVersion(packageVersion, 'x.node'));
+    assert.throws(() => checkAddonVersion('0.0.9', '/p/prebuilds/linux-x64/tensorzip.napi.glibc.node', '0.1.0'),
+      /tensorzip\.napi\.glibc\.node was built for tensorzip 0\.0\.9, but this package is 0\.1\.0\. Rebuild it: npm rebuild tensorzip/);
+    assert.throws(() => checkAddonVersion(undefined, 'old.node', '0.1.0'), /built for tensorzip \(unknown version\)/);
   });
 
   it("require('tensorzip') resolves to this package", () => {
