@@ -152,13 +152,44 @@ export function checkAddonVersion(built: unknown, file: string, expected = packa
     );
 }
 
+/** Compares dotted versions: < 0, 0 or > 0. */
+export function compareVersions(a: string, b: string): number {
+  const x = a.split('.').map(Number), y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] || 0) !== (y[i] || 0)) return (x[i] || 0) - (y[i] || 0);
+  return 0;
+}
+
+/** A prebuild records the newest glibc it needs (scripts/prebuild.js); an older system glibc
+ * would fail inside dlopen with a cryptic symbol error, so it is refused first, saying why. */
+export function checkPrebuildGlibc(needed: string | undefined, runtime: string | undefined, file: string): void {
+  if (!needed || !runtime) return; // not a prebuild, or not glibc (musl prebuilds are not made)
+  if (compareVersions(runtime, needed) < 0)
+    throw new Error(
+      `tensorzip: the prebuilt addon ${file} needs glibc >= ${needed}, but this system has glibc ${runtime}. ` +
+        'Build from source instead: install cmake, a C++17 compiler and liblzma-dev, then run npm rebuild tensorzip.',
+    );
+}
+
+function prebuildGlibc(file: string): string | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(path.dirname(file), 'tensorzip.json'), 'utf8')).glibc;
+  } catch {
+    return undefined; // a local build: nothing recorded
+  }
+}
+
 function load(): NativeBinding {
   let binding: NativeBinding & { version?: unknown };
   let file = '';
   try {
     file = nodeGypBuild.path(packageRoot);
+    if (file.includes(`${path.sep}prebuilds${path.sep}`)) {
+      const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+      checkPrebuildGlibc(prebuildGlibc(file), header?.glibcVersionRuntime, file);
+    }
     binding = nodeGypBuild(packageRoot) as NativeBinding;
   } catch (e) {
+    if (e instanceof Error && e.message.startsWith('tensorzip:')) throw e;
     const reason = e instanceof Error ? e.message : String(e);
     throw new Error(
       `tensorzip: could not load the native addon (${reason}). ` +

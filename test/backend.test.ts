@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from '../lib/index';
-import { checkAddonVersion, native, packageVersion } from '../lib/native';
+import { checkAddonVersion, checkPrebuildGlibc, compareVersions, native, packageVersion } from '../lib/native';
 import { backendInfoWith, root, runNode } from './helpers';
 
 const fakeDriver = path.join(root, 'build', 'test-fixtures', 'libtensorzip_fake_libcuda.so');
@@ -39,6 +39,14 @@ describe('backendInfo', () => {
     assert.throws(() => checkAddonVersion('0.0.9', '/p/prebuilds/linux-x64/tensorzip.napi.glibc.node', '0.1.0'),
       /tensorzip\.napi\.glibc\.node was built for tensorzip 0\.0\.9, but this package is 0\.1\.0\. Rebuild it: npm rebuild tensorzip/);
     assert.throws(() => checkAddonVersion(undefined, 'old.node', '0.1.0'), /built for tensorzip \(unknown version\)/);
+  });
+
+  it('a prebuild that needs a newer glibc than the system has is refused before loading', () => {
+    assert.ok(compareVersions('2.34', '2.4') > 0 && compareVersions('2.31', '2.31.0') === 0 && compareVersions('2.28', '2.34') < 0);
+    assert.doesNotThrow(() => checkPrebuildGlibc('2.34', '2.36', 'p.node'));
+    assert.doesNotThrow(() => checkPrebuildGlibc(undefined, '2.17', 'local.node'));
+    assert.throws(() => checkPrebuildGlibc('2.34', '2.31', '/x/prebuilds/linux-x64/tensorzip.napi.glibc.node'),
+      /needs glibc >= 2\.34, but this system has glibc 2\.31\. Build from source instead: .*npm rebuild tensorzip/);
   });
 
   it("require('tensorzip') resolves to this package", () => {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install test (run by CI): `npm pack` (which makes the prebuilds), then install the tarball into
+# an empty project with cmake, make and every compiler hidden from PATH, and run tensorzip there.
+# It must load the prebuild, report a backend and compress a generated model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+tarball=$(npm pack --pack-destination "$work" | tail -1)
+echo "install-test: packed $tarball ($(du -h "$work/$tarball" | cut -f1))"
+tar -tzf "$work/$tarball" > "$work/contents"
+grep -qx 'package/prebuilds/linux-x64/tensorzip.napi.glibc.node' "$work/contents" || { echo "install-test: the tarball has no prebuild"; exit 1; }
+
+# A PATH with node, npm and a few basic tools, and nothing that could build C++.
+bin="$work/bin"
+mkdir -p "$bin"
+for t in node npm npx sh bash env cat cp mv rm mkdir ls ln chmod tar gzip uname grep sed; do
+  if p=$(command -v "$t"); then ln -s "$p" "$bin/$t"; fi
+done
+for t in cmake make ninja gcc g++ cc c++ clang clang++ nvcc; do
+  if PATH="$bin" command -v "$t" >/dev/null; then echo "install-test: $t is still on the test PATH"; exit 1; fi
+done
+
+mkdir "$work/project"
+cd "$work/project"
+PATH="$bin" npm init -y >/dev/null
+PATH="$bin" npm install --no-audit --no-fund "$work/$tarball"
+test ! -e node_modules/tensorzip/build || { echo "install-test: a build/ directory appeared: the install built from source"; exit 1; }
+
+PATH="$bin" node -e "
+  const t = require('tensorzip');
+  const info = t.backendInfo();
+  if (!['avx2', 'scalar'].includes(info.cpu)) throw new Error('bad backendInfo ' + JSON.stringify(info));
+  console.log('install-test: tensorzip', t.version, 'loaded; CPU path', info.cpu + ';', 'cuda' in info && 'gpus' in info.cuda ? 'CUDA: ' + info.cuda.gpus.map((g) => g.name).join(', ') : 'CUDA unavailable: ' + info.cuda.unavailable);
+"
+PATH="$bin" npx tensorzip demo --methods lossless,rtn:4,ternary --layers 1 --hidden 128 --intermediate 352 --heads 4 --kv-heads 2 --vocab 512
+echo "install-test: passed"
