@@ -4,6 +4,7 @@
 # It must load the prebuild, report a backend and compress a generated model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -35,4 +36,25 @@ PATH="$bin" node -e "
   console.log('install-test: tensorzip', t.version, 'loaded; CPU path', info.cpu + ';', 'cuda' in info && 'gpus' in info.cuda ? 'CUDA: ' + info.cuda.gpus.map((g) => g.name).join(', ') : 'CUDA unavailable: ' + info.cuda.unavailable);
 "
 PATH="$bin" npx tensorzip demo --methods lossless,rtn:4,ternary --layers 1 --hidden 128 --intermediate 352 --heads 4 --kv-heads 2 --vocab 512
+
+# A missing or mismatched CUDA library next to the prebuild degrades to the CPU with the reason.
+# The repo's stand-in driver (build/test-fixtures) gets the loader past the driver check.
+cuda_reason() { PATH="$bin" node -e "console.log(require('tensorzip').backendInfo().cuda.unavailable)"; }
+fake="$repo/build/test-fixtures/libtensorzip_fake_libcuda.so"
+if [[ -f "$fake" ]]; then
+  reason=$(TENSORZIP_LIBCUDA="$fake" TENSORZIP_CUDA_LIBRARY=/nonexistent/libtensorzip_cuda.so cuda_reason)
+  [[ "$reason" == *"/nonexistent/libtensorzip_cuda.so not found"* ]] || { echo "install-test: missing library: $reason"; exit 1; }
+  reason=$(TENSORZIP_LIBCUDA="$fake" TENSORZIP_CUDA_LIBRARY="$fake" cuda_reason)
+  [[ "$reason" == *"is not a tensorzip CUDA library"* ]] || { echo "install-test: mismatched library: $reason"; exit 1; }
+  echo "install-test: missing and mismatched CUDA libraries degrade to the CPU, with the reason"
+fi
+
+# Without the prebuild and without compilers, the install stops and names what is missing.
+rm -rf node_modules/tensorzip/prebuilds
+if out=$(PATH="$bin" npm rebuild tensorzip 2>&1); then echo "install-test: rebuild without prebuild or compiler succeeded?"; exit 1; fi
+[[ "$out" == *"missing cmake"*"C++17 compiler"* ]] || { echo "install-test: unclear message: $out"; exit 1; }
+echo "install-test: without a prebuild or tools, the install names what is missing"
+# With the tools, the tarball's sources build the addon (CPU only, to keep CI short).
+TENSORZIP_CUDA=OFF npm rebuild tensorzip >/dev/null 2>&1 || { echo "install-test: building from the packed sources failed"; exit 1; }
+PATH="$bin" node -e "const t = require('tensorzip'); console.log('install-test: built from the packed sources; CPU path', t.backendInfo().cpu)"
 echo "install-test: passed"
