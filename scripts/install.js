@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-// `npm install` hook: keep a native addon that already loads (local build or prebuild);
-// otherwise build from source with cmake-js, or explain exactly what is missing.
+// `npm install` hook: keep a native addon that already loads (local build or prebuild) and was
+// built for this version of the package; otherwise build from source with cmake-js, or explain
+// exactly what is missing.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 
+const version = require(path.join(root, 'package.json')).version;
+
 function loads() {
   try {
-    require('node-gyp-build')(root);
-    return true;
+    return require('node-gyp-build')(root).version === version;
   } catch {
     return false;
   }
@@ -41,6 +43,6 @@ if (r.status !== 0) {
   process.exit(r.status || 1);
 }
 if (!loads()) {
-  console.error('tensorzip: the native addon was built but does not load.');
+  console.error(`tensorzip: the native addon was built but does not load, or does not report version ${version}.`);
   process.exit(1);
 }
