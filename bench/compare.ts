@@ -61,6 +61,11 @@ export function compareRuns(baseline: BenchFile, now: RecordedRow[]): Comparison
       continue;
     }
     base.delete(r.id);
+    if (!Number.isFinite(r.score)) {
+      // e.g. an FMA-peak share on a CPU without AVX2/FMA, where the peak cannot be measured
+      out.push({ id: r.id, name: r.name, baseline: b.score, now: r.score, change: NaN, tolerance: NaN, verdict: 'not run' });
+      continue;
+    }
     const change = r.judge === 'lower' ? b.score / r.score : r.score / b.score;
     const tol = tolerance(b);
     const verdict: Verdict = !(change >= 1 - tol) ? 'regressed' : change > 1 + tol ? 'improved' : 'ok';

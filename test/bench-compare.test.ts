@@ -44,6 +44,8 @@ describe('bench --compare', () => {
     const base = file([recorded(kernel(50)), recorded(infoRow('p', 'xz', 1, 'MB/s', 'peer'))]);
     const out = compareRuns(base, [recorded(infoRow('p', 'xz', 0.1, 'MB/s', 'peer')), recorded({ ...error(0.1), id: 'new' })]);
     assert.deepEqual(out.map((c) => [c.id, c.verdict]), [['new', 'new'], ['k', 'not run']]);
+    // A row this machine cannot score (no FMA peak without AVX2) is not a regression.
+    assert.equal(compareRuns(base, [recorded(kernel(NaN))])[0].verdict, 'not run');
   });
 
   it('repeated runs merge to the median score and record the spread', () => {
