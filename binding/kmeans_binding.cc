@@ -26,6 +26,21 @@ size_t RequirePoints(const Napi::CallbackInfo& info, const Napi::TypedArray& poi
   return points.ElementLength() / v;
 }
 
+// k x v centroids at info[i]: 1 to 2^20 whole vectors.
+Napi::TypedArray RequireCentroids(const Napi::CallbackInfo& info, size_t i, unsigned v) {
+  Napi::TypedArray centroids = RequireTypedArray(info, i, napi_float32_array, "centroids");
+  if (centroids.ElementLength() == 0 || centroids.ElementLength() % v || centroids.ElementLength() / v > (1u << 20))
+    throw Napi::RangeError::New(info.Env(), "centroids must hold 1 to 2^20 vectors of dimension " + std::to_string(v));
+  return centroids;
+}
+
+// One u32 label per point at info[i].
+Napi::TypedArray RequireLabels(const Napi::CallbackInfo& info, size_t i, size_t n) {
+  Napi::TypedArray labels = RequireTypedArray(info, i, napi_uint32_array, "labels");
+  if (labels.ElementLength() != n) throw Napi::RangeError::New(info.Env(), "labels must hold one value per point (" + std::to_string(n) + ")");
+  return labels;
+}
+
 // Optional per-point weights at info[i] (null or undefined: none), checked finite and >= 0; kept
 // alive by `keep` for async work.
 const float* OptionalWeights(const Napi::CallbackInfo& info, size_t i, size_t n, std::vector<Napi::Object>& keep) {
@@ -87,15 +102,11 @@ struct AssignArgs {
 };
 
 AssignArgs ParseAssign(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
   const unsigned v = unsigned(RequireInt(info, 1, "v", 1, kMaxDimension));
   const size_t n = RequirePoints(info, points, v);
-  Napi::TypedArray centroids = RequireTypedArray(info, 2, napi_float32_array, "centroids");
-  if (centroids.ElementLength() == 0 || centroids.ElementLength() % v || centroids.ElementLength() / v > (1u << 20))
-    throw Napi::RangeError::New(env, "centroids must hold 1 to 2^20 vectors of dimension " + std::to_string(v));
-  Napi::TypedArray labels = RequireTypedArray(info, 3, napi_uint32_array, "labels");
-  if (labels.ElementLength() != n) throw Napi::RangeError::New(env, "labels must hold one value per point (" + std::to_string(n) + ")");
+  Napi::TypedArray centroids = RequireCentroids(info, 2, v);
+  Napi::TypedArray labels = RequireLabels(info, 3, n);
   auto c = std::make_shared<KmeansCentroids>();
   c->set(v, unsigned(centroids.ElementLength() / v), reinterpret_cast<const float*>(TypedArrayBytes(centroids)));
   return {c, reinterpret_cast<const float*>(TypedArrayBytes(points)), n, reinterpret_cast<uint32_t*>(TypedArrayBytes(labels)), {points, labels}};
@@ -123,11 +134,8 @@ Napi::Value Update(const Napi::CallbackInfo& info) {
   Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
   const unsigned v = unsigned(RequireInt(info, 1, "v", 1, kMaxDimension));
   const size_t n = RequirePoints(info, points, v);
-  Napi::TypedArray labels = RequireTypedArray(info, 2, napi_uint32_array, "labels");
-  if (labels.ElementLength() != n) throw Napi::RangeError::New(env, "labels must hold one value per point (" + std::to_string(n) + ")");
-  Napi::TypedArray centroids = RequireTypedArray(info, 3, napi_float32_array, "centroids");
-  if (centroids.ElementLength() == 0 || centroids.ElementLength() % v || centroids.ElementLength() / v > (1u << 20))
-    throw Napi::RangeError::New(env, "centroids must hold 1 to 2^20 vectors of dimension " + std::to_string(v));
+  Napi::TypedArray labels = RequireLabels(info, 2, n);
+  Napi::TypedArray centroids = RequireCentroids(info, 3, v);
   RequireDisjoint(points, centroids, "points and centroids");
   RequireDisjoint(labels, centroids, "labels and centroids");
   const unsigned k = unsigned(centroids.ElementLength() / v);
