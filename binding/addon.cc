@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterKmeans(env, exports);
   tz::RegisterVptq(env, exports);
   tz::RegisterBitpack(env, exports);
+  tz::RegisterLlama(env, exports);
   return exports;
 }
 

@@ -15,5 +15,6 @@ void RegisterSeedlm(Napi::Env env, Napi::Object exports);
 void RegisterKmeans(Napi::Env env, Napi::Object exports);
 void RegisterVptq(Napi::Env env, Napi::Object exports);
 void RegisterBitpack(Napi::Env env, Napi::Object exports);
+void RegisterLlama(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

@@ -9,12 +9,14 @@ import { compress, type CompressProgress } from './compress';
 import { decompress } from './decompress';
 import { E2E_METHODS, formatE2e, runE2e } from './bench/e2e';
 import { DEMO_METHODS, formatDemo, runDemo } from './demo';
+import { writeImportance } from './eval/imatrix';
+import { evaluate } from './eval/perplexity';
 import { generateCheckpoint } from './generate';
 import { inspect } from './inspect';
 import { SpecError } from './methods/method';
 import { parseSpec } from './methods/registry';
 import { loadPolicyFile } from './policy';
-import { formatCompress, formatInspect, formatVerify } from './report';
+import { formatCompress, formatEval, formatImatrix, formatInspect, formatVerify } from './report';
 import { verify } from './verify';
 import { version } from './version';
 
@@ -156,6 +158,51 @@ program
     const r = await inspect(container);
     print(opts.json, r, () => formatInspect(r));
   });
+
+/** The token input and chunking options of `eval` and `imatrix`. */
+function tokenOptions(cmd: Command): Command {
+  return cmd
+    .option('--text <file>', "UTF-8 text, tokenized with the model's tokenizer.json")
+    .option('--tokens <file>', 'token ids instead of text: a .json array, or little-endian uint32 values')
+    .option('--ctx <n>', 'tokens per chunk', positiveInt, 512)
+    .option('--chunks <n>', 'use at most this many chunks (default: all whole chunks)', positiveInt)
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option('--json', 'print the report as JSON');
+}
+type TokenCliOptions = { text?: string; tokens?: string; ctx: number; chunks?: number; threads?: number; json?: boolean };
+
+function tokenInput(cmd: Command, o: TokenCliOptions) {
+  if (!o.text === !o.tokens) cmd.error('error: give exactly one of --text <file> or --tokens <file>', { exitCode: EXIT.usage });
+  return { text: o.text, tokens: o.tokens };
+}
+
+tokenOptions(
+  program
+    .command('eval')
+    .description('perplexity of a model (directory, .safetensors or .tzip) on a text, with --against the original: KL divergence and top-1 agreement')
+    .argument('<model>', 'model directory, .safetensors file or .tzip container')
+    .option('--against <original>', 'the original model: adds KL divergence, top-1 agreement and both perplexities'),
+).action(async function (this: Command, model: string, o: TokenCliOptions & { against?: string }) {
+  const input = tokenInput(this, o);
+  const r = await withProgress(o.json, (update) =>
+    evaluate(model, input, { ctx: o.ctx, chunks: o.chunks, against: o.against, threads: o.threads, signal: interruptSignal(), onProgress: update }),
+  );
+  print(o.json, r, () => formatEval(r));
+});
+
+tokenOptions(
+  program
+    .command('imatrix')
+    .description('importance matrix: the mean squared input activation of every input column of every linear layer, for --importance')
+    .argument('<model>', 'model directory, .safetensors file or .tzip container')
+    .requiredOption('-o, --output <file>', 'importance file to write (.safetensors)'),
+).action(async function (this: Command, model: string, o: TokenCliOptions & { output: string }) {
+  const input = tokenInput(this, o);
+  const r = await withProgress(o.json, (update) =>
+    writeImportance(model, input, o.output, { ctx: o.ctx, chunks: o.chunks, threads: o.threads, signal: interruptSignal(), onProgress: update }),
+  );
+  print(o.json, r, () => formatImatrix(r));
+});
 
 /** The model-shape options of `generate`, `demo` and `bench e2e`. */
 function shapeOptions(cmd: Command): Command {

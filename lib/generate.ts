@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { numelOf, type Dtype } from './io/dtypes';
 import { SafetensorsWriter, type TensorSpec } from './io/safetensors-writer';
+import { byteLevelTokenizer, TOKENIZER_SIZE } from './generate-tokenizer';
 import { bytesOf, fromF32 } from './methods/f32';
 import { Rng } from './random';
 
@@ -170,11 +171,21 @@ export async function generateCheckpoint(dir: string, options: GenerateOptions =
     max_position_embeddings: 4096,
     rms_norm_eps: 1e-5,
     tie_word_embeddings: false,
+    rope_theta: 10000,
+    bos_token_id: 1,
+    eos_token_id: 2,
     torch_dtype: torchDtype,
   };
   const files = [...fileNames, 'config.json', 'generation_config.json'];
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   await writeFile(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, do_sample: false }, null, 2) + '\n');
+  // A byte-level tokenizer, so text evaluation works on generated models (when the vocabulary holds it).
+  if (shape.vocab >= TOKENIZER_SIZE) {
+    const { tokenizer, config: tokenizerConfig } = byteLevelTokenizer();
+    await writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer) + '\n');
+    await writeFile(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2) + '\n');
+    files.push('tokenizer.json', 'tokenizer_config.json');
+  }
   if (shards > 1) {
     await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
     files.push('model.safetensors.index.json');

@@ -40,6 +40,47 @@ export interface ErrorSums {
   maxAbs: number;
 }
 
+export interface LlamaLayerShape {
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  /** Sliding-window length (0: none). */
+  window: number;
+  eps: number;
+}
+
+export interface LlamaLayerWeights {
+  attnNorm: Float32Array;
+  mlpNorm: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  o: Float32Array;
+  gate: Float32Array;
+  up: Float32Array;
+  down: Float32Array;
+  qBias?: Float32Array;
+  kBias?: Float32Array;
+  vBias?: Float32Array;
+}
+
+/** Sums of squared inputs per column: q/k/v's, o_proj's, gate/up's and down_proj's. */
+export interface LlamaLayerStats {
+  attnIn: Float64Array;
+  oIn: Float64Array;
+  mlpIn: Float64Array;
+  downIn: Float64Array;
+}
+
+/** Final hidden states (before the final norm), the final norm and lm_head [vocab, dim]. */
+export interface LlamaHeadWeights {
+  hidden: Float32Array;
+  norm: Float32Array;
+  lm: Float32Array;
+}
+
 export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
   convert(kind: ConvertKind, src: Float32Array | Uint16Array, dst: Float32Array | Uint16Array, path?: KernelPath): void;
@@ -130,6 +171,19 @@ export interface NativeBinding {
   fmaPeak(threads: number, seconds: number): number;
   /** Device-to-device copy, bytes read + written per second (throws without the CUDA backend). */
   cudaCopyBandwidth(device: number, bytes: number): number;
+  // Forward pass (binding/llama_binding.cc). Weights are [out, in] row-major f32.
+  /** y = x·wᵀ (+ bias) for x [rows, k], w [cols, k] (tests). */
+  gemm(x: Float32Array, rows: number, w: Float32Array, cols: number, bias: Float32Array | null, path?: KernelPath): Float32Array;
+  /** One decoder layer in place on hidden (sequences × positions × shape.hidden); stats: sums of squared inputs, added to. */
+  llamaLayerAsync(
+    hidden: Float32Array, positions: number, shape: LlamaLayerShape, weights: LlamaLayerWeights, invFreq: Float32Array,
+    stats: LlamaLayerStats | null, options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
+  /** Per row: −log p(target) and the arg-max of ref (index 0) and other (1), and KL(P_ref ‖ P_other). */
+  llamaScoreAsync(
+    ref: LlamaHeadWeights, other: LlamaHeadWeights | null, rows: Uint32Array, targets: Uint32Array,
+    options: { eps: number; threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<{ nll: Float64Array[]; top: Uint32Array[]; kl?: Float64Array }>;
   activeJobs(): number;
   jobSelfTest(
     options: { steps?: number; stepMs?: number; failAt?: number },

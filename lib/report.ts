@@ -1,6 +1,8 @@
 // Human-readable reports for the CLI. Every number is the measured one; ratios are original
 // file bytes over container bytes, and every lossy tensor is shown with its error.
 import type { CompressReport } from './compress';
+import type { ImatrixResult } from './eval/imatrix';
+import type { EvalResult, PerplexityFigures } from './eval/perplexity';
 import type { InspectReport } from './inspect';
 import type { VerifyReport } from './verify';
 
@@ -113,4 +115,37 @@ export function formatVerify(r: VerifyReport): string {
     '',
     r.ok ? 'verify: OK (every checksum matched; lossless data bit-exact; lossy errors as recorded)' : 'verify: FAILED',
   ].join('\n');
+}
+
+const pplText = (f: PerplexityFigures) => `${f.perplexity.toFixed(4)} ± ${f.perplexityError.toFixed(4)}`;
+
+export function formatEval(r: EvalResult): string {
+  const rows = [[r.model, pplText(r), r.meanNll.toFixed(5)]];
+  if (r.reference) rows.unshift([`${r.reference.model} (reference)`, pplText(r.reference), r.reference.meanNll.toFixed(5)]);
+  const lines = [table(['model', 'perplexity', 'mean NLL'], rows)];
+  if (r.reference && r.kl && r.top1Agreement !== undefined) {
+    const d = r.perplexity - r.reference.perplexity;
+    lines.push(
+      '',
+      table(
+        ['vs reference', 'value'],
+        [
+          ['perplexity difference', `${d >= 0 ? '+' : ''}${d.toFixed(4)} (${d >= 0 ? '+' : ''}${((d / r.reference.perplexity) * 100).toFixed(3)} %)`],
+          ['mean KL divergence', r.kl.mean.toExponential(4)],
+          ['median KL divergence', r.kl.median.toExponential(4)],
+          ['99th percentile KL', r.kl.p99.toExponential(4)],
+          ['max KL', r.kl.max.toExponential(4)],
+          ['top-1 agreement', `${(r.top1Agreement * 100).toFixed(3)} %`],
+        ],
+      ),
+    );
+  }
+  lines.push('', `${r.chunks} chunks of ${r.ctx} tokens, ${r.scored} scored (the second half of each chunk), from ${r.tokens}; ${r.seconds.toFixed(1)} s`);
+  if (r.reference) lines.push('KL divergence is KL(P_reference ‖ P_model) of the next-token distributions, in nats per token.');
+  return lines.join('\n');
+}
+
+export function formatImatrix(r: ImatrixResult): string {
+  return `wrote ${r.output}: ${r.entries} importance vectors (mean squared input per column) from ${r.activations} tokens ` +
+    `(${r.chunks} chunks of ${r.ctx}, ${r.tokens}) in ${r.seconds.toFixed(1)} s`;
 }

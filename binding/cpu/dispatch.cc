@@ -9,14 +9,14 @@ namespace tz {
 const KernelTable& scalar_kernels() {
   static const KernelTable table{"scalar",           scalar::f32_to_bf16, scalar::bf16_to_f32, scalar::f32_to_f16,
                                  scalar::f16_to_f32, scalar::rtn_encode,  scalar::rtn_decode,
-                                 scalar::ternary_encode, scalar::ternary_decode, scalar::seedlm_search, scalar::kmeans_assign};
+                                 scalar::ternary_encode, scalar::ternary_decode, scalar::seedlm_search, scalar::kmeans_assign, scalar::gemm_panels};
   return table;
 }
 
 const KernelTable* avx2_kernels() {
   static const KernelTable table{"avx2",           avx2::f32_to_bf16, avx2::bf16_to_f32, avx2::f32_to_f16,
                                  avx2::f16_to_f32, avx2::rtn_encode,  avx2::rtn_decode,
-                                 avx2::ternary_encode, avx2::ternary_decode, avx2::seedlm_search, avx2::kmeans_assign};
+                                 avx2::ternary_encode, avx2::ternary_decode, avx2::seedlm_search, avx2::kmeans_assign, avx2::gemm_panels};
   return cpu_features().avx2Path() ? &table : nullptr;
 }
 

@@ -12,6 +12,7 @@ namespace tz {
 
 struct SeedlmTables;
 struct KmeansCentroids;
+struct GemmArgs;
 
 struct KernelTable {
   const char* name;  // "avx2" or "scalar"
@@ -33,6 +34,8 @@ struct KernelTable {
   void (*seedlm_search)(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields);
   // kmeans.h: the label of each of n points (dimension c.v, row-major) for centroids c.
   void (*kmeans_assign)(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels);
+  // gemm.h: y = x·Wᵀ (+ bias) for W's panels [panelBegin, panelEnd).
+  void (*gemm_panels)(const GemmArgs& a, size_t panelBegin, size_t panelEnd);
 };
 
 // Every variant (scalar reference, AVX2) defines the same set of functions in its namespace.
@@ -46,7 +49,8 @@ struct KernelTable {
   void ternary_encode(const void* w, FloatType type, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales); \
   void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type); \
   void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields); \
-  void kmeans_assign(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels);
+  void kmeans_assign(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels); \
+  void gemm_panels(const GemmArgs& a, size_t panelBegin, size_t panelEnd);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS

@@ -15,7 +15,7 @@ unsigned default_threads() {
 }
 
 void parallel_for(size_t n, size_t chunk, unsigned threads, JobContext& ctx,
-                  const std::function<void(size_t, size_t)>& fn) {
+                  const std::function<void(size_t, size_t)>& fn, bool reportProgress) {
   if (chunk == 0) chunk = 1;
   const size_t chunks = (n + chunk - 1) / chunk;
   if (threads == 0) threads = default_threads();
@@ -41,7 +41,7 @@ void parallel_for(size_t n, size_t chunk, unsigned threads, JobContext& ctx,
         failed.store(true);
         return;
       }
-      ctx.progress(done.fetch_add(end - begin) + (end - begin), n);
+      if (reportProgress) ctx.progress(done.fetch_add(end - begin) + (end - begin), n);
     }
   };
 

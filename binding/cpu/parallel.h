@@ -13,8 +13,9 @@ unsigned default_threads();
 
 // Runs fn(begin, end) over [0, n) in chunks of `chunk` items on up to `threads` threads (the
 // calling thread included). Polls ctx between chunks, reports progress in items, rethrows the
-// first exception a chunk threw, and throws JobCancelled if the job was cancelled.
+// first exception a chunk threw, and throws JobCancelled if the job was cancelled. Steps inside
+// a larger job pass reportProgress = false and report their own progress.
 void parallel_for(size_t n, size_t chunk, unsigned threads, JobContext& ctx,
-                  const std::function<void(size_t begin, size_t end)>& fn);
+                  const std::function<void(size_t begin, size_t end)>& fn, bool reportProgress = true);
 
 }  // namespace tz

@@ -1,0 +1,105 @@
+// `tensorzip imatrix`: the importance matrix of a model on a text, per linear layer the mean
+// squared input activation of each input column, E[x_c²] over every token of every chunk (the
+// diagonal of the layer's input second-moment matrix, which llama.cpp's importance matrices
+// and VPTQ-style Hessian weighting use). Written as safetensors in the form --importance reads:
+// one F32 [in_features] vector per weight tensor, named like it.
+import { SafetensorsWriter, type TensorSpec } from '../io/safetensors-writer';
+import { bytesOf } from '../methods/f32';
+import { LlamaModel } from '../model/llama';
+import { defaultThreads } from '../threads';
+import { chunkGroups, chunkTokens, loadTokens, type ChunkOptions, type TokenInput } from './chunks';
+
+export interface ImatrixOptions extends ChunkOptions {
+  threads?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, step: string) => void;
+}
+
+export interface ImatrixResult {
+  output: string;
+  tokens: string;
+  ctx: number;
+  chunks: number;
+  /** Tokens averaged over. */
+  activations: number;
+  /** Weight tensors with an importance vector. */
+  entries: number;
+  seconds: number;
+}
+
+/** Mean squared inputs per weight tensor name (q/k/v share theirs, as do gate/up). */
+export async function computeImportance(
+  model: LlamaModel, input: TokenInput, options: ImatrixOptions = {},
+): Promise<{ importance: Map<string, Float32Array>; tokens: string; chunks: number; ctx: number; activations: number }> {
+  const c = model.config;
+  const threads = options.threads ?? defaultThreads();
+  const stream = await loadTokens(input, model.weights, c);
+  const chunks = chunkTokens(stream, options);
+  const groups = chunkGroups(chunks, c);
+  const stats = model.newStats();
+  const headIn = new Float64Array(c.hidden);
+  const norm = c.tied ? undefined : await model.weights.read('model.norm.weight');
+  const steps = groups.length * (c.layers + 1);
+  for (const [g, group] of groups.entries()) {
+    const hidden = await model.forward(group, {
+      threads, signal: options.signal, stats,
+      onStep: (d, t) => options.onProgress?.(g * t + d, steps, `layer ${Math.min(d, t - 1)}/${t - 1}`),
+    });
+    if (norm) addNormSquares(hidden, norm, c.hidden, c.eps, headIn);
+  }
+  const activations = chunks.length * chunks[0].length;
+  const mean = (sums: Float64Array) => Float32Array.from(sums, (s) => s / activations);
+  const importance = new Map<string, Float32Array>();
+  stats.forEach((s, l) => {
+    const p = `model.layers.${l}.`;
+    const attn = mean(s.attnIn), mlp = mean(s.mlpIn);
+    for (const t of ['q_proj', 'k_proj', 'v_proj']) importance.set(`${p}self_attn.${t}.weight`, attn);
+    importance.set(`${p}self_attn.o_proj.weight`, mean(s.oIn));
+    importance.set(`${p}mlp.gate_proj.weight`, mlp);
+    importance.set(`${p}mlp.up_proj.weight`, mlp);
+    importance.set(`${p}mlp.down_proj.weight`, mean(s.downIn));
+  });
+  if (norm) importance.set('lm_head.weight', mean(headIn));
+  return { importance, tokens: stream.source, chunks: chunks.length, ctx: chunks[0].length, activations };
+}
+
+/** Σ rmsnorm(h)² per column over the rows of h: the input of lm_head (no logits needed). */
+function addNormSquares(h: Float32Array, norm: Float32Array, dim: number, eps: number, acc: Float64Array): void {
+  for (let r = 0; r < h.length / dim; r++) {
+    let ss = 0;
+    for (let i = 0; i < dim; i++) ss += h[r * dim + i] * h[r * dim + i];
+    const inv = 1 / Math.sqrt(ss / dim + eps);
+    for (let i = 0; i < dim; i++) {
+      const x = Math.fround(Math.fround(h[r * dim + i] * inv) * norm[i]);
+      acc[i] += x * x;
+    }
+  }
+}
+
+/** Computes the importance matrix and writes it to `output` (atomically: nothing on failure). */
+export async function writeImportance(modelPath: string, input: TokenInput, output: string, options: ImatrixOptions = {}): Promise<ImatrixResult> {
+  const start = performance.now();
+  const model = await LlamaModel.open(modelPath);
+  try {
+    const r = await computeImportance(model, input, options);
+    const specs: TensorSpec[] = [...r.importance].map(([name, v]) => ({ name, dtype: 'F32', shape: [v.length] }));
+    const writer = await SafetensorsWriter.create(output, specs, {
+      format: 'tensorzip-imatrix',
+      model: modelPath,
+      tokens: r.tokens,
+      ctx: String(r.ctx),
+      chunks: String(r.chunks),
+      activations: String(r.activations),
+    });
+    try {
+      for (const v of r.importance.values()) await writer.write(bytesOf(v));
+      await writer.finish();
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    return { output, tokens: r.tokens, ctx: r.ctx, chunks: r.chunks, activations: r.activations, entries: specs.length, seconds: (performance.now() - start) / 1000 };
+  } finally {
+    await model.close();
+  }
+}

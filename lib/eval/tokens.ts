@@ -1,0 +1,84 @@
+// The token stream an evaluation runs on: text tokenized with the model's own tokenizer.json
+// (through @huggingface/tokenizers, offline), or token ids given directly: a JSON array, or a
+// binary file of little-endian uint32 ids.
+import { readFile } from 'node:fs/promises';
+import type { WeightReader } from '../model/weights';
+
+export interface TokenStream {
+  ids: Uint32Array;
+  /** The token the tokenizer puts first (BOS), when it adds one: each chunk then starts with it. */
+  bos?: number;
+  /** How the ids were made, for reports. */
+  source: string;
+}
+
+export class TokenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenError';
+  }
+}
+
+async function readInput(file: string, what: string): Promise<Buffer> {
+  return readFile(file).catch((e: NodeJS.ErrnoException) => {
+    throw new TokenError(`${file}: cannot read ${what} (${e.code ?? e.message})`);
+  });
+}
+
+/** Text tokenized with the model's tokenizer.json (and tokenizer_config.json when present). */
+export async function tokenizeText(file: string, model: WeightReader): Promise<TokenStream> {
+  const text = (await readInput(file, 'text')).toString('utf8');
+  const tokenizerJson = await model.file('tokenizer.json');
+  if (!tokenizerJson) throw new TokenError(`${model.label}: no tokenizer.json to tokenize ${file} with (give token ids with --tokens instead)`);
+  const configJson = await model.file('tokenizer_config.json');
+  const parse = (b: Buffer, name: string) => {
+    try {
+      return JSON.parse(b.toString('utf8'));
+    } catch (e) {
+      throw new TokenError(`${model.label}: ${name} is not valid JSON (${e instanceof Error ? e.message : e})`);
+    }
+  };
+  const { Tokenizer } = await import('@huggingface/tokenizers');
+  let tokenizer: InstanceType<typeof Tokenizer>;
+  try {
+    tokenizer = new Tokenizer(parse(tokenizerJson, 'tokenizer.json'), configJson ? parse(configJson, 'tokenizer_config.json') : {});
+  } catch (e) {
+    throw new TokenError(`${model.label}: tokenizer.json could not be loaded (${e instanceof Error ? e.message : e})`);
+  }
+  const ids = Uint32Array.from(tokenizer.encode(text, { add_special_tokens: false }).ids);
+  // What the tokenizer prepends when asked for special tokens (BOS for Llama, nothing for Qwen2).
+  const plain: number[] = tokenizer.encode('a', { add_special_tokens: false }).ids;
+  const special: number[] = tokenizer.encode('a', { add_special_tokens: true }).ids;
+  const at = special.findIndex((_, i) => plain.every((p, j) => special[i + j] === p));
+  const bos = at > 0 ? special[0] : undefined;
+  return { ids, bos, source: `${file} (${ids.length} tokens with the model's tokenizer${bos !== undefined ? `, BOS ${bos}` : ''})` };
+}
+
+/** Token ids from a .json array, or else a binary file of little-endian uint32 values. */
+export async function readTokenIds(file: string): Promise<TokenStream> {
+  const raw = await readInput(file, 'token ids');
+  let ids: Uint32Array;
+  if (file.endsWith('.json')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      throw new TokenError(`${file}: not valid JSON (${e instanceof Error ? e.message : e})`);
+    }
+    if (!Array.isArray(json)) throw new TokenError(`${file}: must hold a JSON array of token ids`);
+    const bad = json.findIndex((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff);
+    if (bad >= 0) throw new TokenError(`${file}: element ${bad} (${JSON.stringify(json[bad])}) is not a token id (an integer >= 0)`);
+    ids = Uint32Array.from(json as number[]);
+  } else {
+    if (raw.length % 4) throw new TokenError(`${file}: ${raw.length} bytes is not a whole number of uint32 token ids`);
+    ids = new Uint32Array(raw.length / 4);
+    for (let i = 0; i < ids.length; i++) ids[i] = raw.readUInt32LE(4 * i);
+  }
+  return { ids, source: `${file} (${ids.length} token ids)` };
+}
+
+/** Throws when an id is outside the model's vocabulary. */
+export function checkVocabulary(stream: TokenStream, vocab: number): void {
+  const bad = stream.ids.findIndex((id) => id >= vocab);
+  if (bad >= 0) throw new TokenError(`${stream.source}: token ${bad} is id ${stream.ids[bad]}, not below the model's vocabulary size ${vocab}`);
+}

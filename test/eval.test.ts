@@ -1,0 +1,207 @@
+// Model-level quality: perplexity and KL divergence (`eval`), importance matrices (`imatrix`).
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { compress } from '../lib/compress';
+import { computeImportance } from '../lib/eval/imatrix';
+import { evaluate } from '../lib/eval/perplexity';
+import { generateCheckpoint } from '../lib/generate';
+import { loadImportance } from '../lib/importance';
+import { SafetensorsFile } from '../lib/io/safetensors';
+import { SafetensorsWriter } from '../lib/io/safetensors-writer';
+import { parseLlamaConfig } from '../lib/model/config';
+import { LlamaModel } from '../lib/model/llama';
+import { cliPath, root } from './helpers';
+import { logSoftmax, referenceImportance, referenceLogits } from './reference-llama';
+import { writeTinyModel, type TinyModel } from './tiny-llama';
+
+const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { cwd: root, encoding: 'utf8' });
+
+const TEXT = 'The quick brown fox jumps over the lazy dog. ' +
+  'Quantization maps each weight to one of a few levels; the error it leaves is measured on the model itself. '.repeat(12);
+
+describe('eval and imatrix', function () {
+  this.timeout(60_000);
+  let tmp: string, generated: string, text: string, tiny: TinyModel, ids: string;
+  const tinyIds = Array.from({ length: 3 * 24 + 5 }, (_, i) => (i * 37 + ((i * i) % 11)) % 97);
+
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'tz-eval-'));
+    generated = path.join(tmp, 'gen');
+    await generateCheckpoint(generated, { hidden: 64, intermediate: 176, layers: 2, heads: 4, kvHeads: 2, vocab: 512 });
+    text = path.join(tmp, 'text.txt');
+    await writeFile(text, TEXT);
+    tiny = await writeTinyModel(path.join(tmp, 'tiny'), { modelType: 'qwen2', kvHeads: 1 });
+    ids = path.join(tmp, 'ids.json');
+    await writeFile(ids, JSON.stringify(tinyIds));
+  });
+  after(async () => rm(tmp, { recursive: true, force: true }));
+
+  it('perplexity follows llama.cpp: the second half of each chunk, from the reference forward pass', async () => {
+    const r = await evaluate(tiny.dir, { tokens: ids }, { ctx: 24, threads: 2 });
+    assert.equal(r.chunks, 3);
+    assert.equal(r.scored, 3 * (24 - 1 - 12));
+    let nll = 0;
+    for (let c = 0; c < 3; c++) {
+      const chunk = tinyIds.slice(c * 24, (c + 1) * 24);
+      const logits = referenceLogits(tiny.ref, tiny.weights, chunk);
+      for (let j = 12; j < 23; j++) nll -= logSoftmax(logits.subarray(j * 97, (j + 1) * 97))[chunk[j + 1]];
+    }
+    const expected = Math.exp(nll / r.scored);
+    assert.ok(Math.abs(r.perplexity / expected - 1) < 1e-5, `${r.perplexity} vs ${expected}`);
+    assert.ok(r.perplexityError > 0);
+    const limited = await evaluate(tiny.dir, { tokens: ids }, { ctx: 24, chunks: 2, threads: 1 });
+    assert.equal(limited.chunks, 2);
+  });
+
+  it('a lossless .tzip has exactly the perplexity of the original; KL(original, original) is 0', async () => {
+    const tzip = path.join(tmp, 'lossless.tzip');
+    await compress(generated, tzip, { method: 'lossless' });
+    const original = await evaluate(generated, { text }, { ctx: 64, threads: 2 });
+    const decoded = await evaluate(tzip, { text }, { ctx: 64, threads: 2 });
+    assert.equal(decoded.perplexity, original.perplexity);
+    assert.match(original.tokens, /BOS 1/);
+    const self = await evaluate(generated, { text }, { ctx: 64, against: generated, threads: 1 });
+    assert.deepEqual(self.kl, { mean: 0, median: 0, p99: 0, max: 0 });
+    assert.equal(self.top1Agreement, 1);
+    assert.equal(self.perplexity, original.perplexity, 'the thread count does not change the result');
+    assert.equal(self.reference!.perplexity, original.perplexity);
+  });
+
+  it('--against on a lossy container: positive KL, both perplexities, from the command line', async () => {
+    const tzip = path.join(tmp, 'rtn2.tzip');
+    await compress(generated, tzip, { method: 'rtn:2:g32' });
+    const r = cli('eval', tzip, '--text', text, '--ctx', '64', '--against', generated, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.ok(j.kl.mean > 0 && j.kl.p99 >= j.kl.median && j.kl.max >= j.kl.p99, JSON.stringify(j.kl));
+    assert.ok(j.top1Agreement < 1);
+    assert.notEqual(j.perplexity, j.reference.perplexity);
+    const human = cli('eval', tzip, '--text', text, '--ctx', '64', '--against', generated);
+    assert.equal(human.status, 0, human.stderr);
+    assert.match(human.stdout, /mean KL divergence +\d/);
+    assert.match(human.stdout, /top-1 agreement +\d+\.\d+ %/);
+  });
+
+  it('imatrix matches the reference mean squared inputs and feeds --importance', async () => {
+    const model = await LlamaModel.open(tiny.dir);
+    let r;
+    try {
+      r = await computeImportance(model, { tokens: ids }, { ctx: 24, threads: 2 });
+    } finally {
+      await model.close();
+    }
+    const expected = referenceImportance(tiny.ref, tiny.weights, [0, 1, 2].map((c) => tinyIds.slice(c * 24, (c + 1) * 24)));
+    assert.deepEqual([...r.importance.keys()].sort(), [...expected.keys()].sort());
+    for (const [name, want] of expected) {
+      const got = r.importance.get(name)!;
+      want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) <= 1e-4 * (Math.abs(w) + 1e-3), `${name}[${i}]: ${got[i]} vs ${w}`));
+    }
+    const out = path.join(tmp, 'imatrix.safetensors');
+    const c = cli('imatrix', generated, '--text', text, '--ctx', '64', '-o', out);
+    assert.equal(c.status, 0, c.stderr);
+    const st = await SafetensorsFile.open(out);
+    assert.equal(st.header.metadata?.format, 'tensorzip-imatrix');
+    await st.close();
+    const source = await LlamaModel.open(generated);
+    const names = source.expectedTensors();
+    await source.close();
+    const loaded = await loadImportance(out, names);
+    assert.equal(loaded.size, 2 * 7 + 1);
+    const v = await compress(generated, path.join(tmp, 'vptq.tzip'), { method: 'vptq:2', importance: out });
+    assert.ok(v.tensors.some((t) => t.method.startsWith('vptq')));
+  });
+
+  describe('bad input: a clear error, exit 1 (2 for usage), no output', () => {
+    const cases: Array<[string, (dir: string) => Promise<void>, RegExp]> = [
+      ['config.json without hidden_size', async (d) => editConfig(d, (c) => delete c.hidden_size), /config\.json: hidden_size is missing/],
+      ['an unsupported model_type', async (d) => editConfig(d, (c) => (c.model_type = 'gpt2')), /model_type "gpt2" is not supported/],
+      ['heads not a multiple of kv heads', async (d) => editConfig(d, (c) => (c.num_key_value_heads = 3)), /must be a multiple of num_key_value_heads/],
+      ['an unsupported rope scaling', async (d) => editConfig(d, (c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 })), /rope_scaling type "yarn" is not supported/],
+      ['a shape that disagrees with config.json', async (d) => editConfig(d, (c) => (c.intermediate_size = 81)), /mlp\.gate_proj\.weight has shape \[80, 48\], but config\.json implies \[81, 48\]/],
+      ['no lm_head although untied', (d) => dropTensor(d, 'lm_head.weight'), /tensor lm_head\.weight is missing \(config\.json says tie_word_embeddings is false\)/],
+      ['no config.json', async (d) => rm(path.join(d, 'config.json')), /no config\.json/],
+      ['invalid JSON in config.json', async (d) => writeFile(path.join(d, 'config.json'), '{'), /config\.json: invalid JSON/],
+    ];
+    for (const [name, mutate, message] of cases)
+      it(name, async () => {
+        const dir = path.join(tmp, `bad-${name.replace(/\W+/g, '-')}`);
+        await writeTinyModel(dir);
+        await mutate(dir);
+        const out = path.join(dir, 'out.safetensors');
+        for (const r of [cli('eval', dir, '--tokens', ids, '--ctx', '24'), cli('imatrix', dir, '--tokens', ids, '--ctx', '24', '-o', out)]) {
+          assert.equal(r.status, 1, r.stderr);
+          assert.match(r.stderr, message);
+        }
+        assert.ok(!(await readdir(dir)).some((f) => f.startsWith('out') || f.includes('.tmp')), 'no output left behind');
+      });
+
+    it('token ids outside the vocabulary, too few tokens for a chunk, both or neither of --text and --tokens', async () => {
+      const big = path.join(tmp, 'big.json');
+      await writeFile(big, JSON.stringify([1, 2, 97]));
+      let r = cli('eval', tiny.dir, '--tokens', big, '--ctx', '4');
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /token 2 is id 97, not below the model's vocabulary size 97/);
+      r = cli('eval', tiny.dir, '--tokens', ids, '--ctx', '512');
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /fewer tokens than one chunk of --ctx 512/);
+      r = cli('eval', tiny.dir, '--tokens', ids, '--text', text);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /exactly one of --text <file> or --tokens <file>/);
+      r = cli('eval', tiny.dir, '--ctx', '24');
+      assert.equal(r.status, 2);
+      r = cli('eval', tiny.dir, '--text', text);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /no tokenizer\.json/);
+      const odd = path.join(tmp, 'ids.bin');
+      await writeFile(odd, Buffer.alloc(7));
+      r = cli('eval', tiny.dir, '--tokens', odd);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /7 bytes is not a whole number of uint32 token ids/);
+      const bin = path.join(tmp, 'ids32.bin');
+      await writeFile(bin, Buffer.from(Uint32Array.from(tinyIds).buffer));
+      const fromBin = await evaluate(tiny.dir, { tokens: bin }, { ctx: 24 });
+      const fromJson = await evaluate(tiny.dir, { tokens: ids }, { ctx: 24 });
+      assert.equal(fromBin.perplexity, fromJson.perplexity);
+    });
+
+    it('a model evaluated against a different model is refused', async () => {
+      const r = cli('eval', tiny.dir, '--tokens', ids, '--ctx', '24', '--against', generated);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /is not the same model/);
+    });
+
+    it('the config parser refuses what the forward pass would compute differently', () => {
+      const base = { model_type: 'llama', hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 10 };
+      assert.equal(parseLlamaConfig(base).kvHeads, 2);
+      assert.throws(() => parseLlamaConfig({ ...base, hidden_act: 'gelu' }), /hidden_act "gelu" is not supported/);
+      assert.throws(() => parseLlamaConfig({ ...base, attention_bias: true }), /attention_bias: true is not supported/);
+      assert.throws(() => parseLlamaConfig({ ...base, model_type: 'qwen2', use_sliding_window: true }), /use_sliding_window/);
+      assert.throws(() => parseLlamaConfig({ ...base, head_dim: 3 }), /head_dim \(3\) must be even/);
+      assert.throws(() => parseLlamaConfig([]), /must be a JSON object/);
+      assert.equal(parseLlamaConfig({ ...base, model_type: 'mistral', sliding_window: 4096 }).window, 4096);
+      assert.equal(parseLlamaConfig({ ...base, model_type: 'mistral', sliding_window: null }).window, 0);
+    });
+  });
+});
+
+async function editConfig(dir: string, edit: (c: Record<string, unknown>) => unknown): Promise<void> {
+  const file = path.join(dir, 'config.json');
+  const c = JSON.parse(await readFile(file, 'utf8'));
+  edit(c);
+  await writeFile(file, JSON.stringify(c));
+}
+
+/** Rewrites model.safetensors without one tensor. */
+async function dropTensor(dir: string, name: string): Promise<void> {
+  const file = path.join(dir, 'model.safetensors');
+  const st = await SafetensorsFile.open(file);
+  const keep = st.header.tensors.filter((t) => t.name !== name);
+  const data = await Promise.all(keep.map((t) => st.read(t)));
+  await st.close();
+  const w = await SafetensorsWriter.create(file, keep.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })));
+  for (const d of data) await w.write(d);
+  await w.finish();
+}
