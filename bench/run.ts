@@ -15,6 +15,7 @@ import { packageRoot } from '../lib/native';
 import { defaultThreads } from '../lib/threads';
 import { compareRuns, mergeRuns, type BenchFile, type RecordedRow } from './compare';
 import { convertBench } from './convert.bench';
+import { forwardBench } from './forward.bench';
 import { kmeansBench } from './kmeans.bench';
 import { limitRows, measureLimits } from './limits';
 import { lzmaBench } from './lzma.bench';
@@ -30,6 +31,7 @@ const SUITES: Record<string, (ctx: BenchContext) => Promise<BenchRow[]>> = {
   seedlm: seedlmBench,
   kmeans: kmeansBench,
   lzma: lzmaBench,
+  forward: forwardBench,
 };
 
 function option(argv: string[], name: string): string | undefined {

@@ -298,8 +298,9 @@ methodRunOptions(
   E2E_METHODS,
 )
   .option('--dir <dir>', 'generate the checkpoint here (default: a temp dir); it is removed afterwards')
-  .action(async (o: MethodRunOptions & { dir?: string }) => {
-    const result = await runE2e({ shape: shapeOf(o), methods: o.methods, threads: o.threads, dir: o.dir, signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
+  .option('--eval-chunks <n>', 'also time eval of the original over n chunks of 512 tokens, and add KL and top-1 of each container against it', positiveInt)
+  .action(async (o: MethodRunOptions & { dir?: string; evalChunks?: number }) => {
+    const result = await runE2e({ shape: shapeOf(o), methods: o.methods, threads: o.threads, dir: o.dir, evalChunks: o.evalChunks, signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
     print(o.json, result, () => formatE2e(result));
   });
 

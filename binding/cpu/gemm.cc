@@ -1,7 +1,12 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "kernels.h"
 #include "parallel.h"
@@ -20,12 +25,25 @@ void pack_panels(const float* src, size_t outputs, size_t k, size_t outStride, s
   }
 }
 
+void FreeDeleter::operator()(float* p) const { std::free(p); }
+
+LargeBuffer allocate_large(size_t floats) {
+  constexpr size_t kAlign = size_t(2) << 20;
+  const size_t bytes = (std::max<size_t>(floats, 1) * sizeof(float) + kAlign - 1) / kAlign * kAlign;
+  void* p = std::aligned_alloc(kAlign, bytes);
+  if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  madvise(p, bytes, MADV_HUGEPAGE);  // advice only: ignored where huge pages are off
+#endif
+  return LargeBuffer(static_cast<float*>(p));
+}
+
 void PackedMatrix::pack(const float* w, size_t c, size_t kk, unsigned threads, JobContext& ctx) {
   cols = c, k = kk;
-  data.assign(panelCount(c) * kPanel * kk, 0.0f);
   const size_t panels = panelCount(c);
+  data = allocate_large(panels * kPanel * kk);
   parallel_for(panels, 64, threads, ctx, [&](size_t b, size_t e) {
-    pack_panels(w + b * kPanel * kk, std::min(c, e * kPanel) - b * kPanel, kk, kk, 1, data.data() + b * kPanel * kk);
+    pack_panels(w + b * kPanel * kk, std::min(c, e * kPanel) - b * kPanel, kk, kk, 1, data.get() + b * kPanel * kk);
   }, false);
 }
 

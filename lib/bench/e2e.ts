@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { AbortError } from '../errors';
 import { backendInfo } from '../backend';
 import type { CompressReport } from '../compress';
+import { evaluate, type EvalResult } from '../eval/perplexity';
+import { writeSeededTokens } from '../eval/tokens';
 import { describeShape, generateCheckpoint, type ModelShape } from '../generate';
 import { formatBytes, table } from '../report';
 import { extrapolationNote, REFERENCE, runMethods, SUBSET, type RunSummary } from '../runs';
@@ -25,13 +27,28 @@ export interface E2eOptions {
   threads?: number;
   /** Where to generate the checkpoint (default: a temp dir, removed afterwards). */
   dir?: string;
+  /** Also evaluate: the original over this many chunks of EVAL_CTX seeded token ids (timed), and
+   * each whole-model container against it (KL divergence, top-1 agreement, perplexity). 0: off. */
+  evalChunks?: number;
   signal?: AbortSignal;
   log?: (line: string) => void;
+}
+
+export const EVAL_CTX = 512;
+
+export interface E2eQuality {
+  klMean: number;
+  klP99: number;
+  top1Agreement: number;
+  perplexity: number;
+  /** Seconds of `eval --against` (both models' forward passes and the scoring). */
+  seconds: number;
 }
 
 export interface E2eRow extends RunSummary {
   /** Peak resident memory of the compress process (for an extrapolated row: the larger of the subset's and the reference's). */
   peakRssBytes: number;
+  quality?: E2eQuality;
 }
 
 export interface E2eResult {
@@ -44,6 +61,8 @@ export interface E2eResult {
   threads: number;
   subset: string;
   rows: E2eRow[];
+  /** With evalChunks: the original model's evaluation (its time is the forward-pass figure). */
+  originalEval?: Pick<EvalResult, 'perplexity' | 'chunks' | 'ctx' | 'scored' | 'seconds'>;
 }
 
 function compressInChild(req: ChildRequest, signal?: AbortSignal): Promise<{ report: CompressReport; maxRssBytes: number }> {
@@ -76,16 +95,37 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
     log(`generating the checkpoint in ${work}`);
     const model = await generateCheckpoint(path.join(work, 'model'), { ...E2E_SHAPE, ...options.shape, shards: 4 });
     const generateSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const evalChunks = options.evalChunks ?? 0;
+    const tokens = { tokens: path.join(work, 'tokens.bin') };
+    const evalOptions = { ctx: EVAL_CTX, chunks: evalChunks, threads, signal: options.signal };
+    let originalEval: E2eResult['originalEval'];
+    if (evalChunks) {
+      await writeSeededTokens(tokens.tokens, evalChunks * EVAL_CTX, model.shape.vocab, 1);
+      log(`eval of the original: ${evalChunks} chunks of ${EVAL_CTX} tokens`);
+      const { perplexity, chunks, ctx, scored, seconds } = await evaluate(model.dir, tokens, evalOptions);
+      originalEval = { perplexity, chunks, ctx, scored, seconds };
+      log(`  ${seconds.toFixed(1)} s, perplexity ${perplexity.toFixed(2)}`);
+    }
     const runs = await runMethods(model.dir, work, methods, async (input, spec) => {
       log(`compress ${spec}${input === model.dir ? '' : ` (${SUBSET.what})`}`);
       const output = path.join(work, 'out.tzip');
       const r = await compressInChild({ input, output, options: { method: spec, threads } }, options.signal);
-      await rm(output, { force: true });
       log(`  ${r.report.seconds.toFixed(1)} s, ratio ${r.report.ratio.toFixed(3)}`);
-      return r;
+      let quality: E2eQuality | undefined;
+      if (evalChunks && input === model.dir) {
+        const e = await evaluate(output, tokens, { ...evalOptions, against: model.dir });
+        quality = { klMean: e.kl!.mean, klP99: e.kl!.p99, top1Agreement: e.top1Agreement!, perplexity: e.perplexity, seconds: e.seconds };
+        log(`  eval --against: ${e.seconds.toFixed(1)} s, mean KL ${e.kl!.mean.toExponential(3)}`);
+      }
+      await rm(output, { force: true });
+      return { ...r, quality };
     });
     // An extrapolated row's memory: the larger of its subset run and the reference run.
-    const rows: E2eRow[] = runs.map(({ summary, runs: used }) => ({ ...summary, peakRssBytes: Math.max(...used.map((u) => u.maxRssBytes)) }));
+    const rows: E2eRow[] = runs.map(({ summary, runs: used }) => ({
+      ...summary,
+      peakRssBytes: Math.max(...used.map((u) => u.maxRssBytes)),
+      quality: summary.extrapolated ? undefined : used[0].quality,
+    }));
     const info = backendInfo();
     const cpu = os.cpus();
     return {
@@ -98,10 +138,11 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
       threads,
       subset: SUBSET.what,
       rows,
+      originalEval,
     };
   } finally {
     if (!options.dir) await rm(work, { recursive: true, force: true });
-    else for (const made of ['model', 'subset.safetensors', 'out.tzip', 'out.tzip.resume']) await rm(path.join(work, made), { recursive: true, force: true });
+    else for (const made of ['model', 'subset.safetensors', 'out.tzip', 'out.tzip.resume', 'tokens.bin']) await rm(path.join(work, made), { recursive: true, force: true });
   }
 }
 
@@ -117,6 +158,7 @@ export function formatE2e(r: E2eResult): string {
       est + x.bitsPerWeight.toFixed(3),
       x.methodBitsPerWeight.toFixed(3),
       x.meanRelativeError === 0 ? 'exact' : x.meanRelativeError.toFixed(4),
+      ...(r.originalEval ? [x.quality ? x.quality.klMean.toExponential(3) : '-', x.quality ? `${(100 * x.quality.top1Agreement).toFixed(1)} %` : '-'] : []),
     ];
   });
   const lines = [
@@ -124,11 +166,18 @@ export function formatE2e(r: E2eResult): string {
     `model: generated, ${r.parameters.toLocaleString('en-US')} parameters, bf16, ${formatBytes(r.modelBytes)} in 4 shards (${describeShape(r.shape)}, ` +
       `untied lm_head); generated in ${r.generateSeconds.toFixed(1)} s`,
     '',
-    table(['method', 'wall time', 'peak RSS', 'container', 'ratio', 'bits/w', 'bits/w (method)', 'mean rel. error'], body),
+    table(['method', 'wall time', 'peak RSS', 'container', 'ratio', 'bits/w', 'bits/w (method)', 'mean rel. error', ...(r.originalEval ? ['mean KL', 'top-1'] : [])], body),
     '',
     'Each method ran as one `compress` in its own process (wall time and peak RSS are that process\'s). bits/w: container bits over all',
     'weights; bits/w (method) and mean rel. error: the tensors stored with the method (embeddings and lm_head get rtn:8, 1-D tensors lossless).',
   ];
+  const o = r.originalEval;
+  if (o)
+    lines.push(
+      `eval: the original over ${o.chunks} chunks of ${o.ctx} seeded random token ids (${o.scored} scored) took ${o.seconds.toFixed(1)} s ` +
+        `(perplexity ${o.perplexity.toFixed(2)}; generated weights, near-uniform predictions). KL and top-1: each container against it`,
+      `(eval --against, both forward passes: ${r.rows.filter((x) => x.quality).map((x) => `${x.spec} ${x.quality!.seconds.toFixed(0)} s`).join(', ')}).`,
+    );
   const note = extrapolationNote(r.rows, r.threads);
   if (note.length) lines.push(...note, `  Peak RSS of an extrapolated row: the larger of its subset run and the ${REFERENCE} run.`);
   return lines.join('\n');

@@ -1,7 +1,8 @@
 // The token stream an evaluation runs on: text tokenized with the model's own tokenizer.json
 // (through @huggingface/tokenizers, offline), or token ids given directly: a JSON array, or a
 // binary file of little-endian uint32 ids.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Rng } from '../random';
 import type { WeightReader } from '../model/weights';
 
 export interface TokenStream {
@@ -81,4 +82,13 @@ export async function readTokenIds(file: string): Promise<TokenStream> {
 export function checkVocabulary(stream: TokenStream, vocab: number): void {
   const bad = stream.ids.findIndex((id) => id >= vocab);
   if (bad >= 0) throw new TokenError(`${stream.source}: token ${bad} is id ${stream.ids[bad]}, not below the model's vocabulary size ${vocab}`);
+}
+
+/** `count` token ids drawn uniformly below `vocab` from a seed, written as a binary id file: the
+ * input of the demo's and the end-to-end benchmark's KL columns on generated (untrained) models,
+ * for which no text is more meaningful than any other. */
+export async function writeSeededTokens(file: string, count: number, vocab: number, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const ids = Uint32Array.from({ length: count }, () => rng.u32() % vocab);
+  await writeFile(file, new Uint8Array(ids.buffer));
 }
