@@ -136,7 +136,7 @@ async function methodRows(threads: number): Promise<BenchRow[]> {
     const chunk = chunkElements(method.chunkUnit(params));
     for (let e = 0; e < bf16.length; e += chunk) {
       const part = raw.subarray(2 * e, 2 * Math.min(bf16.length, e + chunk));
-      const { decoded } = await method.encode(params, dtype, part, ctx, facts);
+      const { decoded } = await method.encode(params, dtype, part, ctx, { ...facts, first: e });
       addSums(sums, native.errorSums(toF32(dtype, part), toF32(dtype, decoded!)));
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

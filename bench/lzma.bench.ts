@@ -43,7 +43,7 @@ export async function lzmaBench({ threads, limits, peers }: BenchContext): Promi
     bandwidthRow('lossless.split', 'lossless bf16 byte-plane split, 4096x1536, 1 thread', (2 * raw.length) / split, limits, 1),
     bandwidthRow('lossless.merge', 'lossless bf16 byte-plane merge, 4096x1536, 1 thread', (2 * raw.length) / merge, limits, 1),
   );
-  const { streams } = await lossless.encode({}, 'BF16', raw, { threads }, { shape: [raw.length / 2], absMean: 0, absMax: 0 });
+  const { streams } = await lossless.encode({}, 'BF16', raw, { threads }, { shape: [raw.length / 2], absMean: 0, absMax: 0, first: 0 });
   for (const [label, id, setting] of [['auto', 'auto', parseLzma('auto')], ['preset 6, every piece', '6', parseLzma('6')], ['preset 1, every piece', '1', parseLzma('1')]] as const) {
     let stored = await compressPieces(streams, setting, threads);
     const s = await measure(`lossless lzma ${label}`, async () => (stored = await compressPieces(streams, setting, threads)), once);

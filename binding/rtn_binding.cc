@@ -1,10 +1,14 @@
 // rtn entry points: rtnEncode / rtnDecode (synchronous, with a pinnable kernel path for tests)
 // and rtnEncodeAsync / rtnDecodeAsync (jobs, parallel over whole groups).
 //   (weights, bits, group, codes, scales, path | options, onProgress)
+// rtnEncodeWeightedAsync(weights, bits, group, codes, scales, importance, options, onProgress):
+//   the importance-weighted scale search (cpu/rtn_weighted.h); importance: one f32 >= 0 per weight.
 #include <algorithm>
+#include <cmath>
 
 #include "bindings.h"
 #include "cpu/bitpack.h"
+#include "cpu/rtn_weighted.h"
 #include "kernel_entry.h"
 
 namespace tz {
@@ -65,6 +69,25 @@ Napi::Value RtnAsync(const Napi::CallbackInfo& info) {
   return StartKernelJob(info, c, chunk, std::move(keep), 5, RunRtn<Encode>);
 }
 
+struct RtnWeightedRaw : RtnRaw {
+  const float* importance;
+};
+
+Napi::Value RtnWeightedAsync(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Object> keep;
+  RtnWeightedRaw c{ParseRtn(info, keep), nullptr};
+  Napi::TypedArray importance = RequireTypedArray(info, 5, napi_float32_array, "importance");
+  if (importance.ElementLength() != c.n) throw Napi::RangeError::New(info.Env(), "importance must hold one value per weight (" + std::to_string(c.n) + ")");
+  c.importance = reinterpret_cast<const float*>(TypedArrayBytes(importance));
+  for (size_t i = 0; i < c.n; ++i)
+    if (!(c.importance[i] >= 0) || !std::isfinite(c.importance[i])) throw Napi::RangeError::New(info.Env(), "importance must be finite and >= 0");
+  keep.push_back(importance);
+  const size_t chunk = c.group * std::max<size_t>(1, (size_t(1) << 16) / c.group);  // whole groups
+  return StartKernelJob(info, c, chunk, std::move(keep), 6, [](const KernelTable&, const RtnWeightedRaw& r, size_t first, size_t count) {
+    rtn_encode_weighted(r.w + first, r.importance + first, count, r.bits, r.group, r.packed + first * r.bits / 8, r.scales + first / r.group);
+  });
+}
+
 }  // namespace
 
 void RegisterRtn(Napi::Env env, Napi::Object exports) {
@@ -72,6 +95,7 @@ void RegisterRtn(Napi::Env env, Napi::Object exports) {
   exports.Set("rtnDecode", Napi::Function::New(env, RtnSync<false>, "rtnDecode"));
   exports.Set("rtnEncodeAsync", Napi::Function::New(env, RtnAsync<true>, "rtnEncodeAsync"));
   exports.Set("rtnDecodeAsync", Napi::Function::New(env, RtnAsync<false>, "rtnDecodeAsync"));
+  exports.Set("rtnEncodeWeightedAsync", Napi::Function::New(env, RtnWeightedAsync, "rtnEncodeWeightedAsync"));
 }
 
 }  // namespace tz

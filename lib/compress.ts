@@ -229,7 +229,7 @@ async function encodeTensors(
       const { method, params } = state.choice;
       const chunkStart = ci * state.chunk * size;
       const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
-      const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, state.facts);
+      const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk });
       if (enc.decoded) addSums(state.sums, native.errorSums(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
       units.push({ tensor: ti, chunk: ci, streams: enc.streams });
       bytes += raw.byteLength;
@@ -301,6 +301,7 @@ async function startTensor(
   const { method, params } = choice;
   const chunk = chunkElements(method.chunkUnit(params));
   const tensorStreams = method.tensorStreamNames?.(params, entry.dtype) ?? [];
+  facts.importance = importance?.get(entry.name);
   if (method.prepare) {
     const read = (first: number, count: number) => file.read(entry, first * size, count * size);
     facts.tensorStreams = await method.prepare(params, entry.dtype, { facts, read, importance: importance?.get(entry.name) }, ctx);

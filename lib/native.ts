@@ -111,6 +111,11 @@ export interface NativeBinding {
     out: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array,
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
+  /** rtn with each group's scale chosen to minimise the importance-weighted error (importance: one value per weight). */
+  rtnEncodeWeightedAsync(
+    weights: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array, importance: Float32Array,
+    options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
   errorSums(original: Float32Array, reconstructed: Float32Array): ErrorSums;
   weightStats(weights: Float32Array): { nonFinite: number; absSum: number; absMax: number };
   // weights: Float32Array for 'F32', Uint16Array of raw bits for 'BF16' / 'F16'; decode writes that dtype.

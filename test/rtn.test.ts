@@ -89,3 +89,63 @@ describe('rtn kernels', () => {
     }
   });
 });
+
+describe('rtn with importance (weighted scale search)', () => {
+  const weightedError = (w: Float32Array, out: Float32Array, a: Float32Array, from = 0, to = w.length) => {
+    let e = 0;
+    for (let i = from; i < to; i++) e += a[i] * (w[i] - out[i]) ** 2;
+    return e;
+  };
+  async function weighted(w: Float32Array, bits: number, group: number, a: Float32Array, threads = 2) {
+    const codes = new Uint8Array(Math.ceil((w.length * bits) / 8));
+    const scales = new Uint16Array(Math.ceil(w.length / group));
+    await native.rtnEncodeWeightedAsync(w, bits, group, codes, scales, a, { threads }).promise;
+    const out = new Float32Array(w.length);
+    native.rtnDecode(out, bits, group, codes, scales);
+    return { codes, scales, out };
+  }
+
+  it('never leaves more weighted error than absmax rtn in any group, and less overall', async () => {
+    const rng = new Rng(9);
+    for (const [bits, group] of [[2, 32], [3, 32], [4, 32], [8, 128]]) {
+      const w = weights(8192 + 40, bits);
+      const a = Float32Array.from(w, () => Math.exp(3 * rng.normal()));
+      const plain = encode(w, bits, group, 'scalar');
+      const r = await weighted(w, bits, group, a);
+      for (let g = 0; g * group < w.length; g++) {
+        const from = g * group, to = Math.min(w.length, from + group);
+        assert.ok(weightedError(w, r.out, a, from, to) <= weightedError(w, plain.out, a, from, to) * (1 + 1e-12), `bits ${bits} group ${g}`);
+      }
+      const gain = weightedError(w, r.out, a) / weightedError(w, plain.out, a);
+      assert.ok(gain < (bits === 8 ? 0.99 : 0.9), `bits ${bits}: weighted error ratio ${gain}`);
+      // Codes are round(w / s) for the stored scale: decoding is plain rtn's.
+      for (let g = 0; g * group < w.length; g++) {
+        const s = f16ToF32(r.scales.subarray(g, g + 1))[0];
+        const qmax = (1 << (bits - 1)) - 1;
+        for (let i = g * group; i < Math.min(w.length, (g + 1) * group); i++) {
+          const q = s > 0 ? Math.min(qmax, Math.max(-qmax, roundHalfEven(Math.fround(w[i] * Math.fround(1 / s))))) : 0;
+          assert.equal(r.out[i], Math.fround(q * s) + 0, `element ${i}`);
+        }
+      }
+    }
+  });
+
+  it('is deterministic for any thread count, keeps the absmax scales for all-zero importance, and refuses bad importance', async () => {
+    const w = weights(4096, 3);
+    const a = Float32Array.from(w, (_, i) => 1 + (i % 7));
+    const one = await weighted(w, 4, 32, a, 1), two = await weighted(w, 4, 32, a, 2);
+    assert.equal(firstDifference(one.codes, two.codes), -1);
+    assert.equal(firstDifference(one.scales, two.scales), -1);
+    const zero = await weighted(w, 4, 32, new Float32Array(w.length));
+    assert.equal(firstDifference(zero.scales, encode(w, 4, 32, 'scalar').scales), -1, 'all-zero importance keeps the absmax scales');
+    const bad = Float32Array.from(a);
+    bad[5] = -1;
+    assert.throws(() => native.rtnEncodeWeightedAsync(w, 4, 32, new Uint8Array(2048), new Uint16Array(128), bad, {}), /importance must be finite and >= 0/);
+    assert.throws(() => native.rtnEncodeWeightedAsync(w, 4, 32, new Uint8Array(2048), new Uint16Array(128), a.subarray(1), {}), /importance must hold one value per weight/);
+  });
+});
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}

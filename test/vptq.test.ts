@@ -41,7 +41,7 @@ async function roundTrip(spec: string, w: Float32Array, shape: number[], opts: {
   const ctx = { threads: opts.threads ?? 2 };
   const read = async (first: number, count: number) => raw.slice(first * 4, (first + count) * 4);
   facts.tensorStreams = await vptq.prepare!(p, 'F32', { facts, read, importance: opts.importance }, ctx);
-  const enc = await vptq.encode(p, 'F32', raw, ctx, facts);
+  const enc = await vptq.encode(p, 'F32', raw, ctx, { ...facts, first: 0 });
   const decoded = toF32('F32', await vptq.decode(p, 'F32', enc.streams, w.length, ctx, facts.tensorStreams));
   assert.equal(firstDifference(decoded, toF32('F32', enc.decoded!)), -1, 'decode equals the encoder reconstruction');
   return { p, tensorStreams: facts.tensorStreams, streams: enc.streams, decoded };

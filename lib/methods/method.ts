@@ -28,6 +28,14 @@ export interface TensorFacts {
   absMax: number;
   /** The tensor streams prepare() made (methods with tensor streams only). */
   tensorStreams?: Uint8Array[];
+  /** Importance of each input column (f32, one per column of the 2-D view), when the user gave one. */
+  importance?: Float32Array;
+}
+
+/** What encode() knows of its chunk: the tensor's facts and where the chunk starts. */
+export interface ChunkFacts extends TensorFacts {
+  /** Index of the chunk's first element in the tensor. */
+  first: number;
 }
 
 /** What prepare() may read of a tensor. */
@@ -63,7 +71,7 @@ export interface Method<P> {
   nominalBits(p: P, dtype: Dtype, numel: number): number;
   /** raw: the chunk in its stored dtype. Returns the streams and, for lossy methods, the
    * chunk as decode() will give it back (stored dtype bytes), for measuring the error. */
-  encode(p: P, dtype: Dtype, raw: Uint8Array, ctx: JobContext, tensor: TensorFacts): Promise<{ streams: Uint8Array[]; decoded?: Uint8Array }>;
+  encode(p: P, dtype: Dtype, raw: Uint8Array, ctx: JobContext, chunk: ChunkFacts): Promise<{ streams: Uint8Array[]; decoded?: Uint8Array }>;
   /** The chunk in its stored dtype from its streams (and the tensor streams, if any). */
   decode(p: P, dtype: Dtype, streams: Uint8Array[], elements: number, ctx: JobContext, tensorStreams: Uint8Array[]): Promise<Uint8Array>;
 }

@@ -11,6 +11,15 @@ export interface RtnParams {
   group: number;
 }
 
+/** Each weight's importance: that of its column, for elements [first, first + n) of a row-major
+ * tensor whose rows are importance.length long. */
+export function elementImportance(importance: Float32Array, first: number, n: number): Float32Array {
+  const cols = importance.length;
+  const out = new Float32Array(n);
+  for (let i = 0, c = first % cols; i < n; i++, c = c + 1 === cols ? 0 : c + 1) out[i] = importance[c];
+  return out;
+}
+
 export const rtn: Method<RtnParams> = {
   name: 'rtn',
   lossy: true,
@@ -32,11 +41,19 @@ export const rtn: Method<RtnParams> = {
   streamNames: () => ['codes', 'scales'],
   rawStreamBytes: (p, _dtype, elements) => [packedBytes(elements, p.bits), 2 * Math.ceil(elements / p.group)],
   nominalBits: (p, _dtype, numel) => (numel ? (8 * packedBytes(numel, p.bits) + 16 * Math.ceil(numel / p.group)) / numel : 0),
-  async encode(p, dtype, raw, { threads, signal }) {
+  async encode(p, dtype, raw, { threads, signal }, chunk) {
     const w = toF32(dtype, raw);
     const codes = new Uint8Array(packedBytes(w.length, p.bits));
     const scales = new Uint16Array(Math.ceil(w.length / p.group));
-    await runJob((progress) => native.rtnEncodeAsync(w, p.bits, p.group, codes, scales, { threads }, progress), { signal });
+    // With --importance: scales that minimise the error weighted by each weight's column importance.
+    const importance = chunk.importance && elementImportance(chunk.importance, chunk.first, w.length);
+    await runJob(
+      (progress) =>
+        importance
+          ? native.rtnEncodeWeightedAsync(w, p.bits, p.group, codes, scales, importance, { threads }, progress)
+          : native.rtnEncodeAsync(w, p.bits, p.group, codes, scales, { threads }, progress),
+      { signal },
+    );
     const recon = new Float32Array(w.length);
     await runJob((progress) => native.rtnDecodeAsync(recon, p.bits, p.group, codes, scales, { threads }, progress), { signal });
     return { streams: [codes, bytesOf(scales)], decoded: fromF32(dtype, recon) };
