@@ -40,6 +40,12 @@ Napi::TypedArray Member(Napi::Env env, const Napi::Object& obj, const char* key,
   return a;
 }
 
+// shape[key]: a required integer in [min, max].
+size_t RequireField(const Napi::Object& shape, const char* key, int64_t min, int64_t max) {
+  if (shape.Get(key).IsUndefined()) throw Napi::TypeError::New(shape.Env(), std::string("shape.") + key + " is required");
+  return size_t(OptionalInt(shape, key, 0, min, max));
+}
+
 double RequireNumber(Napi::Env env, const Napi::Object& o, const char* key, double min) {
   const Napi::Value v = o.Get(key);
   if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() >= min) || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
@@ -90,11 +96,11 @@ Napi::Value LayerAsync(const Napi::CallbackInfo& info) {
   a.positions = size_t(RequireInt(info, 1, "positions", 1, kMaxDim));
   Napi::Object shape = OptionalObject(info, 2, "shape");
   LlamaLayerShape& s = a.shape;
-  s.hidden = size_t(OptionalInt(shape, "hidden", 0, 1, kMaxDim));
-  s.heads = size_t(OptionalInt(shape, "heads", 0, 1, 4096));
-  s.kvHeads = size_t(OptionalInt(shape, "kvHeads", 0, 1, 4096));
-  s.headDim = size_t(OptionalInt(shape, "headDim", 0, 2, 4096));
-  s.intermediate = size_t(OptionalInt(shape, "intermediate", 0, 1, kMaxDim));
+  s.hidden = RequireField(shape, "hidden", 1, kMaxDim);
+  s.heads = RequireField(shape, "heads", 1, 4096);
+  s.kvHeads = RequireField(shape, "kvHeads", 1, 4096);
+  s.headDim = RequireField(shape, "headDim", 2, 4096);
+  s.intermediate = RequireField(shape, "intermediate", 1, kMaxDim);
   s.window = size_t(OptionalInt(shape, "window", 0, 0, kMaxDim));
   s.eps = float(RequireNumber(env, shape, "eps", 0));
   if (s.heads % s.kvHeads) throw Napi::RangeError::New(env, "heads must be a multiple of kvHeads");

@@ -4,6 +4,9 @@ export { decompress, type DecompressOptions, type DecompressReport } from './dec
 export { verify, type VerifyOptions, type VerifyReport } from './verify';
 export { inspect, readTensor, type InspectReport } from './inspect';
 export { generateCheckpoint, type GenerateOptions, type GeneratedModel } from './generate';
+export { evaluate, type EvalOptions, type EvalResult, type PerplexityFigures } from './eval/perplexity';
+export { writeImportance, type ImatrixOptions, type ImatrixResult } from './eval/imatrix';
+export type { TokenInput } from './eval/chunks';
 export { FormatError } from './io/safetensors';
 export { decodeTQ1_0, decodeTQ2_0, encodeTQ1_0, encodeTQ2_0, tq2FromTernaryG256P2, type TernaryBlocks } from './interop/llama-tq';
 export { SpecError } from './methods/method';

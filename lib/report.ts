@@ -120,28 +120,26 @@ export function formatVerify(r: VerifyReport): string {
 const pplText = (f: PerplexityFigures) => `${f.perplexity.toFixed(4)} ± ${f.perplexityError.toFixed(4)}`;
 
 export function formatEval(r: EvalResult): string {
-  const rows = [[r.model, pplText(r), r.meanNll.toFixed(5)]];
-  if (r.reference) rows.unshift([`${r.reference.model} (reference)`, pplText(r.reference), r.reference.meanNll.toFixed(5)]);
-  const lines = [table(['model', 'perplexity', 'mean NLL'], rows)];
+  const lines: string[] = [];
   if (r.reference && r.kl && r.top1Agreement !== undefined) {
-    const d = r.perplexity - r.reference.perplexity;
+    const d = r.perplexity - r.reference.perplexity, sign = d >= 0 ? '+' : '';
+    const e = (x: number) => x.toExponential(3);
     lines.push(
-      '',
       table(
-        ['vs reference', 'value'],
+        ['model', 'perplexity', 'Δ perplexity', 'mean KL', 'median KL', 'p99 KL', 'max KL', 'top-1 agreement'],
         [
-          ['perplexity difference', `${d >= 0 ? '+' : ''}${d.toFixed(4)} (${d >= 0 ? '+' : ''}${((d / r.reference.perplexity) * 100).toFixed(3)} %)`],
-          ['mean KL divergence', r.kl.mean.toExponential(4)],
-          ['median KL divergence', r.kl.median.toExponential(4)],
-          ['99th percentile KL', r.kl.p99.toExponential(4)],
-          ['max KL', r.kl.max.toExponential(4)],
-          ['top-1 agreement', `${(r.top1Agreement * 100).toFixed(3)} %`],
+          [`${r.reference.model} (reference)`, pplText(r.reference), '-', '-', '-', '-', '-', '-'],
+          [r.model, pplText(r), `${sign}${d.toFixed(4)} (${sign}${((d / r.reference.perplexity) * 100).toFixed(3)} %)`, e(r.kl.mean), e(r.kl.median), e(r.kl.p99), e(r.kl.max), `${(r.top1Agreement * 100).toFixed(3)} %`],
         ],
       ),
+      '',
+      'KL: KL(P_reference ‖ P_model) of the next-token distributions per scored token, in nats. top-1: share of scored tokens where both',
+      "models' most likely next token is the same.",
     );
+  } else {
+    lines.push(table(['model', 'perplexity', 'mean NLL'], [[r.model, pplText(r), r.meanNll.toFixed(5)]]));
   }
-  lines.push('', `${r.chunks} chunks of ${r.ctx} tokens, ${r.scored} scored (the second half of each chunk), from ${r.tokens}; ${r.seconds.toFixed(1)} s`);
-  if (r.reference) lines.push('KL divergence is KL(P_reference ‖ P_model) of the next-token distributions, in nats per token.');
+  lines.push(`${r.chunks} chunks of ${r.ctx} tokens, ${r.scored} scored (the second half of each chunk), from ${r.tokens}; ${r.seconds.toFixed(1)} s`);
   return lines.join('\n');
 }
 

@@ -78,7 +78,14 @@ describe('demo and run summaries', function () {
     assert.ok(seedlm4.extrapolated);
     assert.equal(seedlm4.extrapolated.subsetWeights, 2 * 64 * 128);
     assert.ok(Math.abs(seedlm4.methodBitsPerWeight - 4) < 0.2, `${seedlm4.methodBitsPerWeight}`);
+    // KL against the original: 0 for lossless, positive for lossy whole-model containers, none for extrapolated rows.
+    assert.equal(lossless.quality!.klMean, 0);
+    assert.equal(lossless.quality!.top1Agreement, 1);
+    assert.ok(rtn4.quality!.klMean > 0 && vptq4.quality!.klMean > 0);
+    assert.equal(seedlm4.quality, undefined);
     const text = formatDemo(d);
+    assert.match(text, /^lossless .* 0\.00e\+0 +100\.0 %/m);
+    assert.match(text, /KL and top-1: mean KL divergence/);
     assert.match(text, /seedlm:4 \*\s+≈/);
     assert.match(text, /extrapolated/);
     assert.match(text, /21,?\d* parameters|parameters/);

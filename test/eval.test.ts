@@ -54,6 +54,7 @@ describe('eval and imatrix', function () {
     assert.ok(r.perplexityError > 0);
     const limited = await evaluate(tiny.dir, { tokens: ids }, { ctx: 24, chunks: 2, threads: 1 });
     assert.equal(limited.chunks, 2);
+    await assert.rejects(evaluate(tiny.dir, { tokens: ids }, { ctx: 24, signal: AbortSignal.abort() }), { name: 'AbortError' });
   });
 
   it('a lossless .tzip has exactly the perplexity of the original; KL(original, original) is 0', async () => {
@@ -81,8 +82,21 @@ describe('eval and imatrix', function () {
     assert.notEqual(j.perplexity, j.reference.perplexity);
     const human = cli('eval', tzip, '--text', text, '--ctx', '64', '--against', generated);
     assert.equal(human.status, 0, human.stderr);
-    assert.match(human.stdout, /mean KL divergence +\d/);
-    assert.match(human.stdout, /top-1 agreement +\d+\.\d+ %/);
+    assert.match(human.stdout, /^model +perplexity +Δ perplexity +mean KL +median KL +p99 KL +max KL +top-1 agreement$/m);
+    assert.match(human.stdout, /rtn2\.tzip +\d+\.\d+ ± \d+\.\d+ +[+-]\d+\.\d+ \([+-]\d+\.\d+ %\) +\d\.\d+e[+-]\d+ .* \d+\.\d+ %$/m);
+  });
+
+  it('bench e2e --eval-chunks times eval of the original and adds KL and top-1 per container (tiny shape)', () => {
+    const tiny = ['--hidden', '128', '--intermediate', '352', '--layers', '1', '--heads', '4', '--kv-heads', '2', '--vocab', '512'];
+    const r = cli('bench', 'e2e', ...tiny, '--methods', 'lossless,rtn:2:g32,seedlm:4', '--eval-chunks', '2', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const e = JSON.parse(r.stdout);
+    assert.equal(e.originalEval.chunks, 2);
+    assert.equal(e.originalEval.scored, 2 * 255);
+    const [lossless, rtn2, seedlm] = e.rows;
+    assert.equal(lossless.quality.klMean, 0);
+    assert.ok(rtn2.quality.klMean > 0 && rtn2.quality.top1Agreement < 1);
+    assert.equal(seedlm.quality, undefined);
   });
 
   it('imatrix matches the reference mean squared inputs and feeds --importance', async () => {

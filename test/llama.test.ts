@@ -33,6 +33,33 @@ describe('gemm (forward-pass matrix product)', () => {
   });
 });
 
+describe('forward-pass entry points refuse bad arguments', () => {
+  const shape = { hidden: 8, heads: 2, kvHeads: 1, headDim: 4, intermediate: 16, window: 0, eps: 1e-6 };
+  const weights = () => ({
+    attnNorm: new Float32Array(8), mlpNorm: new Float32Array(8), q: new Float32Array(64), k: new Float32Array(32), v: new Float32Array(32),
+    o: new Float32Array(64), gate: new Float32Array(128), up: new Float32Array(128), down: new Float32Array(128),
+  });
+  const layer = (over: { shape?: object; weights?: object; hidden?: Float32Array; invFreq?: Float32Array }) =>
+    native.llamaLayerAsync(over.hidden ?? new Float32Array(3 * 8), 3, { ...shape, ...over.shape } as typeof shape, { ...weights(), ...over.weights }, over.invFreq ?? new Float32Array(2), null, {});
+  it('llamaLayerAsync: shape, sizes and lengths are checked before any work', () => {
+    const { kvHeads: _drop, ...noKv } = shape;
+    assert.throws(() => native.llamaLayerAsync(new Float32Array(24), 3, noKv as typeof shape, weights(), new Float32Array(2), null, {}), /shape\.kvHeads is required/);
+    assert.throws(() => layer({ shape: { kvHeads: 3 } }), /heads must be a multiple of kvHeads/);
+    assert.throws(() => layer({ shape: { headDim: 3 } }), /headDim must be even/);
+    assert.throws(() => layer({ hidden: new Float32Array(25) }), /whole sequences/);
+    assert.throws(() => layer({ weights: { gate: new Float32Array(127) } }), /gate must hold 128 values, got 127/);
+    assert.throws(() => layer({ weights: { qBias: new Float64Array(8) } }), /qBias must be a Float32Array/);
+    assert.throws(() => layer({ invFreq: new Float32Array(3) }), /invFreq must hold headDim \/ 2 values/);
+  });
+  it('llamaScoreAsync: rows and targets are checked against the hidden states and the vocabulary', () => {
+    const head = { hidden: new Float32Array(2 * 8), norm: new Float32Array(8), lm: new Float32Array(5 * 8) };
+    assert.throws(() => native.llamaScoreAsync(head, null, Uint32Array.of(2), Uint32Array.of(0), { eps: 1e-6 }), /rows\[0\] is past the hidden states/);
+    assert.throws(() => native.llamaScoreAsync(head, null, Uint32Array.of(1), Uint32Array.of(5), { eps: 1e-6 }), /targets\[0\] = 5 is not below the vocabulary size 5/);
+    assert.throws(() => native.llamaScoreAsync(head, { ...head, lm: new Float32Array(48) }, Uint32Array.of(1), Uint32Array.of(0), { eps: 1e-6 }), /lm must hold 40 values/);
+    assert.throws(() => native.llamaScoreAsync(head, null, Uint32Array.of(1), Uint32Array.of(0, 1), { eps: 1e-6 }), /same length/);
+  });
+});
+
 describe('forward pass against the reference implementation', () => {
   let tmp: string;
   before(async () => (tmp = await mkdtemp(path.join(os.tmpdir(), 'tz-llama-'))));
