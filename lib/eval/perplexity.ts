@@ -64,7 +64,7 @@ export async function evaluate(modelPath: string, input: TokenInput, options: Ev
     if (options.against) {
       reference = await LlamaModel.open(options.against);
       const a = model.config, b = reference.config;
-      if (a.vocab !== b.vocab || a.hidden !== b.hidden)
+      if (a.vocab !== b.vocab || a.hidden !== b.hidden || a.eps !== b.eps)
         throw new Error(`${options.against} (vocab ${b.vocab}, hidden ${b.hidden}) is not the same model as ${modelPath} (vocab ${a.vocab}, hidden ${a.hidden})`);
     }
     const stream = await loadTokens(input, model.weights, model.config);
