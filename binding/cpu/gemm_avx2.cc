@@ -18,7 +18,6 @@ constexpr size_t kTileRows = 6;
 // Panels whose outputs for a row block (144 × 128 floats, 72 KB) stay in L2 across the k blocks.
 constexpr size_t kGroupPanels = 8;
 
-// Loop order: row block, panel group, k block, panel, tile.
 // 6 rows × 16 outputs over k in [0, kc) into acc (6 × 16, row-major). The twelve accumulators
 // are named variables: kept in an array, GCC spills them to the stack on every k step.
 void tile6(const float* x, size_t lda, const float* panel, size_t kc, float* acc) {
@@ -67,6 +66,7 @@ void store(const float* acc, size_t rows, size_t n, float* y, size_t ldy, bool a
 
 }  // namespace
 
+// Loop order: row block, panel group, k block, panel, tile.
 void gemm_panels(const GemmArgs& a, size_t panelBegin, size_t panelEnd) {
   alignas(32) float acc[kTileRows * kPanel];
   // The last rows of a block, when fewer than six, run from a zero-padded copy.

@@ -1,4 +1,6 @@
 // Scalar reference of the panel product: one output at a time, summed over k in order.
+#include <algorithm>
+
 #include "gemm.h"
 #include "kernels.h"
 
