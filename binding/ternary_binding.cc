@@ -5,11 +5,14 @@
 // writes its output in that dtype.
 // tensorScale < 0: one f16 absmean scale per group (scales holds ceil(n/group) values), refined
 // `rounds` times (:opt); tensorScale >= 0: that one scale for every weight (scales empty).
+// ternaryEncodeWeightedAsync(weights, dtype, group, packing, -1, rounds, packed, scales, importance,
+//   options, onProgress): :opt with importance (cpu/ternary_weighted.h); one f32 >= 0 per weight.
 #include <algorithm>
 #include <numeric>
 
 #include "bindings.h"
 #include "cpu/ternary.h"
+#include "cpu/ternary_weighted.h"
 #include "kernel_entry.h"
 
 namespace tz {
@@ -71,14 +74,38 @@ Napi::Value TernarySync(const Napi::CallbackInfo& info) {
   return RunKernelNow(info, ParseTernary(info, keep), 8, RunTernary<Encode>);
 }
 
+// Chunks of whole groups that also start on a packing block: a multiple of lcm(group, block).
+size_t JobChunk(const TernaryRaw& c) {
+  const size_t block = ternary_block(c.packing);
+  const size_t unit = c.tensorScale >= 0 ? block : std::lcm(c.group, block);
+  return unit * std::max<size_t>(1, (size_t(1) << 18) / unit);
+}
+
 template <bool Encode>
 Napi::Value TernaryAsync(const Napi::CallbackInfo& info) {
   std::vector<Napi::Object> keep;
   const TernaryRaw c = ParseTernary(info, keep);
-  // Chunks of whole groups that also start on a packing block: a multiple of lcm(group, block).
-  const size_t block = ternary_block(c.packing);
-  const size_t unit = c.tensorScale >= 0 ? block : std::lcm(c.group, block);
-  return StartKernelJob(info, c, unit * std::max<size_t>(1, (size_t(1) << 18) / unit), std::move(keep), 8, RunTernary<Encode>);
+  return StartKernelJob(info, c, JobChunk(c), std::move(keep), 8, RunTernary<Encode>);
+}
+
+struct TernaryWeightedRaw : TernaryRaw {
+  const float* importance;
+};
+
+Napi::Value TernaryWeightedAsync(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Object> keep;
+  TernaryWeightedRaw c{ParseTernary(info, keep), nullptr};
+  if (c.tensorScale >= 0) throw Napi::RangeError::New(info.Env(), "importance weighting needs group scales, not a tensor scale");
+  Napi::TypedArray importance = RequireTypedArray(info, 8, napi_float32_array, "importance");
+  if (importance.ElementLength() != c.n) throw Napi::RangeError::New(info.Env(), "importance must hold one value per weight (" + std::to_string(c.n) + ")");
+  c.importance = reinterpret_cast<const float*>(TypedArrayBytes(importance));
+  for (size_t i = 0; i < c.n; ++i)
+    if (!(c.importance[i] >= 0) || !std::isfinite(c.importance[i])) throw Napi::RangeError::New(info.Env(), "importance must be finite and >= 0");
+  keep.push_back(importance);
+  return StartKernelJob(info, c, JobChunk(c), std::move(keep), 9, [](const KernelTable&, const TernaryWeightedRaw& r, size_t first, size_t count) {
+    const uint8_t* w = static_cast<const uint8_t*>(r.w) + first * float_type_bytes(r.type);
+    ternary_encode_weighted(w, r.type, count, r.group, r.packing, r.rounds, r.importance + first, r.packed + first / ternary_per_byte(r.packing), r.scales + first / r.group);
+  });
 }
 
 }  // namespace
@@ -88,6 +115,7 @@ void RegisterTernary(Napi::Env env, Napi::Object exports) {
   exports.Set("ternaryDecode", Napi::Function::New(env, TernarySync<false>, "ternaryDecode"));
   exports.Set("ternaryEncodeAsync", Napi::Function::New(env, TernaryAsync<true>, "ternaryEncodeAsync"));
   exports.Set("ternaryDecodeAsync", Napi::Function::New(env, TernaryAsync<false>, "ternaryDecodeAsync"));
+  exports.Set("ternaryEncodeWeightedAsync", Napi::Function::New(env, TernaryWeightedAsync, "ternaryEncodeWeightedAsync"));
 }
 
 }  // namespace tz

@@ -96,7 +96,7 @@ program
   .requiredOption('-o, --output <file>', 'container to write (.tzip)')
   .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast], vptq:2|3|4|2:large or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>]', 'lossless')
   .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
-  .option('--importance <file.safetensors>', 'per-input-column importance, one F32 vector per weight tensor (weights vptq\'s k-means)')
+  .option('--importance <file.safetensors>', 'per-input-column importance, one F32 vector per weight tensor (from tensorzip imatrix; weights vptq\'s k-means, rtn\'s scales and ternary :opt)')
   .option('--lzma <setting>', 'LZMA stage: auto, off, or a preset 0-9 (9e = extreme)', 'auto')
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf under a lossy method').choices(['lossless', 'error']).default('lossless'))

@@ -33,7 +33,7 @@ export interface CompressOptions {
   threads?: number;
   /** Tensors with NaN/Inf under a lossy method: store them lossless (default) or fail. */
   nonFinite?: 'lossless' | 'error';
-  /** A safetensors file of per-input-column importance vectors, one per weight tensor (vptq). */
+  /** A safetensors file of per-input-column importance vectors, one per weight tensor (vptq, rtn, ternary :opt). */
   importance?: string;
   /** Reuse the tensors an interrupted run finished (its `<output>.resume` sidecar). */
   resume?: boolean;

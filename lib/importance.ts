@@ -14,6 +14,15 @@ export function columnsOf(shape: number[]): number {
   return numelOf(shape.slice(1));
 }
 
+/** Each weight's importance: that of its column, for elements [first, first + n) of a row-major
+ * tensor whose rows are importance.length long. */
+export function elementImportance(importance: Float32Array, first: number, n: number): Float32Array {
+  const cols = importance.length;
+  const out = new Float32Array(n);
+  for (let i = 0, c = first % cols; i < n; i++, c = c + 1 === cols ? 0 : c + 1) out[i] = importance[c];
+  return out;
+}
+
 export async function loadImportance(file: string, tensors: Array<Pick<TensorEntry, 'name' | 'shape'>>): Promise<Importance> {
   const st = await SafetensorsFile.open(file).catch((e: NodeJS.ErrnoException) => {
     if (e instanceof FormatError) throw new Error(`${e.message} (not a valid importance file)`);

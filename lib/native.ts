@@ -129,6 +129,11 @@ export interface NativeBinding {
     out: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array,
     options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
+  /** ternary:opt with group scales, each chosen to minimise the importance-weighted error (importance: one value per weight). */
+  ternaryEncodeWeightedAsync(
+    weights: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: -1, rounds: number, packed: Uint8Array, scales: Uint16Array,
+    importance: Float32Array, options: { threads?: number }, onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
   // seedlm (binding/cpu/seedlm.h): fields hold (P + 1) bytes per block: e4, then q_p as int8.
   /** keep 0: exhaustive search; keep K (1..32): the approximate mode's K best seeds by least-squares error. */
   seedlmEncode(weights: Float32Array, C: number, P: number, eMin: number, keep: number, seeds: Uint16Array, fields: Uint8Array, path?: KernelPath): void;

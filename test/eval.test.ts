@@ -126,6 +126,15 @@ describe('eval and imatrix', function () {
     assert.equal(loaded.size, 2 * 7 + 1);
     const v = await compress(generated, path.join(tmp, 'vptq.tzip'), { method: 'vptq:2', importance: out });
     assert.ok(v.tensors.some((t) => t.method.startsWith('vptq')));
+    // rtn and ternary:opt choose other scales with it; the containers verify against the original.
+    for (const method of ['rtn:4', 'ternary:opt']) {
+      const plain = path.join(tmp, 'plain.tzip'), weighted = path.join(tmp, 'weighted.tzip');
+      await compress(generated, plain, { method });
+      await compress(generated, weighted, { method, importance: out });
+      assert.notDeepEqual(await readFile(weighted), await readFile(plain), method);
+      const ok = cli('verify', weighted, '--against', generated);
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    }
   });
 
   describe('bad input: a clear error, exit 1 (2 for usage), no output', () => {

@@ -248,3 +248,51 @@ describe('ternary', () => {
       });
   });
 });
+
+describe('ternary:opt with importance (weighted refinement)', () => {
+  async function weighted(w: Float32Array, group: number, packing: Packing, a: Float32Array, threads = 2) {
+    const packed = new Uint8Array(Math.ceil(w.length / (packing === 3 ? 5 : 4)));
+    const scales = new Uint16Array(Math.ceil(w.length / group));
+    await native.ternaryEncodeWeightedAsync(w, 'F32', group, packing, -1, 3, packed, scales, a, { threads }).promise;
+    const out = new Float32Array(w.length);
+    native.ternaryDecode(out, 'F32', group, packing, -1, 0, packed, scales);
+    return { packed, scales, out };
+  }
+  const werr = (w: Float32Array, out: Float32Array, a: Float32Array, from = 0, to = w.length) => {
+    let e = 0;
+    for (let i = from; i < to; i++) e += a[i] * (w[i] - out[i]) ** 2;
+    return e;
+  };
+
+  it('never leaves more weighted error than :opt in any group, less overall, and decodes with the ternary decoder', async () => {
+    const rng = new Rng(4);
+    const w = gaussian(64 * 256 + 96, 8, 0.02);
+    const a = Float32Array.from(w, () => Math.exp(2 * rng.normal()));
+    for (const group of [64, 256]) {
+      const plain = run(w, group, 3, -1, 'scalar', 3);
+      const r = await weighted(w, group, 3, a);
+      for (let g = 0; g * group < w.length; g++) {
+        const from = g * group, to = Math.min(w.length, from + group);
+        assert.ok(werr(w, r.out, a, from, to) <= werr(w, plain.out, a, from, to), `group ${g}`);
+      }
+      const gain = werr(w, r.out, a) / werr(w, plain.out, a);
+      assert.ok(gain < 0.99, `g${group}: weighted error ratio ${gain}`);
+    }
+  });
+
+  it('all-zero importance gives plain :opt byte for byte; any thread count gives the same bytes; bad importance is refused', async () => {
+    const w = gaussian(8192, 3, 0.02);
+    const zero = await weighted(w, 128, 2, new Float32Array(w.length));
+    const plain = run(w, 128, 2, -1, 'scalar', 3);
+    assert.equal(firstDifference(zero.packed, plain.packed), -1);
+    assert.equal(firstDifference(zero.scales, plain.scales), -1);
+    const a = Float32Array.from(w, (_, i) => 1 + (i % 5));
+    const one = await weighted(w, 128, 3, a, 1), two = await weighted(w, 128, 3, a, 2);
+    assert.equal(firstDifference(one.packed, two.packed), -1);
+    assert.equal(firstDifference(one.scales, two.scales), -1);
+    const bad = Float32Array.from(a);
+    bad[3] = NaN;
+    assert.throws(() => native.ternaryEncodeWeightedAsync(w, 'F32', 128, 3, -1, 3, new Uint8Array(1639), new Uint16Array(64), bad, {}), /importance must be finite and >= 0/);
+    assert.throws(() => native.ternaryEncodeWeightedAsync(w, 'F32', 128, 3, 0.5 as -1, 0, new Uint8Array(1639), new Uint16Array(0), a, {}), /needs group scales/);
+  });
+});

@@ -1,5 +1,6 @@
 // rtn (SPEC.md §3.4): symmetric absmax round-to-nearest, 2-8 bits, f16 scale per group. The
 // yardstick every lossy method is reported next to. Kernels: binding/cpu/rtn_{scalar,avx2}.cc.
+import { elementImportance } from '../importance';
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
@@ -9,15 +10,6 @@ import { SpecError, packedBytes, type Method } from './method';
 export interface RtnParams {
   bits: number;
   group: number;
-}
-
-/** Each weight's importance: that of its column, for elements [first, first + n) of a row-major
- * tensor whose rows are importance.length long. */
-export function elementImportance(importance: Float32Array, first: number, n: number): Float32Array {
-  const cols = importance.length;
-  const out = new Float32Array(n);
-  for (let i = 0, c = first % cols; i < n; i++, c = c + 1 === cols ? 0 : c + 1) out[i] = importance[c];
-  return out;
 }
 
 export const rtn: Method<RtnParams> = {

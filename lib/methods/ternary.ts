@@ -1,6 +1,7 @@
 // ternary (SPEC.md §3.1): BitNet b1.58 absmean ternarization. Scales per group of N weights
 // (default 256), per row, or one per tensor; trits packed base-3 (5 per byte, 1.6 bits) or 2-bit.
 // Kernels: binding/cpu/ternary_{scalar,avx2}.cc, binding/cuda/ternary.cu.
+import { elementImportance } from '../importance';
 import { ENCODED_DTYPES, type Dtype } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native, type TernaryDtype } from '../native';
@@ -63,16 +64,25 @@ export const ternary: Method<TernaryParams> = {
     const scales = p.scale === 'tensor' ? 32 * Math.ceil(numel / chunk) : 16 * Math.ceil(numel / p.group);
     return (8 * packedBytes(numel, p) + scales) / numel;
   },
-  async encode(p, dtype, raw, { threads, signal }, tensor) {
+  async encode(p, dtype, raw, { threads, signal }, chunk) {
     // The kernels read F32/BF16/F16 bits directly and write the reconstruction in the same dtype.
     const w = floatView(dtype, raw);
     const packed = new Uint8Array(packedBytes(w.length, p));
     const perTensor = p.scale === 'tensor';
     const scales = new Uint16Array(perTensor ? 0 : Math.ceil(w.length / p.group));
-    const gamma = perTensor ? Math.fround(tensor.absMean) : -1;
+    const gamma = perTensor ? Math.fround(chunk.absMean) : -1;
     const rounds = p.opt ? OPT_ROUNDS : 0;
     const t = ternaryDtype(dtype);
-    await runJob((progress) => native.ternaryEncodeAsync(w, t, p.group, p.packing, gamma, rounds, packed, scales, { threads }, progress), { signal });
+    // With --importance, :opt keeps whichever refined scale leaves the lower importance-weighted
+    // error; plain ternary keeps BitNet's absmean.
+    const importance = p.opt && !perTensor && chunk.importance ? elementImportance(chunk.importance, chunk.first, w.length) : undefined;
+    await runJob(
+      (progress) =>
+        importance
+          ? native.ternaryEncodeWeightedAsync(w, t, p.group, p.packing, -1, rounds, packed, scales, importance, { threads }, progress)
+          : native.ternaryEncodeAsync(w, t, p.group, p.packing, gamma, rounds, packed, scales, { threads }, progress),
+      { signal },
+    );
     const recon = floatArray(dtype, w.length);
     await runJob((progress) => native.ternaryDecodeAsync(recon, t, p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });
     return { streams: [packed, perTensor ? bytesOf(Float32Array.of(gamma)) : bytesOf(scales)], decoded: bytesOf(recon) };
