@@ -4,7 +4,6 @@
 // rtnEncodeWeightedAsync(weights, bits, group, codes, scales, importance, options, onProgress):
 //   the importance-weighted scale search (cpu/rtn_weighted.h); importance: one f32 >= 0 per weight.
 #include <algorithm>
-#include <cmath>
 
 #include "bindings.h"
 #include "cpu/bitpack.h"
@@ -76,12 +75,7 @@ struct RtnWeightedRaw : RtnRaw {
 Napi::Value RtnWeightedAsync(const Napi::CallbackInfo& info) {
   std::vector<Napi::Object> keep;
   RtnWeightedRaw c{ParseRtn(info, keep), nullptr};
-  Napi::TypedArray importance = RequireTypedArray(info, 5, napi_float32_array, "importance");
-  if (importance.ElementLength() != c.n) throw Napi::RangeError::New(info.Env(), "importance must hold one value per weight (" + std::to_string(c.n) + ")");
-  c.importance = reinterpret_cast<const float*>(TypedArrayBytes(importance));
-  for (size_t i = 0; i < c.n; ++i)
-    if (!(c.importance[i] >= 0) || !std::isfinite(c.importance[i])) throw Napi::RangeError::New(info.Env(), "importance must be finite and >= 0");
-  keep.push_back(importance);
+  c.importance = RequireImportance(info, 5, c.n, keep);
   const size_t chunk = c.group * std::max<size_t>(1, (size_t(1) << 16) / c.group);  // whole groups
   return StartKernelJob(info, c, chunk, std::move(keep), 6, [](const KernelTable&, const RtnWeightedRaw& r, size_t first, size_t count) {
     rtn_encode_weighted(r.w + first, r.importance + first, count, r.bits, r.group, r.packed + first * r.bits / 8, r.scales + first / r.group);
