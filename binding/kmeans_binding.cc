@@ -45,13 +45,7 @@ Napi::TypedArray RequireLabels(const Napi::CallbackInfo& info, size_t i, size_t 
 // alive by `keep` for async work.
 const float* OptionalWeights(const Napi::CallbackInfo& info, size_t i, size_t n, std::vector<Napi::Object>& keep) {
   if (info[i].IsNull() || info[i].IsUndefined()) return nullptr;
-  Napi::TypedArray weights = RequireTypedArray(info, i, napi_float32_array, "weights");
-  if (weights.ElementLength() != n) throw Napi::RangeError::New(info.Env(), "weights must hold one value per point (" + std::to_string(n) + ")");
-  const float* w = reinterpret_cast<const float*>(TypedArrayBytes(weights));
-  for (size_t j = 0; j < n; ++j)
-    if (!(w[j] >= 0) || !std::isfinite(w[j])) throw Napi::RangeError::New(info.Env(), "weights must be finite and >= 0");
-  keep.push_back(weights);
-  return w;
+  return RequireNonNegative(info, i, n, "weights", "point", keep);
 }
 
 Napi::Value Train(const Napi::CallbackInfo& info) {

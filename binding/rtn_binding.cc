@@ -75,7 +75,7 @@ struct RtnWeightedRaw : RtnRaw {
 Napi::Value RtnWeightedAsync(const Napi::CallbackInfo& info) {
   std::vector<Napi::Object> keep;
   RtnWeightedRaw c{ParseRtn(info, keep), nullptr};
-  c.importance = RequireImportance(info, 5, c.n, keep);
+  c.importance = RequireNonNegative(info, 5, c.n, "importance", "weight", keep);
   const size_t chunk = c.group * std::max<size_t>(1, (size_t(1) << 16) / c.group);  // whole groups
   return StartKernelJob(info, c, chunk, std::move(keep), 6, [](const KernelTable&, const RtnWeightedRaw& r, size_t first, size_t count) {
     rtn_encode_weighted(r.w + first, r.importance + first, count, r.bits, r.group, r.packed + first * r.bits / 8, r.scales + first / r.group);

@@ -96,7 +96,7 @@ Napi::Value TernaryWeightedAsync(const Napi::CallbackInfo& info) {
   std::vector<Napi::Object> keep;
   TernaryWeightedRaw c{ParseTernary(info, keep), nullptr};
   if (c.tensorScale >= 0) throw Napi::RangeError::New(info.Env(), "importance weighting needs group scales, not a tensor scale");
-  c.importance = RequireImportance(info, 8, c.n, keep);
+  c.importance = RequireNonNegative(info, 8, c.n, "importance", "weight", keep);
   return StartKernelJob(info, c, JobChunk(c), std::move(keep), 9, [](const KernelTable&, const TernaryWeightedRaw& r, size_t first, size_t count) {
     const uint8_t* w = static_cast<const uint8_t*>(r.w) + first * float_type_bytes(r.type);
     ternary_encode_weighted(w, r.type, count, r.group, r.packing, r.rounds, r.importance + first, r.packed + first / ternary_per_byte(r.packing), r.scales + first / r.group);
