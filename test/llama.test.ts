@@ -80,7 +80,7 @@ describe('forward pass against the reference implementation', () => {
         const hidden = await model.forward(seqs, { threads: 2 });
         const rows = Uint32Array.from({ length: 2 * (T - 1) }, (_, i) => (i < T - 1 ? i : i + 1));
         const targets = Uint32Array.from(rows, (r) => seqs[Math.floor(r / T)][(r % T) + 1]);
-        const head = await model.head(hidden);
+        const head = { hidden, ...(await model.head()) };
         const scores = await native.llamaScoreAsync(head, head, rows, targets, { eps: model.config.eps, threads: 2 }).promise;
         let worst = 0;
         for (let s = 0; s < 2; s++) {

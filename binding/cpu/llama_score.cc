@@ -21,27 +21,31 @@ struct RowStats {
   uint32_t top;
 };
 
-RowStats stats(const float* l, size_t vocab) {
+// The row's maximum and its first index.
+RowStats row_max(const float* l, size_t vocab) {
   RowStats s{-INFINITY, 0, 0};
   for (size_t j = 0; j < vocab; ++j)
     if (l[j] > s.max) s.max = l[j], s.top = uint32_t(j);
-  // Single-precision exponentials (each within 1 ulp), summed in double.
-  const float mx = float(s.max);
-  double sum = 0;
-  for (size_t j = 0; j < vocab; ++j) sum += std::exp(l[j] - mx);
-  s.lse = s.max + std::log(sum);
   return s;
 }
 
-// KL(P_a ‖ P_b) = Σ p_a (l_a − l_b) − lse_a + lse_b, since Σ p_a = 1.
-double kl(const float* a, const float* b, size_t vocab, const RowStats& sa, const RowStats& sb) {
-  double dot = 0, sum = 0;
-  for (size_t j = 0; j < vocab; ++j) {
-    const double e = std::exp(a[j] - float(sa.max));
-    sum += e;
-    dot += e * (double(a[j]) - double(b[j]));
+// Sets s.lse from Σ e_j, e_j = exp(l_j − max) (single-precision exponentials, each within 1 ulp,
+// summed in double). With the other model's logits, the same pass returns Σ p_j (l_j − other_j),
+// p_j = e_j / Σ e: since Σ p = 1, KL(P_l ‖ P_other) is that − lse + lse_other.
+double log_sum_exp(const float* l, const float* other, size_t vocab, RowStats& s) {
+  const float mx = float(s.max);
+  double sum = 0, dot = 0;
+  if (other) {
+    for (size_t j = 0; j < vocab; ++j) {
+      const double e = std::exp(l[j] - mx);
+      sum += e;
+      dot += e * (double(l[j]) - double(other[j]));
+    }
+  } else {
+    for (size_t j = 0; j < vocab; ++j) sum += std::exp(l[j] - mx);
   }
-  return dot / sum - sa.lse + sb.lse;
+  s.lse = s.max + std::log(sum);
+  return dot / sum;
 }
 
 }  // namespace
@@ -63,14 +67,15 @@ void llama_score(const KernelTable& kt, size_t dim, float eps, const LlamaHead& 
     }
     parallel_for(n, 1, threads, ctx, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) {
-        RowStats s[2];
+        const float* l[2] = {logits[0].get() + i * vocab, other ? logits[1].get() + i * vocab : nullptr};
+        RowStats s[2] = {row_max(l[0], vocab), other ? row_max(l[1], vocab) : RowStats{}};
+        const double dot = log_sum_exp(l[0], l[1], vocab, s[0]);  // l[1] null without other
+        if (other) log_sum_exp(l[1], nullptr, vocab, s[1]);
         for (int m = 0; m < models; ++m) {
-          const float* l = logits[m].get() + i * vocab;
-          s[m] = stats(l, vocab);
-          out.nll[m][b0 + i] = s[m].lse - double(l[targets[b0 + i]]);
+          out.nll[m][b0 + i] = s[m].lse - double(l[m][targets[b0 + i]]);
           out.top[m][b0 + i] = s[m].top;
         }
-        if (other && out.kl) out.kl[b0 + i] = kl(logits[0].get() + i * vocab, logits[1].get() + i * vocab, vocab, s[0], s[1]);
+        if (other && out.kl) out.kl[b0 + i] = dot - s[0].lse + s[1].lse;
       }
     }, false);
     ctx.progress(b0 + n, count);

@@ -85,10 +85,7 @@ export async function evaluate(modelPath: string, input: TokenInput, options: Ev
         const name = m === reference ? 'reference' : 'model';
         hidden.push(await m.forward(group, { ...io, onStep: (d, t) => options.onProgress?.(done + d, steps, `${name}: layer ${Math.min(d, t - 1)}/${t - 1}${where}`) }));
         done += m.config.layers + 1;
-        if (!heads.has(m)) {
-          const { norm, lm } = await m.head(hidden[hidden.length - 1], io);
-          heads.set(m, { norm, lm });
-        }
+        if (!heads.has(m)) heads.set(m, await m.head(io));
       }
       options.onProgress?.(done, steps, `scoring${where}`);
       const rows = new Uint32Array(group.length * perChunk), targets = new Uint32Array(rows.length);

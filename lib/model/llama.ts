@@ -142,10 +142,9 @@ export class LlamaModel {
     return w;
   }
 
-  /** The output head for final hidden states: the final norm and lm_head (the embedding when tied). */
-  async head(hidden: Float32Array, options: { threads?: number; signal?: AbortSignal } = {}): Promise<LlamaHeadWeights> {
+  /** The output head: the final norm and lm_head (the embedding when tied). */
+  async head(options: { threads?: number; signal?: AbortSignal } = {}): Promise<Omit<LlamaHeadWeights, 'hidden'>> {
     return {
-      hidden,
       norm: await this.weights.read('model.norm.weight', options),
       lm: await this.weights.read(this.config.tied ? EMBED : 'lm_head.weight', options),
     };
