@@ -9,12 +9,15 @@
 //   llamaScoreAsync(ref, other | null, rows, targets, { eps, threads }, onProgress) -> job resolving
 //     { nll: Float64Array[], top: Uint32Array[], kl?: Float64Array } (one entry per model);
 //     ref/other: { hidden, norm, lm } (final hidden states, final norm, lm_head [vocab, dim]).
+//   llamaNormSquaresAsync(hidden, norm, eps, sums) -> job adding Σ rmsnorm(h)² per column to sums
+//     (Float64Array [dim]): the input statistics of lm_head for importance matrices.
 #include <cmath>
 #include <memory>
 
 #include "args.h"
 #include "bindings.h"
 #include "cpu/llama_layer.h"
+#include "cpu/llama_ops.h"
 #include "cpu/llama_score.h"
 #include "native_job.h"
 
@@ -234,12 +237,38 @@ Napi::Value ScoreAsync(const Napi::CallbackInfo& info) {
   return StartJob(env, std::move(work), {info.Length() > 5 ? info[5] : env.Undefined(), std::move(keep)});
 }
 
+Napi::Value NormSquaresAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::TypedArray hidden = RequireTypedArray(info, 0, napi_float32_array, "hidden");
+  Napi::TypedArray norm = RequireTypedArray(info, 1, napi_float32_array, "norm");
+  if (!info[2].IsNumber() || !(info[2].As<Napi::Number>().DoubleValue() >= 0)) throw Napi::RangeError::New(env, "eps must be a number >= 0");
+  const float eps = info[2].As<Napi::Number>().FloatValue();
+  Napi::TypedArray sums = RequireTypedArray(info, 3, napi_float64_array, "sums");
+  const size_t dim = norm.ElementLength();
+  if (dim == 0 || hidden.ElementLength() % dim) throw Napi::RangeError::New(env, "hidden must hold whole rows of norm's length");
+  if (sums.ElementLength() != dim) throw Napi::RangeError::New(env, "sums must hold one value per column (" + std::to_string(dim) + ")");
+  const float *h = F32(hidden), *w = F32(norm);
+  double* acc = reinterpret_cast<double*>(TypedArrayBytes(sums));
+  const size_t rows = hidden.ElementLength() / dim;
+  JobWork work = [h, w, acc, rows, dim, eps](JobContext& ctx) -> JobResult {
+    std::vector<float> xn(dim);
+    for (size_t r = 0; r < rows; ++r) {
+      if (r % 256 == 0) ctx.throwIfCancelled();
+      rms_norm(h + r * dim, 1, dim, dim, w, eps, xn.data(), dim);
+      add_squares(xn.data(), 1, dim, dim, acc);
+    }
+    return nullptr;
+  };
+  return StartJob(env, std::move(work), {env.Undefined(), {hidden, norm, sums}});
+}
+
 }  // namespace
 
 void RegisterLlama(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("llamaLayerAsync", Napi::Function::New(env, LayerAsync, "llamaLayerAsync"));
   exports.Set("llamaScoreAsync", Napi::Function::New(env, ScoreAsync, "llamaScoreAsync"));
+  exports.Set("llamaNormSquaresAsync", Napi::Function::New(env, NormSquaresAsync, "llamaNormSquaresAsync"));
 }
 
 }  // namespace tz

@@ -194,6 +194,8 @@ export interface NativeBinding {
     ref: LlamaHeadWeights, other: LlamaHeadWeights | null, rows: Uint32Array, targets: Uint32Array,
     options: { eps: number; threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<{ nll: Float64Array[]; top: Uint32Array[]; kl?: Float64Array }>;
+  /** Adds Σ rmsnorm(h)² per column of hidden's rows to sums (lm_head's input statistics). */
+  llamaNormSquaresAsync(hidden: Float32Array, norm: Float32Array, eps: number, sums: Float64Array): NativeJobHandle<void>;
   activeJobs(): number;
   jobSelfTest(
     options: { steps?: number; stepMs?: number; failAt?: number },

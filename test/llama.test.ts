@@ -58,6 +58,14 @@ describe('forward-pass entry points refuse bad arguments', () => {
     assert.throws(() => native.llamaScoreAsync(head, { ...head, lm: new Float32Array(48) }, Uint32Array.of(1), Uint32Array.of(0), { eps: 1e-6 }), /lm must hold 40 values/);
     assert.throws(() => native.llamaScoreAsync(head, null, Uint32Array.of(1), Uint32Array.of(0, 1), { eps: 1e-6 }), /same length/);
   });
+  it('llamaNormSquaresAsync: adds the squared RMSNorm output per column, and checks its sizes', async () => {
+    const ok = new Float64Array(2);
+    await native.llamaNormSquaresAsync(Float32Array.of(3, 4, 1, 0), Float32Array.of(1, 2), 1e-6, ok).promise;
+    // (3, 4) / sqrt(12.5) · (1, 2) and (1, 0) / sqrt(0.5) · (1, 2)
+    assert.ok(Math.abs(ok[0] - (9 / 12.5 + 1 / 0.5)) < 1e-5 && Math.abs(ok[1] - (64 / 12.5)) < 1e-5, `${ok}`);
+    assert.throws(() => native.llamaNormSquaresAsync(Float32Array.of(1, 2, 3), Float32Array.of(1, 2), 0, new Float64Array(2)), /whole rows/);
+    assert.throws(() => native.llamaNormSquaresAsync(Float32Array.of(1, 2), Float32Array.of(1, 2), 0, new Float64Array(3)), /one value per column \(2\)/);
+  });
 });
 
 describe('forward pass against the reference implementation', () => {

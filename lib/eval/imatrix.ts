@@ -4,8 +4,10 @@
 // and VPTQ-style Hessian weighting use). Written as safetensors in the form --importance reads:
 // one F32 [in_features] vector per weight tensor, named like it.
 import { SafetensorsWriter, type TensorSpec } from '../io/safetensors-writer';
+import { runJob } from '../jobs';
 import { bytesOf } from '../methods/f32';
 import { LlamaModel } from '../model/llama';
+import { native } from '../native';
 import { defaultThreads } from '../threads';
 import { chunkGroups, chunkTokens, loadTokens, type ChunkOptions, type TokenInput } from './chunks';
 
@@ -45,7 +47,7 @@ export async function computeImportance(
       threads, signal: options.signal, stats,
       onStep: (d, t) => options.onProgress?.(g * t + d, steps, `layer ${Math.min(d, t - 1)}/${t - 1}`),
     });
-    if (norm) addNormSquares(hidden, norm, c.hidden, c.eps, headIn);
+    if (norm) await runJob(() => native.llamaNormSquaresAsync(hidden, norm, c.eps, headIn), { signal: options.signal });
   }
   const activations = chunks.length * chunks[0].length;
   const mean = (sums: Float64Array) => Float32Array.from(sums, (s) => s / activations);
@@ -61,19 +63,6 @@ export async function computeImportance(
   });
   if (norm) importance.set('lm_head.weight', mean(headIn));
   return { importance, tokens: stream.source, chunks: chunks.length, ctx: chunks[0].length, activations };
-}
-
-/** Σ rmsnorm(h)² per column over the rows of h: the input of lm_head (no logits needed). */
-function addNormSquares(h: Float32Array, norm: Float32Array, dim: number, eps: number, acc: Float64Array): void {
-  for (let r = 0; r < h.length / dim; r++) {
-    let ss = 0;
-    for (let i = 0; i < dim; i++) ss += h[r * dim + i] * h[r * dim + i];
-    const inv = 1 / Math.sqrt(ss / dim + eps);
-    for (let i = 0; i < dim; i++) {
-      const x = Math.fround(Math.fround(h[r * dim + i] * inv) * norm[i]);
-      acc[i] += x * x;
-    }
-  }
 }
 
 /** Computes the importance matrix and writes it to `output` (atomically: nothing on failure). */
