@@ -5,7 +5,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { backendInfo } from './backend';
-import { compress, type CompressProgress } from './compress';
+import { compress, compressShard, type CompressProgress } from './compress';
+import { merge } from './merge';
+import { parseShard, type ShardSpec } from './shard';
 import { decompress } from './decompress';
 import { E2E_METHODS, formatE2e, runE2e } from './bench/e2e';
 import { DEMO_METHODS, formatDemo, runDemo } from './demo';
@@ -16,7 +18,7 @@ import { inspect } from './inspect';
 import { SpecError } from './methods/method';
 import { parseSpec } from './methods/registry';
 import { loadPolicyFile } from './policy';
-import { formatCompress, formatEval, formatImatrix, formatInspect, formatVerify } from './report';
+import { formatBytes, formatCompress, formatEval, formatImatrix, formatInspect, formatVerify } from './report';
 import { verify } from './verify';
 import { version } from './version';
 
@@ -101,21 +103,52 @@ program
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf under a lossy method').choices(['lossless', 'error']).default('lossless'))
   .option('--resume', 'reuse the tensors an interrupted run finished (kept in <output>.resume)')
+  .option('--shard <i/n>', 'encode only shard i of n (0-based) into a part file at --output; then tensorzip merge', (v: string) => {
+    try {
+      return parseShard(v);
+    } catch (e) {
+      throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+    }
+  })
   .option('--json', 'print the report as JSON')
-  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; json?: boolean }) => {
+  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; shard?: ShardSpec; json?: boolean }) => {
     const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
+    const options = {
+      method: opts.method,
+      policy,
+      importance: opts.importance,
+      lzma: opts.lzma,
+      threads: opts.threads,
+      nonFinite: opts.nonfinite,
+      resume: opts.resume,
+      signal: interruptSignal(),
+    };
+    const shard = opts.shard;
+    if (shard) {
+      const r = await withProgress(opts.json, (update) => compressShard(model, opts.output, { ...options, shard, onProgress: (p) => update(p.done, p.total, `shard ${shard.index}/${shard.count}`) }));
+      print(opts.json, r, () => `wrote part ${shard.index}/${shard.count} to ${r.output}: ${r.tensors.length} of ${r.tensorCount} tensors, ${formatBytes(r.originalBytes)} of weights in ${formatBytes(r.partBytes)}, ${r.seconds.toFixed(1)} s`);
+      return;
+    }
     const report = await withProgress(opts.json, (update) =>
       compress(model, opts.output, {
-        method: opts.method,
-        policy,
-        importance: opts.importance,
-        lzma: opts.lzma,
-        threads: opts.threads,
-        nonFinite: opts.nonfinite,
-        resume: opts.resume,
-        signal: interruptSignal(),
+        ...options,
         onProgress: (p: CompressProgress) => update(p.done, p.total, `tensor ${Math.min(p.tensorIndex + 1, p.tensorCount)}/${p.tensorCount} ${p.tensorName}`),
       }),
+    );
+    print(opts.json, report, () => formatCompress(report));
+  });
+
+program
+  .command('merge')
+  .description('assemble the part files of compress --shard (one per shard) into the container a single compress writes, byte for byte')
+  .argument('<parts...>', 'part files, one per shard, in any order')
+  .requiredOption('-o, --output <file>', 'container to write (.tzip)')
+  .option('--input <model>', 'the input model, when it is not at the path the parts recorded')
+  .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+  .option('--json', 'print the report as JSON')
+  .action(async (parts: string[], opts: { output: string; input?: string; threads?: number; json?: boolean }) => {
+    const report = await withProgress(opts.json, (update) =>
+      merge(parts, opts.output, { input: opts.input, threads: opts.threads, signal: interruptSignal(), onProgress: (p) => update(p.done, p.total, 'copying pieces') }),
     );
     print(opts.json, report, () => formatCompress(report));
   });

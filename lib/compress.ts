@@ -1,14 +1,15 @@
 // compress: model -> .tzip. A straight line: open and validate the input, assign a method to
 // every tensor (all specs checked before any work), then stream each tensor chunk by chunk
 // through method -> LZMA stage -> container writer. Memory is bounded by a few chunks.
-import { open, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { backendInfo } from './backend';
 import { FORMAT_VERSION, filePieceName, pieceName, tensorPieceName, type ContainerMeta, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
-import { ContainerWriter } from './container/writer';
+import { ContainerWriter, recordOnly, type PieceSink } from './container/writer';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
+import { tempPathFor } from './io/safetensors-writer';
 import { compressPieces, formatLzma, parseLzma, type LzmaSetting } from './lzma';
 import { toF32 } from './methods/f32';
 import { chunkElements, type JobContext, type TensorFacts } from './methods/method';
@@ -19,6 +20,7 @@ import { native } from './native';
 import { assign, parsePolicy, type Assignment } from './policy';
 import { loadImportance, type Importance } from './importance';
 import { ResumeLog, type FinishedTensor } from './resume';
+import { assignShards, type ShardSpec } from './shard';
 import { defaultThreads } from './threads';
 import { totals, type Totals } from './totals';
 import { version } from './version';
@@ -80,6 +82,45 @@ export interface CompressReport extends Totals {
 const FILE_CHUNK = 1 << 23;
 
 export async function compress(input: string, output: string, options: CompressOptions = {}): Promise<CompressReport> {
+  return (await writeContainer(input, output, options)) as CompressReport;
+}
+
+/** Encodes only the tensors of `shard` (lib/shard.ts) into a part file at `output`; merge()
+ * assembles the parts of every shard into the container compress() would write. */
+export async function compressShard(input: string, output: string, options: CompressOptions & { shard: ShardSpec }): Promise<PartReport> {
+  if (options.resume) throw new Error('--resume applies to whole containers, not to --shard parts (run the shard again)');
+  return (await writeContainer(input, output, options)) as PartReport;
+}
+
+/** Tensors merge() took from part files, and the key their run had (input files and options). */
+export interface PartTensors {
+  key: string;
+  finished: FinishedTensor[];
+}
+
+/** What `compress --shard` wrote. */
+export interface PartReport {
+  input: string;
+  output: string;
+  shard: ShardSpec;
+  /** Tensors of the model / of this shard. */
+  tensorCount: number;
+  tensors: TensorReport[];
+  /** Original bytes of this shard's tensors. */
+  originalBytes: number;
+  partBytes: number;
+  seconds: number;
+}
+
+export const PART_FORMAT = 'tensorzip-part';
+
+/** The compress options a part file records, for merge to run the same compress again. */
+export type PartOptions = Pick<CompressOptions, 'method' | 'policy' | 'lzma' | 'nonFinite' | 'importance'>;
+
+/** The container; with `parts` (merge), every tensor is copied from part files, none encoded. */
+export async function writeContainer(
+  input: string, output: string, options: CompressOptions & { shard?: ShardSpec }, parts?: PartTensors,
+): Promise<CompressReport | PartReport> {
   const t0 = process.hrtime.bigint();
   const lzma = parseLzma(options.lzma ?? 'auto');
   const base = parseSpec(options.method ?? 'lossless');
@@ -95,13 +136,22 @@ export async function compress(input: string, output: string, options: CompressO
     const progress = progressTracker(source, options.onProgress);
     const nonFinite = options.nonFinite ?? 'lossless';
     const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite }, options.importance);
-    const { log, finished } = await ResumeLog.open(output, key, options.resume ?? false);
+    if (options.shard) {
+      // What merge needs to run the same compress again over the parts.
+      const recorded = { method: options.method, policy: options.policy, lzma: options.lzma, nonFinite, importance: options.importance && path.resolve(options.importance) };
+      return await writePart(input, output, options.shard, recorded, { source, plan, lzma, ctx, key, how: { nonFinite, importance }, progress, t0 });
+    }
+    if (parts && parts.key !== key) throw new Error(`${input} or the options are not what the parts were made from (input files changed since, or other options)`);
+    const { log, finished } = parts
+      ? { log: undefined, finished: parts.finished }
+      : await ResumeLog.open(output, key, options.resume ?? false);
     const writer = await ContainerWriter.create(output).catch(async (e) => {
-      await log.close(false); // nothing new was finished: the sidecar stays only if it held tensors
+      await log?.close(false); // nothing new was finished: the sidecar stays only if it held tensors
       throw e;
     });
     try {
-      const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, { nonFinite, importance }, progress, log, finished);
+      const todo = plan.map((_, i) => i).slice(finished.length);
+      const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, { nonFinite, importance }, progress, log, finished, todo);
       const shards: ShardRecord[] = [];
       for (const s of source.shards) shards.push(await shardRecord(source, s, lzma, ctx, writer));
       const files: FileRecord[] = [];
@@ -121,7 +171,7 @@ export async function compress(input: string, output: string, options: CompressO
         totals: { originalBytes: source.totalBytes, weights: records.reduce((a, r) => a + numelOf(r.shape), 0) },
       };
       const containerBytes = await writer.finish(meta);
-      await log.close(true);
+      await log?.close(true);
       const info = backendInfo();
       return {
         input,
@@ -134,11 +184,48 @@ export async function compress(input: string, output: string, options: CompressO
       };
     } catch (e) {
       await writer.abort();
-      if ((await log.close(false)) && e instanceof Error) e.message += ` (finished tensors are kept in ${log.path}: run again with --resume to continue)`;
+      if (log && (await log.close(false)) && e instanceof Error) e.message += ` (finished tensors are kept in ${log.path}: run again with --resume to continue)`;
       throw e;
     }
   } finally {
     await source.close();
+  }
+}
+
+/** `compress --shard i/n`: this shard's tensors (lib/shard.ts) encoded into a part file at
+ * `output`, written under a temp name and renamed when complete. */
+async function writePart(
+  input: string,
+  output: string,
+  shard: ShardSpec,
+  recorded: PartOptions,
+  run: {
+    source: ModelSource; plan: Array<{ t: SourceTensor } & Assignment>; lzma: LzmaSetting; ctx: JobContext; key: string;
+    how: { nonFinite: 'lossless' | 'error'; importance?: Importance }; progress: ReturnType<typeof progressTracker>; t0: bigint;
+  },
+): Promise<PartReport> {
+  const { source, plan } = run;
+  const assigned = assignShards(source.tensors.map((t) => t.entry.byteLength), shard.count);
+  const order = plan.map((_, i) => i).filter((i) => assigned[i] === shard.index);
+  const temp = tempPathFor(output);
+  const log = await ResumeLog.create(temp, { format: PART_FORMAT, key: run.key, input: path.resolve(input), options: recorded, shard, tensors: plan.length });
+  try {
+    const { reports } = await encodeTensors(source, plan, run.lzma, run.ctx, recordOnly, run.how, run.progress, log, [], order);
+    await log.commit(output);
+    return {
+      input,
+      output,
+      shard,
+      tensorCount: plan.length,
+      tensors: reports,
+      originalBytes: order.reduce((a, i) => a + plan[i].t.entry.byteLength, 0),
+      partBytes: (await stat(output)).size,
+      seconds: Number(process.hrtime.bigint() - run.t0) / 1e9,
+    };
+  } catch (e) {
+    await log.close(false);
+    await rm(temp, { force: true });
+    throw e;
   }
 }
 
@@ -182,35 +269,39 @@ async function encodeTensors(
   plan: Array<{ t: SourceTensor } & Assignment>,
   lzma: LzmaSetting,
   ctx: JobContext,
-  writer: ContainerWriter,
+  writer: PieceSink,
   how: { nonFinite: 'lossless' | 'error'; importance?: Importance },
   progress: ReturnType<typeof progressTracker>,
-  log: ResumeLog,
+  log: ResumeLog | undefined,
   finished: FinishedTensor[],
+  order: number[],
 ): Promise<{ records: TensorRecord[]; reports: TensorReport[] }> {
   const records: TensorRecord[] = [];
   const reports: TensorReport[] = [];
   const states: TensorState[] = [];
   const budget = Math.max(1, ctx.threads) * BATCH_BYTES_PER_THREAD;
-  // Tensors an interrupted run finished: their pieces are copied, not encoded again.
-  for (const [i, f] of finished.entries()) {
+  // Tensors an interrupted run (or the parts of a merge) finished: their pieces are copied, not
+  // encoded again.
+  for (const f of finished) {
+    const i = f.tensor;
     const { entry } = plan[i].t;
-    if (f.record.name !== entry.name) throw new Error(`${log.path} does not match this model (tensor ${i} is ${f.record.name}, not ${entry.name})`);
+    if (f.record.name !== entry.name) throw new Error(`${f.from} does not match this model (tensor ${i} is ${f.record.name}, not ${entry.name})`);
     const again = [];
     for (const p of f.pieces) again.push(await writer.addPiece(p.name, await p.piece()));
-    if (JSON.stringify(again) !== JSON.stringify([...(f.record.tensorPieces ?? []), ...f.record.pieces.flat()])) throw new Error(`${log.path}: the pieces of ${entry.name} do not match their record`);
+    if (JSON.stringify(again) !== JSON.stringify([...(f.record.tensorPieces ?? []), ...f.record.pieces.flat()])) throw new Error(`${f.from}: the pieces of ${entry.name} do not match their record`);
     records.push(f.record);
     reports.push(f.report);
     progress.tensor(i, entry.name, entry.byteLength, entry.byteLength);
   }
-  let ti = finished.length; // next tensor to start
-  let ci = 0; // next chunk of tensor ti
-  while (ti < plan.length) {
+  let oi = 0; // next position in `order`
+  let ci = 0; // next chunk of tensor order[oi]
+  while (oi < order.length) {
     // Gather a batch of units: a tensor's tensor streams (chunk 'tensor'), its chunks, or, for an
     // empty tensor, nothing (chunk 'empty').
     const units: Array<{ tensor: number; chunk: number | 'tensor' | 'empty'; streams: Uint8Array[] }> = [];
     let bytes = 0;
-    while (ti < plan.length && (units.length === 0 || bytes < budget)) {
+    while (oi < order.length && (units.length === 0 || bytes < budget)) {
+      const ti = order[oi];
       const { t } = plan[ti];
       let state = states[ti];
       if (!state) {
@@ -219,7 +310,7 @@ async function encodeTensors(
       }
       if (ci >= state.chunks) {
         if (state.chunks === 0) units.push({ tensor: ti, chunk: 'empty', streams: [] });
-        ti++;
+        oi++;
         ci = 0;
         continue;
       }
@@ -244,7 +335,7 @@ async function encodeTensors(
       if (u.chunk === 'tensor') {
         for (const stream of state.tensorStreams) {
           const name = tensorPieceName(entry.name, stream);
-          await log.addPiece(u.tensor, name, stored[k]);
+          await log?.addPiece(u.tensor, name, stored[k]);
           state.tensorPieces.push(await writer.addPiece(name, stored[k++]));
         }
         continue;
@@ -253,14 +344,14 @@ async function encodeTensors(
         state.pieces[u.chunk] = [];
         for (let s = 0; s < state.streams.length; s++) {
           const name = pieceName(entry.name, u.chunk, state.streams[s]);
-          await log.addPiece(u.tensor, name, stored[k]);
+          await log?.addPiece(u.tensor, name, stored[k]);
           state.pieces[u.chunk][s] = await writer.addPiece(name, stored[k++]);
         }
         progress.tensor(u.tensor, entry.name, Math.min(entry.byteLength, (u.chunk + 1) * state.chunk * DTYPE_SIZES[entry.dtype]), entry.byteLength);
       }
       if (u.chunk === state.chunks - 1 || state.chunks === 0) {
         const { record, report } = finishTensor(plan[u.tensor].t, state);
-        await log.finishTensor(u.tensor, record, report);
+        await log?.finishTensor(u.tensor, record, report);
         records.push(record);
         reports.push(report);
       }

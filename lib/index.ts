@@ -1,5 +1,7 @@
 // Public API of tensorzip.
-export { compress, type CompressOptions, type CompressProgress, type CompressReport, type TensorReport } from './compress';
+export { compress, compressShard, type CompressOptions, type CompressProgress, type CompressReport, type PartReport, type TensorReport } from './compress';
+export { merge, type MergeOptions } from './merge';
+export { assignShards, parseShard, type ShardSpec } from './shard';
 export { decompress, type DecompressOptions, type DecompressReport } from './decompress';
 export { verify, type VerifyOptions, type VerifyReport } from './verify';
 export { inspect, readTensor, type InspectReport } from './inspect';

@@ -10,7 +10,11 @@
 //   { kind: 'tensor', tensor, record, report } (after the tensor's last piece)
 // Tensors finish in order, so the finished ones are a prefix; anything after the last 'tensor'
 // entry (a tensor cut short, a torn write) is dropped on resume.
-import { open, rm, stat, type FileHandle } from 'node:fs/promises';
+//
+// The same log, with format 'tensorzip-part' and the shard in its header, is the part file of
+// `compress --shard i/n` (lib/shard.ts): it holds the finished tensors of the shard's subset, in
+// tensor order, and `merge` copies them into the container as a resumed run would.
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import type { TensorReport } from './compress';
 import type { TensorRecord } from './container/format';
@@ -21,6 +25,10 @@ const FORMAT = 'tensorzip-resume';
 const VERSION = 1;
 
 export interface FinishedTensor {
+  /** Index of the tensor in the model's tensor list. */
+  tensor: number;
+  /** The file it was read from (for messages). */
+  from: string;
   record: TensorRecord;
   report: TensorReport;
   pieces: Array<{ name: string; piece: () => Promise<StoredPiece> }>;
@@ -53,7 +61,9 @@ export class ResumeLog {
     if (resume && exists) {
       const file = await open(p, 'r+');
       try {
-        const { finished, end } = await readLog(file, p, key);
+        const { header, end, finished } = await readLog(file, p);
+        if (header.format !== FORMAT) throw new Error(`${p}: not a tensorzip resume file (remove it, or run without --resume)`);
+        if (header.key !== key) throw new Error(`${p} was written for a different input or different options; remove it, or run without --resume`);
         await file.truncate(end);
         return { log: new ResumeLog(p, file, end, finished.length > 0), finished };
       } catch (e) {
@@ -61,10 +71,21 @@ export class ResumeLog {
         throw e;
       }
     }
+    return { log: await ResumeLog.create(p, { format: FORMAT, key }), finished: [] };
+  }
+
+  /** A new log at `p` whose header line holds `header` (format, key, ...) and the version. */
+  static async create(p: string, header: { format: string; key: string } & Record<string, unknown>): Promise<ResumeLog> {
     const file = await open(p, 'w');
-    const header = Buffer.from(JSON.stringify({ format: FORMAT, version: VERSION, key }) + '\n');
-    await file.write(header, 0, header.length, 0);
-    return { log: new ResumeLog(p, file, header.length, false), finished: [] };
+    const line = Buffer.from(JSON.stringify({ ...header, version: VERSION }) + '\n');
+    await file.write(line, 0, line.length, 0);
+    return new ResumeLog(p, file, line.length, false);
+  }
+
+  /** Closes a complete log and gives it its final name (a part file). */
+  async commit(target: string): Promise<void> {
+    await this.file.close();
+    await rename(this.path, target);
   }
 
   async addPiece(tensor: number, name: string, piece: StoredPiece): Promise<void> {
@@ -98,20 +119,37 @@ export class ResumeLog {
   }
 }
 
-/** The finished tensors of a sidecar and where its last complete tensor entry ends. */
-async function readLog(file: FileHandle, p: string, key: string): Promise<{ finished: FinishedTensor[]; end: number }> {
+/** A log's header line (and its length): throws unless it is a tensorzip log of this version. */
+export async function readLogHeader(file: FileHandle, p: string, what: string): Promise<{ header: LogHeader; length: number }> {
   const { size } = await file.stat();
   const first = Buffer.alloc(Math.min(size, 1 << 16));
   await readExactly(file, first, 0, p);
   const newline = first.indexOf(0x0a);
-  let header: { format?: string; version?: number; key?: string } = {};
+  let header: Partial<LogHeader> = {};
   try {
     header = newline > 0 ? JSON.parse(first.subarray(0, newline).toString('utf8')) : {};
   } catch {
     // handled below
   }
-  if (header.format !== FORMAT || header.version !== VERSION) throw new Error(`${p}: not a tensorzip resume file (remove it, or run without --resume)`);
-  if (header.key !== key) throw new Error(`${p} was written for a different input or different options; remove it, or run without --resume`);
+  if (typeof header.format !== 'string' || !header.format.startsWith('tensorzip-') || header.version !== VERSION || typeof header.key !== 'string')
+    throw new Error(`${p}: not a tensorzip ${what}`);
+  return { header: header as LogHeader, length: newline };
+}
+
+export interface LogHeader {
+  format: string;
+  version: number;
+  key: string;
+  [field: string]: unknown;
+}
+
+/** A log's header line, where its last complete tensor entry ends, and its finished tensors, which
+ * must be the tensors of `order` in that order (default 0, 1, 2, ...: a prefix of the model). */
+export async function readLog(
+  file: FileHandle, p: string, order?: number[], what = 'resume file (remove it, or run without --resume)',
+): Promise<{ header: LogHeader; end: number; finished: FinishedTensor[] }> {
+  const { size } = await file.stat();
+  const { header, length: newline } = await readLogHeader(file, p, what);
 
   const finished: FinishedTensor[] = [];
   let pending: FinishedTensor['pieces'] = [];
@@ -144,8 +182,8 @@ async function readLog(file: FileHandle, p: string, key: string): Promise<{ fini
         },
       });
       at = dataAt + e.bytes;
-    } else if (entry.kind === 'tensor' && entry.tensor === finished.length) {
-      finished.push({ record: entry.record, report: entry.report, pieces: pending });
+    } else if (entry.kind === 'tensor' && entry.tensor === (order ? order[finished.length] : finished.length)) {
+      finished.push({ tensor: entry.tensor, from: p, record: entry.record, report: entry.report, pieces: pending });
       pending = [];
       at = dataAt;
       end = at;
@@ -153,5 +191,5 @@ async function readLog(file: FileHandle, p: string, key: string): Promise<{ fini
       break;
     }
   }
-  return { finished, end };
+  return { header, end, finished };
 }

@@ -8,7 +8,20 @@ import { SafetensorsWriter, tempPathFor } from '../io/safetensors-writer';
 import type { StoredPiece } from '../lzma';
 import { FORMAT_NAME, type ContainerMeta, type PieceRecord } from './format';
 
-export class ContainerWriter {
+/** Where encoded pieces go: a container, or nowhere (a part file keeps them in its log). */
+export interface PieceSink {
+  /** Stores one piece as U8 tensor `name` and returns its record. */
+  addPiece(name: string, piece: StoredPiece): Promise<PieceRecord>;
+}
+
+/** The record of a piece without storing it. */
+export const recordOnly: PieceSink = {
+  async addPiece(_name, piece) {
+    return { codec: piece.codec, bytes: piece.data.byteLength, rawBytes: piece.rawBytes, crc32: zlib.crc32(piece.data) };
+  },
+};
+
+export class ContainerWriter implements PieceSink {
   private readonly names: string[] = [];
   private readonly sizes: number[] = [];
   private dataBytes = 0;
@@ -30,7 +43,7 @@ export class ContainerWriter {
     this.names.push(name);
     this.sizes.push(piece.data.byteLength);
     this.dataBytes += piece.data.byteLength;
-    return { codec: piece.codec, bytes: piece.data.byteLength, rawBytes: piece.rawBytes, crc32: zlib.crc32(piece.data) };
+    return recordOnly.addPiece(name, piece);
   }
 
   /** Writes the container and returns its size in bytes. */
