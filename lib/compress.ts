@@ -141,7 +141,7 @@ export async function writeContainer(
       const recorded = { method: options.method, policy: options.policy, lzma: options.lzma, nonFinite, importance: options.importance && path.resolve(options.importance) };
       return await writePart(input, output, options.shard, recorded, { source, plan, lzma, ctx, key, how: { nonFinite, importance }, progress, t0 });
     }
-    if (parts && parts.key !== key) throw new Error(`${input} or the options are not what the parts were made from (input files changed since, or other options)`);
+    if (parts && parts.key !== key) throw new Error(`${input} or the options are not what the parts were made from (input files changed since, other options, or another tensorzip version)`);
     const { log, finished } = parts
       ? { log: undefined, finished: parts.finished }
       : await ResumeLog.open(output, key, options.resume ?? false);

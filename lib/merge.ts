@@ -39,7 +39,7 @@ export async function merge(partPaths: string[], output: string, options: MergeO
       if (part.header.input !== first.header.input)
         throw new Error(`${part.path} was made from ${part.header.input}, but ${first.path} from ${first.header.input}: parts of different inputs`);
       if (part.header.key !== first.header.key)
-        throw new Error(`${part.path} and ${first.path} were made with different options (or from input files that changed in between)`);
+        throw new Error(`${part.path} and ${first.path} were made with different options (or tensorzip versions, or from input files that changed in between)`);
       if (part.header.shard.count !== first.header.shard.count)
         throw new Error(`${part.path} is shard ${part.header.shard.index}/${part.header.shard.count}, but ${first.path} is of ${first.header.shard.count} shards`);
     }
