@@ -20,7 +20,7 @@ import { native } from './native';
 import { assign, parsePolicy, type Assignment } from './policy';
 import { loadImportance, type Importance } from './importance';
 import { ResumeLog, type FinishedTensor } from './resume';
-import { assignShards, type ShardSpec } from './shard';
+import { shardTensors, type ShardSpec } from './shard';
 import { defaultThreads } from './threads';
 import { totals, type Totals } from './totals';
 import { version } from './version';
@@ -205,8 +205,7 @@ async function writePart(
   },
 ): Promise<PartReport> {
   const { source, plan } = run;
-  const assigned = assignShards(source.tensors.map((t) => t.entry.byteLength), shard.count);
-  const order = plan.map((_, i) => i).filter((i) => assigned[i] === shard.index);
+  const order = shardTensors(source.tensors.map((t) => t.entry.byteLength), shard.count)[shard.index];
   const temp = tempPathFor(output);
   const log = await ResumeLog.create(temp, { format: PART_FORMAT, key: run.key, input: path.resolve(input), options: recorded, shard, tensors: plan.length });
   try {

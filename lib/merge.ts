@@ -8,7 +8,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { PART_FORMAT, writeContainer, type CompressOptions, type CompressReport, type PartOptions } from './compress';
 import { openModelSource } from './io/model-source';
 import { readLog, readLogHeader, type FinishedTensor, type LogHeader } from './resume';
-import { assignShards, type ShardSpec } from './shard';
+import { shardTensors, type ShardSpec } from './shard';
 
 export interface MergeOptions extends Pick<CompressOptions, 'threads' | 'signal' | 'onProgress'> {
   /** The input model, when it is not at the path the parts recorded (e.g. another mount). */
@@ -59,10 +59,10 @@ export async function merge(partPaths: string[], output: string, options: MergeO
     const sizes = source.tensors.map((t) => t.entry.byteLength);
     await source.close();
     if (sizes.length !== first.header.tensors) throw new Error(`${input} has ${sizes.length} tensors, but the parts were made from a model with ${first.header.tensors}`);
-    const assigned = assignShards(sizes, count);
+    const orders = shardTensors(sizes, count);
     const finished: FinishedTensor[] = [];
     for (const [index, part] of [...byIndex].sort((a, b) => a[0] - b[0])) {
-      const order = sizes.map((_, i) => i).filter((i) => assigned[i] === index);
+      const order = orders[index];
       const got = (await readLog(part.file, part.path, order, 'part file')).finished;
       if (got.length !== order.length) throw new Error(`${part.path} holds ${got.length} of shard ${index}'s ${order.length} tensors (an incomplete or damaged part: make it again)`);
       finished.push(...got);

@@ -36,3 +36,10 @@ export function assignShards(sizes: number[], count: number): number[] {
   }
   return shard;
 }
+
+/** For every shard, its tensors' indices in tensor order: what a part holds, in that order. */
+export function shardTensors(sizes: number[], count: number): number[][] {
+  const out: number[][] = Array.from({ length: count }, () => []);
+  assignShards(sizes, count).forEach((shard, tensor) => out[shard].push(tensor));
+  return out;
+}
