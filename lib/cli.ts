@@ -7,6 +7,9 @@ import { SingleBar } from 'cli-progress';
 import { backendInfo } from './backend';
 import { compress, compressShard, type CompressProgress } from './compress';
 import { merge } from './merge';
+import { parseQueueTarget } from './queue/connection';
+import { compressQueued } from './queue/coordinator';
+import { runWorker } from './queue/worker';
 import { parseShard, type ShardSpec } from './shard';
 import { decompress } from './decompress';
 import { E2E_METHODS, formatE2e, runE2e } from './bench/e2e';
@@ -28,6 +31,16 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
   return n;
+}
+
+/** A --queue URL, checked when the options are parsed (a bad one is a usage error). */
+function queueUrl(value: string): string {
+  try {
+    parseQueueTarget(value);
+  } catch (e) {
+    throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+  }
+  return value;
 }
 
 function byteSize(value: string): number {
@@ -110,8 +123,15 @@ program
       throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
     }
   })
+  .addOption(
+    new Option('--queue <redis://host:port>', 'hand out one job per tensor on this Redis (BullMQ) to `tensorzip worker` processes, then write the container from their results')
+      .argParser(queueUrl)
+      .conflicts(['shard', 'resume']),
+  )
+  .option('--queue-name <name>', 'BullMQ queue name (as given to the workers)', 'tensorzip')
+  .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
   .option('--json', 'print the report as JSON')
-  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; shard?: ShardSpec; json?: boolean }) => {
+  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; json?: boolean }) => {
     const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
     const options = {
       method: opts.method,
@@ -124,6 +144,21 @@ program
       signal: interruptSignal(),
     };
     const shard = opts.shard;
+    if (opts.queue) {
+      const queue = opts.queue;
+      const report = await withProgress(opts.json, (update) =>
+        compressQueued(model, opts.output, {
+          ...options,
+          queue,
+          queueName: opts.queueName,
+          workDir: opts.workDir,
+          onQueue: (q) => update(q.bytesDone, q.bytesTotal, `${q.done}/${q.tensors} tensors, ${q.active} running, ${q.workers} worker${q.workers === 1 ? '' : 's'}`),
+          onProgress: (p) => update(p.done, p.total, 'writing the container'),
+        }),
+      );
+      print(opts.json, report, () => `${formatCompress(report)}\nqueue: ${report.queue.jobs} jobs on ${report.queue.workers.length} worker${report.queue.workers.length === 1 ? '' : 's'}${report.queue.reused ? `, ${report.queue.reused} tensors reused from an earlier run` : ''}; container written in ${report.queue.mergeSeconds.toFixed(1)} s`);
+      return;
+    }
     if (shard) {
       const r = await withProgress(opts.json, (update) => compressShard(model, opts.output, { ...options, shard, onProgress: (p) => update(p.done, p.total, `shard ${shard.index}/${shard.count}`) }));
       print(opts.json, r, () => `wrote part ${shard.index}/${shard.count} to ${r.output}: ${r.tensors.length} of ${r.tensorCount} tensors, ${formatBytes(r.originalBytes)} of weights in ${formatBytes(r.partBytes)}, ${r.seconds.toFixed(1)} s`);
@@ -136,6 +171,31 @@ program
       }),
     );
     print(opts.json, report, () => formatCompress(report));
+  });
+
+program
+  .command('worker')
+  .description('encode tensor jobs of compress --queue until stopped (Ctrl-C or SIGTERM puts a job under way back in the queue)')
+  .requiredOption('--queue <redis://host:port>', 'the Redis (BullMQ) the coordinator uses', queueUrl)
+  .option('--queue-name <name>', 'BullMQ queue name', 'tensorzip')
+  .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+  .option('--lock-timeout <s>', 'seconds without a sign of life after which this worker\'s job is given to another worker', positiveInt, 30)
+  .action(async (opts: { queue: string; queueName: string; threads?: number; lockTimeout: number }) => {
+    const say = (line: string) => console.error(`tensorzip worker: ${line}`);
+    const summary = await runWorker({
+      queue: opts.queue,
+      queueName: opts.queueName,
+      threads: opts.threads,
+      lockSeconds: opts.lockTimeout,
+      signal: interruptSignal(),
+      onEvent: (e) => {
+        if (e.kind === 'ready') say(`${e.worker} waiting for jobs on ${e.queue}`);
+        else if (e.kind === 'start') say(`${e.tensor}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
+        else if (e.kind === 'done') say(`${e.tensor} done in ${e.seconds.toFixed(2)} s (${formatBytes(e.bytes)})`);
+        else say(`${e.tensor} failed: ${e.error}`);
+      },
+    });
+    say(`stopped after ${summary.jobs} job${summary.jobs === 1 ? '' : 's'}${summary.failed ? ` (${summary.failed} failed)` : ''}`);
   });
 
 program
@@ -345,7 +405,8 @@ program.parseAsync(process.argv).catch((e: unknown) => {
   }
   const err = e instanceof Error ? e : new Error(String(e));
   if (err.name === 'AbortError') {
-    console.error(`tensorzip: interrupted${interruptedBy && interruptedBy !== 'SIGINT' ? ` (${interruptedBy})` : ''}; no output was written`);
+    const kept = err.message.replace(/^The operation was aborted/, ''); // what an interrupted run keeps for the next one
+    console.error(`tensorzip: interrupted${interruptedBy && interruptedBy !== 'SIGINT' ? ` (${interruptedBy})` : ''}; no output was written${kept}`);
     process.exitCode = SIGNAL_EXIT[interruptedBy ?? 'SIGINT'];
     return;
   }

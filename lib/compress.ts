@@ -5,6 +5,7 @@ import { open, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { backendInfo } from './backend';
+import { RunMismatchError } from './errors';
 import { FORMAT_VERSION, filePieceName, pieceName, tensorPieceName, type ContainerMeta, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
 import { ContainerWriter, recordOnly, type PieceSink } from './container/writer';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
@@ -89,8 +90,17 @@ export async function compress(input: string, output: string, options: CompressO
  * assembles the parts of every shard into the container compress() would write. */
 export async function compressShard(input: string, output: string, options: CompressOptions & { shard: ShardSpec }): Promise<PartReport> {
   if (options.resume) throw new Error('--resume applies to whole containers, not to --shard parts (run the shard again)');
-  return (await writeContainer(input, output, options)) as PartReport;
+  return (await writeContainer(input, output, { ...options, part: { shard: options.shard } })) as PartReport;
 }
+
+/** Encodes one tensor (by index, which must have `name`) into a part file at `output`: a queue job
+ * (lib/queue). The run's key must be `key`, or the input or options differ from the coordinator's. */
+export async function compressTensor(input: string, output: string, options: CompressOptions & { tensor: number; name: string; key: string }): Promise<PartReport> {
+  return (await writeContainer(input, output, { ...options, part: { tensor: options.tensor, name: options.name, key: options.key } })) as PartReport;
+}
+
+/** The tensors a part file holds: a shard of `compress --shard`, or one tensor of a queue job. */
+export type PartScope = { shard: ShardSpec } | { tensor: number; name: string; key: string };
 
 /** Tensors merge() took from part files, and the key their run had (input files and options). */
 export interface PartTensors {
@@ -102,7 +112,8 @@ export interface PartTensors {
 export interface PartReport {
   input: string;
   output: string;
-  shard: ShardSpec;
+  /** Absent for a queue job's part. */
+  shard?: ShardSpec;
   /** Tensors of the model / of this shard. */
   tensorCount: number;
   tensors: TensorReport[];
@@ -119,27 +130,17 @@ export type PartOptions = Pick<CompressOptions, 'method' | 'policy' | 'lzma' | '
 
 /** The container; with `parts` (merge), every tensor is copied from part files, none encoded. */
 export async function writeContainer(
-  input: string, output: string, options: CompressOptions & { shard?: ShardSpec }, parts?: PartTensors,
+  input: string, output: string, options: CompressOptions & { part?: PartScope }, parts?: PartTensors,
 ): Promise<CompressReport | PartReport> {
   const t0 = process.hrtime.bigint();
-  const lzma = parseLzma(options.lzma ?? 'auto');
-  const base = parseSpec(options.method ?? 'lossless');
-  const rules = parsePolicy(options.policy ?? {});
   const ctx: JobContext = { threads: options.threads ?? defaultThreads(), signal: options.signal };
-  const source = await openModelSource(input);
+  const { source, plan, lzma, base, rules, importance, nonFinite, key } = await openRun(input, output, options);
   try {
-    if (!source.tensors.length) throw new Error(`${input}: the model has no tensors`);
-    if (path.resolve(output).startsWith(path.resolve(source.root) + path.sep) && source.kind === 'directory')
-      throw new Error(`${output}: the output must not be inside the input directory`);
-    const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
-    const importance = options.importance ? await loadImportance(options.importance, source.tensors.map((t) => t.entry)) : undefined;
     const progress = progressTracker(source, options.onProgress);
-    const nonFinite = options.nonFinite ?? 'lossless';
-    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite }, options.importance);
-    if (options.shard) {
+    if (options.part) {
       // What merge needs to run the same compress again over the parts.
-      const recorded = { method: options.method, policy: options.policy, lzma: options.lzma, nonFinite, importance: options.importance && path.resolve(options.importance) };
-      return await writePart(input, output, options.shard, recorded, { source, plan, lzma, ctx, key, how: { nonFinite, importance }, progress, t0 });
+      const recorded = partOptions({ ...options, nonFinite });
+      return await writePart(input, output, options.part, recorded, { source, plan, lzma, ctx, key, how: { nonFinite, importance }, progress, t0 });
     }
     if (parts && parts.key !== key) throw new Error(`${input} or the options are not what the parts were made from (input files changed since, other options, or another tensorzip version)`);
     const { log, finished } = parts
@@ -192,12 +193,17 @@ export async function writeContainer(
   }
 }
 
-/** `compress --shard i/n`: this shard's tensors (lib/shard.ts) encoded into a part file at
- * `output`, written under a temp name and renamed when complete. */
+/** The options a part records, with file paths made absolute for processes elsewhere. */
+export function partOptions(options: CompressOptions): PartOptions {
+  return { method: options.method, policy: options.policy, lzma: options.lzma, nonFinite: options.nonFinite ?? 'lossless', importance: options.importance && path.resolve(options.importance) };
+}
+
+/** The part's tensors (this shard's, lib/shard.ts, or a queue job's one) encoded into a part file
+ * at `output`, written under a temp name and renamed when complete. */
 async function writePart(
   input: string,
   output: string,
-  shard: ShardSpec,
+  scope: PartScope,
   recorded: PartOptions,
   run: {
     source: ModelSource; plan: Array<{ t: SourceTensor } & Assignment>; lzma: LzmaSetting; ctx: JobContext; key: string;
@@ -205,16 +211,24 @@ async function writePart(
   },
 ): Promise<PartReport> {
   const { source, plan } = run;
-  const order = shardTensors(source.tensors.map((t) => t.entry.byteLength), shard.count)[shard.index];
+  let order: number[];
+  if ('shard' in scope) {
+    order = shardTensors(source.tensors.map((t) => t.entry.byteLength), scope.shard.count)[scope.shard.index];
+  } else {
+    if (scope.key !== run.key) throw new RunMismatchError(`${input} or the options are not what the coordinator saw (input files changed since, other options, or another tensorzip version)`);
+    if (plan[scope.tensor]?.t.entry.name !== scope.name) throw new RunMismatchError(`${input}: tensor ${scope.tensor} is not ${scope.name} (the input changed)`);
+    order = [scope.tensor];
+  }
   const temp = tempPathFor(output);
-  const log = await ResumeLog.create(temp, { format: PART_FORMAT, key: run.key, input: path.resolve(input), options: recorded, shard, tensors: plan.length });
+  const where = 'shard' in scope ? { shard: scope.shard } : { tensor: scope.tensor };
+  const log = await ResumeLog.create(temp, { format: PART_FORMAT, key: run.key, input: path.resolve(input), options: recorded, ...where, tensors: plan.length });
   try {
     const { reports } = await encodeTensors(source, plan, run.lzma, run.ctx, recordOnly, run.how, run.progress, log, [], order);
     await log.commit(output);
     return {
       input,
       output,
-      shard,
+      ...where,
       tensorCount: plan.length,
       tensors: reports,
       originalBytes: order.reduce((a, i) => a + plan[i].t.entry.byteLength, 0),
@@ -226,6 +240,36 @@ async function writePart(
     await rm(temp, { force: true });
     throw e;
   }
+}
+
+/** The input opened and checked, every tensor's method assigned (all specs checked before any
+ * work), and the run's key: what a resumed run, the parts of a merge and the jobs of a queue must
+ * share (lib/resume.ts). */
+async function openRun(input: string, output: string, options: CompressOptions) {
+  const lzma = parseLzma(options.lzma ?? 'auto');
+  const base = parseSpec(options.method ?? 'lossless');
+  const rules = parsePolicy(options.policy ?? {});
+  const source = await openModelSource(input);
+  try {
+    if (!source.tensors.length) throw new Error(`${input}: the model has no tensors`);
+    if (path.resolve(output).startsWith(path.resolve(source.root) + path.sep) && source.kind === 'directory')
+      throw new Error(`${output}: the output must not be inside the input directory`);
+    const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
+    const importance = options.importance ? await loadImportance(options.importance, source.tensors.map((t) => t.entry)) : undefined;
+    const nonFinite = options.nonFinite ?? 'lossless';
+    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite }, options.importance);
+    return { source, plan, lzma, base, rules, importance, nonFinite, key };
+  } catch (e) {
+    await source.close();
+    throw e;
+  }
+}
+
+/** What a queue coordinator needs before it hands out jobs: the run's key and the tensors. */
+export async function describeRun(input: string, output: string, options: CompressOptions): Promise<{ key: string; tensors: Array<{ name: string; bytes: number }> }> {
+  const { source, key } = await openRun(input, output, options);
+  await source.close();
+  return { key, tensors: source.tensors.map((t) => ({ name: t.entry.name, bytes: t.entry.byteLength })) };
 }
 
 /** What a resumed run must share with the interrupted one: tool, options and input files. */

@@ -6,3 +6,12 @@ export class AbortError extends Error {
     this.name = 'AbortError';
   }
 }
+
+/** The input or the options a process sees are not those of the run it was asked to help with
+ * (files changed, other options, another version): the same on every retry. */
+export class RunMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunMismatchError';
+  }
+}

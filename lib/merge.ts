@@ -31,7 +31,7 @@ export async function merge(partPaths: string[], output: string, options: MergeO
       });
       parts.push({ path: p, file, header: undefined as unknown as Part['header'] });
       const { header } = await readLogHeader(file, p, 'part file (made by compress --shard)');
-      if (header.format !== PART_FORMAT) throw new Error(`${p}: not a tensorzip part file (made by compress --shard)`);
+      if (header.format !== PART_FORMAT || !header.shard) throw new Error(`${p}: not a tensorzip part file (made by compress --shard)`);
       parts[parts.length - 1].header = header as Part['header'];
     }
     const [first] = parts;

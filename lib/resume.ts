@@ -144,9 +144,11 @@ export interface LogHeader {
 }
 
 /** A log's header line, where its last complete tensor entry ends, and its finished tensors, which
- * must be the tensors of `order` in that order (default 0, 1, 2, ...: a prefix of the model). */
+ * must be the tensors of `order` in that order (default 0, 1, 2, ...: a prefix of the model).
+ * Pieces are read from `file`, or with `detached`, by opening `p` for each piece (for many logs
+ * read one after another, without holding a file handle for each). */
 export async function readLog(
-  file: FileHandle, p: string, order?: number[], what = 'resume file (remove it, or run without --resume)',
+  file: FileHandle, p: string, order?: number[], what = 'resume file (remove it, or run without --resume)', detached = false,
 ): Promise<{ header: LogHeader; end: number; finished: FinishedTensor[] }> {
   const { size } = await file.stat();
   const { header, length: newline } = await readLogHeader(file, p, what);
@@ -176,7 +178,12 @@ export async function readLog(
         name: e.name,
         piece: async () => {
           const data = new Uint8Array(e.bytes);
-          await readExactly(file, data, dataAt, p);
+          if (detached) {
+            const again = await open(p, 'r');
+            await readExactly(again, data, dataAt, p).finally(() => again.close());
+          } else {
+            await readExactly(file, data, dataAt, p);
+          }
           if (zlib.crc32(data) !== e.crc32) throw new Error(`${p}: a stored piece of ${e.name} is corrupt; remove the file and start again`);
           return { codec: e.codec, rawBytes: e.rawBytes, data };
         },

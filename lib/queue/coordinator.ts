@@ -1,0 +1,212 @@
+// `compress --queue redis://…`: the coordinator of queue mode. It adds one BullMQ job per tensor
+// (largest first, so the last jobs to start are short ones), follows the jobs' events for
+// progress, checks each result's checksum as it arrives, and when every tensor has its result
+// writes the container from the results as merge does: byte for byte what `compress` writes.
+//
+// What survives a coordinator that dies: the jobs (in Redis, completed ones kept until the run
+// ends) and the results (in the work directory). Run again, it keeps every valid result, adds the
+// jobs again under the same ids (BullMQ ignores the ones it still holds, so a tensor finished
+// while no coordinator ran is not encoded again) and waits only for the rest. Retrying a job
+// whose worker died is BullMQ's stalled-job check, run by the workers.
+import { mkdir, open, readdir, rm, rmdir } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { describeRun, partOptions, writeContainer, type CompressOptions, type CompressReport } from '../compress';
+import { AbortError } from '../errors';
+import type { FinishedTensor } from '../resume';
+import { checkReachable, parseQueueTarget } from './connection';
+import { isRunFile, JOB_NAME, jobId, readResult, resultPath, runIdFor, type TensorJob, type TensorJobResult } from './jobs';
+
+export interface QueueOptions extends CompressOptions {
+  /** redis://host[:port][/db] */
+  queue: string;
+  queueName?: string;
+  /** Where workers write results: a directory every worker sees at this same path (default `<output>.queue`). */
+  workDir?: string;
+  /** Attempts per job when its worker reports an error (a dead worker's job is retried apart from these). */
+  attempts?: number;
+  onQueue?: (s: QueueStatus) => void;
+}
+
+export interface QueueStatus {
+  tensors: number;
+  done: number;
+  /** Results an earlier coordinator of this run left, reused. */
+  reused: number;
+  active: number;
+  workers: number;
+  /** Original bytes of the finished tensors plus the reported part of the running ones / of all. */
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface QueueReport extends CompressReport {
+  queue: { url: string; name: string; workDir: string; jobs: number; reused: number; workers: string[]; mergeSeconds: number };
+}
+
+/** How often the coordinator also looks for itself: results whose event it missed, jobs lost. */
+const SWEEP_MS = 2000;
+
+export async function compressQueued(input: string, output: string, options: QueueOptions): Promise<QueueReport> {
+  const t0 = process.hrtime.bigint();
+  if (options.resume) throw new Error('--resume does not apply to --queue: run the same command again and it reuses the finished tensors');
+  const target = parseQueueTarget(options.queue, options.queueName);
+  const { key, tensors } = await describeRun(input, output, options);
+  const workDir = path.resolve(options.workDir ?? `${output}.queue`);
+  await checkWritable(path.dirname(path.resolve(output)), 'the output directory', false);
+  await checkReachable(target);
+  await checkWritable(workDir, 'the work directory (shared with the workers)');
+
+  const runId = runIdFor(key, workDir);
+  const recorded = partOptions(options);
+  const job = (i: number): TensorJob => ({ input: path.resolve(input), options: recorded, key, tensor: i, name: tensors[i].name, bytes: tensors[i].bytes, output: resultPath(workDir, i) });
+  const results = new Map<number, FinishedTensor>();
+  for (let i = 0; i < tensors.length; i++) {
+    const r = await readResult(resultPath(workDir, i), key, i);
+    if (r) results.set(i, r);
+  }
+  const reused = results.size;
+  const bytesTotal = tensors.reduce((a, t) => a + t.bytes, 0);
+
+  const connection = target.connection;
+  const queue = new Queue<TensorJob, TensorJobResult>(target.name, { connection });
+  const events = new QueueEvents(target.name, { connection });
+  queue.on('error', () => undefined); // ioredis reconnects; a run that cannot go on stalls visibly in the progress
+  events.on('error', () => undefined);
+  const byJob = new Map(tensors.map((_, i) => [jobId(runId, i), i]));
+  const running = new Map<number, number>(); // tensor -> fraction reported
+  const workersSeen = new Set<string>();
+  let workers = 0;
+  const status = (): QueueStatus => {
+    let bytesDone = 0;
+    for (const i of results.keys()) bytesDone += tensors[i].bytes;
+    for (const [i, f] of running) bytesDone += f * tensors[i].bytes;
+    return { tensors: tensors.length, done: results.size, reused, active: running.size, workers, bytesDone, bytesTotal };
+  };
+  const pending = () => tensors.map((_, i) => i).filter((i) => !results.has(i));
+  const add = async (list: number[], replace = false) => {
+    if (replace) await Promise.all(list.map((i) => queue.remove(jobId(runId, i))));
+    await queue.addBulk(
+      list
+        .sort((a, b) => tensors[b].bytes - tensors[a].bytes || a - b)
+        .map((i) => ({
+          name: JOB_NAME,
+          data: job(i),
+          opts: { jobId: jobId(runId, i), attempts: options.attempts ?? 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: false, removeOnFail: true },
+        })),
+    );
+  };
+
+  let failure: Error | undefined;
+  try {
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    let wake: () => void = () => undefined;
+    const finish = (e: Error) => {
+      failure ??= e;
+      wake();
+    };
+    events.on('progress', ({ jobId: id, data }) => {
+      const i = byJob.get(id);
+      if (i !== undefined && !results.has(i) && typeof data === 'number') running.set(i, Math.min(1, Math.max(0, data)));
+      options.onQueue?.(status());
+    });
+    events.on('active', ({ jobId: id }) => {
+      const i = byJob.get(id);
+      if (i !== undefined && !results.has(i)) running.set(i, 0);
+      options.onQueue?.(status());
+    });
+    const accept = async (i: number, value?: TensorJobResult) => {
+      const r = await readResult(resultPath(workDir, i), key, i, value?.sha256);
+      if (r) {
+        results.set(i, r);
+        running.delete(i);
+        if (value) workersSeen.add(value.worker);
+        options.onQueue?.(status());
+        if (results.size === tensors.length) wake();
+      }
+      return r;
+    };
+    events.on('completed', ({ jobId: id, returnvalue }) => {
+      const i = byJob.get(id);
+      if (i === undefined || results.has(i)) return;
+      const value = returnvalue as unknown as TensorJobResult;
+      accept(i, value).then(async (r) => {
+        // The file is not what the worker wrote (storage not shared, or changed since): again.
+        if (!r) await add([i], true);
+      }).catch(finish);
+    });
+    events.on('failed', ({ jobId: id, failedReason }) => {
+      const i = byJob.get(id);
+      if (i !== undefined && !results.has(i)) finish(new Error(`${tensors[i].name} failed on the workers: ${failedReason}`));
+    });
+    if (results.size < tensors.length) await add(pending());
+    options.onQueue?.(status());
+
+    const onAbort = () => finish(new AbortError());
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    try {
+      while (!failure && results.size < tensors.length) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, SWEEP_MS);
+        });
+        if (failure || results.size === tensors.length) break;
+        // Results whose event was missed, jobs that are gone (failed while no coordinator
+        // listened, or removed by hand) and completed jobs without a valid result: again.
+        const lost: number[] = [];
+        for (const i of pending()) {
+          if (await accept(i)) continue;
+          const state = await queue.getJobState(jobId(runId, i));
+          if (state === 'unknown' || state === 'completed') lost.push(i);
+        }
+        if (lost.length) await add(lost, true);
+        workers = (await queue.getWorkers()).length;
+        options.onQueue?.(status());
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    if (failure) {
+      // Jobs not yet started are taken back; results stay for the next run.
+      await Promise.all(pending().map((i) => queue.remove(jobId(runId, i)).catch(() => 0)));
+      throw failure;
+    }
+    await Promise.all(tensors.map((_, i) => queue.remove(jobId(runId, i)).catch(() => 0)));
+  } catch (e) {
+    if (e instanceof Error && results.size) e.message += ` (${results.size} finished tensors are kept in ${workDir}: run the same command again to continue)`;
+    else await rmdir(workDir).catch(() => undefined); // when empty
+    throw e;
+  } finally {
+    await Promise.allSettled([events.close(), queue.close()]);
+  }
+
+  const m0 = process.hrtime.bigint();
+  const finished = tensors.map((_, i) => results.get(i)!);
+  const report = (await writeContainer(input, output, { ...options, resume: false }, { key, finished })) as CompressReport;
+  await removeRunFiles(workDir);
+  return {
+    ...report,
+    seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+    device: `queue ${target.display} (${target.name}): ${workersSeen.size} worker${workersSeen.size === 1 ? '' : 's'}`,
+    queue: { url: target.display, name: target.name, workDir, jobs: tensors.length - reused, reused, workers: [...workersSeen].sort(), mergeSeconds: Number(process.hrtime.bigint() - m0) / 1e9 },
+  };
+}
+
+/** Creates `dir` (unless `create` is false) and writes and removes a file in it. */
+async function checkWritable(dir: string, what: string, create = true): Promise<void> {
+  try {
+    if (create) await mkdir(dir, { recursive: true });
+    const probe = path.join(dir, `.tensorzip-probe-${process.pid}`);
+    await (await open(probe, 'w')).close();
+    await rm(probe);
+  } catch (e) {
+    throw new Error(`${dir}: ${what} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** The run's results and any temp files of workers that died; the directory too when that empties it. */
+async function removeRunFiles(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) if (isRunFile(name)) await rm(path.join(dir, name), { force: true });
+  await rmdir(dir).catch(() => undefined);
+}

@@ -1,0 +1,75 @@
+// What the coordinator and the workers of queue mode share: a job is one tensor of one run, and its
+// result is a one-tensor part file (lib/resume.ts format 'tensorzip-part') on storage both see,
+// whose SHA-256 the worker returns with the job. Encoding is deterministic, so a retried job
+// writes the same bytes again (under a temp name, then renamed over).
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import * as path from 'node:path';
+import { PART_FORMAT, type PartOptions } from '../compress';
+import { readLog, type FinishedTensor } from '../resume';
+
+export const JOB_NAME = 'tensor';
+
+export interface TensorJob {
+  /** The input model, as every worker must see it (an absolute path on shared storage). */
+  input: string;
+  options: PartOptions;
+  /** The run's key (lib/compress.ts): a worker seeing other input files or another version refuses. */
+  key: string;
+  tensor: number;
+  name: string;
+  bytes: number;
+  /** Where the worker writes the result part. */
+  output: string;
+}
+
+export interface TensorJobResult {
+  sha256: string;
+  bytes: number;
+  seconds: number;
+  worker: string;
+}
+
+/** Job ids name the run (its key and work directory) and the tensor, so that adding the jobs of
+ * a run again (a restarted coordinator) does not add them twice. */
+export function jobId(runId: string, tensor: number): string {
+  return `${runId}-${tensor}`;
+}
+
+export function runIdFor(key: string, workDir: string): string {
+  return createHash('sha256').update(key).update('\0').update(workDir).digest('hex').slice(0, 16);
+}
+
+export function resultPath(workDir: string, tensor: number): string {
+  return path.join(workDir, `${String(tensor).padStart(6, '0')}.part`);
+}
+
+/** Names the result files and temp files of a run use in its work directory. */
+export function isRunFile(name: string): boolean {
+  return /^[0-9]{6,}\.part$/.test(name) || /^\.[0-9]{6,}\.part\.tmp-/.test(name);
+}
+
+export async function fileSha256(p: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(p)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The finished tensor in a result file, or undefined when the file is missing, is not a complete
+ * result of this run's tensor, or (given `sha256`) does not have that checksum. Pieces are read
+ * later, each by opening the file again, so results need no open file handles. */
+export async function readResult(p: string, key: string, tensor: number, sha256?: string): Promise<FinishedTensor | undefined> {
+  const file = await open(p, 'r').catch(() => undefined);
+  if (!file) return undefined;
+  try {
+    const { header, finished } = await readLog(file, p, [tensor], 'queue result', true);
+    if (header.format !== PART_FORMAT || header.key !== key || header.tensor !== tensor || finished.length !== 1) return undefined;
+    if (sha256 !== undefined && (await fileSha256(p)) !== sha256) return undefined;
+    return finished[0];
+  } catch {
+    return undefined; // not a tensorzip log (a torn or foreign file): the job runs again
+  } finally {
+    await file.close();
+  }
+}

@@ -1,0 +1,115 @@
+// `tensorzip worker --queue redis://…`: takes tensor jobs from the BullMQ queue, one at a time,
+// encodes each into its result part on shared storage, and returns the part's checksum. BullMQ
+// keeps a lock on the job while it runs (renewed from this event loop: the encoding itself runs on
+// native threads); when a worker dies the lock lapses, another worker's stalled-job check puts
+// the job back in the queue, and it runs again there.
+import * as os from 'node:os';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { compressTensor } from '../compress';
+import { RunMismatchError } from '../errors';
+import { defaultThreads } from '../threads';
+import { checkReachable, parseQueueTarget } from './connection';
+import { fileSha256, JOB_NAME, type TensorJob, type TensorJobResult } from './jobs';
+
+export interface WorkerOptions {
+  queue: string;
+  queueName?: string;
+  threads?: number;
+  /** Seconds without a lock renewal after which a job counts as stalled (its worker gone). */
+  lockSeconds?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { kind: 'ready'; queue: string; worker: string }
+  | { kind: 'start'; tensor: string; attempt: number }
+  | { kind: 'done'; tensor: string; seconds: number; bytes: number }
+  | { kind: 'failed'; tensor: string; error: string };
+
+export interface WorkerSummary {
+  jobs: number;
+  failed: number;
+}
+
+/** How often a stalled job may be taken back before it fails: a tensor that kills its workers
+ * (e.g. out of memory) must not go round for ever. */
+const MAX_STALLED = 2;
+
+/** Runs until `signal` aborts. A job under way is then put back in the queue for another worker. */
+export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
+  const target = parseQueueTarget(options.queue, options.queueName);
+  await checkReachable(target);
+  const threads = options.threads ?? defaultThreads();
+  const lockMs = Math.round((options.lockSeconds ?? 30) * 1000);
+  const me = `${os.hostname()}:${process.pid}`;
+  const summary: WorkerSummary = { jobs: 0, failed: 0 };
+  let current: AbortController | undefined;
+
+  const process_ = async (job: Job<TensorJob, TensorJobResult>, token?: string): Promise<TensorJobResult> => {
+    if (job.name !== JOB_NAME) throw new UnrecoverableError(`not a tensorzip job: ${job.name}`);
+    const d = job.data;
+    options.onEvent?.({ kind: 'start', tensor: d.name, attempt: job.attemptsMade + 1 });
+    const t0 = process.hrtime.bigint();
+    current = new AbortController();
+    let lastReport = 0;
+    try {
+      const r = await compressTensor(d.input, d.output, {
+        ...d.options,
+        threads,
+        tensor: d.tensor,
+        name: d.name,
+        key: d.key,
+        signal: current.signal,
+        onProgress: (p) => {
+          const now = Date.now();
+          if (now - lastReport < 1000) return;
+          lastReport = now;
+          job.updateProgress(p.tensorTotal ? p.tensorDone / p.tensorTotal : 0).catch(() => undefined);
+        },
+      });
+      const result = { sha256: await fileSha256(d.output), bytes: r.partBytes, seconds: Number(process.hrtime.bigint() - t0) / 1e9, worker: me };
+      summary.jobs++;
+      options.onEvent?.({ kind: 'done', tensor: d.name, seconds: result.seconds, bytes: result.bytes });
+      return result;
+    } catch (e) {
+      if (current.signal.aborted && token) {
+        // Stopped by the user: back to the queue without spending an attempt.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      summary.failed++;
+      const message = e instanceof Error ? e.message : String(e);
+      options.onEvent?.({ kind: 'failed', tensor: d.name, error: message });
+      // A different input or version fails the same way on every worker: no retries.
+      if (e instanceof RunMismatchError) throw new UnrecoverableError(message);
+      throw e;
+    } finally {
+      current = undefined;
+    }
+  };
+
+  const worker = new Worker<TensorJob, TensorJobResult>(target.name, process_, {
+    connection: { ...target.connection, maxRetriesPerRequest: null },
+    concurrency: 1,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
+    maxStalledCount: MAX_STALLED,
+    autorun: false,
+  });
+  worker.on('error', () => undefined); // connection drops: ioredis reconnects on its own
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => {
+      current?.abort();
+      worker.close().then(resolve, resolve);
+    };
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener('abort', stop, { once: true });
+  });
+  await worker.waitUntilReady();
+  options.onEvent?.({ kind: 'ready', queue: `${target.display} (${target.name})`, worker: me });
+  const running = worker.run();
+  await stopped;
+  await running;
+  return summary;
+}

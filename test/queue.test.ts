@@ -1,0 +1,199 @@
+// Queue mode against a real redis-server on loopback: the container from `compress --queue` and
+// two `tensorzip worker` processes equals a single compress byte for byte, also when a worker is
+// killed in the middle of a tensor and when the coordinator is killed and run again; bad URLs, an
+// unreachable Redis, an unwritable work directory and a changed input give clear errors and no
+// output.
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Queue } from 'bullmq';
+import { compress } from '../lib/compress';
+import { generateCheckpoint } from '../lib/generate';
+import { checkReachable, parseQueueTarget } from '../lib/queue/connection';
+import { compressQueued } from '../lib/queue/coordinator';
+import { cliPath, root } from './helpers';
+
+const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { cwd: root, encoding: 'utf8' });
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A child process whose stderr is collected, with a way to wait for a line in it. */
+class Proc {
+  text = '';
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcess) {
+    child.stderr!.on('data', (d: Buffer) => (this.text += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (this.text += d.toString()));
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+  static cli(...args: string[]) {
+    return new Proc(spawn(process.execPath, [cliPath, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+  async waitFor(re: RegExp, ms = 30_000): Promise<RegExpExecArray> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const m = re.exec(this.text);
+      if (m) return m;
+      if (Date.now() > until || this.child.exitCode !== null) throw new Error(`no ${re} in:\n${this.text}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+describe('queue mode (BullMQ on a loopback redis-server)', function () {
+  this.timeout(120_000);
+  let tmp: string, model: string, single: Buffer, url: string, redis: ChildProcess | undefined;
+  const workers: Proc[] = [];
+  const out = (name: string) => path.join(tmp, name);
+  const worker = async () => {
+    const w = Proc.cli('worker', '--queue', url, '--threads', '1', '--lock-timeout', '2');
+    workers.push(w);
+    await w.waitFor(/waiting for jobs/);
+    return w;
+  };
+  const stopWorkers = async () => {
+    for (const w of workers.splice(0)) if (w.child.exitCode === null) w.child.kill('SIGINT'), await w.exited;
+  };
+  const doneLines = (ws: Proc[]) => ws.flatMap((w) => [...w.text.matchAll(/: (\S+) done in/g)].map((m) => m[1]));
+
+  before(async function () {
+    if (!hasRedis) {
+      // CI installs redis-server (.ci/run): there these tests must run.
+      if (process.env.CI) throw new Error('redis-server is not installed: .ci/run installs it from Debian\'s packages');
+      console.warn('    (redis-server is not installed: apt-get install redis-server to run the queue tests)');
+      this.skip();
+    }
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'tz-queue-'));
+    const port = await freePort();
+    url = `redis://127.0.0.1:${port}`;
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    for (let i = 0; ; i++) {
+      try {
+        await checkReachable(parseQueueTarget(url), 500);
+        break;
+      } catch (e) {
+        if (i > 100) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    model = out('m');
+    await generateCheckpoint(model, { hidden: 256, intermediate: 688, layers: 3, heads: 4, kvHeads: 2, vocab: 8192, shards: 2 });
+    await compress(model, out('single.tzip'), { method: 'rtn:4', threads: 1 });
+    single = await readFile(out('single.tzip'));
+  });
+
+  after(async () => {
+    await stopWorkers();
+    redis?.kill('SIGKILL');
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  afterEach(stopWorkers);
+
+  it('two workers: the container equals a single compress, and the work directory is removed', async () => {
+    const ws = [await worker(), await worker()];
+    const r = cli('compress', model, '-o', out('q.tzip'), '-m', 'rtn:4', '--queue', url, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok((await readFile(out('q.tzip'))).equals(single));
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.queue.jobs, report.tensors.length);
+    assert.equal(report.queue.reused, 0);
+    assert.ok(!existsSync(out('q.tzip.queue')));
+    // Every tensor encoded exactly once, and both workers took part.
+    assert.equal(doneLines(ws).length, report.tensors.length);
+    for (const w of ws) assert.ok(doneLines([w]).length > 0, w.text);
+  });
+
+  it('a worker killed (SIGKILL) in the middle of a tensor: another one encodes it again, same container', async () => {
+    const a = await worker();
+    const b = await worker();
+    const run = compressQueued(model, out('k.tzip'), { method: 'rtn:4', queue: url, threads: 1 });
+    // The largest tensors go first; kill a as soon as it starts one.
+    const [, killed] = await a.waitFor(/worker: ((?:model|lm_head)\.\S+)\n/);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const report = await run;
+    assert.ok((await readFile(out('k.tzip'))).equals(single));
+    assert.ok(doneLines([b]).includes(killed), `${killed} was not encoded again by the other worker:\n${b.text}`);
+    assert.ok(!doneLines([a]).includes(killed));
+    assert.ok(!existsSync(out('k.tzip.queue')), 'the killed worker\'s temp file is removed with the work directory');
+    assert.equal(report.queue.workers.length, 1);
+  });
+
+  it('a coordinator killed mid-run and started again reuses the finished tensors and encodes none twice', async () => {
+    const first = await worker();
+    const workDir = out('r.queue');
+    const coordinator = Proc.cli('compress', model, '-o', out('r.tzip'), '-m', 'rtn:4', '--queue', url, '--work-dir', workDir);
+    await first.waitFor(/done in/);
+    coordinator.child.kill('SIGKILL');
+    await coordinator.exited;
+    first.child.kill('SIGINT'); // a job under way goes back to the queue
+    await first.exited;
+    const kept = (await readdir(workDir)).filter((f) => f.endsWith('.part')).length;
+    assert.ok(kept >= 1);
+    assert.ok(!existsSync(out('r.tzip')));
+
+    const second = await worker();
+    const report = await compressQueued(model, out('r.tzip'), { method: 'rtn:4', queue: url, workDir, threads: 1 });
+    assert.ok((await readFile(out('r.tzip'))).equals(single));
+    assert.equal(report.queue.reused, kept);
+    assert.ok(report.queue.jobs > 0, 'every tensor was finished before the restart: nothing was resumed');
+    assert.equal(report.queue.jobs, report.tensors.length - kept);
+    const encoded = doneLines([first, second]);
+    assert.equal(encoded.length, report.tensors.length, 'a tensor was encoded twice');
+    assert.equal(new Set(encoded).size, report.tensors.length);
+  });
+
+  it('refuses a bad queue URL (exit 2), an unreachable Redis and an unwritable work directory (exit 1), leaving nothing', async () => {
+    for (const bad of ['http://127.0.0.1:6379', 'redis://', 'redis://host:6379/x', 'nonsense']) {
+      const r = cli('compress', model, '-o', out('bad.tzip'), '--queue', bad);
+      assert.equal(r.status, 2, bad);
+      assert.match(r.stderr, /--queue must be redis:\/\/host/);
+      assert.equal(cli('worker', '--queue', bad).status, 2);
+    }
+    const down = `redis://127.0.0.1:${await freePort()}`;
+    let r = cli('compress', model, '-o', out('down.tzip'), '--queue', down);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot reach the queue at redis:\/\/127\.0\.0\.1:[0-9]+: ECONNREFUSED/);
+    assert.ok(!existsSync(out('down.tzip')) && !existsSync(out('down.tzip.queue')));
+    r = cli('worker', '--queue', down);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot reach the queue/);
+
+    await writeFile(out('a-file'), 'x');
+    r = cli('compress', model, '-o', out('nw.tzip'), '--queue', url, '--work-dir', out('a-file/sub'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /a-file\/sub: the work directory \(shared with the workers\) is not writable \(ENOTDIR\)/);
+    assert.ok(!existsSync(out('nw.tzip')));
+
+    r = cli('compress', model, '-o', out('x.tzip'), '--queue', url, '--shard', '0/2');
+    assert.equal(r.status, 2);
+  });
+
+  it('a worker that sees another input than the coordinator fails the run with a clear error and no output', async () => {
+    const copy = out('copy');
+    await generateCheckpoint(copy, { hidden: 64, intermediate: 128, layers: 1, heads: 2, kvHeads: 1, vocab: 256 });
+    const run = compressQueued(copy, out('c.tzip'), { method: 'rtn:4', queue: url, threads: 1 });
+    const rejected = assert.rejects(run, /failed on the workers: .*not what the coordinator saw/);
+    // Once the jobs are queued, the coordinator has the input's key.
+    const queue = new Queue('tensorzip', { connection: parseQueueTarget(url).connection });
+    while ((await queue.getWaitingCount()) === 0) await new Promise((r) => setTimeout(r, 20));
+    await queue.close();
+    const shardFile = (await readdir(copy)).find((f) => f.endsWith('.safetensors'))!;
+    await utimes(path.join(copy, shardFile), new Date(), new Date(Date.now() + 5000));
+    await worker();
+    await rejected;
+    assert.ok(!existsSync(out('c.tzip')));
+  });
+});
