@@ -13,6 +13,7 @@ import { runWorker } from './queue/worker';
 import { parseShard, type ShardSpec } from './shard';
 import { decompress } from './decompress';
 import { E2E_METHODS, formatE2e, runE2e } from './bench/e2e';
+import { formatQueueBench, runQueueBench } from './bench/queue';
 import { DEMO_METHODS, formatDemo, runDemo } from './demo';
 import { writeImportance } from './eval/imatrix';
 import { evaluate } from './eval/perplexity';
@@ -395,6 +396,20 @@ methodRunOptions(
   .action(async (o: MethodRunOptions & { dir?: string; evalChunks?: number }) => {
     const result = await runE2e({ shape: shapeOf(o), methods: o.methods, threads: o.threads, dir: o.dir, evalChunks: o.evalChunks, signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
     print(o.json, result, () => formatE2e(result));
+  });
+
+shapeOptions(
+  bench
+    .command('queue')
+    .description('queue mode against single-process compress on a generated checkpoint: speed-up of N workers over 1 and the queue overhead per tensor'),
+)
+  .option('-m, --method <spec>', 'method for weight matrices', 'rtn:4')
+  .option('--workers <n>', 'worker processes (1 thread each) of the larger run', positiveInt, 2)
+  .option('--queue <redis://host:port>', 'a Redis to use (default: a redis-server started on loopback for the run)', queueUrl)
+  .option('--json', 'print JSON')
+  .action(async (o: ShapeOptions & { method: string; workers: number; queue?: string; json?: boolean }) => {
+    const result = await runQueueBench({ shape: shapeOf(o), method: o.method, workers: o.workers, queue: o.queue, signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
+    print(o.json, result, () => formatQueueBench(result));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

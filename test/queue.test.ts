@@ -7,26 +7,18 @@ import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import { compress } from '../lib/compress';
 import { generateCheckpoint } from '../lib/generate';
-import { checkReachable, parseQueueTarget } from '../lib/queue/connection';
+import { parseQueueTarget } from '../lib/queue/connection';
 import { compressQueued } from '../lib/queue/coordinator';
+import { freePort, startLocalRedis, type LocalRedis } from '../lib/queue/local-redis';
 import { cliPath, root } from './helpers';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { cwd: root, encoding: 'utf8' });
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A child process whose stderr is collected, with a way to wait for a line in it. */
 class Proc {
@@ -53,7 +45,7 @@ class Proc {
 
 describe('queue mode (BullMQ on a loopback redis-server)', function () {
   this.timeout(120_000);
-  let tmp: string, model: string, single: Buffer, url: string, redis: ChildProcess | undefined;
+  let tmp: string, model: string, single: Buffer, url: string, redis: LocalRedis | undefined;
   const workers: Proc[] = [];
   const out = (name: string) => path.join(tmp, name);
   const worker = async () => {
@@ -75,18 +67,8 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
       this.skip();
     }
     tmp = await mkdtemp(path.join(os.tmpdir(), 'tz-queue-'));
-    const port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    for (let i = 0; ; i++) {
-      try {
-        await checkReachable(parseQueueTarget(url), 500);
-        break;
-      } catch (e) {
-        if (i > 100) throw e;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    redis = await startLocalRedis();
+    url = redis.url;
     model = out('m');
     await generateCheckpoint(model, { hidden: 256, intermediate: 688, layers: 3, heads: 4, kvHeads: 2, vocab: 8192, shards: 2 });
     await compress(model, out('single.tzip'), { method: 'rtn:4', threads: 1 });
@@ -95,7 +77,7 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
 
   after(async () => {
     await stopWorkers();
-    redis?.kill('SIGKILL');
+    await redis?.stop();
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 

@@ -41,7 +41,13 @@ export interface QueueStatus {
 }
 
 export interface QueueReport extends CompressReport {
-  queue: { url: string; name: string; workDir: string; jobs: number; reused: number; workers: string[]; mergeSeconds: number };
+  queue: {
+    url: string; name: string; workDir: string; jobs: number; reused: number; workers: string[];
+    /** Seconds the workers spent on the jobs this coordinator saw complete (reading, encoding, writing, checksum). */
+    jobSeconds: number;
+    /** Seconds spent writing the container from the results. */
+    mergeSeconds: number;
+  };
 }
 
 /** How often the coordinator also looks for itself: results whose event it missed, jobs lost. */
@@ -76,6 +82,7 @@ export async function compressQueued(input: string, output: string, options: Que
   const byJob = new Map(tensors.map((_, i) => [jobId(runId, i), i]));
   const running = new Map<number, number>(); // tensor -> fraction reported
   const workersSeen = new Set<string>();
+  let jobSeconds = 0;
   let workers = 0;
   const status = (): QueueStatus => {
     let bytesDone = 0;
@@ -120,7 +127,7 @@ export async function compressQueued(input: string, output: string, options: Que
       if (r) {
         results.set(i, r);
         running.delete(i);
-        if (value) workersSeen.add(value.worker);
+        if (value) workersSeen.add(value.worker), (jobSeconds += value.seconds);
         options.onQueue?.(status());
         if (results.size === tensors.length) wake();
       }
@@ -189,7 +196,7 @@ export async function compressQueued(input: string, output: string, options: Que
     ...report,
     seconds: Number(process.hrtime.bigint() - t0) / 1e9,
     device: `queue ${target.display} (${target.name}): ${workersSeen.size} worker${workersSeen.size === 1 ? '' : 's'}`,
-    queue: { url: target.display, name: target.name, workDir, jobs: tensors.length - reused, reused, workers: [...workersSeen].sort(), mergeSeconds: Number(process.hrtime.bigint() - m0) / 1e9 },
+    queue: { url: target.display, name: target.name, workDir, jobs: tensors.length - reused, reused, workers: [...workersSeen].sort(), jobSeconds, mergeSeconds: Number(process.hrtime.bigint() - m0) / 1e9 },
   };
 }
 

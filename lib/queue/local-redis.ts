@@ -1,0 +1,45 @@
+// A throwaway redis-server on a free loopback port (no persistence), for `tensorzip bench queue`
+// and the tests: Debian's redis-server package, started and stopped by the caller.
+import { spawn } from 'node:child_process';
+import * as net from 'node:net';
+import { checkReachable, parseQueueTarget } from './connection';
+
+export interface LocalRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function startLocalRedis(): Promise<LocalRedis> {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', (e) => reject(new Error(`cannot start redis-server (${(e as NodeJS.ErrnoException).code}): install it (apt-get install redis-server), or give a --queue`)));
+    child.once('spawn', resolve);
+  });
+  for (let i = 0; ; i++) {
+    try {
+      await checkReachable(parseQueueTarget(url), 500);
+      return { url, stop };
+    } catch (e) {
+      if (i > 100) {
+        await stop();
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
