@@ -7,7 +7,7 @@
 #include "bindings.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
-#include "cuda_loader.h"
+#include "cuda_call.h"
 #include "native_job.h"
 
 namespace tz {
@@ -75,7 +75,7 @@ Napi::Value ConvertAsync(const Napi::CallbackInfo& info) {
   ConvertCall c = ParseConvert(info);
   Napi::Object options = OptionalObject(info, 3, "options");
   const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
-  const std::string device = OptionalString(options, "device", "cpu");
+  const int gpu = OptionalCudaDevice(env, options);
   const ConvertKind* kind = c.kind;
   const void* src = TypedArrayBytes(c.src);
   void* dst = TypedArrayBytes(c.dst);
@@ -83,7 +83,7 @@ Napi::Value ConvertAsync(const Napi::CallbackInfo& info) {
   const size_t srcSize = c.src.ByteLength() / (n ? n : 1), dstSize = c.dst.ByteLength() / (n ? n : 1);
 
   JobWork work;
-  if (device == "cpu") {
+  if (gpu < 0) {
     const KernelTable* table = &kernels();
     work = [=](JobContext& ctx) -> JobResult {
       // 1 Mi elements per chunk: large enough to amortise scheduling, small enough for prompt
@@ -93,20 +93,12 @@ Napi::Value ConvertAsync(const Napi::CallbackInfo& info) {
       });
       return nullptr;
     };
-  } else if (device == "cuda") {
-    const CudaBackend& cuda = Cuda();
-    if (!cuda.available) throw Napi::Error::New(env, "CUDA is not available: " + cuda.reason);
-    const int gpu = int(OptionalInt(options, "cudaDevice", 0, 0, int64_t(cuda.gpus.size()) - 1));
-    work = [=, &cuda](JobContext& ctx) -> JobResult {
-      tzc_job job{&ctx, [](void* u) { return int(static_cast<JobContext*>(u)->cancelled()); },
-                  [](void* u, uint64_t d, uint64_t t) { static_cast<JobContext*>(u)->progress(d, t); }};
-      const int rc = cuda.convert(gpu, kind->cudaKind, src, dst, n, &job);
-      if (rc == TZC_CANCELLED) throw JobCancelled();
-      if (rc != TZC_OK) throw std::runtime_error(std::string("CUDA conversion failed: ") + cuda.lastError());
+  } else {
+    work = [=](JobContext& ctx) -> JobResult {
+      const tzc_job job = CudaJob(ctx);
+      CheckCuda(Cuda().convert(gpu, kind->cudaKind, src, dst, n, &job), "conversion");
       return nullptr;
     };
-  } else {
-    throw Napi::TypeError::New(env, "option device must be 'cpu' or 'cuda'");
   }
   return StartJob(env, std::move(work), {info.Length() > 4 ? info[4] : env.Undefined(), {c.src, c.dst}});
 }

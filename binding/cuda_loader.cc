@@ -80,7 +80,9 @@ CudaBackend Load() {
   int (*deviceInfo)(int, tzc_device_props*) = nullptr;
   if (!Bind(lib, "tzc_abi_version", abiVersion, b.reason, path) || !Bind(lib, "tzc_last_error", b.lastError, b.reason, path) ||
       !Bind(lib, "tzc_init", init, b.reason, path) || !Bind(lib, "tzc_device_info", deviceInfo, b.reason, path) ||
-      !Bind(lib, "tzc_convert", b.convert, b.reason, path) || !Bind(lib, "tzc_copy_bandwidth", b.copyBandwidth, b.reason, path))
+      !Bind(lib, "tzc_convert", b.convert, b.reason, path) || !Bind(lib, "tzc_copy_bandwidth", b.copyBandwidth, b.reason, path) ||
+      !Bind(lib, "tzc_seedlm_search", b.seedlmSearch, b.reason, path) || !Bind(lib, "tzc_kmeans_assign", b.kmeansAssign, b.reason, path) ||
+      !Bind(lib, "tzc_kmeans_lloyd", b.kmeansLloyd, b.reason, path))
     return b;
   if (abiVersion() != TZC_ABI_VERSION) {
     b.reason = "CUDA library " + path + " has ABI version " + std::to_string(abiVersion()) + ", this addon needs " +

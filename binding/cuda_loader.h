@@ -27,6 +27,12 @@ struct CudaBackend {
   std::vector<GpuInfo> gpus;
   int (*convert)(int device, int kind, const void* src, void* dst, uint64_t n, const tzc_job* job) = nullptr;
   int (*copyBandwidth)(int device, uint64_t bytes, unsigned repeats, double* bytes_per_second) = nullptr;
+  int (*seedlmSearch)(int device, unsigned C, unsigned P, const float* table, const float* w, uint64_t blocks, int e_min, uint16_t* seeds,
+                      int32_t* exponents, const tzc_job* job) = nullptr;
+  int (*kmeansAssign)(int device, const float* x, uint64_t n, unsigned v, const float* centroids, unsigned k, uint32_t* labels,
+                      const tzc_job* job) = nullptr;
+  int (*kmeansLloyd)(int device, const float* x, uint64_t n, unsigned v, const float* w, unsigned k, unsigned max_iterations, double tolerance,
+                     float* centroids, double* objective, unsigned* iterations, unsigned* repaired, const tzc_job* job) = nullptr;
   const char* (*lastError)() = nullptr;
 };
 

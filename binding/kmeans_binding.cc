@@ -6,12 +6,16 @@
 //   kmeansUpdate(points, v, labels, centroids, weights | null) -> { objective, repaired }: one
 //     Lloyd update in place on centroids (k x v) for the labels (synchronous, serial).
 // points: Float32Array of n·v values (row-major); weights: one f32 per point, or null.
+// Options { device: 'cuda', cudaDevice } run the Lloyd iterations / the assignment on the GPU
+// (the sampling and k-means++ stay on the CPU); the results are the same.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
 #include "args.h"
 #include "bindings.h"
 #include "cpu/kmeans.h"
+#include "cuda_call.h"
 #include "native_job.h"
 
 namespace tz {
@@ -68,10 +72,23 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
     if (!t.IsNumber() || !(t.As<Napi::Number>().DoubleValue() >= 0)) throw Napi::RangeError::New(env, "tolerance must be a number >= 0");
     o.tolerance = t.As<Napi::Number>().DoubleValue();
   }
+  const int gpu = OptionalCudaDevice(env, options);
   const float* x = reinterpret_cast<const float*>(TypedArrayBytes(points));
   const KernelTable* kt = &kernels();
   JobWork work = [=](JobContext& ctx) -> JobResult {
-    auto r = std::make_shared<KmeansResult>(kmeans_train(*kt, x, n, v, w, o, threads, ctx));
+    KmeansLloydFn lloyd;
+    if (gpu >= 0)
+      lloyd = [&](const float* tx, size_t tn, const float* tw, KmeansResult& r) {
+        std::vector<double> objective(o.maxIterations);
+        unsigned iterations = 0, repaired = 0;
+        const tzc_job job = CudaJob(ctx);
+        CheckCuda(Cuda().kmeansLloyd(gpu, tx, tn, v, tw, o.k, o.maxIterations, o.tolerance, r.centroids.data(), objective.data(), &iterations,
+                                     &repaired, &job),
+                  "k-means");
+        r.objective.assign(objective.begin(), objective.begin() + std::min<size_t>(iterations, objective.size()));
+        r.repaired = repaired;
+      };
+    auto r = std::make_shared<KmeansResult>(kmeans_train(*kt, x, n, v, w, o, threads, ctx, lloyd));
     return [r](Napi::Env e) {
       Napi::Object out = Napi::Object::New(e);
       Napi::Float32Array c = Napi::Float32Array::New(e, r->centroids.size());
@@ -92,6 +109,8 @@ struct AssignArgs {
   const float* x;
   size_t n;
   uint32_t* labels;
+  const float* centroids;  // k x v, as passed (the GPU's layout)
+  unsigned v, k;
   std::vector<Napi::Object> keep;
 };
 
@@ -103,7 +122,9 @@ AssignArgs ParseAssign(const Napi::CallbackInfo& info) {
   Napi::TypedArray labels = RequireLabels(info, 3, n);
   auto c = std::make_shared<KmeansCentroids>();
   c->set(v, unsigned(centroids.ElementLength() / v), reinterpret_cast<const float*>(TypedArrayBytes(centroids)));
-  return {c, reinterpret_cast<const float*>(TypedArrayBytes(points)), n, reinterpret_cast<uint32_t*>(TypedArrayBytes(labels)), {points, labels}};
+  const float* raw = reinterpret_cast<const float*>(TypedArrayBytes(centroids));
+  return {c, reinterpret_cast<const float*>(TypedArrayBytes(points)), n, reinterpret_cast<uint32_t*>(TypedArrayBytes(labels)), raw, v,
+          unsigned(centroids.ElementLength() / v), {points, labels, centroids}};
 }
 
 Napi::Value Assign(const Napi::CallbackInfo& info) {
@@ -114,10 +135,17 @@ Napi::Value Assign(const Napi::CallbackInfo& info) {
 
 Napi::Value AssignAsync(const Napi::CallbackInfo& info) {
   AssignArgs a = ParseAssign(info);
-  const unsigned threads = unsigned(OptionalInt(OptionalObject(info, 4, "options"), "threads", 0, 0, 1024));
+  const Napi::Object options = OptionalObject(info, 4, "options");
+  const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
+  const int gpu = OptionalCudaDevice(info.Env(), options);
   const KernelTable* kt = &kernels();
-  JobWork work = [c = a.c, x = a.x, n = a.n, labels = a.labels, threads, kt](JobContext& ctx) -> JobResult {
-    kmeans_assign_all(*kt, *c, x, n, labels, threads, ctx);
+  JobWork work = [c = a.c, x = a.x, n = a.n, labels = a.labels, centroids = a.centroids, v = a.v, k = a.k, threads, gpu, kt](JobContext& ctx) -> JobResult {
+    if (gpu < 0) {
+      kmeans_assign_all(*kt, *c, x, n, labels, threads, ctx);
+    } else {
+      const tzc_job job = CudaJob(ctx);
+      CheckCuda(Cuda().kmeansAssign(gpu, x, n, v, centroids, k, labels, &job), "k-means assignment");
+    }
     return nullptr;
   };
   return StartJob(info.Env(), std::move(work), {info.Length() > 5 ? info[5] : info.Env().Undefined(), std::move(a.keep)});

@@ -5,6 +5,8 @@
 //   seedlmDecode(out, C, P, eMin, seeds, fields) and seedlmDecodeAsync(...): the integer decoder.
 //   seedlmTables(C, P) -> { worstInverseError }, seedlmStates(C, P, seed, count) -> the LFSR
 //   states after `seed` (for tests), seedlmExpMin(absMax) -> the per-tensor exponent base.
+//   seedlmEncodeAsync's options may choose the GPU ({ device: 'cuda', cudaDevice }) for the
+//   exhaustive search; the result is the same.
 // weights/out: Float32Array of n weights (the last block zero-padded); seeds: Uint16Array of
 // ceil(n / C) blocks; fields: Uint8Array of (P + 1) bytes per block (e4, then q_p as int8).
 #include <algorithm>
@@ -13,7 +15,9 @@
 
 #include "bindings.h"
 #include "cpu/seedlm_tables.h"
+#include "cuda_call.h"
 #include "kernel_entry.h"
+#include "native_job.h"
 
 namespace tz {
 
@@ -86,10 +90,38 @@ Napi::Value SeedlmSync(const Napi::CallbackInfo& info) {
   return RunKernelNow(info, ParseSeedlm<Encode>(info, keep), 6 + Encode, RunSeedlm<Encode>);
 }
 
+// The exhaustive search on the GPU (libtensorzip_cuda's tzc_seedlm_search gives each block's seed
+// and exponent), then each block's fields on the CPU from them, as the CPU search derives them.
+Napi::Value SeedlmEncodeCuda(const Napi::CallbackInfo& info, const SeedlmRaw& c, int gpu, std::vector<Napi::Object> keep) {
+  Napi::Env env = info.Env();
+  if (c.keep) throw Napi::RangeError::New(env, "the approximate search (keep > 0) has no CUDA kernel: run it on the CPU");
+  JobWork work = [c, gpu](JobContext& ctx) -> JobResult {
+    const unsigned C = c.t->C, P = c.t->P;
+    // The last block zero-padded, as the CPU search pads it.
+    std::vector<float> padded;
+    const float* w = c.w;
+    if (c.weights % C) {
+      padded.assign(c.n * C, 0.0f);
+      std::memcpy(padded.data(), c.w, c.weights * sizeof(float));
+      w = padded.data();
+    }
+    std::vector<int32_t> exponents(c.n);
+    const tzc_job job = CudaJob(ctx);
+    CheckCuda(Cuda().seedlmSearch(gpu, C, P, c.t->perSeed.data(), w, c.n, c.eMin, c.seeds, exponents.data(), &job), "the seedlm search");
+    for (size_t b = 0; b < c.n; ++b) seedlm_fields(*c.t, w + b * C, c.seeds[b], exponents[b], c.eMin, c.fields + b * (P + 1));
+    return nullptr;
+  };
+  return StartJob(env, std::move(work), {info.Length() > 8 ? info[8] : env.Undefined(), std::move(keep)});
+}
+
 template <bool Encode>
 Napi::Value SeedlmAsync(const Napi::CallbackInfo& info) {
   std::vector<Napi::Object> keep;
   const SeedlmRaw c = ParseSeedlm<Encode>(info, keep);
+  if (Encode) {
+    const int gpu = OptionalCudaDevice(info.Env(), OptionalObject(info, 7, "options"));
+    if (gpu >= 0) return SeedlmEncodeCuda(info, c, gpu, std::move(keep));
+  }
   // Encode: 64 blocks per chunk (milliseconds each, so progress and cancellation stay prompt).
   return StartKernelJob(info, c, Encode ? 64 : size_t(1) << 16, std::move(keep), 6 + Encode, RunSeedlm<Encode>);
 }

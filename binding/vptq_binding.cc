@@ -1,7 +1,8 @@
 // vptq entry points (layout in cpu/vptq.h):
 //   vptqGather(weights, cols, v, scale | null, bias | null) -> Float32Array of the chunk's vectors
 //   vptqEncodeAsync(weights, cols, v, scale, bias, codebook, residual | null, labels, labels2 | null,
-//     recon, { threads }, onProgress): labels (Uint32Array, one per vector) and the reconstruction
+//     recon, { threads, device, cudaDevice }, onProgress): labels (Uint32Array, one per vector) and
+//     the reconstruction; on the GPU (device 'cuda') with the same result
 //   vptqDecodeAsync(out, cols, v, scale, bias, codebook, residual | null, labels, labels2 | null,
 //     { threads }, onProgress)
 // weights/out: Float32Array of rows x cols; codebooks: Float32Array of k x v.
@@ -10,6 +11,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "cpu/vptq.h"
+#include "cuda_call.h"
 #include "native_job.h"
 
 namespace tz {
@@ -118,11 +120,29 @@ Napi::Value EncodeAsync(const Napi::CallbackInfo& info) {
   c1->set(r.l.v, unsigned(c.k1), c.c1);
   std::shared_ptr<KmeansCentroids> c2;
   if (c.c2) c2 = std::make_shared<KmeansCentroids>(), c2->set(r.l.v, unsigned(c.k2), c.c2);
-  const unsigned threads = unsigned(OptionalInt(OptionalObject(info, 10, "options"), "threads", 0, 0, 1024));
+  const Napi::Object options = OptionalObject(info, 10, "options");
+  const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
+  const int gpu = OptionalCudaDevice(info.Env(), options);
   float* out = reinterpret_cast<float*>(TypedArrayBytes(recon));
   const KernelTable* kt = &kernels();
-  JobWork work = [l = r.l, w = r.w, c1, c2, c, out, threads, kt](JobContext& ctx) -> JobResult {
-    vptq_encode(*kt, l, w, *c1, c2.get(), c.l1, c.l2, out, threads, ctx);
+  JobWork work = [l = r.l, w = r.w, c1, c2, c, out, threads, gpu, kt](JobContext& ctx) -> JobResult {
+    if (gpu < 0) {
+      vptq_encode(*kt, l, w, *c1, c2.get(), c.l1, c.l2, out, threads, ctx);
+      return nullptr;
+    }
+    // On the GPU: every vector's label (and its residual's) in one assignment each, then the
+    // reconstruction as the decoder makes it, which is what vptq_encode computes.
+    const size_t n = l.vectors();
+    std::vector<float> x(n * l.v);
+    vptq_gather(l, w, 0, n, x.data());
+    const tzc_job job = CudaJob(ctx);
+    CheckCuda(Cuda().kmeansAssign(gpu, x.data(), n, l.v, c.c1, unsigned(c.k1), c.l1, &job), "the vptq assignment");
+    if (c.c2) {
+      for (size_t i = 0; i < n; ++i)
+        for (unsigned t = 0; t < l.v; ++t) x[i * l.v + t] -= c.c1[size_t(c.l1[i]) * l.v + t];
+      CheckCuda(Cuda().kmeansAssign(gpu, x.data(), n, l.v, c.c2, unsigned(c.k2), c.l2, &job), "the vptq residual assignment");
+    }
+    vptq_decode(l, c.c1, c.c2, c.l1, c.l2, out, threads, ctx);
     return nullptr;
   };
   return StartJob(info.Env(), std::move(work), {info.Length() > 11 ? info[11] : info.Env().Undefined(), std::move(r.keep)});

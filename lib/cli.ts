@@ -12,6 +12,8 @@ import { compressQueued } from './queue/coordinator';
 import { runWorker } from './queue/worker';
 import { parseShard, type ShardSpec } from './shard';
 import { decompress } from './decompress';
+import { parseDevice, parseDeviceList, type DeviceSpec } from './device';
+import { runDeviceWorkers } from './queue/devices';
 import { E2E_METHODS, formatE2e, runE2e } from './bench/e2e';
 import { formatQueueBench, runQueueBench } from './bench/queue';
 import { DEMO_METHODS, formatDemo, runDemo } from './demo';
@@ -42,6 +44,14 @@ function queueUrl(value: string): string {
     throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
   }
   return value;
+}
+
+function deviceSpec(value: string): DeviceSpec {
+  try {
+    return parseDevice(value);
+  } catch (e) {
+    throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+  }
 }
 
 function byteSize(value: string): number {
@@ -115,6 +125,7 @@ program
   .option('--importance <file.safetensors>', 'per-input-column importance, one F32 vector per weight tensor (from tensorzip imatrix; weights vptq\'s k-means, rtn\'s scales and ternary :opt)')
   .option('--lzma <setting>', 'LZMA stage: auto, off, or a preset 0-9 (9e = extreme)', 'auto')
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+  .option('--device <device>', 'where seedlm\'s search and vptq\'s k-means run: auto (a GPU when CUDA is available), cpu, cuda or cuda:N; the container is the same', deviceSpec, 'auto')
   .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf under a lossy method').choices(['lossless', 'error']).default('lossless'))
   .option('--resume', 'reuse the tensors an interrupted run finished (kept in <output>.resume)')
   .option('--shard <i/n>', 'encode only shard i of n (0-based) into a part file at --output; then tensorzip merge', (v: string) => {
@@ -132,7 +143,7 @@ program
   .option('--queue-name <name>', 'BullMQ queue name (as given to the workers)', 'tensorzip')
   .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
   .option('--json', 'print the report as JSON')
-  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; json?: boolean }) => {
+  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
     const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
     const options = {
       method: opts.method,
@@ -140,6 +151,7 @@ program
       importance: opts.importance,
       lzma: opts.lzma,
       threads: opts.threads,
+      device: opts.device,
       nonFinite: opts.nonfinite,
       resume: opts.resume,
       signal: interruptSignal(),
@@ -181,16 +193,26 @@ program
   .option('--queue-name <name>', 'BullMQ queue name', 'tensorzip')
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--lock-timeout <s>', 'seconds without a sign of life after which this worker\'s job is given to another worker', positiveInt, 30)
-  .action(async (opts: { queue: string; queueName: string; threads?: number; lockTimeout: number }) => {
-    const say = (line: string) => console.error(`tensorzip worker: ${line}`);
+  .option('--device <device>', 'where seedlm\'s search and vptq\'s k-means run: auto, cpu, cuda or cuda:N', deviceSpec, 'auto')
+  .addOption(new Option('--devices <list>', 'one worker process per GPU: all, or indices such as 0,1 (CPU threads shared among them)').conflicts('device'))
+  .action(async (opts: { queue: string; queueName: string; threads?: number; lockTimeout: number; device: DeviceSpec; devices?: string }) => {
+    const signal = interruptSignal();
+    if (opts.devices) {
+      const devices = parseDeviceList(opts.devices);
+      await runDeviceWorkers({ queue: opts.queue, queueName: opts.queueName, devices, threads: opts.threads, lockSeconds: opts.lockTimeout, signal });
+      return;
+    }
+    let on = ''; // the device, once known: lines of several workers (--devices) say whose they are
+    const say = (line: string) => console.error(`tensorzip worker${on}: ${line}`);
     const summary = await runWorker({
       queue: opts.queue,
       queueName: opts.queueName,
       threads: opts.threads,
+      device: opts.device,
       lockSeconds: opts.lockTimeout,
-      signal: interruptSignal(),
+      signal,
       onEvent: (e) => {
-        if (e.kind === 'ready') say(`${e.worker} waiting for jobs on ${e.queue}`);
+        if (e.kind === 'ready') say(`${e.worker} on ${e.device} waiting for jobs on ${e.queue}`), (on = ` ${e.device.split(' ')[0]}`);
         else if (e.kind === 'start') say(`${e.tensor}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
         else if (e.kind === 'done') say(`${e.tensor} done in ${e.seconds.toFixed(2)} s (${formatBytes(e.bytes)})`);
         else say(`${e.tensor} failed: ${e.error}`);

@@ -8,6 +8,7 @@ import { backendInfo } from './backend';
 import { RunMismatchError } from './errors';
 import { FORMAT_VERSION, filePieceName, pieceName, tensorPieceName, type ContainerMeta, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
 import { ContainerWriter, recordOnly, type PieceSink } from './container/writer';
+import { resolveDevice, type DeviceSpec } from './device';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
 import { tempPathFor } from './io/safetensors-writer';
@@ -34,6 +35,9 @@ export interface CompressOptions {
   /** 'auto' (default), 'off', or a preset '0'-'9' (optionally 'e' for extreme). */
   lzma?: string;
   threads?: number;
+  /** Where seedlm's search and vptq's k-means run: 'auto' (default: the first GPU when CUDA is
+   * available), 'cpu', 'cuda' or 'cuda:N'. The container is the same on every device. */
+  device?: DeviceSpec;
   /** Tensors with NaN/Inf under a lossy method: store them lossless (default) or fail. */
   nonFinite?: 'lossless' | 'error';
   /** A safetensors file of per-input-column importance vectors, one per weight tensor (vptq, rtn, ternary :opt). */
@@ -133,7 +137,8 @@ export async function writeContainer(
   input: string, output: string, options: CompressOptions & { part?: PartScope }, parts?: PartTensors,
 ): Promise<CompressReport | PartReport> {
   const t0 = process.hrtime.bigint();
-  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), signal: options.signal };
+  const device = resolveDevice(options.device);
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), cuda: device.cuda, signal: options.signal };
   const { source, plan, lzma, base, rules, importance, nonFinite, key } = await openRun(input, output, options);
   try {
     const progress = progressTracker(source, options.onProgress);
@@ -181,7 +186,7 @@ export async function writeContainer(
         files: source.extraFiles,
         ...totals(reports, source.totalBytes, containerBytes),
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
-        device: `cpu (${info.cpu}, ${ctx.threads} threads)`,
+        device: `${device.cuda === undefined ? '' : `${device.label} + `}cpu (${info.cpu}, ${ctx.threads} threads)`,
       };
     } catch (e) {
       await writer.abort();

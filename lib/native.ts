@@ -8,6 +8,12 @@ import nodeGypBuild = require('node-gyp-build');
 export type TernaryDtype = 'F32' | 'BF16' | 'F16';
 export type TernaryWeights = Float32Array | Uint16Array;
 
+/** Runs a call's kernel on that GPU ({ device: 'cuda', cudaDevice }) instead of the CPU. */
+export interface DeviceOptions {
+  device?: 'cpu' | 'cuda';
+  cudaDevice?: number;
+}
+
 export interface NativeJobHandle<T> {
   promise: Promise<T>;
   cancel(): void;
@@ -88,7 +94,7 @@ export interface NativeBinding {
     kind: ConvertKind,
     src: Float32Array | Uint16Array,
     dst: Float32Array | Uint16Array,
-    options: { threads?: number; device?: 'cpu' | 'cuda'; cudaDevice?: number },
+    options: { threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   copy(dst: Uint8Array, src: Uint8Array, threads?: number): void;
@@ -140,7 +146,7 @@ export interface NativeBinding {
   seedlmDecode(out: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array): void;
   seedlmEncodeAsync(
     weights: Float32Array, C: number, P: number, eMin: number, keep: number, seeds: Uint16Array, fields: Uint8Array,
-    options: { threads?: number }, onProgress?: ProgressCallback,
+    options: { threads?: number } & DeviceOptions, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   seedlmDecodeAsync(
     out: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array,
@@ -153,12 +159,12 @@ export interface NativeBinding {
   // k-means (binding/cpu/kmeans.h): points are n·v f32 values, row-major; weights one per point.
   kmeansTrainAsync(
     points: Float32Array, v: number, k: number, weights: Float32Array | null,
-    options: { iterations?: number; tolerance?: number; seed?: number; sample?: number; initSample?: number; threads?: number },
+    options: { iterations?: number; tolerance?: number; seed?: number; sample?: number; initSample?: number; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<{ centroids: Float32Array; objective: number[]; repaired: number }>;
   kmeansAssign(points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, path?: KernelPath): void;
   kmeansAssignAsync(
-    points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, options: { threads?: number }, onProgress?: ProgressCallback,
+    points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, options: { threads?: number } & DeviceOptions, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   // vptq (binding/cpu/vptq.h): weights/out are rows x cols f32; codebooks k x v f32; one label per vector.
   /** One Lloyd update in place on centroids (k x v) for the labels; weights may be null. */
@@ -167,7 +173,7 @@ export interface NativeBinding {
   vptqEncodeAsync(
     weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null,
     codebook: Float32Array, residual: Float32Array | null, labels: Uint32Array, labels2: Uint32Array | null, recon: Float32Array,
-    options: { threads?: number }, onProgress?: ProgressCallback,
+    options: { threads?: number } & DeviceOptions, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   vptqDecodeAsync(
     out: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null,

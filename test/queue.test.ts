@@ -30,7 +30,10 @@ class Proc {
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
   static cli(...args: string[]) {
-    return new Proc(spawn(process.execPath, [cliPath, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+    return Proc.cliWith({}, ...args);
+  }
+  static cliWith(env: Record<string, string>, ...args: string[]) {
+    return new Proc(spawn(process.execPath, [cliPath, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
   }
   async waitFor(re: RegExp, ms = 30_000): Promise<RegExpExecArray> {
     const until = Date.now() + ms;
@@ -102,7 +105,7 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     const b = await worker();
     const run = compressQueued(model, out('k.tzip'), { method: 'rtn:4', queue: url, threads: 1 });
     // The largest tensors go first; kill a as soon as it starts one.
-    const [, killed] = await a.waitFor(/worker: ((?:model|lm_head)\.\S+)\n/);
+    const [, killed] = await a.waitFor(/worker [^:]*: ((?:model|lm_head)\.\S+)\n/);
     a.child.kill('SIGKILL');
     await a.exited;
     const report = await run;
@@ -135,6 +138,33 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     const encoded = doneLines([first, second]);
     assert.equal(encoded.length, report.tensors.length, 'a tensor was encoded twice');
     assert.equal(new Set(encoded).size, report.tensors.length);
+  });
+
+  it('worker --devices all: one worker per GPU (two stand-in GPUs answered by the CPU kernels), same container', async function () {
+    const fixtures = path.join(root, 'build', 'test-fixtures');
+    const env = {
+      TENSORZIP_LIBCUDA: path.join(fixtures, 'libtensorzip_fake_libcuda.so'),
+      TENSORZIP_CUDA_LIBRARY: path.join(fixtures, 'libtensorzip_cpu_cuda_library.so'),
+      FAKE_CUDA_DEVICES: '2',
+    };
+    if (!existsSync(env.TENSORZIP_CUDA_LIBRARY)) this.skip();
+    const w = Proc.cliWith(env, 'worker', '--queue', url, '--devices', 'all', '--threads', '2');
+    workers.push(w);
+    await w.waitFor(/cuda:0 \(CPU stand-in 0\) waiting[\s\S]*cuda:1 \(CPU stand-in 1\) waiting|cuda:1 \(CPU stand-in 1\) waiting[\s\S]*cuda:0 \(CPU stand-in 0\) waiting/);
+    const report = await compressQueued(model, out('d.tzip'), { method: 'rtn:4', queue: url, threads: 1 });
+    assert.ok((await readFile(out('d.tzip'))).equals(single));
+    assert.equal(report.queue.workers.length, 2);
+    for (const gpu of ['cuda:0', 'cuda:1']) assert.match(w.text, new RegExp(`worker ${gpu}: \\S+ done in`));
+    w.child.kill('SIGINT');
+    assert.equal(await w.exited, 0);
+
+    let r = spawnSync(process.execPath, [cliPath, 'worker', '--queue', url, '--devices', '0,5'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--devices 0,5: there is no GPU 5 \(2 found\)/);
+    r = spawnSync(process.execPath, [cliPath, 'worker', '--queue', url, '--devices', 'all'], { encoding: 'utf8', env: { ...process.env, TENSORZIP_LIBCUDA: path.join(tmp, 'none.so') } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--devices all: CUDA is not available/);
+    assert.equal(cli('worker', '--queue', url, '--devices', 'all', '--device', 'cpu').status, 2);
   });
 
   it('refuses a bad queue URL (exit 2), an unreachable Redis and an unwritable work directory (exit 1), leaving nothing', async () => {

@@ -186,7 +186,7 @@ void kmeans_lloyd(const KernelTable& kt, const float* x, size_t n, unsigned v, c
 }
 
 KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, const KmeansOptions& o, unsigned threads,
-                          JobContext& ctx) {
+                          JobContext& ctx, const KmeansLloydFn& lloyd) {
   if (o.k == 0 || v == 0) throw std::invalid_argument("k-means: k and the dimension must be positive");
   SplitMix rng{o.seed};
   // Training set: every point, or a deterministic subsample kept in index order.
@@ -202,7 +202,8 @@ KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsig
   Subset init = subset(tx, tw, tn, v, o.initSample ? std::max<size_t>(o.initSample, o.k) : 0, rng);
   kmeans_plus_plus(init.x, init.w, init.n, v, o.k, rng, threads, ctx, r.centroids.data());
 
-  kmeans_lloyd(kt, tx, tn, v, tw, o.k, o.maxIterations, o.tolerance, threads, ctx, r);
+  if (lloyd) lloyd(tx, tn, tw, r);
+  else kmeans_lloyd(kt, tx, tn, v, tw, o.k, o.maxIterations, o.tolerance, threads, ctx, r);
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace tz {
@@ -57,11 +58,16 @@ struct KmeansResult {
   unsigned repaired = 0;         // empty clusters re-seeded
 };
 
+// Runs the Lloyd iterations of kmeans_train on the training points (x, n, w) from r.centroids,
+// as kmeans_lloyd does (another device's implementation of it).
+using KmeansLloydFn = std::function<void(const float* x, size_t n, const float* w, KmeansResult& r)>;
+
 // Lloyd's k-means on n points of dimension v (weights may be null: all 1), on `threads`
 // threads with fixed chunks and a serial update in point order, so the result does not depend
-// on the thread count. Assignments use k.kmeans_assign.
+// on the thread count. Assignments use k.kmeans_assign. `lloyd`, when given, replaces
+// kmeans_lloyd (the sampling and the k-means++ start stay here).
 KmeansResult kmeans_train(const KernelTable& kt, const float* x, size_t n, unsigned v, const float* w, const KmeansOptions& o, unsigned threads,
-                          JobContext& ctx);
+                          JobContext& ctx, const KmeansLloydFn& lloyd = nullptr);
 
 // Lloyd iterations from r.centroids (k x v): assignment, then the serial update in point order
 // (weighted means in double; empty clusters take the farthest points), appending each

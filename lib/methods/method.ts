@@ -14,6 +14,8 @@ export class SpecError extends Error {
 
 export interface JobContext {
   threads: number;
+  /** The GPU for the kernels that have a CUDA version (lib/device.ts); undefined: the CPU. */
+  cuda?: number;
   signal?: AbortSignal;
   /** Progress within the current chunk's encode job, (done, total) in the job's units. */
   onProgress?: (done: number, total: number) => void;

@@ -2,6 +2,7 @@
 // exponent and P 4-bit coefficients, found by trying all 65535 seeds. Presets: seedlm:4 (C 8,
 // P 3, 4.0 bits/weight) and seedlm:3 (C 12, P 4, 3.0); `:fast` is the opt-in approximate search.
 // Kernels: binding/cpu/seedlm_{scalar,avx2}.cc.
+import { deviceOptions } from '../device';
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
@@ -63,7 +64,7 @@ export const seedlm: Method<SeedlmParams> = {
     const blocks = blocksOf(p, numel), chunks = Math.ceil(numel / chunkElements(this.chunkUnit(p)));
     return (16 * blocks + 4 * (shape(p).P + 1) * blocks + 8 * chunks) / numel;
   },
-  async encode(p, dtype, raw, { threads, signal, onProgress }, tensor) {
+  async encode(p, dtype, raw, { threads, cuda, signal, onProgress }, tensor) {
     const { C, P } = shape(p);
     const w = toF32(dtype, raw);
     const blocks = blocksOf(p, w.length);
@@ -71,7 +72,9 @@ export const seedlm: Method<SeedlmParams> = {
     const seeds = new Uint16Array(blocks);
     const fields = new Uint8Array(blocks * (P + 1));
     // The search takes minutes per chunk: its progress feeds the bar and its ETA.
-    await runJob((progress) => native.seedlmEncodeAsync(w, C, P, eMin, p.fast ? FAST_KEEP : 0, seeds, fields, { threads }, progress), { signal, onProgress });
+    // The exhaustive search has a CUDA kernel; the approximate one runs on the CPU.
+    const device = p.fast ? {} : deviceOptions(cuda);
+    await runJob((progress) => native.seedlmEncodeAsync(w, C, P, eMin, p.fast ? FAST_KEEP : 0, seeds, fields, { threads, ...device }, progress), { signal, onProgress });
     const recon = new Float32Array(w.length);
     await runJob((progress) => native.seedlmDecodeAsync(recon, C, P, eMin, seeds, fields, { threads }, progress), { signal });
     return { streams: [bytesOf(seeds), packFields(fields), Uint8Array.of(eMin & 255)], decoded: fromF32(dtype, recon) };

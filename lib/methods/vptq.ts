@@ -7,6 +7,7 @@
 // Specs: presets vptq:2, vptq:3, vptq:4 and vptq:2:large (table in docs/METHODS.md), whose k is
 // lowered for small tensors, or the full form vptq:v<v>:k<k>[:r<k2>][:norm][:i<iterations>], taken
 // literally. Canonical (and recorded) form: vptq:v<v>:k<k>[:r<k2>][:norm]:i<iterations>.
+import { deviceOptions } from '../device';
 import { ENCODED_DTYPES, numelOf } from '../io/dtypes';
 import { columnsOf } from '../importance';
 import { runJob } from '../jobs';
@@ -185,7 +186,7 @@ async function trainingSet(p: VptqParams, input: Input, step: number, numel: num
 
 async function train(points: Float32Array, v: number, k: number, weights: Float32Array | null, iterations: number, ctx: JobContext): Promise<Float32Array> {
   const { threads, signal } = ctx;
-  const options = { iterations, tolerance: TOLERANCE, seed: SEED, initSample: INIT_PER_CENTROID * k, threads };
+  const options = { iterations, tolerance: TOLERANCE, seed: SEED, initSample: INIT_PER_CENTROID * k, threads, ...deviceOptions(ctx.cuda) };
   const { centroids } = await runJob((progress) => native.kmeansTrainAsync(points, v, k, weights, options, progress), { signal });
   return roundF16(centroids);
 }
@@ -240,20 +241,20 @@ export const vptq: Method<VptqParams> = {
     if (p.k2) {
       // The residual codebook is trained on what the f16 codebook leaves of the same vectors.
       const labels = new Uint32Array(x.length / p.v);
-      await runJob((progress) => native.kmeansAssignAsync(x, p.v, c1, labels, { threads: ctx.threads }, progress), { signal: ctx.signal });
+      await runJob((progress) => native.kmeansAssignAsync(x, p.v, c1, labels, { threads: ctx.threads, ...deviceOptions(ctx.cuda) }, progress), { signal: ctx.signal });
       for (let i = 0; i < labels.length; i++) for (let t = 0; t < p.v; t++) x[i * p.v + t] -= c1[labels[i] * p.v + t];
       streams.push(f16(await train(x, p.v, p.k2, w, p.iterations, ctx)));
     }
     if (norm) streams.push(f16(norm.scale), f16(norm.bias));
     return streams;
   },
-  async encode(p, dtype, raw, { threads, signal, onProgress }, facts) {
+  async encode(p, dtype, raw, { threads, cuda, signal, onProgress }, facts) {
     const t = tables(p, facts.tensorStreams!);
     const w = toF32(dtype, raw);
     const n = vectorsOf(p, w.length / columns(p));
     const labels = new Uint32Array(n), labels2 = p.k2 ? new Uint32Array(n) : null;
     const recon = new Float32Array(w.length);
-    await runJob((progress) => native.vptqEncodeAsync(w, columns(p), p.v, t.scale, t.bias, t.c1, t.c2, labels, labels2, recon, { threads }, progress), { signal, onProgress });
+    await runJob((progress) => native.vptqEncodeAsync(w, columns(p), p.v, t.scale, t.bias, t.c1, t.c2, labels, labels2, recon, { threads, ...deviceOptions(cuda) }, progress), { signal, onProgress });
     const streams = [pack(labels, log2(p.k))];
     if (labels2) streams.push(pack(labels2, log2(p.k2)));
     return { streams, decoded: fromF32(dtype, recon) };

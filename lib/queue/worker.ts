@@ -6,6 +6,7 @@
 import * as os from 'node:os';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { compressTensor } from '../compress';
+import { resolveDevice, type DeviceSpec } from '../device';
 import { RunMismatchError } from '../errors';
 import { defaultThreads } from '../threads';
 import { checkReachable, parseQueueTarget } from './connection';
@@ -15,6 +16,8 @@ export interface WorkerOptions {
   queue: string;
   queueName?: string;
   threads?: number;
+  /** Where this worker runs seedlm's search and vptq's k-means (lib/device.ts; default auto). */
+  device?: DeviceSpec;
   /** Seconds without a lock renewal after which a job counts as stalled (its worker gone). */
   lockSeconds?: number;
   signal?: AbortSignal;
@@ -22,7 +25,7 @@ export interface WorkerOptions {
 }
 
 export type WorkerEvent =
-  | { kind: 'ready'; queue: string; worker: string }
+  | { kind: 'ready'; queue: string; worker: string; device: string }
   | { kind: 'start'; tensor: string; attempt: number }
   | { kind: 'done'; tensor: string; seconds: number; bytes: number }
   | { kind: 'failed'; tensor: string; error: string };
@@ -39,6 +42,7 @@ const MAX_STALLED = 2;
 /** Runs until `signal` aborts. A job under way is then put back in the queue for another worker. */
 export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
   const target = parseQueueTarget(options.queue, options.queueName);
+  const device = resolveDevice(options.device);
   await checkReachable(target);
   const threads = options.threads ?? defaultThreads();
   const lockMs = Math.round((options.lockSeconds ?? 30) * 1000);
@@ -57,6 +61,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       const r = await compressTensor(d.input, d.output, {
         ...d.options,
         threads,
+        device: device.cuda === undefined ? 'cpu' : `cuda:${device.cuda}`,
         tensor: d.tensor,
         name: d.name,
         key: d.key,
@@ -107,7 +112,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     else options.signal?.addEventListener('abort', stop, { once: true });
   });
   await worker.waitUntilReady();
-  options.onEvent?.({ kind: 'ready', queue: `${target.display} (${target.name})`, worker: me });
+  options.onEvent?.({ kind: 'ready', queue: `${target.display} (${target.name})`, worker: me, device: device.label });
   const running = worker.run();
   await stopped;
   await running;

@@ -1,0 +1,97 @@
+// compress --device: the GPU paths of seedlm's search and vptq's k-means, driven end to end on a
+// machine without a GPU through the stand-in driver and a stand-in libtensorzip_cuda answered by
+// the CPU kernels (test/fixtures). What this checks is everything but the CUDA kernels: device
+// choice, the calls' buffers and results, and that the container is the CPU's byte for byte.
+// The CUDA kernels themselves are checked against the CPU references by the standalone harness
+// (scripts/gpu-check.sh) on a GPU machine.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { generateCheckpoint } from '../lib/generate';
+import { cliPath, root } from './helpers';
+
+const fixtures = path.join(root, 'build', 'test-fixtures');
+const standIn = { TENSORZIP_LIBCUDA: path.join(fixtures, 'libtensorzip_fake_libcuda.so'), TENSORZIP_CUDA_LIBRARY: path.join(fixtures, 'libtensorzip_cpu_cuda_library.so') };
+
+function cli(env: Record<string, string>, ...args: string[]) {
+  return spawnSync(process.execPath, [cliPath, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TENSORZIP_CUDA: '', ...env } });
+}
+
+describe('compress --device (GPU paths through a CPU stand-in of the CUDA library)', function () {
+  this.timeout(60_000);
+  let tmp: string, model: string, policy: string;
+  const out = (name: string) => path.join(tmp, name);
+
+  before(async function () {
+    if (!existsSync(standIn.TENSORZIP_CUDA_LIBRARY) || !existsSync(standIn.TENSORZIP_LIBCUDA)) this.skip();
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'tz-gpu-path-'));
+    model = out('m');
+    await generateCheckpoint(model, { hidden: 64, intermediate: 128, layers: 1, heads: 2, kvHeads: 1, vocab: 256 });
+    // Every GPU path: the exhaustive search at both shapes, k-means training and assignment with a
+    // residual codebook and normalisation, and the approximate search (which stays on the CPU).
+    policy = out('policy.json');
+    await writeFile(policy, JSON.stringify({
+      '*.q_proj.*': 'seedlm:4',
+      '*.k_proj.*': 'seedlm:3',
+      '*.v_proj.*': 'seedlm:4:fast',
+      '*.mlp.*': 'vptq:v4:k256:r256:norm:i4',
+      '*.o_proj.*': 'vptq:2',
+    }));
+  });
+
+  after(async () => {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('the stand-in GPU writes the container the CPU writes, byte for byte; auto picks the GPU', async () => {
+    const cpu = cli(standIn, 'compress', model, '-o', out('cpu.tzip'), '--policy', policy, '--device', 'cpu', '--json');
+    assert.equal(cpu.status, 0, cpu.stderr);
+    assert.match(JSON.parse(cpu.stdout).device, /^cpu \(/);
+    for (const device of ['cuda', 'auto', 'cuda:0']) {
+      const calls = out(`${device}.calls`);
+      const r = cli({ ...standIn, STAND_IN_CALLS: calls }, 'compress', model, '-o', out(`${device}.tzip`), '--policy', policy, '--device', device, '--json');
+      assert.equal(r.status, 0, r.stderr);
+      // seedlm:4 and seedlm:3 search on the GPU (seedlm:4:fast does not); vptq trains and assigns
+      // there: 2 trainings (codebook, residual) and 1 residual-training assignment for the mlp
+      // tensors and 1 training for o_proj, then per chunk one assignment (two with the residual).
+      const counts = new Map<string, number>();
+      for (const line of (await readFile(calls, 'utf8')).trim().split('\n')) counts.set(line, (counts.get(line) ?? 0) + 1);
+      assert.deepEqual(Object.fromEntries(counts), { 'tzc_seedlm_search 0': 2, 'tzc_kmeans_lloyd 0': 7, 'tzc_kmeans_assign 0': 10 });
+      assert.match(JSON.parse(r.stdout).device, /^cuda:0 \(CPU stand-in 0\) \+ cpu \(/);
+      assert.ok((await readFile(out(`${device}.tzip`))).equals(await readFile(out('cpu.tzip'))), device);
+    }
+    const second = cli({ ...standIn, FAKE_CUDA_DEVICES: '2' }, 'compress', model, '-o', out('second.tzip'), '--policy', policy, '--device', 'cuda:1', '--json');
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(JSON.parse(second.stdout).device, /^cuda:1 \(CPU stand-in 1\)/);
+    assert.ok((await readFile(out('second.tzip'))).equals(await readFile(out('cpu.tzip'))));
+  });
+
+  it('refuses a GPU that is not there, and a malformed --device, leaving no output', () => {
+    let r = cli(standIn, 'compress', model, '-o', out('x.tzip'), '--device', 'cuda:1');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--device cuda:1: there is 1 GPU \(cuda:0\)/);
+    r = cli({ TENSORZIP_LIBCUDA: path.join(tmp, 'no-such-driver.so') }, 'compress', model, '-o', out('x.tzip'), '--device', 'cuda');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--device cuda: CUDA is not available \(no NVIDIA driver/);
+    r = cli({ TENSORZIP_LIBCUDA: path.join(tmp, 'no-such-driver.so') }, 'compress', model, '-o', out('auto.tzip'), '--device', 'auto', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(JSON.parse(r.stdout).device, /^cpu \(/);
+    r = cli(standIn, 'compress', model, '-o', out('x.tzip'), '--device', 'gpu');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--device must be auto, cpu, cuda or cuda:N/);
+    assert.ok(!existsSync(out('x.tzip')));
+  });
+
+  it('a GPU call that fails reports the library\'s message', () => {
+    // The stand-in has no conversion kernel: the error comes back through CheckCuda.
+    const r = spawnSync(process.execPath, ['-e', `
+      const { native } = require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native.js'))});
+      const job = native.convertAsync('f32_to_bf16', new Float32Array(4), new Uint16Array(4), { device: 'cuda' });
+      job.promise.then(() => console.log('resolved'), (e) => console.log('rejected: ' + e.message));
+    `], { encoding: 'utf8', env: { ...process.env, ...standIn } });
+    assert.equal(r.stdout.trim(), 'rejected: conversion failed on the GPU: stand-in: no conversion');
+  });
+});
