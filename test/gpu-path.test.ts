@@ -21,7 +21,7 @@ function cli(env: Record<string, string>, ...args: string[]) {
 }
 
 describe('compress --device (GPU paths through a CPU stand-in of the CUDA library)', function () {
-  this.timeout(60_000);
+  this.timeout(120_000); // the CPU reference's exhaustive search is slow on the scalar path
   let tmp: string, model: string, policy: string;
   const out = (name: string) => path.join(tmp, name);
 
@@ -29,7 +29,7 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     if (!existsSync(standIn.TENSORZIP_CUDA_LIBRARY) || !existsSync(standIn.TENSORZIP_LIBCUDA)) this.skip();
     tmp = await mkdtemp(path.join(os.tmpdir(), 'tz-gpu-path-'));
     model = out('m');
-    await generateCheckpoint(model, { hidden: 64, intermediate: 128, layers: 1, heads: 2, kvHeads: 1, vocab: 256 });
+    await generateCheckpoint(model, { hidden: 32, intermediate: 64, layers: 1, heads: 2, kvHeads: 1, vocab: 256 });
     // Every GPU path: the exhaustive search at both shapes, k-means training and assignment with a
     // residual codebook and normalisation, and the approximate search (which stays on the CPU).
     policy = out('policy.json');
@@ -38,7 +38,7 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
       '*.k_proj.*': 'seedlm:3',
       '*.v_proj.*': 'seedlm:4:fast',
       '*.mlp.*': 'vptq:v4:k256:r256:norm:i4',
-      '*.o_proj.*': 'vptq:2',
+      '*.o_proj.*': 'vptq:v4:k256:i4',
     }));
   });
 
@@ -50,7 +50,7 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     const cpu = cli(standIn, 'compress', model, '-o', out('cpu.tzip'), '--policy', policy, '--device', 'cpu', '--json');
     assert.equal(cpu.status, 0, cpu.stderr);
     assert.match(JSON.parse(cpu.stdout).device, /^cpu \(/);
-    for (const device of ['cuda', 'auto', 'cuda:0']) {
+    for (const device of ['cuda', 'auto']) {
       const calls = out(`${device}.calls`);
       const r = cli({ ...standIn, STAND_IN_CALLS: calls }, 'compress', model, '-o', out(`${device}.tzip`), '--policy', policy, '--device', device, '--json');
       assert.equal(r.status, 0, r.stderr);
