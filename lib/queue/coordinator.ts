@@ -82,6 +82,7 @@ export async function compressQueued(input: string, output: string, options: Que
   const byJob = new Map(tensors.map((_, i) => [jobId(runId, i), i]));
   const running = new Map<number, number>(); // tensor -> fraction reported
   const workersSeen = new Set<string>();
+  const timed = new Set<number>(); // tensors whose job time is counted
   let jobSeconds = 0;
   let workers = 0;
   const status = (): QueueStatus => {
@@ -127,7 +128,6 @@ export async function compressQueued(input: string, output: string, options: Que
       if (r) {
         results.set(i, r);
         running.delete(i);
-        if (value) workersSeen.add(value.worker), (jobSeconds += value.seconds);
         options.onQueue?.(status());
         if (results.size === tensors.length) wake();
       }
@@ -135,8 +135,10 @@ export async function compressQueued(input: string, output: string, options: Que
     };
     events.on('completed', ({ jobId: id, returnvalue }) => {
       const i = byJob.get(id);
-      if (i === undefined || results.has(i)) return;
+      if (i === undefined) return;
       const value = returnvalue as unknown as TensorJobResult;
+      if (!timed.has(i)) timed.add(i), workersSeen.add(value.worker), (jobSeconds += value.seconds);
+      if (results.has(i)) return; // the sweep found the file first
       accept(i, value).then(async (r) => {
         // The file is not what the worker wrote (storage not shared, or changed since): again.
         if (!r) await add([i], true);
