@@ -138,7 +138,7 @@ program
   .addOption(
     new Option('--queue <redis://host:port>', 'hand out one job per tensor on this Redis (BullMQ) to `tensorzip worker` processes, then write the container from their results')
       .argParser(queueUrl)
-      .conflicts(['shard', 'resume']),
+      .conflicts(['shard', 'resume', 'device']), // each worker has its own --device
   )
   .option('--queue-name <name>', 'BullMQ queue name (as given to the workers)', 'tensorzip')
   .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')

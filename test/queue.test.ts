@@ -189,8 +189,11 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     assert.match(r.stderr, /a-file\/sub: the work directory \(shared with the workers\) is not writable \(ENOTDIR\)/);
     assert.ok(!existsSync(out('nw.tzip')));
 
-    r = cli('compress', model, '-o', out('x.tzip'), '--queue', url, '--shard', '0/2');
-    assert.equal(r.status, 2);
+    for (const other of [['--shard', '0/2'], ['--resume'], ['--device', 'cpu']]) {
+      r = cli('compress', model, '-o', out('x.tzip'), '--queue', url, ...other);
+      assert.equal(r.status, 2, other.join(' '));
+      assert.match(r.stderr, /cannot be used with/);
+    }
   });
 
   it('a worker that sees another input than the coordinator fails the run with a clear error and no output', async () => {

@@ -192,7 +192,8 @@ export async function compressQueued(input: string, output: string, options: Que
 
   const m0 = process.hrtime.bigint();
   const finished = tensors.map((_, i) => results.get(i)!);
-  const report = (await writeContainer(input, output, { ...options, resume: false }, { key, finished })) as CompressReport;
+  // Nothing is encoded here: the device is the workers' choice (worker --device).
+  const report = (await writeContainer(input, output, { ...options, device: 'cpu', resume: false }, { key, finished })) as CompressReport;
   await removeRunFiles(workDir);
   return {
     ...report,
