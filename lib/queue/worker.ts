@@ -50,7 +50,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   const summary: WorkerSummary = { jobs: 0, failed: 0 };
   let current: AbortController | undefined;
 
-  const process_ = async (job: Job<TensorJob, TensorJobResult>, token?: string): Promise<TensorJobResult> => {
+  const encodeJob = async (job: Job<TensorJob, TensorJobResult>, token?: string): Promise<TensorJobResult> => {
     if (job.name !== JOB_NAME) throw new UnrecoverableError(`not a tensorzip job: ${job.name}`);
     const d = job.data;
     options.onEvent?.({ kind: 'start', tensor: d.name, attempt: job.attemptsMade + 1 });
@@ -94,7 +94,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     }
   };
 
-  const worker = new Worker<TensorJob, TensorJobResult>(target.name, process_, {
+  const worker = new Worker<TensorJob, TensorJobResult>(target.name, encodeJob, {
     connection: { ...target.connection, maxRetriesPerRequest: null },
     concurrency: 1,
     lockDuration: lockMs,
