@@ -9,11 +9,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Queue } from 'bullmq';
-import { compress } from '../lib/compress';
+import { Queue, type Job } from 'bullmq';
+import { compress, compressTensor, describeRun } from '../lib/compress';
 import { generateCheckpoint } from '../lib/generate';
 import { parseQueueTarget } from '../lib/queue/connection';
 import { compressQueued } from '../lib/queue/coordinator';
+import { fileSha256, readResult } from '../lib/queue/jobs';
 import { freePort, startLocalRedis, type LocalRedis } from '../lib/queue/local-redis';
 import { cliPath, root } from './helpers';
 
@@ -165,6 +166,39 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--devices all: CUDA is not available/);
     assert.equal(cli('worker', '--queue', url, '--devices', 'all', '--device', 'cpu').status, 2);
+  });
+
+  it('jobs that vanish from Redis are added again, and a result is accepted only with its checksum, key and tensor', async () => {
+    const workDir = out('v.queue');
+    const run = compressQueued(model, out('v.tzip'), { method: 'rtn:4', queue: url, workDir, threads: 1 });
+    const queue = new Queue('tensorzip', { connection: parseQueueTarget(url).connection });
+    let waiting: Job[] = [];
+    while (waiting.length === 0) waiting = await queue.getWaiting(), await new Promise((r) => setTimeout(r, 20));
+    // No worker yet: take three jobs away; the coordinator's sweep (every 2 s) puts them back.
+    const gone = waiting.slice(0, 3).map((j) => j.id!);
+    for (const id of gone) await queue.remove(id);
+    const until = Date.now() + 10_000;
+    while (!(await Promise.all(gone.map((id) => queue.getJobState(id)))).every((s) => s === 'waiting') && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    await queue.close();
+    const w = await worker();
+    const report = await run;
+    assert.ok((await readFile(out('v.tzip'))).equals(single));
+    assert.equal(doneLines([w]).length, report.tensors.length);
+
+    // readResult on a result part made for tensor 0 of this run.
+    const { key } = await describeRun(model, out('v.tzip'), { method: 'rtn:4' });
+    const part = out('t0.part');
+    await compressTensor(model, part, { method: 'rtn:4', tensor: 0, name: report.tensors[0].name, key, threads: 1 });
+    const sha = await fileSha256(part);
+    assert.ok(await readResult(part, key, 0, sha));
+    assert.equal(await readResult(part, key, 0, sha.replace(/^./, (c) => (c === '0' ? '1' : '0'))), undefined, 'another checksum');
+    assert.equal(await readResult(part, `${key} `, 0), undefined, 'another run');
+    assert.equal(await readResult(part, key, 1), undefined, 'another tensor');
+    const bytes = await readFile(part);
+    await writeFile(part, bytes.subarray(0, bytes.length - 10));
+    assert.equal(await readResult(part, key, 0), undefined, 'a torn file');
+    assert.equal(await readResult(out('none.part'), key, 0), undefined, 'no file');
+    await assert.rejects(compressTensor(model, part, { method: 'rtn:4', tensor: 0, name: 'other', key, threads: 1 }), /tensor 0 is not other/);
   });
 
   it('refuses a bad queue URL (exit 2), an unreachable Redis and an unwritable work directory (exit 1), leaving nothing', async () => {
