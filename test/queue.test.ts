@@ -201,6 +201,22 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     await assert.rejects(compressTensor(model, part, { method: 'rtn:4', tensor: 0, name: 'other', key, threads: 1 }), /tensor 0 is not other/);
   });
 
+  it('a worker refuses a job that would write anything but a result file', async () => {
+    const w = await worker();
+    const queue = new Queue('tensorzip', { connection: parseQueueTarget(url).connection });
+    const evil = out('evil.txt');
+    const job = await queue.add('tensor', { input: model, options: { method: 'rtn:4' }, key: 'k', tensor: 0, name: 'x', bytes: 1, output: evil }, { jobId: 'evil-0' });
+    let state = '';
+    for (let i = 0; i < 200 && state !== 'failed'; i++) state = await job.getState(), await new Promise((r) => setTimeout(r, 25));
+    assert.equal(state, 'failed');
+    assert.match((await queue.getJob('evil-0'))!.failedReason, /evil\.txt is not a result file path/);
+    assert.equal((await queue.getJob('evil-0'))!.attemptsMade, 1);
+    assert.ok(!existsSync(evil));
+    await queue.obliterate({ force: true });
+    await queue.close();
+    assert.equal(doneLines([w]).length, 0);
+  });
+
   it('refuses a bad queue URL (exit 2), an unreachable Redis and an unwritable work directory (exit 1), leaving nothing', async () => {
     for (const bad of ['http://127.0.0.1:6379', 'redis://', 'redis://host:6379/x', 'nonsense']) {
       const r = cli('compress', model, '-o', out('bad.tzip'), '--queue', bad);

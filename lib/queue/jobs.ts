@@ -45,9 +45,14 @@ export function resultPath(workDir: string, tensor: number): string {
   return path.join(workDir, `${String(tensor).padStart(6, '0')}.part`);
 }
 
+/** The name of a result file (resultPath). */
+export function isResultFile(name: string): boolean {
+  return /^[0-9]{6,}\.part$/.test(name);
+}
+
 /** Names the result files and temp files of a run use in its work directory. */
 export function isRunFile(name: string): boolean {
-  return /^[0-9]{6,}\.part$/.test(name) || /^\.[0-9]{6,}\.part\.tmp-/.test(name);
+  return isResultFile(name) || /^\.[0-9]{6,}\.part\.tmp-/.test(name);
 }
 
 export async function fileSha256(p: string): Promise<string> {

@@ -4,13 +4,14 @@
 // native threads); when a worker dies the lock lapses, another worker's stalled-job check puts
 // the job back in the queue, and it runs again there.
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { compressTensor } from '../compress';
 import { resolveDevice, type DeviceSpec } from '../device';
 import { RunMismatchError } from '../errors';
 import { defaultThreads } from '../threads';
 import { checkReachable, parseQueueTarget } from './connection';
-import { fileSha256, JOB_NAME, type TensorJob, type TensorJobResult } from './jobs';
+import { fileSha256, isResultFile, JOB_NAME, type TensorJob, type TensorJobResult } from './jobs';
 
 export interface WorkerOptions {
   queue: string;
@@ -53,9 +54,12 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   const encodeJob = async (job: Job<TensorJob, TensorJobResult>, token?: string): Promise<TensorJobResult> => {
     if (job.name !== JOB_NAME) throw new UnrecoverableError(`not a tensorzip job: ${job.name}`);
     const d = job.data;
+    // Whoever can write to the queue chooses what a worker writes: only result files, by name.
+    if (typeof d.output !== 'string' || !path.isAbsolute(d.output) || !isResultFile(path.basename(d.output)))
+      throw new UnrecoverableError(`job ${job.id}: ${String(d.output)} is not a result file path`);
     options.onEvent?.({ kind: 'start', tensor: d.name, attempt: job.attemptsMade + 1 });
     const t0 = process.hrtime.bigint();
-    current = new AbortController();
+    const abort = (current = new AbortController());
     let lastReport = 0;
     try {
       const r = await compressTensor(d.input, d.output, {
@@ -65,7 +69,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
         tensor: d.tensor,
         name: d.name,
         key: d.key,
-        signal: current.signal,
+        signal: abort.signal,
         onProgress: (p) => {
           const now = Date.now();
           if (now - lastReport < 1000) return;
@@ -78,7 +82,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       options.onEvent?.({ kind: 'done', tensor: d.name, seconds: result.seconds, bytes: result.bytes });
       return result;
     } catch (e) {
-      if (current.signal.aborted && token) {
+      if (abort.signal.aborted && token) {
         // Stopped by the user: back to the queue without spending an attempt.
         await job.moveToWait(token);
         throw new WaitingError();
