@@ -75,6 +75,12 @@ export async function runQueueBench(options: QueueBenchOptions = {}): Promise<Qu
     const model = path.join(dir, 'model');
     await generateCheckpoint(model, shape);
     const rows: QueueBenchRow[] = [];
+    // A queue run of `input`, checked byte for byte against compress's container.
+    const queued = async (input: string, out: string, reference: Buffer): Promise<QueueReport> => {
+      const r = await compressQueued(input, out, { method, queue: url, threads: 1, signal: options.signal });
+      if (!(await readFile(out)).equals(reference)) throw new Error(`${out}: the queue run's container differs from compress's`);
+      return r;
+    };
 
     log(`compress ${method}, 1 thread`);
     const one = await compress(model, path.join(dir, 'single.tzip'), { method, threads: 1, signal: options.signal });
@@ -84,29 +90,27 @@ export async function runQueueBench(options: QueueBenchOptions = {}): Promise<Qu
     const many = await compress(model, path.join(dir, 'single-n.tzip'), { method, threads: workers, signal: options.signal });
     rows.push({ run: `compress, ${workers} threads`, seconds: many.seconds });
 
-    const queued: QueueReport[] = [];
+    const runs: QueueReport[] = [];
     for (const n of [1, workers]) {
       if (options.signal?.aborted) throw new AbortError();
       log(`compress --queue with ${n} worker${n > 1 ? 's' : ''} of 1 thread`);
       for (let i = 0; i < n; i++) workerProcs.push(await startWorker(url));
       const out = path.join(dir, `queue-${n}.tzip`);
-      const r = await compressQueued(model, out, { method, queue: url, threads: 1, signal: options.signal });
-      if (!(await readFile(out)).equals(reference)) throw new Error(`the container of the ${n}-worker queue run differs from compress's`);
+      const r = await queued(model, out, reference);
       if (r.queue.workers.length !== n) throw new Error(`${r.queue.workers.length} of ${n} workers took jobs`);
-      queued.push(r);
+      runs.push(r);
       rows.push({ run: `queue, ${n} worker${n > 1 ? 's' : ''} × 1 thread`, seconds: r.seconds, jobSeconds: r.queue.jobSeconds, mergeSeconds: r.queue.mergeSeconds });
       await rm(out);
       await stopWorkers();
     }
-    const [q1, qn] = queued;
+    const [q1, qn] = runs;
 
     log(`overhead: ${describeShape(QUEUE_OVERHEAD_SHAPE)}, compress and --queue with 1 worker`);
     const small = path.join(dir, 'small');
     await generateCheckpoint(small, QUEUE_OVERHEAD_SHAPE);
     const s1 = await compress(small, path.join(dir, 'small.tzip'), { method, threads: 1, signal: options.signal });
     workerProcs.push(await startWorker(url));
-    const sq = await compressQueued(small, path.join(dir, 'small-queue.tzip'), { method, queue: url, threads: 1, signal: options.signal });
-    if (!(await readFile(path.join(dir, 'small-queue.tzip'))).equals(await readFile(path.join(dir, 'small.tzip')))) throw new Error('the small model\'s queue container differs from compress\'s');
+    const sq = await queued(small, path.join(dir, 'small-queue.tzip'), await readFile(path.join(dir, 'small.tzip')));
     const jobs = sq.queue.jobs;
     return {
       machine: `${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs`,
