@@ -54,11 +54,17 @@ function deviceSpec(value: string): DeviceSpec {
   }
 }
 
+/** A size with its unit (500KB, 20MB, 2GB, 1.5GiB): a bare number is refused, not read as bytes. */
 function byteSize(value: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgumentError('must be a size such as 500KB, 20MB or 2GB');
-  return Math.round(Number(m[1]) * 1000 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)b$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('must be a size with its unit, such as 500KB, 20MB or 2GB');
+  return Math.round(Number(m[1]) * (m[3] ? 1024 : 1000) ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
 }
+
+/** Notes that are not errors (leftovers removed, a possible lack of space) go to stderr. */
+const note = (line: string) => console.error(`tensorzip: ${line}`);
+
+const FORCE = ['-f, --force', 'replace an existing output'] as const;
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
 let interruptedBy: keyof typeof SIGNAL_EXIT | undefined;
@@ -128,6 +134,7 @@ program
   .option('--device <device>', 'where seedlm\'s search and vptq\'s k-means run: auto (a GPU when CUDA is available), cpu, cuda or cuda:N; the container is the same', deviceSpec, 'auto')
   .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf under a lossy method').choices(['lossless', 'error']).default('lossless'))
   .option('--resume', 'reuse the tensors an interrupted run finished (kept in <output>.resume)')
+  .option('-f, --force', 'replace an existing output (and the <output>.resume of an interrupted run); the input is never replaced')
   .option('--shard <i/n>', 'encode only shard i of n (0-based) into a part file at --output; then tensorzip merge', (v: string) => {
     try {
       return parseShard(v);
@@ -143,7 +150,7 @@ program
   .option('--queue-name <name>', 'BullMQ queue name (as given to the workers)', 'tensorzip')
   .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
   .option('--json', 'print the report as JSON')
-  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
+  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
     const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
     const options = {
       method: opts.method,
@@ -154,6 +161,8 @@ program
       device: opts.device,
       nonFinite: opts.nonfinite,
       resume: opts.resume,
+      force: opts.force,
+      onNote: note,
       signal: interruptSignal(),
     };
     const shard = opts.shard;
@@ -227,11 +236,12 @@ program
   .argument('<parts...>', 'part files, one per shard, in any order')
   .requiredOption('-o, --output <file>', 'container to write (.tzip)')
   .option('--input <model>', 'the input model, when it is not at the path the parts recorded')
+  .option(...FORCE)
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--json', 'print the report as JSON')
-  .action(async (parts: string[], opts: { output: string; input?: string; threads?: number; json?: boolean }) => {
+  .action(async (parts: string[], opts: { output: string; input?: string; threads?: number; force?: boolean; json?: boolean }) => {
     const report = await withProgress(opts.json, (update) =>
-      merge(parts, opts.output, { input: opts.input, threads: opts.threads, signal: interruptSignal(), onProgress: (p) => update(p.done, p.total, 'copying pieces') }),
+      merge(parts, opts.output, { input: opts.input, threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: (p) => update(p.done, p.total, 'copying pieces') }),
     );
     print(opts.json, report, () => formatCompress(report));
   });
@@ -242,10 +252,11 @@ program
   .argument('<container>', '.tzip file')
   .requiredOption('-o, --output <path>', 'output directory (for a directory model) or .safetensors file')
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+  .option(...FORCE)
   .option('--json', 'print the report as JSON')
-  .action(async (container: string, opts: { output: string; threads?: number; json?: boolean }) => {
+  .action(async (container: string, opts: { output: string; threads?: number; force?: boolean; json?: boolean }) => {
     const r = await withProgress(opts.json, (update) =>
-      decompress(container, opts.output, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
+      decompress(container, opts.output, { threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
     );
     print(opts.json, r, () => `wrote ${r.files.length} file(s), ${r.tensors} tensors, to ${r.output} in ${r.seconds.toFixed(2)} s`);
   });
@@ -311,11 +322,12 @@ tokenOptions(
     .command('imatrix')
     .description('importance matrix: the mean squared input activation of every input column of every linear layer, for --importance')
     .argument('<model>', 'model directory, .safetensors file or .tzip container')
-    .requiredOption('-o, --output <file>', 'importance file to write (.safetensors)'),
-).action(async function (this: Command, model: string, o: TokenCliOptions & { output: string }) {
+    .requiredOption('-o, --output <file>', 'importance file to write (.safetensors)')
+    .option(...FORCE),
+).action(async function (this: Command, model: string, o: TokenCliOptions & { output: string; force?: boolean }) {
   const input = tokenInput(this, o);
   const r = await withProgress(o.json, (update) =>
-    writeImportance(model, input, o.output, { ctx: o.ctx, chunks: o.chunks, threads: o.threads, signal: interruptSignal(), onProgress: update }),
+    writeImportance(model, input, o.output, { ctx: o.ctx, chunks: o.chunks, threads: o.threads, force: o.force, onNote: note, signal: interruptSignal(), onProgress: update }),
   );
   print(o.json, r, () => formatImatrix(r));
 });
@@ -339,14 +351,16 @@ shapeOptions(
     .command('generate')
     .description('write a Llama-shaped checkpoint with realistic weight statistics (for trying tensorzip)')
     .argument('<dir>', 'output directory')
-    .option('--size <bytes>', 'aim for about this much weight data (e.g. 100KB, 2GB)', byteSize),
+    .option('--size <bytes>', 'aim for about this much weight data, with its unit (e.g. 100KB, 2GB)', byteSize)
+    .option('-f, --force', 'replace the files of an earlier checkpoint in <dir>'),
 )
   .addOption(new Option('--dtype <dtype>', 'weight dtype').choices(['BF16', 'F16', 'F32']).default('BF16'))
   .option('--shards <n>', 'safetensors shards', positiveInt, 1)
   .option('--seed <n>', 'generator seed', positiveInt, 1)
-  .action(async (dir: string, o: ShapeOptions & { size?: number; dtype: 'BF16' | 'F16' | 'F32'; shards: number; seed: number }) => {
-    const g = await generateCheckpoint(dir, { ...shapeOf(o), dtype: o.dtype, shards: o.shards, seed: o.seed, targetBytes: o.size });
+  .action(async (dir: string, o: ShapeOptions & { size?: number; dtype: 'BF16' | 'F16' | 'F32'; shards: number; seed: number; force?: boolean }) => {
+    const g = await generateCheckpoint(dir, { ...shapeOf(o), dtype: o.dtype, shards: o.shards, seed: o.seed, targetBytes: o.size, force: o.force, onNote: note, signal: interruptSignal() });
     console.log(`wrote ${g.files.join(', ')} to ${dir}: ${g.parameters} parameters, ${JSON.stringify(g.shape)}`);
+    if (g.noTokenizer) note(`no tokenizer.json: ${g.noTokenizer}; eval --text needs one (use --tokens, or a larger --size or --vocab)`);
   });
 
 program

@@ -7,12 +7,13 @@ import * as zlib from 'node:zlib';
 import { backendInfo } from './backend';
 import { RunMismatchError } from './errors';
 import { FORMAT_VERSION, filePieceName, pieceName, tensorPieceName, type ContainerMeta, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
-import { ContainerWriter, recordOnly, type PieceSink } from './container/writer';
+import { ContainerWriter, pieceIntact, recordOnly, type PieceSink } from './container/writer';
 import { resolveDevice, type DeviceSpec } from './device';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
-import { tempPathFor } from './io/safetensors-writer';
-import { compressPieces, formatLzma, parseLzma, type LzmaSetting } from './lzma';
+import { checkOutput } from './io/output-path';
+import { tempPathFor } from './io/temp-files';
+import { compressPieces, formatLzma, parseLzma, type LzmaSetting, type StoredPiece } from './lzma';
 import { toF32 } from './methods/f32';
 import { chunkElements, type JobContext, type TensorFacts } from './methods/method';
 import { parseSpec, type MethodChoice } from './methods/registry';
@@ -44,6 +45,10 @@ export interface CompressOptions {
   importance?: string;
   /** Reuse the tensors an interrupted run finished (its `<output>.resume` sidecar). */
   resume?: boolean;
+  /** Replace an existing output (and an interrupted run's sidecar); the input is never replaced. */
+  force?: boolean;
+  /** Lines for the user that are not errors (leftovers removed, a possible lack of space). */
+  onNote?: (line: string) => void;
   signal?: AbortSignal;
   onProgress?: (p: CompressProgress) => void;
 }
@@ -141,6 +146,7 @@ export async function writeContainer(
   const ctx: JobContext = { threads: options.threads ?? defaultThreads(), cuda: device.cuda, signal: options.signal };
   const { source, plan, lzma, base, rules, importance, nonFinite, key } = await openRun(input, output, options);
   try {
+    await checkContainerOutput(output, source, plan, options, parts?.finished);
     const progress = progressTracker(source, options.onProgress);
     if (options.part) {
       // What merge needs to run the same compress again over the parts.
@@ -150,7 +156,7 @@ export async function writeContainer(
     if (parts && parts.key !== key) throw new Error(`${input} or the options are not what the parts were made from (input files changed since, other options, or another tensorzip version)`);
     const { log, finished } = parts
       ? { log: undefined, finished: parts.finished }
-      : await ResumeLog.open(output, key, options.resume ?? false);
+      : await ResumeLog.open(output, key, options.resume ?? false, options.force ?? false);
     const writer = await ContainerWriter.create(output).catch(async (e) => {
       await log?.close(false); // nothing new was finished: the sidecar stays only if it held tensors
       throw e;
@@ -226,7 +232,7 @@ async function writePart(
   }
   const temp = tempPathFor(output);
   const where = 'shard' in scope ? { shard: scope.shard } : { tensor: scope.tensor };
-  const log = await ResumeLog.create(temp, { format: PART_FORMAT, key: run.key, input: path.resolve(input), options: recorded, ...where, tensors: plan.length });
+  const log = await ResumeLog.create(temp, { format: PART_FORMAT, key: run.key, input: path.resolve(input), options: recorded, ...where, tensors: plan.length }, output);
   try {
     const { reports } = await encodeTensors(source, plan, run.lzma, run.ctx, recordOnly, run.how, run.progress, log, [], order);
     await log.commit(output);
@@ -257,8 +263,6 @@ async function openRun(input: string, output: string, options: CompressOptions) 
   const source = await openModelSource(input);
   try {
     if (!source.tensors.length) throw new Error(`${input}: the model has no tensors`);
-    if (path.resolve(output).startsWith(path.resolve(source.root) + path.sep) && source.kind === 'directory')
-      throw new Error(`${output}: the output must not be inside the input directory`);
     const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
     const importance = options.importance ? await loadImportance(options.importance, source.tensors.map((t) => t.entry)) : undefined;
     const nonFinite = options.nonFinite ?? 'lossless';
@@ -270,11 +274,44 @@ async function openRun(input: string, output: string, options: CompressOptions) 
   }
 }
 
-/** What a queue coordinator needs before it hands out jobs: the run's key and the tensors. */
+/** What a queue coordinator needs before it hands out jobs: the run's key and the tensors (and
+ * the output checked, before any work). */
 export async function describeRun(input: string, output: string, options: CompressOptions): Promise<{ key: string; tensors: Array<{ name: string; bytes: number }> }> {
-  const { source, key } = await openRun(input, output, options);
-  await source.close();
-  return { key, tensors: source.tensors.map((t) => ({ name: t.entry.name, bytes: t.entry.byteLength })) };
+  const { source, key, plan } = await openRun(input, output, options);
+  try {
+    await checkContainerOutput(output, source, plan, options);
+    return { key, tensors: source.tensors.map((t) => ({ name: t.entry.name, bytes: t.entry.byteLength })) };
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * The output of a container or part checked before any work (lib/io/output-path.ts): not an
+ * input file (the model's files, the importance file, the parts of a merge), not existing unless
+ * `force` (a queue job's result is its own to replace), a writable directory, and the space it
+ * may need noted: the pieces before LZMA, twice for a container (its resume sidecar holds every
+ * piece until the container is written).
+ */
+async function checkContainerOutput(
+  output: string, source: ModelSource, plan: Array<{ t: SourceTensor } & Assignment>, options: CompressOptions & { part?: PartScope }, parts?: FinishedTensor[],
+): Promise<void> {
+  const files = [...source.shards.map((s) => s.relPath), ...source.extraFiles].map((f) => path.join(source.root, f));
+  const inputs = [...(source.kind === 'directory' ? [source.root] : []), ...files, ...(options.importance ? [options.importance] : []), ...new Set(parts?.map((f) => f.from))];
+  let pieces = 0;
+  for (const { t, choice } of plan) pieces += Math.ceil((choice.method.nominalBits(choice.params, t.entry.dtype, t.entry.numel) * t.entry.numel) / 8);
+  const carried = source.totalBytes - source.shards.reduce((a, s) => a + s.bytes, 0);
+  const sidecar = ResumeLog.pathFor(output);
+  const resumed = options.resume ? await stat(sidecar).then((s) => s.size, () => 0) : 0;
+  const container = options.part ? 0 : pieces + carried;
+  const checked = await checkOutput(output, {
+    kind: 'file',
+    inputs,
+    force: options.force || (options.part !== undefined && 'tensor' in options.part),
+    beside: options.part ? [] : [sidecar],
+    space: parts ? { bytes: container, exact: false, what: 'the container' } : { bytes: pieces + container - resumed, exact: false, what: options.part ? 'the part file' : 'the container and its resume sidecar' },
+  });
+  for (const line of checked.notes) options.onNote?.(line);
 }
 
 /** What a resumed run must share with the interrupted one: tool, options and input files. */
@@ -334,13 +371,20 @@ async function encodeTensors(
     const i = f.tensor;
     const { entry } = plan[i].t;
     if (f.record.name !== entry.name) throw new Error(`${f.from} does not match this model (tensor ${i} is ${f.record.name}, not ${entry.name})`);
-    const again = [];
-    for (const p of f.pieces) again.push(await writer.addPiece(p.name, await p.piece()));
+    // Checked now, not when the container is written: a damaged sidecar fails before any work.
+    for (const p of f.pieces) if (!(await pieceIntact(p.record, p.at))) throw new Error(`${f.from}: a stored piece of ${entry.name} is corrupt; remove the file and start again`);
+    const again = f.pieces.map((p) => writer.addPieceAt(p.name, p.record, p.at));
     if (JSON.stringify(again) !== JSON.stringify([...(f.record.tensorPieces ?? []), ...f.record.pieces.flat()])) throw new Error(`${f.from}: the pieces of ${entry.name} do not match their record`);
     records.push(f.record);
     reports.push(f.report);
     progress.tensor(i, entry.name, entry.byteLength, entry.byteLength);
   }
+  // New pieces go to the log when there is one (the container copies them from there), else to the writer.
+  const store = async (tensor: number, name: string, piece: StoredPiece) => {
+    if (!log) return writer.addPiece(name, piece);
+    const { record, at } = await log.addPiece(tensor, name, piece);
+    return writer.addPieceAt(name, record, at);
+  };
   let oi = 0; // next position in `order`
   let ci = 0; // next chunk of tensor order[oi]
   while (oi < order.length) {
@@ -382,18 +426,14 @@ async function encodeTensors(
       const { entry } = plan[u.tensor].t;
       if (u.chunk === 'tensor') {
         for (const stream of state.tensorStreams) {
-          const name = tensorPieceName(entry.name, stream);
-          await log?.addPiece(u.tensor, name, stored[k]);
-          state.tensorPieces.push(await writer.addPiece(name, stored[k++]));
+          state.tensorPieces.push(await store(u.tensor, tensorPieceName(entry.name, stream), stored[k++]));
         }
         continue;
       }
       if (u.chunk !== 'empty') {
         state.pieces[u.chunk] = [];
         for (let s = 0; s < state.streams.length; s++) {
-          const name = pieceName(entry.name, u.chunk, state.streams[s]);
-          await log?.addPiece(u.tensor, name, stored[k]);
-          state.pieces[u.chunk][s] = await writer.addPiece(name, stored[k++]);
+          state.pieces[u.chunk][s] = await store(u.tensor, pieceName(entry.name, u.chunk, state.streams[s]), stored[k++]);
         }
         progress.tensor(u.tensor, entry.name, Math.min(entry.byteLength, (u.chunk + 1) * state.chunk * DTYPE_SIZES[entry.dtype]), entry.byteLength);
       }

@@ -2,18 +2,24 @@
 // index and every carried file under their original names); a file input as one .safetensors.
 // Tensors keep their names, dtypes and shapes (lossy ones rounded to the stored dtype with
 // round-to-nearest-even); a shard with a standard layout gets its original header byte for byte.
-import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ContainerReader } from './container/reader';
 import type { ShardRecord } from './container/format';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import { parseHeader } from './io/safetensors';
-import { SafetensorsWriter, tempPathFor } from './io/safetensors-writer';
+import { SafetensorsWriter } from './io/safetensors-writer';
+import { checkOutput, writeFailure } from './io/output-path';
+import { tempPathFor } from './io/temp-files';
 import type { JobContext } from './methods/method';
 import { defaultThreads } from './threads';
 
 export interface DecompressOptions {
   threads?: number;
+  /** Replace an existing output file or directory (never the container itself). */
+  force?: boolean;
+  /** Lines for the user that are not errors (leftovers of interrupted runs removed). */
+  onNote?: (line: string) => void;
   signal?: AbortSignal;
   /** Called after each tensor with (tensors done, tensor count). */
   onProgress?: (done: number, total: number) => void;
@@ -35,16 +41,26 @@ export async function decompress(container: string, output: string, options: Dec
     const written: string[] = [];
     let done = 0;
     const onTensor = () => options.onProgress?.(++done, reader.meta.tensors.length);
+    const check = async (target: string, kind: 'file' | 'directory') => {
+      const bytes = source.shards.reduce((a, sh) => a + sh.bytes, 0) + files.reduce((a, f) => a + f.bytes, 0);
+      const checked = await checkOutput(target, { kind, inputs: [container], force: options.force, space: { bytes, exact: true, what: 'the model' } });
+      for (const line of checked.notes) options.onNote?.(line);
+      return checked;
+    };
     if (source.kind === 'file') {
       const shard = source.shards[0];
-      const isDir = await stat(output).then((s) => s.isDirectory(), () => false);
-      const target = isDir ? path.join(output, shard.path) : output;
+      // An existing directory (or a path ending in /) receives the file under its original name.
+      const intoDir = /[/\\]$/.test(output) || (await stat(output).then((s) => s.isDirectory(), () => false));
+      const target = intoDir ? path.join(output, shard.path) : output;
+      await check(target, 'file');
       await writeShard(reader, shard, target, ctx, onTensor);
       written.push(target);
     } else {
-      await ensureAbsentOrEmpty(output);
+      const { exists } = await check(output, 'directory');
       const temp = tempPathFor(path.resolve(output));
-      await mkdir(temp);
+      await mkdir(temp).catch((e) => {
+        throw writeFailure(e, output);
+      });
       try {
         for (const shard of source.shards) {
           await mkdir(path.dirname(path.join(temp, shard.path)), { recursive: true });
@@ -56,13 +72,14 @@ export async function decompress(container: string, output: string, options: Dec
           const fh = await open(path.join(temp, f.path), 'wx');
           try {
             for await (const chunk of reader.readFile(f, ctx)) await fh.write(chunk);
+          } catch (e) {
+            throw writeFailure(e, path.join(output, f.path));
           } finally {
             await fh.close();
           }
           written.push(f.path);
         }
-        await rmdir(output).catch(() => undefined); // an existing empty directory is replaced
-        await rename(temp, output);
+        await replaceDirectory(temp, output, exists);
       } catch (e) {
         await rm(temp, { recursive: true, force: true });
         throw e;
@@ -74,13 +91,18 @@ export async function decompress(container: string, output: string, options: Dec
   }
 }
 
-async function ensureAbsentOrEmpty(dir: string): Promise<void> {
-  const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return [];
-    if (e.code === 'ENOTDIR') throw new Error(`${dir}: exists and is not a directory`);
-    throw e;
-  });
-  if (entries.length) throw new Error(`${dir}: output directory exists and is not empty`);
+/** Puts the finished directory `temp` at `output`; an existing one (empty, or replaced with
+ * --force) is moved aside first and removed only once the new one is in place. */
+async function replaceDirectory(temp: string, output: string, exists: boolean): Promise<void> {
+  const old = exists ? tempPathFor(path.resolve(output)) : undefined;
+  try {
+    if (old) await rename(output, old);
+    await rename(temp, output);
+  } catch (e) {
+    if (old) await rename(old, output).catch(() => undefined);
+    throw writeFailure(e, output);
+  }
+  if (old) await rm(old, { recursive: true, force: true });
 }
 
 async function writeShard(reader: ContainerReader, shard: ShardRecord, target: string, ctx: JobContext, onTensor: () => void): Promise<void> {

@@ -2,9 +2,10 @@
 // the demo and benchmarks never download a model: heavy-tailed entries, a spread of per-row
 // scales, a few outlier input columns, norms near 1. Deterministic from the seed; written
 // streaming, so any size from ~100 KB to many GB works in bounded memory.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { numelOf, type Dtype } from './io/dtypes';
+import { checkOutput, writeFailure } from './io/output-path';
 import { SafetensorsWriter, type TensorSpec } from './io/safetensors-writer';
 import { byteLevelTokenizer, TOKENIZER_SIZE } from './generate-tokenizer';
 import { bytesOf, fromF32 } from './methods/f32';
@@ -26,6 +27,11 @@ export interface GenerateOptions extends Partial<ModelShape> {
   seed?: number;
   /** Aim for about this many bytes of weights (overrides the shape defaults). */
   targetBytes?: number;
+  /** Replace files of an earlier checkpoint in `dir` (other files there are left alone). */
+  force?: boolean;
+  /** Lines for the user that are not errors (leftovers of interrupted runs removed). */
+  onNote?: (line: string) => void;
+  signal?: AbortSignal;
 }
 
 export interface GeneratedModel {
@@ -33,6 +39,8 @@ export interface GeneratedModel {
   shape: ModelShape;
   parameters: number;
   files: string[];
+  /** Why there is no tokenizer.json, when there is none. */
+  noTokenizer?: string;
 }
 
 const DTYPE_BYTES = { BF16: 2, F16: 2, F32: 4 } as const;
@@ -63,8 +71,11 @@ export function describeShape(s: ModelShape): string {
   return `hidden ${s.hidden}, MLP ${s.intermediate}, ${s.layers} layers, ${s.heads}/${s.kvHeads} heads, vocab ${s.vocab}`;
 }
 
+/** From one layer's count, not the tensor list: a size check must not build millions of entries. */
 export function parameterCount(s: ModelShape): number {
-  return tensorList(s).reduce((a, t) => a + numelOf(t.shape), 0);
+  const count = (layers: number) => tensorList({ ...s, layers }).reduce((a, t) => a + numelOf(t.shape), 0);
+  const fixed = count(0);
+  return fixed + s.layers * (count(1) - fixed);
 }
 
 /** A shape whose weights take about `bytes` at `bytesPerWeight`: dimensions by scale, then layers. */
@@ -113,11 +124,26 @@ export async function generateCheckpoint(dir: string, options: GenerateOptions =
   };
   if (shape.hidden % shape.heads || shape.heads % shape.kvHeads) throw new Error('hidden must divide by heads, and heads by kvHeads');
   const seed = options.seed ?? 1;
-  const tensors = tensorList(shape);
-  const shards = Math.max(1, Math.min(options.shards ?? 1, tensors.length));
-  await mkdir(dir, { recursive: true });
+  const shards = Math.max(1, Math.min(options.shards ?? 1, 3 + 9 * shape.layers));
+  const fileNames = shards === 1 ? ['model.safetensors'] : Array.from({ length: shards }, (_, k) => `model-${String(k + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`);
+  const withTokenizer = shape.vocab >= TOKENIZER_SIZE;
+  const files = [...fileNames, 'config.json', 'generation_config.json', ...(withTokenizer ? ['tokenizer.json', 'tokenizer_config.json'] : []), ...(shards > 1 ? ['model.safetensors.index.json'] : [])];
+
+  // Every file is checked before any is written (and before the tensor list is built), and a run
+  // that fails or is stopped removes the files it wrote: never half a checkpoint.
+  const space = { bytes: parameterCount(shape) * bpw + (withTokenizer ? 1 << 20 : 1 << 16), exact: true, what: 'the checkpoint' };
+  const note = (c: { notes: string[] }) => c.notes.forEach((line) => options.onNote?.(line));
+  const created = !(await stat(dir).then((st) => st.isDirectory(), () => false));
+  if (created) note(await checkOutput(dir, { kind: 'directory', inputs: [], space }));
+  else for (const [i, f] of files.entries()) note(await checkOutput(path.join(dir, f), { kind: 'file', inputs: [], force: options.force, space: i ? undefined : space }));
+  if (created) {
+    await mkdir(dir, { recursive: true }).catch((e) => {
+      throw writeFailure(e, dir);
+    });
+  }
 
   // Split tensors into shards of about equal bytes, in order.
+  const tensors = tensorList(shape);
   const sizes = tensors.map((t) => numelOf(t.shape) * bpw);
   const total = sizes.reduce((a, b) => a + b, 0);
   const groups: number[][] = Array.from({ length: shards }, () => []);
@@ -126,69 +152,83 @@ export async function generateCheckpoint(dir: string, options: GenerateOptions =
     groups[Math.min(shards - 1, Math.floor((acc / total) * shards))].push(i);
     acc += sizes[i];
   });
-  const fileNames = shards === 1 ? ['model.safetensors'] : groups.map((_, k) => `model-${String(k + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`);
-  const weightMap: Record<string, string> = {};
-  for (const [k, group] of groups.entries()) {
-    const specs: TensorSpec[] = group.map((i) => ({ name: tensors[i].name, dtype, shape: tensors[i].shape }));
-    const writer = await SafetensorsWriter.create(path.join(dir, fileNames[k]), specs, { format: 'pt' });
-    try {
-      for (const i of group) {
-        const { name, shape: s } = tensors[i];
-        weightMap[name] = fileNames[k];
-        const rng = new Rng(seed * 1000003 + i);
-        const cols = s.length > 1 ? s[1] : s[0];
-        let colScale: Float32Array | undefined;
-        if (s.length > 1) {
-          colScale = new Float32Array(cols).fill(1);
-          for (let c = 0; c < cols; c++) if (rng.uniform() < 0.002) colScale[c] = 6; // outlier input channels
+  const written: string[] = [];
+  try {
+    await writeFiles();
+  } catch (e) {
+    await Promise.all(written.map((f) => rm(path.join(dir, f), { force: true })));
+    if (created) await rmdir(dir).catch(() => undefined);
+    throw e;
+  }
+  return { dir, shape, parameters: parameterCount(shape), files, ...(withTokenizer ? {} : { noTokenizer: `the vocabulary (${shape.vocab}) is smaller than the byte-level tokenizer's ${TOKENIZER_SIZE} tokens` }) };
+
+  async function write(name: string, text: string) {
+    await writeFile(path.join(dir, name), text).catch((e) => {
+      throw writeFailure(e, path.join(dir, name));
+    });
+    written.push(name);
+  }
+
+  async function writeFiles() {
+    const weightMap: Record<string, string> = {};
+    for (const [k, group] of groups.entries()) {
+      const specs: TensorSpec[] = group.map((i) => ({ name: tensors[i].name, dtype, shape: tensors[i].shape }));
+      const writer = await SafetensorsWriter.create(path.join(dir, fileNames[k]), specs, { format: 'pt' });
+      try {
+        for (const i of group) {
+          const { name, shape: s } = tensors[i];
+          weightMap[name] = fileNames[k];
+          const rng = new Rng(seed * 1000003 + i);
+          const cols = s.length > 1 ? s[1] : s[0];
+          let colScale: Float32Array | undefined;
+          if (s.length > 1) {
+            colScale = new Float32Array(cols).fill(1);
+            for (let c = 0; c < cols; c++) if (rng.uniform() < 0.002) colScale[c] = 6; // outlier input channels
+          }
+          const rowsPerChunk = s.length > 1 ? Math.max(1, Math.floor((1 << 20) / cols)) : 1;
+          const rows = s.length > 1 ? s[0] : 1;
+          for (let r = 0; r < rows; r += rowsPerChunk) {
+            options.signal?.throwIfAborted();
+            const n = Math.min(rowsPerChunk, rows - r);
+            const values = new Float32Array(n * cols);
+            fillRows(name, s, rng, values, colScale, n);
+            await writer.write(dtype === 'F32' ? bytesOf(values) : fromF32(dtype, values));
+          }
         }
-        const rowsPerChunk = s.length > 1 ? Math.max(1, Math.floor((1 << 20) / cols)) : 1;
-        const rows = s.length > 1 ? s[0] : 1;
-        for (let r = 0; r < rows; r += rowsPerChunk) {
-          const n = Math.min(rowsPerChunk, rows - r);
-          const values = new Float32Array(n * cols);
-          fillRows(name, s, rng, values, colScale, n);
-          await writer.write(dtype === 'F32' ? bytesOf(values) : fromF32(dtype, values));
-        }
+        await writer.finish();
+        written.push(fileNames[k]);
+      } catch (e) {
+        await writer.abort();
+        throw e;
       }
-      await writer.finish();
-    } catch (e) {
-      await writer.abort();
-      throw e;
     }
+    const torchDtype = { BF16: 'bfloat16', F16: 'float16', F32: 'float32' }[options.dtype ?? 'BF16'];
+    const config = {
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      hidden_size: shape.hidden,
+      intermediate_size: shape.intermediate,
+      num_hidden_layers: shape.layers,
+      num_attention_heads: shape.heads,
+      num_key_value_heads: shape.kvHeads,
+      vocab_size: shape.vocab,
+      hidden_act: 'silu',
+      max_position_embeddings: 4096,
+      rms_norm_eps: 1e-5,
+      tie_word_embeddings: false,
+      rope_theta: 10000,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      torch_dtype: torchDtype,
+    };
+    await write('config.json', JSON.stringify(config, null, 2) + '\n');
+    await write('generation_config.json', JSON.stringify({ bos_token_id: 1, eos_token_id: 2, do_sample: false }, null, 2) + '\n');
+    // A byte-level tokenizer, so text evaluation works on generated models (when the vocabulary holds it).
+    if (withTokenizer) {
+      const { tokenizer, config: tokenizerConfig } = byteLevelTokenizer();
+      await write('tokenizer.json', JSON.stringify(tokenizer) + '\n');
+      await write('tokenizer_config.json', JSON.stringify(tokenizerConfig, null, 2) + '\n');
+    }
+    if (shards > 1) await write('model.safetensors.index.json', JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
   }
-  const torchDtype = { BF16: 'bfloat16', F16: 'float16', F32: 'float32' }[options.dtype ?? 'BF16'];
-  const config = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    hidden_size: shape.hidden,
-    intermediate_size: shape.intermediate,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    num_key_value_heads: shape.kvHeads,
-    vocab_size: shape.vocab,
-    hidden_act: 'silu',
-    max_position_embeddings: 4096,
-    rms_norm_eps: 1e-5,
-    tie_word_embeddings: false,
-    rope_theta: 10000,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    torch_dtype: torchDtype,
-  };
-  const files = [...fileNames, 'config.json', 'generation_config.json'];
-  await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  await writeFile(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, do_sample: false }, null, 2) + '\n');
-  // A byte-level tokenizer, so text evaluation works on generated models (when the vocabulary holds it).
-  if (shape.vocab >= TOKENIZER_SIZE) {
-    const { tokenizer, config: tokenizerConfig } = byteLevelTokenizer();
-    await writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer) + '\n');
-    await writeFile(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2) + '\n');
-    files.push('tokenizer.json', 'tokenizer_config.json');
-  }
-  if (shards > 1) {
-    await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
-    files.push('model.safetensors.index.json');
-  }
-  return { dir, shape, parameters: parameterCount(shape), files };
 }

@@ -7,10 +7,11 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { PART_FORMAT, writeContainer, type CompressOptions, type CompressReport, type PartOptions } from './compress';
 import { openModelSource } from './io/model-source';
+import { checkOutput } from './io/output-path';
 import { readLog, readLogHeader, type FinishedTensor, type LogHeader } from './resume';
 import { shardTensors, type ShardSpec } from './shard';
 
-export interface MergeOptions extends Pick<CompressOptions, 'threads' | 'signal' | 'onProgress'> {
+export interface MergeOptions extends Pick<CompressOptions, 'threads' | 'signal' | 'onProgress' | 'force' | 'onNote'> {
   /** The input model, when it is not at the path the parts recorded (e.g. another mount). */
   input?: string;
 }
@@ -23,6 +24,7 @@ interface Part {
 
 export async function merge(partPaths: string[], output: string, options: MergeOptions = {}): Promise<CompressReport> {
   if (!partPaths.length) throw new Error('merge needs the part files of every shard');
+  await checkOutput(output, { kind: 'file', inputs: partPaths, force: options.force }); // before reading anything
   const parts: Part[] = [];
   try {
     for (const p of partPaths) {
@@ -69,7 +71,7 @@ export async function merge(partPaths: string[], output: string, options: MergeO
     }
     finished.sort((a, b) => a.tensor - b.tensor);
     const o = first.header.options;
-    return (await writeContainer(input, output, { ...o, threads: options.threads, signal: options.signal, onProgress: options.onProgress }, { key: first.header.key, finished })) as CompressReport;
+    return (await writeContainer(input, output, { ...o, threads: options.threads, signal: options.signal, onProgress: options.onProgress, force: options.force, onNote: options.onNote }, { key: first.header.key, finished })) as CompressReport;
   } finally {
     await Promise.all(parts.map((p) => p.file.close().catch(() => undefined)));
   }

@@ -15,9 +15,10 @@
 // `compress --shard i/n` (lib/shard.ts): it holds the finished tensors of the shard's subset, in
 // tensor order, and `merge` copies them into the container as a resumed run would.
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import * as zlib from 'node:zlib';
 import type { TensorReport } from './compress';
-import type { TensorRecord } from './container/format';
+import type { PieceRecord, TensorRecord } from './container/format';
+import { pieceRecord, type PieceLocation } from './container/writer';
+import { writeFailure } from './io/output-path';
 import { readExactly } from './io/safetensors';
 import type { StoredPiece } from './lzma';
 
@@ -31,7 +32,8 @@ export interface FinishedTensor {
   from: string;
   record: TensorRecord;
   report: TensorReport;
-  pieces: Array<{ name: string; piece: () => Promise<StoredPiece> }>;
+  /** Each piece's record (from its log entry) and where its bytes are. */
+  pieces: Array<{ name: string; record: PieceRecord; at: PieceLocation }>;
 }
 
 type Entry =
@@ -41,6 +43,8 @@ type Entry =
 export class ResumeLog {
   private constructor(
     readonly path: string,
+    /** The name to give the user for it (a part file's final name, not its temp name). */
+    private readonly shown: string,
     private readonly file: FileHandle,
     private size: number,
     private finishedAny: boolean,
@@ -53,11 +57,14 @@ export class ResumeLog {
   /**
    * Opens the sidecar for a run whose input and options are summed up by `key`. With `resume`, an
    * existing sidecar for the same key gives back its finished tensors and is appended to; one for
-   * another key is an error. Without `resume`, any existing sidecar is replaced.
+   * another key is an error. Without `resume`, an existing sidecar (an interrupted run's work) is
+   * replaced only with `force`.
    */
-  static async open(output: string, key: string, resume: boolean): Promise<{ log: ResumeLog; finished: FinishedTensor[] }> {
+  static async open(output: string, key: string, resume: boolean, force = false): Promise<{ log: ResumeLog; finished: FinishedTensor[] }> {
     const p = ResumeLog.pathFor(output);
     const exists = await stat(p).then(() => true, () => false);
+    if (exists && !resume && !force)
+      throw new Error(`${p} holds the work of an interrupted run: add --resume to continue it, or -f/--force to start over`);
     if (resume && exists) {
       const file = await open(p, 'r+');
       try {
@@ -65,7 +72,7 @@ export class ResumeLog {
         if (header.format !== FORMAT) throw new Error(`${p}: not a tensorzip resume file (remove it, or run without --resume)`);
         if (header.key !== key) throw new Error(`${p} was written for a different input or different options; remove it, or run without --resume`);
         await file.truncate(end);
-        return { log: new ResumeLog(p, file, end, finished.length > 0), finished };
+        return { log: new ResumeLog(p, p, file, end, finished.length > 0), finished };
       } catch (e) {
         await file.close();
         throw e;
@@ -75,11 +82,13 @@ export class ResumeLog {
   }
 
   /** A new log at `p` whose header line holds `header` (format, key, ...) and the version. */
-  static async create(p: string, header: { format: string; key: string } & Record<string, unknown>): Promise<ResumeLog> {
-    const file = await open(p, 'w');
-    const line = Buffer.from(JSON.stringify({ ...header, version: VERSION }) + '\n');
-    await file.write(line, 0, line.length, 0);
-    return new ResumeLog(p, file, line.length, false);
+  static async create(p: string, header: { format: string; key: string } & Record<string, unknown>, shown = p): Promise<ResumeLog> {
+    const file = await open(p, 'w').catch((e) => {
+      throw writeFailure(e, shown);
+    });
+    const log = new ResumeLog(p, shown, file, 0, false);
+    await log.write(Buffer.from(JSON.stringify({ ...header, version: VERSION }) + '\n'));
+    return log;
   }
 
   /** Closes a complete log and gives it its final name (a part file). */
@@ -88,8 +97,11 @@ export class ResumeLog {
     await rename(this.path, target);
   }
 
-  async addPiece(tensor: number, name: string, piece: StoredPiece): Promise<void> {
-    await this.append({ kind: 'piece', tensor, name, codec: piece.codec, rawBytes: piece.rawBytes, bytes: piece.data.byteLength, crc32: zlib.crc32(piece.data) }, piece.data);
+  /** Appends a stored piece; returns its record and where its bytes now are. */
+  async addPiece(tensor: number, name: string, piece: StoredPiece): Promise<{ record: PieceRecord; at: PieceLocation }> {
+    const record = pieceRecord(piece);
+    const offset = await this.append({ kind: 'piece', tensor, name, ...record }, piece.data);
+    return { record, at: { path: this.path, offset } };
   }
 
   async finishTensor(tensor: number, record: TensorRecord, report: TensorReport): Promise<void> {
@@ -105,16 +117,27 @@ export class ResumeLog {
     return keep;
   }
 
-  private async append(entry: Entry, data?: Uint8Array): Promise<void> {
+  /** Appends an entry and its data; returns the offset of the data. */
+  private async append(entry: Entry, data?: Uint8Array): Promise<number> {
     const json = Buffer.from(JSON.stringify(entry));
     const head = Buffer.alloc(4);
     head.writeUInt32LE(json.length);
-    for (const part of [head, json, ...(data ? [data] : [])]) {
+    await this.write(head);
+    await this.write(json);
+    const offset = this.size;
+    if (data) await this.write(data);
+    return offset;
+  }
+
+  private async write(part: Uint8Array): Promise<void> {
+    try {
       for (let done = 0; done < part.byteLength; ) {
         const { bytesWritten } = await this.file.write(part, done, part.byteLength - done, this.size);
         done += bytesWritten;
         this.size += bytesWritten;
       }
+    } catch (e) {
+      throw writeFailure(e, this.shown);
     }
   }
 }
@@ -145,10 +168,9 @@ export interface LogHeader {
 
 /** A log's header line, where its last complete tensor entry ends, and its finished tensors, which
  * must be the tensors of `order` in that order (default 0, 1, 2, ...: a prefix of the model).
- * Pieces are read from `file`, or with `detached`, by opening `p` for each piece (for many logs
- * read one after another, without holding a file handle for each). */
+ * Pieces are not read: each is located in `p` (a container writer copies it from there). */
 export async function readLog(
-  file: FileHandle, p: string, order?: number[], what = 'resume file (remove it, or run without --resume)', detached = false,
+  file: FileHandle, p: string, order?: number[], what = 'resume file (remove it, or run without --resume)',
 ): Promise<{ header: LogHeader; end: number; finished: FinishedTensor[] }> {
   const { size } = await file.stat();
   const { header, length: newline } = await readLogHeader(file, p, what);
@@ -174,20 +196,7 @@ export async function readLog(
     if (entry.kind === 'piece') {
       if (dataAt + entry.bytes > size) break;
       const e = entry;
-      pending.push({
-        name: e.name,
-        piece: async () => {
-          const data = new Uint8Array(e.bytes);
-          if (detached) {
-            const again = await open(p, 'r');
-            await readExactly(again, data, dataAt, p).finally(() => again.close());
-          } else {
-            await readExactly(file, data, dataAt, p);
-          }
-          if (zlib.crc32(data) !== e.crc32) throw new Error(`${p}: a stored piece of ${e.name} is corrupt; remove the file and start again`);
-          return { codec: e.codec, rawBytes: e.rawBytes, data };
-        },
-      });
+      pending.push({ name: e.name, record: { codec: e.codec, bytes: e.bytes, rawBytes: e.rawBytes, crc32: e.crc32 }, at: { path: p, offset: dataAt } });
       at = dataAt + e.bytes;
     } else if (entry.kind === 'tensor' && entry.tensor === (order ? order[finished.length] : finished.length)) {
       finished.push({ tensor: entry.tensor, from: p, record: entry.record, report: entry.report, pieces: pending });

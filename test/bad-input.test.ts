@@ -192,7 +192,7 @@ describe('bad input: every malformed file gets a clear error, a non-zero exit an
     await writeFile(path.join(dir, 'full', 'x'), 'x');
     const r = run(['decompress', path.join(dir, 'gen.tzip'), '-o', path.join(dir, 'full')]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /output directory exists and is not empty/);
+    assert.match(r.stderr, /exists and is not empty \(use -f\/--force to replace it\)/);
     assert.deepEqual(await readdir(path.join(dir, 'full')), ['x']);
   });
 

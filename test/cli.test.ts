@@ -69,9 +69,9 @@ describe('tensorzip CLI', () => {
         const child = spawn(process.execPath, [cliPath, 'compress', path.join(dir, 'm'), '-o', path.join(dir, 'out.tzip'), '--lzma', '9e', '--threads', '1']);
         let stderr = '';
         child.stderr.on('data', (d) => (stderr += d));
-        // Signal once compression has started (its temp file exists), not before the handlers are in place.
+        // Signal once compression has started (its sidecar exists), not before the handlers are in place.
         const started = async () => {
-          while (!(await readdir(dir)).some((f) => f.startsWith('.out.tzip'))) await new Promise((r) => setTimeout(r, 20));
+          while (!(await readdir(dir)).includes('out.tzip.resume')) await new Promise((r) => setTimeout(r, 20));
           child.kill(signal);
         };
         void started();

@@ -128,7 +128,7 @@ describe('eval and imatrix', function () {
     assert.ok(v.tensors.some((t) => t.method.startsWith('vptq')));
     // rtn and ternary:opt choose other scales with it; the containers verify against the original.
     for (const method of ['rtn:4', 'ternary:opt']) {
-      const plain = path.join(tmp, 'plain.tzip'), weighted = path.join(tmp, 'weighted.tzip');
+      const plain = path.join(tmp, `plain-${method}.tzip`), weighted = path.join(tmp, `weighted-${method}.tzip`);
       await compress(generated, plain, { method });
       await compress(generated, weighted, { method, importance: out });
       assert.notDeepEqual(await readFile(weighted), await readFile(plain), method);
@@ -153,12 +153,12 @@ describe('eval and imatrix', function () {
         const dir = path.join(tmp, `bad-${name.replace(/\W+/g, '-')}`);
         await writeTinyModel(dir);
         await mutate(dir);
-        const out = path.join(dir, 'out.safetensors');
+        const out = path.join(tmp, `out-${name.replace(/\W+/g, '-')}.safetensors`);
         for (const r of [cli('eval', dir, '--tokens', ids, '--ctx', '24'), cli('imatrix', dir, '--tokens', ids, '--ctx', '24', '-o', out)]) {
           assert.equal(r.status, 1, r.stderr);
           assert.match(r.stderr, message);
         }
-        assert.ok(!(await readdir(dir)).some((f) => f.startsWith('out') || f.includes('.tmp')), 'no output left behind');
+        assert.ok(!(await readdir(tmp)).some((f) => f.includes(path.basename(out))), 'no output left behind');
       });
 
     it('token ids outside the vocabulary, too few tokens for a chunk, both or neither of --text and --tokens', async () => {

@@ -76,7 +76,7 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     r = cli({ TENSORZIP_LIBCUDA: path.join(tmp, 'no-such-driver.so') }, 'compress', model, '-o', out('x.tzip'), '--device', 'cuda');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--device cuda: CUDA is not available \(no NVIDIA driver/);
-    r = cli({ TENSORZIP_LIBCUDA: path.join(tmp, 'no-such-driver.so') }, 'compress', model, '-o', out('auto.tzip'), '--device', 'auto', '--json');
+    r = cli({ TENSORZIP_LIBCUDA: path.join(tmp, 'no-such-driver.so') }, 'compress', model, '-o', out('auto-no-driver.tzip'), '--device', 'auto', '--json');
     assert.equal(r.status, 0, r.stderr);
     assert.match(JSON.parse(r.stdout).device, /^cpu \(/);
     r = cli(standIn, 'compress', model, '-o', out('x.tzip'), '--device', 'gpu');

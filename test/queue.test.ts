@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue, type Job } from 'bullmq';
@@ -126,7 +126,9 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     await coordinator.exited;
     first.child.kill('SIGINT'); // a job under way goes back to the queue
     await first.exited;
-    const kept = (await readdir(workDir)).filter((f) => f.endsWith('.part')).length;
+    const [runDir] = await readdir(workDir);
+    assert.match(runDir, /^tensorzip-run-[0-9a-f]{16}$/, 'results go to a folder of the run');
+    const kept = (await readdir(path.join(workDir, runDir))).filter((f) => f.endsWith('.part')).length;
     assert.ok(kept >= 1);
     assert.ok(!existsSync(out('r.tzip')));
 
@@ -186,7 +188,7 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     assert.equal(doneLines([w]).length, report.tensors.length);
 
     // readResult on a result part made for tensor 0 of this run.
-    const { key } = await describeRun(model, out('v.tzip'), { method: 'rtn:4' });
+    const { key } = await describeRun(model, out('v-key.tzip'), { method: 'rtn:4' }); // the key does not depend on the output
     const part = out('t0.part');
     await compressTensor(model, part, { method: 'rtn:4', tensor: 0, name: report.tensors[0].name, key, threads: 1 });
     const sha = await fileSha256(part);
@@ -199,6 +201,21 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     assert.equal(await readResult(part, key, 0), undefined, 'a torn file');
     assert.equal(await readResult(out('none.part'), key, 0), undefined, 'no file');
     await assert.rejects(compressTensor(model, part, { method: 'rtn:4', tensor: 0, name: 'other', key, threads: 1 }), /tensor 0 is not other/);
+  });
+
+  it('runs sharing a work directory keep to their own folders and leave the user\'s files alone', async () => {
+    const workDir = out('shared.queue');
+    await mkdir(workDir);
+    // A user's files that look like results: a coordinator once removed every NNNNNN.part here.
+    await writeFile(path.join(workDir, '000001.part'), 'mine');
+    await writeFile(path.join(workDir, 'notes.txt'), 'mine');
+    await worker();
+    await worker();
+    const [a, b] = await Promise.all(['a', 'b'].map((n) => compressQueued(model, out(`shared-${n}.tzip`), { method: 'rtn:4', queue: url, workDir, threads: 1 })));
+    for (const n of ['a', 'b']) assert.ok((await readFile(out(`shared-${n}.tzip`))).equals(single), n);
+    assert.equal(a.queue.jobs + b.queue.jobs, 2 * a.tensors.length);
+    assert.deepEqual((await readdir(workDir)).sort(), ['000001.part', 'notes.txt'], 'only the runs\' folders are removed');
+    assert.equal(await readFile(path.join(workDir, '000001.part'), 'utf8'), 'mine');
   });
 
   it('a worker refuses a job that would write anything but a result file', async () => {
@@ -236,7 +253,7 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     await writeFile(out('a-file'), 'x');
     r = cli('compress', model, '-o', out('nw.tzip'), '--queue', url, '--work-dir', out('a-file/sub'));
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /a-file\/sub: the work directory \(shared with the workers\) is not writable \(ENOTDIR\)/);
+    assert.match(r.stderr, /a-file\/sub: the work directory \(shared with the workers\) is not writable \(not a directory\)/);
     assert.ok(!existsSync(out('nw.tzip')));
 
     for (const other of [['--shard', '0/2'], ['--resume'], ['--device', 'cpu']]) {

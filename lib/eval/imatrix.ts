@@ -3,6 +3,7 @@
 // diagonal of the layer's input second-moment matrix, which llama.cpp's importance matrices
 // and VPTQ-style Hessian weighting use). Written as safetensors in the form --importance reads:
 // one F32 [in_features] vector per weight tensor, named like it.
+import { checkOutput } from '../io/output-path';
 import { SafetensorsWriter, type TensorSpec } from '../io/safetensors-writer';
 import { runJob } from '../jobs';
 import { bytesOf } from '../methods/f32';
@@ -13,6 +14,10 @@ import { chunkGroups, chunkTokens, loadTokens, type ChunkOptions, type TokenInpu
 
 export interface ImatrixOptions extends ChunkOptions {
   threads?: number;
+  /** Replace an existing output file. */
+  force?: boolean;
+  /** Lines for the user that are not errors (leftovers of interrupted runs removed). */
+  onNote?: (line: string) => void;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, step: string) => void;
 }
@@ -68,6 +73,9 @@ export async function computeImportance(
 /** Computes the importance matrix and writes it to `output` (atomically: nothing on failure). */
 export async function writeImportance(modelPath: string, input: TokenInput, output: string, options: ImatrixOptions = {}): Promise<ImatrixResult> {
   const start = performance.now();
+  // Before hours of forward passes: the output must be writable and not replace anything unasked.
+  const inputs = [modelPath, ...(input.text ? [input.text] : []), ...(input.tokens ? [input.tokens] : [])];
+  for (const line of (await checkOutput(output, { kind: 'file', inputs, force: options.force })).notes) options.onNote?.(line);
   const model = await LlamaModel.open(modelPath);
   try {
     const r = await computeImportance(model, input, options);

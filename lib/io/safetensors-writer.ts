@@ -2,18 +2,14 @@
 // data is then appended tensor by tensor, and the file appears under its final name only when
 // finish() renames the completed temp file; abort() (or any failure) removes it.
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import * as path from 'node:path';
 import { DTYPE_SIZES, numelOf, type Dtype } from './dtypes';
+import { writeFailure } from './output-path';
+import { tempPathFor } from './temp-files';
 
 export interface TensorSpec {
   name: string;
   dtype: Dtype;
   shape: number[];
-}
-
-/** A temp name beside the target, so the final rename stays on one filesystem. */
-export function tempPathFor(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
 }
 
 /** The header bytes (length prefix included) for tensors laid out back to back in list order. */
@@ -68,13 +64,15 @@ export class SafetensorsWriter {
   static async createWithHeader(target: string, header: Uint8Array, tensors: TensorSpec[], sizes?: number[]): Promise<SafetensorsWriter> {
     sizes ??= tensors.map((t) => numelOf(t.shape) * DTYPE_SIZES[t.dtype]);
     const temp = tempPathFor(target);
-    const fh = await open(temp, 'wx');
+    const fh = await open(temp, 'wx').catch((e) => {
+      throw writeFailure(e, target);
+    });
     try {
       await fh.write(header, 0, header.length, 0);
     } catch (e) {
       await fh.close();
       await rm(temp, { force: true });
-      throw e;
+      throw writeFailure(e, target);
     }
     return new SafetensorsWriter(target, temp, fh, tensors, sizes, header.length);
   }
@@ -93,9 +91,13 @@ export class SafetensorsWriter {
     if (this.written + chunk.length > this.sizes[this.index])
       throw new Error(`${this.target}: tensor ${t.name} receives more than its ${this.sizes[this.index]} bytes`);
     let done = 0;
-    while (done < chunk.length) {
-      const { bytesWritten } = await this.fh.write(chunk, done, chunk.length - done, this.position + done);
-      done += bytesWritten;
+    try {
+      while (done < chunk.length) {
+        const { bytesWritten } = await this.fh.write(chunk, done, chunk.length - done, this.position + done);
+        done += bytesWritten;
+      }
+    } catch (e) {
+      throw writeFailure(e, this.target);
     }
     this.position += chunk.length;
     this.written += chunk.length;
@@ -107,9 +109,14 @@ export class SafetensorsWriter {
       await this.abort();
       throw new Error(`${this.target}: tensor ${this.tensors[this.index].name} is incomplete`);
     }
-    await this.fh.sync();
-    await this.fh.close();
-    await rename(this.temp, this.target);
+    try {
+      await this.fh.sync();
+      await this.fh.close();
+      await rename(this.temp, this.target);
+    } catch (e) {
+      await this.abort();
+      throw writeFailure(e, this.target);
+    }
   }
 
   async abort(): Promise<void> {

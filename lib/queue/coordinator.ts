@@ -8,14 +8,15 @@
 // jobs again under the same ids (BullMQ ignores the ones it still holds, so a tensor finished
 // while no coordinator ran is not encoded again) and waits only for the rest. Retrying a job
 // whose worker died is BullMQ's stalled-job check, run by the workers.
-import { mkdir, open, readdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { describeRun, partOptions, writeContainer, type CompressOptions, type CompressReport } from '../compress';
 import { AbortError } from '../errors';
 import type { FinishedTensor } from '../resume';
 import { checkReachable, parseQueueTarget } from './connection';
-import { isRunFile, JOB_NAME, jobId, readResult, resultPath, runIdFor, type TensorJob, type TensorJobResult } from './jobs';
+import { errorWords } from '../io/output-path';
+import { isRunFile, JOB_NAME, jobId, readResult, resultPath, runDirFor, runIdFor, type TensorJob, type TensorJobResult } from './jobs';
 
 export interface QueueOptions extends CompressOptions {
   /** redis://host[:port][/db] */
@@ -59,16 +60,16 @@ export async function compressQueued(input: string, output: string, options: Que
   const target = parseQueueTarget(options.queue, options.queueName);
   const { key, tensors } = await describeRun(input, output, options);
   const workDir = path.resolve(options.workDir ?? `${output}.queue`);
-  await checkWritable(path.dirname(path.resolve(output)), 'the output directory', false);
   await checkReachable(target);
-  await checkWritable(workDir, 'the work directory (shared with the workers)');
+  const runId = runIdFor(key, workDir, path.resolve(output));
+  const runDir = runDirFor(workDir, runId);
+  const createdWorkDir = await makeRunDir(workDir, runDir);
 
-  const runId = runIdFor(key, workDir);
   const recorded = partOptions(options);
-  const job = (i: number): TensorJob => ({ input: path.resolve(input), options: recorded, key, tensor: i, name: tensors[i].name, bytes: tensors[i].bytes, output: resultPath(workDir, i) });
+  const job = (i: number): TensorJob => ({ input: path.resolve(input), options: recorded, key, tensor: i, name: tensors[i].name, bytes: tensors[i].bytes, output: resultPath(runDir, i) });
   const results = new Map<number, FinishedTensor>();
   for (let i = 0; i < tensors.length; i++) {
-    const r = await readResult(resultPath(workDir, i), key, i);
+    const r = await readResult(resultPath(runDir, i), key, i);
     if (r) results.set(i, r);
   }
   const reused = results.size;
@@ -124,7 +125,7 @@ export async function compressQueued(input: string, output: string, options: Que
       options.onQueue?.(status());
     });
     const accept = async (i: number, value?: TensorJobResult) => {
-      const r = await readResult(resultPath(workDir, i), key, i, value?.sha256);
+      const r = await readResult(resultPath(runDir, i), key, i, value?.sha256);
       if (r) {
         results.set(i, r);
         running.delete(i);
@@ -183,8 +184,8 @@ export async function compressQueued(input: string, output: string, options: Que
     }
     await Promise.all(tensors.map((_, i) => queue.remove(jobId(runId, i)).catch(() => 0)));
   } catch (e) {
-    if (e instanceof Error && results.size) e.message += ` (${results.size} finished tensors are kept in ${workDir}: run the same command again to continue)`;
-    else await rmdir(workDir).catch(() => undefined); // when empty
+    if (e instanceof Error && results.size) e.message += ` (${results.size} finished tensors are kept in ${runDir}: run the same command again to continue)`;
+    else await removeRunDir(workDir, runDir, createdWorkDir);
     throw e;
   } finally {
     await Promise.allSettled([events.close(), queue.close()]);
@@ -194,7 +195,7 @@ export async function compressQueued(input: string, output: string, options: Que
   const finished = tensors.map((_, i) => results.get(i)!);
   // Nothing is encoded here: the device is the workers' choice (worker --device).
   const report = (await writeContainer(input, output, { ...options, device: 'cpu', resume: false }, { key, finished })) as CompressReport;
-  await removeRunFiles(workDir);
+  await removeRunDir(workDir, runDir, createdWorkDir);
   return {
     ...report,
     seconds: Number(process.hrtime.bigint() - t0) / 1e9,
@@ -203,20 +204,25 @@ export async function compressQueued(input: string, output: string, options: Que
   };
 }
 
-/** Creates `dir` (unless `create` is false) and writes and removes a file in it. */
-async function checkWritable(dir: string, what: string, create = true): Promise<void> {
+/** Creates the run's folder (and the work directory) and checks it is writable; returns whether
+ * the work directory was created here (then it is removed with the run when it is empty). */
+async function makeRunDir(workDir: string, runDir: string): Promise<boolean> {
+  const existed = await stat(workDir).then(() => true, () => false);
   try {
-    if (create) await mkdir(dir, { recursive: true });
-    const probe = path.join(dir, `.tensorzip-probe-${process.pid}`);
+    await mkdir(runDir, { recursive: true });
+    const probe = path.join(runDir, `.tensorzip-probe-${process.pid}`);
     await (await open(probe, 'w')).close();
     await rm(probe);
   } catch (e) {
-    throw new Error(`${dir}: ${what} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(`${workDir}: the work directory (shared with the workers) is not writable (${errorWords(e)})`);
   }
+  return !existed;
 }
 
-/** The run's results and any temp files of workers that died; the directory too when that empties it. */
-async function removeRunFiles(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) if (isRunFile(name)) await rm(path.join(dir, name), { force: true });
-  await rmdir(dir).catch(() => undefined);
+/** The run's results and any temp files of workers that died, its folder, and the work directory
+ * when this run created it and it is now empty. Nothing else in the work directory is touched. */
+async function removeRunDir(workDir: string, runDir: string, createdWorkDir: boolean): Promise<void> {
+  for (const name of await readdir(runDir).catch(() => [] as string[])) if (isRunFile(name)) await rm(path.join(runDir, name), { force: true });
+  await rmdir(runDir).catch(() => undefined);
+  if (createdWorkDir) await rmdir(workDir).catch(() => undefined);
 }

@@ -31,18 +31,29 @@ export interface TensorJobResult {
   worker: string;
 }
 
-/** Job ids name the run (its key and work directory) and the tensor, so that adding the jobs of
- * a run again (a restarted coordinator) does not add them twice. */
+/** Job ids name the run (its key, work directory and output) and the tensor, so that adding the
+ * jobs of a run again (a restarted coordinator) does not add them twice. */
 export function jobId(runId: string, tensor: number): string {
   return `${runId}-${tensor}`;
 }
 
-export function runIdFor(key: string, workDir: string): string {
-  return createHash('sha256').update(key).update('\0').update(workDir).digest('hex').slice(0, 16);
+export function runIdFor(key: string, workDir: string, output: string): string {
+  return createHash('sha256').update(key).update('\0').update(workDir).update('\0').update(output).digest('hex').slice(0, 16);
 }
 
-export function resultPath(workDir: string, tensor: number): string {
-  return path.join(workDir, `${String(tensor).padStart(6, '0')}.part`);
+/** A run's own folder in the work directory: runs sharing a work directory never touch each
+ * other's files, nor a user's. */
+export function runDirFor(workDir: string, runId: string): string {
+  return path.join(workDir, `tensorzip-run-${runId}`);
+}
+
+export function resultPath(runDir: string, tensor: number): string {
+  return path.join(runDir, `${String(tensor).padStart(6, '0')}.part`);
+}
+
+/** A path a job may name as its result: a result file in a run folder. */
+export function isResultPath(p: string): boolean {
+  return path.isAbsolute(p) && isResultFile(path.basename(p)) && /^tensorzip-run-[0-9a-f]{16}$/.test(path.basename(path.dirname(p)));
 }
 
 /** The name of a result file (resultPath). */
@@ -62,13 +73,13 @@ export async function fileSha256(p: string): Promise<string> {
 }
 
 /** The finished tensor in a result file, or undefined when the file is missing, is not a complete
- * result of this run's tensor, or (given `sha256`) does not have that checksum. Pieces are read
- * later, each by opening the file again, so results need no open file handles. */
+ * result of this run's tensor, or (given `sha256`) does not have that checksum. Its pieces are
+ * read from the file when the container is written, so results hold no open file handles. */
 export async function readResult(p: string, key: string, tensor: number, sha256?: string): Promise<FinishedTensor | undefined> {
   const file = await open(p, 'r').catch(() => undefined);
   if (!file) return undefined;
   try {
-    const { header, finished } = await readLog(file, p, [tensor], 'queue result', true);
+    const { header, finished } = await readLog(file, p, [tensor], 'queue result');
     if (header.format !== PART_FORMAT || header.key !== key || header.tensor !== tensor || finished.length !== 1) return undefined;
     if (sha256 !== undefined && (await fileSha256(p)) !== sha256) return undefined;
     return finished[0];

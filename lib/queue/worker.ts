@@ -11,7 +11,7 @@ import { resolveDevice, type DeviceSpec } from '../device';
 import { RunMismatchError } from '../errors';
 import { defaultThreads } from '../threads';
 import { checkReachable, parseQueueTarget } from './connection';
-import { fileSha256, isResultFile, JOB_NAME, type TensorJob, type TensorJobResult } from './jobs';
+import { fileSha256, isResultPath, JOB_NAME, type TensorJob, type TensorJobResult } from './jobs';
 
 export interface WorkerOptions {
   queue: string;
@@ -55,7 +55,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     if (job.name !== JOB_NAME) throw new UnrecoverableError(`not a tensorzip job: ${job.name}`);
     const d = job.data;
     // Whoever can write to the queue chooses what a worker writes: only result files, by name.
-    if (typeof d.output !== 'string' || !path.isAbsolute(d.output) || !isResultFile(path.basename(d.output)))
+    if (typeof d.output !== 'string' || !isResultPath(d.output))
       throw new UnrecoverableError(`job ${job.id}: ${String(d.output)} is not a result file path`);
     options.onEvent?.({ kind: 'start', tensor: d.name, attempt: job.attemptsMade + 1 });
     const t0 = process.hrtime.bigint();
