@@ -229,7 +229,7 @@ describe('outputs: never destroyed or overwritten unasked', function () {
     assert.match(bare.stderr, /must be a size with its unit, such as 500KB, 20MB or 2GB/);
     const huge = cli('generate', out('g2'), '--size', '1000TB');
     assert.equal(huge.status, 1);
-    assert.match(huge.stderr, /not enough free space: the checkpoint needs .* GB, and .* has .* free/);
+    assert.match(huge.stderr, /not enough free space: the checkpoint takes .* GB, and .* has .* free/);
     assert.ok(!existsSync(out('g2')), 'no directory left behind');
     const small = cli('generate', out('g3'), '--size', '20KB');
     assert.equal(small.status, 0, small.stderr);
@@ -284,7 +284,7 @@ describe('a full disk', function () {
     await writeFile(path.join(mnt, 'filler'), Buffer.alloc(2 << 20));
     const r = cli('compress', model, '-o', path.join(mnt, 'm.tzip'), '-m', 'rtn:8');
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /may run out of space/);
+    assert.match(r.stderr, /may take up to .* MB, and .*mnt has .* free; the run may run out of space/);
     assert.match(r.stderr, /cannot write .*mnt\/m\.tzip(\.resume)?: no space left on the device \(.*mnt: .* free\)/);
     assert.doesNotMatch(r.stderr, /\.tmp-/);
     assert.ok((await readdir(mnt)).every((f) => f === 'filler' || f === 'm.tzip.resume'), (await readdir(mnt)).join(', '));
@@ -294,7 +294,7 @@ describe('a full disk', function () {
     await compress(model, c, { method: 'rtn:8' });
     const d = cli('decompress', c, '-o', path.join(mnt, 'back'));
     assert.equal(d.status, 1);
-    assert.match(d.stderr, /back: not enough free space: the model needs .*, and .*mnt has .* free/);
+    assert.match(d.stderr, /back: not enough free space: the model takes .*, and .*mnt has .* free/);
     assert.deepEqual(await readdir(mnt), ['filler']);
   });
 });

@@ -70,15 +70,15 @@ export async function checkOutput(output: string, rules: OutputRules): Promise<C
     }
   }
 
-  await probeWritable(parent, shown, parentGiven);
+  await probeWritable(resolved, shown, parentGiven);
   const notes = removedNotes(await removeStaleTemps(resolved, rules.beside));
   if (rules.space) {
     const free = await freeBytes(parent);
     const { bytes, exact, what } = rules.space;
     if (free !== undefined && bytes > free) {
-      const need = `${what ?? 'this run'} needs ${exact ? '' : 'up to '}${formatBytes(bytes)}, and ${parentGiven} has ${formatBytes(free)} free`;
+      const need = `${what ?? 'this run'} ${exact ? 'takes' : 'may take up to'} ${formatBytes(bytes)}, and ${parentGiven} has ${formatBytes(free)} free`;
       if (exact) throw new Error(`${shown}: not enough free space: ${need}`);
-      notes.push(`${shown}: ${need}; it may run out of space (it stops with no output if it does)`);
+      notes.push(`${shown}: ${need}; the run may run out of space (it then stops with no output)`);
     }
   }
   return { resolved, exists: !!here, notes };
@@ -88,10 +88,10 @@ function inside(p: string, dir: string): boolean {
   return p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 }
 
-/** Creates and removes a file in `dir`: the only test that also catches read-only mounts,
- * /proc-like file systems and permissions (as root, access() says yes to everything). */
-async function probeWritable(dir: string, shown: string, given: string): Promise<void> {
-  const probe = tempPathFor(path.join(dir, 'probe'));
+/** Creates and removes a temp file beside `target`: the only test that also catches read-only
+ * mounts, /proc-like file systems and permissions (as root, access() says yes to everything). */
+async function probeWritable(target: string, shown: string, given: string): Promise<void> {
+  const probe = tempPathFor(target);
   try {
     await (await open(probe, 'wx')).close();
   } catch (e) {
