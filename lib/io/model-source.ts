@@ -46,6 +46,14 @@ async function listFiles(root: string, rel = ''): Promise<string[]> {
   return out.sort();
 }
 
+/** A relative '/'-separated path that stays inside the model folder: no '.', '..' or empty
+ * segment, not absolute, no backslash. Only whole segments count: 'model..v2.safetensors' is a
+ * file name like any other. */
+function isInsidePath(p: unknown): p is string {
+  return typeof p === 'string' && p !== '' && !p.startsWith('/') && !p.includes('\\') && !p.includes('\0') &&
+    p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+}
+
 async function shardNamesFromIndex(root: string): Promise<string[]> {
   const file = path.join(root, INDEX);
   let index: unknown;
@@ -58,7 +66,7 @@ async function shardNamesFromIndex(root: string): Promise<string[]> {
   if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new FormatError(file, 'weight_map is missing or not an object');
   const names = new Set<string>();
   for (const [tensor, shard] of Object.entries(map)) {
-    if (typeof shard !== 'string' || shard.includes('..') || path.isAbsolute(shard))
+    if (!isInsidePath(shard))
       throw new FormatError(file, `weight_map entry for ${JSON.stringify(tensor)} is not a shard file name`);
     names.add(shard);
   }
