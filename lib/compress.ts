@@ -79,6 +79,8 @@ export interface CompressReport extends Totals {
   output: string;
   tensors: TensorReport[];
   files: string[];
+  /** Input files read through symlinks and where they really are (lib/io/model-files.ts). */
+  symlinks: Array<{ path: string; target: string }>;
   seconds: number;
   device: string;
 }
@@ -184,6 +186,7 @@ export async function writeContainer(
         output,
         tensors: reports,
         files: source.extraFiles,
+        symlinks: source.symlinks,
         ...totals(reports, source.totalBytes, containerBytes),
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
         device: `${device.cuda === undefined ? '' : `${device.label} + `}cpu (${info.cpu}, ${ctx.threads} threads)`,

@@ -1,8 +1,9 @@
 // An input model: a single .safetensors file, or a Hugging Face directory (model.safetensors, or
 // shards listed by model.safetensors.index.json) with its other files (config, tokenizer, ...).
 // Opening validates every safetensors header and the index before any tensor data is read.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { listModelFolder } from './model-files';
 import { FormatError, SafetensorsFile, type TensorEntry } from './safetensors';
 
 export interface Shard {
@@ -27,24 +28,13 @@ export interface ModelSource {
   extraFiles: string[];
   /** Size of every input file: the numerator of the compression ratio. */
   totalBytes: number;
+  /** Files read through symlinks (path inside the model folder, or the file's name) and where
+   * they really are, e.g. the blobs of a Hugging Face cache snapshot. */
+  symlinks: Array<{ path: string; target: string }>;
   close(): Promise<void>;
 }
 
 const INDEX = 'model.safetensors.index.json';
-const SKIP_DIRS = new Set(['.git', '.cache', '.huggingface']);
-
-async function listFiles(root: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const d of await readdir(path.join(root, rel), { withFileTypes: true })) {
-    const r = rel ? `${rel}/${d.name}` : d.name;
-    if (d.isDirectory()) {
-      if (!SKIP_DIRS.has(d.name)) out.push(...(await listFiles(root, r)));
-    } else if (d.isFile()) {
-      out.push(r);
-    }
-  }
-  return out.sort();
-}
 
 /** A relative '/'-separated path that stays inside the model folder: no '.', '..' or empty
  * segment, not absolute, no backslash. Only whole segments count: 'model..v2.safetensors' is a
@@ -77,25 +67,36 @@ export async function openModelSource(input: string): Promise<ModelSource> {
   const info = await stat(input).catch(() => {
     throw new Error(`${input}: no such file or directory`);
   });
+  if (!info.isDirectory() && !info.isFile()) throw new Error(`${input}: not a regular file or a folder`);
   let kind: ModelSource['kind'];
   let root: string;
   let shardNames: string[];
-  let extraFiles: string[] = [];
+  const extraFiles: string[] = [];
+  let extraBytes = 0;
+  const symlinks: ModelSource['symlinks'] = [];
   if (info.isDirectory()) {
     kind = 'directory';
     root = input;
-    const files = await listFiles(root);
+    const listed = await listModelFolder(root);
+    const files = listed.map((f) => f.rel);
     if (files.includes(INDEX)) shardNames = await shardNamesFromIndex(root);
     else if (files.includes('model.safetensors')) shardNames = ['model.safetensors'];
     else shardNames = files.filter((f) => f.endsWith('.safetensors'));
     if (!shardNames.length) throw new Error(`${input}: no .safetensors files in this directory`);
-    const shardSet = new Set(shardNames);
-    extraFiles = files.filter((f) => !shardSet.has(f));
     for (const s of shardNames) if (!files.includes(s)) throw new FormatError(path.join(root, INDEX), `shard ${s} does not exist`);
+    const shardSet = new Set(shardNames);
+    for (const f of listed) {
+      if (f.problem) throw new Error(`${path.join(root, f.rel)}: ${f.problem}`);
+      if (f.target) symlinks.push({ path: f.rel, target: f.target });
+      if (shardSet.has(f.rel)) continue;
+      extraFiles.push(f.rel);
+      extraBytes += f.bytes;
+    }
   } else {
     kind = 'file';
     root = path.dirname(input);
     shardNames = [path.basename(input)];
+    if ((await lstat(input)).isSymbolicLink()) symlinks.push({ path: shardNames[0], target: await realpath(input) });
   }
 
   const shards: Shard[] = [];
@@ -123,9 +124,8 @@ export async function openModelSource(input: string): Promise<ModelSource> {
         if (seen.get(name) !== shard) throw new FormatError(path.join(root, INDEX), `weight_map says ${JSON.stringify(name)} is in ${shard}, but it is not there`);
       if (Object.keys(map).length !== seen.size) throw new FormatError(path.join(root, INDEX), 'weight_map does not list every tensor of its shards');
     }
-    let totalBytes = shards.reduce((a, s) => a + s.bytes, 0);
-    for (const f of extraFiles) totalBytes += (await stat(path.join(root, f))).size;
-    return { kind, root, shards, tensors, extraFiles, totalBytes, close };
+    const totalBytes = shards.reduce((a, s) => a + s.bytes, 0) + extraBytes;
+    return { kind, root, shards, tensors, extraFiles, totalBytes, symlinks, close };
   } catch (e) {
     await close();
     throw e;
