@@ -55,6 +55,9 @@ function deviceSpec(value: string): DeviceSpec {
   }
 }
 
+/** A repeatable option's values, in order. */
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 function byteSize(value: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$/i.exec(value.trim());
   if (!m) throw new InvalidArgumentError('must be a size such as 500KB, 20MB or 2GB');
@@ -128,6 +131,8 @@ program
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--device <device>', 'where seedlm\'s search and vptq\'s k-means run: auto (a GPU when CUDA is available), cpu, cuda or cuda:N; the container is the same', deviceSpec, 'auto')
   .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf under a lossy method').choices(['lossless', 'error']).default('lossless'))
+  .option('--exclude <glob>', 'do not carry the model folder\'s files matching this glob (repeatable)', collect, [])
+  .option('--include <glob>', 'carry files matching this glob even if skipped (weight files in other formats such as *.bin or *.pth are skipped by default) or excluded (repeatable)', collect, [])
   .option('--resume', 'reuse the tensors an interrupted run finished (kept in <output>.resume)')
   .option('--shard <i/n>', 'encode only shard i of n (0-based) into a part file at --output; then tensorzip merge', (v: string) => {
     try {
@@ -144,7 +149,7 @@ program
   .option('--queue-name <name>', 'BullMQ queue name (as given to the workers)', 'tensorzip')
   .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
   .option('--json', 'print the report as JSON')
-  .action(async (modelArg: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
+  .action(async (modelArg: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
     const model = await resolveModel(modelArg);
     const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
     const options = {
@@ -155,6 +160,8 @@ program
       threads: opts.threads,
       device: opts.device,
       nonFinite: opts.nonfinite,
+      exclude: opts.exclude,
+      include: opts.include,
       resume: opts.resume,
       signal: interruptSignal(),
     };

@@ -10,6 +10,7 @@ import { FORMAT_VERSION, filePieceName, pieceName, tensorPieceName, type Contain
 import { ContainerWriter, recordOnly, type PieceSink } from './container/writer';
 import { resolveDevice, type DeviceSpec } from './device';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
+import type { SkippedFile } from './io/carried-files';
 import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
 import { tempPathFor } from './io/safetensors-writer';
 import { compressPieces, formatLzma, parseLzma, type LzmaSetting } from './lzma';
@@ -42,6 +43,11 @@ export interface CompressOptions {
   nonFinite?: 'lossless' | 'error';
   /** A safetensors file of per-input-column importance vectors, one per weight tensor (vptq, rtn, ternary :opt). */
   importance?: string;
+  /** Globs of the model folder's files not to carry (lib/io/carried-files.ts); weight files in
+   * other formats (*.bin, *.pth, unlisted *.safetensors, ...) are skipped without one. */
+  exclude?: string[];
+  /** Globs of files to carry even when skipped by default or by `exclude` (include wins). */
+  include?: string[];
   /** Reuse the tensors an interrupted run finished (its `<output>.resume` sidecar). */
   resume?: boolean;
   signal?: AbortSignal;
@@ -79,6 +85,13 @@ export interface CompressReport extends Totals {
   output: string;
   tensors: TensorReport[];
   files: string[];
+  /** Bytes of the safetensors files and of the carried files: together originalBytes. */
+  weightBytes: number;
+  carriedBytes: number;
+  /** Files of the folder not in the container (nor in originalBytes), and why. */
+  skipped: SkippedFile[];
+  /** --include / --exclude globs that matched no file. */
+  unmatched: string[];
   /** Input files read through symlinks and where they really are (lib/io/model-files.ts). */
   symlinks: Array<{ path: string; target: string }>;
   seconds: number;
@@ -132,7 +145,7 @@ export interface PartReport {
 export const PART_FORMAT = 'tensorzip-part';
 
 /** The compress options a part file records, for merge to run the same compress again. */
-export type PartOptions = Pick<CompressOptions, 'method' | 'policy' | 'lzma' | 'nonFinite' | 'importance'>;
+export type PartOptions = Pick<CompressOptions, 'method' | 'policy' | 'lzma' | 'nonFinite' | 'importance' | 'exclude' | 'include'>;
 
 /** The container; with `parts` (merge), every tensor is copied from part files, none encoded. */
 export async function writeContainer(
@@ -172,6 +185,7 @@ export async function writeContainer(
           lzma: formatLzma(lzma),
           ...(rules.length ? { policy: Object.fromEntries(rules.map((r) => [r.pattern, r.choice.spec])) } : {}),
           ...(options.importance ? { importance: path.basename(options.importance) } : {}),
+          ...selectionOf(options),
         },
         source: { kind: source.kind, shards },
         tensors: records,
@@ -186,6 +200,10 @@ export async function writeContainer(
         output,
         tensors: reports,
         files: source.extraFiles,
+        weightBytes: source.totalBytes - source.extraBytes,
+        carriedBytes: source.extraBytes,
+        skipped: source.skipped,
+        unmatched: source.unmatched,
         symlinks: source.symlinks,
         ...totals(reports, source.totalBytes, containerBytes),
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
@@ -203,7 +221,13 @@ export async function writeContainer(
 
 /** The options a part records, with file paths made absolute for processes elsewhere. */
 export function partOptions(options: CompressOptions): PartOptions {
-  return { method: options.method, policy: options.policy, lzma: options.lzma, nonFinite: options.nonFinite ?? 'lossless', importance: options.importance && path.resolve(options.importance) };
+  return { method: options.method, policy: options.policy, lzma: options.lzma, nonFinite: options.nonFinite ?? 'lossless', importance: options.importance && path.resolve(options.importance), ...selectionOf(options) };
+}
+
+/** The file globs given, for the key, the parts and the container's recorded options (absent
+ * when none: containers of runs without them stay byte for byte as they were). */
+function selectionOf(options: CompressOptions): Pick<CompressOptions, 'exclude' | 'include'> {
+  return { ...(options.exclude?.length ? { exclude: options.exclude } : {}), ...(options.include?.length ? { include: options.include } : {}) };
 }
 
 /** The part's tensors (this shard's, lib/shard.ts, or a queue job's one) encoded into a part file
@@ -257,7 +281,7 @@ async function openRun(input: string, output: string, options: CompressOptions) 
   const lzma = parseLzma(options.lzma ?? 'auto');
   const base = parseSpec(options.method ?? 'lossless');
   const rules = parsePolicy(options.policy ?? {});
-  const source = await openModelSource(input);
+  const source = await openModelSource(input, options);
   try {
     if (!source.tensors.length) throw new Error(`${input}: the model has no tensors`);
     if (path.resolve(output).startsWith(path.resolve(source.root) + path.sep) && source.kind === 'directory')
@@ -265,7 +289,7 @@ async function openRun(input: string, output: string, options: CompressOptions) 
     const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
     const importance = options.importance ? await loadImportance(options.importance, source.tensors.map((t) => t.entry)) : undefined;
     const nonFinite = options.nonFinite ?? 'lossless';
-    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite }, options.importance);
+    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite, ...selectionOf(options) }, options.importance);
     return { source, plan, lzma, base, rules, importance, nonFinite, key };
   } catch (e) {
     await source.close();

@@ -68,7 +68,10 @@ export function formatCompress(r: CompressReport): string {
     tensorTable(rows, true),
     ...(n.length ? ['', 'notes:', ...n] : []),
     '',
-    `original:    ${formatBytes(r.originalBytes)} (${r.originalBytes} bytes in ${r.tensors.length} tensors${r.files.length ? ` + ${r.files.length} other files` : ''})`,
+    `original:    ${formatBytes(r.originalBytes)} (${r.originalBytes} bytes: ${formatBytes(r.weightBytes)} of safetensors with ${r.tensors.length} tensors` +
+      `${r.files.length ? ` + ${formatBytes(r.carriedBytes)} in ${r.files.length} carried file${r.files.length === 1 ? '' : 's'}` : ''})`,
+    ...(r.skipped.length ? [`skipped:     ${skippedSummary(r.skipped)}`] : []),
+    ...(r.unmatched.length ? [`unmatched:   ${r.unmatched.join(', ')} matched no file`] : []),
     ...(r.symlinks.length ? [`symlinks:    ${symlinkSummary(r.symlinks)}`] : []),
     `container:   ${formatBytes(r.containerBytes)} (${r.containerBytes} bytes) -> ${r.output}`,
     `ratio:       ${r.ratio.toFixed(3)}x (original file bytes / container bytes)`,
@@ -77,6 +80,14 @@ export function formatCompress(r: CompressReport): string {
     `wall time:   ${r.seconds.toFixed(2)} s on ${r.device}`,
   ];
   return lines.join('\n');
+}
+
+/** What was left out, biggest first: not in the container, not in the ratio. */
+function skippedSummary(skipped: CompressReport['skipped']): string {
+  const total = skipped.reduce((a, f) => a + f.bytes, 0);
+  const list = [...skipped].sort((a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : 1));
+  const shown = list.slice(0, 5).map((f) => `${f.path} (${formatBytes(f.bytes)}, ${f.why})`).join(', ') + (list.length > 5 ? `, and ${list.length - 5} more` : '');
+  return `${skipped.length} file${skipped.length === 1 ? '' : 's'}, ${formatBytes(total)}, not in the container nor in the ratio: ${shown}; --include <glob> carries a file`;
 }
 
 /** "read 3 files through symlinks (into /hub/models--org--name/blobs)": where the bytes came from. */

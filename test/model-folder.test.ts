@@ -5,9 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress, type CompressReport } from '../lib/compress';
+import { compress, compressShard, type CompressReport } from '../lib/compress';
 import { decompress } from '../lib/decompress';
 import { generateCheckpoint } from '../lib/generate';
+import { inspect } from '../lib/inspect';
+import { merge } from '../lib/merge';
 import { verify } from '../lib/verify';
 import { addSnapshot } from './hf-fixture';
 import { cliPath } from './helpers';
@@ -157,5 +159,119 @@ describe('model folders', function () {
         await refused(['compress', d, '-o', out('broken.tzip')], out('broken.tzip'), c.error);
       });
     }
+  });
+
+  describe('carried files', () => {
+    // A folder as Hugging Face repos have them: the safetensors set and its index, checkpoints in
+    // other formats, an unlisted consolidated.safetensors, and the small files a model needs.
+    let repo: string;
+    const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + seed * 17) & 255));
+    const weights: Record<string, [number, string]> = {
+      'pytorch_model.bin': [40000, '.bin'],
+      'original/consolidated.00.pth': [60000, '.pth'],
+      'tf_model.h5': [3000, '.h5'],
+      'flax_model.msgpack': [3000, '.msgpack'],
+      'onnx/model.onnx': [2000, '.onnx'],
+      'model-q4.gguf': [2500, '.gguf'],
+      'training_args.bin': [500, '.bin'],
+    };
+    const kept = ['original/params.json', 'original/tokenizer.model', 'README.md', 'vocab.txt', '.gitattributes', 'pytorch_model.bin.index.json'];
+    const sizeOf = async (f: string) => (await readFile(path.join(repo, f))).length;
+
+    before(async () => {
+      repo = out('repo');
+      await generateCheckpoint(repo, { ...SMALL, shards: 2 });
+      await mkdir(path.join(repo, 'original'));
+      await mkdir(path.join(repo, 'onnx'));
+      let seed = 0;
+      for (const [f, [n]] of Object.entries(weights)) await writeFile(path.join(repo, f), bytes(n, seed++));
+      for (const f of kept) await writeFile(path.join(repo, f), bytes(300, seed++));
+      await writeFile(path.join(repo, 'consolidated.safetensors'), await readFile(path.join(repo, 'model-00001-of-00002.safetensors')));
+    });
+
+    it('skips weight files that are not the safetensors set, says what and how much, and leaves them out of the ratio', async () => {
+      const r = await compress(repo, out('repo.tzip'), { method: 'rtn:4' });
+      const skipped = [...Object.keys(weights), 'consolidated.safetensors'].sort();
+      assert.deepEqual(r.skipped.map((f) => f.path), skipped);
+      for (const f of r.skipped) assert.equal(f.bytes, await sizeOf(f.path), f.path);
+      for (const [f, [, ext]] of Object.entries(weights)) assert.equal(r.skipped.find((x) => x.path === f)!.why, `weights in another format (${ext})`);
+      assert.equal(r.skipped.find((x) => x.path === 'consolidated.safetensors')!.why, "safetensors not in the model's set (model.safetensors.index.json)");
+      for (const f of [...kept, 'config.json', 'tokenizer.json', 'model.safetensors.index.json']) assert.ok(r.files.includes(f), f);
+      assert.equal(r.files.length, kept.length + 5);
+      let carried = 0, shards = 0;
+      for (const f of r.files) carried += await sizeOf(f);
+      for (const f of ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']) shards += await sizeOf(f);
+      assert.equal(r.carriedBytes, carried);
+      assert.equal(r.weightBytes, shards);
+      assert.equal(r.originalBytes, shards + carried, 'skipped files are not in the numerator');
+      assert.equal(r.ratio, r.originalBytes / r.containerBytes);
+      assert.equal((await inspect(out('repo.tzip'))).meta.totals.originalBytes, shards + carried);
+      await decompress(out('repo.tzip'), out('repo-out'));
+      for (const f of skipped) await assert.rejects(readFile(path.join(out('repo-out'), f)), { code: 'ENOENT' });
+      const v = await verify(out('repo.tzip'), repo);
+      assert.ok(v.ok, v.problems.join('; '));
+      const c = cli('compress', repo, '-o', out('repo-cli.tzip'), '-m', 'rtn:4');
+      assert.equal(c.status, 0, c.stderr);
+      assert.match(c.stdout, new RegExp(`^original: +[0-9.]+ kB \\(${r.originalBytes} bytes: [0-9.]+ kB of safetensors with 12 tensors \\+ 7\\.1 kB in 11 carried files\\)$`, 'm'));
+      assert.match(c.stdout, /^skipped: +8 files, 224\.7 kB, not in the container nor in the ratio: consolidated\.safetensors \(113\.7 kB, safetensors not in the model's set \(model\.safetensors\.index\.json\)\), original\/consolidated\.00\.pth \(60\.0 kB, weights in another format \(\.pth\)\), pytorch_model\.bin \(40\.0 kB, .*, and 3 more; --include <glob> carries a file$/m);
+    });
+
+    it('--include wins over --exclude, which wins over the default; globs without a slash match names at any depth', async () => {
+      const r = await compress(repo, out('sel.tzip'), { method: 'rtn:4', exclude: ['original/*', 'README.md', '*.txt'], include: ['original/params.json', '*.bin', '*.nothing'] });
+      assert.ok(r.files.includes('original/params.json'), 'include beats exclude');
+      assert.ok(r.files.includes('pytorch_model.bin') && r.files.includes('training_args.bin'), 'include beats the default');
+      assert.deepEqual(r.skipped.filter((f) => f.why.startsWith('--exclude')).map((f) => [f.path, f.why]), [
+        ['README.md', '--exclude "README.md"'],
+        ['original/consolidated.00.pth', '--exclude "original/*"'],
+        ['original/tokenizer.model', '--exclude "original/*"'],
+        ['vocab.txt', '--exclude "*.txt"'],
+      ]);
+      assert.deepEqual(r.unmatched, ['--include "*.nothing"']);
+      assert.deepEqual((await inspect(out('sel.tzip'))).meta.options, { method: 'rtn:4:g32', lzma: 'auto', exclude: ['original/*', 'README.md', '*.txt'], include: ['original/params.json', '*.bin', '*.nothing'] });
+      await decompress(out('sel.tzip'), out('sel-out'));
+      assert.ok((await readFile(path.join(out('sel-out'), 'pytorch_model.bin'))).equals(await readFile(path.join(repo, 'pytorch_model.bin'))));
+      const c = cli('compress', repo, '-o', out('sel-cli.tzip'), '-m', 'rtn:4', '--exclude', 'original/*', '--exclude', 'README.md', '--exclude', '*.txt', '--include', 'original/params.json', '--include', '*.bin', '--include', '*.nothing', '--json');
+      assert.equal(c.status, 0, c.stderr);
+      const j = JSON.parse(c.stdout);
+      assert.deepEqual([j.files, j.skipped, j.unmatched, j.carriedBytes], [r.files, r.skipped, r.unmatched, r.carriedBytes]);
+      assert.ok((await readFile(out('sel-cli.tzip'))).equals(await readFile(out('sel.tzip'))), 'the CLI and the library agree');
+    });
+
+    it('a dangling link or a FIFO among the skipped files does no harm (nothing reads them)', async () => {
+      const d = out('skip-broken');
+      await cp(repo, d, { recursive: true });
+      await symlink('../../blobs/not-downloaded', path.join(d, 'model-q8.gguf'));
+      assert.equal(spawnSync('mkfifo', [path.join(d, 'notes.fifo')]).status, 0);
+      const r = await compress(d, out('skip-broken.tzip'), { method: 'rtn:4', exclude: ['*.fifo'] });
+      assert.deepEqual(r.skipped.find((f) => f.path === 'model-q8.gguf'), { path: 'model-q8.gguf', bytes: 0, why: 'weights in another format (.gguf)' });
+      assert.deepEqual(r.skipped.find((f) => f.path === 'notes.fifo'), { path: 'notes.fifo', bytes: 0, why: '--exclude "*.fifo"' });
+    });
+
+    it('an --exclude that names a shard of the index is refused; without an index it picks the shards', async () => {
+      await refused(['compress', repo, '-o', out('noshard.tzip'), '--exclude', 'model-00002-*'], out('noshard.tzip'),
+        /--exclude "model-00002-\*" matches model-00002-of-00002\.safetensors, a shard of the model \(named by model\.safetensors\.index\.json\); the shards are always read/);
+      const loose = out('loose');
+      await mkdir(loose);
+      await writeFile(path.join(loose, 'a.safetensors'), await readFile(path.join(repo, 'model-00001-of-00002.safetensors')));
+      await writeFile(path.join(loose, 'b.safetensors'), await readFile(path.join(repo, 'model-00001-of-00002.safetensors')));
+      await assert.rejects(compress(loose, out('loose.tzip')), /also appears in a\.safetensors/);
+      const r = await compress(loose, out('loose.tzip'), { exclude: ['b.*'] });
+      assert.deepEqual(r.skipped, [{ path: 'b.safetensors', bytes: await sizeOf('model-00001-of-00002.safetensors'), why: '--exclude "b.*"' }]);
+      assert.equal(r.originalBytes, r.weightBytes);
+    });
+
+    it('the globs are part of the run: parts merge only with parts of the same globs, into the container compress writes', async () => {
+      const opts = { method: 'rtn:4', exclude: ['README.md'], include: ['*.bin'], threads: 2 };
+      const part = (i: number, o: object, name: string) => compressShard(repo, out(name), { ...o, shard: { index: i, count: 2 } }).then(() => out(name));
+      const parts = [await part(0, opts, 's0.part'), await part(1, opts, 's1.part')];
+      await merge(parts, out('merged.tzip'));
+      await compress(repo, out('whole.tzip'), opts);
+      assert.ok((await readFile(out('merged.tzip'))).equals(await readFile(out('whole.tzip'))));
+      // A glob that matches nothing changes no file list, but still makes another run.
+      const other = await part(1, { ...opts, exclude: ['README.md', 'none.txt'] }, 's1-other.part');
+      await assert.rejects(merge([parts[0], other], out('mixed.tzip')), /were made with different options/);
+      const plain = await part(1, { method: 'rtn:4', threads: 2 }, 's1-plain.part');
+      await assert.rejects(merge([parts[0], plain], out('mixed.tzip')), /were made with different options/);
+    });
   });
 });

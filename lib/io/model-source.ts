@@ -1,8 +1,10 @@
 // An input model: a single .safetensors file, or a Hugging Face directory (model.safetensors, or
-// shards listed by model.safetensors.index.json) with its other files (config, tokenizer, ...).
-// Opening validates every safetensors header and the index before any tensor data is read.
+// shards listed by model.safetensors.index.json) with its other files (config, tokenizer, ...;
+// which ones: lib/io/carried-files.ts). Opening validates every safetensors header and the index
+// before any tensor data is read.
 import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { fileChooser, weightFormat, type FileSelection, type SkippedFile } from './carried-files';
 import { listModelFolder } from './model-files';
 import { FormatError, SafetensorsFile, type TensorEntry } from './safetensors';
 
@@ -26,7 +28,14 @@ export interface ModelSource {
   tensors: SourceTensor[];
   /** Relative paths of the other files carried along (directory inputs), sorted. */
   extraFiles: string[];
-  /** Size of every input file: the numerator of the compression ratio. */
+  /** Their bytes together. */
+  extraBytes: number;
+  /** Files of the folder left out (weights in other formats, --exclude), sorted. */
+  skipped: SkippedFile[];
+  /** --include / --exclude globs that matched no file. */
+  unmatched: string[];
+  /** Size of every input file read: the numerator of the compression ratio (skipped files are
+   * not part of what the container represents). */
   totalBytes: number;
   /** Files read through symlinks (path inside the model folder, or the file's name) and where
    * they really are, e.g. the blobs of a Hugging Face cache snapshot. */
@@ -63,7 +72,7 @@ async function shardNamesFromIndex(root: string): Promise<string[]> {
   return [...names].sort();
 }
 
-export async function openModelSource(input: string): Promise<ModelSource> {
+export async function openModelSource(input: string, select: FileSelection = {}): Promise<ModelSource> {
   const info = await stat(input).catch(() => {
     throw new Error(`${input}: no such file or directory`);
   });
@@ -73,19 +82,34 @@ export async function openModelSource(input: string): Promise<ModelSource> {
   let shardNames: string[];
   const extraFiles: string[] = [];
   let extraBytes = 0;
+  const skipped: SkippedFile[] = [];
   const symlinks: ModelSource['symlinks'] = [];
+  const chooser = fileChooser(select);
   if (info.isDirectory()) {
     kind = 'directory';
     root = input;
     const listed = await listModelFolder(root);
     const files = listed.map((f) => f.rel);
-    if (files.includes(INDEX)) shardNames = await shardNamesFromIndex(root);
-    else if (files.includes('model.safetensors')) shardNames = ['model.safetensors'];
-    else shardNames = files.filter((f) => f.endsWith('.safetensors'));
+    // What names the shards; without either, every .safetensors file not excluded is one.
+    const shardsFrom = files.includes(INDEX) ? INDEX : files.includes('model.safetensors') ? 'model.safetensors' : undefined;
+    if (shardsFrom === INDEX) shardNames = await shardNamesFromIndex(root);
+    else if (shardsFrom) shardNames = [shardsFrom];
+    else shardNames = files.filter((f) => f.endsWith('.safetensors') && chooser.rule(f)?.kind !== 'exclude');
     if (!shardNames.length) throw new Error(`${input}: no .safetensors files in this directory`);
     for (const s of shardNames) if (!files.includes(s)) throw new FormatError(path.join(root, INDEX), `shard ${s} does not exist`);
     const shardSet = new Set(shardNames);
     for (const f of listed) {
+      const rule = chooser.rule(f.rel);
+      if (shardSet.has(f.rel)) {
+        if (rule?.kind === 'exclude') throw new Error(`${input}: --exclude ${JSON.stringify(rule.glob)} matches ${f.rel}, a shard of the model (named by ${shardsFrom}); the shards are always read`);
+      } else {
+        const why = rule ? (rule.kind === 'exclude' ? `--exclude ${JSON.stringify(rule.glob)}` : undefined) : weightFormat(f.rel, shardsFrom);
+        if (why) {
+          skipped.push({ path: f.rel, bytes: f.bytes, why });
+          continue;
+        }
+      }
+      // A broken entry matters only when it is read.
       if (f.problem) throw new Error(`${path.join(root, f.rel)}: ${f.problem}`);
       if (f.target) symlinks.push({ path: f.rel, target: f.target });
       if (shardSet.has(f.rel)) continue;
@@ -125,7 +149,7 @@ export async function openModelSource(input: string): Promise<ModelSource> {
       if (Object.keys(map).length !== seen.size) throw new FormatError(path.join(root, INDEX), 'weight_map does not list every tensor of its shards');
     }
     const totalBytes = shards.reduce((a, s) => a + s.bytes, 0) + extraBytes;
-    return { kind, root, shards, tensors, extraFiles, totalBytes, symlinks, close };
+    return { kind, root, shards, tensors, extraFiles, extraBytes, skipped, unmatched: chooser.unmatched(), totalBytes, symlinks, close };
   } catch (e) {
     await close();
     throw e;
