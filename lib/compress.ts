@@ -39,7 +39,9 @@ export interface CompressOptions {
   /** Where seedlm's search and vptq's k-means run: 'auto' (default: the first GPU when CUDA is
    * available), 'cpu', 'cuda' or 'cuda:N'. The container is the same on every device. */
   device?: DeviceSpec;
-  /** Tensors with NaN/Inf under a lossy method: store them lossless (default) or fail. */
+  /** Tensors with NaN/Inf, or with values the method cannot represent (Method.unrepresentable:
+   * e.g. |w| beyond what rtn's f16 scales hold), under a lossy method: store them lossless
+   * (default, with a note) or fail, naming the tensor. */
   nonFinite?: 'lossless' | 'error';
   /** A safetensors file of per-input-column importance vectors, one per weight tensor (vptq, rtn, ternary :opt). */
   importance?: string;
@@ -380,7 +382,7 @@ async function encodeTensors(
       const { t } = plan[ti];
       let state = states[ti];
       if (!state) {
-        state = states[ti] = await startTensor(source, t, plan[ti], how, ctx);
+        state = states[ti] = await startTensor(source, t, plan[ti], how, ctx).catch((e) => Promise.reject(naming(t.entry.name, e)));
         if (state.tensorStreams.length) units.push({ tensor: ti, chunk: 'tensor', streams: state.facts.tensorStreams! });
       }
       if (ci >= state.chunks) {
@@ -395,7 +397,7 @@ async function encodeTensors(
       const { method, params } = state.choice;
       const chunkStart = ci * state.chunk * size;
       const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
-      const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk });
+      const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
       if (enc.decoded) addSums(state.sums, native.errorSums(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
       units.push({ tensor: ti, chunk: ci, streams: enc.streams });
       bytes += raw.byteLength;
@@ -435,8 +437,14 @@ async function encodeTensors(
   return { records, reports };
 }
 
-/** Decides the tensor's final method (lossy methods never see NaN/Inf), its chunking, and its
- * tensor streams. */
+/** A failure while encoding a tensor, with the tensor's name in front (an abort stays as it is). */
+function naming(name: string, e: unknown): unknown {
+  if (e instanceof Error && e.name !== 'AbortError' && !e.message.startsWith(`${name}: `)) e.message = `${name}: ${e.message}`;
+  return e;
+}
+
+/** Decides the tensor's final method (lossy methods never see NaN/Inf, nor values they cannot
+ * represent), its chunking, and its tensor streams. */
 async function startTensor(
   source: ModelSource,
   t: SourceTensor,
@@ -457,9 +465,10 @@ async function startTensor(
     const bad = stats.nonFinite;
     facts.absMean = entry.numel ? stats.absSum / entry.numel : 0;
     facts.absMax = stats.absMax;
-    if (bad) {
-      const what = `${bad} NaN/Inf value${bad > 1 ? 's' : ''}`;
-      if (nonFinite === 'error') throw new Error(`${entry.name}: ${what}; ${choice.spec} cannot encode them (use --nonfinite lossless to store such tensors lossless)`);
+    const limit = bad ? undefined : choice.method.unrepresentable?.(choice.params, stats.absMax);
+    if (bad || limit) {
+      const what = bad ? `${bad} NaN/Inf value${bad > 1 ? 's' : ''}` : `largest |w| ${+stats.absMax.toPrecision(8)} is beyond ${choice.spec} (${limit})`;
+      if (nonFinite === 'error') throw new Error(`${entry.name}: ${what}; ${choice.spec} cannot encode ${bad ? 'them' : 'it'} (use --nonfinite lossless to store such tensors lossless)`);
       note = `${what}: stored lossless instead of ${choice.spec}`;
       choice = parseSpec('lossless');
     }
