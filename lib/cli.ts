@@ -21,6 +21,7 @@ import { writeImportance } from './eval/imatrix';
 import { evaluate } from './eval/perplexity';
 import { generateCheckpoint } from './generate';
 import { inspect } from './inspect';
+import { resolveModel } from './io/hf-cache';
 import { SpecError } from './methods/method';
 import { parseSpec } from './methods/registry';
 import { loadPolicyFile } from './policy';
@@ -53,6 +54,9 @@ function deviceSpec(value: string): DeviceSpec {
     throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
   }
 }
+
+/** A repeatable option's values, in order. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** A size with its unit (500KB, 20MB, 2GB, 1.5GiB): a bare number is refused, not read as bytes. */
 function byteSize(value: string): number {
@@ -124,7 +128,7 @@ const program = new Command()
 program
   .command('compress')
   .description('compress a model directory or .safetensors file into a .tzip container')
-  .argument('<model>', 'Hugging Face model directory or .safetensors file')
+  .argument('<model>', 'Hugging Face model directory, .safetensors file, or repo id org/name[@rev] in the local Hugging Face cache')
   .requiredOption('-o, --output <file>', 'container to write (.tzip)')
   .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast], vptq:2|3|4|2:large or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>]', 'lossless')
   .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
@@ -132,7 +136,9 @@ program
   .option('--lzma <setting>', 'LZMA stage: auto, off, or a preset 0-9 (9e = extreme)', 'auto')
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--device <device>', 'where seedlm\'s search and vptq\'s k-means run: auto (a GPU when CUDA is available), cpu, cuda or cuda:N; the container is the same', deviceSpec, 'auto')
-  .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf under a lossy method').choices(['lossless', 'error']).default('lossless'))
+  .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf, or with weights the lossy method cannot represent (e.g. |w| >= 458640 under rtn:4): store lossless with a note, or stop with an error').choices(['lossless', 'error']).default('lossless'))
+  .option('--exclude <glob>', 'do not carry the model folder\'s files matching this glob (repeatable)', collect, [])
+  .option('--include <glob>', 'carry files matching this glob even if skipped (weight files in other formats such as *.bin or *.pth are skipped by default) or excluded (repeatable)', collect, [])
   .option('--resume', 'reuse the tensors an interrupted run finished (kept in <output>.resume)')
   .option('-f, --force', 'replace an existing output (and the <output>.resume of an interrupted run); the input is never replaced')
   .option('--shard <i/n>', 'encode only shard i of n (0-based) into a part file at --output; then tensorzip merge', (v: string) => {
@@ -150,7 +156,8 @@ program
   .option('--queue-name <name>', 'BullMQ queue name (as given to the workers)', 'tensorzip')
   .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
   .option('--json', 'print the report as JSON')
-  .action(async (model: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
+  .action(async (modelArg: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
+    const model = await resolveModel(modelArg);
     const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
     const options = {
       method: opts.method,
@@ -160,6 +167,8 @@ program
       threads: opts.threads,
       device: opts.device,
       nonFinite: opts.nonfinite,
+      exclude: opts.exclude,
+      include: opts.include,
       resume: opts.resume,
       force: opts.force,
       onNote: note,
@@ -265,12 +274,13 @@ program
   .command('verify')
   .description('decode everything, check every checksum, and compare with the original model')
   .argument('<container>', '.tzip file')
-  .requiredOption('--against <original>', 'the original model directory or .safetensors file')
+  .requiredOption('--against <original>', 'the original model directory, .safetensors file, or repo id org/name[@rev] in the local Hugging Face cache')
   .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
   .option('--json', 'print the report as JSON')
   .action(async (container: string, opts: { against: string; threads?: number; json?: boolean }) => {
+    const against = await resolveModel(opts.against);
     const r = await withProgress(opts.json, (update) =>
-      verify(container, opts.against, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
+      verify(container, against, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
     );
     print(opts.json, r, () => formatVerify(r));
     if (!r.ok) process.exitCode = EXIT.verifyFailed;
@@ -307,12 +317,14 @@ tokenOptions(
   program
     .command('eval')
     .description('perplexity of a model (directory, .safetensors or .tzip) on a text, with --against the original: KL divergence and top-1 agreement')
-    .argument('<model>', 'model directory, .safetensors file or .tzip container')
-    .option('--against <original>', 'the original model: adds KL divergence, top-1 agreement and both perplexities'),
-).action(async function (this: Command, model: string, o: TokenCliOptions & { against?: string }) {
+    .argument('<model>', 'model directory, .safetensors file, .tzip container, or repo id org/name[@rev] in the local Hugging Face cache')
+    .option('--against <original>', 'the original model (also a repo id): adds KL divergence, top-1 agreement and both perplexities'),
+).action(async function (this: Command, modelArg: string, o: TokenCliOptions & { against?: string }) {
   const input = tokenInput(this, o);
+  const model = await resolveModel(modelArg);
+  const against = o.against === undefined ? undefined : await resolveModel(o.against);
   const r = await withProgress(o.json, (update) =>
-    evaluate(model, input, { ctx: o.ctx, chunks: o.chunks, against: o.against, threads: o.threads, signal: interruptSignal(), onProgress: update }),
+    evaluate(model, input, { ctx: o.ctx, chunks: o.chunks, against, threads: o.threads, signal: interruptSignal(), onProgress: update }),
   );
   print(o.json, r, () => formatEval(r));
 });
@@ -321,11 +333,12 @@ tokenOptions(
   program
     .command('imatrix')
     .description('importance matrix: the mean squared input activation of every input column of every linear layer, for --importance')
-    .argument('<model>', 'model directory, .safetensors file or .tzip container')
+    .argument('<model>', 'model directory, .safetensors file, .tzip container, or repo id org/name[@rev] in the local Hugging Face cache')
     .requiredOption('-o, --output <file>', 'importance file to write (.safetensors)')
     .option(...FORCE),
-).action(async function (this: Command, model: string, o: TokenCliOptions & { output: string; force?: boolean }) {
+).action(async function (this: Command, modelArg: string, o: TokenCliOptions & { output: string; force?: boolean }) {
   const input = tokenInput(this, o);
+  const model = await resolveModel(modelArg);
   const r = await withProgress(o.json, (update) =>
     writeImportance(model, input, o.output, { ctx: o.ctx, chunks: o.chunks, threads: o.threads, force: o.force, onNote: note, signal: interruptSignal(), onProgress: update }),
   );

@@ -10,6 +10,7 @@ import { FORMAT_VERSION, filePieceName, pieceName, tensorPieceName, type Contain
 import { ContainerWriter, pieceIntact, recordOnly, type PieceSink } from './container/writer';
 import { resolveDevice, type DeviceSpec } from './device';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
+import type { SkippedFile } from './io/carried-files';
 import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
 import { checkOutput } from './io/output-path';
 import { tempPathFor } from './io/temp-files';
@@ -39,10 +40,17 @@ export interface CompressOptions {
   /** Where seedlm's search and vptq's k-means run: 'auto' (default: the first GPU when CUDA is
    * available), 'cpu', 'cuda' or 'cuda:N'. The container is the same on every device. */
   device?: DeviceSpec;
-  /** Tensors with NaN/Inf under a lossy method: store them lossless (default) or fail. */
+  /** Tensors with NaN/Inf, or with values the method cannot represent (Method.unrepresentable:
+   * e.g. |w| beyond what rtn's f16 scales hold), under a lossy method: store them lossless
+   * (default, with a note) or fail, naming the tensor. */
   nonFinite?: 'lossless' | 'error';
   /** A safetensors file of per-input-column importance vectors, one per weight tensor (vptq, rtn, ternary :opt). */
   importance?: string;
+  /** Globs of the model folder's files not to carry (lib/io/carried-files.ts); weight files in
+   * other formats (*.bin, *.pth, unlisted *.safetensors, ...) are skipped without one. */
+  exclude?: string[];
+  /** Globs of files to carry even when skipped by default or by `exclude` (include wins). */
+  include?: string[];
   /** Reuse the tensors an interrupted run finished (its `<output>.resume` sidecar). */
   resume?: boolean;
   /** Replace an existing output (and an interrupted run's sidecar); the input is never replaced. */
@@ -84,6 +92,15 @@ export interface CompressReport extends Totals {
   output: string;
   tensors: TensorReport[];
   files: string[];
+  /** Bytes of the safetensors files and of the carried files: together originalBytes. */
+  weightBytes: number;
+  carriedBytes: number;
+  /** Files of the folder not in the container (nor in originalBytes), and why. */
+  skipped: SkippedFile[];
+  /** --include / --exclude globs that matched no file. */
+  unmatched: string[];
+  /** Input files read through symlinks and where they really are (lib/io/model-files.ts). */
+  symlinks: Array<{ path: string; target: string }>;
   seconds: number;
   device: string;
 }
@@ -135,7 +152,7 @@ export interface PartReport {
 export const PART_FORMAT = 'tensorzip-part';
 
 /** The compress options a part file records, for merge to run the same compress again. */
-export type PartOptions = Pick<CompressOptions, 'method' | 'policy' | 'lzma' | 'nonFinite' | 'importance'>;
+export type PartOptions = Pick<CompressOptions, 'method' | 'policy' | 'lzma' | 'nonFinite' | 'importance' | 'exclude' | 'include'>;
 
 /** The container; with `parts` (merge), every tensor is copied from part files, none encoded. */
 export async function writeContainer(
@@ -176,6 +193,7 @@ export async function writeContainer(
           lzma: formatLzma(lzma),
           ...(rules.length ? { policy: Object.fromEntries(rules.map((r) => [r.pattern, r.choice.spec])) } : {}),
           ...(options.importance ? { importance: path.basename(options.importance) } : {}),
+          ...selectionOf(options),
         },
         source: { kind: source.kind, shards },
         tensors: records,
@@ -190,6 +208,11 @@ export async function writeContainer(
         output,
         tensors: reports,
         files: source.extraFiles,
+        weightBytes: source.totalBytes - source.extraBytes,
+        carriedBytes: source.extraBytes,
+        skipped: source.skipped,
+        unmatched: source.unmatched,
+        symlinks: source.symlinks,
         ...totals(reports, source.totalBytes, containerBytes),
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
         device: `${device.cuda === undefined ? '' : `${device.label} + `}cpu (${info.cpu}, ${ctx.threads} threads)`,
@@ -206,7 +229,13 @@ export async function writeContainer(
 
 /** The options a part records, with file paths made absolute for processes elsewhere. */
 export function partOptions(options: CompressOptions): PartOptions {
-  return { method: options.method, policy: options.policy, lzma: options.lzma, nonFinite: options.nonFinite ?? 'lossless', importance: options.importance && path.resolve(options.importance) };
+  return { method: options.method, policy: options.policy, lzma: options.lzma, nonFinite: options.nonFinite ?? 'lossless', importance: options.importance && path.resolve(options.importance), ...selectionOf(options) };
+}
+
+/** The file globs given, for the key, the parts and the container's recorded options (absent
+ * when none: containers of runs without them stay byte for byte as they were). */
+function selectionOf(options: CompressOptions): Pick<CompressOptions, 'exclude' | 'include'> {
+  return { ...(options.exclude?.length ? { exclude: options.exclude } : {}), ...(options.include?.length ? { include: options.include } : {}) };
 }
 
 /** The part's tensors (this shard's, lib/shard.ts, or a queue job's one) encoded into a part file
@@ -260,13 +289,13 @@ async function openRun(input: string, output: string, options: CompressOptions) 
   const lzma = parseLzma(options.lzma ?? 'auto');
   const base = parseSpec(options.method ?? 'lossless');
   const rules = parsePolicy(options.policy ?? {});
-  const source = await openModelSource(input);
+  const source = await openModelSource(input, options);
   try {
     if (!source.tensors.length) throw new Error(`${input}: the model has no tensors`);
     const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
     const importance = options.importance ? await loadImportance(options.importance, source.tensors.map((t) => t.entry)) : undefined;
     const nonFinite = options.nonFinite ?? 'lossless';
-    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite }, options.importance);
+    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite, ...selectionOf(options) }, options.importance);
     return { source, plan, lzma, base, rules, importance, nonFinite, key };
   } catch (e) {
     await source.close();
@@ -300,10 +329,9 @@ async function checkContainerOutput(
   const inputs = [...(source.kind === 'directory' ? [source.root] : []), ...files, ...(options.importance ? [options.importance] : []), ...new Set(parts?.map((f) => f.from))];
   let pieces = 0;
   for (const { t, choice } of plan) pieces += Math.ceil((choice.method.nominalBits(choice.params, t.entry.dtype, t.entry.numel) * t.entry.numel) / 8);
-  const carried = source.totalBytes - source.shards.reduce((a, s) => a + s.bytes, 0);
   const sidecar = ResumeLog.pathFor(output);
   const resumed = options.resume ? await stat(sidecar).then((s) => s.size, () => 0) : 0;
-  const container = options.part ? 0 : pieces + carried;
+  const container = options.part ? 0 : pieces + source.extraBytes;
   const checked = await checkOutput(output, {
     kind: 'file',
     inputs,
@@ -397,7 +425,7 @@ async function encodeTensors(
       const { t } = plan[ti];
       let state = states[ti];
       if (!state) {
-        state = states[ti] = await startTensor(source, t, plan[ti], how, ctx);
+        state = states[ti] = await startTensor(source, t, plan[ti], how, ctx).catch((e) => Promise.reject(naming(t.entry.name, e)));
         if (state.tensorStreams.length) units.push({ tensor: ti, chunk: 'tensor', streams: state.facts.tensorStreams! });
       }
       if (ci >= state.chunks) {
@@ -412,7 +440,7 @@ async function encodeTensors(
       const { method, params } = state.choice;
       const chunkStart = ci * state.chunk * size;
       const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
-      const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk });
+      const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
       if (enc.decoded) addSums(state.sums, native.errorSums(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
       units.push({ tensor: ti, chunk: ci, streams: enc.streams });
       bytes += raw.byteLength;
@@ -448,8 +476,14 @@ async function encodeTensors(
   return { records, reports };
 }
 
-/** Decides the tensor's final method (lossy methods never see NaN/Inf), its chunking, and its
- * tensor streams. */
+/** A failure while encoding a tensor, with the tensor's name in front (an abort stays as it is). */
+function naming(name: string, e: unknown): unknown {
+  if (e instanceof Error && e.name !== 'AbortError' && !e.message.startsWith(`${name}: `)) e.message = `${name}: ${e.message}`;
+  return e;
+}
+
+/** Decides the tensor's final method (lossy methods never see NaN/Inf, nor values they cannot
+ * represent), its chunking, and its tensor streams. */
 async function startTensor(
   source: ModelSource,
   t: SourceTensor,
@@ -470,9 +504,10 @@ async function startTensor(
     const bad = stats.nonFinite;
     facts.absMean = entry.numel ? stats.absSum / entry.numel : 0;
     facts.absMax = stats.absMax;
-    if (bad) {
-      const what = `${bad} NaN/Inf value${bad > 1 ? 's' : ''}`;
-      if (nonFinite === 'error') throw new Error(`${entry.name}: ${what}; ${choice.spec} cannot encode them (use --nonfinite lossless to store such tensors lossless)`);
+    const limit = bad ? undefined : choice.method.unrepresentable?.(choice.params, stats.absMax);
+    if (bad || limit) {
+      const what = bad ? `${bad} NaN/Inf value${bad > 1 ? 's' : ''}` : `largest |w| ${+stats.absMax.toPrecision(8)} is beyond ${choice.spec} (${limit})`;
+      if (nonFinite === 'error') throw new Error(`${entry.name}: ${what}; ${choice.spec} cannot encode ${bad ? 'them' : 'it'} (use --nonfinite lossless to store such tensors lossless)`);
       note = `${what}: stored lossless instead of ${choice.spec}`;
       choice = parseSpec('lossless');
     }

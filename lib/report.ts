@@ -1,5 +1,6 @@
 // Human-readable reports for the CLI. Every number is the measured one; ratios are original
 // file bytes over container bytes, and every lossy tensor is shown with its error.
+import * as path from 'node:path';
 import type { CompressReport } from './compress';
 import type { ImatrixResult } from './eval/imatrix';
 import type { EvalResult, PerplexityFigures } from './eval/perplexity';
@@ -67,7 +68,11 @@ export function formatCompress(r: CompressReport): string {
     tensorTable(rows, true),
     ...(n.length ? ['', 'notes:', ...n] : []),
     '',
-    `original:    ${formatBytes(r.originalBytes)} (${r.originalBytes} bytes in ${r.tensors.length} tensors${r.files.length ? ` + ${r.files.length} other files` : ''})`,
+    `original:    ${formatBytes(r.originalBytes)} (${r.originalBytes} bytes: ${formatBytes(r.weightBytes)} of safetensors with ${r.tensors.length} tensors` +
+      `${r.files.length ? ` + ${formatBytes(r.carriedBytes)} in ${r.files.length} carried file${r.files.length === 1 ? '' : 's'}` : ''})`,
+    ...(r.skipped.length ? [`skipped:     ${skippedSummary(r.skipped)}`] : []),
+    ...(r.unmatched.length ? [`unmatched:   ${r.unmatched.join(', ')} matched no file`] : []),
+    ...(r.symlinks.length ? [`symlinks:    ${symlinkSummary(r.symlinks)}`] : []),
     `container:   ${formatBytes(r.containerBytes)} (${r.containerBytes} bytes) -> ${r.output}`,
     `ratio:       ${r.ratio.toFixed(3)}x (original file bytes / container bytes)`,
     `bits/weight: ${r.bitsPerWeight.toFixed(3)} overall (container bits / ${r.weights} weights)` +
@@ -75,6 +80,21 @@ export function formatCompress(r: CompressReport): string {
     `wall time:   ${r.seconds.toFixed(2)} s on ${r.device}`,
   ];
   return lines.join('\n');
+}
+
+/** What was left out, biggest first: not in the container, not in the ratio. */
+function skippedSummary(skipped: CompressReport['skipped']): string {
+  const total = skipped.reduce((a, f) => a + f.bytes, 0);
+  const list = [...skipped].sort((a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : 1));
+  const shown = list.slice(0, 5).map((f) => `${f.path} (${formatBytes(f.bytes)}, ${f.why})`).join(', ') + (list.length > 5 ? `, and ${list.length - 5} more` : '');
+  return `${skipped.length} file${skipped.length === 1 ? '' : 's'}, ${formatBytes(total)}, not in the container nor in the ratio: ${shown}; --include <glob> carries a file`;
+}
+
+/** "read 3 files through symlinks (into /hub/models--org--name/blobs)": where the bytes came from. */
+function symlinkSummary(links: CompressReport['symlinks']): string {
+  const into = [...new Set(links.map((l) => path.dirname(l.target)))].sort();
+  const shown = into.slice(0, 3).join(', ') + (into.length > 3 ? `, and ${into.length - 3} more folders` : '');
+  return `read ${links.length} file${links.length === 1 ? '' : 's'} through symlinks (into ${shown})`;
 }
 
 export function formatInspect(r: InspectReport): string {

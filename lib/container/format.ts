@@ -74,7 +74,7 @@ export interface ShardRecord {
 export interface ContainerMeta {
   formatVersion: number;
   tool: string;
-  options: { method: string; lzma: string; policy?: Record<string, string>; importance?: string };
+  options: { method: string; lzma: string; policy?: Record<string, string>; importance?: string; exclude?: string[]; include?: string[] };
   source: { kind: 'file' | 'directory'; shards: ShardRecord[] };
   tensors: TensorRecord[];
   files: FileRecord[];

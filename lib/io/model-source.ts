@@ -1,8 +1,11 @@
 // An input model: a single .safetensors file, or a Hugging Face directory (model.safetensors, or
-// shards listed by model.safetensors.index.json) with its other files (config, tokenizer, ...).
-// Opening validates every safetensors header and the index before any tensor data is read.
-import { readFile, readdir, stat } from 'node:fs/promises';
+// shards listed by model.safetensors.index.json) with its other files (config, tokenizer, ...;
+// which ones: lib/io/carried-files.ts). Opening validates every safetensors header and the index
+// before any tensor data is read.
+import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { fileChooser, weightFormat, type FileSelection, type SkippedFile } from './carried-files';
+import { listModelFolder } from './model-files';
 import { FormatError, SafetensorsFile, type TensorEntry } from './safetensors';
 
 export interface Shard {
@@ -25,25 +28,29 @@ export interface ModelSource {
   tensors: SourceTensor[];
   /** Relative paths of the other files carried along (directory inputs), sorted. */
   extraFiles: string[];
-  /** Size of every input file: the numerator of the compression ratio. */
+  /** Their bytes together. */
+  extraBytes: number;
+  /** Files of the folder left out (weights in other formats, --exclude), sorted. */
+  skipped: SkippedFile[];
+  /** --include / --exclude globs that matched no file. */
+  unmatched: string[];
+  /** Size of every input file read: the numerator of the compression ratio (skipped files are
+   * not part of what the container represents). */
   totalBytes: number;
+  /** Files read through symlinks (path inside the model folder, or the file's name) and where
+   * they really are, e.g. the blobs of a Hugging Face cache snapshot. */
+  symlinks: Array<{ path: string; target: string }>;
   close(): Promise<void>;
 }
 
 const INDEX = 'model.safetensors.index.json';
-const SKIP_DIRS = new Set(['.git', '.cache', '.huggingface']);
 
-async function listFiles(root: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const d of await readdir(path.join(root, rel), { withFileTypes: true })) {
-    const r = rel ? `${rel}/${d.name}` : d.name;
-    if (d.isDirectory()) {
-      if (!SKIP_DIRS.has(d.name)) out.push(...(await listFiles(root, r)));
-    } else if (d.isFile()) {
-      out.push(r);
-    }
-  }
-  return out.sort();
+/** A relative '/'-separated path that stays inside the model folder: no '.', '..' or empty
+ * segment, not absolute, no backslash. Only whole segments count: 'model..v2.safetensors' is a
+ * file name like any other. */
+function isInsidePath(p: unknown): p is string {
+  return typeof p === 'string' && p !== '' && !p.startsWith('/') && !p.includes('\\') && !p.includes('\0') &&
+    p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
 }
 
 async function shardNamesFromIndex(root: string): Promise<string[]> {
@@ -58,36 +65,62 @@ async function shardNamesFromIndex(root: string): Promise<string[]> {
   if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new FormatError(file, 'weight_map is missing or not an object');
   const names = new Set<string>();
   for (const [tensor, shard] of Object.entries(map)) {
-    if (typeof shard !== 'string' || shard.includes('..') || path.isAbsolute(shard))
+    if (!isInsidePath(shard))
       throw new FormatError(file, `weight_map entry for ${JSON.stringify(tensor)} is not a shard file name`);
     names.add(shard);
   }
   return [...names].sort();
 }
 
-export async function openModelSource(input: string): Promise<ModelSource> {
+export async function openModelSource(input: string, select: FileSelection = {}): Promise<ModelSource> {
   const info = await stat(input).catch(() => {
     throw new Error(`${input}: no such file or directory`);
   });
+  if (!info.isDirectory() && !info.isFile()) throw new Error(`${input}: not a regular file or a folder`);
   let kind: ModelSource['kind'];
   let root: string;
   let shardNames: string[];
-  let extraFiles: string[] = [];
+  const extraFiles: string[] = [];
+  let extraBytes = 0;
+  const skipped: SkippedFile[] = [];
+  const symlinks: ModelSource['symlinks'] = [];
+  const chooser = fileChooser(select);
   if (info.isDirectory()) {
     kind = 'directory';
     root = input;
-    const files = await listFiles(root);
-    if (files.includes(INDEX)) shardNames = await shardNamesFromIndex(root);
-    else if (files.includes('model.safetensors')) shardNames = ['model.safetensors'];
-    else shardNames = files.filter((f) => f.endsWith('.safetensors'));
+    const listed = await listModelFolder(root);
+    const files = listed.map((f) => f.rel);
+    // What names the shards; without either, every .safetensors file not excluded is one.
+    const shardsFrom = files.includes(INDEX) ? INDEX : files.includes('model.safetensors') ? 'model.safetensors' : undefined;
+    if (shardsFrom === INDEX) shardNames = await shardNamesFromIndex(root);
+    else if (shardsFrom) shardNames = [shardsFrom];
+    else shardNames = files.filter((f) => f.endsWith('.safetensors') && chooser.rule(f)?.kind !== 'exclude');
     if (!shardNames.length) throw new Error(`${input}: no .safetensors files in this directory`);
-    const shardSet = new Set(shardNames);
-    extraFiles = files.filter((f) => !shardSet.has(f));
     for (const s of shardNames) if (!files.includes(s)) throw new FormatError(path.join(root, INDEX), `shard ${s} does not exist`);
+    const shardSet = new Set(shardNames);
+    for (const f of listed) {
+      const rule = chooser.rule(f.rel);
+      if (shardSet.has(f.rel)) {
+        if (rule?.kind === 'exclude') throw new Error(`${input}: --exclude ${JSON.stringify(rule.glob)} matches ${f.rel}, a shard of the model (named by ${shardsFrom}); the shards are always read`);
+      } else {
+        const why = rule ? (rule.kind === 'exclude' ? `--exclude ${JSON.stringify(rule.glob)}` : undefined) : weightFormat(f.rel, shardsFrom);
+        if (why) {
+          skipped.push({ path: f.rel, bytes: f.bytes, why });
+          continue;
+        }
+      }
+      // A broken entry matters only when it is read.
+      if (f.problem) throw new Error(`${path.join(root, f.rel)}: ${f.problem}`);
+      if (f.target) symlinks.push({ path: f.rel, target: f.target });
+      if (shardSet.has(f.rel)) continue;
+      extraFiles.push(f.rel);
+      extraBytes += f.bytes;
+    }
   } else {
     kind = 'file';
     root = path.dirname(input);
     shardNames = [path.basename(input)];
+    if ((await lstat(input)).isSymbolicLink()) symlinks.push({ path: shardNames[0], target: await realpath(input) });
   }
 
   const shards: Shard[] = [];
@@ -115,9 +148,8 @@ export async function openModelSource(input: string): Promise<ModelSource> {
         if (seen.get(name) !== shard) throw new FormatError(path.join(root, INDEX), `weight_map says ${JSON.stringify(name)} is in ${shard}, but it is not there`);
       if (Object.keys(map).length !== seen.size) throw new FormatError(path.join(root, INDEX), 'weight_map does not list every tensor of its shards');
     }
-    let totalBytes = shards.reduce((a, s) => a + s.bytes, 0);
-    for (const f of extraFiles) totalBytes += (await stat(path.join(root, f))).size;
-    return { kind, root, shards, tensors, extraFiles, totalBytes, close };
+    const totalBytes = shards.reduce((a, s) => a + s.bytes, 0) + extraBytes;
+    return { kind, root, shards, tensors, extraFiles, extraBytes, skipped, unmatched: chooser.unmatched(), totalBytes, symlinks, close };
   } catch (e) {
     await close();
     throw e;

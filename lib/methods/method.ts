@@ -60,6 +60,11 @@ export interface Method<P> {
   resolve?(p: P, shape: number[]): P;
   /** Why the method cannot encode a tensor of this dtype and shape, or undefined when it can. */
   unsupported(p: P, dtype: Dtype, shape: number[]): string | undefined;
+  /** Why weights with absolute values up to absMax (finite, from the pass before encoding) are
+   * beyond what the method can store, or undefined when they are not: its scales or codebook
+   * overflow their dtype, or its arithmetic overflows. The pipeline then stores the tensor
+   * lossless (or fails, naming it) instead of failing half way. Absent: no limit. */
+  unrepresentable?(p: P, absMax: number): string | undefined;
   /** Chunk sizes are multiples of this many elements. */
   chunkUnit(p: P): number;
   streamNames(p: P, dtype: Dtype): string[];
@@ -77,6 +82,10 @@ export interface Method<P> {
   /** The chunk in its stored dtype from its streams (and the tensor streams, if any). */
   decode(p: P, dtype: Dtype, streams: Uint8Array[], elements: number, ctx: JobContext, tensorStreams: Uint8Array[]): Promise<Uint8Array>;
 }
+
+/** The largest finite f16, and where f32 -> f16 rounding starts giving Inf (round to nearest even). */
+export const F16_MAX = 65504;
+export const F16_OVERFLOW = 65520;
 
 /** Bytes of n codes of `bits` bits packed LSB first (binding/cpu/bitpack.h). */
 export const packedBytes = (n: number, bits: number) => Math.ceil((n * bits) / 8);

@@ -5,7 +5,7 @@ import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
 import { bytesOf, fromF32, toF32, u16View } from './f32';
-import { SpecError, packedBytes, type Method } from './method';
+import { F16_OVERFLOW, SpecError, packedBytes, type Method } from './method';
 
 export interface RtnParams {
   bits: number;
@@ -29,6 +29,13 @@ export const rtn: Method<RtnParams> = {
   },
   format: (p) => `rtn:${p.bits}:g${p.group}`,
   unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `rtn encodes F32/F16/BF16, not ${dtype}`),
+  // Exactly the kernel's rule (binding/cpu/rtn.h): the group holding max|w| gets the scale
+  // f16(f32(max|w| / qmax)), which is Inf from 65520 on. Importance-weighted scales start there too.
+  unrepresentable(p, absMax) {
+    const qmax = 2 ** (p.bits - 1) - 1;
+    if (Math.fround(Math.fround(absMax) / qmax) < F16_OVERFLOW) return undefined;
+    return `its f16 group scale, max|w|/${qmax}, overflows from |w| = ${F16_OVERFLOW * qmax} on`;
+  },
   chunkUnit: (p) => p.group,
   streamNames: () => ['codes', 'scales'],
   rawStreamBytes: (p, _dtype, elements) => [packedBytes(elements, p.bits), 2 * Math.ceil(elements / p.group)],

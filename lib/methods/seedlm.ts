@@ -24,6 +24,11 @@ const blocksOf = (p: SeedlmParams, elements: number) => Math.ceil(elements / sha
 /** Nibbles per block: the exponent code, then the P coefficients. */
 const nibbleBytes = (p: SeedlmParams, blocks: number) => Math.ceil((blocks * (shape(p).P + 1)) / 2);
 
+/** The search compares seeds by Σ (w - ŵ)² over a block of up to 12 weights, in f32: with
+ * |w| <= 2^62, 12·(2^62)² < FLT_MAX, so even a fit no better than zero keeps it finite. Measured:
+ * the search first fails ("no finite fit") at about 6e19 (seedlm:3, a block of large weights). */
+export const SEEDLM_MAX_ABS = 2 ** 62;
+
 /** Exponent range the kernels accept for eMin (binding/cpu/seedlm.h). */
 const MIN_EXP = -110;
 const MAX_EXP = 100;
@@ -55,6 +60,7 @@ export const seedlm: Method<SeedlmParams> = {
   },
   format: (p) => `seedlm:${p.bits}${p.fast ? ':fast' : ''}`,
   unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `seedlm encodes F32/F16/BF16, not ${dtype}`),
+  unrepresentable: (_p, absMax) => (absMax > SEEDLM_MAX_ABS ? `its search sums squared errors in f32, safe up to |w| = 2^62 (${SEEDLM_MAX_ABS})` : undefined),
   // Whole blocks, an even number of them (the nibble stream stays byte-aligned per chunk).
   chunkUnit: (p) => 2 * shape(p).C,
   streamNames: () => ['seeds', 'fields', 'exponent'],

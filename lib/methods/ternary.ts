@@ -6,7 +6,7 @@ import { ENCODED_DTYPES, type Dtype } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native, type TernaryDtype } from '../native';
 import { bytesOf, f32View, floatArray, floatView, u16View } from './f32';
-import { SpecError, chunkElements, type Method } from './method';
+import { F16_MAX, SpecError, chunkElements, type Method } from './method';
 
 export interface TernaryParams {
   /** 'group': one f16 absmean per `group` weights; 'row': one per row (resolved to a group per
@@ -53,6 +53,10 @@ export const ternary: Method<TernaryParams> = {
   format: (p) => `ternary:${p.scale === 'group' ? `g${p.group}` : p.scale}:p${p.packing}${p.opt ? ':opt' : ''}`,
   resolve: (p, shape) => (p.scale === 'row' ? { ...p, scale: 'group', group: Math.max(1, shape.length ? shape[shape.length - 1] : 1) } : p),
   unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `ternary encodes F32/F16/BF16, not ${dtype}`),
+  // A group scale is a mean of |w| (refined: of some |w|) in f16, so weights up to F16_MAX keep
+  // it finite whatever the f32 rounding of the sum; the f32 tensor scale has no such limit.
+  unrepresentable: (p, absMax) =>
+    p.scale !== 'tensor' && absMax > F16_MAX ? `its f16 group scales hold |w| up to ${F16_MAX} (ternary:tensor has an f32 scale)` : undefined,
   // Chunks hold whole groups and start on a packing block.
   chunkUnit: (p) => (p.scale === 'tensor' ? block(p) : (p.group / gcd(p.group, block(p))) * block(p)),
   streamNames: () => ['codes', 'scales'],

@@ -15,7 +15,7 @@ import { native } from '../native';
 import { Rng } from '../random';
 import type { Dtype } from '../io/dtypes';
 import { fromF32, toF32 } from './f32';
-import { SpecError, chunkElements, packedBytes, type JobContext, type Method, type TensorInput } from './method';
+import { F16_MAX, SpecError, chunkElements, packedBytes, type JobContext, type Method, type TensorInput } from './method';
 
 export interface VptqParams {
   /** Vector length (output channels per vector). */
@@ -214,6 +214,10 @@ export const vptq: Method<VptqParams> = {
     if (vectors < r.k) return `vptq: ${vectors} vectors of ${r.v} are too few for ${r.k} centroids`;
     return undefined;
   },
+  // Centroids are means of weights, stored in f16: weights up to F16_MAX keep every one finite.
+  // With :norm the column mean is an f16 too (and larger weights often still fit once
+  // normalised, but not always): the same rule.
+  unrepresentable: (_p, absMax) => (absMax > F16_MAX ? `its f16 codebook holds values up to ${F16_MAX}` : undefined),
   // Whole row blocks of v rows: every vector lies inside one chunk.
   chunkUnit: (p) => p.v * columns(p),
   streamNames: (p) => (p.k2 ? ['indices', 'residual'] : ['indices']),
