@@ -20,6 +20,7 @@ import {
   type ShardRecord,
   type TensorRecord,
 } from './format';
+import { validateStructure } from './structure';
 
 /** Largest piece a container may declare: pieces are at most one chunk of 8-byte elements. */
 const MAX_PIECE_BYTES = 8 * (1 << 22);
@@ -166,6 +167,7 @@ function validate(path: string, file: SafetensorsFile): { meta: ContainerMeta; m
   const totals = obj(m.totals, 'totals', fail);
   int(totals.originalBytes, 'totals.originalBytes', fail);
   int(totals.weights, 'totals.weights', fail);
+  validateStructure(source.kind as 'file' | 'directory', shards as unknown as ShardRecord[], tensors, files, fail);
 
   // Every piece the metadata names must be a U8 tensor of exactly its stored size, and no other
   // tensors may exist.
