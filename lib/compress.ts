@@ -22,6 +22,7 @@ import { native } from './native';
 import { assign, parsePolicy, type Assignment } from './policy';
 import { loadImportance, type Importance } from './importance';
 import { ResumeLog, type FinishedTensor } from './resume';
+import { copyFinished, ReuseError } from './reuse';
 import { shardTensors, type ShardSpec } from './shard';
 import { defaultThreads } from './threads';
 import { totals, type Totals } from './totals';
@@ -190,7 +191,8 @@ export async function writeContainer(
       };
     } catch (e) {
       await writer.abort();
-      if (log && (await log.close(false)) && e instanceof Error) e.message += ` (finished tensors are kept in ${log.path}: run again with --resume to continue)`;
+      // A sidecar that cannot be reused says so itself (remove it); any other failure can resume.
+      if (log && (await log.close(false)) && e instanceof Error && !(e instanceof ReuseError)) e.message += ` (finished tensors are kept in ${log.path}: run again with --resume to continue)`;
       throw e;
     }
   } finally {
@@ -332,12 +334,8 @@ async function encodeTensors(
   // encoded again.
   for (const f of finished) {
     const i = f.tensor;
+    records.push(await copyFinished(f, plan[i], source.shards.length, how.nonFinite, writer));
     const { entry } = plan[i].t;
-    if (f.record.name !== entry.name) throw new Error(`${f.from} does not match this model (tensor ${i} is ${f.record.name}, not ${entry.name})`);
-    const again = [];
-    for (const p of f.pieces) again.push(await writer.addPiece(p.name, await p.piece()));
-    if (JSON.stringify(again) !== JSON.stringify([...(f.record.tensorPieces ?? []), ...f.record.pieces.flat()])) throw new Error(`${f.from}: the pieces of ${entry.name} do not match their record`);
-    records.push(f.record);
     reports.push(f.report);
     progress.tensor(i, entry.name, entry.byteLength, entry.byteLength);
   }

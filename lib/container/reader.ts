@@ -119,7 +119,7 @@ export class ContainerReader {
 
 // ---- validation --------------------------------------------------------------------------------
 
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
 function validate(path: string, file: SafetensorsFile): { meta: ContainerMeta; methods: Map<string, MethodChoice> } {
   const fail = (msg: string): never => {
@@ -214,7 +214,7 @@ function validateFile(o: Obj, fail: (m: string) => never): FileRecord {
 }
 
 /** specs: parsed specs, shared; methods receives the tensor's method resolved for its shape. */
-function validateTensor(o: Obj, shardCount: number, specs: Map<string, MethodChoice>, methods: Map<string, MethodChoice>, fail: (m: string) => never): TensorRecord {
+export function validateTensor(o: Obj, shardCount: number, specs: Map<string, MethodChoice>, methods: Map<string, MethodChoice>, fail: (m: string) => never): TensorRecord {
   const name = str(o.name, 'tensors[].name', fail);
   const where = `tensor ${JSON.stringify(name)}`;
   if (int(o.shard, `${where}: shard`, fail) >= shardCount) fail(`${where}: shard index out of range`);
