@@ -1,7 +1,8 @@
 // Tensor names (and metadata keys) come from files, so they may be any string, including the
 // names of Object.prototype's members. Each must survive compress -> decompress in the header and
 // the data, for a shard whose tensors tile the data section (the header is stored) and for one
-// with gaps (decompress writes a new header), and verify must agree.
+// with gaps (decompress writes a new header), and verify must agree. Method specs come from files
+// too (containers, policies): such names are unknown methods, not Object's members.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -9,6 +10,7 @@ import * as path from 'node:path';
 import { compress } from '../lib/compress';
 import { decompress } from '../lib/decompress';
 import { SafetensorsFile } from '../lib/io/safetensors';
+import { parseSpec } from '../lib/methods/registry';
 import { Rng } from '../lib/random';
 import { verify } from '../lib/verify';
 import { joinSafetensors } from './malformed';
@@ -72,4 +74,9 @@ describe('tensor names that are Object.prototype members', function () {
         assert.deepEqual(v.tensors.map((t) => t.name), NAMES);
       });
     }
+
+  it('method specs and vptq presets named like Object.prototype members are unknown', () => {
+    for (const spec of ['constructor', '__proto__', 'toString:1', 'hasOwnProperty']) assert.throws(() => parseSpec(spec), /^SpecError: unknown method '\w+' in spec/);
+    for (const spec of ['vptq:constructor', 'vptq:__proto__', 'vptq:toString']) assert.throws(() => parseSpec(spec), /^SpecError: vptq: unknown option '\w+'/);
+  });
 });
