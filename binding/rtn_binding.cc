@@ -1,12 +1,14 @@
 // rtn entry points: rtnEncode / rtnDecode (synchronous, with a pinnable kernel path for tests)
 // and rtnEncodeAsync / rtnDecodeAsync (jobs, parallel over whole groups).
 //   (weights, bits, group, codes, scales, path | options, onProgress)
+// Decoding refuses codes and scales no encoder writes (cpu/rtn.h).
 // rtnEncodeWeightedAsync(weights, bits, group, codes, scales, importance, options, onProgress):
 //   the importance-weighted scale search (cpu/rtn_weighted.h); importance: one f32 >= 0 per weight.
 #include <algorithm>
 
 #include "bindings.h"
 #include "cpu/bitpack.h"
+#include "cpu/rtn.h"
 #include "cpu/rtn_weighted.h"
 #include "kernel_entry.h"
 
@@ -50,8 +52,12 @@ template <bool Encode>
 void RunRtn(const KernelTable& k, const RtnRaw& c, size_t first, size_t count) {
   uint8_t* packed = c.packed + first * c.bits / 8;
   uint16_t* scales = c.scales + first / c.group;
-  if (Encode) k.rtn_encode(c.w + first, count, c.bits, c.group, packed, scales);
-  else k.rtn_decode(packed, scales, count, c.bits, c.group, c.w + first);
+  if (Encode) return k.rtn_encode(c.w + first, count, c.bits, c.group, packed, scales);
+  const unsigned fault = k.rtn_decode(packed, scales, count, c.bits, c.group, c.w + first);
+  if (fault & kFaultCode)
+    throw std::runtime_error("rtn: the stored codes hold a value above " + std::to_string(2 * rtn_qmax(c.bits)) + " (" + std::to_string(c.bits) +
+                             "-bit codes run 0.." + std::to_string(2 * rtn_qmax(c.bits)) + ")");
+  if (fault & kFaultScale) throw std::runtime_error("rtn: the stored scales hold a negative or non-finite value");
 }
 
 template <bool Encode>

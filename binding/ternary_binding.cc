@@ -2,7 +2,7 @@
 // ternaryEncodeAsync / ternaryDecodeAsync (jobs, parallel over whole groups and packing blocks).
 //   (weights, dtype, group, packing, tensorScale, rounds, packed, scales, path | options, onProgress)
 // dtype 'F32' (weights a Float32Array) or 'BF16' / 'F16' (a Uint16Array of raw bits); decode
-// writes its output in that dtype.
+// writes its output in that dtype, and refuses codes and scales no encoder writes (cpu/ternary.h).
 // tensorScale < 0: one f16 absmean scale per group (scales holds ceil(n/group) values), refined
 // `rounds` times (:opt); tensorScale >= 0: that one scale for every weight (scales empty).
 // ternaryEncodeWeightedAsync(weights, dtype, group, packing, -1, rounds, packed, scales, importance,
@@ -64,8 +64,12 @@ void RunTernary(const KernelTable& k, const TernaryRaw& c, size_t first, size_t 
   uint8_t* packed = c.packed + first / ternary_per_byte(c.packing);
   uint16_t* scales = c.tensorScale >= 0 ? c.scales : c.scales + first / c.group;
   uint8_t* w = static_cast<uint8_t*>(c.w) + first * float_type_bytes(c.type);
-  if (Encode) k.ternary_encode(w, c.type, count, c.group, c.packing, c.tensorScale, c.rounds, packed, scales);
-  else k.ternary_decode(packed, scales, count, c.group, c.packing, c.tensorScale, w, c.type);
+  if (Encode) return k.ternary_encode(w, c.type, count, c.group, c.packing, c.tensorScale, c.rounds, packed, scales);
+  const unsigned fault = k.ternary_decode(packed, scales, count, c.group, c.packing, c.tensorScale, w, c.type);
+  if (fault & kFaultCode)
+    throw std::runtime_error(c.packing == 3 ? "ternary: the stored codes hold a byte above 242 (p3 packs 5 trits per byte, 0..242)"
+                                            : "ternary: the stored codes hold a 2-bit code 3 (p2 codes run 0..2)");
+  if (fault & kFaultScale) throw std::runtime_error("ternary: the stored scales hold a negative or non-finite value");
 }
 
 template <bool Encode>

@@ -7,7 +7,7 @@ import * as zlib from 'node:zlib';
 import { backendInfo } from './backend';
 import { RunMismatchError } from './errors';
 import { FORMAT_VERSION, filePieceName, pieceName, tensorPieceName, type ContainerMeta, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
-import { ContainerWriter, pieceIntact, recordOnly, type PieceSink } from './container/writer';
+import { ContainerWriter, recordOnly, type PieceSink } from './container/writer';
 import { resolveDevice, type DeviceSpec } from './device';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import type { SkippedFile } from './io/carried-files';
@@ -24,6 +24,7 @@ import { native } from './native';
 import { assign, parsePolicy, type Assignment } from './policy';
 import { loadImportance, type Importance } from './importance';
 import { ResumeLog, type FinishedTensor } from './resume';
+import { copyFinished, ReuseError } from './reuse';
 import { shardTensors, type ShardSpec } from './shard';
 import { defaultThreads } from './threads';
 import { totals, type Totals } from './totals';
@@ -219,7 +220,8 @@ export async function writeContainer(
       };
     } catch (e) {
       await writer.abort();
-      if (log && (await log.close(false)) && e instanceof Error) e.message += ` (finished tensors are kept in ${log.path}: run again with --resume to continue)`;
+      // A sidecar that cannot be reused says so itself (remove it); any other failure can resume.
+      if (log && (await log.close(false)) && e instanceof Error && !(e instanceof ReuseError)) e.message += ` (finished tensors are kept in ${log.path}: run again with --resume to continue)`;
       throw e;
     }
   } finally {
@@ -397,13 +399,8 @@ async function encodeTensors(
   // encoded again.
   for (const f of finished) {
     const i = f.tensor;
+    records.push(await copyFinished(f, plan[i], source.shards.length, how.nonFinite, writer));
     const { entry } = plan[i].t;
-    if (f.record.name !== entry.name) throw new Error(`${f.from} does not match this model (tensor ${i} is ${f.record.name}, not ${entry.name})`);
-    // Checked now, not when the container is written: a damaged sidecar fails before any work.
-    for (const p of f.pieces) if (!(await pieceIntact(p.record, p.at))) throw new Error(`${f.from}: a stored piece of ${entry.name} is corrupt; remove the file and start again`);
-    const again = f.pieces.map((p) => writer.addPieceAt(p.name, p.record, p.at));
-    if (JSON.stringify(again) !== JSON.stringify([...(f.record.tensorPieces ?? []), ...f.record.pieces.flat()])) throw new Error(`${f.from}: the pieces of ${entry.name} do not match their record`);
-    records.push(f.record);
     reports.push(f.report);
     progress.tensor(i, entry.name, entry.byteLength, entry.byteLength);
   }

@@ -1,13 +1,13 @@
 // decompress: .tzip -> the original layout. A directory input comes back as a directory (shards,
 // index and every carried file under their original names); a file input as one .safetensors.
 // Tensors keep their names, dtypes and shapes (lossy ones rounded to the stored dtype with
-// round-to-nearest-even); a shard with a standard layout gets its original header byte for byte.
+// round-to-nearest-even); a shard with a standard layout gets its original header byte for byte
+// (lib/container/output.ts, shared with verify).
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ContainerReader } from './container/reader';
 import type { ShardRecord } from './container/format';
-import { DTYPE_SIZES, numelOf } from './io/dtypes';
-import { parseHeader } from './io/safetensors';
+import { shardOutput } from './container/output';
 import { SafetensorsWriter } from './io/safetensors-writer';
 import { checkOutput, writeFailure } from './io/output-path';
 import { tempPathFor } from './io/temp-files';
@@ -106,27 +106,10 @@ async function replaceDirectory(temp: string, output: string, exists: boolean): 
 }
 
 async function writeShard(reader: ContainerReader, shard: ShardRecord, target: string, ctx: JobContext, onTensor: () => void): Promise<void> {
-  const records = shard.tensors.map((name) => {
-    const t = reader.tensor(name);
-    if (!t) throw new Error(`${reader.path}: shard ${shard.path} lists tensor ${name}, which the container does not hold`);
-    return t;
-  });
-  const specs = records.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }));
-  let writer: SafetensorsWriter;
-  if (shard.layout === 'exact' && shard.header) {
-    const header = await reader.fileContent(shard.header, ctx, 'header');
-    // The stored header must describe exactly the tensors about to be written.
-    const size = header.length + records.reduce((a, t) => a + numelOf(t.shape) * DTYPE_SIZES[t.dtype], 0);
-    const parsed = parseHeader(shard.path, header.subarray(8), size);
-    const order = parsed.tensors.map((t) => `${t.name}:${t.dtype}:${t.shape.join('x')}`).join('|');
-    if (order !== specs.map((t) => `${t.name}:${t.dtype}:${t.shape.join('x')}`).join('|'))
-      throw new Error(`${reader.path}: the stored header of ${shard.path} does not match its tensors (corrupted container)`);
-    writer = await SafetensorsWriter.createWithHeader(target, header, specs);
-  } else {
-    writer = await SafetensorsWriter.create(target, specs, shard.metadata);
-  }
+  const { header, tensors, specs, sizes } = await shardOutput(reader, shard, ctx);
+  const writer = await SafetensorsWriter.createWithHeader(target, header, specs, sizes);
   try {
-    for (const t of records) {
+    for (const t of tensors) {
       for await (const chunk of reader.decodeTensor(t, ctx)) await writer.write(chunk);
       onTensor();
     }

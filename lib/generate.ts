@@ -2,7 +2,7 @@
 // the demo and benchmarks never download a model: heavy-tailed entries, a spread of per-row
 // scales, a few outlier input columns, norms near 1. Deterministic from the seed; written
 // streaming, so any size from ~100 KB to many GB works in bounded memory.
-import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { numelOf, type Dtype } from './io/dtypes';
 import { checkOutput, writeFailure } from './io/output-path';
@@ -133,8 +133,12 @@ export async function generateCheckpoint(dir: string, options: GenerateOptions =
   // that fails or is stopped removes the files it wrote: never half a checkpoint.
   const space = { bytes: parameterCount(shape) * bpw + (withTokenizer ? 1 << 20 : 1 << 16), exact: true, what: 'the checkpoint' };
   const note = (c: { notes: string[] }) => c.notes.forEach((line) => options.onNote?.(line));
-  const created = !(await stat(dir).then((st) => st.isDirectory(), () => false));
-  if (created) note(await checkOutput(dir, { kind: 'directory', inputs: [], space }));
+  // `dir` is made with its missing parents; the first missing one is checked, and removed on failure.
+  const isDir = (p: string) => stat(p).then((st) => st.isDirectory(), () => false);
+  const created = !(await isDir(dir));
+  let top = path.resolve(dir);
+  while (created && !(await isDir(path.dirname(top))) && path.dirname(top) !== top) top = path.dirname(top);
+  if (created) note(await checkOutput(top === path.resolve(dir) ? dir : top, { kind: 'directory', inputs: [], space }));
   else for (const [i, f] of files.entries()) note(await checkOutput(path.join(dir, f), { kind: 'file', inputs: [], force: options.force, space: i ? undefined : space }));
   if (created) {
     await mkdir(dir, { recursive: true }).catch((e) => {
@@ -157,7 +161,7 @@ export async function generateCheckpoint(dir: string, options: GenerateOptions =
     await writeFiles();
   } catch (e) {
     await Promise.all(written.map((f) => rm(path.join(dir, f), { force: true })));
-    if (created) await rmdir(dir).catch(() => undefined);
+    if (created) await rm(top, { recursive: true, force: true }); // everything under it was made by this run
     throw e;
   }
   return { dir, shape, parameters: parameterCount(shape), files, ...(withTokenizer ? {} : { noTokenizer: `the vocabulary (${shape.vocab}) is smaller than the byte-level tokenizer's ${TOKENIZER_SIZE} tokens` }) };

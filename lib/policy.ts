@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import picomatch from 'picomatch';
 import type { Dtype } from './io/dtypes';
+import { parseStrictJson } from './io/strict-json';
 import { SpecError } from './methods/method';
 import { parseSpec, type MethodChoice } from './methods/registry';
 
@@ -46,7 +47,8 @@ export async function loadPolicyFile(file: string): Promise<Record<string, strin
     throw new SpecError(`${file}: cannot read policy file`);
   }
   try {
-    return JSON.parse(text);
+    // Strict: JSON.parse would keep only the last of two rules for one glob, silently.
+    return parseStrictJson(text) as Record<string, string>;
   } catch (e) {
     throw new SpecError(`${file}: policy is not valid JSON (${e instanceof Error ? e.message : e})`);
   }

@@ -9,7 +9,8 @@
 //   { kind: 'piece', tensor, name, codec, rawBytes, bytes, crc32 } + the stored piece
 //   { kind: 'tensor', tensor, record, report } (after the tensor's last piece)
 // Tensors finish in order, so the finished ones are a prefix; anything after the last 'tensor'
-// entry (a tensor cut short, a torn write) is dropped on resume.
+// entry (a tensor cut short, a torn write) is dropped on resume. A finished tensor is reused only
+// if its record and pieces fit the input (lib/reuse.ts).
 //
 // The same log, with format 'tensorzip-part' and the shard in its header, is the part file of
 // `compress --shard i/n` (lib/shard.ts): it holds the finished tensors of the shard's subset, in
@@ -30,6 +31,8 @@ export interface FinishedTensor {
   tensor: number;
   /** The file it was read from (for messages). */
   from: string;
+  /** What to do when it cannot be reused (lib/reuse.ts): remove the file, make it again, ... */
+  remedy: string;
   record: TensorRecord;
   report: TensorReport;
   /** Each piece's record (from its log entry) and where its bytes are. */
@@ -175,6 +178,7 @@ export async function readLog(
   const { size } = await file.stat();
   const { header, length: newline } = await readLogHeader(file, p, what);
 
+  const remedy = header.format === FORMAT ? 'remove it, or run without --resume' : header.shard ? 'make this part again with compress --shard' : 'remove it and run again';
   const finished: FinishedTensor[] = [];
   let pending: FinishedTensor['pieces'] = [];
   let at = newline + 1;
@@ -199,7 +203,7 @@ export async function readLog(
       pending.push({ name: e.name, record: { codec: e.codec, bytes: e.bytes, rawBytes: e.rawBytes, crc32: e.crc32 }, at: { path: p, offset: dataAt } });
       at = dataAt + e.bytes;
     } else if (entry.kind === 'tensor' && entry.tensor === (order ? order[finished.length] : finished.length)) {
-      finished.push({ tensor: entry.tensor, from: p, record: entry.record, report: entry.report, pieces: pending });
+      finished.push({ tensor: entry.tensor, from: p, remedy, record: entry.record, report: entry.report, pieces: pending });
       pending = [];
       at = dataAt;
       end = at;

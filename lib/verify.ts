@@ -1,10 +1,12 @@
-// verify: decodes every tensor and file of a container (checking every checksum) and compares
-// them with the original model: lossless tensors and files must be bit-exact; lossy tensors get
-// their error measured again, which must equal the error recorded at compression time.
+// verify: decodes every shard header, tensor and file of a container as decompress does (the same
+// code and checks: a container that decompress refuses makes verify throw) and compares them with
+// the original model: lossless tensors and files must be bit-exact; lossy tensors get their error
+// measured again, which must equal the error recorded at compression time.
 import { compressReportFromMeta } from './inspect';
 import { ContainerReader } from './container/reader';
-import type { FileRecord } from './container/format';
-import { openModelSource } from './io/model-source';
+import type { FileRecord, TensorRecord } from './container/format';
+import { shardOutput } from './container/output';
+import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
 import { readExactly } from './io/safetensors';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -45,67 +47,40 @@ export async function verify(container: string, original: string, options: Verif
   const ctx: JobContext = { threads: options.threads ?? defaultThreads(), signal: options.signal };
   const reader = await ContainerReader.open(container);
   try {
-    const source = await openModelSource(original);
+    // The original's files as the container's run chose them (its --exclude / --include).
+    const { exclude, include } = reader.meta.options;
+    const source = await openModelSource(original, { exclude, include });
     try {
       const problems: string[] = [];
+      const shardProblems: string[] = [];
       const tensors: TensorVerification[] = [];
       const inSource = new Map(source.tensors.map((t) => [t.entry.name, t]));
-      for (const [i, t] of reader.meta.tensors.entries()) {
-        const orig = inSource.get(t.name);
-        inSource.delete(t.name);
-        const v: TensorVerification = { name: t.name, method: t.method, ok: false };
-        tensors.push(v);
-        if (!orig) v.problem = 'not in the original model';
-        else if (orig.entry.dtype !== t.dtype || orig.entry.shape.join() !== t.shape.join())
-          v.problem = `original is ${orig.entry.dtype} [${orig.entry.shape}], container has ${t.dtype} [${t.shape}]`;
-        else {
-          const file = source.shards[orig.shard].file;
-          const lossy = reader.method(t).method.lossy;
-          const sums = emptySums();
-          let offset = 0;
-          let mismatch = -1;
-          for await (const chunk of reader.decodeTensor(t, ctx)) {
-            const want = await file.read(orig.entry, offset, chunk.byteLength);
-            if (lossy) addSums(sums, native.errorSums(toF32(t.dtype, want), toF32(t.dtype, chunk)));
-            else if (mismatch < 0 && !Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).equals(want))
-              mismatch = offset + firstDiff(chunk, want);
-            offset += chunk.byteLength;
-          }
-          if (lossy) {
-            v.metrics = metricsFromSums(sums);
-            const recorded = t.metrics;
-            const measured = metricsRecord(v.metrics);
-            if (!recorded || !(Object.keys(measured) as Array<keyof typeof measured>).every((k) => sameNumber(measured[k], recorded[k])))
-              v.problem = `measured error ${JSON.stringify(measured)} differs from the recorded ${JSON.stringify(recorded)}`;
-          } else if (mismatch >= 0) v.problem = `not bit-exact: first difference at byte ${mismatch}`;
+      // Shard by shard through what decompress writes (container/output.ts): every check it makes
+      // is made here too, and every tensor is decoded whole even when it cannot be compared.
+      for (const s of reader.meta.source.shards) {
+        const out = await shardOutput(reader, s, ctx);
+        if (s.header) {
+          const shard = source.shards.find((x) => x.relPath === s.path);
+          if (!shard) shardProblems.push(`shard ${s.path}: not in the original model`);
+          else if (!out.header.equals(await shard.file.headerBytes())) shardProblems.push(`shard ${s.path}: stored header differs from the original`);
         }
-        v.ok = !v.problem;
-        if (v.problem) problems.push(`tensor ${t.name}: ${v.problem}`);
-        options.onProgress?.(i + 1, reader.meta.tensors.length);
+        for (const t of out.tensors) {
+          const v = await verifyTensor(reader, t, source, inSource.get(t.name), ctx);
+          inSource.delete(t.name);
+          tensors.push(v);
+          if (v.problem) problems.push(`tensor ${t.name}: ${v.problem}`);
+          options.onProgress?.(tensors.length, reader.meta.tensors.length);
+        }
       }
       for (const name of inSource.keys()) problems.push(`tensor ${name}: in the original model but not in the container`);
       const files: VerifyReport['files'] = [];
       for (const f of reader.meta.files) {
-        let problem: string | undefined;
-        try {
-          if (!(await sameFile(reader, f, path.join(source.root, f.path), ctx))) problem = 'content differs from the original';
-        } catch (e) {
-          problem = e instanceof Error ? e.message : String(e);
-        }
+        const problem = await compareFile(reader, f, path.join(source.root, f.path), ctx);
         files.push({ path: f.path, ok: !problem, ...(problem ? { problem } : {}) });
         if (problem) problems.push(`file ${f.path}: ${problem}`);
       }
       for (const f of source.extraFiles) if (!reader.meta.files.some((r) => r.path === f)) problems.push(`file ${f}: in the original model but not in the container`);
-      for (const s of reader.meta.source.shards) {
-        if (!s.header) continue;
-        const shard = source.shards.find((x) => x.relPath === s.path);
-        if (!shard) {
-          problems.push(`shard ${s.path}: not in the original model`);
-          continue;
-        }
-        const got = await reader.fileContent(s.header, ctx, 'header');
-        if (!got.equals(await shard.file.headerBytes())) problems.push(`shard ${s.path}: stored header differs from the original`);
-      }
+      problems.push(...shardProblems);
       return { ok: problems.length === 0, tensors, files, problems, summary: compressReportFromMeta(reader) };
     } finally {
       await source.close();
@@ -115,21 +90,57 @@ export async function verify(container: string, original: string, options: Verif
   }
 }
 
-/** Compares a carried file with a file on disk chunk by chunk (bounded memory). */
-async function sameFile(reader: ContainerReader, f: FileRecord, file: string, ctx: JobContext): Promise<boolean> {
-  const fh = await open(file, 'r');
+/** Decodes a tensor (a corrupt one throws, as in decompress) and compares it with the original. */
+async function verifyTensor(reader: ContainerReader, t: TensorRecord, source: ModelSource, orig: SourceTensor | undefined, ctx: JobContext): Promise<TensorVerification> {
+  const v: TensorVerification = { name: t.name, method: t.method, ok: false };
+  const comparable = orig && orig.entry.dtype === t.dtype && orig.entry.shape.join() === t.shape.join();
+  if (!orig) v.problem = 'not in the original model';
+  else if (!comparable) v.problem = `original is ${orig.entry.dtype} [${orig.entry.shape}], container has ${t.dtype} [${t.shape}]`;
+  const lossy = reader.method(t).method.lossy;
+  const sums = emptySums();
+  let offset = 0;
+  let mismatch = -1;
+  for await (const chunk of reader.decodeTensor(t, ctx)) {
+    if (comparable) {
+      const want = await source.shards[orig.shard].file.read(orig.entry, offset, chunk.byteLength);
+      if (lossy) addSums(sums, native.errorSums(toF32(t.dtype, want), toF32(t.dtype, chunk)));
+      else if (mismatch < 0 && !Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).equals(want)) mismatch = offset + firstDiff(chunk, want);
+    }
+    offset += chunk.byteLength;
+  }
+  if (comparable && lossy) {
+    v.metrics = metricsFromSums(sums);
+    const recorded = t.metrics;
+    const measured = metricsRecord(v.metrics);
+    if (!recorded || !(Object.keys(measured) as Array<keyof typeof measured>).every((k) => sameNumber(measured[k], recorded[k])))
+      v.problem = `measured error ${JSON.stringify(measured)} differs from the recorded ${JSON.stringify(recorded)}`;
+  } else if (comparable && mismatch >= 0) v.problem = `not bit-exact: first difference at byte ${mismatch}`;
+  v.ok = !v.problem;
+  return v;
+}
+
+/** Decodes a carried file whole (its checksum checked; a corrupt one throws, as in decompress)
+ * and compares it with the file on disk chunk by chunk (bounded memory). Returns the problem. */
+async function compareFile(reader: ContainerReader, f: FileRecord, file: string, ctx: JobContext): Promise<string | undefined> {
+  let problem: string | undefined;
+  const fh = await open(file, 'r').catch((e: Error) => {
+    problem = e.message;
+    return undefined;
+  });
   try {
-    if ((await fh.stat()).size !== f.bytes) return false;
+    if (fh && (await fh.stat()).size !== f.bytes) problem = 'content differs from the original';
     let position = 0;
     for await (const chunk of reader.readFile(f, ctx)) {
-      const want = Buffer.alloc(chunk.byteLength);
-      await readExactly(fh, want, position, file);
-      if (!want.equals(chunk)) return false;
+      if (!problem) {
+        const want = Buffer.alloc(chunk.byteLength);
+        await readExactly(fh!, want, position, file);
+        if (!want.equals(chunk)) problem = 'content differs from the original';
+      }
       position += chunk.byteLength;
     }
-    return true;
+    return problem;
   } finally {
-    await fh.close();
+    await fh?.close();
   }
 }
 

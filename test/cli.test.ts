@@ -127,11 +127,12 @@ describe('tensorzip CLI', () => {
       assert.ok((await readFile(out)).equals(await readFile(path.join(dir, 'whole.tzip'))));
     });
 
-    it('a policy file that is not JSON, or has a bad spec, is a usage error', async () => {
+    it('a policy file that is not JSON, repeats a glob, or has a bad spec, is a usage error', async () => {
       const { writeFile } = await import('node:fs/promises');
       await writeFile(path.join(dir, 'bad.json'), '{"*": ');
       await writeFile(path.join(dir, 'spec.json'), '{"*.mlp.*": "rtn:4:g7"}');
-      for (const [file, re] of [['bad.json', /policy is not valid JSON/], ['spec.json', /pattern "\*\.mlp\.\*": rtn group must be g<N> with N a multiple of 8/], ['missing.json', /cannot read policy file/]] as const) {
+      await writeFile(path.join(dir, 'twice.json'), '{"*": "rtn:4", "*": "lossless"}');
+      for (const [file, re] of [['bad.json', /policy is not valid JSON/], ['twice.json', /policy is not valid JSON \(duplicate key "\*"/], ['spec.json', /pattern "\*\.mlp\.\*": rtn group must be g<N> with N a multiple of 8/], ['missing.json', /cannot read policy file/]] as const) {
         const r = cli('compress', path.join(dir, 'm'), '-o', path.join(dir, 'p.tzip'), '--policy', path.join(dir, file));
         assert.equal(r.status, 2, r.stderr);
         assert.match(r.stderr, re);

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compress } from '../lib/compress';
+import { shardOutput } from '../lib/container/output';
 import { ContainerReader } from '../lib/container/reader';
 import { FormatError, SafetensorsFile } from '../lib/io/safetensors';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
@@ -82,7 +83,7 @@ async function readAllContainer(file: string): Promise<void> {
   try {
     for (const t of r.meta.tensors) for await (const _ of r.decodeTensor(t, { threads: 1 })) void _;
     for (const f of r.meta.files) await r.fileContent(f, { threads: 1 });
-    for (const s of r.meta.source.shards) if (s.header) await r.fileContent(s.header, { threads: 1 }, 'header');
+    for (const s of r.meta.source.shards) await shardOutput(r, s, { threads: 1 }); // what decompress writes before the data
   } finally {
     await r.close();
   }

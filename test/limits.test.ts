@@ -66,7 +66,7 @@ describe('weights beyond what a method can represent', function () {
     return file;
   }
   // A rule for every tensor: the method applies to these small tensors too.
-  const run = (file: string, spec: string, nonFinite?: 'error') => compress(file, out(`${path.basename(file)}.tzip`), { method: spec, policy: { '*': spec }, device: 'cpu', nonFinite });
+  const run = (file: string, spec: string, nonFinite?: 'error') => compress(file, out(`${path.basename(file)}.tzip`), { method: spec, policy: { '*': spec }, device: 'cpu', nonFinite, force: true });
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'tz-limits-'));

@@ -228,6 +228,9 @@ describe('model folders', function () {
       ]);
       assert.deepEqual(r.unmatched, ['--include "*.nothing"']);
       assert.deepEqual((await inspect(out('sel.tzip'))).meta.options, { method: 'rtn:4:g32', lzma: 'auto', exclude: ['original/*', 'README.md', '*.txt'], include: ['original/params.json', '*.bin', '*.nothing'] });
+      // verify reads the original as the run did: the excluded files are not 'missing from the container'.
+      const v = await verify(out('sel.tzip'), repo);
+      assert.ok(v.ok, JSON.stringify(v.problems ?? v));
       await decompress(out('sel.tzip'), out('sel-out'));
       assert.ok((await readFile(path.join(out('sel-out'), 'pytorch_model.bin'))).equals(await readFile(path.join(repo, 'pytorch_model.bin'))));
       const c = cli('compress', repo, '-o', out('sel-cli.tzip'), '-m', 'rtn:4', '--exclude', 'original/*', '--exclude', 'README.md', '--exclude', '*.txt', '--include', 'original/params.json', '--include', '*.bin', '--include', '*.nothing', '--json');

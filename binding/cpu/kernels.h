@@ -22,12 +22,13 @@ struct KernelTable {
   void (*f16_to_f32)(const uint16_t* src, float* dst, size_t n);
   // rtn.h: n weights in groups of `group` (a multiple of 8) -> packed codes + f16 scales.
   void (*rtn_encode)(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales);
-  void (*rtn_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
+  // Decoders return a DecodeFault mask (decode_fault.h), 0 for valid input.
+  unsigned (*rtn_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out);
   // ternary.h: tensorScale >= 0 selects one given scale (then `group` and `scales` are unused);
   // otherwise one f16 absmean scale per group of `group` weights, refined `rounds` times (:opt).
   // packing: 3 (base-3) or 2 (2-bit). Weights are read, and decoded values written, as `type`.
   void (*ternary_encode)(const void* w, FloatType type, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales);
-  void (*ternary_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type);
+  unsigned (*ternary_decode)(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type);
   // seedlm.h: seed search for `blocks` blocks of t.C weights (w, row-major) -> seeds[b] and
   // fields[b·(P+1) ...] = e4, q_0..q_{P-1} (int8), for exponent base eMin. keep = 0: exhaustive;
   // keep = K: the approximate mode (the K best seeds by least-squares error, then exact).
@@ -45,9 +46,9 @@ struct KernelTable {
   void f32_to_f16(const float* src, uint16_t* dst, size_t n);                                     \
   void f16_to_f32(const uint16_t* src, float* dst, size_t n);                                     \
   void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales); \
-  void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out); \
+  unsigned rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out); \
   void ternary_encode(const void* w, FloatType type, size_t n, size_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed, uint16_t* scales); \
-  void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type); \
+  unsigned ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type); \
   void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields); \
   void kmeans_assign(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels); \
   void gemm_panels(const GemmArgs& a, size_t panelBegin, size_t panelEnd);

@@ -7,13 +7,16 @@
 //   decode: w' = float(code - qmax) * s
 //
 // Codes are packed LSB first (bitpack.h), group after group; group must be a multiple of 8 so
-// every group starts on a byte boundary. A scale that overflows f16 is an error.
+// every group starts on a byte boundary. A scale that overflows f16 is an error. Decoding refuses
+// (decode_fault.h) a code above 2·qmax (2^bits − 1 fits the bits, not the range) and a scale that
+// is negative or not finite: no encoder writes them.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
+#include "decode_fault.h"
 #include "float_bits.h"
 
 namespace tz {

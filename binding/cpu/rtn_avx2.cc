@@ -56,10 +56,12 @@ void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* 
   }
 }
 
-void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out) {
+unsigned rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out) {
   const int qmax = rtn_qmax(bits);
   std::vector<uint8_t> codes(group + 8);
   const __m256i offset = _mm256_set1_epi32(qmax);
+  __m128i top8 = _mm_setzero_si128();  // running byte-wise max of the codes (the scalar's `top`)
+  uint8_t top = 0;
   for (size_t g = 0, start = 0; start < n; ++g, start += group) {
     const size_t len = std::min(group, n - start);
     unpack_codes(packed + start * bits / 8, len, bits, codes.data());
@@ -68,11 +70,19 @@ void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigne
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
       const __m128i c8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes.data() + i));
+      top8 = _mm_max_epu8(top8, c8);
       const __m256 q = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(c8), offset));
       _mm256_storeu_ps(out + start + i, _mm256_mul_ps(q, vs));
     }
-    for (; i < len; ++i) out[start + i] = float(int(codes[i]) - qmax) * s;
+    for (; i < len; ++i) {
+      top = std::max(top, codes[i]);
+      out[start + i] = float(int(codes[i]) - qmax) * s;
+    }
   }
+  alignas(16) uint8_t lanes[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), top8);
+  for (uint8_t v : lanes) top = std::max(top, v);
+  return (top > 2 * qmax ? kFaultCode : 0u) | f16_scales_fault(scales, (n + group - 1) / group);
 }
 
 }  // namespace tz::avx2

@@ -27,15 +27,20 @@ void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* 
   }
 }
 
-void rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out) {
+unsigned rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out) {
   const int qmax = rtn_qmax(bits);
   std::vector<uint8_t> codes(group);
+  uint8_t top = 0;  // the largest code, checked once at the end
   for (size_t g = 0, start = 0; start < n; ++g, start += group) {
     const size_t len = std::min(group, n - start);
     unpack_codes(packed + start * bits / 8, len, bits, codes.data());
     const float s = bits_f32(f16_to_f32_bits(scales[g]));
-    for (size_t i = 0; i < len; ++i) out[start + i] = float(int(codes[i]) - qmax) * s;
+    for (size_t i = 0; i < len; ++i) {
+      top = std::max(top, codes[i]);
+      out[start + i] = float(int(codes[i]) - qmax) * s;
+    }
   }
+  return (top > 2 * qmax ? kFaultCode : 0u) | f16_scales_fault(scales, (n + group - 1) / group);
 }
 
 }  // namespace tz::scalar

@@ -18,6 +18,10 @@
 //       (llama.cpp TQ2_0's qs layout).
 // The 32-byte stride lets SIMD pack a whole block with byte-wise arithmetic. After the last
 // full block, the remaining codes go 5 (or 4) consecutive per byte, padded with code 1 (zero).
+//
+// Decoding refuses (decode_fault.h) what no encoder writes: a p3 byte above 242 (3^5 − 1: its top
+// digit would be 3), a p2 code 3 (padding included), and a group scale that is negative or not
+// finite.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -26,6 +30,8 @@
 #if !defined(__CUDACC__)
 #include <stdexcept>
 #include <string>
+
+#include "decode_fault.h"
 #endif
 
 #include "float_bits.h"
@@ -191,6 +197,11 @@ inline void ternary_unpack_table(const uint8_t* packed, size_t n, unsigned packi
       for (unsigned k = 0; k < per; ++k) codes[blk * block + 32u * k + m] = c[k];
     }
   for (size_t b = full * 32, bytes = ternary_packed_bytes(n, packing); b < bytes; ++b) ternary_unpack_byte(packed, n, packing, b, codes);
+}
+
+// kFaultCode if packed byte b holds a code no encoder writes (the reference of the decoders' check).
+inline unsigned ternary_byte_fault(uint8_t b, unsigned packing) {
+  return (packing == 3 ? b > 242u : (b & (b >> 1) & 0x55u) != 0u) ? kFaultCode : 0u;
 }
 
 // f16 bits of a group scale; a scale beyond f16's range is an error (per-tensor mode stores f32).

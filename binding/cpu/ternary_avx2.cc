@@ -339,7 +339,7 @@ __m256i valueTable(float s) {
 }
 
 template <FloatType T>
-void decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out) {
+unsigned decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out) {
   const bool perTensor = tensorScale >= 0.0f;
   auto scale = [&](size_t g) { return perTensor ? tensorScale : bits_f32(f16_to_f32_bits(scales[g])); };
   auto put = [&](size_t i, unsigned c, size_t g) { store_f32_bits(out, T, i, f32_bits(float(int(c) - 1) * scale(g))); };
@@ -349,9 +349,14 @@ void decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t grou
   GroupCursor cur(perTensor ? kPerTensor : group);
   size_t tableGroup = SIZE_MAX;
   __m256i table = _mm256_setzero_si256();
+  // ternary_byte_fault over the blocks: p3 keeps the byte-wise max (> 242 is bad), p2 ORs
+  // b & (b >> 1), whose even bits are set by a code 3 (the 16-bit shift's carry lands in bit 7).
+  __m256i check = _mm256_setzero_si256();
   for (size_t blk = 0; blk < blocks; ++blk) {
     const __m128i* p = reinterpret_cast<const __m128i*>(packed + 32 * blk);
-    __m256i v[2] = {_mm256_cvtepu8_epi16(_mm_loadu_si128(p)), _mm256_cvtepu8_epi16(_mm_loadu_si128(p + 1))};
+    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    check = packing == 3 ? _mm256_max_epu8(check, bytes) : _mm256_or_si256(check, _mm256_and_si256(bytes, _mm256_srli_epi16(bytes, 1)));
+    __m256i v[2] = {_mm256_cvtepu8_epi16(_mm256_castsi256_si128(bytes)), _mm256_cvtepu8_epi16(_mm256_extracti128_si256(bytes, 1))};
     for (unsigned k = 0; k < per; ++k) {
       __m256i c[2];
       for (int j = 0; j < 2; ++j) {
@@ -384,6 +389,12 @@ void decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t grou
     for (size_t k = t % per; k > 0; --k) byte = packing == 3 ? byte / 3u : byte >> 2;
     put(i, packing == 3 ? byte % 3u : byte & 3u, cur.at(i));
   }
+  const __m256i bad = packing == 3 ? _mm256_cmpeq_epi8(_mm256_max_epu8(check, _mm256_set1_epi8(char(242))), _mm256_set1_epi8(char(242)))
+                                   : _mm256_cmpeq_epi8(_mm256_and_si256(check, _mm256_set1_epi8(0x55)), _mm256_setzero_si256());
+  // p3: lanes equal to 242 after max(check, 242) are fine; p2: lanes with no even bit are fine.
+  unsigned fault = unsigned(_mm256_movemask_epi8(bad)) != 0xFFFFFFFFu ? kFaultCode : 0u;
+  for (size_t b = 32 * blocks, end = ternary_packed_bytes(n, packing); b < end; ++b) fault |= ternary_byte_fault(packed[b], packing);
+  return fault | (perTensor ? 0u : f16_scales_fault(scales, (n + group - 1) / group));
 }
 
 }  // namespace
@@ -396,12 +407,13 @@ void ternary_encode(const void* w, FloatType type, size_t n, size_t group, unsig
   }
 }
 
-void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type) {
+unsigned ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type) {
   switch (type) {
     case FloatType::F32: return decode<FloatType::F32>(packed, scales, n, group, packing, tensorScale, out);
     case FloatType::BF16: return decode<FloatType::BF16>(packed, scales, n, group, packing, tensorScale, out);
     case FloatType::F16: return decode<FloatType::F16>(packed, scales, n, group, packing, tensorScale, out);
   }
+  return 0;
 }
 
 }  // namespace tz::avx2

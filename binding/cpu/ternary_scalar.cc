@@ -25,13 +25,16 @@ void ternary_encode(const void* src, FloatType type, size_t n, size_t group, uns
   ternary_pack(codes.data(), n, packing, packed);
 }
 
-void ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type) {
+unsigned ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type) {
   std::vector<uint8_t> codes(n);
   ternary_unpack_table(packed, n, packing, codes.data());
   for (size_t i = 0; i < n; ++i) {
     const float s = tensorScale >= 0.0f ? tensorScale : bits_f32(f16_to_f32_bits(scales[i / group]));
     store_f32_bits(out, type, i, f32_bits(float(int(codes[i]) - 1) * s));
   }
+  unsigned fault = tensorScale >= 0.0f ? 0u : f16_scales_fault(scales, (n + group - 1) / group);
+  for (size_t b = 0, bytes = ternary_packed_bytes(n, packing); b < bytes; ++b) fault |= ternary_byte_fault(packed[b], packing);
+  return fault;
 }
 
 }  // namespace tz::scalar

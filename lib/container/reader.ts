@@ -20,6 +20,7 @@ import {
   type ShardRecord,
   type TensorRecord,
 } from './format';
+import { validateStructure } from './structure';
 
 /** Largest piece a container may declare: pieces are at most one chunk of 8-byte elements. */
 const MAX_PIECE_BYTES = 8 * (1 << 22);
@@ -118,7 +119,7 @@ export class ContainerReader {
 
 // ---- validation --------------------------------------------------------------------------------
 
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
 function validate(path: string, file: SafetensorsFile): { meta: ContainerMeta; methods: Map<string, MethodChoice> } {
   const fail = (msg: string): never => {
@@ -166,6 +167,7 @@ function validate(path: string, file: SafetensorsFile): { meta: ContainerMeta; m
   const totals = obj(m.totals, 'totals', fail);
   int(totals.originalBytes, 'totals.originalBytes', fail);
   int(totals.weights, 'totals.weights', fail);
+  validateStructure(source.kind as 'file' | 'directory', shards as unknown as ShardRecord[], tensors, files, fail);
 
   // Every piece the metadata names must be a U8 tensor of exactly its stored size, and no other
   // tensors may exist.
@@ -212,7 +214,7 @@ function validateFile(o: Obj, fail: (m: string) => never): FileRecord {
 }
 
 /** specs: parsed specs, shared; methods receives the tensor's method resolved for its shape. */
-function validateTensor(o: Obj, shardCount: number, specs: Map<string, MethodChoice>, methods: Map<string, MethodChoice>, fail: (m: string) => never): TensorRecord {
+export function validateTensor(o: Obj, shardCount: number, specs: Map<string, MethodChoice>, methods: Map<string, MethodChoice>, fail: (m: string) => never): TensorRecord {
   const name = str(o.name, 'tensors[].name', fail);
   const where = `tensor ${JSON.stringify(name)}`;
   if (int(o.shard, `${where}: shard`, fail) >= shardCount) fail(`${where}: shard index out of range`);

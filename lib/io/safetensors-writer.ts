@@ -15,7 +15,10 @@ export interface TensorSpec {
 /** The header bytes (length prefix included) for tensors laid out back to back in list order. */
 export function buildHeader(tensors: TensorSpec[], metadata?: Record<string, string>): { header: Buffer; sizes: number[] } {
   const json: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length) json.__metadata__ = metadata;
+  // Names come from files: `json[name] = ...` would make a tensor named "__proto__" the object's
+  // prototype (and drop it from the header). defineProperty always makes an own entry.
+  const put = (key: string, value: unknown) => Object.defineProperty(json, key, { value, enumerable: true, writable: true, configurable: true });
+  if (metadata && Object.keys(metadata).length) put('__metadata__', metadata);
   let offset = 0;
   const sizes: number[] = [];
   const seen = new Set<string>();
@@ -25,7 +28,7 @@ export function buildHeader(tensors: TensorSpec[], metadata?: Record<string, str
     const size = DTYPE_SIZES[t.dtype];
     if (offset % size !== 0) throw new Error(`tensor ${t.name}: offset ${offset} is not aligned to ${t.dtype}; order tensors by element size`);
     const bytes = numelOf(t.shape) * size;
-    json[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    put(t.name, { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] });
     sizes.push(bytes);
     offset += bytes;
   }

@@ -23,7 +23,8 @@ export function methodNames(): string[] {
 /** Parses a spec or throws a SpecError naming what is wrong. */
 export function parseSpec(spec: string): MethodChoice {
   const [name, ...args] = spec.trim().split(':');
-  const method = METHODS[name];
+  // Specs come from files (containers, policies): 'constructor' must not find Object's.
+  const method = Object.hasOwn(METHODS, name) ? METHODS[name] : undefined;
   if (!method) throw new SpecError(`unknown method '${name}' in spec '${spec}' (known: ${methodNames().join(', ')})`);
   const params = method.parse(args);
   return { method, params, spec: method.format(params) };

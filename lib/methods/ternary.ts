@@ -94,7 +94,9 @@ export const ternary: Method<TernaryParams> = {
   async decode(p, dtype, [packed, scaleBytes], elements, { threads, signal }) {
     const perTensor = p.scale === 'tensor';
     const gamma = perTensor ? f32View(scaleBytes)[0] : -1;
-    if (perTensor && !(gamma >= 0 && Number.isFinite(gamma))) throw new Error(`ternary: stored tensor scale ${gamma} is not a finite non-negative number`);
+    // As the kernels refuse a group scale: -0 too, which no encoder writes (it would flip zeros' signs).
+    if (perTensor && (!(gamma >= 0 && Number.isFinite(gamma)) || Object.is(gamma, -0)))
+      throw new Error(`ternary: the stored tensor scale ${Object.is(gamma, -0) ? '-0' : gamma} is negative or non-finite`);
     const out = floatArray(dtype, elements);
     const scales = perTensor ? new Uint16Array(0) : u16View(scaleBytes);
     await runJob((progress) => native.ternaryDecodeAsync(out, ternaryDtype(dtype), p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });

@@ -196,7 +196,7 @@ export const vptq: Method<VptqParams> = {
   lossy: true,
   parse(args) {
     const preset = args.join(':');
-    if (VPTQ_PRESETS[preset]) return { ...VPTQ_PRESETS[preset], preset };
+    if (Object.hasOwn(VPTQ_PRESETS, preset)) return { ...VPTQ_PRESETS[preset], preset };
     if (args.length === 0 || /^[0-9]/.test(args[0]))
       throw new SpecError(`vptq: unknown preset '${preset}' (presets: ${Object.keys(VPTQ_PRESETS).map((k) => `vptq:${k}`).join(', ')}; or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>])`);
     return parseFull(args);
