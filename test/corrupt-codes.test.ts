@@ -228,7 +228,7 @@ describe('decoders refuse codes and scales no encoder writes', () => {
     for (const c of cases)
       it(`${c.name} (${c.method})`, async () => {
         const good = path.join(dir, `${c.method.replace(/:/g, '_')}.tzip`);
-        await compress(model, good, { method: c.method, lzma: 'off', policy: { '*': c.method } });
+        await compress(model, good, { method: c.method, lzma: 'off', policy: { '*': c.method }, force: true });
         const bad = path.join(dir, 'bad.tzip');
         await writeFile(bad, editRawPiece(await readFile(good), `w:tz:0:${c.stream}`, (m) => m.tensors[0].pieces[0][c.stream === 'codes' ? 0 : 1], c.edit));
         const error = new RegExp(`bad\\.tzip: tensor w: ${c.error.source}.* \\(corrupted container\\)`);

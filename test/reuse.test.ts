@@ -114,8 +114,8 @@ describe('reused tensors must fit the input', function () {
     it('merges unedited parts into the container of one compress', async () => {
       const r = run('merge', ...parts, '-o', path.join(dir, 'merged.tzip'));
       assert.equal(r.status, 0, r.stderr);
-      await compress(model, path.join(dir, 'whole.tzip'), { method: 'rtn:4' });
-      assert.ok((await readFile(path.join(dir, 'merged.tzip'))).equals(await readFile(path.join(dir, 'whole.tzip'))));
+      await compress(model, path.join(dir, 'whole-merged.tzip'), { method: 'rtn:4' });
+      assert.ok((await readFile(path.join(dir, 'merged.tzip'))).equals(await readFile(path.join(dir, 'whole-merged.tzip'))));
     });
 
     it('refuses a part with an edited record', async () => {
