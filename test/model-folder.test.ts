@@ -58,6 +58,16 @@ describe('model folders', function () {
       assert.ok(v.ok, v.problems.join('; '));
     });
 
+    it('a tensor named twice in weight_map is refused, not read as its last entry', async () => {
+      const d = out('twice');
+      await generateCheckpoint(d, { ...SMALL, shards: 2 });
+      const text = await readFile(path.join(d, INDEX), 'utf8');
+      // Name lm_head again, pointing at the other shard: JSON.parse kept the last entry silently.
+      await writeFile(path.join(d, INDEX), text.replace('"weight_map": {', '"weight_map": {\n    "lm_head.weight": "model-00001-of-00002.safetensors",'));
+      await assert.rejects(compress(d, out('twice.tzip')), /model\.safetensors\.index\.json: invalid index JSON \(duplicate key "lm_head\.weight"/);
+      assert.ok(!(await readdir(dir)).includes('twice.tzip'));
+    });
+
     for (const bad of ['../x.safetensors', './x.safetensors', 'sub/../x.safetensors', 'sub/./x.safetensors', 'a//x.safetensors', 'x.safetensors/', '/x.safetensors', 'a\\x.safetensors', '..', '']) {
       it(`refuses ${JSON.stringify(bad)} as traversal`, async () => {
         const d = out(`bad-${Buffer.from(bad).toString('hex')}`);

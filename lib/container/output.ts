@@ -24,8 +24,13 @@ export async function shardOutput(reader: ContainerReader, shard: ShardRecord, c
   const specs = tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }));
   const corrupt = (what: string) => new FormatError(reader.path, `shard ${shard.path}: ${what} (corrupted container)`);
   if (!shard.header) {
+    // A rebuilt header lays tensors back to back (safetensors allows no gaps). The recorded order
+    // is kept when every tensor then stays aligned to its element size; otherwise (an original
+    // that aligned with gaps, e.g. F32 after 3 bytes of U8) the larger elements go first.
+    const aligned = alignedOrder(tensors);
+    const ordered = aligned.map((k) => specs[k]);
     try {
-      return { tensors, specs, ...buildHeader(specs, shard.metadata) };
+      return { tensors: aligned.map((k) => tensors[k]), specs: ordered, ...buildHeader(ordered, shard.metadata) };
     } catch (e) {
       throw new FormatError(reader.path, `shard ${shard.path}: cannot rebuild its header (${e instanceof Error ? e.message : e})`);
     }
@@ -48,4 +53,18 @@ export async function shardOutput(reader: ContainerReader, shard: ShardRecord, c
       throw corrupt(`the stored header does not match its tensors (tensor ${k}: header ${h ? describe(h) : 'none'}, records ${r ? describe(r) : 'none'})`);
   }
   return { header, tensors, specs, sizes };
+}
+
+/** Indices of `tensors` in the order a back-to-back layout keeps aligned: as listed when that is
+ * aligned, else stably by element size, largest first (then every offset is a multiple of the
+ * sizes that follow). */
+function alignedOrder(tensors: TensorRecord[]): number[] {
+  const listed = tensors.map((_, k) => k);
+  let offset = 0;
+  for (const t of tensors) {
+    const size = DTYPE_SIZES[t.dtype];
+    if (offset % size) return listed.sort((a, b) => DTYPE_SIZES[tensors[b].dtype] - DTYPE_SIZES[tensors[a].dtype] || a - b);
+    offset += numelOf(t.shape) * size;
+  }
+  return listed;
 }

@@ -6,6 +6,7 @@ import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileChooser, weightFormat, type FileSelection, type SkippedFile } from './carried-files';
 import { listModelFolder } from './model-files';
+import { parseStrictJson } from './strict-json';
 import { FormatError, SafetensorsFile, type TensorEntry } from './safetensors';
 
 export interface Shard {
@@ -53,11 +54,13 @@ function isInsidePath(p: unknown): p is string {
     p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
 }
 
-async function shardNamesFromIndex(root: string): Promise<string[]> {
+/** The index's weight_map (tensor -> shard file) and the shard files it names. Parsed strictly:
+ * JSON.parse would keep the last of two entries for one tensor without a word. */
+async function readIndex(root: string): Promise<{ shards: string[]; map: Record<string, string> }> {
   const file = path.join(root, INDEX);
   let index: unknown;
   try {
-    index = JSON.parse(await readFile(file, 'utf8'));
+    index = parseStrictJson(await readFile(file, 'utf8'));
   } catch (e) {
     throw new FormatError(file, `invalid index JSON (${e instanceof Error ? e.message : e})`);
   }
@@ -69,7 +72,7 @@ async function shardNamesFromIndex(root: string): Promise<string[]> {
       throw new FormatError(file, `weight_map entry for ${JSON.stringify(tensor)} is not a shard file name`);
     names.add(shard);
   }
-  return [...names].sort();
+  return { shards: [...names].sort(), map: map as Record<string, string> };
 }
 
 export async function openModelSource(input: string, select: FileSelection = {}): Promise<ModelSource> {
@@ -85,6 +88,7 @@ export async function openModelSource(input: string, select: FileSelection = {})
   const skipped: SkippedFile[] = [];
   const symlinks: ModelSource['symlinks'] = [];
   const chooser = fileChooser(select);
+  let weightMap: Record<string, string> | undefined;
   if (info.isDirectory()) {
     kind = 'directory';
     root = input;
@@ -92,7 +96,7 @@ export async function openModelSource(input: string, select: FileSelection = {})
     const files = listed.map((f) => f.rel);
     // What names the shards; without either, every .safetensors file not excluded is one.
     const shardsFrom = files.includes(INDEX) ? INDEX : files.includes('model.safetensors') ? 'model.safetensors' : undefined;
-    if (shardsFrom === INDEX) shardNames = await shardNamesFromIndex(root);
+    if (shardsFrom === INDEX) ({ shards: shardNames, map: weightMap } = await readIndex(root));
     else if (shardsFrom) shardNames = [shardsFrom];
     else shardNames = files.filter((f) => f.endsWith('.safetensors') && chooser.rule(f)?.kind !== 'exclude');
     if (!shardNames.length) throw new Error(`${input}: no .safetensors files in this directory`);
@@ -142,8 +146,8 @@ export async function openModelSource(input: string, select: FileSelection = {})
         tensors.push({ shard: i, entry });
       }
     });
-    if (kind === 'directory' && shardNames.length && extraFiles.includes(INDEX)) {
-      const map = JSON.parse(await readFile(path.join(root, INDEX), 'utf8')).weight_map as Record<string, string>;
+    if (weightMap) {
+      const map = weightMap;
       for (const [name, shard] of Object.entries(map))
         if (seen.get(name) !== shard) throw new FormatError(path.join(root, INDEX), `weight_map says ${JSON.stringify(name)} is in ${shard}, but it is not there`);
       if (Object.keys(map).length !== seen.size) throw new FormatError(path.join(root, INDEX), 'weight_map does not list every tensor of its shards');
