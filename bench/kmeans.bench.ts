@@ -1,5 +1,5 @@
-// k-means (the engine of vptq) on SPEC.md §7's problem: a 1,048,576-point sample of d 8 into
-// k 4096 for 10 iterations, then the assignment of 1,146,880 vectors, and the update step
+// k-means (the engine of vptq) on the k-means problem of docs/BENCHMARKS.md: 1,048,576 points of
+// d 8 into k 4096 for 10 iterations, then the assignment of 1,146,880 vectors, and the update step
 // alone. Training and assignment are judged against the FMA peak measured in the same run (2
 // operations per FMA, one FMA per point, centroid and dimension); the update against copy. Debian's scikit-learn and faiss run on the same data when their
 // Python modules are installed (python3-sklearn, python3-faiss), on the same machine; each

@@ -25,7 +25,7 @@ std::vector<Piece> Pieces(const std::vector<Napi::TypedArray>& arrays) {
   return out;
 }
 
-// A piece is kept compressed only if that saves at least 1% (SPEC.md §3.5).
+// A piece is kept compressed only if that saves at least 1% (docs/METHODS.md, "The LZMA stage").
 bool WorthIt(size_t compressed, size_t raw) { return compressed * 100 <= raw * 99; }
 
 // In 'auto' mode a large piece is first probed: if its first 256 KiB do not save 1%, the whole

@@ -1,5 +1,5 @@
-// The LZMA stage (SPEC.md §3.5) applied to every stored piece: xz format, a piece kept
-// compressed only when that saves at least 1%, pieces compressed in parallel.
+// The LZMA stage (docs/METHODS.md, "The LZMA stage") applied to every stored piece: xz format,
+// a piece kept compressed only when that saves at least 1%, pieces compressed in parallel.
 import { runJob } from './jobs';
 import { SpecError } from './methods/method';
 import { native } from './native';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 
-/** What a native job returns: the promise plus a cancel function (used by runJob). */
+/** Dtypes the ternary kernels read and write directly; BF16 and F16 travel as raw 16-bit patterns. */
 export type TernaryDtype = 'F32' | 'BF16' | 'F16';
 export type TernaryWeights = Float32Array | Uint16Array;
 
@@ -14,6 +14,7 @@ export interface DeviceOptions {
   cudaDevice?: number;
 }
 
+/** What a native job returns: the promise plus a cancel function (used by runJob). */
 export interface NativeJobHandle<T> {
   promise: Promise<T>;
   cancel(): void;
@@ -166,9 +167,9 @@ export interface NativeBinding {
   kmeansAssignAsync(
     points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, options: { threads?: number } & DeviceOptions, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  // vptq (binding/cpu/vptq.h): weights/out are rows x cols f32; codebooks k x v f32; one label per vector.
   /** One Lloyd update in place on centroids (k x v) for the labels; weights may be null. */
   kmeansUpdate(points: Float32Array, v: number, labels: Uint32Array, centroids: Float32Array, weights: Float32Array | null): { objective: number; repaired: number };
+  // vptq (binding/cpu/vptq.h): weights/out are rows x cols f32; codebooks k x v f32; one label per vector.
   vptqGather(weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null): Float32Array;
   vptqEncodeAsync(
     weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null,

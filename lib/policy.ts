@@ -1,7 +1,7 @@
-// Which method each tensor gets (SPEC.md §5): user rules first (glob pattern -> spec, first
-// match wins), then the defaults: 1-D tensors (norms, biases), tiny tensors and tensors a method
-// cannot encode (dtype or shape; rule matches too) stay lossless; embeddings and lm_head get
-// rtn:8 when the method is lossy.
+// Which method each tensor gets (docs/METHODS.md, "Choosing a method per tensor"): user rules
+// first (glob pattern -> spec, first match wins), then the defaults: 1-D tensors (norms, biases),
+// tiny tensors and tensors a method cannot encode (dtype or shape; rule matches too) stay
+// lossless; embeddings and lm_head get rtn:8 when the method is lossy.
 import { readFile } from 'node:fs/promises';
 import picomatch from 'picomatch';
 import type { Dtype } from './io/dtypes';

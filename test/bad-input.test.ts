@@ -1,6 +1,6 @@
-// Bad input (SPEC.md §6): a corpus of crafted malformed safetensors files, model directories and
-// containers. Each must give a clear one-line error naming the problem, a non-zero exit code, no
-// crash, and no output (nor temp file) left behind.
+// Bad input (docs/METHODS.md, "Bad input"): a corpus of crafted malformed safetensors files,
+// model directories and containers. Each must give a clear one-line error naming the problem, a
+// non-zero exit code, no crash, and no output (nor temp file) left behind.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';

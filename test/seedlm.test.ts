@@ -1,6 +1,6 @@
-// seedlm: the LFSR and matrices of SPEC.md §3.2 against an independent statement, the exhaustive
-// search (planted blocks, published error level, AVX2 equal to scalar), the integer decoder, and
-// the method end to end.
+// seedlm: the LFSR and matrices of docs/METHODS.md ("seedlm") against an independent statement,
+// the exhaustive search (planted blocks, the replication's error level, AVX2 equal to scalar), the
+// integer decoder, and the method end to end.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -20,7 +20,7 @@ const PRESETS = [
   { C: 12, P: 4, published: 0.226 },
 ] as const;
 
-/** The LFSR of the spec, written out independently: taps 0, 1, 3, 12; shift right; feedback into bit 15. */
+/** The LFSR of the definition, written out independently: taps 0, 1, 3, 12; shift right; feedback into bit 15. */
 const lfsrNext = (s: number) => (s >>> 1) | ((((s >>> 0) ^ (s >>> 1) ^ (s >>> 3) ^ (s >>> 12)) & 1) << 15);
 
 function search(w: Float32Array, C: number, P: number, eMin: number, path?: KernelPath, keep = 0) {
@@ -31,7 +31,7 @@ function search(w: Float32Array, C: number, P: number, eMin: number, path?: Kern
   return { seeds, fields };
 }
 
-/** Decoding as the spec states it: int32 Σ (x − 2^15)·q, then one f32 multiply by f32(2^e / 32767). */
+/** Decoding as the definition states it: int32 Σ (x − 2^15)·q, then one f32 multiply by f32(2^e / 32767). */
 function decodeOracle(C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array): Float32Array {
   const out = new Float32Array(seeds.length * C);
   seeds.forEach((seed, b) => {
@@ -77,7 +77,7 @@ describe('seedlm', function () {
     for (const { C, P } of PRESETS) assert.ok(native.seedlmTables(C, P).worstInverseError < 1e-4, `C ${C} P ${P}`);
   });
 
-  it('the decoder is the integer formula of the spec, bit for bit', () => {
+  it('the decoder is the integer formula of the definition, bit for bit', () => {
     const r = new Rng(5);
     for (const { C, P } of PRESETS) {
       const blocks = 200;

@@ -1,7 +1,8 @@
 // Byte-plane split for lossless storage. An element of `width` bytes is (optionally) rotated
 // left by one bit inside its width, which moves a float's sign bit to the bottom so the top
 // byte holds only exponent bits; then byte k of every element goes to plane k. Exponent planes
-// are then highly compressible while mantissa planes are near-random (SPEC.md §3.5).
+// are then highly compressible while mantissa planes are near-random (docs/METHODS.md,
+// "lossless").
 #pragma once
 #include <cstddef>
 #include <cstdint>

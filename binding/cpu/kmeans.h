@@ -1,5 +1,6 @@
-// k-means for vptq (SPEC.md §3.3): the shared definition of the assignment kernels (scalar
-// reference, AVX2; CUDA to follow), which must agree on every label, and of the Lloyd driver.
+// k-means for vptq (docs/METHODS.md, "k-means"): the shared definition of the assignment kernels
+// (scalar reference, AVX2, and CUDA in binding/cuda/kmeans.cu), which must agree on every label,
+// and of the Lloyd driver.
 //
 // Assignment of point x (dimension v) to centroids c_0..c_{k-1}:
 //   d_j = fma chain over dims i = 0..v-1 of (m_i · c_j,i), starting from ‖c_j‖², where m_i = -2·x_i

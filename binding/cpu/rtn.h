@@ -1,6 +1,6 @@
-// rtn (SPEC.md §3.4): symmetric absmax round-to-nearest per group of `group` consecutive weights
-// (the last group may be shorter), 2-8 bits, f16 scales. Shared definitions of the scalar and
-// AVX2 kernels (declared in kernels.h), which must agree bit for bit.
+// rtn (docs/METHODS.md, "rtn"): symmetric absmax round-to-nearest per group of `group`
+// consecutive weights (the last group may be shorter), 2-8 bits, f16 scales. Shared definitions of
+// the scalar and AVX2 kernels (declared in kernels.h), which must agree bit for bit.
 //
 //   qmax = 2^(bits-1) - 1;  s16 = f16(max|w| / qmax) (round to nearest even);  s = f32(s16)
 //   q = clamp(round_half_even(w * (1/s)), -qmax, qmax)  (q = 0 when s == 0);  code = q + qmax

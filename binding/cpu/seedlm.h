@@ -1,5 +1,5 @@
-// seedlm (SPEC.md §3.2, SeedLM): shared definitions of the scalar, AVX2 (and CUDA) kernels, which
-// must agree bit for bit.
+// seedlm (docs/METHODS.md, "seedlm"; SeedLM, arXiv 2410.10714): shared definitions of the scalar,
+// AVX2 and CUDA kernels, which must agree bit for bit.
 //
 // LFSR: 16-bit Fibonacci, taps at bits 0, 1, 3, 12: feedback = XOR of those bits, state >>= 1,
 // feedback into bit 15. Seeds 1..65535 (one cycle through every non-zero state).

@@ -1,5 +1,5 @@
-// ternary (SPEC.md §3.1, BitNet b1.58 absmean): shared definitions of the scalar, AVX2 and CUDA
-// kernels, which must agree bit for bit.
+// ternary (docs/METHODS.md, "ternary"; BitNet b1.58 absmean): shared definitions of the scalar,
+// AVX2 and CUDA kernels, which must agree bit for bit.
 //
 //   γ = mean(|w|) over the scale group (or a given per-tensor γ);  t = clamp(round(w / (γ + 1e-8)), -1, 1)
 //   round = to nearest, ties to even; division in f32. Group mode stores s16 = f16(γ) (nearest even)

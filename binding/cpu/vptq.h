@@ -1,4 +1,5 @@
-// vptq's vector layout and reconstruction (SPEC.md §3.3), shared by the encoder and the decoder.
+// vptq's vector layout and reconstruction (docs/METHODS.md, "vptq"; docs/FORMAT.md §4), shared by
+// the encoder and the decoder.
 //
 // A chunk holds `rows` whole rows of a [out, cols] weight matrix (rows a multiple of v, except in
 // the tensor's last chunk). Vector i = rb·cols + j is rows rb·v .. rb·v+v-1 of column j; rows past

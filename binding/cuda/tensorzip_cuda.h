@@ -38,7 +38,7 @@ int tzc_abi_version(void);
 /* Initialises the CUDA runtime; on TZC_ERROR tzc_last_error() says why (e.g. no driver). */
 int tzc_init(int* device_count);
 int tzc_device_info(int device, tzc_device_props* out);
-/* Converts n elements between host buffers on `device` (see tensorzip_cuda.h kinds). */
+/* Converts n elements between host buffers on `device`; kind is one of the TZC_*_TO_* values above. */
 int tzc_convert(int device, int kind, const void* src, void* dst, uint64_t n, const tzc_job* job);
 /* The seedlm exhaustive search (binding/cpu/seedlm.h) for `blocks` blocks of C weights (w,
  * host, row-major, whole blocks). table: the seeds' f32 tables (65535 · 2·C·P floats, as built by
@@ -56,10 +56,10 @@ int tzc_seedlm_search(int device, unsigned C, unsigned P, const float* table, co
 int tzc_kmeans_assign(int device, const float* x, uint64_t n, unsigned v, const float* centroids, unsigned k, uint32_t* labels, const tzc_job* job);
 int tzc_kmeans_lloyd(int device, const float* x, uint64_t n, unsigned v, const float* w, unsigned k, unsigned max_iterations, double tolerance,
                      float* centroids, double* objective, unsigned* iterations, unsigned* repaired, const tzc_job* job);
-/* Message of the last failed call on the calling thread. */
 /* Device-to-device copy bandwidth in bytes read + written per second: the median of `repeats`
  * cudaMemcpy copies of `bytes` (the roofline of memory-bound kernels, for the benchmarks). */
 int tzc_copy_bandwidth(int device, uint64_t bytes, unsigned repeats, double* bytes_per_second);
+/* Message of the last failed call on the calling thread. */
 const char* tzc_last_error(void);
 
 #ifdef __cplusplus

@@ -1,6 +1,6 @@
-// lossless (SPEC.md §3.5): split elements into byte planes (floats rotated so the sign bit
-// leaves the exponent byte), one stream per plane; the LZMA stage then compresses each plane
-// that shrinks. Exact round trip for every dtype.
+// lossless (docs/METHODS.md, "lossless"): split elements into byte planes (floats rotated so the
+// sign bit leaves the exponent byte), one stream per plane; the LZMA stage then compresses each
+// plane that shrinks. Exact round trip for every dtype.
 import { DTYPE_SIZES, isFloatDtype, type Dtype } from '../io/dtypes';
 import { native } from '../native';
 import { SpecError, type Method } from './method';

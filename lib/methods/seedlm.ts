@@ -1,7 +1,8 @@
-// seedlm (SPEC.md §3.2, SeedLM): each block of C weights becomes a 16-bit LFSR seed, a 4-bit
-// exponent and P 4-bit coefficients, found by trying all 65535 seeds. Presets: seedlm:4 (C 8,
-// P 3, 4.0 bits/weight) and seedlm:3 (C 12, P 4, 3.0); `:fast` is the opt-in approximate search.
-// Kernels: binding/cpu/seedlm_{scalar,avx2}.cc.
+// seedlm (docs/METHODS.md, "seedlm"; SeedLM): each block of C weights becomes a 16-bit LFSR
+// seed, a 4-bit exponent and P 4-bit coefficients, found by trying all 65535 seeds. Presets:
+// seedlm:4 (C 8, P 3, 4.0 bits/weight) and seedlm:3 (C 12, P 4, 3.0); `:fast` is the opt-in
+// approximate search. Kernels: binding/cpu/seedlm_{scalar,avx2}.cc, and for the exhaustive search
+// with --device cuda, binding/cuda/seedlm.cu.
 import { deviceOptions } from '../device';
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';

@@ -1,8 +1,10 @@
-// vptq (SPEC.md §3.3, VPTQ): vectors of v consecutive output-channel values of one input column,
-// each replaced by the index of its nearest centroid in a per-tensor f16 codebook of k entries
-// (trained by k-means on the tensor itself), optionally plus the index of a residual codebook of
-// k2 entries, optionally after per-column normalisation, optionally weighted by per-column
-// importance. Kernels: binding/cpu/kmeans*.cc (training, assignment) and binding/cpu/vptq.cc.
+// vptq (docs/METHODS.md, "vptq"; VPTQ): vectors of v consecutive output-channel values of one
+// input column, each replaced by the index of its nearest centroid in a per-tensor f16 codebook of
+// k entries (trained by k-means on the tensor itself), optionally plus the index of a residual
+// codebook of k2 entries, optionally after per-column normalisation, optionally weighted by
+// per-column importance. Kernels: binding/cpu/kmeans*.cc (training, assignment) and
+// binding/cpu/vptq.cc; with --device cuda, the Lloyd iterations and assignments run in
+// binding/cuda/kmeans.cu.
 //
 // Specs: presets vptq:2, vptq:3, vptq:4 and vptq:2:large (table in docs/METHODS.md), whose k is
 // lowered for small tensors, or the full form vptq:v<v>:k<k>[:r<k2>][:norm][:i<iterations>], taken
