@@ -3,7 +3,7 @@
 import { backendInfo } from '../lib/index';
 import { runJob } from '../lib/jobs';
 import { native, type ConvertKind, type KernelPath } from '../lib/native';
-import { weightMatrix } from '../lib/random';
+import { weightMatrix } from '../lib/core/random';
 import { measure } from './measure';
 import { bandwidthRow, type BenchContext, type BenchRow } from './row';
 

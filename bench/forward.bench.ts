@@ -7,7 +7,7 @@
 // not counted: norms, RoPE, softmax, SwiGLU, weight packing (the layer's time includes them).
 import { runJob } from '../lib/jobs';
 import { native, type LlamaLayerWeights } from '../lib/native';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import { measure } from './measure';
 import { flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 

@@ -3,11 +3,11 @@
 // line (`xz -T<threads> -6`) on the same bytes when it is installed. LZMA throughput is raw
 // (uncompressed) bytes per second; it is slow, so each LZMA row is timed on 2 runs.
 import { spawnSync } from 'node:child_process';
-import { compressPieces, decompressPieces, parseLzma } from '../lib/lzma';
+import { compressPieces, decompressPieces, parseLzma } from '../lib/container/lzma';
 import { lossless } from '../lib/methods/lossless';
 import { bytesOf, fromF32 } from '../lib/methods/f32';
 import { native } from '../lib/native';
-import { weightMatrix } from '../lib/random';
+import { weightMatrix } from '../lib/core/random';
 import { measure } from './measure';
 import { skippedRow } from './peers';
 import { bandwidthRow, cpuRateRow, figureRow, infoRow, type BenchContext, type BenchRow } from './row';

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from '../lib/index';
 import { packageRoot } from '../lib/native';
-import { defaultThreads } from '../lib/threads';
+import { defaultThreads } from '../lib/core/threads';
 import { compareRuns, mergeRuns, type BenchFile, type RecordedRow } from './compare';
 import { convertBench } from './convert.bench';
 import { forwardBench } from './forward.bench';

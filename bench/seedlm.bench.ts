@@ -12,9 +12,9 @@
 // subtracts, C FMAs: 4·C·P + 4·C (128 and 240), plus exact trials for its 8 shortlisted seeds.
 import { runJob } from '../lib/jobs';
 import { FAST_KEEP } from '../lib/methods/seedlm';
-import { metricsFromSums } from '../lib/metrics';
+import { metricsFromSums } from '../lib/pipeline/metrics';
 import { native } from '../lib/native';
-import { weightMatrix } from '../lib/random';
+import { weightMatrix } from '../lib/core/random';
 import { measure } from './measure';
 import { bandwidthRow, figureRow, flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 

@@ -1,11 +1,12 @@
 // Public API of tensorzip.
-export { compress, compressShard, type CompressOptions, type CompressProgress, type CompressReport, type PartReport, type TensorReport } from './compress';
-export { merge, type MergeOptions } from './merge';
-export { assignShards, parseShard, type ShardSpec } from './shard';
-export { decompress, type DecompressOptions, type DecompressReport } from './decompress';
-export { verify, type VerifyOptions, type VerifyReport } from './verify';
-export { inspect, readTensor, type InspectReport } from './inspect';
-export { generateCheckpoint, type GenerateOptions, type GeneratedModel } from './generate';
+export { compress, type CompressOptions, type CompressProgress, type CompressReport, type TensorReport } from './pipeline/compress';
+export { compressShard, type PartReport } from './parts/part';
+export { merge, type MergeOptions } from './parts/merge';
+export { assignShards, parseShard, type ShardSpec } from './parts/shard';
+export { decompress, type DecompressOptions, type DecompressReport } from './pipeline/decompress';
+export { verify, type VerifyOptions, type VerifyReport } from './pipeline/verify';
+export { inspect, readTensor, type InspectReport } from './pipeline/inspect';
+export { generateCheckpoint, type GenerateOptions, type GeneratedModel } from './tools/generate';
 export { evaluate, type EvalOptions, type EvalResult, type PerplexityFigures } from './eval/perplexity';
 export { writeImportance, type ImatrixOptions, type ImatrixResult } from './eval/imatrix';
 export type { TokenInput } from './eval/chunks';
@@ -24,8 +25,8 @@ export {
   type ConvertSyncOptions,
   type KernelPath,
 } from './convert';
-export { AbortError } from './errors';
+export { AbortError } from './core/errors';
 export type { JobOptions } from './jobs';
-export { errorMetrics, type ErrorMetrics } from './metrics';
+export { errorMetrics, type ErrorMetrics } from './pipeline/metrics';
 export type { ProgressCallback } from './native';
 export { version } from './version';

@@ -1,6 +1,6 @@
 // Bridges a native job ({ promise, cancel }) to the library's conventions: an AbortSignal stops
 // it (promptly: kernels poll the flag) and rejects with AbortError; progress goes to onProgress.
-import { AbortError } from './errors';
+import { AbortError } from './core/errors';
 import type { NativeJobHandle, ProgressCallback } from './native';
 
 export interface JobOptions {

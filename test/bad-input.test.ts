@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
-import { generateCheckpoint } from '../lib/generate';
+import { compress } from '../lib/pipeline/compress';
+import { generateCheckpoint } from '../lib/tools/generate';
 import { cliPath } from './helpers';
 import { splitSafetensors, joinSafetensors, validSafetensors } from './malformed';
 

@@ -4,8 +4,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
-import { generateCheckpoint } from '../lib/generate';
+import { compress } from '../lib/pipeline/compress';
+import { generateCheckpoint } from '../lib/tools/generate';
 import { cliPath, root } from './helpers';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { cwd: root, encoding: 'utf8' });

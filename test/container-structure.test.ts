@@ -8,11 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
+import { compress } from '../lib/pipeline/compress';
 import { SafetensorsFile } from '../lib/io/safetensors';
-import { decompress } from '../lib/decompress';
-import { inspect } from '../lib/inspect';
-import { verify } from '../lib/verify';
+import { decompress } from '../lib/pipeline/decompress';
+import { inspect } from '../lib/pipeline/inspect';
+import { verify } from '../lib/pipeline/verify';
 import { cliPath } from './helpers';
 import { containerHeader, editMeta, editRawPiece, joinSafetensors, smallModelDir, splitSafetensors } from './malformed';
 

@@ -6,14 +6,14 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
-import { decompress } from '../lib/decompress';
+import { compress } from '../lib/pipeline/compress';
+import { decompress } from '../lib/pipeline/decompress';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
 import { backendInfo } from '../lib/index';
 import { parseSpec } from '../lib/methods/registry';
 import { native, type KernelPath, type TernaryDtype } from '../lib/native';
-import { Rng } from '../lib/random';
-import { verify } from '../lib/verify';
+import { Rng } from '../lib/core/random';
+import { verify } from '../lib/pipeline/verify';
 import { gaussian } from './helpers';
 import { editRawPiece } from './malformed';
 

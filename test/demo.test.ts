@@ -1,14 +1,14 @@
-// The demo's comparison table and the run summaries behind it (lib/runs.ts): every figure comes
+// The demo's comparison table and the run summaries behind it (lib/tools/runs.ts): every figure comes
 // from a compress report, and an extrapolated row lands close to the real whole-model run.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress, type CompressReport } from '../lib/compress';
-import { formatDemo, runDemo } from '../lib/demo';
-import { generateCheckpoint } from '../lib/generate';
-import { extrapolate, SUBSET, summarize } from '../lib/runs';
-import { writeSubset } from '../lib/subset';
+import { compress, type CompressReport } from '../lib/pipeline/compress';
+import { formatDemo, runDemo } from '../lib/tools/demo';
+import { generateCheckpoint } from '../lib/tools/generate';
+import { extrapolate, SUBSET, summarize } from '../lib/tools/runs';
+import { writeSubset } from '../lib/tools/subset';
 
 const TINY = { hidden: 128, intermediate: 352, layers: 2, heads: 4, kvHeads: 2, vocab: 512 };
 

@@ -6,12 +6,12 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
+import { compress } from '../lib/pipeline/compress';
 import { shardOutput } from '../lib/container/output';
 import { ContainerReader } from '../lib/container/reader';
 import { FormatError, SafetensorsFile } from '../lib/io/safetensors';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import { splitSafetensors } from './malformed';
 
 const SEED = Number(process.env.TENSORZIP_FUZZ_SEED ?? 20261127);

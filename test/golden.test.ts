@@ -11,12 +11,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress, type CompressOptions } from '../lib/compress';
-import { decompress } from '../lib/decompress';
-import { generateCheckpoint, tensorList } from '../lib/generate';
+import { compress, type CompressOptions } from '../lib/pipeline/compress';
+import { decompress } from '../lib/pipeline/decompress';
+import { generateCheckpoint, tensorList } from '../lib/tools/generate';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
 import { bytesOf } from '../lib/methods/f32';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import { root } from './helpers';
 
 const GOLDEN = path.join(root, 'test', 'fixtures', 'golden');

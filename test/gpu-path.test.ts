@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { generateCheckpoint } from '../lib/generate';
+import { generateCheckpoint } from '../lib/tools/generate';
 import { cliPath, root } from './helpers';
 
 const fixtures = path.join(root, 'build', 'test-fixtures');

@@ -2,7 +2,7 @@
 // way to run node with a modified environment (the CPU path and CUDA probe are fixed per process).
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 
 export const root = path.resolve(__dirname, '..', '..');
 export const cliPath = path.join(root, 'dist', 'lib', 'cli.js');

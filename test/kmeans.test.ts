@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { backendInfo } from '../lib/index';
 import { runJob } from '../lib/jobs';
 import { native } from '../lib/native';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import { gaussian } from './helpers';
 
 const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.fma;

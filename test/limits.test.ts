@@ -8,11 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
+import { compress } from '../lib/pipeline/compress';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
 import { rtn } from '../lib/methods/rtn';
 import { vptq } from '../lib/methods/vptq';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import { cliPath } from './helpers';
 
 const NAME = 'model.layers.0.mlp.up_proj.weight';

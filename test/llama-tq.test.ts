@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { decodeTQ1_0, decodeTQ2_0, encodeTQ1_0, encodeTQ2_0, tq2FromTernaryG256P2 } from '../lib/interop/llama-tq';
 import { native } from '../lib/native';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 
 const randomCodes = (blocks: number, seed: number) => {
   const r = new Rng(seed);

@@ -1,8 +1,8 @@
 // The LZMA stage and byte planes.
 import { strict as assert } from 'node:assert';
-import { compressPieces, decompressPieces, parseLzma } from '../lib/lzma';
+import { compressPieces, decompressPieces, parseLzma } from '../lib/container/lzma';
 import { native } from '../lib/native';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 
 const random = (n: number, seed: number) => {
   const r = new Rng(seed);

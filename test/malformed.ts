@@ -1,9 +1,9 @@
 // Helpers that build and rewrite safetensors files byte by byte, for the bad-input corpus and
 // the fuzz loop.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { generateCheckpoint } from '../lib/generate';
+import { generateCheckpoint } from '../lib/tools/generate';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 

@@ -9,10 +9,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress, compressShard } from '../lib/compress';
-import { decompress } from '../lib/decompress';
-import { generateCheckpoint } from '../lib/generate';
-import { merge } from '../lib/merge';
+import { compress } from '../lib/pipeline/compress';
+import { compressShard } from '../lib/parts/part';
+import { decompress } from '../lib/pipeline/decompress';
+import { generateCheckpoint } from '../lib/tools/generate';
+import { merge } from '../lib/parts/merge';
 import { tempPathFor } from '../lib/io/temp-files';
 import { cliPath, root } from './helpers';
 

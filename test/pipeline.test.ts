@@ -5,13 +5,13 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress, type CompressOptions } from '../lib/compress';
-import { decompress } from '../lib/decompress';
-import { generateCheckpoint } from '../lib/generate';
-import { inspect, readTensor } from '../lib/inspect';
+import { compress, type CompressOptions } from '../lib/pipeline/compress';
+import { decompress } from '../lib/pipeline/decompress';
+import { generateCheckpoint } from '../lib/tools/generate';
+import { inspect, readTensor } from '../lib/pipeline/inspect';
 import { SafetensorsFile } from '../lib/io/safetensors';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
-import { verify } from '../lib/verify';
+import { verify } from '../lib/pipeline/verify';
 
 async function filesEqual(a: string, b: string): Promise<boolean> {
   return (await readFile(a)).equals(await readFile(b));

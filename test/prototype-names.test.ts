@@ -7,12 +7,12 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
-import { decompress } from '../lib/decompress';
+import { compress } from '../lib/pipeline/compress';
+import { decompress } from '../lib/pipeline/decompress';
 import { SafetensorsFile } from '../lib/io/safetensors';
 import { parseSpec } from '../lib/methods/registry';
-import { Rng } from '../lib/random';
-import { verify } from '../lib/verify';
+import { Rng } from '../lib/core/random';
+import { verify } from '../lib/pipeline/verify';
 import { joinSafetensors } from './malformed';
 
 const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];

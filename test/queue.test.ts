@@ -10,8 +10,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:f
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue, type Job } from 'bullmq';
-import { compress, compressTensor, describeRun } from '../lib/compress';
-import { generateCheckpoint } from '../lib/generate';
+import { compress, describeRun } from '../lib/pipeline/compress';
+import { compressTensor } from '../lib/parts/part';
+import { generateCheckpoint } from '../lib/tools/generate';
 import { parseQueueTarget } from '../lib/queue/connection';
 import { compressQueued } from '../lib/queue/coordinator';
 import { fileSha256, readResult } from '../lib/queue/jobs';

@@ -1,5 +1,5 @@
 // Finished tensors are reused only when their records and pieces are what this run would write
-// (lib/reuse.ts): an edited record in a resume sidecar or in a part file is refused by
+// (lib/pipeline/reuse.ts): an edited record in a resume sidecar or in a part file is refused by
 // `compress --resume` and `merge`, naming the file and the tensor, with a non-zero exit and no
 // output, instead of giving a container that decompress then refuses.
 import { strict as assert } from 'node:assert';
@@ -7,13 +7,14 @@ import { spawnSync } from 'node:child_process';
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress, compressShard, type CompressOptions } from '../lib/compress';
+import { compress, type CompressOptions } from '../lib/pipeline/compress';
+import { compressShard } from '../lib/parts/part';
 import { cliPath } from './helpers';
 import { smallModelDir } from './malformed';
 
 type Entry = { kind: 'piece' | 'tensor'; [k: string]: any };
 
-/** Rewrites a sidecar or part file (lib/resume.ts layout) with `edit` applied to each entry's JSON;
+/** Rewrites a sidecar or part file (lib/pipeline/resume.ts layout) with `edit` applied to each entry's JSON;
  * the entries' data bytes stay. */
 function editLog(log: Buffer, edit: (entry: Entry) => void): Buffer {
   const newline = log.indexOf(0x0a);

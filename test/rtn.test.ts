@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { backendInfo } from '../lib/index';
 import { native, type KernelPath } from '../lib/native';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/core/random';
 import { f16ToF32 } from '../lib/convert';
 import { firstDifference } from './helpers';
 

@@ -5,13 +5,13 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
-import { generateCheckpoint } from '../lib/generate';
+import { compress } from '../lib/pipeline/compress';
+import { generateCheckpoint } from '../lib/tools/generate';
 import { backendInfo } from '../lib/index';
 import { parseSpec } from '../lib/methods/registry';
 import { native, type KernelPath } from '../lib/native';
-import { Rng } from '../lib/random';
-import { verify } from '../lib/verify';
+import { Rng } from '../lib/core/random';
+import { verify } from '../lib/pipeline/verify';
 import { firstDifference, gaussian } from './helpers';
 
 const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.fma;

@@ -5,10 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress, compressShard } from '../lib/compress';
-import { generateCheckpoint } from '../lib/generate';
-import { merge } from '../lib/merge';
-import { assignShards, parseShard } from '../lib/shard';
+import { compress } from '../lib/pipeline/compress';
+import { compressShard } from '../lib/parts/part';
+import { generateCheckpoint } from '../lib/tools/generate';
+import { merge } from '../lib/parts/merge';
+import { assignShards, parseShard } from '../lib/parts/shard';
 import { cliPath, root } from './helpers';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { cwd: root, encoding: 'utf8' });

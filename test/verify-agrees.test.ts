@@ -8,10 +8,10 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
-import { decompress } from '../lib/decompress';
-import { Rng } from '../lib/random';
-import { verify } from '../lib/verify';
+import { compress } from '../lib/pipeline/compress';
+import { decompress } from '../lib/pipeline/decompress';
+import { Rng } from '../lib/core/random';
+import { verify } from '../lib/pipeline/verify';
 import { smallModelDir } from './malformed';
 
 const SEED = Number(process.env.TENSORZIP_FLIP_SEED ?? 4242);

@@ -5,9 +5,9 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../lib/compress';
-import { generateCheckpoint } from '../lib/generate';
-import { inspect } from '../lib/inspect';
+import { compress } from '../lib/pipeline/compress';
+import { generateCheckpoint } from '../lib/tools/generate';
+import { inspect } from '../lib/pipeline/inspect';
 import { SafetensorsFile } from '../lib/io/safetensors';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
 import { runJob } from '../lib/jobs';
@@ -16,11 +16,11 @@ import type { TensorFacts } from '../lib/methods/method';
 import { parseSpec } from '../lib/methods/registry';
 import { vptq, type VptqParams } from '../lib/methods/vptq';
 import { native } from '../lib/native';
-import { Rng } from '../lib/random';
-import { verify } from '../lib/verify';
+import { Rng } from '../lib/core/random';
+import { verify } from '../lib/pipeline/verify';
 import { firstDifference, gaussian } from './helpers';
 import { splitSafetensors } from './malformed';
-import { decompress } from '../lib/decompress';
+import { decompress } from '../lib/pipeline/decompress';
 import * as zlib from 'node:zlib';
 
 /** f32 values rounded through f16, as a codebook is stored. */

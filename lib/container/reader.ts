@@ -5,7 +5,7 @@ import * as zlib from 'node:zlib';
 import { isDtype, numelOf, type Dtype } from '../io/dtypes';
 import { FormatError, SafetensorsFile, type TensorEntry } from '../io/safetensors';
 import { JsonError, parseStrictJson } from '../io/strict-json';
-import { decompressPieces, type StoredPiece } from '../lzma';
+import { decompressPieces, type StoredPiece } from './lzma';
 import { chunkElements, type JobContext } from '../methods/method';
 import { parseSpec, type MethodChoice } from '../methods/registry';
 import {

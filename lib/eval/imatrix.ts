@@ -9,7 +9,7 @@ import { runJob } from '../jobs';
 import { bytesOf } from '../methods/f32';
 import { LlamaModel } from '../model/llama';
 import { native } from '../native';
-import { defaultThreads } from '../threads';
+import { defaultThreads } from '../core/threads';
 import { chunkGroups, chunkTokens, loadTokens, type ChunkOptions, type TokenInput } from './chunks';
 
 export interface ImatrixOptions extends ChunkOptions {

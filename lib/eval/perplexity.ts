@@ -5,7 +5,7 @@
 import { runJob } from '../jobs';
 import { LlamaModel } from '../model/llama';
 import { native, type LlamaHeadWeights } from '../native';
-import { defaultThreads } from '../threads';
+import { defaultThreads } from '../core/threads';
 import { chunkGroups, chunkTokens, loadTokens, type ChunkOptions, type TokenInput } from './chunks';
 
 export interface EvalOptions extends ChunkOptions {

@@ -2,7 +2,7 @@
 // (through @huggingface/tokenizers, offline), or token ids given directly: a JSON array, or a
 // binary file of little-endian uint32 ids.
 import { readFile, writeFile } from 'node:fs/promises';
-import { Rng } from '../random';
+import { Rng } from '../core/random';
 import type { WeightReader } from '../model/weights';
 
 export interface TokenStream {

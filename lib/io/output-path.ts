@@ -6,7 +6,7 @@
 import { lstat, open, readdir, realpath, rm, stat, statfs } from 'node:fs/promises';
 import { statfsSync } from 'node:fs';
 import * as path from 'node:path';
-import { formatBytes } from '../report';
+import { formatBytes } from '../core/format';
 import { removeStaleTemps, tempPathFor, type RemovedTemp } from './temp-files';
 
 export interface OutputRules {

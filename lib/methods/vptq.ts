@@ -11,10 +11,10 @@
 // literally. Canonical (and recorded) form: vptq:v<v>:k<k>[:r<k2>][:norm]:i<iterations>.
 import { deviceOptions } from '../device';
 import { ENCODED_DTYPES, numelOf } from '../io/dtypes';
-import { columnsOf } from '../importance';
+import { columnsOf } from './importance';
 import { runJob } from '../jobs';
 import { native } from '../native';
-import { Rng } from '../random';
+import { Rng } from '../core/random';
 import type { Dtype } from '../io/dtypes';
 import { fromF32, toF32 } from './f32';
 import { F16_MAX, SpecError, chunkElements, packedBytes, type JobContext, type Method, type TensorInput } from './method';

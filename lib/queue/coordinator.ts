@@ -11,9 +11,10 @@
 import { mkdir, open, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { describeRun, partOptions, writeContainer, type CompressOptions, type CompressReport } from '../compress';
-import { AbortError } from '../errors';
-import type { FinishedTensor } from '../resume';
+import { describeRun, writeContainer, type CompressOptions, type CompressReport } from '../pipeline/compress';
+import { partOptions } from '../parts/part';
+import { AbortError } from '../core/errors';
+import type { FinishedTensor } from '../pipeline/resume';
 import { checkReachable, parseQueueTarget } from './connection';
 import { errorWords } from '../io/output-path';
 import { isRunFile, JOB_NAME, jobId, readResult, resultPath, runDirFor, runIdFor, type TensorJob, type TensorJobResult } from './jobs';

@@ -3,7 +3,7 @@
 // keeps each GPU's failures (a crash, out of memory) to its own jobs, which the others take over.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { defaultThreads } from '../threads';
+import { defaultThreads } from '../core/threads';
 
 export interface DeviceWorkersOptions {
   queue: string;

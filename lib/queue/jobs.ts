@@ -1,13 +1,13 @@
 // What the coordinator and the workers of queue mode share: a job is one tensor of one run, and its
-// result is a one-tensor part file (lib/resume.ts format 'tensorzip-part') on storage both see,
+// result is a one-tensor part file (lib/pipeline/resume.ts format 'tensorzip-part') on storage both see,
 // whose SHA-256 the worker returns with the job. Encoding is deterministic, so a retried job
 // writes the same bytes again (under a temp name, then renamed over).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
-import { PART_FORMAT, type PartOptions } from '../compress';
-import { readLog, type FinishedTensor } from '../resume';
+import { PART_FORMAT, type PartOptions } from '../parts/part';
+import { readLog, type FinishedTensor } from '../pipeline/resume';
 
 export const JOB_NAME = 'tensor';
 
@@ -15,7 +15,7 @@ export interface TensorJob {
   /** The input model, as every worker must see it (an absolute path on shared storage). */
   input: string;
   options: PartOptions;
-  /** The run's key (lib/compress.ts): a worker seeing other input files or another version refuses. */
+  /** The run's key (lib/pipeline/compress.ts): a worker seeing other input files or another version refuses. */
   key: string;
   tensor: number;
   name: string;

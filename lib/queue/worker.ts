@@ -4,12 +4,11 @@
 // native threads); when a worker dies the lock lapses, another worker's stalled-job check puts
 // the job back in the queue, and it runs again there.
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import { compressTensor } from '../compress';
+import { compressTensor } from '../parts/part';
 import { resolveDevice, type DeviceSpec } from '../device';
-import { RunMismatchError } from '../errors';
-import { defaultThreads } from '../threads';
+import { RunMismatchError } from '../core/errors';
+import { defaultThreads } from '../core/threads';
 import { checkReachable, parseQueueTarget } from './connection';
 import { fileSha256, isResultPath, JOB_NAME, type TensorJob, type TensorJobResult } from './jobs';
 

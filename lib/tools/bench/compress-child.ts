@@ -1,7 +1,7 @@
 // One compress in a process of its own, so that `tensorzip bench e2e` can report the peak RSS of
 // exactly that run. Started by e2e.ts with fork(); answers one message with the report.
 import { readFileSync } from 'node:fs';
-import { compress, type CompressOptions } from '../compress';
+import { compress, type CompressOptions } from '../../pipeline/compress';
 
 export interface ChildRequest {
   input: string;

@@ -1,5 +1,5 @@
 // Splitting one compress across processes and machines: `compress --shard i/n` encodes only the
-// tensors assigned to shard i into a part file, and `merge` (lib/merge.ts) assembles the parts
+// tensors assigned to shard i into a part file, and `merge` (lib/parts/merge.ts) assembles the parts
 // into the container a single `compress` would have written, byte for byte.
 //
 // The assignment depends only on the tensors' sizes in the input's tensor order: the largest

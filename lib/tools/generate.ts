@@ -4,12 +4,12 @@
 // streaming, so any size from ~100 KB to many GB works in bounded memory.
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { numelOf, type Dtype } from './io/dtypes';
-import { checkOutput, writeFailure } from './io/output-path';
-import { SafetensorsWriter, type TensorSpec } from './io/safetensors-writer';
+import { numelOf, type Dtype } from '../io/dtypes';
+import { checkOutput, writeFailure } from '../io/output-path';
+import { SafetensorsWriter, type TensorSpec } from '../io/safetensors-writer';
 import { byteLevelTokenizer, TOKENIZER_SIZE } from './generate-tokenizer';
-import { bytesOf, fromF32 } from './methods/f32';
-import { Rng } from './random';
+import { bytesOf, fromF32 } from '../methods/f32';
+import { Rng } from '../core/random';
 
 export interface ModelShape {
   hidden: number;

@@ -2,20 +2,20 @@
 // dimensions, untied lm_head: about 1.78B parameters, 3.6 GB of bf16) through each method preset,
 // each compress in its own process: wall time, peak RSS, container bytes, ratio, bits/weight and
 // the mean relative error of the tensors stored with the method. SeedLM's exhaustive search would
-// take hours on a few CPU cores, so it runs on a subset and its row is extrapolated (lib/runs.ts).
+// take hours on a few CPU cores, so it runs on a subset and its row is extrapolated (lib/tools/runs.ts).
 import { fork } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AbortError } from '../errors';
-import { backendInfo } from '../backend';
-import type { CompressReport } from '../compress';
-import { evaluate, type EvalResult } from '../eval/perplexity';
-import { writeSeededTokens } from '../eval/tokens';
+import { AbortError } from '../../core/errors';
+import { backendInfo } from '../../backend';
+import type { CompressReport } from '../../pipeline/compress';
+import { evaluate, type EvalResult } from '../../eval/perplexity';
+import { writeSeededTokens } from '../../eval/tokens';
 import { describeShape, generateCheckpoint, type ModelShape } from '../generate';
-import { formatBytes, table } from '../report';
+import { formatBytes, table } from '../../core/format';
 import { extrapolationNote, REFERENCE, runMethods, SUBSET, type RunSummary } from '../runs';
-import { defaultThreads } from '../threads';
+import { defaultThreads } from '../../core/threads';
 import type { ChildReply, ChildRequest } from './compress-child';
 
 export const E2E_SHAPE: ModelShape = { hidden: 1536, intermediate: 8960, layers: 28, heads: 12, kvHeads: 2, vocab: 151936 };

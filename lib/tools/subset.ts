@@ -1,7 +1,7 @@
 // A safetensors file holding some tensors of a model, byte for byte: the benchmarks time methods
 // too slow for the whole model (SeedLM on 2 cores) on such a subset and extrapolate.
-import { openModelSource } from './io/model-source';
-import { SafetensorsWriter } from './io/safetensors-writer';
+import { openModelSource } from '../io/model-source';
+import { SafetensorsWriter } from '../io/safetensors-writer';
 
 const COPY_CHUNK = 1 << 23;
 

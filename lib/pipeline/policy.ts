@@ -4,10 +4,10 @@
 // lossless; embeddings and lm_head get rtn:8 when the method is lossy.
 import { readFile } from 'node:fs/promises';
 import picomatch from 'picomatch';
-import type { Dtype } from './io/dtypes';
-import { parseStrictJson } from './io/strict-json';
-import { SpecError } from './methods/method';
-import { parseSpec, type MethodChoice } from './methods/registry';
+import type { Dtype } from '../io/dtypes';
+import { parseStrictJson } from '../io/strict-json';
+import { SpecError } from '../methods/method';
+import { parseSpec, type MethodChoice } from '../methods/registry';
 
 /** Tensors with fewer elements than this are stored lossless by default. */
 export const TINY_TENSOR = 4096;

@@ -1,8 +1,8 @@
 // The LZMA stage (docs/METHODS.md, "The LZMA stage") applied to every stored piece: xz format,
 // a piece kept compressed only when that saves at least 1%, pieces compressed in parallel.
-import { runJob } from './jobs';
-import { SpecError } from './methods/method';
-import { native } from './native';
+import { runJob } from '../jobs';
+import { SpecError } from '../methods/method';
+import { native } from '../native';
 
 export type LzmaSetting =
   | { mode: 'off' }

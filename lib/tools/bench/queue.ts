@@ -8,13 +8,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compress } from '../compress';
-import { AbortError } from '../errors';
+import { compress } from '../../pipeline/compress';
+import { AbortError } from '../../core/errors';
 import { describeShape, generateCheckpoint, parameterCount, type ModelShape } from '../generate';
-import { checkReachable, parseQueueTarget } from '../queue/connection';
-import { compressQueued, type QueueReport } from '../queue/coordinator';
-import { startLocalRedis, type LocalRedis } from '../queue/local-redis';
-import { formatBytes, table } from '../report';
+import { checkReachable, parseQueueTarget } from '../../queue/connection';
+import { compressQueued, type QueueReport } from '../../queue/coordinator';
+import { startLocalRedis, type LocalRedis } from '../../queue/local-redis';
+import { formatBytes, table } from '../../core/format';
 
 export const QUEUE_BENCH_SHAPE: ModelShape = { hidden: 1024, intermediate: 2816, layers: 8, heads: 16, kvHeads: 4, vocab: 32000 };
 /** Many small tensors (219), for the overhead per tensor. */
@@ -159,7 +159,7 @@ export function formatQueueBench(r: QueueBenchResult): string {
 const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
 
 async function startWorker(url: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'cli.js'), 'worker', '--queue', url, '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'cli.js'), 'worker', '--queue', url, '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {

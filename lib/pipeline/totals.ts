@@ -1,4 +1,4 @@
-import { numelOf } from './io/dtypes';
+import { numelOf } from '../io/dtypes';
 
 /** The totals every report prints, from the tensors' stored sizes and the files' sizes. */
 export interface Totals {

@@ -5,10 +5,11 @@
 // shard's tensors. The input model is read again for what parts do not carry (shard headers,
 // config and tokenizer files), from the path the parts recorded unless `input` says otherwise.
 import { open, type FileHandle } from 'node:fs/promises';
-import { PART_FORMAT, writeContainer, type CompressOptions, type CompressReport, type PartOptions } from './compress';
-import { openModelSource } from './io/model-source';
-import { checkOutput } from './io/output-path';
-import { readLog, readLogHeader, type FinishedTensor, type LogHeader } from './resume';
+import { writeContainer, type CompressOptions, type CompressReport } from '../pipeline/compress';
+import { PART_FORMAT, type PartOptions } from '../parts/part';
+import { openModelSource } from '../io/model-source';
+import { checkOutput } from '../io/output-path';
+import { readLog, readLogHeader, type FinishedTensor, type LogHeader } from '../pipeline/resume';
 import { shardTensors, type ShardSpec } from './shard';
 
 export interface MergeOptions extends Pick<CompressOptions, 'threads' | 'signal' | 'onProgress' | 'force' | 'onNote'> {

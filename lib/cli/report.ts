@@ -1,24 +1,16 @@
 // Human-readable reports for the CLI. Every number is the measured one; ratios are original
 // file bytes over container bytes, and every lossy tensor is shown with its error.
 import * as path from 'node:path';
-import type { CompressReport } from './compress';
-import type { ImatrixResult } from './eval/imatrix';
-import type { EvalResult, PerplexityFigures } from './eval/perplexity';
-import type { InspectReport } from './inspect';
-import type { VerifyReport } from './verify';
+import { formatBytes, table } from '../core/format';
+import { DESTRUCTIVE_ERROR } from '../pipeline/metrics';
+import type { CompressReport } from '../pipeline/compress';
+import type { ImatrixResult } from '../eval/imatrix';
+import type { EvalResult, PerplexityFigures } from '../eval/perplexity';
+import type { InspectReport } from '../pipeline/inspect';
+import type { VerifyReport } from '../pipeline/verify';
 
-export const formatBytes = (b: number): string => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || Number.isNaN(x) ? '-' : !Number.isFinite(x) ? 'inf' : x.toExponential(digits - 1));
 const db = (x: number | null | undefined) => (x === null || x === undefined ? 'inf' : !Number.isFinite(x) ? 'inf' : x.toFixed(1));
-
-/** Above this relative error a tensor's weights no longer carry the model's behaviour. */
-export const DESTRUCTIVE_ERROR = 0.3;
-
-export function table(header: string[], rows: string[][], leftColumns = 1): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n');
-}
 
 interface Row {
   name: string;
@@ -167,3 +159,5 @@ export function formatImatrix(r: ImatrixResult): string {
   return `wrote ${r.output}: ${r.entries} importance vectors (mean squared input per column) from ${r.activations} tokens ` +
     `(${r.chunks} chunks of ${r.ctx}, ${r.tokens}) in ${r.seconds.toFixed(1)} s`;
 }
+
+export { DESTRUCTIVE_ERROR, formatBytes, table };

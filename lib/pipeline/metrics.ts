@@ -1,5 +1,5 @@
-import type { ErrorMetricsRecord } from './container/format';
-import { native, type ErrorSums } from './native';
+import type { ErrorMetricsRecord } from '../container/format';
+import { native, type ErrorSums } from '../native';
 
 /** Error of a reconstruction against the original, as every report prints it. */
 export interface ErrorMetrics {
@@ -46,3 +46,6 @@ export function metricsRecord(m: ErrorMetrics): ErrorMetricsRecord {
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
   return { relativeError: m.relativeError, snrDb: finite(m.snrDb), maxAbsError: m.maxAbsError, cosine: finite(m.cosine) };
 }
+
+/** Above this relative error a tensor's weights no longer carry the model's behaviour. */
+export const DESTRUCTIVE_ERROR = 0.3;

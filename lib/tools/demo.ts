@@ -2,18 +2,19 @@
 // every method preset on it and prints one comparison table, every figure measured on the
 // files (ratio: original file bytes / container bytes; errors: the decoded weights against the
 // originals). SeedLM's exhaustive search is too slow for every matrix on a CPU, so it runs on
-// two of layer 0's matrices and its row is extrapolated (lib/runs.ts), which the table says.
+// two of layer 0's matrices and its row is extrapolated (lib/tools/runs.ts), which the table says.
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendInfo } from './backend';
-import { compress } from './compress';
-import { evaluate } from './eval/perplexity';
-import { writeSeededTokens } from './eval/tokens';
+import { backendInfo } from '../backend';
+import { compress } from '../pipeline/compress';
+import { evaluate } from '../eval/perplexity';
+import { writeSeededTokens } from '../eval/tokens';
 import { describeShape, generateCheckpoint, type ModelShape } from './generate';
-import { DESTRUCTIVE_ERROR, formatBytes, table } from './report';
+import { formatBytes, table } from '../core/format';
+import { DESTRUCTIVE_ERROR } from '../pipeline/metrics';
 import { extrapolationNote, runMethods, SUBSET, type RunSummary } from './runs';
-import { defaultThreads } from './threads';
+import { defaultThreads } from '../core/threads';
 
 /** About 21M parameters (42 MB of bf16): small enough for every preset in about a minute on 2 cores. */
 export const DEMO_SHAPE: ModelShape = { hidden: 512, intermediate: 1408, layers: 3, heads: 8, kvHeads: 2, vocab: 12288 };

@@ -4,11 +4,11 @@
 // give, with exit 0, a container that decompress then refuses (or reads as another tensor). The
 // record gets the container reader's own per-tensor validation, then the checks that need the
 // input: name, dtype, shape and shard, and the method the plan assigns.
-import { pieceName, tensorPieceName, type PieceRecord } from './container/format';
-import { validateTensor, type Obj } from './container/reader';
-import { pieceIntact, type PieceSink } from './container/writer';
-import type { SourceTensor } from './io/model-source';
-import type { MethodChoice } from './methods/registry';
+import { pieceName, tensorPieceName, type PieceRecord } from '../container/format';
+import { validateTensor, type Obj } from '../container/reader';
+import { pieceIntact, type PieceSink } from '../container/writer';
+import type { SourceTensor } from '../io/model-source';
+import type { MethodChoice } from '../methods/registry';
 import type { FinishedTensor } from './resume';
 
 /** A finished tensor that cannot be reused; the file it came from must be removed or made again. */

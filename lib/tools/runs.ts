@@ -3,10 +3,10 @@
 // relative error and SNR over them), measured on the files. A method too slow to run over the
 // whole model is run on a subset of its tensors and extrapolated, and says so.
 import * as path from 'node:path';
-import type { CompressReport, TensorReport } from './compress';
-import { numelOf, type Dtype } from './io/dtypes';
-import { parseSpec, type MethodChoice } from './methods/registry';
-import { assign } from './policy';
+import type { CompressReport, TensorReport } from '../pipeline/compress';
+import { numelOf, type Dtype } from '../io/dtypes';
+import { parseSpec, type MethodChoice } from '../methods/registry';
+import { assign } from '../pipeline/policy';
 import { writeSubset } from './subset';
 
 export interface RunSummary {
@@ -53,7 +53,7 @@ function means(tensors: TensorReport[]): { meanRelativeError: number; meanSnrDb:
 }
 
 /** Methods too slow for every matrix on a CPU (SeedLM's exhaustive search), and the tensors they
- * run on instead: the same statistics as the rest (lib/generate.ts). */
+ * run on instead: the same statistics as the rest (lib/tools/generate.ts). */
 export const onSubset = (spec: string) => spec.startsWith('seedlm');
 export const SUBSET = { pattern: /^model\.layers\.0\.self_attn\.[kv]_proj\.weight$/, what: "layer 0's k_proj and v_proj" };
 

@@ -3,18 +3,18 @@
 // the original model: lossless tensors and files must be bit-exact; lossy tensors get their error
 // measured again, which must equal the error recorded at compression time.
 import { compressReportFromMeta } from './inspect';
-import { ContainerReader } from './container/reader';
-import type { FileRecord, TensorRecord } from './container/format';
-import { shardOutput } from './container/output';
-import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
-import { readExactly } from './io/safetensors';
+import { ContainerReader } from '../container/reader';
+import type { FileRecord, TensorRecord } from '../container/format';
+import { shardOutput } from '../container/output';
+import { openModelSource, type ModelSource, type SourceTensor } from '../io/model-source';
+import { readExactly } from '../io/safetensors';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
-import { toF32 } from './methods/f32';
-import type { JobContext } from './methods/method';
+import { toF32 } from '../methods/f32';
+import type { JobContext } from '../methods/method';
 import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
-import { native } from './native';
-import { defaultThreads } from './threads';
+import { native } from '../native';
+import { defaultThreads } from '../core/threads';
 import type { Totals } from './totals';
 
 export interface VerifyOptions {

@@ -10,18 +10,18 @@
 //   { kind: 'tensor', tensor, record, report } (after the tensor's last piece)
 // Tensors finish in order, so the finished ones are a prefix; anything after the last 'tensor'
 // entry (a tensor cut short, a torn write) is dropped on resume. A finished tensor is reused only
-// if its record and pieces fit the input (lib/reuse.ts).
+// if its record and pieces fit the input (lib/pipeline/reuse.ts).
 //
 // The same log, with format 'tensorzip-part' and the shard in its header, is the part file of
-// `compress --shard i/n` (lib/shard.ts): it holds the finished tensors of the shard's subset, in
+// `compress --shard i/n` (lib/parts/shard.ts): it holds the finished tensors of the shard's subset, in
 // tensor order, and `merge` copies them into the container as a resumed run would.
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import type { TensorReport } from './compress';
-import type { PieceRecord, TensorRecord } from './container/format';
-import { pieceRecord, type PieceLocation } from './container/writer';
-import { writeFailure } from './io/output-path';
-import { readExactly } from './io/safetensors';
-import type { StoredPiece } from './lzma';
+import type { TensorReport } from './types';
+import type { PieceRecord, TensorRecord } from '../container/format';
+import { pieceRecord, type PieceLocation } from '../container/writer';
+import { writeFailure } from '../io/output-path';
+import { readExactly } from '../io/safetensors';
+import type { StoredPiece } from '../container/lzma';
 
 const FORMAT = 'tensorzip-resume';
 const VERSION = 1;
@@ -31,7 +31,7 @@ export interface FinishedTensor {
   tensor: number;
   /** The file it was read from (for messages). */
   from: string;
-  /** What to do when it cannot be reused (lib/reuse.ts): remove the file, make it again, ... */
+  /** What to do when it cannot be reused (lib/pipeline/reuse.ts): remove the file, make it again, ... */
   remedy: string;
   record: TensorRecord;
   report: TensorReport;

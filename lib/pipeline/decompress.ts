@@ -5,14 +5,14 @@
 // (lib/container/output.ts, shared with verify).
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ContainerReader } from './container/reader';
-import type { ShardRecord } from './container/format';
-import { shardOutput } from './container/output';
-import { SafetensorsWriter } from './io/safetensors-writer';
-import { checkOutput, writeFailure } from './io/output-path';
-import { tempPathFor } from './io/temp-files';
-import type { JobContext } from './methods/method';
-import { defaultThreads } from './threads';
+import { ContainerReader } from '../container/reader';
+import type { ShardRecord } from '../container/format';
+import { shardOutput } from '../container/output';
+import { SafetensorsWriter } from '../io/safetensors-writer';
+import { checkOutput, writeFailure } from '../io/output-path';
+import { tempPathFor } from '../io/temp-files';
+import type { JobContext } from '../methods/method';
+import { defaultThreads } from '../core/threads';
 
 export interface DecompressOptions {
   threads?: number;

@@ -1,11 +1,11 @@
 // inspect: what a container holds, from its metadata alone (nothing is decoded), and
 // readTensor: random access to one tensor.
 import { stat } from 'node:fs/promises';
-import { ContainerReader } from './container/reader';
-import type { ContainerMeta } from './container/format';
-import type { Dtype } from './io/dtypes';
-import type { JobContext } from './methods/method';
-import { defaultThreads } from './threads';
+import { ContainerReader } from '../container/reader';
+import type { ContainerMeta } from '../container/format';
+import type { Dtype } from '../io/dtypes';
+import type { JobContext } from '../methods/method';
+import { defaultThreads } from '../core/threads';
 import { totals, type Totals } from './totals';
 
 export interface InspectReport {

@@ -1,0 +1,113 @@
+// compress: model -> .tzip. A straight line: plan the run (lib/pipeline/plan.ts), encode every
+// tensor chunk by chunk through method -> LZMA stage (encode.ts), store the shard headers and the
+// other files (files.ts), then write the container (lib/container/writer.ts). Memory is bounded
+// by a few chunks; pieces wait in the resume sidecar until the container is written.
+import * as path from 'node:path';
+import { backendInfo } from '../backend';
+import { FORMAT_VERSION, type ContainerMeta, type FileRecord, type ShardRecord } from '../container/format';
+import { formatLzma } from '../container/lzma';
+import { ContainerWriter } from '../container/writer';
+import { defaultThreads } from '../core/threads';
+import { resolveDevice } from '../device';
+import { numelOf } from '../io/dtypes';
+import type { JobContext } from '../methods/method';
+import { version } from '../version';
+import { encodeTensors, progressTracker } from './encode';
+import { shardRecord, storeFile } from './files';
+import { checkRunOutput, openRun, selectionOf } from './plan';
+import { ResumeLog, type FinishedTensor } from './resume';
+import { ReuseError } from './reuse';
+import { totals } from './totals';
+import type { CompressOptions, CompressReport } from './types';
+
+export type { CompressOptions, CompressProgress, CompressReport, TensorReport } from './types';
+
+export async function compress(input: string, output: string, options: CompressOptions = {}): Promise<CompressReport> {
+  return writeContainer(input, output, options);
+}
+
+/** Finished tensors a container is written from instead of encoding them (the part files of a
+ * merge, the results of a queue), and the key of the run that made them. */
+export interface ReusedTensors {
+  key: string;
+  finished: FinishedTensor[];
+}
+
+/** The container; with `parts` (merge), every tensor is copied from part files, none encoded. */
+export async function writeContainer(input: string, output: string, options: CompressOptions, parts?: ReusedTensors): Promise<CompressReport> {
+  const t0 = process.hrtime.bigint();
+  const device = resolveDevice(options.device);
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), cuda: device.cuda, signal: options.signal };
+  const { source, plan, lzma, base, rules, importance, nonFinite, key } = await openRun(input, output, options);
+  try {
+    await checkRunOutput(output, source, plan, options, { parts: parts?.finished });
+    const progress = progressTracker(source, options.onProgress);
+    if (parts && parts.key !== key) throw new Error(`${input} or the options are not what the parts were made from (input files changed since, other options, or another tensorzip version)`);
+    const { log, finished } = parts
+      ? { log: undefined, finished: parts.finished }
+      : await ResumeLog.open(output, key, options.resume ?? false, options.force ?? false);
+    const writer = await ContainerWriter.create(output).catch(async (e) => {
+      await log?.close(false); // nothing new was finished: the sidecar stays only if it held tensors
+      throw e;
+    });
+    try {
+      const todo = plan.map((_, i) => i).slice(finished.length);
+      const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, { nonFinite, importance }, progress, log, finished, todo);
+      const shards: ShardRecord[] = [];
+      for (const s of source.shards) shards.push(await shardRecord(source, s, lzma, ctx, writer));
+      const files: FileRecord[] = [];
+      for (const f of source.extraFiles) files.push(await storeFile(path.join(source.root, f), f, 'file', lzma, ctx, writer, (d) => progress.file(d)));
+      const meta: ContainerMeta = {
+        formatVersion: FORMAT_VERSION,
+        tool: `tensorzip ${version}`,
+        options: {
+          method: base.spec,
+          lzma: formatLzma(lzma),
+          ...(rules.length ? { policy: Object.fromEntries(rules.map((r) => [r.pattern, r.choice.spec])) } : {}),
+          ...(options.importance ? { importance: path.basename(options.importance) } : {}),
+          ...selectionOf(options),
+        },
+        source: { kind: source.kind, shards },
+        tensors: records,
+        files,
+        totals: { originalBytes: source.totalBytes, weights: records.reduce((a, r) => a + numelOf(r.shape), 0) },
+      };
+      const containerBytes = await writer.finish(meta);
+      await log?.close(true);
+      const info = backendInfo();
+      return {
+        input,
+        output,
+        tensors: reports,
+        files: source.extraFiles,
+        weightBytes: source.totalBytes - source.extraBytes,
+        carriedBytes: source.extraBytes,
+        skipped: source.skipped,
+        unmatched: source.unmatched,
+        symlinks: source.symlinks,
+        ...totals(reports, source.totalBytes, containerBytes),
+        seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+        device: `${device.cuda === undefined ? '' : `${device.label} + `}cpu (${info.cpu}, ${ctx.threads} threads)`,
+      };
+    } catch (e) {
+      await writer.abort();
+      // A sidecar that cannot be reused says so itself (remove it); any other failure can resume.
+      if (log && (await log.close(false)) && e instanceof Error && !(e instanceof ReuseError)) e.message += ` (finished tensors are kept in ${log.path}: run again with --resume to continue)`;
+      throw e;
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/** What a queue coordinator needs before it hands out jobs: the run's key and the tensors (and
+ * the output checked, before any work). */
+export async function describeRun(input: string, output: string, options: CompressOptions): Promise<{ key: string; tensors: Array<{ name: string; bytes: number }> }> {
+  const { source, key, plan } = await openRun(input, output, options);
+  try {
+    await checkRunOutput(output, source, plan, options);
+    return { key, tensors: source.tensors.map((t) => ({ name: t.entry.name, bytes: t.entry.byteLength })) };
+  } finally {
+    await source.close();
+  }
+}

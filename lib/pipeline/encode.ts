@@ -1,0 +1,266 @@
+// Encoding a run's tensors: per tensor a statistics pass (NaN/Inf, values the method cannot
+// represent, per-tensor scales), then chunk by chunk through the method and the LZMA stage into
+// a piece sink (the container writer, or a part file's log), with the error measured on the
+// decoded values.
+import type { PieceSink } from '../container/writer';
+import type { PieceRecord, TensorRecord } from '../container/format';
+import { pieceName, tensorPieceName } from '../container/format';
+import { compressPieces, type LzmaSetting, type StoredPiece } from '../container/lzma';
+import { DTYPE_SIZES } from '../io/dtypes';
+import type { ModelSource, SourceTensor } from '../io/model-source';
+import { toF32 } from '../methods/f32';
+import type { Importance } from '../methods/importance';
+import { chunkElements, type JobContext, type TensorFacts } from '../methods/method';
+import { parseSpec, type MethodChoice } from '../methods/registry';
+import type { ErrorSums } from '../native';
+import { native } from '../native';
+import { addSums, emptySums, metricsFromSums, metricsRecord } from './metrics';
+import type { Plan } from './plan';
+import type { Assignment } from './policy';
+import type { FinishedTensor, ResumeLog } from './resume';
+import { copyFinished } from './reuse';
+import type { CompressProgress, TensorReport } from './types';
+
+/** Raw bytes (in the stored dtype) one batch of chunks may hold per thread. */
+const BATCH_BYTES_PER_THREAD = 16 << 20;
+
+interface TensorState {
+  choice: MethodChoice;
+  facts: TensorFacts;
+  note?: string;
+  chunk: number;
+  chunks: number;
+  streams: string[];
+  pieces: PieceRecord[][];
+  tensorStreams: string[];
+  tensorPieces: PieceRecord[];
+  sums: ErrorSums;
+  started: bigint;
+}
+
+/**
+ * Encodes every tensor as a sequence of (tensor, chunk) units. Units are taken in order in batches
+ * that may span tensors, up to a memory budget: each batch is read and encoded, then all its
+ * pieces go through the LZMA stage together (in parallel), then they are written in order. So
+ * small tensors are compressed side by side, large ones chunk by chunk, and the output does not
+ * depend on the batching.
+ */
+export async function encodeTensors(
+  source: ModelSource,
+  plan: Plan,
+  lzma: LzmaSetting,
+  ctx: JobContext,
+  writer: PieceSink,
+  how: { nonFinite: 'lossless' | 'error'; importance?: Importance },
+  progress: ReturnType<typeof progressTracker>,
+  log: ResumeLog | undefined,
+  finished: FinishedTensor[],
+  order: number[],
+): Promise<{ records: TensorRecord[]; reports: TensorReport[] }> {
+  const records: TensorRecord[] = [];
+  const reports: TensorReport[] = [];
+  const states: TensorState[] = [];
+  const budget = Math.max(1, ctx.threads) * BATCH_BYTES_PER_THREAD;
+  // Tensors an interrupted run (or the parts of a merge) finished: their pieces are copied, not
+  // encoded again.
+  for (const f of finished) {
+    const i = f.tensor;
+    records.push(await copyFinished(f, plan[i], source.shards.length, how.nonFinite, writer));
+    const { entry } = plan[i].t;
+    reports.push(f.report);
+    progress.tensor(i, entry.name, entry.byteLength, entry.byteLength);
+  }
+  // New pieces go to the log when there is one (the container copies them from there), else to the writer.
+  const store = async (tensor: number, name: string, piece: StoredPiece) => {
+    if (!log) return writer.addPiece(name, piece);
+    const { record, at } = await log.addPiece(tensor, name, piece);
+    return writer.addPieceAt(name, record, at);
+  };
+  let oi = 0; // next position in `order`
+  let ci = 0; // next chunk of tensor order[oi]
+  while (oi < order.length) {
+    // Gather a batch of units: a tensor's tensor streams (chunk 'tensor'), its chunks, or, for an
+    // empty tensor, nothing (chunk 'empty').
+    const units: Array<{ tensor: number; chunk: number | 'tensor' | 'empty'; streams: Uint8Array[] }> = [];
+    let bytes = 0;
+    while (oi < order.length && (units.length === 0 || bytes < budget)) {
+      const ti = order[oi];
+      const { t } = plan[ti];
+      let state = states[ti];
+      if (!state) {
+        state = states[ti] = await startTensor(source, t, plan[ti], how, ctx).catch((e) => Promise.reject(naming(t.entry.name, e)));
+        if (state.tensorStreams.length) units.push({ tensor: ti, chunk: 'tensor', streams: state.facts.tensorStreams! });
+      }
+      if (ci >= state.chunks) {
+        if (state.chunks === 0) units.push({ tensor: ti, chunk: 'empty', streams: [] });
+        oi++;
+        ci = 0;
+        continue;
+      }
+      const size = DTYPE_SIZES[t.entry.dtype];
+      const elements = Math.min(state.chunk, t.entry.numel - ci * state.chunk);
+      const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size);
+      const { method, params } = state.choice;
+      const chunkStart = ci * state.chunk * size;
+      const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
+      const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
+      if (enc.decoded) addSums(state.sums, native.errorSums(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
+      units.push({ tensor: ti, chunk: ci, streams: enc.streams });
+      bytes += raw.byteLength;
+      ci++;
+    }
+    // One LZMA job for the whole batch, then write in order.
+    const stored = await compressPieces(units.flatMap((u) => u.streams), lzma, ctx.threads, ctx.signal);
+    let k = 0;
+    for (const u of units) {
+      const state = states[u.tensor];
+      const { entry } = plan[u.tensor].t;
+      if (u.chunk === 'tensor') {
+        for (const stream of state.tensorStreams) {
+          state.tensorPieces.push(await store(u.tensor, tensorPieceName(entry.name, stream), stored[k++]));
+        }
+        continue;
+      }
+      if (u.chunk !== 'empty') {
+        state.pieces[u.chunk] = [];
+        for (let s = 0; s < state.streams.length; s++) {
+          state.pieces[u.chunk][s] = await store(u.tensor, pieceName(entry.name, u.chunk, state.streams[s]), stored[k++]);
+        }
+        progress.tensor(u.tensor, entry.name, Math.min(entry.byteLength, (u.chunk + 1) * state.chunk * DTYPE_SIZES[entry.dtype]), entry.byteLength);
+      }
+      if (u.chunk === state.chunks - 1 || state.chunks === 0) {
+        const { record, report } = finishTensor(plan[u.tensor].t, state);
+        await log?.finishTensor(u.tensor, record, report);
+        records.push(record);
+        reports.push(report);
+      }
+    }
+  }
+  return { records, reports };
+}
+
+/** A failure while encoding a tensor, with the tensor's name in front (an abort stays as it is). */
+function naming(name: string, e: unknown): unknown {
+  if (e instanceof Error && e.name !== 'AbortError' && !e.message.startsWith(`${name}: `)) e.message = `${name}: ${e.message}`;
+  return e;
+}
+
+/** Decides the tensor's final method (lossy methods never see NaN/Inf, nor values they cannot
+ * represent), its chunking, and its tensor streams. */
+async function startTensor(
+  source: ModelSource,
+  t: SourceTensor,
+  assigned: Assignment,
+  { nonFinite, importance }: { nonFinite: 'lossless' | 'error'; importance?: Importance },
+  ctx: JobContext,
+): Promise<TensorState> {
+  const started = process.hrtime.bigint();
+  const { entry } = t;
+  const file = source.shards[t.shard].file;
+  const size = DTYPE_SIZES[entry.dtype];
+  let { choice, note } = assigned;
+  const facts: TensorFacts = { shape: entry.shape, absMean: 0, absMax: 0 };
+  if (choice.method.lossy) {
+    // A pass before encoding: a chunked encode cannot change method half way through, and
+    // per-tensor scales need the whole tensor's statistics.
+    const stats = await weightStats(file, entry, chunkElements(choice.method.chunkUnit(choice.params)), size);
+    const bad = stats.nonFinite;
+    facts.absMean = entry.numel ? stats.absSum / entry.numel : 0;
+    facts.absMax = stats.absMax;
+    const limit = bad ? undefined : choice.method.unrepresentable?.(choice.params, stats.absMax);
+    if (bad || limit) {
+      const what = bad ? `${bad} NaN/Inf value${bad > 1 ? 's' : ''}` : `largest |w| ${+stats.absMax.toPrecision(8)} is beyond ${choice.spec} (${limit})`;
+      if (nonFinite === 'error') throw new Error(`${entry.name}: ${what}; ${choice.spec} cannot encode ${bad ? 'them' : 'it'} (use --nonfinite lossless to store such tensors lossless)`);
+      note = `${what}: stored lossless instead of ${choice.spec}`;
+      choice = parseSpec('lossless');
+    }
+  }
+  const { method, params } = choice;
+  const chunk = chunkElements(method.chunkUnit(params));
+  const tensorStreams = method.tensorStreamNames?.(params, entry.dtype) ?? [];
+  facts.importance = importance?.get(entry.name);
+  if (method.prepare) {
+    const read = (first: number, count: number) => file.read(entry, first * size, count * size);
+    facts.tensorStreams = await method.prepare(params, entry.dtype, { facts, read, importance: importance?.get(entry.name) }, ctx);
+  }
+  return {
+    choice,
+    facts,
+    note,
+    chunk,
+    chunks: Math.ceil(entry.numel / chunk),
+    streams: method.streamNames(params, entry.dtype),
+    pieces: [],
+    tensorStreams,
+    tensorPieces: [],
+    sums: emptySums(),
+    started,
+  };
+}
+
+function finishTensor(t: SourceTensor, state: TensorState): { record: TensorRecord; report: TensorReport } {
+  const { entry } = t;
+  const { method, params, spec } = state.choice;
+  const storedBytes = [...state.tensorPieces, ...state.pieces.flat()].reduce((a, p) => a + p.bytes, 0);
+  const metrics = method.lossy ? metricsFromSums(state.sums) : undefined;
+  const record: TensorRecord = {
+    name: entry.name,
+    shard: t.shard,
+    dtype: entry.dtype,
+    shape: entry.shape,
+    method: spec,
+    chunkElements: state.chunk,
+    streams: state.streams,
+    pieces: state.pieces,
+    ...(state.tensorStreams.length ? { tensorStreams: state.tensorStreams, tensorPieces: state.tensorPieces } : {}),
+    storedBytes,
+    bitsPerWeight: entry.numel ? (8 * storedBytes) / entry.numel : 0,
+    nominalBitsPerWeight: method.nominalBits(params, entry.dtype, entry.numel),
+    ...(metrics ? { metrics: metricsRecord(metrics) } : {}),
+    ...(state.note ? { note: state.note } : {}),
+  };
+  const report: TensorReport = {
+    name: entry.name,
+    dtype: entry.dtype,
+    shape: entry.shape,
+    method: spec,
+    note: state.note,
+    originalBytes: entry.byteLength,
+    storedBytes,
+    bitsPerWeight: record.bitsPerWeight,
+    nominalBitsPerWeight: record.nominalBitsPerWeight,
+    metrics,
+    seconds: Number(process.hrtime.bigint() - state.started) / 1e9,
+  };
+  return { record, report };
+}
+
+async function weightStats(file: ModelSource['shards'][number]['file'], entry: SourceTensor['entry'], chunk: number, size: number) {
+  const total = { nonFinite: 0, absSum: 0, absMax: 0 };
+  for (let e = 0; e < entry.numel; e += chunk) {
+    const n = Math.min(chunk, entry.numel - e);
+    const s = native.weightStats(toF32(entry.dtype, await file.read(entry, e * size, n * size)));
+    total.nonFinite += s.nonFinite;
+    total.absSum += s.absSum;
+    total.absMax = Math.max(total.absMax, s.absMax);
+  }
+  return total;
+}
+
+export function progressTracker(source: ModelSource, report?: (p: CompressProgress) => void) {
+  const tensorCount = source.tensors.length;
+  const before: number[] = []; // bytes of the tensors preceding each one
+  let tensorsTotal = 0;
+  for (const t of source.tensors) before.push(tensorsTotal), (tensorsTotal += t.entry.byteLength);
+  let filesDone = 0;
+  const total = source.totalBytes;
+  return {
+    tensor(index: number, name: string, done: number, size: number) {
+      report?.({ tensorIndex: index, tensorCount, tensorName: name, tensorDone: done, tensorTotal: size, done: before[index] + done, total });
+    },
+    file(bytes: number) {
+      filesDone += bytes;
+      report?.({ tensorIndex: tensorCount, tensorCount, tensorName: '(other files)', tensorDone: 0, tensorTotal: 0, done: tensorsTotal + filesDone, total });
+    },
+  };
+}
