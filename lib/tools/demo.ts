@@ -18,7 +18,8 @@ import { defaultThreads } from '../core/threads';
 
 /** About 21M parameters (42 MB of bf16): small enough for every preset in about a minute on 2 cores. */
 export const DEMO_SHAPE: ModelShape = { hidden: 512, intermediate: 1408, layers: 3, heads: 8, kvHeads: 2, vocab: 12288 };
-export const DEMO_METHODS = ['lossless', 'rtn:8', 'rtn:4', 'rtn:2:g32', 'ternary', 'ternary:opt', 'seedlm:4', 'seedlm:3', 'vptq:4', 'vptq:3', 'vptq:2'];
+export { DEMO_METHODS } from './presets';
+import { DEMO_METHODS } from './presets';
 
 export interface DemoOptions {
   shape?: Partial<ModelShape>;

@@ -1,0 +1,54 @@
+// The commands that read a container: decompress, verify, inspect.
+import type { Command } from 'commander';
+import { resolveModel } from '../io/hf-cache';
+import { decompress } from '../pipeline/decompress';
+import { inspect } from '../pipeline/inspect';
+import { verify } from '../pipeline/verify';
+import { FORCE, positiveInt } from './options';
+import { formatInspect, formatVerify } from './report';
+import { EXIT, interruptSignal, note, print, withProgress } from './run';
+
+export function addDecodeCommands(program: Command): void {
+  program
+    .command('decompress')
+    .description('rebuild the model (directory or .safetensors) from a container')
+    .argument('<container>', '.tzip file')
+    .requiredOption('-o, --output <path>', 'output directory (for a directory model) or .safetensors file')
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option(...FORCE)
+    .option('--json', 'print the report as JSON')
+    .action(async (container: string, opts: { output: string; threads?: number; force?: boolean; json?: boolean }) => {
+      const r = await withProgress(opts.json, (update) =>
+        decompress(container, opts.output, { threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
+      );
+      print(opts.json, r, () => `wrote ${r.files.length} file(s), ${r.tensors} tensors, to ${r.output} in ${r.seconds.toFixed(2)} s`);
+    });
+
+
+    program
+    .command('verify')
+    .description('decode everything, check every checksum, and compare with the original model')
+    .argument('<container>', '.tzip file')
+    .requiredOption('--against <original>', 'the original model directory, .safetensors file, or repo id org/name[@rev] in the local Hugging Face cache')
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option('--json', 'print the report as JSON')
+    .action(async (container: string, opts: { against: string; threads?: number; json?: boolean }) => {
+      const against = await resolveModel(opts.against);
+      const r = await withProgress(opts.json, (update) =>
+        verify(container, against, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
+      );
+      print(opts.json, r, () => formatVerify(r));
+      if (!r.ok) process.exitCode = EXIT.verifyFailed;
+    });
+
+
+    program
+    .command('inspect')
+    .description("show a container's metadata: methods, bits/weight, recorded errors, files")
+    .argument('<container>', '.tzip file')
+    .option('--json', 'print the metadata as JSON')
+    .action(async (container: string, opts: { json?: boolean }) => {
+      const r = await inspect(container);
+      print(opts.json, r, () => formatInspect(r));
+    });
+}

@@ -1,0 +1,144 @@
+// compress, and the commands that split it across processes: worker (queue mode) and merge
+// (the parts of --shard). The queue modules (BullMQ) load only when a queue is used.
+import { Command, Option } from 'commander';
+import { parseDeviceList, type DeviceSpec } from '../device';
+import { resolveModel } from '../io/hf-cache';
+import { compressShard } from '../parts/part';
+import { merge } from '../parts/merge';
+import type { ShardSpec } from '../parts/shard';
+import { compress, type CompressProgress } from '../pipeline/compress';
+import { loadPolicyFile } from '../pipeline/policy';
+import { collect, deviceSpec, FORCE, positiveInt, queueUrl, shardSpec } from './options';
+import { formatBytes, formatCompress } from './report';
+import { interruptSignal, lazy, note, print, withProgress } from './run';
+
+export function addEncodeCommands(program: Command): void {
+  program
+    .command('compress')
+    .description('compress a model directory or .safetensors file into a .tzip container')
+    .argument('<model>', 'Hugging Face model directory, .safetensors file, or repo id org/name[@rev] in the local Hugging Face cache')
+    .requiredOption('-o, --output <file>', 'container to write (.tzip)')
+    .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast], vptq:2|3|4|2:large or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>]', 'lossless')
+    .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
+    .option('--importance <file.safetensors>', 'per-input-column importance, one F32 vector per weight tensor (from tensorzip imatrix; weights vptq\'s k-means, rtn\'s scales and ternary :opt)')
+    .option('--lzma <setting>', 'LZMA stage: auto, off, or a preset 0-9 (9e = extreme)', 'auto')
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option('--device <device>', 'where seedlm\'s search and vptq\'s k-means run: auto (a GPU when CUDA is available), cpu, cuda or cuda:N; the container is the same', deviceSpec, 'auto')
+    .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf, or with weights the lossy method cannot represent (e.g. |w| >= 458640 under rtn:4): store lossless with a note, or stop with an error').choices(['lossless', 'error']).default('lossless'))
+    .option('--exclude <glob>', 'do not carry the model folder\'s files matching this glob (repeatable)', collect, [])
+    .option('--include <glob>', 'carry files matching this glob even if skipped (weight files in other formats such as *.bin or *.pth are skipped by default) or excluded (repeatable)', collect, [])
+    .option('--resume', 'reuse the tensors an interrupted run finished (kept in <output>.resume)')
+    .option('-f, --force', 'replace an existing output (and the <output>.resume of an interrupted run); the input is never replaced')
+    .option('--shard <i/n>', 'encode only shard i of n (0-based) into a part file at --output; then tensorzip merge', shardSpec)
+    .addOption(
+      new Option('--queue <redis://host:port>', 'hand out one job per tensor on this Redis (BullMQ) to `tensorzip worker` processes, then write the container from their results')
+        .argParser(queueUrl)
+        .conflicts(['shard', 'resume', 'device']), // each worker has its own --device
+    )
+    .option('--queue-name <name>', 'BullMQ queue name (as given to the workers)', 'tensorzip')
+    .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
+    .option('--json', 'print the report as JSON')
+    .action(async (modelArg: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
+      const model = await resolveModel(modelArg);
+      const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
+      const options = {
+        method: opts.method,
+        policy,
+        importance: opts.importance,
+        lzma: opts.lzma,
+        threads: opts.threads,
+        device: opts.device,
+        nonFinite: opts.nonfinite,
+        exclude: opts.exclude,
+        include: opts.include,
+        resume: opts.resume,
+        force: opts.force,
+        onNote: note,
+        signal: interruptSignal(),
+      };
+      const shard = opts.shard;
+      if (opts.queue) {
+        const queue = opts.queue;
+        const { compressQueued } = lazy<typeof import('../queue/coordinator')>('../queue/coordinator');
+        const report = await withProgress(opts.json, (update) =>
+          compressQueued(model, opts.output, {
+            ...options,
+            queue,
+            queueName: opts.queueName,
+            workDir: opts.workDir,
+            onQueue: (q) => update(q.bytesDone, q.bytesTotal, `${q.done}/${q.tensors} tensors, ${q.active} running, ${q.workers} worker${q.workers === 1 ? '' : 's'}`),
+            onProgress: (p) => update(p.done, p.total, 'writing the container'),
+          }),
+        );
+        print(opts.json, report, () => `${formatCompress(report)}\nqueue: ${report.queue.jobs} jobs on ${report.queue.workers.length} worker${report.queue.workers.length === 1 ? '' : 's'}${report.queue.reused ? `, ${report.queue.reused} tensors reused from an earlier run` : ''}; container written in ${report.queue.mergeSeconds.toFixed(1)} s`);
+        return;
+      }
+      if (shard) {
+        const r = await withProgress(opts.json, (update) => compressShard(model, opts.output, { ...options, shard, onProgress: (p) => update(p.done, p.total, `shard ${shard.index}/${shard.count}`) }));
+        print(opts.json, r, () => `wrote part ${shard.index}/${shard.count} to ${r.output}: ${r.tensors.length} of ${r.tensorCount} tensors, ${formatBytes(r.originalBytes)} of weights in ${formatBytes(r.partBytes)}, ${r.seconds.toFixed(1)} s`);
+        return;
+      }
+      const report = await withProgress(opts.json, (update) =>
+        compress(model, opts.output, {
+          ...options,
+          onProgress: (p: CompressProgress) => update(p.done, p.total, `tensor ${Math.min(p.tensorIndex + 1, p.tensorCount)}/${p.tensorCount} ${p.tensorName}`),
+        }),
+      );
+      print(opts.json, report, () => formatCompress(report));
+    });
+
+
+    program
+    .command('worker')
+    .description('encode tensor jobs of compress --queue until stopped (Ctrl-C or SIGTERM puts a job under way back in the queue)')
+    .requiredOption('--queue <redis://host:port>', 'the Redis (BullMQ) the coordinator uses', queueUrl)
+    .option('--queue-name <name>', 'BullMQ queue name', 'tensorzip')
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option('--lock-timeout <s>', 'seconds without a sign of life after which this worker\'s job is given to another worker', positiveInt, 30)
+    .option('--device <device>', 'where seedlm\'s search and vptq\'s k-means run: auto, cpu, cuda or cuda:N', deviceSpec, 'auto')
+    .addOption(new Option('--devices <list>', 'one worker process per GPU: all, or indices such as 0,1 (CPU threads shared among them)').conflicts('device'))
+    .action(async (opts: { queue: string; queueName: string; threads?: number; lockTimeout: number; device: DeviceSpec; devices?: string }) => {
+      const signal = interruptSignal();
+      if (opts.devices) {
+        const devices = parseDeviceList(opts.devices);
+        const { runDeviceWorkers } = lazy<typeof import('../queue/devices')>('../queue/devices');
+        await runDeviceWorkers({ queue: opts.queue, queueName: opts.queueName, devices, threads: opts.threads, lockSeconds: opts.lockTimeout, signal });
+        return;
+      }
+      let on = ''; // the device, once known: lines of several workers (--devices) say whose they are
+      const say = (line: string) => console.error(`tensorzip worker${on}: ${line}`);
+      const { runWorker } = lazy<typeof import('../queue/worker')>('../queue/worker');
+    const summary = await runWorker({
+        queue: opts.queue,
+        queueName: opts.queueName,
+        threads: opts.threads,
+        device: opts.device,
+        lockSeconds: opts.lockTimeout,
+        signal,
+        onEvent: (e) => {
+          if (e.kind === 'ready') say(`${e.worker} on ${e.device} waiting for jobs on ${e.queue}`), (on = ` ${e.device.split(' ')[0]}`);
+          else if (e.kind === 'start') say(`${e.tensor}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
+          else if (e.kind === 'done') say(`${e.tensor} done in ${e.seconds.toFixed(2)} s (${formatBytes(e.bytes)})`);
+          else say(`${e.tensor} failed: ${e.error}`);
+        },
+      });
+      say(`stopped after ${summary.jobs} job${summary.jobs === 1 ? '' : 's'}${summary.failed ? ` (${summary.failed} failed)` : ''}`);
+    });
+
+
+    program
+    .command('merge')
+    .description('assemble the part files of compress --shard (one per shard) into the container a single compress writes, byte for byte')
+    .argument('<parts...>', 'part files, one per shard, in any order')
+    .requiredOption('-o, --output <file>', 'container to write (.tzip)')
+    .option('--input <model>', 'the input model, when it is not at the path the parts recorded')
+    .option(...FORCE)
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option('--json', 'print the report as JSON')
+    .action(async (parts: string[], opts: { output: string; input?: string; threads?: number; force?: boolean; json?: boolean }) => {
+      const report = await withProgress(opts.json, (update) =>
+        merge(parts, opts.output, { input: opts.input, threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: (p) => update(p.done, p.total, 'copying pieces') }),
+      );
+      print(opts.json, report, () => formatCompress(report));
+    });
+}

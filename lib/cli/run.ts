@@ -1,0 +1,84 @@
+// What every command shares when it runs: exit codes, notes on stderr, Ctrl-C and kill as an
+// AbortSignal, a progress bar, printing a report (or JSON), and turning an error into words and
+// an exit code.
+import { CommanderError } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { SpecError } from '../methods/method';
+
+/** A module of lib/ loaded when a command needs it (path relative to lib/cli/), not when the CLI
+ * starts: the tools and the queue (BullMQ) stay out of every other command. */
+export function lazy<T>(modulePath: string): T {
+  return require(modulePath) as T; // eslint-disable-line @typescript-eslint/no-require-imports
+}
+
+export const EXIT = { error: 1, usage: 2, verifyFailed: 3 } as const;
+
+/** Notes that are not errors (leftovers removed, a possible lack of space) go to stderr. */
+export const note = (line: string) => console.error(`tensorzip: ${line}`);
+
+const SIGNAL_EXIT = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
+let interruptedBy: keyof typeof SIGNAL_EXIT | undefined;
+
+/** Ctrl-C, a closed terminal or `kill` abort the running job, which then removes its temp files;
+ * a second signal exits at once. */
+export function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  for (const sig of Object.keys(SIGNAL_EXIT) as Array<keyof typeof SIGNAL_EXIT>)
+    process.once(sig, () => {
+      interruptedBy ??= sig;
+      controller.abort();
+      process.once(sig, () => process.exit(SIGNAL_EXIT[sig]));
+    });
+  return controller.signal;
+}
+
+/** A progress bar on stderr when it is a terminal and output is not JSON. */
+function progressBar(json: boolean | undefined) {
+  if (json || !process.stderr.isTTY) return undefined;
+  const bar = new SingleBar(
+    { format: '{bar} {percentage}% | ETA {eta_formatted} | {item}', stream: process.stderr, etaBuffer: 50, hideCursor: true, clearOnComplete: true },
+  );
+  let started = false;
+  return {
+    update(done: number, total: number, item: string) {
+      if (!started) bar.start(total, 0, { item }), (started = true);
+      bar.setTotal(total);
+      bar.update(done, { item });
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+/** Runs fn with a progress callback that drives a bar (when there is one), always stopping it. */
+export async function withProgress<T>(json: boolean | undefined, fn: (update: (done: number, total: number, item: string) => void) => Promise<T>): Promise<T> {
+  const bar = progressBar(json);
+  try {
+    return await fn((done, total, item) => bar?.update(done, total, item));
+  } finally {
+    bar?.stop();
+  }
+}
+
+export function print(json: boolean | undefined, value: unknown, human: () => string) {
+  console.log(json ? JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) : human());
+}
+
+/** Error and exit code of a failed command (commander has printed its own usage errors). */
+export function reportFailure(e: unknown): void {
+  if (e instanceof CommanderError) {
+    // Commander has already printed its message (and help after errors).
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT.usage;
+    return;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (err.name === 'AbortError') {
+    const kept = err.message.replace(/^The operation was aborted/, ''); // what an interrupted run keeps for the next one
+    console.error(`tensorzip: interrupted${interruptedBy && interruptedBy !== 'SIGINT' ? ` (${interruptedBy})` : ''}; no output was written${kept}`);
+    process.exitCode = SIGNAL_EXIT[interruptedBy ?? 'SIGINT'];
+    return;
+  }
+  console.error(`tensorzip: ${err.message}`);
+  process.exitCode = err instanceof SpecError ? EXIT.usage : EXIT.error;
+}
