@@ -10,9 +10,9 @@ export { generateCheckpoint, type GenerateOptions, type GeneratedModel } from '.
 export { evaluate, type EvalOptions, type EvalResult, type PerplexityFigures } from './eval/perplexity';
 export { writeImportance, type ImatrixOptions, type ImatrixResult } from './eval/imatrix';
 export type { TokenInput } from './eval/chunks';
-export { FormatError } from './io/safetensors';
+export { FormatError } from './core/errors';
 export { decodeTQ1_0, decodeTQ2_0, encodeTQ1_0, encodeTQ2_0, tq2FromTernaryG256P2, type TernaryBlocks } from './interop/llama-tq';
-export { SpecError } from './methods/method';
+export { SpecError } from './core/errors';
 export { backendInfo, type BackendInfo } from './backend';
 export {
   bf16ToF32,

@@ -3,7 +3,7 @@
 // an exit code.
 import { CommanderError } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { SpecError } from '../methods/method';
+import { SpecError } from '../core/errors';
 
 /** A module of lib/ loaded when a command needs it (path relative to lib/cli/), not when the CLI
  * starts: the tools and the queue (BullMQ) stay out of every other command. */

@@ -1,7 +1,7 @@
 // The LZMA stage (docs/METHODS.md, "The LZMA stage") applied to every stored piece: xz format,
 // a piece kept compressed only when that saves at least 1%, pieces compressed in parallel.
 import { runJob } from '../jobs';
-import { SpecError } from '../methods/method';
+import { SpecError } from '../core/errors';
 import { native } from '../native';
 
 export type LzmaSetting =

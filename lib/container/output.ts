@@ -3,7 +3,8 @@
 // writes this and verify checks this, so a container cannot pass verify and then fail to
 // decompress (or the other way round): they make the same checks through the same code.
 import { DTYPE_SIZES, numelOf } from '../io/dtypes';
-import { FormatError, parseHeader } from '../io/safetensors';
+import { parseHeader } from '../io/safetensors';
+import { FormatError } from '../core/errors';
 import { buildHeader, type TensorSpec } from '../io/safetensors-writer';
 import type { JobContext } from '../methods/method';
 import type { ShardRecord, TensorRecord } from './format';

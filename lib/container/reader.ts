@@ -3,8 +3,9 @@
 // are read by position, so one tensor can be decoded without touching the others.
 import * as zlib from 'node:zlib';
 import { isDtype, numelOf, type Dtype } from '../io/dtypes';
-import { FormatError, SafetensorsFile, type TensorEntry } from '../io/safetensors';
-import { JsonError, parseStrictJson } from '../io/strict-json';
+import { SafetensorsFile, type TensorEntry } from '../io/safetensors';
+import { FormatError, JsonError } from '../core/errors';
+import { parseStrictJson } from '../io/strict-json';
 import { decompressPieces, type StoredPiece } from './lzma';
 import { chunkElements, type JobContext } from '../methods/method';
 import { parseSpec, type MethodChoice } from '../methods/registry';

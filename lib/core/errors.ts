@@ -15,3 +15,22 @@ export class RunMismatchError extends Error {
     this.name = 'RunMismatchError';
   }
 }
+
+/** A file that is not what it claims to be (malformed safetensors, corrupted container): names the file. */
+export class FormatError extends Error {
+  constructor(readonly file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = 'FormatError';
+  }
+}
+
+/** A bad method spec, policy or option value: a usage error (exit 2). */
+export class SpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SpecError';
+  }
+}
+
+/** Malformed JSON, with the offset of the problem (lib/io/strict-json.ts). */
+export class JsonError extends Error {}

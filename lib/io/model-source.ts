@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { fileChooser, weightFormat, type FileSelection, type SkippedFile } from './carried-files';
 import { listModelFolder } from './model-files';
 import { parseStrictJson } from './strict-json';
-import { FormatError, SafetensorsFile, type TensorEntry } from './safetensors';
+import { SafetensorsFile, type TensorEntry } from './safetensors';
+import { FormatError } from '../core/errors';
 
 export interface Shard {
   /** Path relative to the model root ('' root for a single file: its base name). */

@@ -1,19 +1,14 @@
 // safetensors reader. The whole header is validated before any tensor data is touched; data is
 // then read by position through a file descriptor (files over 4 GB; never a whole-file Buffer).
 // Every error names the file and, where there is one, the tensor.
+import { FormatError, JsonError } from '../core/errors';
 import { open, type FileHandle } from 'node:fs/promises';
 import { DTYPE_SIZES, isDtype, type Dtype } from './dtypes';
-import { JsonError, parseStrictJson } from './strict-json';
+import { parseStrictJson } from './strict-json';
 
 /** The safetensors format's own header limit. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-export class FormatError extends Error {
-  constructor(readonly file: string, message: string) {
-    super(`${file}: ${message}`);
-    this.name = 'FormatError';
-  }
-}
 
 export interface TensorEntry {
   name: string;

@@ -1,8 +1,7 @@
 // A strict JSON parser for untrusted headers. Unlike JSON.parse it rejects duplicate keys (a
 // safetensors header with two entries of one name is malformed, and JSON.parse would silently
 // keep the last), bounds nesting depth, and reports the byte offset of an error.
-
-export class JsonError extends Error {}
+import { JsonError } from '../core/errors';
 
 const MAX_DEPTH = 64;
 

@@ -4,7 +4,8 @@
 // mean squared input activation of the column. vptq weights its k-means by them. Every entry must
 // name a tensor of the model and fit its shape, and every value be finite and >= 0.
 import { numelOf } from '../io/dtypes';
-import { FormatError, SafetensorsFile, type TensorEntry } from '../io/safetensors';
+import { SafetensorsFile, type TensorEntry } from '../io/safetensors';
+import { FormatError } from '../core/errors';
 import { f32View } from './f32';
 
 export type Importance = Map<string, Float32Array>;

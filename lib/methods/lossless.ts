@@ -3,7 +3,8 @@
 // plane that shrinks. Exact round trip for every dtype.
 import { DTYPE_SIZES, isFloatDtype, type Dtype } from '../io/dtypes';
 import { native } from '../native';
-import { SpecError, type Method } from './method';
+import { type Method } from './method';
+import { SpecError } from '../core/errors';
 
 export const lossless: Method<Record<string, never>> = {
   name: 'lossless',

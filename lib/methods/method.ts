@@ -5,12 +5,6 @@
 // first chunk and handed to every chunk's encode and decode.
 import type { Dtype } from '../io/dtypes';
 
-export class SpecError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SpecError';
-  }
-}
 
 export interface JobContext {
   threads: number;

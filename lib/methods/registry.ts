@@ -1,6 +1,7 @@
 // Method specs ('lossless', 'rtn:4:g32', ...) to methods with parsed parameters.
 import { lossless } from './lossless';
-import { SpecError, type Method } from './method';
+import { type Method } from './method';
+import { SpecError } from '../core/errors';
 import { rtn } from './rtn';
 import { seedlm } from './seedlm';
 import { ternary } from './ternary';

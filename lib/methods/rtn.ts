@@ -6,7 +6,8 @@ import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
 import { bytesOf, fromF32, toF32, u16View } from './f32';
-import { F16_OVERFLOW, SpecError, packedBytes, type Method } from './method';
+import { F16_OVERFLOW, packedBytes, type Method } from './method';
+import { SpecError } from '../core/errors';
 
 export interface RtnParams {
   bits: number;

@@ -8,7 +8,8 @@ import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
 import { bytesOf, fromF32, toF32, u16View } from './f32';
-import { SpecError, chunkElements, type Method } from './method';
+import { chunkElements, type Method } from './method';
+import { SpecError } from '../core/errors';
 
 export interface SeedlmParams {
   /** Bits per weight: 4 (C 8, P 3) or 3 (C 12, P 4). */

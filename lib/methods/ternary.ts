@@ -7,7 +7,8 @@ import { ENCODED_DTYPES, type Dtype } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native, type TernaryDtype } from '../native';
 import { bytesOf, f32View, floatArray, floatView, u16View } from './f32';
-import { F16_MAX, SpecError, chunkElements, type Method } from './method';
+import { F16_MAX, chunkElements, type Method } from './method';
+import { SpecError } from '../core/errors';
 
 export interface TernaryParams {
   /** 'group': one f16 absmean per `group` weights; 'row': one per row (resolved to a group per

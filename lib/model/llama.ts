@@ -5,7 +5,7 @@
 // drives it.
 import { runJob } from '../jobs';
 import { native, type LlamaHeadWeights, type LlamaLayerStats, type LlamaLayerWeights } from '../native';
-import { FormatError } from '../io/safetensors';
+import { FormatError } from '../core/errors';
 import { ConfigError, parseLlamaConfig, type LlamaConfig } from './config';
 import { openWeights, type WeightReader } from './weights';
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ContainerReader } from '../container/reader';
 import type { Dtype } from '../io/dtypes';
 import { openModelSource, type ModelSource } from '../io/model-source';
-import { FormatError } from '../io/safetensors';
+import { FormatError } from '../core/errors';
 import { toF32 } from '../methods/f32';
 
 export interface WeightReader {

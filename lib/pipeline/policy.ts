@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import picomatch from 'picomatch';
 import type { Dtype } from '../io/dtypes';
 import { parseStrictJson } from '../io/strict-json';
-import { SpecError } from '../methods/method';
+import { SpecError } from '../core/errors';
 import { parseSpec, type MethodChoice } from '../methods/registry';
 
 /** Tensors with fewer elements than this are stored lossless by default. */
