@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cpu/kernels.h"
+#include "cpu/runtime/kernels.h"
 
 namespace tz {
 

@@ -1,7 +1,7 @@
 // backendInfo(): which CPU kernel path is in use and whether the CUDA backend is available.
 #include "bindings.h"
-#include "cpu/cpu_features.h"
-#include "cpu/kernels.h"
+#include "cpu/runtime/cpu_features.h"
+#include "cpu/runtime/kernels.h"
 #include "cuda_loader.h"
 
 namespace tz {

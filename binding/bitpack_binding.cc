@@ -4,7 +4,7 @@
 // Codes wider than `bits` are refused rather than masked: they would not round-trip.
 #include "args.h"
 #include "bindings.h"
-#include "cpu/bitpack.h"
+#include "cpu/codec/bitpack.h"
 
 namespace tz {
 

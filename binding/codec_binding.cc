@@ -5,9 +5,9 @@
 
 #include "args.h"
 #include "bindings.h"
-#include "cpu/byte_planes.h"
-#include "cpu/lzma_codec.h"
-#include "cpu/parallel.h"
+#include "cpu/codec/byte_planes.h"
+#include "cpu/codec/lzma_codec.h"
+#include "cpu/runtime/parallel.h"
 #include "native_job.h"
 
 namespace tz {

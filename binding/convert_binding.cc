@@ -5,8 +5,8 @@
 
 #include "args.h"
 #include "bindings.h"
-#include "cpu/kernels.h"
-#include "cpu/parallel.h"
+#include "cpu/runtime/kernels.h"
+#include "cpu/runtime/parallel.h"
 #include "cuda_call.h"
 #include "native_job.h"
 

@@ -4,7 +4,7 @@
 #pragma once
 #include <napi.h>
 
-#include "cpu/job_context.h"
+#include "cpu/runtime/job_context.h"
 #include "cuda_loader.h"
 
 namespace tz {

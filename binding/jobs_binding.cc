@@ -9,9 +9,9 @@
 
 #include "args.h"
 #include "bindings.h"
-#include "cpu/cpu_features.h"
-#include "cpu/fma_peak.h"
-#include "cpu/parallel.h"
+#include "cpu/runtime/cpu_features.h"
+#include "cpu/runtime/fma_peak.h"
+#include "cpu/runtime/parallel.h"
 #include "cuda_loader.h"
 #include "native_job.h"
 

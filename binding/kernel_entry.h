@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "args.h"
-#include "cpu/parallel.h"
+#include "cpu/runtime/parallel.h"
 #include "native_job.h"
 
 namespace tz {

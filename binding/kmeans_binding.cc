@@ -14,7 +14,7 @@
 
 #include "args.h"
 #include "bindings.h"
-#include "cpu/kmeans.h"
+#include "cpu/quant/kmeans.h"
 #include "cuda_call.h"
 #include "native_job.h"
 

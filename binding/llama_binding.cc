@@ -16,9 +16,9 @@
 
 #include "args.h"
 #include "bindings.h"
-#include "cpu/llama_layer.h"
-#include "cpu/llama_ops.h"
-#include "cpu/llama_score.h"
+#include "cpu/forward/llama_layer.h"
+#include "cpu/forward/llama_ops.h"
+#include "cpu/forward/llama_score.h"
 #include "native_job.h"
 
 namespace tz {

@@ -1,7 +1,7 @@
 // Error statistics (errorSums) and the statistics lossy methods need before encoding (weightStats).
 #include "args.h"
 #include "bindings.h"
-#include "cpu/error_stats.h"
+#include "cpu/quant/error_stats.h"
 
 namespace tz {
 

@@ -11,7 +11,7 @@
 #include <functional>
 #include <vector>
 
-#include "cpu/job_context.h"
+#include "cpu/runtime/job_context.h"
 
 namespace tz {
 

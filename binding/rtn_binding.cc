@@ -7,9 +7,9 @@
 #include <algorithm>
 
 #include "bindings.h"
-#include "cpu/bitpack.h"
-#include "cpu/rtn.h"
-#include "cpu/rtn_weighted.h"
+#include "cpu/codec/bitpack.h"
+#include "cpu/quant/rtn.h"
+#include "cpu/quant/rtn_weighted.h"
 #include "kernel_entry.h"
 
 namespace tz {

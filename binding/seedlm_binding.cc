@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "bindings.h"
-#include "cpu/seedlm_tables.h"
+#include "cpu/quant/seedlm_tables.h"
 #include "cuda_call.h"
 #include "kernel_entry.h"
 #include "native_job.h"

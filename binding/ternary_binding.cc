@@ -11,8 +11,8 @@
 #include <numeric>
 
 #include "bindings.h"
-#include "cpu/ternary.h"
-#include "cpu/ternary_weighted.h"
+#include "cpu/quant/ternary.h"
+#include "cpu/quant/ternary_weighted.h"
 #include "kernel_entry.h"
 
 namespace tz {

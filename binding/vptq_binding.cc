@@ -10,7 +10,7 @@
 
 #include "args.h"
 #include "bindings.h"
-#include "cpu/vptq.h"
+#include "cpu/quant/vptq.h"
 #include "cuda_call.h"
 #include "native_job.h"
 

@@ -141,7 +141,7 @@ export interface NativeBinding {
     weights: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: -1, rounds: number, packed: Uint8Array, scales: Uint16Array,
     importance: Float32Array, options: { threads?: number }, onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  // seedlm (binding/cpu/seedlm.h): fields hold (P + 1) bytes per block: e4, then q_p as int8.
+  // seedlm (binding/cpu/quant/seedlm.h): fields hold (P + 1) bytes per block: e4, then q_p as int8.
   /** keep 0: exhaustive search; keep K (1..32): the approximate mode's K best seeds by least-squares error. */
   seedlmEncode(weights: Float32Array, C: number, P: number, eMin: number, keep: number, seeds: Uint16Array, fields: Uint8Array, path?: KernelPath): void;
   seedlmDecode(out: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array): void;
@@ -157,7 +157,7 @@ export interface NativeBinding {
   /** The per-tensor exponent base for a tensor's max |w|. */
   seedlmExpMin(absMax: number): number;
   seedlmStates(C: number, P: number, seed: number, count: number): Uint16Array;
-  // k-means (binding/cpu/kmeans.h): points are n·v f32 values, row-major; weights one per point.
+  // k-means (binding/cpu/quant/kmeans.h): points are n·v f32 values, row-major; weights one per point.
   kmeansTrainAsync(
     points: Float32Array, v: number, k: number, weights: Float32Array | null,
     options: { iterations?: number; tolerance?: number; seed?: number; sample?: number; initSample?: number; threads?: number } & DeviceOptions,
@@ -169,7 +169,7 @@ export interface NativeBinding {
   ): NativeJobHandle<void>;
   /** One Lloyd update in place on centroids (k x v) for the labels; weights may be null. */
   kmeansUpdate(points: Float32Array, v: number, labels: Uint32Array, centroids: Float32Array, weights: Float32Array | null): { objective: number; repaired: number };
-  // vptq (binding/cpu/vptq.h): weights/out are rows x cols f32; codebooks k x v f32; one label per vector.
+  // vptq (binding/cpu/quant/vptq.h): weights/out are rows x cols f32; codebooks k x v f32; one label per vector.
   vptqGather(weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null): Float32Array;
   vptqEncodeAsync(
     weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null,

@@ -1,4 +1,4 @@
-// k-means, the engine of vptq (binding/cpu/kmeans.h): the assignment kernels (AVX2 equal to the
+// k-means, the engine of vptq (binding/cpu/quant/kmeans.h): the assignment kernels (AVX2 equal to the
 // scalar reference, label by label), and the Lloyd driver (planted clusters, a non-increasing
 // objective, empty-cluster repair, weights, determinism).
 import { strict as assert } from 'node:assert';

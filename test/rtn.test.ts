@@ -1,5 +1,5 @@
 // rtn kernels: AVX2 equals scalar bit for bit (codes, scales, decoded values), the definition in
-// binding/cpu/rtn.h holds (error bound, zero groups, partial groups), bad arguments are refused.
+// binding/cpu/quant/rtn.h holds (error bound, zero groups, partial groups), bad arguments are refused.
 import { strict as assert } from 'node:assert';
 import { backendInfo } from '../lib/index';
 import { native, type KernelPath } from '../lib/native';

@@ -1,4 +1,4 @@
-// ternary kernels and method: the definition of binding/cpu/ternary.h (absmean scales, trits,
+// ternary kernels and method: the definition of binding/cpu/quant/ternary.h (absmean scales, trits,
 // packings), AVX2 equal to scalar bit for bit, edge cases, and the method end to end.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';

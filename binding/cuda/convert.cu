@@ -2,7 +2,7 @@
 // reference runs, so results are bit-identical to it (checked by the harness).
 #include <cstdint>
 
-#include "../cpu/float_bits.h"
+#include "../cpu/runtime/float_bits.h"
 #include "convert_kernels.cuh"
 #include "tensorzip_cuda.h"
 

@@ -1,6 +1,6 @@
 // CUDA k-means kernels (kmeans_kernels.cuh). Built with --fmad=false: the fmaf calls below are
 // the definition's fused operations and every other multiply-add stays two roundings, as in
-// binding/cpu/kmeans.cc.
+// binding/cpu/quant/kmeans.cc.
 #include "kmeans_kernels.cuh"
 
 namespace tz::cuda {

@@ -1,4 +1,4 @@
-// CUDA k-means (definitions in binding/cpu/kmeans.h): the fused assignment, and the update of
+// CUDA k-means (definitions in binding/cpu/quant/kmeans.h): the fused assignment, and the update of
 // kmeans_lloyd done per cluster over its points in index order (after a stable sort by label),
 // so labels and centroids equal the CPU reference's bit for bit.
 #pragma once

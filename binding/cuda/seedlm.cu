@@ -1,7 +1,7 @@
 // CUDA seedlm search. The seeds' tables stream through shared memory in tiles that all threads
 // of a CUDA block walk in the same order; each thread keeps its block's weights in registers.
 // Built with --fmad=false, so the separate multiplies and adds of seedlm_trial stay separate.
-#include "../cpu/seedlm.h"
+#include "../cpu/quant/seedlm.h"
 #include "seedlm_kernels.cuh"
 
 namespace tz::cuda {

@@ -1,4 +1,4 @@
-// CUDA seedlm search (definitions in binding/cpu/seedlm.h): one thread per block of weights,
+// CUDA seedlm search (definitions in binding/cpu/quant/seedlm.h): one thread per block of weights,
 // every thread running seedlm_trial itself, so the chosen seeds and exponents equal the CPU
 // reference's. Launched over ranges of seeds, so a host loop can report progress and stop.
 #pragma once

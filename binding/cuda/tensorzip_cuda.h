@@ -40,13 +40,13 @@ int tzc_init(int* device_count);
 int tzc_device_info(int device, tzc_device_props* out);
 /* Converts n elements between host buffers on `device`; kind is one of the TZC_*_TO_* values above. */
 int tzc_convert(int device, int kind, const void* src, void* dst, uint64_t n, const tzc_job* job);
-/* The seedlm exhaustive search (binding/cpu/seedlm.h) for `blocks` blocks of C weights (w,
+/* The seedlm exhaustive search (binding/cpu/quant/seedlm.h) for `blocks` blocks of C weights (w,
  * host, row-major, whole blocks). table: the seeds' f32 tables (65535 · 2·C·P floats, as built by
  * seedlm_tables). Writes each block's seed and exponent e; the caller derives the coefficients
  * (seedlm_fields). Progress counts seeds searched. */
 int tzc_seedlm_search(int device, unsigned C, unsigned P, const float* table, const float* w, uint64_t blocks, int e_min,
                       uint16_t* seeds, int32_t* exponents, const tzc_job* job);
-/* k-means (binding/cpu/kmeans.h), on n points of dimension v (1..16, host, row-major) with
+/* k-means (binding/cpu/quant/kmeans.h), on n points of dimension v (1..16, host, row-major) with
  * optional weights w (n values, or null). tzc_kmeans_assign: the label of each point for k
  * centroids. tzc_kmeans_lloyd: kmeans_lloyd's iterations from the centroids passed in (k x v),
  * which it overwrites with the result; objective receives each iteration's objective (room for

@@ -1,7 +1,7 @@
 // CUDA ternary kernels. Per-group γ uses the summation order of ternary.h (sixteen lanes, each a
 // sequential sum over every 16th element, combined in a fixed tree), so scales, codes and decoded
 // values are bit-identical to the CPU reference.
-#include "../cpu/ternary.h"
+#include "../cpu/quant/ternary.h"
 #include "ternary_kernels.cuh"
 
 namespace tz::cuda {

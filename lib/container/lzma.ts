@@ -6,7 +6,7 @@ import { native } from '../native';
 
 export type LzmaSetting =
   | { mode: 'off' }
-  /** The weights profile (binding/cpu/lzma_codec.h); a large piece is first probed on its first
+  /** The weights profile (binding/cpu/codec/lzma_codec.h); a large piece is first probed on its first
    * 256 KiB and stored raw if that shows no gain. */
   | { mode: 'auto' }
   /** Every piece compressed at this preset (0-9, 'e' suffix for extreme). */

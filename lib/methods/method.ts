@@ -81,7 +81,7 @@ export interface Method<P> {
 export const F16_MAX = 65504;
 export const F16_OVERFLOW = 65520;
 
-/** Bytes of n codes of `bits` bits packed LSB first (binding/cpu/bitpack.h). */
+/** Bytes of n codes of `bits` bits packed LSB first (binding/cpu/codec/bitpack.h). */
 export const packedBytes = (n: number, bits: number) => Math.ceil((n * bits) / 8);
 
 /** Elements per chunk: a whole number of units near 4 Mi elements (bounded memory per chunk). */

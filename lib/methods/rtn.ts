@@ -1,6 +1,6 @@
 // rtn (docs/METHODS.md, "rtn"): symmetric absmax round-to-nearest, 2-8 bits, f16 scale per
 // group. The yardstick every lossy method is reported next to. Kernels:
-// binding/cpu/rtn_{scalar,avx2}.cc.
+// binding/cpu/quant/rtn_{scalar,avx2}.cc.
 import { elementImportance } from './importance';
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
@@ -31,7 +31,7 @@ export const rtn: Method<RtnParams> = {
   },
   format: (p) => `rtn:${p.bits}:g${p.group}`,
   unsupported: (_p, dtype) => (ENCODED_DTYPES.includes(dtype) ? undefined : `rtn encodes F32/F16/BF16, not ${dtype}`),
-  // Exactly the kernel's rule (binding/cpu/rtn.h): the group holding max|w| gets the scale
+  // Exactly the kernel's rule (binding/cpu/quant/rtn.h): the group holding max|w| gets the scale
   // f16(f32(max|w| / qmax)), which is Inf from 65520 on. Importance-weighted scales start there too.
   unrepresentable(p, absMax) {
     const qmax = 2 ** (p.bits - 1) - 1;

@@ -1,7 +1,7 @@
 // seedlm (docs/METHODS.md, "seedlm"; SeedLM): each block of C weights becomes a 16-bit LFSR
 // seed, a 4-bit exponent and P 4-bit coefficients, found by trying all 65535 seeds. Presets:
 // seedlm:4 (C 8, P 3, 4.0 bits/weight) and seedlm:3 (C 12, P 4, 3.0); `:fast` is the opt-in
-// approximate search. Kernels: binding/cpu/seedlm_{scalar,avx2}.cc, and for the exhaustive search
+// approximate search. Kernels: binding/cpu/quant/seedlm_{scalar,avx2}.cc, and for the exhaustive search
 // with --device cuda, binding/cuda/seedlm.cu.
 import { deviceOptions } from '../device';
 import { ENCODED_DTYPES } from '../io/dtypes';
@@ -31,7 +31,7 @@ const nibbleBytes = (p: SeedlmParams, blocks: number) => Math.ceil((blocks * (sh
  * the search first fails ("no finite fit") at about 6e19 (seedlm:3, a block of large weights). */
 export const SEEDLM_MAX_ABS = 2 ** 62;
 
-/** Exponent range the kernels accept for eMin (binding/cpu/seedlm.h). */
+/** Exponent range the kernels accept for eMin (binding/cpu/quant/seedlm.h). */
 const MIN_EXP = -110;
 const MAX_EXP = 100;
 

@@ -1,6 +1,6 @@
 // ternary (docs/METHODS.md, "ternary"): BitNet b1.58 absmean ternarization. Scales per group of N
 // weights (default 256), per row, or one per tensor; trits packed base-3 (5 per byte, 1.6 bits) or
-// 2-bit. Kernels: binding/cpu/ternary_{scalar,avx2}.cc, on every device: compress has no GPU path
+// 2-bit. Kernels: binding/cpu/quant/ternary_{scalar,avx2}.cc, on every device: compress has no GPU path
 // for ternary (binding/cuda/ternary.cu is run only by the standalone harness, cuda_check).
 import { elementImportance } from './importance';
 import { ENCODED_DTYPES, type Dtype } from '../io/dtypes';
@@ -20,11 +20,11 @@ export interface TernaryParams {
   opt: boolean;
 }
 
-/** Refinement rounds of :opt (binding/cpu/ternary.h ternary_refine). */
+/** Refinement rounds of :opt (binding/cpu/quant/ternary.h ternary_refine). */
 export const OPT_ROUNDS = 3;
 
 const perByte = (p: TernaryParams) => (p.packing === 3 ? 5 : 4);
-/** Codes per 32-byte packing block (binding/cpu/ternary.h). */
+/** Codes per 32-byte packing block (binding/cpu/quant/ternary.h). */
 const block = (p: TernaryParams) => 32 * perByte(p);
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 const packedBytes = (n: number, p: TernaryParams) => Math.ceil(n / perByte(p));

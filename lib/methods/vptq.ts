@@ -2,8 +2,8 @@
 // input column, each replaced by the index of its nearest centroid in a per-tensor f16 codebook of
 // k entries (trained by k-means on the tensor itself), optionally plus the index of a residual
 // codebook of k2 entries, optionally after per-column normalisation, optionally weighted by
-// per-column importance. Kernels: binding/cpu/kmeans*.cc (training, assignment) and
-// binding/cpu/vptq.cc; with --device cuda, the Lloyd iterations and assignments run in
+// per-column importance. Kernels: binding/cpu/quant/kmeans*.cc (training, assignment) and
+// binding/cpu/quant/vptq.cc; with --device cuda, the Lloyd iterations and assignments run in
 // binding/cuda/kmeans.cu.
 //
 // Specs: presets vptq:2, vptq:3, vptq:4 and vptq:2:large (table in docs/METHODS.md), whose k is

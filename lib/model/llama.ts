@@ -1,7 +1,7 @@
 // The forward pass of a Llama-family model, streamed layer by layer: the hidden states of every
 // sequence of a batch go through layer 0, then layer 1, ..., so only one layer's weights are in
 // memory at a time (the model may be far larger than RAM) and a .tzip is decoded tensor by
-// tensor. The arithmetic is native (binding/cpu/llama_layer.h); this file reads weights and
+// tensor. The arithmetic is native (binding/cpu/forward/llama_layer.h); this file reads weights and
 // drives it.
 import { runJob } from '../jobs';
 import { native, type LlamaHeadWeights, type LlamaLayerStats, type LlamaLayerWeights } from '../native';

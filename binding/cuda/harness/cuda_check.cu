@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "../../cpu/job_context.h"
-#include "../../cpu/kernels.h"
-#include "../../cpu/kmeans.h"
-#include "../../cpu/seedlm_tables.h"
-#include "../../cpu/ternary.h"
+#include "../../cpu/runtime/job_context.h"
+#include "../../cpu/runtime/kernels.h"
+#include "../../cpu/quant/kmeans.h"
+#include "../../cpu/quant/seedlm_tables.h"
+#include "../../cpu/quant/ternary.h"
 #include "../convert_kernels.cuh"
 #include "../ternary_kernels.cuh"
 #include "../tensorzip_cuda.h"
@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
   cudaFree(dA);
   cudaFree(dB);
 
-  // ternary (binding/cpu/ternary.h): encode (scales + packed codes) and decode, against the
+  // ternary (binding/cpu/quant/ternary.h): encode (scales + packed codes) and decode, against the
   // scalar reference, for both packings, f16 group scales and one per-tensor scale.
   {
     std::normal_distribution<float> normal(0.0f, 0.02f);
@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
     cudaFree(dPacked);
   }
 
-  // seedlm (binding/cpu/seedlm.h): the exhaustive search on N(0, 0.02) blocks. Seeds and
+  // seedlm (binding/cpu/quant/seedlm.h): the exhaustive search on N(0, 0.02) blocks. Seeds and
   // exponents must equal the scalar reference's on a sample (the reference takes ~20 ms a
   // block); then the search is timed on one 1536 x 8960 tensor. Operations per trial as in
   // bench/seedlm.bench.ts.
@@ -303,7 +303,7 @@ int main(int argc, char** argv) {
     notes.push_back(line);
   }
 
-  // k-means (binding/cpu/kmeans.h): the CUDA Lloyd loop against kmeans_lloyd on the CPU from the
+  // k-means (binding/cpu/quant/kmeans.h): the CUDA Lloyd loop against kmeans_lloyd on the CPU from the
   // same initial centroids (the first k points). Planted, well-separated clusters and random
   // data: centroids must be identical, the final labels identical, objectives within 1e-5
   // relative (they are summed in another order). Then VPTQ's published case is timed: 7,340,032

@@ -2,7 +2,7 @@
 #include <algorithm>
 
 #include "gemm.h"
-#include "kernels.h"
+#include "../runtime/kernels.h"
 
 namespace tz::scalar {
 

@@ -2,7 +2,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels.h"
+#include "../runtime/kernels.h"
 #include "kmeans.h"
 
 namespace tz::scalar {

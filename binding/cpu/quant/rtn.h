@@ -17,7 +17,7 @@
 #include <string>
 
 #include "decode_fault.h"
-#include "float_bits.h"
+#include "../runtime/float_bits.h"
 
 namespace tz {
 

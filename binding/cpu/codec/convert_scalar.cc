@@ -1,6 +1,6 @@
 // Scalar reference for dtype conversion: a loop over the bit-level definitions in float_bits.h.
-#include "float_bits.h"
-#include "kernels.h"
+#include "../runtime/float_bits.h"
+#include "../runtime/kernels.h"
 
 namespace tz::scalar {
 

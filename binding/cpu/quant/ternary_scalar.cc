@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels.h"
+#include "../runtime/kernels.h"
 #include "ternary.h"
 
 namespace tz::scalar {

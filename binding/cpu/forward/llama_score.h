@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "gemm.h"
-#include "job_context.h"
+#include "../runtime/job_context.h"
 
 namespace tz {
 

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels.h"
+#include "../runtime/kernels.h"
 #include "llama_ops.h"
-#include "parallel.h"
+#include "../runtime/parallel.h"
 
 namespace tz {
 

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <vector>
 
-#include "job_context.h"
-#include "kernels.h"
-#include "parallel.h"
+#include "../runtime/job_context.h"
+#include "../runtime/kernels.h"
+#include "../runtime/parallel.h"
 
 namespace tz {
 

@@ -1,5 +1,5 @@
 // seedlm search, scalar reference: every seed for every block, in the order of seedlm.h.
-#include "kernels.h"
+#include "../runtime/kernels.h"
 #include "seedlm_tables.h"
 
 namespace tz::scalar {

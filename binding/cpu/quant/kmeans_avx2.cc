@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "kernels.h"
+#include "../runtime/kernels.h"
 #include "kmeans.h"
 
 namespace tz::avx2 {

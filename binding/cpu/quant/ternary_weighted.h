@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "float_bits.h"
+#include "../runtime/float_bits.h"
 
 namespace tz {
 

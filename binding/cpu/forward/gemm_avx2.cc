@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "gemm.h"
-#include "kernels.h"
+#include "../runtime/kernels.h"
 
 namespace tz::avx2 {
 

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels.h"
+#include "../runtime/kernels.h"
 #include "seedlm_tables.h"
 
 namespace tz::avx2 {

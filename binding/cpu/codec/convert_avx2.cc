@@ -2,7 +2,7 @@
 // bit patterns, NaN payloads, Inf, subnormals and rounding ties). Tails use the scalar code.
 #include <immintrin.h>
 
-#include "kernels.h"
+#include "../runtime/kernels.h"
 
 namespace tz::avx2 {
 

@@ -7,7 +7,7 @@
 #include <cstddef>
 
 #include "gemm.h"
-#include "job_context.h"
+#include "../runtime/job_context.h"
 
 namespace tz {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "kernels.h"
+#include "../runtime/kernels.h"
 #include "ternary.h"
 
 namespace tz::avx2 {

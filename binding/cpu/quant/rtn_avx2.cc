@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "bitpack.h"
-#include "kernels.h"
+#include "../codec/bitpack.h"
+#include "../runtime/kernels.h"
 #include "rtn.h"
 
 namespace tz::avx2 {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "bitpack.h"
+#include "../codec/bitpack.h"
 #include "rtn.h"
 
 namespace tz {

@@ -34,7 +34,7 @@
 #include "decode_fault.h"
 #endif
 
-#include "float_bits.h"
+#include "../runtime/float_bits.h"
 
 namespace tz {
 

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels.h"
+#include "../runtime/kernels.h"
 #include "llama_ops.h"
-#include "parallel.h"
+#include "../runtime/parallel.h"
 
 namespace tz {
 

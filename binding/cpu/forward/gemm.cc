@@ -7,8 +7,8 @@
 #include <sys/mman.h>
 #endif
 
-#include "kernels.h"
-#include "parallel.h"
+#include "../runtime/kernels.h"
+#include "../runtime/parallel.h"
 
 namespace tz {
 

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "job_context.h"
+#include "../runtime/job_context.h"
 
 namespace tz {
 

@@ -6,10 +6,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "job_context.h"
-#include "kernels.h"
+#include "../runtime/job_context.h"
+#include "../runtime/kernels.h"
 #include "kmeans.h"
-#include "parallel.h"
+#include "../runtime/parallel.h"
 
 namespace tz {
 
