@@ -1,5 +1,7 @@
-// Dtype conversion entry points: convert() (synchronous, for small arrays and tests that pin a
-// kernel path) and convertAsync() (a job: threads, progress, cancellation, optional CUDA).
+// Dtype conversion: convert({ kind, src, dst, threads?, device?, cudaDevice? }, onProgress), a job
+// (threads, progress, cancellation, optionally on the GPU). kind: 'f32_to_bf16', 'bf16_to_f32',
+// 'f32_to_f16' or 'f16_to_f32'; src and dst of equal length, not overlapping.
+// Rows f32_to_bf16, bf16_to_f32, f32_to_f16, f16_to_f32 (kernel_row.h) take { src, dst }.
 #include <cstring>
 #include <stdexcept>
 
@@ -8,6 +10,8 @@
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
 #include "cuda_call.h"
+#include "kernel_row.h"
+#include "named_args.h"
 #include "native_job.h"
 
 namespace tz {
@@ -40,74 +44,72 @@ const ConvertKind kKinds[] = {
      }},
 };
 
+const ConvertKind& KindNamed(Napi::Env env, const std::string& name) {
+  for (const auto& k : kKinds)
+    if (name == k.name) return k;
+  throw Napi::TypeError::New(env, "unknown conversion kind '" + name + "'");
+}
+
 struct ConvertCall {
   const ConvertKind* kind;
-  Napi::TypedArray src, dst;
+  const void* src;
+  void* dst;
   size_t n;
 };
 
-// convert(kind, src, dst, ...): validates the kind, both arrays' types, equal lengths, no overlap.
-ConvertCall ParseConvert(const Napi::CallbackInfo& info) {
-  const std::string name = RequireString(info, 0, "kind");
-  const ConvertKind* kind = nullptr;
-  for (const auto& k : kKinds)
-    if (name == k.name) kind = &k;
-  if (!kind) throw Napi::TypeError::New(info.Env(), "unknown conversion kind '" + name + "'");
-  Napi::TypedArray src = RequireTypedArray(info, 1, kind->src, "source");
-  Napi::TypedArray dst = RequireTypedArray(info, 2, kind->dst, "destination");
+// { src, dst }: both arrays' types for the kind, equal lengths, no overlap.
+ConvertCall ParseConvert(NamedArgs& a, const ConvertKind& kind) {
+  Napi::TypedArray src = a.array("src", kind.src);
+  Napi::TypedArray dst = a.array("dst", kind.dst);
   if (src.ElementLength() != dst.ElementLength())
-    throw Napi::RangeError::New(info.Env(), "destination has " + std::to_string(dst.ElementLength()) +
-                                                " elements, source has " + std::to_string(src.ElementLength()));
-  RequireDisjoint(src, dst, "source and destination");
-  return {kind, src, dst, src.ElementLength()};
+    throw Napi::RangeError::New(a.Env(), "dst has " + std::to_string(dst.ElementLength()) + " elements, src has " + std::to_string(src.ElementLength()));
+  RequireDisjoint(src, dst, "src and dst");
+  return {&kind, TypedArrayBytes(src), TypedArrayBytes(dst), src.ElementLength()};
 }
 
-// convert(kind, src, dst, path?) with path 'auto' (the dispatched table), 'scalar' or 'avx2'.
 Napi::Value Convert(const Napi::CallbackInfo& info) {
-  ConvertCall c = ParseConvert(info);
-  c.kind->run(RequireKernelPath(info, 3), TypedArrayBytes(c.src), TypedArrayBytes(c.dst), c.n);
-  return info.Env().Undefined();
-}
-
-// convertAsync(kind, src, dst, { threads, device, cudaDevice }, onProgress) -> { promise, cancel }
-Napi::Value ConvertAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ConvertCall c = ParseConvert(info);
-  Napi::Object options = OptionalObject(info, 3, "options");
-  const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
-  const int gpu = OptionalCudaDevice(env, options);
-  const ConvertKind* kind = c.kind;
-  const void* src = TypedArrayBytes(c.src);
-  void* dst = TypedArrayBytes(c.dst);
-  const size_t n = c.n;
-  const size_t srcSize = c.src.ByteLength() / (n ? n : 1), dstSize = c.dst.ByteLength() / (n ? n : 1);
-
+  NamedArgs a(info, 0);
+  const ConvertCall c = ParseConvert(a, KindNamed(env, a.string("kind")));
+  const unsigned threads = a.threads();
+  const int gpu = OptionalCudaDevice(env, a.object());
+  const size_t srcSize = c.kind->src == napi_float32_array ? 4 : 2, dstSize = c.kind->dst == napi_float32_array ? 4 : 2;
   JobWork work;
   if (gpu < 0) {
     const KernelTable* table = &kernels();
     work = [=](JobContext& ctx) -> JobResult {
       // 1 Mi elements per chunk: large enough to amortise scheduling, small enough for prompt
       // cancellation and smooth progress.
-      parallel_for(n, size_t(1) << 20, threads, ctx, [&](size_t b, size_t e) {
-        kind->run(*table, static_cast<const uint8_t*>(src) + b * srcSize, static_cast<uint8_t*>(dst) + b * dstSize, e - b);
+      parallel_for(c.n, size_t(1) << 20, threads, ctx, [&](size_t b, size_t e) {
+        c.kind->run(*table, static_cast<const uint8_t*>(c.src) + b * srcSize, static_cast<uint8_t*>(c.dst) + b * dstSize, e - b);
       });
       return nullptr;
     };
   } else {
     work = [=](JobContext& ctx) -> JobResult {
       const tzc_job job = CudaJob(ctx);
-      CheckCuda(Cuda().convert(gpu, kind->cudaKind, src, dst, n, &job), "conversion");
+      CheckCuda(Cuda().convert(gpu, c.kind->cudaKind, c.src, c.dst, c.n, &job), "conversion");
       return nullptr;
     };
   }
-  return StartJob(env, std::move(work), {info.Length() > 4 ? info[4] : env.Undefined(), {c.src, c.dst}});
+  return StartJob(env, std::move(work), {info.Length() > 1 ? info[1] : env.Undefined(), std::move(a.keep())});
+}
+
+unsigned RunConvertRow(NamedArgs& a, const KernelTable& k, const char* kind) {
+  const ConvertCall c = ParseConvert(a, KindNamed(a.Env(), kind));
+  c.kind->run(k, c.src, c.dst, c.n);
+  return 0;
 }
 
 }  // namespace
 
+unsigned RunRow_f32_to_bf16(NamedArgs& a, const KernelTable& k) { return RunConvertRow(a, k, "f32_to_bf16"); }
+unsigned RunRow_bf16_to_f32(NamedArgs& a, const KernelTable& k) { return RunConvertRow(a, k, "bf16_to_f32"); }
+unsigned RunRow_f32_to_f16(NamedArgs& a, const KernelTable& k) { return RunConvertRow(a, k, "f32_to_f16"); }
+unsigned RunRow_f16_to_f32(NamedArgs& a, const KernelTable& k) { return RunConvertRow(a, k, "f16_to_f32"); }
+
 void RegisterConvert(Napi::Env env, Napi::Object exports) {
   exports.Set("convert", Napi::Function::New(env, Convert, "convert"));
-  exports.Set("convertAsync", Napi::Function::New(env, ConvertAsync, "convertAsync"));
 }
 
 }  // namespace tz

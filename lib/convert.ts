@@ -13,22 +13,22 @@ export interface ConvertSyncOptions<T> {
 }
 
 export function f32ToBf16(src: Float32Array, { dst = new Uint16Array(src.length), path }: ConvertSyncOptions<Uint16Array> = {}): Uint16Array {
-  native.convert('f32_to_bf16', src, dst, path);
+  native.kernelRow('f32_to_bf16', { src, dst }, path);
   return dst;
 }
 
 export function bf16ToF32(src: Uint16Array, { dst = new Float32Array(src.length), path }: ConvertSyncOptions<Float32Array> = {}): Float32Array {
-  native.convert('bf16_to_f32', src, dst, path);
+  native.kernelRow('bf16_to_f32', { src, dst }, path);
   return dst;
 }
 
 export function f32ToF16(src: Float32Array, { dst = new Uint16Array(src.length), path }: ConvertSyncOptions<Uint16Array> = {}): Uint16Array {
-  native.convert('f32_to_f16', src, dst, path);
+  native.kernelRow('f32_to_f16', { src, dst }, path);
   return dst;
 }
 
 export function f16ToF32(src: Uint16Array, { dst = new Float32Array(src.length), path }: ConvertSyncOptions<Float32Array> = {}): Float32Array {
-  native.convert('f16_to_f32', src, dst, path);
+  native.kernelRow('f16_to_f32', { src, dst }, path);
   return dst;
 }
 
@@ -59,6 +59,6 @@ export async function convertAsync(
 ): Promise<Float32Array | Uint16Array> {
   dst ??= kind.startsWith('f32_') ? new Uint16Array(src.length) : new Float32Array(src.length);
   const out = dst;
-  await runJob((progress) => native.convertAsync(kind, src, out, options, progress), { signal, onProgress });
+  await runJob((progress) => native.convert({ kind, src, dst: out, ...options }, progress), { signal, onProgress });
   return out;
 }

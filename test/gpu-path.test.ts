@@ -89,7 +89,7 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     // The stand-in has no conversion kernel: the error comes back through CheckCuda.
     const r = spawnSync(process.execPath, ['-e', `
       const { native } = require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native.js'))});
-      const job = native.convertAsync('f32_to_bf16', new Float32Array(4), new Uint16Array(4), { device: 'cuda' });
+      const job = native.convert({ kind: 'f32_to_bf16', src: new Float32Array(4), dst: new Uint16Array(4), device: 'cuda' });
       job.promise.then(() => console.log('resolved'), (e) => console.log('rejected: ' + e.message));
     `], { encoding: 'utf8', env: { ...process.env, ...standIn } });
     assert.equal(r.stdout.trim(), 'rejected: conversion failed on the GPU: stand-in: no conversion');

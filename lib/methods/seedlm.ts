@@ -81,9 +81,9 @@ export const seedlm: Method<SeedlmParams> = {
     // The search takes minutes per chunk: its progress feeds the bar and its ETA.
     // The exhaustive search has a CUDA kernel; the approximate one runs on the CPU.
     const device = p.fast ? {} : deviceOptions(cuda);
-    await runJob((progress) => native.seedlmEncodeAsync(w, C, P, eMin, p.fast ? FAST_KEEP : 0, seeds, fields, { threads, ...device }, progress), { signal, onProgress });
+    await runJob((progress) => native.seedlmEncode({ weights: w, C, P, eMin, keep: p.fast ? FAST_KEEP : 0, seeds, fields, threads, ...device }, progress), { signal, onProgress });
     const recon = new Float32Array(w.length);
-    await runJob((progress) => native.seedlmDecodeAsync(recon, C, P, eMin, seeds, fields, { threads }, progress), { signal });
+    await runJob((progress) => native.seedlmDecode({ out: recon, C, P, eMin, seeds, fields, threads }, progress), { signal });
     return { streams: [bytesOf(seeds), packFields(fields), Uint8Array.of(eMin & 255)], decoded: fromF32(dtype, recon) };
   },
   async decode(p, dtype, [seedBytes, nibbles, exponent], elements, { threads, signal }) {
@@ -93,7 +93,7 @@ export const seedlm: Method<SeedlmParams> = {
     const blocks = blocksOf(p, elements);
     const out = new Float32Array(elements);
     const fields = unpackFields(p, nibbles, blocks);
-    await runJob((progress) => native.seedlmDecodeAsync(out, C, P, eMin, u16View(seedBytes), fields, { threads }, progress), { signal });
+    await runJob((progress) => native.seedlmDecode({ out, C, P, eMin, seeds: u16View(seedBytes), fields, threads }, progress), { signal });
     return fromF32(dtype, out);
   },
 };

@@ -172,7 +172,7 @@ async function trainingSet(p: VptqParams, input: Input, step: number, numel: num
   let seen = 0, taken = 0;
   for (let e = 0; e < numel && taken < want; e += step) {
     const chunk = toF32(input.dtype, await input.read(e, Math.min(step, numel - e)));
-    const vectors = native.vptqGather(chunk, cols, p.v, scale, bias);
+    const vectors = native.vptqGather({ weights: chunk, cols, v: p.v, scale: scale ?? undefined, bias: bias ?? undefined });
     for (let i = 0; i < vectors.length / p.v && taken < want; i++, seen++) {
       if (want < total && rng.uniform() * (total - seen) >= want - taken) continue;
       x.set(vectors.subarray(i * p.v, (i + 1) * p.v), taken * p.v);
@@ -188,8 +188,8 @@ async function trainingSet(p: VptqParams, input: Input, step: number, numel: num
 
 async function train(points: Float32Array, v: number, k: number, weights: Float32Array | null, iterations: number, ctx: JobContext): Promise<Float32Array> {
   const { threads, signal } = ctx;
-  const options = { iterations, tolerance: TOLERANCE, seed: SEED, initSample: INIT_PER_CENTROID * k, threads, ...deviceOptions(ctx.cuda) };
-  const { centroids } = await runJob((progress) => native.kmeansTrainAsync(points, v, k, weights, options, progress), { signal });
+  const args = { points, v, k, weights: weights ?? undefined, iterations, tolerance: TOLERANCE, seed: SEED, initSample: INIT_PER_CENTROID * k, threads, ...deviceOptions(ctx.cuda) };
+  const { centroids } = await runJob((progress) => native.kmeansTrain(args, progress), { signal });
   return roundF16(centroids);
 }
 
@@ -247,7 +247,7 @@ export const vptq: Method<VptqParams> = {
     if (p.k2) {
       // The residual codebook is trained on what the f16 codebook leaves of the same vectors.
       const labels = new Uint32Array(x.length / p.v);
-      await runJob((progress) => native.kmeansAssignAsync(x, p.v, c1, labels, { threads: ctx.threads, ...deviceOptions(ctx.cuda) }, progress), { signal: ctx.signal });
+      await runJob((progress) => native.kmeansAssign({ points: x, v: p.v, centroids: c1, labels, threads: ctx.threads, ...deviceOptions(ctx.cuda) }, progress), { signal: ctx.signal });
       for (let i = 0; i < labels.length; i++) for (let t = 0; t < p.v; t++) x[i * p.v + t] -= c1[labels[i] * p.v + t];
       streams.push(f16(await train(x, p.v, p.k2, w, p.iterations, ctx)));
     }
@@ -258,9 +258,9 @@ export const vptq: Method<VptqParams> = {
     const t = tables(p, facts.tensorStreams!);
     const w = toF32(dtype, raw);
     const n = vectorsOf(p, w.length / columns(p));
-    const labels = new Uint32Array(n), labels2 = p.k2 ? new Uint32Array(n) : null;
+    const labels = new Uint32Array(n), labels2 = p.k2 ? new Uint32Array(n) : undefined;
     const recon = new Float32Array(w.length);
-    await runJob((progress) => native.vptqEncodeAsync(w, columns(p), p.v, t.scale, t.bias, t.c1, t.c2, labels, labels2, recon, { threads, ...deviceOptions(cuda) }, progress), { signal, onProgress });
+    await runJob((progress) => native.vptqEncode({ ...layout(p, t), weights: w, labels, labels2, recon, threads, ...deviceOptions(cuda) }, progress), { signal, onProgress });
     const streams = [pack(labels, log2(p.k))];
     if (labels2) streams.push(pack(labels2, log2(p.k2)));
     return { streams, decoded: fromF32(dtype, recon) };
@@ -269,12 +269,17 @@ export const vptq: Method<VptqParams> = {
     const t = tables(p, tensorStreams);
     const n = vectorsOf(p, elements / columns(p));
     const labels = unpack(streams[0], n, log2(p.k));
-    const labels2 = p.k2 ? unpack(streams[1], n, log2(p.k2)) : null;
+    const labels2 = p.k2 ? unpack(streams[1], n, log2(p.k2)) : undefined;
     const out = new Float32Array(elements);
-    await runJob((progress) => native.vptqDecodeAsync(out, columns(p), p.v, t.scale, t.bias, t.c1, t.c2, labels, labels2, { threads }, progress), { signal });
+    await runJob((progress) => native.vptqDecode({ ...layout(p, t), out, labels, labels2, threads }, progress), { signal });
     return fromF32(dtype, out);
   },
 };
+
+/** The chunk layout and codebooks of the native encode and decode. */
+function layout(p: VptqParams, t: Tables) {
+  return { cols: columns(p), v: p.v, scale: t.scale ?? undefined, bias: t.bias ?? undefined, codebook: t.c1, residual: t.c2 ?? undefined };
+}
 
 function pack(codes: Uint32Array, bits: number): Uint8Array {
   const out = new Uint8Array(packedBytes(codes.length, bits));
