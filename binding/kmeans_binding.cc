@@ -1,26 +1,24 @@
 // k-means entry points (definitions in cpu/kmeans.h), the engine of vptq; arguments by name:
 //   kmeansTrain({ points, v, k, weights?, iterations?, tolerance?, seed?, sample?, initSample?,
-//     threads?, device?, cudaDevice? }, onProgress) -> job resolving
+//     threads?, device? }, onProgress) -> job resolving
 //     { centroids: Float32Array (k x v), objective: number[], repaired }
-//   kmeansAssign({ points, v, centroids, labels, threads?, device?, cudaDevice? }, onProgress) ->
-//     job writing the label (Uint32Array) of every point
+//   kmeansAssign({ points, v, centroids, labels, threads?, device? }, onProgress) -> job writing
+//     the label (Uint32Array) of every point
 //   kmeansUpdate({ points, v, labels, centroids, weights? }) -> { objective, repaired }: one Lloyd
 //     update in place on centroids (k x v) for the labels (synchronous, serial).
 // points: Float32Array of n·v values (row-major); weights: one f32 >= 0 per point.
-// { device: 'cuda', cudaDevice } runs the Lloyd iterations / the assignment on the GPU (the
-// sampling and k-means++ stay on the CPU); the results are the same.
+// device (backend_table.h) places the Lloyd iterations ("k-means Lloyd") and the assignment
+// ("k-means assign"); the sampling and k-means++ stay on the CPU. The results are the same.
 // Row kmeans_assign (kernel_row.h) takes kmeansAssign's arguments.
 #include <algorithm>
 #include <cmath>
 #include <memory>
 
 #include "args.h"
+#include "backend_table.h"
 #include "bindings.h"
 #include "cpu/kmeans.h"
-#include "cuda_call.h"
 #include "kernel_row.h"
-#include "named_args.h"
-#include "native_job.h"
 
 namespace tz {
 
@@ -71,21 +69,13 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
     if (!t.IsNumber() || !(t.As<Napi::Number>().DoubleValue() >= 0)) throw Napi::RangeError::New(env, "tolerance must be a number >= 0");
     o.tolerance = t.As<Napi::Number>().DoubleValue();
   }
-  const int gpu = OptionalCudaDevice(env, a.object());
+  const Capability<KmeansLloydCall>& row = backend_table().kmeansLloyd;
+  const Placement p = Place(row, DeviceRequest(a), KmeansLloydCall{});
   const KernelTable* kt = &kernels();
-  JobWork work = [=](JobContext& ctx) -> JobResult {
-    KmeansLloydFn lloyd;
-    if (gpu >= 0)
-      lloyd = [&](const float* tx, size_t tn, const float* tw, KmeansResult& r) {
-        std::vector<double> objective(o.maxIterations);
-        unsigned iterations = 0, repaired = 0;
-        const tzc_job job = CudaJob(ctx);
-        CheckCuda(Cuda().kmeansLloyd(gpu, tx, tn, v, tw, o.k, o.maxIterations, o.tolerance, r.centroids.data(), objective.data(), &iterations,
-                                     &repaired, &job),
-                  "k-means");
-        r.objective.assign(objective.begin(), objective.begin() + std::min<size_t>(iterations, objective.size()));
-        r.repaired = repaired;
-      };
+  JobWork work = [=, &row](JobContext& ctx) -> JobResult {
+    const KmeansLloydFn lloyd = [&](const float* tx, size_t tn, const float* tw, KmeansResult& r) {
+      Run(row, p, KmeansLloydCall{tx, tn, v, tw, o.k, o.maxIterations, o.tolerance, &r}, threads, ctx);
+    };
     auto r = std::make_shared<KmeansResult>(kmeans_train(*kt, x, n, v, w, o, threads, ctx, lloyd));
     return [r](Napi::Env e) {
       Napi::Object out = Napi::Object::New(e);
@@ -102,43 +92,20 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
   return StartJob(env, std::move(work), {info.Length() > 1 ? info[1] : env.Undefined(), std::move(a.keep())});
 }
 
-struct AssignArgs {
-  std::shared_ptr<KmeansCentroids> c;
+KmeansAssignCall ParseAssign(NamedArgs& a) {
+  unsigned v;
   const float* x;
-  size_t n;
-  uint32_t* labels;
-  const float* centroids;  // k x v, as passed (the GPU's layout)
-  unsigned v, k;
-};
-
-AssignArgs ParseAssign(NamedArgs& a) {
-  AssignArgs r;
-  r.n = Points(a, r.v, r.x);
-  Napi::TypedArray centroids = Centroids(a, r.v);
-  r.labels = reinterpret_cast<uint32_t*>(TypedArrayBytes(Labels(a, r.n)));
-  r.k = unsigned(centroids.ElementLength() / r.v);
-  r.centroids = reinterpret_cast<const float*>(TypedArrayBytes(centroids));
-  r.c = std::make_shared<KmeansCentroids>();
-  r.c->set(r.v, r.k, r.centroids);
-  return r;
+  const size_t n = Points(a, v, x);
+  Napi::TypedArray centroids = Centroids(a, v);
+  uint32_t* labels = reinterpret_cast<uint32_t*>(TypedArrayBytes(Labels(a, n)));
+  auto c = std::make_shared<KmeansCentroids>();
+  c->set(v, unsigned(centroids.ElementLength() / v), reinterpret_cast<const float*>(TypedArrayBytes(centroids)));
+  return {c, x, n, labels};
 }
 
 Napi::Value Assign(const Napi::CallbackInfo& info) {
   NamedArgs a(info, 0);
-  const AssignArgs p = ParseAssign(a);
-  const unsigned threads = a.threads();
-  const int gpu = OptionalCudaDevice(info.Env(), a.object());
-  const KernelTable* kt = &kernels();
-  JobWork work = [p, threads, gpu, kt](JobContext& ctx) -> JobResult {
-    if (gpu < 0) {
-      kmeans_assign_all(*kt, *p.c, p.x, p.n, p.labels, threads, ctx);
-    } else {
-      const tzc_job job = CudaJob(ctx);
-      CheckCuda(Cuda().kmeansAssign(gpu, p.x, p.n, p.v, p.centroids, p.k, p.labels, &job), "k-means assignment");
-    }
-    return nullptr;
-  };
-  return StartJob(info.Env(), std::move(work), {info.Length() > 1 ? info[1] : info.Env().Undefined(), std::move(a.keep())});
+  return StartCapabilityJob(info, a, backend_table().kmeansAssign, ParseAssign(a));
 }
 
 Napi::Value Update(const Napi::CallbackInfo& info) {
@@ -169,8 +136,8 @@ Napi::Value Update(const Napi::CallbackInfo& info) {
 }  // namespace
 
 unsigned RunRow_kmeans_assign(NamedArgs& a, const KernelTable& k) {
-  const AssignArgs p = ParseAssign(a);
-  k.kmeans_assign(*p.c, p.x, p.n, p.labels);
+  const KmeansAssignCall c = ParseAssign(a);
+  k.kmeans_assign(*c.c, c.x, c.n, c.labels);
   return 0;
 }
 

@@ -1,20 +1,16 @@
 // vptq entry points (layout in cpu/vptq.h), arguments by name:
 //   vptqGather({ weights, cols, v, scale?, bias? }) -> Float32Array of the chunk's vectors
 //   vptqEncode({ weights, cols, v, scale?, bias?, codebook, residual?, labels, labels2?, recon,
-//     threads?, device?, cudaDevice? }, onProgress): labels (Uint32Array, one per vector) and the
-//     reconstruction; on the GPU (device 'cuda') with the same result
-//   vptqDecode({ out, cols, v, scale?, bias?, codebook, residual?, labels, labels2?, threads? },
-//     onProgress)
+//     threads?, device? }, onProgress): labels (Uint32Array, one per vector) and the reconstruction
+//   vptqDecode({ out, cols, v, scale?, bias?, codebook, residual?, labels, labels2?, threads?,
+//     device? }, onProgress)
+//   device: where the job runs (backend_table.h), with the same result.
 // weights/out: Float32Array of rows x cols; codebooks: Float32Array of k x v; scale and bias one
 // value per column, both or neither; labels2 exactly with a residual codebook.
-#include <memory>
-
 #include "args.h"
+#include "backend_table.h"
 #include "bindings.h"
 #include "cpu/vptq.h"
-#include "cuda_call.h"
-#include "named_args.h"
-#include "native_job.h"
 
 namespace tz {
 
@@ -71,24 +67,14 @@ uint32_t* Labels(NamedArgs& a, const char* key, size_t vectors, size_t k, bool c
   return p;
 }
 
-struct Codebooks {
-  const float* c1 = nullptr;
-  const float* c2 = nullptr;
-  size_t k1 = 0, k2 = 0;
-  uint32_t* l1 = nullptr;
-  uint32_t* l2 = nullptr;
-};
-
-// codebook, residual?, labels, labels2?.
-Codebooks ParseCodebooks(NamedArgs& a, const Layout& r, bool checkLabels) {
-  Codebooks c;
-  c.k1 = Codebook(a, "codebook", r.l.v, c.c1);
+// codebook, residual?, labels, labels2? into c (k1, k2 and the labels' pointers).
+void ParseCodebooks(NamedArgs& a, VptqCall& c, bool checkLabels) {
+  c.k1 = unsigned(Codebook(a, "codebook", c.l.v, c.c1));
   const bool residual = a.has("residual");
   if (residual != a.has("labels2")) throw Napi::TypeError::New(a.Env(), "labels2 must be given exactly when a residual codebook is");
-  if (residual) c.k2 = Codebook(a, "residual", r.l.v, c.c2);
-  c.l1 = Labels(a, "labels", r.l.vectors(), c.k1, checkLabels);
-  if (residual) c.l2 = Labels(a, "labels2", r.l.vectors(), c.k2, checkLabels);
-  return c;
+  if (residual) c.k2 = unsigned(Codebook(a, "residual", c.l.v, c.c2));
+  c.l1 = Labels(a, "labels", c.l.vectors(), c.k1, checkLabels);
+  if (residual) c.l2 = Labels(a, "labels2", c.l.vectors(), c.k2, checkLabels);
 }
 
 Napi::Value Gather(const Napi::CallbackInfo& info) {
@@ -99,62 +85,29 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
   return x;
 }
 
-Napi::Value Encode(const Napi::CallbackInfo& info) {
+template <bool Encode>
+Napi::Value Vptq(const Napi::CallbackInfo& info) {
   NamedArgs a(info, 0);
-  const Layout r = ParseLayout(a, "weights");
-  const Codebooks c = ParseCodebooks(a, r, false);
-  Napi::TypedArray recon = a.array("recon", napi_float32_array);
-  if (recon.ElementLength() != r.l.rows * r.l.cols) throw Napi::RangeError::New(info.Env(), "recon must be as long as weights");
-  RequireDisjoint(recon, r.array, "recon and weights");
-  auto c1 = std::make_shared<KmeansCentroids>();
-  c1->set(r.l.v, unsigned(c.k1), c.c1);
-  std::shared_ptr<KmeansCentroids> c2;
-  if (c.c2) c2 = std::make_shared<KmeansCentroids>(), c2->set(r.l.v, unsigned(c.k2), c.c2);
-  const unsigned threads = a.threads();
-  const int gpu = OptionalCudaDevice(info.Env(), a.object());
-  float* out = reinterpret_cast<float*>(TypedArrayBytes(recon));
-  const KernelTable* kt = &kernels();
-  JobWork work = [l = r.l, w = r.w, c1, c2, c, out, threads, gpu, kt](JobContext& ctx) -> JobResult {
-    if (gpu < 0) {
-      vptq_encode(*kt, l, w, *c1, c2.get(), c.l1, c.l2, out, threads, ctx);
-      return nullptr;
-    }
-    // On the GPU: every vector's label (and its residual's) in one assignment each, then the
-    // reconstruction as the decoder makes it, which is what vptq_encode computes.
-    const size_t n = l.vectors();
-    std::vector<float> x(n * l.v);
-    vptq_gather(l, w, 0, n, x.data());
-    const tzc_job job = CudaJob(ctx);
-    CheckCuda(Cuda().kmeansAssign(gpu, x.data(), n, l.v, c.c1, unsigned(c.k1), c.l1, &job), "the vptq assignment");
-    if (c.c2) {
-      for (size_t i = 0; i < n; ++i)
-        for (unsigned t = 0; t < l.v; ++t) x[i * l.v + t] -= c.c1[size_t(c.l1[i]) * l.v + t];
-      CheckCuda(Cuda().kmeansAssign(gpu, x.data(), n, l.v, c.c2, unsigned(c.k2), c.l2, &job), "the vptq residual assignment");
-    }
-    vptq_decode(l, c.c1, c.c2, c.l1, c.l2, out, threads, ctx);
-    return nullptr;
-  };
-  return StartJob(info.Env(), std::move(work), {info.Length() > 1 ? info[1] : info.Env().Undefined(), std::move(a.keep())});
-}
-
-Napi::Value Decode(const Napi::CallbackInfo& info) {
-  NamedArgs a(info, 0);
-  const Layout r = ParseLayout(a, "out");
-  const Codebooks c = ParseCodebooks(a, r, true);
-  const unsigned threads = a.threads();
-  JobWork work = [l = r.l, out = r.w, c, threads](JobContext& ctx) -> JobResult {
-    vptq_decode(l, c.c1, c.c2, c.l1, c.l2, out, threads, ctx);
-    return nullptr;
-  };
-  return StartJob(info.Env(), std::move(work), {info.Length() > 1 ? info[1] : info.Env().Undefined(), std::move(a.keep())});
+  const Layout r = ParseLayout(a, Encode ? "weights" : "out");
+  VptqCall c{};
+  c.l = r.l;
+  c.w = r.w;
+  ParseCodebooks(a, c, !Encode);
+  if (Encode) {
+    Napi::TypedArray recon = a.array("recon", napi_float32_array);
+    if (recon.ElementLength() != r.l.rows * r.l.cols) throw Napi::RangeError::New(info.Env(), "recon must be as long as weights");
+    RequireDisjoint(recon, r.array, "recon and weights");
+    c.recon = reinterpret_cast<float*>(TypedArrayBytes(recon));
+  }
+  return StartCapabilityJob(info, a, Encode ? backend_table().vptqEncode : backend_table().vptqDecode, c);
 }
 
 }  // namespace
 
 void RegisterVptq(Napi::Env env, Napi::Object exports) {
   exports.Set("vptqGather", Napi::Function::New(env, Gather, "vptqGather"));
-  exports.Set("vptqEncode", Napi::Function::New(env, Encode, "vptqEncode"));
-  exports.Set("vptqDecode", Napi::Function::New(env, Decode, "vptqDecode"));
+  exports.Set("vptqEncode", Napi::Function::New(env, Vptq<true>, "vptqEncode"));
+  exports.Set("vptqDecode", Napi::Function::New(env, Vptq<false>, "vptqDecode"));
 }
 
 }  // namespace tz

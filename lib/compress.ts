@@ -8,7 +8,7 @@ import { backendInfo } from './backend';
 import { RunMismatchError } from './errors';
 import { FORMAT_VERSION, filePieceName, pieceName, tensorPieceName, type ContainerMeta, type FileRecord, type PieceRecord, type ShardRecord, type TensorRecord } from './container/format';
 import { ContainerWriter, recordOnly, type PieceSink } from './container/writer';
-import { resolveDevice, type DeviceSpec } from './device';
+import { DeviceUse, resolveDevice, type DeviceSpec } from './device';
 import { DTYPE_SIZES, numelOf } from './io/dtypes';
 import type { SkippedFile } from './io/carried-files';
 import { openModelSource, type ModelSource, type SourceTensor } from './io/model-source';
@@ -38,7 +38,7 @@ export interface CompressOptions {
   /** 'auto' (default), 'off', or a preset '0'-'9' (optionally 'e' for extreme). */
   lzma?: string;
   threads?: number;
-  /** Where seedlm's search and vptq's k-means run: 'auto' (default: the first GPU when CUDA is
+  /** Where the kernels with a GPU version run: 'auto' (default: the first GPU when CUDA is
    * available), 'cpu', 'cuda' or 'cuda:N'. The container is the same on every device. */
   device?: DeviceSpec;
   /** Tensors with NaN/Inf, or with values the method cannot represent (Method.unrepresentable:
@@ -160,8 +160,8 @@ export async function writeContainer(
   input: string, output: string, options: CompressOptions & { part?: PartScope }, parts?: PartTensors,
 ): Promise<CompressReport | PartReport> {
   const t0 = process.hrtime.bigint();
-  const device = resolveDevice(options.device);
-  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), cuda: device.cuda, signal: options.signal };
+  const device = new DeviceUse(resolveDevice(options.device));
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: device.native, signal: options.signal };
   const { source, plan, lzma, base, rules, importance, nonFinite, key } = await openRun(input, output, options);
   try {
     await checkContainerOutput(output, source, plan, options, parts?.finished);
@@ -216,7 +216,7 @@ export async function writeContainer(
         symlinks: source.symlinks,
         ...totals(reports, source.totalBytes, containerBytes),
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
-        device: `${device.cuda === undefined ? '' : `${device.label} + `}cpu (${info.cpu}, ${ctx.threads} threads)`,
+        device: device.describe(info.cpu, ctx.threads),
       };
     } catch (e) {
       await writer.abort();

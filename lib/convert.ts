@@ -55,10 +55,12 @@ export function convertAsync(kind: 'bf16_to_f32' | 'f16_to_f32', src: Uint16Arra
 export async function convertAsync(
   kind: ConvertKind,
   src: Float32Array | Uint16Array,
-  { signal, onProgress, dst, ...options }: ConvertOptions = {},
+  { signal, onProgress, dst, threads, device, cudaDevice }: ConvertOptions = {},
 ): Promise<Float32Array | Uint16Array> {
   dst ??= kind.startsWith('f32_') ? new Uint16Array(src.length) : new Float32Array(src.length);
   const out = dst;
-  await runJob((progress) => native.convert({ kind, src, dst: out, ...options }, progress), { signal, onProgress });
+  if (device !== undefined && device !== 'cpu' && device !== 'cuda') throw new TypeError("option device must be 'cpu' or 'cuda'");
+  const on = device === 'cuda' ? { cuda: cudaDevice ?? 0 } : undefined;
+  await runJob((progress) => native.convert({ kind, src, dst: out, threads, device: on }, progress), { signal, onProgress });
   return out;
 }

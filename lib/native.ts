@@ -8,10 +8,17 @@ import nodeGypBuild = require('node-gyp-build');
 export type TernaryDtype = 'F32' | 'BF16' | 'F16';
 export type TernaryWeights = Float32Array | Uint16Array;
 
-/** Runs a call's kernel on that GPU ({ device: 'cuda', cudaDevice }) instead of the CPU. */
+/** Where a native job runs (binding/backend_table.h): absent, or cuda undefined, the CPU; else that
+ * GPU for each capability that has a CUDA implementation taking the call. A capability that falls
+ * back to the CPU calls onFallback(capability, reason) before the job starts. */
+export interface NativeDevice {
+  cuda?: number;
+  onFallback?: (capability: string, reason: string) => void;
+}
+
+/** The device argument of the entry points that have one. */
 export interface DeviceOptions {
-  device?: 'cpu' | 'cuda';
-  cudaDevice?: number;
+  device?: NativeDevice;
 }
 
 /** What a native job returns: the promise plus a cancel function (used by runJob). */
@@ -143,21 +150,21 @@ export interface NativeBinding {
   mergePlanes(src: Uint8Array, width: number, rotate: boolean, dst: Uint8Array): void;
   /** rtn; with importance (one value >= 0 per weight) each group's scale minimises the importance-weighted error. */
   rtnEncode(
-    args: { weights: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; importance?: Float32Array; threads?: number },
+    args: { weights: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; importance?: Float32Array; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   rtnDecode(
-    args: { out: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; threads?: number },
+    args: { out: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   errorSums(original: Float32Array, reconstructed: Float32Array): ErrorSums;
   weightStats(weights: Float32Array): { nonFinite: number; absSum: number; absMax: number };
   /** ternary, :opt with rounds; with importance (group scales only) each refined scale is chosen by the importance-weighted error. */
   ternaryEncode(
-    args: TernaryArrays & { weights: TernaryWeights; rounds?: number; importance?: Float32Array; threads?: number },
+    args: TernaryArrays & { weights: TernaryWeights; rounds?: number; importance?: Float32Array; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  ternaryDecode(args: TernaryArrays & { out: TernaryWeights; threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;
+  ternaryDecode(args: TernaryArrays & { out: TernaryWeights; threads?: number } & DeviceOptions, onProgress?: ProgressCallback): NativeJobHandle<void>;
   // seedlm (binding/cpu/seedlm.h): fields hold (P + 1) bytes per block: e4, then q_p as int8.
   /** keep 0 (default): exhaustive search; keep K (1..32): the approximate mode's K best seeds by least-squares error. */
   seedlmEncode(
@@ -165,7 +172,7 @@ export interface NativeBinding {
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   seedlmDecode(
-    args: { out: Float32Array; C: number; P: number; eMin: number; seeds: Uint16Array; fields: Uint8Array; threads?: number },
+    args: { out: Float32Array; C: number; P: number; eMin: number; seeds: Uint16Array; fields: Uint8Array; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   /** The tables' worst inverse error, and the LFSR's 65535 states in cycle order (the states after seed s follow s). */
@@ -189,7 +196,7 @@ export interface NativeBinding {
   // vptq (binding/cpu/vptq.h): weights/out are rows x cols f32; one label per vector.
   vptqGather(args: { weights: Float32Array; cols: number; v: number; scale?: Float32Array; bias?: Float32Array }): Float32Array;
   vptqEncode(args: VptqArrays & { weights: Float32Array; recon: Float32Array; threads?: number } & DeviceOptions, onProgress?: ProgressCallback): NativeJobHandle<void>;
-  vptqDecode(args: VptqArrays & { out: Float32Array; threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;
+  vptqDecode(args: VptqArrays & { out: Float32Array; threads?: number } & DeviceOptions, onProgress?: ProgressCallback): NativeJobHandle<void>;
   /** Codes of 1-16 bits packed LSB first into ceil(n·bits/8) bytes, and back. */
   packCodes(codes: Uint32Array, bits: number, out: Uint8Array): void;
   unpackCodes(packed: Uint8Array, bits: number, out: Uint32Array): void;

@@ -3,13 +3,12 @@
 // k entries (trained by k-means on the tensor itself), optionally plus the index of a residual
 // codebook of k2 entries, optionally after per-column normalisation, optionally weighted by
 // per-column importance. Kernels: binding/cpu/kmeans*.cc (training, assignment) and
-// binding/cpu/vptq.cc; with --device cuda, the Lloyd iterations and assignments run in
-// binding/cuda/kmeans.cu.
+// binding/cpu/vptq.cc, and for the Lloyd iterations and assignments binding/cuda/kmeans.cu (where
+// each runs: binding/backend_table.cc).
 //
 // Specs: presets vptq:2, vptq:3, vptq:4 and vptq:2:large (table in docs/METHODS.md), whose k is
 // lowered for small tensors, or the full form vptq:v<v>:k<k>[:r<k2>][:norm][:i<iterations>], taken
 // literally. Canonical (and recorded) form: vptq:v<v>:k<k>[:r<k2>][:norm]:i<iterations>.
-import { deviceOptions } from '../device';
 import { ENCODED_DTYPES, numelOf } from '../io/dtypes';
 import { columnsOf } from '../importance';
 import { runJob } from '../jobs';
@@ -187,8 +186,8 @@ async function trainingSet(p: VptqParams, input: Input, step: number, numel: num
 }
 
 async function train(points: Float32Array, v: number, k: number, weights: Float32Array | null, iterations: number, ctx: JobContext): Promise<Float32Array> {
-  const { threads, signal } = ctx;
-  const args = { points, v, k, weights: weights ?? undefined, iterations, tolerance: TOLERANCE, seed: SEED, initSample: INIT_PER_CENTROID * k, threads, ...deviceOptions(ctx.cuda) };
+  const { threads, device, signal } = ctx;
+  const args = { points, v, k, weights: weights ?? undefined, iterations, tolerance: TOLERANCE, seed: SEED, initSample: INIT_PER_CENTROID * k, threads, device };
   const { centroids } = await runJob((progress) => native.kmeansTrain(args, progress), { signal });
   return roundF16(centroids);
 }
@@ -247,31 +246,31 @@ export const vptq: Method<VptqParams> = {
     if (p.k2) {
       // The residual codebook is trained on what the f16 codebook leaves of the same vectors.
       const labels = new Uint32Array(x.length / p.v);
-      await runJob((progress) => native.kmeansAssign({ points: x, v: p.v, centroids: c1, labels, threads: ctx.threads, ...deviceOptions(ctx.cuda) }, progress), { signal: ctx.signal });
+      await runJob((progress) => native.kmeansAssign({ points: x, v: p.v, centroids: c1, labels, threads: ctx.threads, device: ctx.device }, progress), { signal: ctx.signal });
       for (let i = 0; i < labels.length; i++) for (let t = 0; t < p.v; t++) x[i * p.v + t] -= c1[labels[i] * p.v + t];
       streams.push(f16(await train(x, p.v, p.k2, w, p.iterations, ctx)));
     }
     if (norm) streams.push(f16(norm.scale), f16(norm.bias));
     return streams;
   },
-  async encode(p, dtype, raw, { threads, cuda, signal, onProgress }, facts) {
+  async encode(p, dtype, raw, { threads, device, signal, onProgress }, facts) {
     const t = tables(p, facts.tensorStreams!);
     const w = toF32(dtype, raw);
     const n = vectorsOf(p, w.length / columns(p));
     const labels = new Uint32Array(n), labels2 = p.k2 ? new Uint32Array(n) : undefined;
     const recon = new Float32Array(w.length);
-    await runJob((progress) => native.vptqEncode({ ...layout(p, t), weights: w, labels, labels2, recon, threads, ...deviceOptions(cuda) }, progress), { signal, onProgress });
+    await runJob((progress) => native.vptqEncode({ ...layout(p, t), weights: w, labels, labels2, recon, threads, device }, progress), { signal, onProgress });
     const streams = [pack(labels, log2(p.k))];
     if (labels2) streams.push(pack(labels2, log2(p.k2)));
     return { streams, decoded: fromF32(dtype, recon) };
   },
-  async decode(p, dtype, streams, elements, { threads, signal }, tensorStreams) {
+  async decode(p, dtype, streams, elements, { threads, device, signal }, tensorStreams) {
     const t = tables(p, tensorStreams);
     const n = vectorsOf(p, elements / columns(p));
     const labels = unpack(streams[0], n, log2(p.k));
     const labels2 = p.k2 ? unpack(streams[1], n, log2(p.k2)) : undefined;
     const out = new Float32Array(elements);
-    await runJob((progress) => native.vptqDecode({ ...layout(p, t), out, labels, labels2, threads }, progress), { signal });
+    await runJob((progress) => native.vptqDecode({ ...layout(p, t), out, labels, labels2, threads, device }, progress), { signal });
     return fromF32(dtype, out);
   },
 };
