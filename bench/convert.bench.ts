@@ -12,7 +12,7 @@ export async function convertBench({ threads, limits }: BenchContext): Promise<B
   const bytes = n * 6; // 4-byte side + 2-byte side
   const f32 = weightMatrix(1536, 8960, 3);
   const u16 = new Uint16Array(n);
-  native.convert('f32_to_bf16', f32, u16);
+  native.kernelRow('f32_to_bf16', { src: f32, dst: u16 });
   const f32out = new Float32Array(n);
   const u16out = new Uint16Array(n);
   const paths: KernelPath[] = backendInfo().cpu === 'avx2' ? ['scalar', 'avx2'] : ['scalar'];
@@ -21,10 +21,10 @@ export async function convertBench({ threads, limits }: BenchContext): Promise<B
   for (const kind of kinds) {
     const [src, dst] = kind.startsWith('f32') ? [f32, u16out] : [u16, f32out];
     for (const path of paths) {
-      const s = await measure(`${kind} ${path}`, () => native.convert(kind, src, dst, path));
+      const s = await measure(`${kind} ${path}`, () => native.kernelRow(kind, { src, dst }, path));
       rows.push(bandwidthRow(`convert.${kind}.${path}.1t`, `${kind} ${path} 1 thread`, bytes / s, limits, 1));
     }
-    const s = await measure(`${kind} async`, () => runJob((p) => native.convertAsync(kind, src, dst, { threads }, p)));
+    const s = await measure(`${kind} async`, () => runJob((p) => native.convert({ kind, src, dst, threads }, p)));
     rows.push(bandwidthRow(`convert.${kind}.job.nt`, `${kind} job, ${threads} threads`, bytes / s, limits, threads));
   }
   return rows;

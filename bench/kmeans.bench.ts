@@ -49,12 +49,12 @@ export async function kmeansBench({ threads, limits, peers }: BenchContext): Pro
 
   let t = process.hrtime.bigint();
   const { centroids, objective } = await runJob((p) =>
-    native.kmeansTrainAsync(sample, V, K, null, { iterations: ITERATIONS, tolerance: 0, initSample: INIT_PER_CENTROID * K, threads }, p),
+    native.kmeansTrain({ points: sample, v: V, k: K, iterations: ITERATIONS, tolerance: 0, initSample: INIT_PER_CENTROID * K, threads }, p),
   );
   const train = Number(process.hrtime.bigint() - t) / 1e9;
   const labels = new Uint32Array(ASSIGN);
   t = process.hrtime.bigint();
-  await runJob((p) => native.kmeansAssignAsync(vectors, V, centroids, labels, { threads }, p));
+  await runJob((p) => native.kmeansAssign({ points: vectors, v: V, centroids, labels, threads }, p));
   const assign = Number(process.hrtime.bigint() - t) / 1e9;
   const ours = train + assign;
   rows.push(
@@ -104,11 +104,11 @@ export async function kmeansBench({ threads, limits, peers }: BenchContext): Pro
  * once, as % of 1-thread copy bandwidth. */
 async function updateRow(sample: Float32Array, centroids: Float32Array, threads: number, limits: BenchContext['limits']): Promise<BenchRow> {
   const labels = new Uint32Array(SAMPLE);
-  await runJob((p) => native.kmeansAssignAsync(sample, V, centroids, labels, { threads }, p));
+  await runJob((p) => native.kmeansAssign({ points: sample, v: V, centroids, labels, threads }, p));
   const work = new Float32Array(centroids.length);
   const s = await measure('kmeans update', () => {
     work.set(centroids);
-    native.kmeansUpdate(sample, V, labels, work, null);
+    native.kmeansUpdate({ points: sample, v: V, labels, centroids: work });
   });
   return bandwidthRow('kmeans.update', `k-means update of ${SAMPLE} points (d${V}, k ${K}) in ${(1000 * s).toFixed(1)} ms: read once, serial`, (SAMPLE * (4 * V + 4)) / s, limits, 1);
 }
@@ -119,7 +119,7 @@ async function methodRows(threads: number): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const shape = [8960, 1536];
   const bf16 = new Uint16Array(shape[0] * shape[1]);
-  native.convert('f32_to_bf16', weightMatrix(shape[0], shape[1], 5), bf16);
+  native.kernelRow('f32_to_bf16', { src: weightMatrix(shape[0], shape[1], 5), dst: bf16 });
   const raw = new Uint8Array(bf16.buffer);
   const dtype: Dtype = 'BF16';
   for (const spec of ['rtn:2:g32', 'vptq:2', 'rtn:3:g32', 'vptq:3', 'rtn:4:g32', 'vptq:4']) {

@@ -46,10 +46,10 @@ export async function rtnBench({ threads, limits, peers }: BenchContext): Promis
       const traffic = 4 * n + codes.length + 2 * scales.length;
       const what = `rtn:${bits}:g${group} 1536x8960 f32`;
       const id = `rtn.${bits}.g${group}`;
-      const encode1 = await measure(`${what} encode 1t`, () => native.rtnEncode(w, bits, group, codes, scales));
-      const decode1 = await measure(`${what} decode 1t`, () => native.rtnDecode(out, bits, group, codes, scales));
-      const encode = await measure(`${what} encode`, () => runJob((p) => native.rtnEncodeAsync(w, bits, group, codes, scales, { threads }, p)));
-      const decode = await measure(`${what} decode`, () => runJob((p) => native.rtnDecodeAsync(out, bits, group, codes, scales, { threads }, p)));
+      const encode1 = await measure(`${what} encode 1t`, () => native.kernelRow('rtn_encode', { weights: w, bits, group, codes, scales }));
+      const decode1 = await measure(`${what} decode 1t`, () => native.kernelRow('rtn_decode', { out, bits, group, codes, scales }));
+      const encode = await measure(`${what} encode`, () => runJob((p) => native.rtnEncode({ weights: w, bits, group, codes, scales, threads }, p)));
+      const decode = await measure(`${what} decode`, () => runJob((p) => native.rtnDecode({ out, bits, group, codes, scales, threads }, p)));
       rows.push(
         bandwidthRow(`${id}.encode.1t`, `${what} encode, 1 thread`, traffic / encode1, limits, 1),
         bandwidthRow(`${id}.decode.1t`, `${what} decode, 1 thread`, traffic / decode1, limits, 1),

@@ -37,7 +37,7 @@ export async function seedlmBench({ threads, limits }: BenchContext): Promise<Be
         const eMin = native.seedlmExpMin(w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
         const seeds = new Uint16Array(blocks);
         const fields = new Uint8Array(blocks * (P + 1));
-        const s = await measure(`${mode} search ${t}t`, () => runJob((p) => native.seedlmEncodeAsync(w, C, P, eMin, keep, seeds, fields, { threads: t }, p)), { time: 1, iterations: 3 });
+        const s = await measure(`${mode} search ${t}t`, () => runJob((p) => native.seedlmEncode({ weights: w, C, P, eMin, keep, seeds, fields, threads: t }, p)), { time: 1, iterations: 3 });
         const trials = (blocks * SEEDS) / s;
         const gflops = (trials * flopsPerTrial(C, P, keep > 0)) / 1e9;
         const where = `${mode} (C ${C}, P ${P}), ${threadWord(t)}`;
@@ -51,7 +51,7 @@ export async function seedlmBench({ threads, limits }: BenchContext): Promise<Be
           const tensorBlocks = Math.ceil((1536 * 8960) / C);
           rows.push(infoRow(`${id}.tensor`, `${where}: one 1536x8960 tensor (extrapolated from ${blocks} blocks)`, (tensorBlocks * s) / blocks, 's'));
           const out = new Float32Array(w.length);
-          native.seedlmDecode(out, C, P, eMin, seeds, fields);
+          await native.seedlmDecode({ out, C, P, eMin, seeds, fields }).promise;
           errors.push(metricsFromSums(native.errorSums(w, out)).relativeError);
         }
       }
@@ -74,8 +74,8 @@ async function decodeRows(spec: string, C: number, P: number, threads: number, l
   const out = new Float32Array(blocks * C);
   const traffic = 4 * out.length + 2 * blocks + fields.length;
   const eMin = native.seedlmExpMin(0.1);
-  const one = await measure(`${spec} decode 1t`, () => native.seedlmDecode(out, C, P, eMin, seeds, fields));
-  const job = await measure(`${spec} decode`, () => runJob((p) => native.seedlmDecodeAsync(out, C, P, eMin, seeds, fields, { threads }, p)));
+  const one = await measure(`${spec} decode 1t`, () => runJob((p) => native.seedlmDecode({ out, C, P, eMin, seeds, fields, threads: 1 }, p)));
+  const job = await measure(`${spec} decode`, () => runJob((p) => native.seedlmDecode({ out, C, P, eMin, seeds, fields, threads }, p)));
   const id = `seedlm.${spec.replace('seedlm:', '')}.decode`;
   return [
     bandwidthRow(`${id}.1t`, `${spec} decode 1536x8960 to f32, 1 thread`, traffic / one, limits, 1),

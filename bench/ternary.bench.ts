@@ -29,7 +29,7 @@ export async function ternaryBench({ threads, limits, peers }: BenchContext): Pr
   for (const [r, c] of [[1536, 8960], [8960, 1536]]) {
     const n = r * c;
     const bf16 = new Uint16Array(n);
-    native.convert('f32_to_bf16', weightMatrix(r, c, 5), bf16);
+    native.kernelRow('f32_to_bf16', { src: weightMatrix(r, c, 5), dst: bf16 });
     for (const packing of [3, 2] as const) {
       const packed = new Uint8Array(Math.ceil(n / (packing === 3 ? 5 : 4)));
       const scales = new Uint16Array(Math.ceil(n / 256));
@@ -38,13 +38,13 @@ export async function ternaryBench({ threads, limits, peers }: BenchContext): Pr
       const what = `${r}x${c} bf16 g256 p${packing}`;
       const id = `ternary.${r}x${c}.p${packing}`;
       // The kernel alone on one thread (synchronous), then the job the pipeline runs.
-      const encode1 = await measure(`ternary encode ${what} 1t`, () => native.ternaryEncode(bf16, 'BF16', 256, packing, -1, 0, packed, scales));
-      const decode1 = await measure(`ternary decode ${what} 1t`, () => native.ternaryDecode(out, 'BF16', 256, packing, -1, 0, packed, scales));
+      const encode1 = await measure(`ternary encode ${what} 1t`, () => native.kernelRow('ternary_encode', { weights: bf16, dtype: 'BF16', group: 256, packing, packed, scales }));
+      const decode1 = await measure(`ternary decode ${what} 1t`, () => native.kernelRow('ternary_decode', { out, dtype: 'BF16', group: 256, packing, packed, scales }));
       const encode = await measure(`ternary encode ${what}`, () =>
-        runJob((p) => native.ternaryEncodeAsync(bf16, 'BF16', 256, packing, -1, 0, packed, scales, { threads }, p)),
+        runJob((p) => native.ternaryEncode({ weights: bf16, dtype: 'BF16', group: 256, packing, packed, scales, threads }, p)),
       );
       const decode = await measure(`ternary decode ${what}`, () =>
-        runJob((p) => native.ternaryDecodeAsync(out, 'BF16', 256, packing, -1, 0, packed, scales, { threads }, p)),
+        runJob((p) => native.ternaryDecode({ out, dtype: 'BF16', group: 256, packing, packed, scales, threads }, p)),
       );
       rows.push(
         bandwidthRow(`${id}.encode.1t`, `ternary encode+pack ${what}, 1 thread`, traffic / encode1, limits, 1),
@@ -83,8 +83,8 @@ function optErrorRows(): BenchRow[] {
     const scales = new Uint16Array(Math.ceil(w.length / 256));
     const out = new Float32Array(w.length);
     const error = (rounds: number) => {
-      native.ternaryEncode(w, 'F32', 256, 3, -1, rounds, packed, scales);
-      native.ternaryDecode(out, 'F32', 256, 3, -1, 0, packed, scales);
+      native.kernelRow('ternary_encode', { weights: w, dtype: 'F32', group: 256, packing: 3, rounds, packed, scales });
+      native.kernelRow('ternary_decode', { out, dtype: 'F32', group: 256, packing: 3, packed, scales });
       return metricsFromSums(native.errorSums(w, out)).relativeError;
     };
     const plain = error(0);

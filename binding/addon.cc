@@ -43,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterVptq(env, exports);
   tz::RegisterBitpack(env, exports);
   tz::RegisterLlama(env, exports);
+  tz::RegisterKernelRows(env, exports);
   return exports;
 }
 

@@ -101,18 +101,6 @@ std::string OptionalString(const Napi::Object& options, const char* key, const s
   return v.As<Napi::String>().Utf8Value();
 }
 
-const float* RequireNonNegative(const Napi::CallbackInfo& info, size_t i, size_t n, const char* what, const char* item,
-                                std::vector<Napi::Object>& keep) {
-  Napi::TypedArray a = RequireTypedArray(info, i, napi_float32_array, what);
-  if (a.ElementLength() != n)
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " must hold one value per " + item + " (" + std::to_string(n) + ")");
-  const float* v = reinterpret_cast<const float*>(TypedArrayBytes(a));
-  for (size_t j = 0; j < n; ++j)
-    if (!(v[j] >= 0) || !std::isfinite(v[j])) throw Napi::RangeError::New(info.Env(), std::string(what) + " must be finite and >= 0");
-  keep.push_back(a);
-  return v;
-}
-
 uint8_t* TypedArrayBytes(const Napi::TypedArray& a) {
   return static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
 }

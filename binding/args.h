@@ -30,11 +30,6 @@ Napi::Object OptionalObject(const Napi::CallbackInfo& info, size_t i, const char
 int64_t OptionalInt(const Napi::Object& options, const char* key, int64_t fallback, int64_t min, int64_t max);
 std::string OptionalString(const Napi::Object& options, const char* key, const std::string& fallback);
 
-// info[i]: a Float32Array of one finite value >= 0 per `item` (n of them), added to `keep`:
-// k-means point weights, the weighted encoders' per-weight importance.
-const float* RequireNonNegative(const Napi::CallbackInfo& info, size_t i, size_t n, const char* what, const char* item,
-                                std::vector<Napi::Object>& keep);
-
 // Start of a typed array's bytes (its buffer's data + byteOffset).
 uint8_t* TypedArrayBytes(const Napi::TypedArray& a);
 // Throws a RangeError when the byte ranges of two typed arrays overlap.

@@ -16,5 +16,6 @@ void RegisterKmeans(Napi::Env env, Napi::Object exports);
 void RegisterVptq(Napi::Env env, Napi::Object exports);
 void RegisterBitpack(Napi::Env env, Napi::Object exports);
 void RegisterLlama(Napi::Env env, Napi::Object exports);
+void RegisterKernelRows(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

@@ -1,5 +1,5 @@
 // The LZMA stage and byte planes: xzEncodeMany / xzDecodeMany (jobs, parallel across pieces),
-// splitPlanes / mergePlanes (synchronous), lzmaVersion.
+// splitPlanes / mergePlanes (synchronous).
 #include <atomic>
 #include <memory>
 
@@ -131,7 +131,6 @@ Napi::Value Planes(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value LzmaVersion(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), lzma_version()); }
 
 }  // namespace
 
@@ -140,7 +139,6 @@ void RegisterCodec(Napi::Env env, Napi::Object exports) {
   exports.Set("xzDecodeMany", Napi::Function::New(env, XzDecodeMany, "xzDecodeMany"));
   exports.Set("splitPlanes", Napi::Function::New(env, Planes<true>, "splitPlanes"));
   exports.Set("mergePlanes", Napi::Function::New(env, Planes<false>, "mergePlanes"));
-  exports.Set("lzmaVersion", Napi::Function::New(env, LzmaVersion, "lzmaVersion"));
 }
 
 }  // namespace tz

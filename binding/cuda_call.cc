@@ -3,18 +3,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "args.h"
 
 namespace tz {
-
-int OptionalCudaDevice(Napi::Env env, const Napi::Object& options) {
-  const std::string device = OptionalString(options, "device", "cpu");
-  if (device == "cpu") return -1;
-  if (device != "cuda") throw Napi::TypeError::New(env, "option device must be 'cpu' or 'cuda'");
-  const CudaBackend& cuda = Cuda();
-  if (!cuda.available) throw Napi::Error::New(env, "CUDA is not available: " + cuda.reason);
-  return int(OptionalInt(options, "cudaDevice", 0, 0, int64_t(cuda.gpus.size()) - 1));
-}
 
 tzc_job CudaJob(JobContext& ctx) {
   return tzc_job{&ctx, [](void* u) { return int(static_cast<JobContext*>(u)->cancelled()); },

@@ -1,22 +1,24 @@
-// k-means entry points (definitions in cpu/kmeans.h), the engine of vptq:
-//   kmeansTrainAsync(points, v, k, weights | null, { iterations, tolerance, seed, sample, initSample, threads },
-//     onProgress) -> job resolving { centroids: Float32Array (k x v), objective: number[], repaired }
-//   kmeansAssign(points, v, centroids, labels, path?): labels (Uint32Array) for every point;
-//   kmeansAssignAsync(points, v, centroids, labels, { threads }, onProgress): the same as a job.
-//   kmeansUpdate(points, v, labels, centroids, weights | null) -> { objective, repaired }: one
-//     Lloyd update in place on centroids (k x v) for the labels (synchronous, serial).
-// points: Float32Array of n·v values (row-major); weights: one f32 per point, or null.
-// Options { device: 'cuda', cudaDevice } run the Lloyd iterations / the assignment on the GPU
-// (the sampling and k-means++ stay on the CPU); the results are the same.
+// k-means entry points (definitions in cpu/kmeans.h), the engine of vptq; arguments by name:
+//   kmeansTrain({ points, v, k, weights?, iterations?, tolerance?, seed?, sample?, initSample?,
+//     threads?, device? }, onProgress) -> job resolving
+//     { centroids: Float32Array (k x v), objective: number[], repaired }
+//   kmeansAssign({ points, v, centroids, labels, threads?, device? }, onProgress) -> job writing
+//     the label (Uint32Array) of every point
+//   kmeansUpdate({ points, v, labels, centroids, weights? }) -> { objective, repaired }: one Lloyd
+//     update in place on centroids (k x v) for the labels (synchronous, serial).
+// points: Float32Array of n·v values (row-major); weights: one f32 >= 0 per point.
+// device (backend_table.h) places the Lloyd iterations ("k-means Lloyd") and the assignment
+// ("k-means assign"); the sampling and k-means++ stay on the CPU. The results are the same.
+// Row kmeans_assign (kernel_row.h) takes kmeansAssign's arguments.
 #include <algorithm>
 #include <cmath>
 #include <memory>
 
 #include "args.h"
+#include "backend_table.h"
 #include "bindings.h"
 #include "cpu/quant/kmeans.h"
-#include "cuda_call.h"
-#include "native_job.h"
+#include "kernel_row.h"
 
 namespace tz {
 
@@ -24,70 +26,56 @@ namespace {
 
 constexpr unsigned kMaxDimension = 16;
 
-// The point count of `points` for dimension v (info[i]), checked.
-size_t RequirePoints(const Napi::CallbackInfo& info, const Napi::TypedArray& points, unsigned v) {
-  if (points.ElementLength() % v) throw Napi::RangeError::New(info.Env(), "points must hold a whole number of vectors of dimension " + std::to_string(v));
+// Points of dimension v (a["v"]), checked; returns their count.
+size_t Points(NamedArgs& a, unsigned& v, const float*& x) {
+  Napi::TypedArray points = a.array("points", napi_float32_array);
+  v = unsigned(a.integer("v", 1, kMaxDimension));
+  if (points.ElementLength() % v) throw Napi::RangeError::New(a.Env(), "points must hold a whole number of vectors of dimension " + std::to_string(v));
+  x = reinterpret_cast<const float*>(TypedArrayBytes(points));
   return points.ElementLength() / v;
 }
 
-// k x v centroids at info[i]: 1 to 2^20 whole vectors.
-Napi::TypedArray RequireCentroids(const Napi::CallbackInfo& info, size_t i, unsigned v) {
-  Napi::TypedArray centroids = RequireTypedArray(info, i, napi_float32_array, "centroids");
+// k x v centroids: 1 to 2^20 whole vectors.
+Napi::TypedArray Centroids(NamedArgs& a, unsigned v) {
+  Napi::TypedArray centroids = a.array("centroids", napi_float32_array);
   if (centroids.ElementLength() == 0 || centroids.ElementLength() % v || centroids.ElementLength() / v > (1u << 20))
-    throw Napi::RangeError::New(info.Env(), "centroids must hold 1 to 2^20 vectors of dimension " + std::to_string(v));
+    throw Napi::RangeError::New(a.Env(), "centroids must hold 1 to 2^20 vectors of dimension " + std::to_string(v));
   return centroids;
 }
 
-// One u32 label per point at info[i].
-Napi::TypedArray RequireLabels(const Napi::CallbackInfo& info, size_t i, size_t n) {
-  Napi::TypedArray labels = RequireTypedArray(info, i, napi_uint32_array, "labels");
-  if (labels.ElementLength() != n) throw Napi::RangeError::New(info.Env(), "labels must hold one value per point (" + std::to_string(n) + ")");
+// One u32 label per point.
+Napi::TypedArray Labels(NamedArgs& a, size_t n) {
+  Napi::TypedArray labels = a.array("labels", napi_uint32_array);
+  if (labels.ElementLength() != n) throw Napi::RangeError::New(a.Env(), "labels must hold one value per point (" + std::to_string(n) + ")");
   return labels;
-}
-
-// Optional per-point weights at info[i] (null or undefined: none), checked finite and >= 0; kept
-// alive by `keep` for async work.
-const float* OptionalWeights(const Napi::CallbackInfo& info, size_t i, size_t n, std::vector<Napi::Object>& keep) {
-  if (info[i].IsNull() || info[i].IsUndefined()) return nullptr;
-  return RequireNonNegative(info, i, n, "weights", "point", keep);
 }
 
 Napi::Value Train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
-  const unsigned v = unsigned(RequireInt(info, 1, "v", 1, kMaxDimension));
-  const size_t n = RequirePoints(info, points, v);
+  NamedArgs a(info, 0);
+  unsigned v;
+  const float* x;
+  const size_t n = Points(a, v, x);
   KmeansOptions o;
-  o.k = unsigned(RequireInt(info, 2, "k", 1, 1 << 20));
-  std::vector<Napi::Object> keep = {points};
-  const float* w = OptionalWeights(info, 3, n, keep);
-  Napi::Object options = OptionalObject(info, 4, "options");
-  o.maxIterations = unsigned(OptionalInt(options, "iterations", 25, 1, 100000));
-  o.seed = uint64_t(OptionalInt(options, "seed", 1, 0, int64_t(1) << 53));
-  o.sample = size_t(OptionalInt(options, "sample", 0, 0, int64_t(1) << 40));
-  o.initSample = size_t(OptionalInt(options, "initSample", 0, 0, int64_t(1) << 40));
-  const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
-  if (options.Has("tolerance")) {
-    const Napi::Value t = options.Get("tolerance");
+  o.k = unsigned(a.integer("k", 1, 1 << 20));
+  const float* w = a.nonNegative("weights", n, "point");
+  o.maxIterations = unsigned(a.optionalInteger("iterations", 25, 1, 100000));
+  o.seed = uint64_t(a.optionalInteger("seed", 1, 0, int64_t(1) << 53));
+  o.sample = size_t(a.optionalInteger("sample", 0, 0, int64_t(1) << 40));
+  o.initSample = size_t(a.optionalInteger("initSample", 0, 0, int64_t(1) << 40));
+  const unsigned threads = a.threads();
+  if (a.has("tolerance")) {
+    const Napi::Value t = a.get("tolerance");
     if (!t.IsNumber() || !(t.As<Napi::Number>().DoubleValue() >= 0)) throw Napi::RangeError::New(env, "tolerance must be a number >= 0");
     o.tolerance = t.As<Napi::Number>().DoubleValue();
   }
-  const int gpu = OptionalCudaDevice(env, options);
-  const float* x = reinterpret_cast<const float*>(TypedArrayBytes(points));
+  const Capability<KmeansLloydCall>& row = backend_table().kmeansLloyd;
+  const Placement p = Place(row, DeviceRequest(a), KmeansLloydCall{});
   const KernelTable* kt = &kernels();
-  JobWork work = [=](JobContext& ctx) -> JobResult {
-    KmeansLloydFn lloyd;
-    if (gpu >= 0)
-      lloyd = [&](const float* tx, size_t tn, const float* tw, KmeansResult& r) {
-        std::vector<double> objective(o.maxIterations);
-        unsigned iterations = 0, repaired = 0;
-        const tzc_job job = CudaJob(ctx);
-        CheckCuda(Cuda().kmeansLloyd(gpu, tx, tn, v, tw, o.k, o.maxIterations, o.tolerance, r.centroids.data(), objective.data(), &iterations,
-                                     &repaired, &job),
-                  "k-means");
-        r.objective.assign(objective.begin(), objective.begin() + std::min<size_t>(iterations, objective.size()));
-        r.repaired = repaired;
-      };
+  JobWork work = [=, &row](JobContext& ctx) -> JobResult {
+    const KmeansLloydFn lloyd = [&](const float* tx, size_t tn, const float* tw, KmeansResult& r) {
+      Run(row, p, KmeansLloydCall{tx, tn, v, tw, o.k, o.maxIterations, o.tolerance, &r}, threads, ctx);
+    };
     auto r = std::make_shared<KmeansResult>(kmeans_train(*kt, x, n, v, w, o, threads, ctx, lloyd));
     return [r](Napi::Env e) {
       Napi::Object out = Napi::Object::New(e);
@@ -101,76 +89,44 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
       return out.As<Napi::Value>();
     };
   };
-  return StartJob(env, std::move(work), {info.Length() > 5 ? info[5] : env.Undefined(), std::move(keep)});
+  return StartJob(env, std::move(work), {info.Length() > 1 ? info[1] : env.Undefined(), std::move(a.keep())});
 }
 
-struct AssignArgs {
-  std::shared_ptr<KmeansCentroids> c;
+KmeansAssignCall ParseAssign(NamedArgs& a) {
+  unsigned v;
   const float* x;
-  size_t n;
-  uint32_t* labels;
-  const float* centroids;  // k x v, as passed (the GPU's layout)
-  unsigned v, k;
-  std::vector<Napi::Object> keep;
-};
-
-AssignArgs ParseAssign(const Napi::CallbackInfo& info) {
-  Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
-  const unsigned v = unsigned(RequireInt(info, 1, "v", 1, kMaxDimension));
-  const size_t n = RequirePoints(info, points, v);
-  Napi::TypedArray centroids = RequireCentroids(info, 2, v);
-  Napi::TypedArray labels = RequireLabels(info, 3, n);
+  const size_t n = Points(a, v, x);
+  Napi::TypedArray centroids = Centroids(a, v);
+  uint32_t* labels = reinterpret_cast<uint32_t*>(TypedArrayBytes(Labels(a, n)));
   auto c = std::make_shared<KmeansCentroids>();
   c->set(v, unsigned(centroids.ElementLength() / v), reinterpret_cast<const float*>(TypedArrayBytes(centroids)));
-  const float* raw = reinterpret_cast<const float*>(TypedArrayBytes(centroids));
-  return {c, reinterpret_cast<const float*>(TypedArrayBytes(points)), n, reinterpret_cast<uint32_t*>(TypedArrayBytes(labels)), raw, v,
-          unsigned(centroids.ElementLength() / v), {points, labels, centroids}};
+  return {c, x, n, labels};
 }
 
 Napi::Value Assign(const Napi::CallbackInfo& info) {
-  const AssignArgs a = ParseAssign(info);
-  RequireKernelPath(info, 4).kmeans_assign(*a.c, a.x, a.n, a.labels);
-  return info.Env().Undefined();
-}
-
-Napi::Value AssignAsync(const Napi::CallbackInfo& info) {
-  AssignArgs a = ParseAssign(info);
-  const Napi::Object options = OptionalObject(info, 4, "options");
-  const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
-  const int gpu = OptionalCudaDevice(info.Env(), options);
-  const KernelTable* kt = &kernels();
-  JobWork work = [c = a.c, x = a.x, n = a.n, labels = a.labels, centroids = a.centroids, v = a.v, k = a.k, threads, gpu, kt](JobContext& ctx) -> JobResult {
-    if (gpu < 0) {
-      kmeans_assign_all(*kt, *c, x, n, labels, threads, ctx);
-    } else {
-      const tzc_job job = CudaJob(ctx);
-      CheckCuda(Cuda().kmeansAssign(gpu, x, n, v, centroids, k, labels, &job), "k-means assignment");
-    }
-    return nullptr;
-  };
-  return StartJob(info.Env(), std::move(work), {info.Length() > 5 ? info[5] : info.Env().Undefined(), std::move(a.keep)});
+  NamedArgs a(info, 0);
+  return StartCapabilityJob(info, a, backend_table().kmeansAssign, ParseAssign(a));
 }
 
 Napi::Value Update(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::TypedArray points = RequireTypedArray(info, 0, napi_float32_array, "points");
-  const unsigned v = unsigned(RequireInt(info, 1, "v", 1, kMaxDimension));
-  const size_t n = RequirePoints(info, points, v);
-  Napi::TypedArray labels = RequireLabels(info, 2, n);
-  Napi::TypedArray centroids = RequireCentroids(info, 3, v);
-  RequireDisjoint(points, centroids, "points and centroids");
+  NamedArgs a(info, 0);
+  unsigned v;
+  const float* x;
+  const size_t n = Points(a, v, x);
+  Napi::TypedArray labels = Labels(a, n);
+  Napi::TypedArray centroids = Centroids(a, v);
+  RequireDisjoint(a.get("points").As<Napi::TypedArray>(), centroids, "points and centroids");
   RequireDisjoint(labels, centroids, "labels and centroids");
   const unsigned k = unsigned(centroids.ElementLength() / v);
   const uint32_t* l = reinterpret_cast<const uint32_t*>(TypedArrayBytes(labels));
   for (size_t i = 0; i < n; ++i)
     if (l[i] >= k) throw Napi::RangeError::New(env, "label " + std::to_string(l[i]) + " of point " + std::to_string(i) + " is not below k = " + std::to_string(k));
-  std::vector<Napi::Object> keep;
-  const float* w = OptionalWeights(info, 4, n, keep);
-  if (w) RequireDisjoint(keep[0].As<Napi::TypedArray>(), centroids, "weights and centroids");
+  const float* w = a.nonNegative("weights", n, "point");
+  if (w) RequireDisjoint(a.get("weights").As<Napi::TypedArray>(), centroids, "weights and centroids");
   KmeansUpdateScratch scratch;
   unsigned repaired = 0;
-  const double objective = kmeans_update(reinterpret_cast<const float*>(TypedArrayBytes(points)), n, v, w, l, k,
-                                         reinterpret_cast<float*>(TypedArrayBytes(centroids)), scratch, repaired);
+  const double objective = kmeans_update(x, n, v, w, l, k, reinterpret_cast<float*>(TypedArrayBytes(centroids)), scratch, repaired);
   Napi::Object out = Napi::Object::New(env);
   out.Set("objective", objective);
   out.Set("repaired", double(repaired));
@@ -179,10 +135,15 @@ Napi::Value Update(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+unsigned RunRow_kmeans_assign(NamedArgs& a, const KernelTable& k) {
+  const KmeansAssignCall c = ParseAssign(a);
+  k.kmeans_assign(*c.c, c.x, c.n, c.labels);
+  return 0;
+}
+
 void RegisterKmeans(Napi::Env env, Napi::Object exports) {
-  exports.Set("kmeansTrainAsync", Napi::Function::New(env, Train, "kmeansTrainAsync"));
+  exports.Set("kmeansTrain", Napi::Function::New(env, Train, "kmeansTrain"));
   exports.Set("kmeansAssign", Napi::Function::New(env, Assign, "kmeansAssign"));
-  exports.Set("kmeansAssignAsync", Napi::Function::New(env, AssignAsync, "kmeansAssignAsync"));
   exports.Set("kmeansUpdate", Napi::Function::New(env, Update, "kmeansUpdate"));
 }
 

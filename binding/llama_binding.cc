@@ -1,6 +1,4 @@
 // Forward-pass entry points (definitions in cpu/gemm.h, cpu/llama_layer.h, cpu/llama_score.h):
-//   gemm(x, rows, w, cols, bias | null, path?) -> Float32Array y = x·wᵀ (+ bias), synchronous
-//     (tests); x: rows × k, w: cols × k row-major.
 //   llamaLayerAsync(hidden, positions, shape, weights, invFreq, stats | null, { threads }, onProgress)
 //     -> job: one decoder layer applied in place to hidden (sequences × positions × shape.hidden).
 //     shape: { hidden, heads, kvHeads, headDim, intermediate, window, eps }; weights: { attnNorm,
@@ -19,6 +17,7 @@
 #include "cpu/forward/llama_layer.h"
 #include "cpu/forward/llama_ops.h"
 #include "cpu/forward/llama_score.h"
+#include "kernel_row.h"
 #include "native_job.h"
 
 namespace tz {
@@ -54,30 +53,6 @@ double RequireNumber(Napi::Env env, const Napi::Object& o, const char* key, doub
   if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() >= min) || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
     throw Napi::RangeError::New(env, std::string(key) + " must be a finite number >= " + std::to_string(min));
   return v.As<Napi::Number>().DoubleValue();
-}
-
-Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::TypedArray x = RequireTypedArray(info, 0, napi_float32_array, "x");
-  const size_t rows = size_t(RequireInt(info, 1, "rows", 1, kMaxDim));
-  Napi::TypedArray w = RequireTypedArray(info, 2, napi_float32_array, "w");
-  const size_t cols = size_t(RequireInt(info, 3, "cols", 1, kMaxDim));
-  if (x.ElementLength() % rows) throw Napi::RangeError::New(env, "x must hold rows × k values");
-  const size_t k = x.ElementLength() / rows;
-  if (w.ElementLength() != cols * k) throw Napi::RangeError::New(env, "w must hold cols × k values");
-  const float* bias = nullptr;
-  if (!info[4].IsNull() && !info[4].IsUndefined()) {
-    Napi::TypedArray b = RequireTypedArray(info, 4, napi_float32_array, "bias");
-    if (b.ElementLength() != cols) throw Napi::RangeError::New(env, "bias must hold cols values");
-    bias = F32(b);
-  }
-  const KernelTable& kt = RequireKernelPath(info, 5);
-  JobContext ctx;
-  PackedMatrix m;
-  m.pack(F32(w), cols, k, 1, ctx);
-  Napi::Float32Array y = Napi::Float32Array::New(env, rows * cols);
-  kt.gemm_panels(m.args(F32(x), rows, k, bias, y.Data(), cols, false), 0, panelCount(cols));
-  return y;
 }
 
 struct LayerArgs {
@@ -264,8 +239,34 @@ Napi::Value NormSquaresAsync(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// Row gemm_panels (kernel_row.h): { x, rows, w, cols, bias?, y } -> y = x·wᵀ (+ bias) over every
+// panel; x: rows × k, w: cols × k row-major (packed into panels here), y: rows × cols.
+unsigned RunRow_gemm_panels(NamedArgs& a, const KernelTable& kt) {
+  Napi::Env env = a.Env();
+  Napi::TypedArray x = a.array("x", napi_float32_array);
+  const size_t rows = size_t(a.integer("rows", 1, kMaxDim));
+  Napi::TypedArray w = a.array("w", napi_float32_array);
+  const size_t cols = size_t(a.integer("cols", 1, kMaxDim));
+  if (x.ElementLength() % rows) throw Napi::RangeError::New(env, "x must hold rows × k values");
+  const size_t k = x.ElementLength() / rows;
+  if (w.ElementLength() != cols * k) throw Napi::RangeError::New(env, "w must hold cols × k values");
+  const float* bias = nullptr;
+  if (a.has("bias")) {
+    Napi::TypedArray b = a.array("bias", napi_float32_array);
+    if (b.ElementLength() != cols) throw Napi::RangeError::New(env, "bias must hold cols values");
+    bias = F32(b);
+  }
+  Napi::TypedArray y = a.array("y", napi_float32_array);
+  if (y.ElementLength() != rows * cols) throw Napi::RangeError::New(env, "y must hold rows × cols values");
+  RequireDisjoint(y, x, "y and x");
+  JobContext ctx;
+  PackedMatrix m;
+  m.pack(F32(w), cols, k, 1, ctx);
+  kt.gemm_panels(m.args(F32(x), rows, k, bias, reinterpret_cast<float*>(TypedArrayBytes(y)), cols, false), 0, panelCount(cols));
+  return 0;
+}
+
 void RegisterLlama(Napi::Env env, Napi::Object exports) {
-  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("llamaLayerAsync", Napi::Function::New(env, LayerAsync, "llamaLayerAsync"));
   exports.Set("llamaScoreAsync", Napi::Function::New(env, ScoreAsync, "llamaScoreAsync"));
   exports.Set("llamaNormSquaresAsync", Napi::Function::New(env, NormSquaresAsync, "llamaNormSquaresAsync"));

@@ -13,22 +13,22 @@ export interface ConvertSyncOptions<T> {
 }
 
 export function f32ToBf16(src: Float32Array, { dst = new Uint16Array(src.length), path }: ConvertSyncOptions<Uint16Array> = {}): Uint16Array {
-  native.convert('f32_to_bf16', src, dst, path);
+  native.kernelRow('f32_to_bf16', { src, dst }, path);
   return dst;
 }
 
 export function bf16ToF32(src: Uint16Array, { dst = new Float32Array(src.length), path }: ConvertSyncOptions<Float32Array> = {}): Float32Array {
-  native.convert('bf16_to_f32', src, dst, path);
+  native.kernelRow('bf16_to_f32', { src, dst }, path);
   return dst;
 }
 
 export function f32ToF16(src: Float32Array, { dst = new Uint16Array(src.length), path }: ConvertSyncOptions<Uint16Array> = {}): Uint16Array {
-  native.convert('f32_to_f16', src, dst, path);
+  native.kernelRow('f32_to_f16', { src, dst }, path);
   return dst;
 }
 
 export function f16ToF32(src: Uint16Array, { dst = new Float32Array(src.length), path }: ConvertSyncOptions<Float32Array> = {}): Float32Array {
-  native.convert('f16_to_f32', src, dst, path);
+  native.kernelRow('f16_to_f32', { src, dst }, path);
   return dst;
 }
 
@@ -55,10 +55,12 @@ export function convertAsync(kind: 'bf16_to_f32' | 'f16_to_f32', src: Uint16Arra
 export async function convertAsync(
   kind: ConvertKind,
   src: Float32Array | Uint16Array,
-  { signal, onProgress, dst, ...options }: ConvertOptions = {},
+  { signal, onProgress, dst, threads, device, cudaDevice }: ConvertOptions = {},
 ): Promise<Float32Array | Uint16Array> {
   dst ??= kind.startsWith('f32_') ? new Uint16Array(src.length) : new Float32Array(src.length);
   const out = dst;
-  await runJob((progress) => native.convertAsync(kind, src, out, options, progress), { signal, onProgress });
+  if (device !== undefined && device !== 'cpu' && device !== 'cuda') throw new TypeError("option device must be 'cpu' or 'cuda'");
+  const on = device === 'cuda' ? { cuda: cudaDevice ?? 0 } : undefined;
+  await runJob((progress) => native.convert({ kind, src, dst: out, threads, device: on }, progress), { signal, onProgress });
   return out;
 }

@@ -1,9 +1,10 @@
-// Where compress runs its heavy kernels: `--device auto|cpu|cuda|cuda:N`. On a GPU, seedlm's
-// exhaustive search and vptq's k-means (training and assignment) run in libtensorzip_cuda; the
-// rest (reading, the other methods, LZMA, the error metrics) stays on the CPU. The GPU kernels
-// follow the CPU references' definitions operation for operation, so the container does not
-// depend on the device.
+// Where compress runs its heavy kernels: `--device auto|cpu|cuda|cuda:N`, resolved once per run.
+// The methods pass the device unchanged to the addon, whose backend table (binding/
+// backend_table.cc) runs each kernel that has a CUDA version in libtensorzip_cuda and the rest on
+// the CPU, saying which fell back and why. The GPU kernels follow the CPU references' definitions
+// operation for operation, so the container does not depend on the device.
 import { backendInfo } from './backend';
+import type { NativeDevice } from './native';
 
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
@@ -33,6 +34,23 @@ export function resolveDevice(spec: DeviceSpec = 'auto'): Device {
   return { cuda: index, label: `cuda:${index} (${cuda.gpus[index].name})` };
 }
 
+/** A run's device as the addon takes it, recording each kernel (capability) that had to run on
+ * the CPU and why; describe() is the report's `device` string. */
+export class DeviceUse {
+  readonly native?: NativeDevice;
+  private readonly fallbacks = new Map<string, string>();
+
+  constructor(readonly device: Device) {
+    if (device.cuda !== undefined) this.native = { cuda: device.cuda, onFallback: (capability, reason) => this.fallbacks.set(capability, reason) };
+  }
+
+  /** e.g. 'cuda:0 (NVIDIA H100) + cpu (avx2, 8 threads); on the CPU: seedlm decode (no CUDA kernel)'. */
+  describe(cpu: string, threads: number): string {
+    const notes = [...this.fallbacks].sort(([a], [b]) => a.localeCompare(b)).map(([capability, reason]) => `${capability} (${reason})`);
+    return `${this.native ? `${this.device.label} + ` : ''}cpu (${cpu}, ${threads} threads)${notes.length ? `; on the CPU: ${notes.join(', ')}` : ''}`;
+  }
+}
+
 /** The GPUs of `--devices all|0,1,…`, checked against the CUDA backend. */
 export function parseDeviceList(text: string): number[] {
   const { cuda } = backendInfo();
@@ -45,9 +63,4 @@ export function parseDeviceList(text: string): number[] {
   const bad = indices.find((i) => i >= cuda.gpus.length);
   if (bad !== undefined) throw new Error(`--devices ${text}: there is no GPU ${bad} (${cuda.gpus.length} found)`);
   return indices;
-}
-
-/** The options of a native call that may run on the GPU. */
-export function deviceOptions(cuda: number | undefined): { device?: 'cuda'; cudaDevice?: number } {
-  return cuda === undefined ? {} : { device: 'cuda', cudaDevice: cuda };
 }

@@ -8,10 +8,17 @@ import nodeGypBuild = require('node-gyp-build');
 export type TernaryDtype = 'F32' | 'BF16' | 'F16';
 export type TernaryWeights = Float32Array | Uint16Array;
 
-/** Runs a call's kernel on that GPU ({ device: 'cuda', cudaDevice }) instead of the CPU. */
+/** Where a native job runs (binding/backend_table.h): absent, or cuda undefined, the CPU; else that
+ * GPU for each capability that has a CUDA implementation taking the call. A capability that falls
+ * back to the CPU calls onFallback(capability, reason) before the job starts. */
+export interface NativeDevice {
+  cuda?: number;
+  onFallback?: (capability: string, reason: string) => void;
+}
+
+/** The device argument of the entry points that have one. */
 export interface DeviceOptions {
-  device?: 'cpu' | 'cuda';
-  cudaDevice?: number;
+  device?: NativeDevice;
 }
 
 /** What a native job returns: the promise plus a cancel function (used by runJob). */
@@ -88,14 +95,48 @@ export interface LlamaHeadWeights {
   lm: Float32Array;
 }
 
+/** The arrays of a ternary call: weights / out are a Float32Array for 'F32', a Uint16Array of raw bits for 'BF16' / 'F16'. */
+interface TernaryArrays {
+  dtype: TernaryDtype;
+  group: number;
+  packing: 2 | 3;
+  /** >= 0: that one scale for every weight (scales empty); absent or < 0: one f16 scale per group. */
+  tensorScale?: number;
+  packed: Uint8Array;
+  scales: Uint16Array;
+}
+
+/** vptq's chunk layout (binding/cpu/quant/vptq.h): rows x cols f32, per-column scale and bias (both or neither). */
+interface VptqArrays {
+  cols: number;
+  v: number;
+  scale?: Float32Array;
+  bias?: Float32Array;
+  /** k x v f32 codebooks; labels2 exactly with a residual codebook. */
+  codebook: Float32Array;
+  residual?: Float32Array;
+  labels: Uint32Array;
+  labels2?: Uint32Array;
+}
+
+/** The rows of the CPU kernel table (binding/cpu/runtime/kernels.h), in member order. */
+export type KernelRowName =
+  | 'f32_to_bf16' | 'bf16_to_f32' | 'f32_to_f16' | 'f16_to_f32' | 'rtn_encode' | 'rtn_decode' | 'ternary_encode' | 'ternary_decode'
+  | 'seedlm_search' | 'kmeans_assign' | 'gemm_panels';
+
+/** The typed view of the addon. Entry points with many inputs take them by name in one object;
+ * long work runs as a job (NativeJobHandle) with progress and cancellation. */
 export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
-  convert(kind: ConvertKind, src: Float32Array | Uint16Array, dst: Float32Array | Uint16Array, path?: KernelPath): void;
-  convertAsync(
-    kind: ConvertKind,
-    src: Float32Array | Uint16Array,
-    dst: Float32Array | Uint16Array,
-    options: { threads?: number } & DeviceOptions,
+  /** The KernelTable rows' names, in member order. */
+  kernelRows(): KernelRowName[];
+  /** Runs one KernelTable row now, over all of args' elements, on the table `path` names
+   * ('auto': the one in use). args are the row's family's arguments (rtn_encode: those of
+   * rtnEncode, without importance; the conversions: { src, dst }; gemm_panels: { x, rows, w, cols,
+   * bias?, y }). Returns the decoders' DecodeFault mask (1: a bad code, 2: a bad scale), else 0. */
+  kernelRow(row: KernelRowName, args: object, path?: KernelPath): number;
+  convert(
+    args: { kind: ConvertKind; src: Float32Array | Uint16Array; dst: Float32Array | Uint16Array; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   copy(dst: Uint8Array, src: Uint8Array, threads?: number): void;
@@ -107,80 +148,55 @@ export interface NativeBinding {
   xzDecodeMany(pieces: Uint8Array[], outputs: Uint8Array[], options: { threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;
   splitPlanes(src: Uint8Array, width: number, rotate: boolean, dst: Uint8Array): void;
   mergePlanes(src: Uint8Array, width: number, rotate: boolean, dst: Uint8Array): void;
-  lzmaVersion(): string;
-  rtnEncode(weights: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
-  rtnDecode(out: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
-  rtnEncodeAsync(
-    weights: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array,
-    options: { threads?: number }, onProgress?: ProgressCallback,
+  /** rtn; with importance (one value >= 0 per weight) each group's scale minimises the importance-weighted error. */
+  rtnEncode(
+    args: { weights: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; importance?: Float32Array; threads?: number } & DeviceOptions,
+    onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  rtnDecodeAsync(
-    out: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array,
-    options: { threads?: number }, onProgress?: ProgressCallback,
-  ): NativeJobHandle<void>;
-  /** rtn with each group's scale chosen to minimise the importance-weighted error (importance: one value per weight). */
-  rtnEncodeWeightedAsync(
-    weights: Float32Array, bits: number, group: number, codes: Uint8Array, scales: Uint16Array, importance: Float32Array,
-    options: { threads?: number }, onProgress?: ProgressCallback,
+  rtnDecode(
+    args: { out: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; threads?: number } & DeviceOptions,
+    onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   errorSums(original: Float32Array, reconstructed: Float32Array): ErrorSums;
   weightStats(weights: Float32Array): { nonFinite: number; absSum: number; absMax: number };
-  // weights: Float32Array for 'F32', Uint16Array of raw bits for 'BF16' / 'F16'; decode writes that dtype.
-  ternaryEncode(weights: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: number, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
-  ternaryDecode(out: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array, path?: KernelPath): void;
-  ternaryEncodeAsync(
-    weights: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: number, packed: Uint8Array, scales: Uint16Array,
-    options: { threads?: number }, onProgress?: ProgressCallback,
+  /** ternary, :opt with rounds; with importance (group scales only) each refined scale is chosen by the importance-weighted error. */
+  ternaryEncode(
+    args: TernaryArrays & { weights: TernaryWeights; rounds?: number; importance?: Float32Array; threads?: number } & DeviceOptions,
+    onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  ternaryDecodeAsync(
-    out: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: number, rounds: 0, packed: Uint8Array, scales: Uint16Array,
-    options: { threads?: number }, onProgress?: ProgressCallback,
-  ): NativeJobHandle<void>;
-  /** ternary:opt with group scales, each chosen to minimise the importance-weighted error (importance: one value per weight). */
-  ternaryEncodeWeightedAsync(
-    weights: TernaryWeights, dtype: TernaryDtype, group: number, packing: 2 | 3, tensorScale: -1, rounds: number, packed: Uint8Array, scales: Uint16Array,
-    importance: Float32Array, options: { threads?: number }, onProgress?: ProgressCallback,
-  ): NativeJobHandle<void>;
+  ternaryDecode(args: TernaryArrays & { out: TernaryWeights; threads?: number } & DeviceOptions, onProgress?: ProgressCallback): NativeJobHandle<void>;
   // seedlm (binding/cpu/quant/seedlm.h): fields hold (P + 1) bytes per block: e4, then q_p as int8.
-  /** keep 0: exhaustive search; keep K (1..32): the approximate mode's K best seeds by least-squares error. */
-  seedlmEncode(weights: Float32Array, C: number, P: number, eMin: number, keep: number, seeds: Uint16Array, fields: Uint8Array, path?: KernelPath): void;
-  seedlmDecode(out: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array): void;
-  seedlmEncodeAsync(
-    weights: Float32Array, C: number, P: number, eMin: number, keep: number, seeds: Uint16Array, fields: Uint8Array,
-    options: { threads?: number } & DeviceOptions, onProgress?: ProgressCallback,
+  /** keep 0 (default): exhaustive search; keep K (1..32): the approximate mode's K best seeds by least-squares error. */
+  seedlmEncode(
+    args: { weights: Float32Array; C: number; P: number; eMin: number; keep?: number; seeds: Uint16Array; fields: Uint8Array; threads?: number } & DeviceOptions,
+    onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  seedlmDecodeAsync(
-    out: Float32Array, C: number, P: number, eMin: number, seeds: Uint16Array, fields: Uint8Array,
-    options: { threads?: number }, onProgress?: ProgressCallback,
+  seedlmDecode(
+    args: { out: Float32Array; C: number; P: number; eMin: number; seeds: Uint16Array; fields: Uint8Array; threads?: number } & DeviceOptions,
+    onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  seedlmTables(C: number, P: number): { worstInverseError: number };
+  /** The tables' worst inverse error, and the LFSR's 65535 states in cycle order (the states after seed s follow s). */
+  seedlmTables(C: number, P: number): { worstInverseError: number; cycle: Uint16Array };
   /** The per-tensor exponent base for a tensor's max |w|. */
   seedlmExpMin(absMax: number): number;
-  seedlmStates(C: number, P: number, seed: number, count: number): Uint16Array;
   // k-means (binding/cpu/quant/kmeans.h): points are n·v f32 values, row-major; weights one per point.
-  kmeansTrainAsync(
-    points: Float32Array, v: number, k: number, weights: Float32Array | null,
-    options: { iterations?: number; tolerance?: number; seed?: number; sample?: number; initSample?: number; threads?: number } & DeviceOptions,
+  kmeansTrain(
+    args: {
+      points: Float32Array; v: number; k: number; weights?: Float32Array;
+      iterations?: number; tolerance?: number; seed?: number; sample?: number; initSample?: number; threads?: number;
+    } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<{ centroids: Float32Array; objective: number[]; repaired: number }>;
-  kmeansAssign(points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, path?: KernelPath): void;
-  kmeansAssignAsync(
-    points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, options: { threads?: number } & DeviceOptions, onProgress?: ProgressCallback,
+  kmeansAssign(
+    args: { points: Float32Array; v: number; centroids: Float32Array; labels: Uint32Array; threads?: number } & DeviceOptions,
+    onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  /** One Lloyd update in place on centroids (k x v) for the labels; weights may be null. */
-  kmeansUpdate(points: Float32Array, v: number, labels: Uint32Array, centroids: Float32Array, weights: Float32Array | null): { objective: number; repaired: number };
-  // vptq (binding/cpu/quant/vptq.h): weights/out are rows x cols f32; codebooks k x v f32; one label per vector.
-  vptqGather(weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null): Float32Array;
-  vptqEncodeAsync(
-    weights: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null,
-    codebook: Float32Array, residual: Float32Array | null, labels: Uint32Array, labels2: Uint32Array | null, recon: Float32Array,
-    options: { threads?: number } & DeviceOptions, onProgress?: ProgressCallback,
-  ): NativeJobHandle<void>;
-  vptqDecodeAsync(
-    out: Float32Array, cols: number, v: number, scale: Float32Array | null, bias: Float32Array | null,
-    codebook: Float32Array, residual: Float32Array | null, labels: Uint32Array, labels2: Uint32Array | null,
-    options: { threads?: number }, onProgress?: ProgressCallback,
-  ): NativeJobHandle<void>;
+  /** One Lloyd update in place on centroids (k x v) for the labels. */
+  kmeansUpdate(args: { points: Float32Array; v: number; labels: Uint32Array; centroids: Float32Array; weights?: Float32Array }): { objective: number; repaired: number };
+  // vptq (binding/cpu/quant/vptq.h): weights/out are rows x cols f32; one label per vector.
+  vptqGather(args: { weights: Float32Array; cols: number; v: number; scale?: Float32Array; bias?: Float32Array }): Float32Array;
+  vptqEncode(args: VptqArrays & { weights: Float32Array; recon: Float32Array; threads?: number } & DeviceOptions, onProgress?: ProgressCallback): NativeJobHandle<void>;
+  vptqDecode(args: VptqArrays & { out: Float32Array; threads?: number } & DeviceOptions, onProgress?: ProgressCallback): NativeJobHandle<void>;
   /** Codes of 1-16 bits packed LSB first into ceil(n·bits/8) bytes, and back. */
   packCodes(codes: Uint32Array, bits: number, out: Uint8Array): void;
   unpackCodes(packed: Uint8Array, bits: number, out: Uint32Array): void;
@@ -189,8 +205,6 @@ export interface NativeBinding {
   /** Device-to-device copy, bytes read + written per second (throws without the CUDA backend). */
   cudaCopyBandwidth(device: number, bytes: number): number;
   // Forward pass (binding/llama_binding.cc). Weights are [out, in] row-major f32.
-  /** y = x·wᵀ (+ bias) for x [rows, k], w [cols, k] (tests). */
-  gemm(x: Float32Array, rows: number, w: Float32Array, cols: number, bias: Float32Array | null, path?: KernelPath): Float32Array;
   /** One decoder layer in place on hidden (sequences × positions × shape.hidden); stats: sums of squared inputs, added to. */
   llamaLayerAsync(
     hidden: Float32Array, positions: number, shape: LlamaLayerShape, weights: LlamaLayerWeights, invFreq: Float32Array,

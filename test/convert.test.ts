@@ -2,7 +2,7 @@
 // AVX2 against scalar bit for bit, async/threaded against sync, and bad-input handling.
 import { strict as assert } from 'node:assert';
 import { backendInfo, bf16ToF32, convertAsync, f16ToF32, f32ToBf16, f32ToF16, type KernelPath } from '../lib/index';
-import { native } from '../lib/native';
+import { native, type ConvertKind, type KernelRowName } from '../lib/native';
 import { bitsOf, firstDifference, floatsOf, hex, randomF32Bits, randomU16, specialF32Bits } from './helpers';
 
 const f32 = new Float32Array(1);
@@ -142,8 +142,8 @@ describe('dtype conversion', () => {
             const mk = () => (kind.startsWith('f32') ? new Uint16Array(n) : new Float32Array(n));
             const a = mk();
             const b = mk();
-            native.convert(kind, src, a, 'scalar');
-            native.convert(kind, src, b, 'avx2');
+            native.kernelRow(kind, { src, dst: a }, 'scalar');
+            native.kernelRow(kind, { src, dst: b }, 'avx2');
             const view = (x: Uint16Array | Float32Array) => (x instanceof Float32Array ? bitsOf(x) : x);
             const i = firstDifference(view(a), view(b));
             assert.equal(i, -1, `n=${n}: first difference at ${i}`);
@@ -191,18 +191,18 @@ describe('dtype conversion', () => {
 
   describe('bad input', () => {
     it('refuses wrong array types', () => {
-      assert.throws(() => native.convert('f32_to_bf16', new Uint16Array(4), new Uint16Array(4)), {
+      assert.throws(() => native.kernelRow('f32_to_bf16', { src: new Uint16Array(4), dst: new Uint16Array(4) }), {
         name: 'TypeError',
-        message: 'source must be a Float32Array, got Uint16Array',
+        message: 'src must be a Float32Array, got Uint16Array',
       });
-      assert.throws(() => native.convert('bf16_to_f32', new Uint16Array(4), new Uint16Array(4)), /destination must be a Float32Array/);
-      assert.throws(() => (native.convert as (...a: unknown[]) => void)('f32_to_bf16', [1, 2], new Uint16Array(2)), TypeError);
+      assert.throws(() => native.convert({ kind: 'bf16_to_f32', src: new Uint16Array(4), dst: new Uint16Array(4) }), /dst must be a Float32Array/);
+      assert.throws(() => native.kernelRow('f32_to_bf16', { src: [1, 2], dst: new Uint16Array(2) }), TypeError);
     });
 
     it('refuses length mismatches and overlapping buffers', () => {
       assert.throws(() => f32ToBf16(new Float32Array(5), { dst: new Uint16Array(4) }), {
         name: 'RangeError',
-        message: 'destination has 4 elements, source has 5',
+        message: 'dst has 4 elements, src has 5',
       });
       const buf = new ArrayBuffer(64);
       assert.throws(() => f32ToBf16(new Float32Array(buf, 0, 8), { dst: new Uint16Array(buf, 16, 8) }), /must not overlap/);
@@ -210,7 +210,8 @@ describe('dtype conversion', () => {
     });
 
     it('refuses unknown kinds, paths and options', async () => {
-      assert.throws(() => (native.convert as (...a: unknown[]) => void)('f64_to_bf16', new Float32Array(1), new Uint16Array(1)), /unknown conversion kind 'f64_to_bf16'/);
+      assert.throws(() => native.convert({ kind: 'f64_to_bf16' as ConvertKind, src: new Float32Array(1), dst: new Uint16Array(1) }), /unknown conversion kind 'f64_to_bf16'/);
+      assert.throws(() => native.kernelRow('f64_to_bf16' as KernelRowName, { src: new Float32Array(1), dst: new Uint16Array(1) }), /no kernel row 'f64_to_bf16'/);
       assert.throws(() => f32ToBf16(new Float32Array(1), { path: 'sse' as KernelPath }), /path must be/);
       await assert.rejects(convertAsync('f32_to_bf16', new Float32Array(1), { threads: -1 }), /threads must be an integer in \[0, 1024\]/);
       await assert.rejects(convertAsync('f32_to_bf16', new Float32Array(1), { threads: 1.5 }), RangeError);

@@ -1,7 +1,8 @@
 // Codes and scales that no encoder writes (an rtn code above 2·qmax, a ternary p3 byte above 242
-// or p2 code 3, a negative or non-finite scale) are corrupt data: the decode kernels refuse them on
-// every CPU path, the AVX2 kernels exactly where the scalar references do, and a container holding
-// one is refused by decompress and verify as corrupted.
+// or p2 code 3, a negative or non-finite scale) are corrupt data: the decode kernels flag them
+// (DecodeFault, binding/cpu/quant/decode_fault.h) on every CPU path, the AVX2 kernels exactly where the
+// scalar references do, the decode jobs refuse them with a message naming the fault, and a
+// container holding one is refused by decompress and verify as corrupted.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -29,7 +30,7 @@ const EDGE_SCALES = [0x0000, 0x0001, 0x7bff];
 function rtnStreams(n: number, bits: number, group: number, seed: number) {
   const codes = new Uint8Array(Math.ceil((n * bits) / 8));
   const scales = new Uint16Array(Math.ceil(n / group));
-  native.rtnEncode(gaussian(n, seed, 0.02), bits, group, codes, scales, 'scalar');
+  native.kernelRow('rtn_encode', { weights: gaussian(n, seed, 0.02), bits, group, codes, scales }, 'scalar');
   return { codes, scales };
 }
 
@@ -42,10 +43,14 @@ function setCode(codes: Uint8Array, i: number, bits: number, value: number): voi
   }
 }
 
-function rtnDecode(p: KernelPath, n: number, bits: number, group: number, codes: Uint8Array, scales: Uint16Array): Float32Array {
+/** DecodeFault bits a decode kernel returns. */
+const FAULT_CODE = 1, FAULT_SCALE = 2;
+
+/** The decode kernel row: its output and fault mask. */
+function rtnDecode(p: KernelPath, n: number, bits: number, group: number, codes: Uint8Array, scales: Uint16Array) {
   const out = new Float32Array(n);
-  native.rtnDecode(out, bits, group, codes, scales, p);
-  return out;
+  const fault = native.kernelRow('rtn_decode', { out, bits, group, codes, scales }, p);
+  return { out: new Uint8Array(out.buffer), fault };
 }
 
 // ---- ternary -------------------------------------------------------------------------------
@@ -53,26 +58,22 @@ function rtnDecode(p: KernelPath, n: number, bits: number, group: number, codes:
 function ternaryStreams(n: number, group: number, packing: 2 | 3, seed: number) {
   const packed = new Uint8Array(Math.ceil(n / (packing === 3 ? 5 : 4)));
   const scales = new Uint16Array(Math.ceil(n / group));
-  native.ternaryEncode(gaussian(n, seed, 0.02), 'F32', group, packing, -1, 0, packed, scales, 'scalar');
+  native.kernelRow('ternary_encode', { weights: gaussian(n, seed, 0.02), dtype: 'F32', group, packing, packed, scales }, 'scalar');
   return { packed, scales };
 }
 
 function ternaryDecode(p: KernelPath, dtype: TernaryDtype, n: number, group: number, packing: 2 | 3, packed: Uint8Array, scales: Uint16Array) {
   const out = dtype === 'F32' ? new Float32Array(n) : new Uint16Array(n);
-  native.ternaryDecode(out, dtype, group, packing, -1, 0, packed, scales, p);
-  return new Uint8Array(out.buffer);
+  const fault = native.kernelRow('ternary_decode', { out, dtype, group, packing, packed, scales }, p);
+  return { out: new Uint8Array(out.buffer), fault };
 }
 
 const TERNARY_CODE = { 3: /ternary: the stored codes hold a byte above 242 \(p3 packs 5 trits per byte, 0\.\.242\)/, 2: /ternary: the stored codes hold a 2-bit code 3 \(p2 codes run 0\.\.2\)/ };
 const TERNARY_SCALE = /ternary: the stored scales hold a negative or non-finite value/;
 
-/** The outcome of a decode: its output bytes, or its error message. */
-function outcome(decode: () => Uint8Array): string {
-  try {
-    return Buffer.from(decode()).toString('hex');
-  } catch (e) {
-    return `error: ${e instanceof Error ? e.message : e}`;
-  }
+/** The outcome of a decode: its output bytes, or the fault it found (the output is then unspecified). */
+function outcome({ out, fault }: { out: Uint8Array; fault: number }): string {
+  return fault ? `fault ${fault}` : Buffer.from(out).toString('hex');
 }
 
 describe('decoders refuse codes and scales no encoder writes', () => {
@@ -86,9 +87,10 @@ describe('decoders refuse codes and scales no encoder writes', () => {
               const { codes, scales } = rtnStreams(n, bits, group, bits * n + i);
               setCode(codes, i, bits, top);
               const ok = rtnDecode(p, n, bits, group, codes, scales);
-              assert.ok(ok[i] > 0, `code ${top} (q = qmax) decodes: bits ${bits} n ${n} i ${i}`);
+              assert.equal(ok.fault, 0);
+              assert.ok(new Float32Array(ok.out.buffer)[i] > 0, `code ${top} (q = qmax) decodes: bits ${bits} n ${n} i ${i}`);
               setCode(codes, i, bits, (1 << bits) - 1);
-              assert.throws(() => rtnDecode(p, n, bits, group, codes, scales), new RegExp(`rtn: the stored codes hold a value above ${top} \\(${bits}-bit codes run 0\\.\\.${top}\\)`), `bits ${bits} n ${n} i ${i}`);
+              assert.equal(rtnDecode(p, n, bits, group, codes, scales).fault, FAULT_CODE, `bits ${bits} n ${n} i ${i}`);
             }
           }
       });
@@ -100,22 +102,26 @@ describe('decoders refuse codes and scales no encoder writes', () => {
           for (const bad of BAD_SCALES) {
             const { codes, scales } = rtnStreams(n, bits, group, g);
             scales[g] = bad;
-            assert.throws(() => rtnDecode(p, n, bits, group, codes, scales), /rtn: the stored scales hold a negative or non-finite value/, `scale 0x${bad.toString(16)} in group ${g}`);
+            assert.equal(rtnDecode(p, n, bits, group, codes, scales).fault, FAULT_SCALE, `scale 0x${bad.toString(16)} in group ${g}`);
           }
           for (const edge of EDGE_SCALES) {
             const { codes, scales } = rtnStreams(n, bits, group, g);
             scales[g] = edge;
-            rtnDecode(p, n, bits, group, codes, scales);
+            assert.equal(rtnDecode(p, n, bits, group, codes, scales).fault, 0);
           }
         }
       });
 
-    it('the threaded job refuses a bad code in its last chunk', async () => {
+    it('the threaded job refuses a bad code in its last chunk, and a bad scale, naming the fault', async () => {
       const [n, bits, group] = [1 << 20, 4, 32];
       const { codes, scales } = rtnStreams(n, bits, group, 3);
-      await native.rtnDecodeAsync(new Float32Array(n), bits, group, codes, scales, { threads: 2 }).promise;
+      const job = () => native.rtnDecode({ out: new Float32Array(n), bits, group, codes, scales, threads: 2 }).promise;
+      await job();
       setCode(codes, n - 1, bits, 15);
-      await assert.rejects(native.rtnDecodeAsync(new Float32Array(n), bits, group, codes, scales, { threads: 2 }).promise, /rtn: the stored codes hold a value above 14/);
+      await assert.rejects(job(), /rtn: the stored codes hold a value above 14 \(4-bit codes run 0\.\.14\)/);
+      setCode(codes, n - 1, bits, 14);
+      scales[7] = 0xfc00;
+      await assert.rejects(job(), /rtn: the stored scales hold a negative or non-finite value/);
     });
 
     (avx2 ? it : it.skip)('AVX2 refuses exactly what the scalar reference refuses, and decodes the rest identically', () => {
@@ -128,9 +134,9 @@ describe('decoders refuse codes and scales no encoder writes', () => {
         const { codes, scales } = rtnStreams(n, bits, group, trial);
         for (let k = rng.u32() % 3; k > 0; k--) codes[rng.u32() % codes.length] ^= 1 << (rng.u32() % 8);
         if (rng.uniform() < 0.2) scales[rng.u32() % scales.length] ^= 1 << (rng.u32() % 16);
-        const want = outcome(() => new Uint8Array(rtnDecode('scalar', n, bits, group, codes, scales).buffer));
-        assert.equal(outcome(() => new Uint8Array(rtnDecode('avx2', n, bits, group, codes, scales).buffer)), want, `trial ${trial}: bits ${bits} group ${group} n ${n}`);
-        if (want.startsWith('error')) refused++;
+        const want = outcome(rtnDecode('scalar', n, bits, group, codes, scales));
+        assert.equal(outcome(rtnDecode('avx2', n, bits, group, codes, scales)), want, `trial ${trial}: bits ${bits} group ${group} n ${n}`);
+        if (want.startsWith('fault')) refused++;
       }
       assert.ok(refused > 20 && refused < 380, `a share of the mutants are refused (${refused} of 400)`);
     });
@@ -149,11 +155,11 @@ describe('decoders refuse codes and scales no encoder writes', () => {
                 // The largest valid byte decodes; every invalid value of the byte is refused.
                 const packed = Uint8Array.from(base.packed);
                 packed[b] = packing === 3 ? 242 : 0xaa;
-                ternaryDecode(p, dtype, n, 64, packing, packed, base.scales);
+                assert.equal(ternaryDecode(p, dtype, n, 64, packing, packed, base.scales).fault, 0);
                 const bad = packing === 3 ? [243, 250, 255] : [0x03, 0x0c, 0x30, 0xc0].map((m) => base.packed[b] | m);
                 for (const v of bad) {
                   packed[b] = v;
-                  assert.throws(() => ternaryDecode(p, dtype, n, 64, packing, packed, base.scales), TERNARY_CODE[packing], `${dtype} n ${n} byte ${b} = ${v}`);
+                  assert.equal(ternaryDecode(p, dtype, n, 64, packing, packed, base.scales).fault, FAULT_CODE, `${dtype} n ${n} byte ${b} = ${v}`);
                 }
               }
             }
@@ -166,9 +172,9 @@ describe('decoders refuse codes and scales no encoder writes', () => {
           for (const bad of BAD_SCALES) {
             const { packed, scales } = ternaryStreams(n, 64, 3, g);
             scales[g] = bad;
-            assert.throws(() => ternaryDecode(p, 'F32', n, 64, 3, packed, scales), TERNARY_SCALE, `scale 0x${bad.toString(16)} in group ${g}`);
+            assert.equal(ternaryDecode(p, 'F32', n, 64, 3, packed, scales).fault, FAULT_SCALE, `scale 0x${bad.toString(16)} in group ${g}`);
             scales[g] = EDGE_SCALES[g % EDGE_SCALES.length];
-            ternaryDecode(p, 'F32', n, 64, 3, packed, scales);
+            assert.equal(ternaryDecode(p, 'F32', n, 64, 3, packed, scales).fault, 0);
           }
       });
 
@@ -194,10 +200,10 @@ describe('decoders refuse codes and scales no encoder writes', () => {
         const { packed, scales } = ternaryStreams(n, group, packing, trial);
         for (let k = rng.u32() % 3; k > 0; k--) packed[rng.u32() % packed.length] ^= 1 << (rng.u32() % 8);
         if (rng.uniform() < 0.2) scales[rng.u32() % scales.length] ^= 1 << (rng.u32() % 16);
-        const want = outcome(() => ternaryDecode('scalar', dtype, n, group, packing, packed, scales));
-        const got = outcome(() => ternaryDecode('avx2', dtype, n, group, packing, packed, scales));
+        const want = outcome(ternaryDecode('scalar', dtype, n, group, packing, packed, scales));
+        const got = outcome(ternaryDecode('avx2', dtype, n, group, packing, packed, scales));
         assert.equal(got, want, `trial ${trial}: p${packing} group ${group} n ${n} ${dtype}`);
-        if (want.startsWith('error')) refused++;
+        if (want.startsWith('fault')) refused++;
       }
       assert.ok(refused > 50 && refused < 350, `a share of the mutants are refused (${refused} of 400)`);
     });

@@ -60,7 +60,9 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
       const counts = new Map<string, number>();
       for (const line of (await readFile(calls, 'utf8')).trim().split('\n')) counts.set(line, (counts.get(line) ?? 0) + 1);
       assert.deepEqual(Object.fromEntries(counts), { 'tzc_seedlm_search 0': 2, 'tzc_kmeans_lloyd 0': 7, 'tzc_kmeans_assign 0': 10 });
-      assert.match(JSON.parse(r.stdout).device, /^cuda:0 \(CPU stand-in 0\) \+ cpu \(/);
+      // The kernels without a CUDA version, or a call their CUDA version cannot take, ran on the
+      // CPU, and the report says which and why.
+      assert.match(JSON.parse(r.stdout).device, /^cuda:0 \(CPU stand-in 0\) \+ cpu \([a-z0-9]+, [0-9]+ threads\); on the CPU: seedlm decode \(no CUDA kernel\), seedlm search \(no CUDA kernel for the approximate search, :fast\)$/);
       assert.ok((await readFile(out(`${device}.tzip`))).equals(await readFile(out('cpu.tzip'))), device);
     }
     const second = cli({ ...standIn, FAKE_CUDA_DEVICES: '2' }, 'compress', model, '-o', out('second.tzip'), '--policy', policy, '--device', 'cuda:1', '--json');
@@ -89,9 +91,21 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     // The stand-in has no conversion kernel: the error comes back through CheckCuda.
     const r = spawnSync(process.execPath, ['-e', `
       const { native } = require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native.js'))});
-      const job = native.convertAsync('f32_to_bf16', new Float32Array(4), new Uint16Array(4), { device: 'cuda' });
+      const job = native.convert({ kind: 'f32_to_bf16', src: new Float32Array(4), dst: new Uint16Array(4), device: { cuda: 0 } });
       job.promise.then(() => console.log('resolved'), (e) => console.log('rejected: ' + e.message));
     `], { encoding: 'utf8', env: { ...process.env, ...standIn } });
     assert.equal(r.stdout.trim(), 'rejected: conversion failed on the GPU: stand-in: no conversion');
+  });
+
+  it('a job places its kernel once: the GPU it names must exist, and a kernel without a CUDA version runs on the CPU, saying so', () => {
+    const r = spawnSync(process.execPath, ['-e', `
+      const { native } = require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native.js'))});
+      const args = { out: new Float32Array(16), C: 8, P: 3, eMin: 0, seeds: Uint16Array.of(1, 1), fields: new Uint8Array(8) };
+      try { native.seedlmDecode({ ...args, device: { cuda: 1 } }); } catch (e) { console.log(e.name + ': ' + e.message); }
+      const heard = [];
+      native.seedlmDecode({ ...args, device: { cuda: 0, onFallback: (c, why) => heard.push(c + ': ' + why) } }).promise.then(() => console.log(heard.join('; ')));
+    `], { encoding: 'utf8', env: { ...process.env, ...standIn, STAND_IN_CALLS: out('decode.calls') } });
+    assert.equal(r.stdout, 'RangeError: device.cuda must be a GPU index in [0, 0]\nseedlm decode: no CUDA kernel\n', r.stderr);
+    assert.ok(!existsSync(out('decode.calls')), 'the stand-in library was not called');
   });
 });

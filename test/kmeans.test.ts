@@ -11,7 +11,11 @@ import { gaussian } from './helpers';
 const avx2 = backendInfo().cpuFeatures.avx2 && backendInfo().cpuFeatures.fma;
 
 const train = (points: Float32Array, v: number, k: number, weights: Float32Array | null = null, options = {}) =>
-  runJob((p) => native.kmeansTrainAsync(points, v, k, weights, options, p));
+  runJob((p) => native.kmeansTrain({ points, v, k, weights: weights ?? undefined, ...options }, p));
+
+/** The kernel row on a path ('auto': the table in use). */
+const assign = (points: Float32Array, v: number, centroids: Float32Array, labels: Uint32Array, path?: 'scalar' | 'avx2') =>
+  native.kernelRow('kmeans_assign', { points, v, centroids, labels }, path);
 
 /** Labels by brute force in double (an independent statement of "nearest centroid"). */
 function nearest(points: Float32Array, v: number, centroids: Float32Array): number[] {
@@ -37,8 +41,8 @@ describe('k-means', function () {
         const points = gaussian(n * v, v * 100 + k);
         const centroids = gaussian(k * v, v * 1000 + k);
         const [a, b] = [new Uint32Array(n), new Uint32Array(n)];
-        native.kmeansAssign(points, v, centroids, a, 'scalar');
-        native.kmeansAssign(points, v, centroids, b, 'avx2');
+        assign(points, v, centroids, a, 'scalar');
+        assign(points, v, centroids, b, 'avx2');
         assert.deepEqual([...b], [...a], `v ${v} k ${k}`);
         // The label is the nearest centroid (ties aside, which random data does not have).
         if (v === 8 && k === 300) assert.deepEqual([...a], nearest(points, v, centroids));
@@ -46,12 +50,12 @@ describe('k-means', function () {
     // The threaded job gives the same labels.
     const points = gaussian(5000 * 8, 77), centroids = gaussian(40 * 8, 78);
     const [one, job] = [new Uint32Array(5000), new Uint32Array(5000)];
-    native.kmeansAssign(points, 8, centroids, one);
-    await runJob((p) => native.kmeansAssignAsync(points, 8, centroids, job, { threads: 2 }, p));
+    assign(points, 8, centroids, one);
+    await runJob((p) => native.kmeansAssign({ points, v: 8, centroids, labels: job, threads: 2 }, p));
     assert.deepEqual([...job], [...one]);
     // Ties go to the smaller index: two equal centroids.
     const labels = new Uint32Array(1);
-    native.kmeansAssign(Float32Array.of(1, 1), 2, Float32Array.of(5, 5, 0, 0, 0, 0), labels);
+    assign(Float32Array.of(1, 1), 2, Float32Array.of(5, 5, 0, 0, 0, 0), labels);
     assert.equal(labels[0], 1);
   });
 
@@ -69,7 +73,7 @@ describe('k-means', function () {
     const { centroids, objective } = await train(points, v, k, null, { iterations: 50, tolerance: 0 });
     for (let i = 1; i < objective.length; i++) assert.ok(objective[i] <= objective[i - 1] * (1 + 1e-9), `objective rose at iteration ${i}`);
     const labels = new Uint32Array(k * per);
-    native.kmeansAssign(points, v, centroids, labels);
+    assign(points, v, centroids, labels);
     // Same partition as the planted one (centroid numbering aside).
     const map = new Map<number, number>();
     truth.forEach((t, i) => {
@@ -125,21 +129,21 @@ describe('k-means', function () {
     const farthest = [...far.keys()].sort((a, b) => far[b] - far[a] || a - b);
     for (const [t, j] of [4, 7].entries()) for (let d = 0; d < v; d++) expected[j * v + d] = points[farthest[t] * v + d];
     const centroids = Float32Array.from(before);
-    const { objective, repaired } = native.kmeansUpdate(points, v, labels, centroids, weights);
+    const { objective, repaired } = native.kmeansUpdate({ points, v, labels, centroids, weights });
     assert.equal(repaired, 2);
     assert.ok(Math.abs(objective - far.reduce((a, b) => a + b, 0)) < 1e-9 * objective);
     for (let i = 0; i < centroids.length; i++) assert.ok(Math.abs(centroids[i] - expected[i]) <= 1e-6 * Math.max(1, Math.abs(expected[i])), `centroid value ${i}: ${centroids[i]} vs ${expected[i]}`);
-    assert.throws(() => native.kmeansUpdate(points, v, Uint32Array.from(labels, () => k), centroids, null), /label 9 of point 0 is not below k = 9/);
-    assert.throws(() => native.kmeansUpdate(points, v, labels.subarray(1), centroids, null), /one value per point/);
+    assert.throws(() => native.kmeansUpdate({ points, v, labels: Uint32Array.from(labels, () => k), centroids }), /label 9 of point 0 is not below k = 9/);
+    assert.throws(() => native.kmeansUpdate({ points, v, labels: labels.subarray(1), centroids }), /one value per point/);
   });
 
   it('validates its arguments', async () => {
-    assert.throws(() => native.kmeansTrainAsync(new Float32Array(7), 2, 1, null, {}), /whole number of vectors of dimension 2/);
-    assert.throws(() => native.kmeansTrainAsync(new Float32Array(8), 2, 1, new Float32Array(3), {}), /one value per point \(4\)/);
-    assert.throws(() => native.kmeansTrainAsync(new Float32Array(8), 2, 1, Float32Array.of(1, 1, -1, 1), {}), /finite and >= 0/);
-    assert.throws(() => native.kmeansTrainAsync(new Float32Array(8), 17, 1, null, {}), /v must be an integer/);
+    assert.throws(() => native.kmeansTrain({ points: new Float32Array(7), v: 2, k: 1 }), /whole number of vectors of dimension 2/);
+    assert.throws(() => native.kmeansTrain({ points: new Float32Array(8), v: 2, k: 1, weights: new Float32Array(3) }), /one value per point \(4\)/);
+    assert.throws(() => native.kmeansTrain({ points: new Float32Array(8), v: 2, k: 1, weights: Float32Array.of(1, 1, -1, 1) }), /finite and >= 0/);
+    assert.throws(() => native.kmeansTrain({ points: new Float32Array(8), v: 17, k: 1 }), /v must be an integer/);
     await assert.rejects(train(new Float32Array(8), 2, 5), /4 points cannot make 5 centroids/);
-    assert.throws(() => native.kmeansAssign(new Float32Array(8), 2, new Float32Array(3), new Uint32Array(4)), /centroids must hold/);
-    assert.throws(() => native.kmeansAssign(new Float32Array(8), 2, new Float32Array(4), new Uint32Array(3)), /labels must hold one value per point/);
+    assert.throws(() => native.kmeansAssign({ points: new Float32Array(8), v: 2, centroids: new Float32Array(3), labels: new Uint32Array(4) }), /centroids must hold/);
+    assert.throws(() => native.kmeansAssign({ points: new Float32Array(8), v: 2, centroids: new Float32Array(4), labels: new Uint32Array(3) }), /labels must hold one value per point/);
   });
 });

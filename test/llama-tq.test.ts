@@ -61,17 +61,18 @@ describe('llama.cpp TQ1_0 / TQ2_0 interop', () => {
     assert.deepEqual(decodeTQ1_0(encodeTQ1_0({ codes: all, scales: new Uint16Array(243) })).codes, all);
   });
 
-  it('ternary:g256:p2 streams are TQ2_0 blocks without conversion', () => {
+  it('ternary:g256:p2 streams are TQ2_0 blocks without conversion', async () => {
     const r = new Rng(3);
     const w = Float32Array.from({ length: 4 * 256 }, () => r.normal() * 0.02);
     const packed = new Uint8Array(256);
     const scales = new Uint16Array(4);
-    native.ternaryEncode(w, 'F32', 256, 2, -1, 0, packed, scales);
+    const layout = { dtype: 'F32', group: 256, packing: 2, packed, scales } as const;
+    await native.ternaryEncode({ ...layout, weights: w }).promise;
     const decoded = new Float32Array(w.length);
-    native.ternaryDecode(decoded, 'F32', 256, 2, -1, 0, packed, scales);
+    await native.ternaryDecode({ ...layout, out: decoded }).promise;
     const tq = decodeTQ2_0(tq2FromTernaryG256P2(packed, scales));
     const d = new Float32Array(4);
-    native.convert('f16_to_f32', tq.scales, d);
+    native.kernelRow('f16_to_f32', { src: tq.scales, dst: d });
     for (let i = 0; i < w.length; i++) assert.equal((tq.codes[i] - 1) * d[i >> 8], decoded[i], `weight ${i}`);
   });
 

@@ -19,9 +19,9 @@ function weights(n: number, seed: number): Float32Array {
 function encode(w: Float32Array, bits: number, group: number, path: KernelPath) {
   const codes = new Uint8Array(Math.ceil((w.length * bits) / 8));
   const scales = new Uint16Array(Math.ceil(w.length / group));
-  native.rtnEncode(w, bits, group, codes, scales, path);
+  native.kernelRow('rtn_encode', { weights: w, bits, group, codes, scales }, path);
   const out = new Float32Array(w.length);
-  native.rtnDecode(out, bits, group, codes, scales, path);
+  native.kernelRow('rtn_decode', { out, bits, group, codes, scales }, path);
   return { codes, scales, out };
 }
 
@@ -57,10 +57,13 @@ describe('rtn kernels', () => {
 
   it('validates sizes and parameters', () => {
     const w = new Float32Array(64);
-    assert.throws(() => native.rtnEncode(w, 9, 32, new Uint8Array(72), new Uint16Array(2)), /bits must be an integer in \[2, 8\]/);
-    assert.throws(() => native.rtnEncode(w, 4, 12, new Uint8Array(32), new Uint16Array(6)), /group must be a multiple of 8/);
-    assert.throws(() => native.rtnEncode(w, 4, 32, new Uint8Array(31), new Uint16Array(2)), /codes must hold 32 bytes, got 31/);
-    assert.throws(() => native.rtnEncode(w, 4, 32, new Uint8Array(32), new Uint16Array(3)), /scales must hold 2 values, got 3/);
+    const call = (bits: number, group: number, codes: number, scales: number) =>
+      native.rtnEncode({ weights: w, bits, group, codes: new Uint8Array(codes), scales: new Uint16Array(scales) });
+    assert.throws(() => call(9, 32, 72, 2), /bits must be an integer in \[2, 8\]/);
+    assert.throws(() => call(4, 12, 32, 6), /group must be a multiple of 8/);
+    assert.throws(() => call(4, 32, 31, 2), /codes must hold 32 bytes, got 31/);
+    assert.throws(() => call(4, 32, 32, 3), /scales must hold 2 values, got 3/);
+    assert.throws(() => native.rtnEncode({ weights: w, bits: 4, group: 32, codes: new Uint8Array(32) } as never), /scales must be a Uint16Array/);
   });
 
   (avx2 ? it : it.skip)('AVX2 equals scalar bit for bit (codes, scales, decoded) for every width and odd sizes', () => {
@@ -77,13 +80,13 @@ describe('rtn kernels', () => {
         }
   });
 
-  it('the threaded job equals the synchronous kernel for any thread count', async () => {
+  it('the threaded job equals the kernel row run whole, for any thread count', async () => {
     const w = weights(1 << 20, 5);
     const want = encode(w, 4, 32, 'auto');
     for (const threads of [1, 2, 3]) {
       const codes = new Uint8Array(want.codes.length);
       const scales = new Uint16Array(want.scales.length);
-      await native.rtnEncodeAsync(w, 4, 32, codes, scales, { threads }).promise;
+      await native.rtnEncode({ weights: w, bits: 4, group: 32, codes, scales, threads }).promise;
       assert.equal(firstDifference(codes, want.codes), -1);
       assert.equal(firstDifference(scales, want.scales), -1);
     }
@@ -99,9 +102,9 @@ describe('rtn with importance (weighted scale search)', () => {
   async function weighted(w: Float32Array, bits: number, group: number, a: Float32Array, threads = 2) {
     const codes = new Uint8Array(Math.ceil((w.length * bits) / 8));
     const scales = new Uint16Array(Math.ceil(w.length / group));
-    await native.rtnEncodeWeightedAsync(w, bits, group, codes, scales, a, { threads }).promise;
+    await native.rtnEncode({ weights: w, bits, group, codes, scales, importance: a, threads }).promise;
     const out = new Float32Array(w.length);
-    native.rtnDecode(out, bits, group, codes, scales);
+    native.kernelRow('rtn_decode', { out, bits, group, codes, scales });
     return { codes, scales, out };
   }
 
@@ -140,8 +143,9 @@ describe('rtn with importance (weighted scale search)', () => {
     assert.equal(firstDifference(zero.scales, encode(w, 4, 32, 'scalar').scales), -1, 'all-zero importance keeps the absmax scales');
     const bad = Float32Array.from(a);
     bad[5] = -1;
-    assert.throws(() => native.rtnEncodeWeightedAsync(w, 4, 32, new Uint8Array(2048), new Uint16Array(128), bad, {}), /importance must be finite and >= 0/);
-    assert.throws(() => native.rtnEncodeWeightedAsync(w, 4, 32, new Uint8Array(2048), new Uint16Array(128), a.subarray(1), {}), /importance must hold one value per weight/);
+    const call = (importance: Float32Array) => native.rtnEncode({ weights: w, bits: 4, group: 32, codes: new Uint8Array(2048), scales: new Uint16Array(128), importance });
+    assert.throws(() => call(bad), /importance must be finite and >= 0/);
+    assert.throws(() => call(a.subarray(1)), /importance must hold one value per weight/);
   });
 });
 

@@ -21,9 +21,9 @@ function runRaw(w: TernaryWeights, dtype: TernaryDtype, group: number, packing: 
   const per = packing === 3 ? 5 : 4;
   const packed = new Uint8Array(Math.ceil(w.length / per));
   const scales = new Uint16Array(tensorScale >= 0 ? 0 : Math.ceil(w.length / group));
-  native.ternaryEncode(w, dtype, group, packing, tensorScale, rounds, packed, scales, path);
+  native.kernelRow('ternary_encode', { weights: w, dtype, group, packing, tensorScale, rounds, packed, scales }, path);
   const out = dtype === 'F32' ? new Float32Array(w.length) : new Uint16Array(w.length);
-  native.ternaryDecode(out, dtype, group, packing, tensorScale, 0, packed, scales, path);
+  native.kernelRow('ternary_decode', { out, dtype, group, packing, tensorScale, packed, scales }, path);
   return { packed, scales, out };
 }
 
@@ -70,7 +70,7 @@ describe('ternary', () => {
     const { scales, out } = run(w, 8, 3, -1, 'scalar');
     const gamma = native.weightStats(w).absSum / 8;
     const s = new Float32Array(1);
-    native.convert('f16_to_f32', scales, s);
+    native.kernelRow('f16_to_f32', { src: scales, dst: s });
     assert.ok(Math.abs(s[0] - gamma) < 1e-4);
     // w / (γ + 1e-8): 0.5 -> 0 (tie to even), -1 -> -1, 1.5 -> 2 -> clamp 1, 0, 0.25 -> 0, -3 -> -1, 0.75 -> 1, 1.25 -> 1
     assert.deepEqual([...out].map((x) => Math.round(x / s[0])), [0, -1, 1, 0, 0, -1, 1, 1]);
@@ -128,11 +128,11 @@ describe('ternary', () => {
       const cases: [TernaryDtype, TernaryWeights, Float32Array][] = [['F32', Float32Array.from(values), Float32Array.from(values)]];
       for (const [dtype, kind] of [['BF16', 'bf16'], ['F16', 'f16']] as const) {
         const h = new Uint16Array(values.length);
-        native.convert(`f32_to_${kind}`, Float32Array.from(values), h);
+        native.kernelRow(`f32_to_${kind}`, { src: Float32Array.from(values), dst: h });
         // Neighbours of the rounded centre too (magnitude -1, 0, +1 ulp).
         h.forEach((x, i) => (h[i] = (x & 0x8000) | Math.max(0, (x & 0x7fff) + (Math.floor(i / 2) % 3) - 1)));
         const exact = new Float32Array(h.length);
-        native.convert(`${kind}_to_f32`, h, exact);
+        native.kernelRow(`${kind}_to_f32`, { src: h, dst: exact });
         cases.push([dtype, h, exact]);
       }
       for (const [dtype, w, exact] of cases) {
@@ -141,14 +141,14 @@ describe('ternary', () => {
         if (dtype === 'F32') mag[0] = g;
         else {
           const h = new Uint16Array(1);
-          native.convert(dtype === 'BF16' ? 'f32_to_bf16' : 'f32_to_f16', Float32Array.of(g), h);
-          native.convert(dtype === 'BF16' ? 'bf16_to_f32' : 'f16_to_f32', h, mag);
+          native.kernelRow(dtype === 'BF16' ? 'f32_to_bf16' : 'f32_to_f16', { src: Float32Array.of(g), dst: h });
+          native.kernelRow(dtype === 'BF16' ? 'bf16_to_f32' : 'f16_to_f32', { src: h, dst: mag });
         }
         for (const path of avx2 ? (['scalar', 'avx2'] as const) : (['scalar'] as const)) {
           const { out } = runRaw(w, dtype, 1, 3, g, path);
           const got = new Float32Array(out.length);
           if (dtype === 'F32') got.set(out as Float32Array);
-          else native.convert(dtype === 'BF16' ? 'bf16_to_f32' : 'f16_to_f32', out as Uint16Array, got);
+          else native.kernelRow(dtype === 'BF16' ? 'bf16_to_f32' : 'f16_to_f32', { src: out, dst: got });
           exact.forEach((x, i) => {
             const t = Math.max(-1, Math.min(1, halfEven(Math.fround(x / d)))) + 0; // + 0: no -0 trit
             assert.equal(got[i], t * mag[0], `${dtype} ${path} γ=${g} w=${x}: trit ${t}`);
@@ -165,7 +165,7 @@ describe('ternary', () => {
         for (const group of [5, 32, 256, 1000])
           for (const n of [1, 31, 160, 161, 1283, 20000]) {
             const w = new Uint16Array(n);
-            native.convert(`f32_to_${kind}`, gaussian(n, n + group, 0.02), w);
+            native.kernelRow(`f32_to_${kind}`, { src: gaussian(n, n + group, 0.02), dst: w });
             w[n >> 1] ^= 0x8000; // a sign flip, a subnormal and a huge value in tensor mode
             const raw = Uint16Array.from(w, (x, i) => (i % 97 === 3 ? Math.floor(r.uniform() * 0x10000) : x));
             for (const [tensorScale, rounds, input] of [[-1, 0, w], [-1, 3, w], [0.015, 0, raw]] as const) {
@@ -177,9 +177,9 @@ describe('ternary', () => {
               assert.equal(firstDifference(a.out, b.out), -1, `decoded: ${where}`);
               // The same codes decoded to f32, then rounded, give the same 16-bit values.
               const f = new Float32Array(n);
-              native.ternaryDecode(f, 'F32', group, packing, tensorScale, 0, a.packed, a.scales, 'scalar');
+              native.kernelRow('ternary_decode', { out: f, dtype: 'F32', group, packing, tensorScale, packed: a.packed, scales: a.scales }, 'scalar');
               const rounded = new Uint16Array(n);
-              native.convert(`f32_to_${kind}`, f, rounded);
+              native.kernelRow(`f32_to_${kind}`, { src: f, dst: rounded });
               assert.equal(firstDifference(rounded, a.out), -1, `rounded f32 decode: ${where}`);
             }
           }
@@ -188,9 +188,10 @@ describe('ternary', () => {
   it('refuses a dtype that does not match the array', () => {
     const packed = new Uint8Array(2);
     const scales = new Uint16Array(1);
-    assert.throws(() => native.ternaryEncode(new Float32Array(8), 'BF16', 8, 3, -1, 0, packed, scales), /weights must be a Uint16Array/);
-    assert.throws(() => native.ternaryEncode(new Uint16Array(8), 'F32', 8, 3, -1, 0, packed, scales), /weights must be a Float32Array/);
-    assert.throws(() => native.ternaryEncode(new Uint16Array(8), 'F64' as TernaryDtype, 8, 3, -1, 0, packed, scales), /dtype must be 'F32', 'BF16' or 'F16'/);
+    const call = (weights: TernaryWeights, dtype: TernaryDtype) => native.ternaryEncode({ weights, dtype, group: 8, packing: 3, packed, scales });
+    assert.throws(() => call(new Float32Array(8), 'BF16'), /weights must be a Uint16Array/);
+    assert.throws(() => call(new Uint16Array(8), 'F32'), /weights must be a Float32Array/);
+    assert.throws(() => call(new Uint16Array(8), 'F64' as TernaryDtype), /dtype must be 'F32', 'BF16' or 'F16'/);
   });
 
   it(':opt lowers the error of every group at the same bits', () => {
@@ -253,9 +254,9 @@ describe('ternary:opt with importance (weighted refinement)', () => {
   async function weighted(w: Float32Array, group: number, packing: Packing, a: Float32Array, threads = 2) {
     const packed = new Uint8Array(Math.ceil(w.length / (packing === 3 ? 5 : 4)));
     const scales = new Uint16Array(Math.ceil(w.length / group));
-    await native.ternaryEncodeWeightedAsync(w, 'F32', group, packing, -1, 3, packed, scales, a, { threads }).promise;
+    await native.ternaryEncode({ weights: w, dtype: 'F32', group, packing, rounds: 3, packed, scales, importance: a, threads }).promise;
     const out = new Float32Array(w.length);
-    native.ternaryDecode(out, 'F32', group, packing, -1, 0, packed, scales);
+    native.kernelRow('ternary_decode', { out, dtype: 'F32', group, packing, packed, scales });
     return { packed, scales, out };
   }
   const werr = (w: Float32Array, out: Float32Array, a: Float32Array, from = 0, to = w.length) => {
@@ -292,7 +293,9 @@ describe('ternary:opt with importance (weighted refinement)', () => {
     assert.equal(firstDifference(one.scales, two.scales), -1);
     const bad = Float32Array.from(a);
     bad[3] = NaN;
-    assert.throws(() => native.ternaryEncodeWeightedAsync(w, 'F32', 128, 3, -1, 3, new Uint8Array(1639), new Uint16Array(64), bad, {}), /importance must be finite and >= 0/);
-    assert.throws(() => native.ternaryEncodeWeightedAsync(w, 'F32', 128, 3, 0.5 as -1, 0, new Uint8Array(1639), new Uint16Array(0), a, {}), /needs group scales/);
+    const call = (importance: Float32Array, tensorScale?: number) =>
+      native.ternaryEncode({ weights: w, dtype: 'F32', group: 128, packing: 3, tensorScale, rounds: tensorScale === undefined ? 3 : 0, packed: new Uint8Array(1639), scales: new Uint16Array(tensorScale === undefined ? 64 : 0), importance });
+    assert.throws(() => call(bad), /importance must be finite and >= 0/);
+    assert.throws(() => call(a, 0.5), /importance weighting needs group scales/);
   });
 });

@@ -10,7 +10,6 @@ import { generateCheckpoint } from '../lib/tools/generate';
 import { inspect } from '../lib/pipeline/inspect';
 import { SafetensorsFile } from '../lib/io/safetensors';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
-import { runJob } from '../lib/jobs';
 import { toF32 } from '../lib/methods/f32';
 import type { TensorFacts } from '../lib/methods/method';
 import { parseSpec } from '../lib/methods/registry';
@@ -26,9 +25,9 @@ import * as zlib from 'node:zlib';
 /** f32 values rounded through f16, as a codebook is stored. */
 function f16Round(a: Float32Array): Float32Array {
   const h = new Uint16Array(a.length);
-  native.convert('f32_to_f16', a, h);
+  native.kernelRow('f32_to_f16', { src: a, dst: h });
   const out = new Float32Array(a.length);
-  native.convert('f16_to_f32', h, out);
+  native.kernelRow('f16_to_f32', { src: h, dst: out });
   return out;
 }
 
@@ -115,7 +114,7 @@ describe('vptq', function () {
     const scale = Float32Array.from({ length: cols }, (_, j) => 0.5 + j);
     const bias = Float32Array.from({ length: cols }, (_, j) => j - 2);
     for (const norm of [false, true]) {
-      const x = native.vptqGather(w, cols, v, norm ? scale : null, norm ? bias : null);
+      const x = native.vptqGather({ weights: w, cols, v, ...(norm ? { scale, bias } : {}) });
       assert.equal(x.length, Math.ceil(rows / v) * cols * v);
       for (let rb = 0; rb < Math.ceil(rows / v); rb++)
         for (let j = 0; j < cols; j++)
@@ -125,8 +124,8 @@ describe('vptq', function () {
             assert.equal(x[(rb * cols + j) * v + t], want, `rb ${rb} j ${j} t ${t}`);
           }
     }
-    assert.throws(() => native.vptqGather(new Float32Array(7), 2, 3, null, null), /whole rows of 2 columns/);
-    assert.throws(() => native.vptqGather(new Float32Array(8), 2, 3, new Float32Array(2), null), /scale|bias/);
+    assert.throws(() => native.vptqGather({ weights: new Float32Array(7), cols: 2, v: 3 }), /whole rows of 2 columns/);
+    assert.throws(() => native.vptqGather({ weights: new Float32Array(8), cols: 2, v: 3, scale: new Float32Array(2) }), /bias must be a Float32Array/);
   });
 
   it('recovers planted clusters exactly', async () => {
@@ -162,9 +161,9 @@ describe('vptq', function () {
       assert.ok(Math.abs(decoded[i] - want) <= Math.abs(want) * 2 ** -23, `element ${i}: ${decoded[i]} vs ${want}`);
     }
     // The indices are the nearest entries of the stored (f16) codebook: the reported error is the real one.
-    const x = native.vptqGather(w, cols, p.v, scale, bias);
+    const x = native.vptqGather({ weights: w, cols, v: p.v, scale, bias });
     const nearest = new Uint32Array(n);
-    native.kmeansAssign(x, p.v, c1, nearest, 'scalar');
+    native.kernelRow('kmeans_assign', { points: x, v: p.v, centroids: c1, labels: nearest }, 'scalar');
     assert.equal(firstDifference(nearest, l1), -1);
   });
 
@@ -202,8 +201,8 @@ describe('vptq', function () {
   it('refuses labels past the codebook and a residual without its labels', async () => {
     const out = new Float32Array(8);
     const c = new Float32Array(8); // k 2, v 4
-    await assert.rejects(runJob((p) => native.vptqDecodeAsync(out, 2, 4, null, null, c, null, Uint32Array.of(0, 2), null, {}, p)), /index past the codebook's 2 entries/);
-    assert.throws(() => native.vptqDecodeAsync(out, 2, 4, null, null, c, c, Uint32Array.of(0, 1), null, {}), /labels2 must be given exactly when/);
+    assert.throws(() => native.vptqDecode({ out, cols: 2, v: 4, codebook: c, labels: Uint32Array.of(0, 2) }), /index past the codebook's 2 entries/);
+    assert.throws(() => native.vptqDecode({ out, cols: 2, v: 4, codebook: c, residual: c, labels: Uint32Array.of(0, 1) }), /labels2 must be given exactly when/);
   });
 
   describe('in the pipeline', () => {

@@ -36,7 +36,7 @@ export function toF32(dtype: Dtype, raw: Uint8Array): Float32Array {
 function convert16(kind: 'bf16_to_f32' | 'f16_to_f32', raw: Uint8Array): Float32Array {
   const src = u16View(raw);
   const out = new Float32Array(src.length);
-  native.convert(kind, src, out);
+  native.kernelRow(kind, { src, dst: out });
   return out;
 }
 
@@ -44,8 +44,8 @@ function convert16(kind: 'bf16_to_f32' | 'f16_to_f32', raw: Uint8Array): Float32
 export function fromF32(dtype: Dtype, values: Float32Array): Uint8Array {
   if (dtype === 'F32') return bytesOf(values);
   const out = new Uint16Array(values.length);
-  if (dtype === 'BF16') native.convert('f32_to_bf16', values, out);
-  else if (dtype === 'F16') native.convert('f32_to_f16', values, out);
+  if (dtype === 'BF16') native.kernelRow('f32_to_bf16', { src: values, dst: out });
+  else if (dtype === 'F16') native.kernelRow('f32_to_f16', { src: values, dst: out });
   else throw new Error(`dtype ${dtype} is not a float dtype lossy methods encode`);
   return bytesOf(out);
 }

@@ -42,26 +42,20 @@ export const rtn: Method<RtnParams> = {
   streamNames: () => ['codes', 'scales'],
   rawStreamBytes: (p, _dtype, elements) => [packedBytes(elements, p.bits), 2 * Math.ceil(elements / p.group)],
   nominalBits: (p, _dtype, numel) => (numel ? (8 * packedBytes(numel, p.bits) + 16 * Math.ceil(numel / p.group)) / numel : 0),
-  async encode(p, dtype, raw, { threads, signal }, chunk) {
+  async encode(p, dtype, raw, { threads, device, signal }, chunk) {
     const w = toF32(dtype, raw);
     const codes = new Uint8Array(packedBytes(w.length, p.bits));
     const scales = new Uint16Array(Math.ceil(w.length / p.group));
     // With --importance: scales that minimise the error weighted by each weight's column importance.
     const importance = chunk.importance && elementImportance(chunk.importance, chunk.first, w.length);
-    await runJob(
-      (progress) =>
-        importance
-          ? native.rtnEncodeWeightedAsync(w, p.bits, p.group, codes, scales, importance, { threads }, progress)
-          : native.rtnEncodeAsync(w, p.bits, p.group, codes, scales, { threads }, progress),
-      { signal },
-    );
+    await runJob((progress) => native.rtnEncode({ weights: w, bits: p.bits, group: p.group, codes, scales, importance, threads, device }, progress), { signal });
     const recon = new Float32Array(w.length);
-    await runJob((progress) => native.rtnDecodeAsync(recon, p.bits, p.group, codes, scales, { threads }, progress), { signal });
+    await runJob((progress) => native.rtnDecode({ out: recon, bits: p.bits, group: p.group, codes, scales, threads, device }, progress), { signal });
     return { streams: [codes, bytesOf(scales)], decoded: fromF32(dtype, recon) };
   },
-  async decode(p, dtype, [codes, scaleBytes], elements, { threads, signal }) {
+  async decode(p, dtype, [codes, scaleBytes], elements, { threads, device, signal }) {
     const out = new Float32Array(elements);
-    await runJob((progress) => native.rtnDecodeAsync(out, p.bits, p.group, codes, u16View(scaleBytes), { threads }, progress), { signal });
+    await runJob((progress) => native.rtnDecode({ out, bits: p.bits, group: p.group, codes, scales: u16View(scaleBytes), threads, device }, progress), { signal });
     return fromF32(dtype, out);
   },
 };

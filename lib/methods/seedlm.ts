@@ -1,9 +1,8 @@
 // seedlm (docs/METHODS.md, "seedlm"; SeedLM): each block of C weights becomes a 16-bit LFSR
 // seed, a 4-bit exponent and P 4-bit coefficients, found by trying all 65535 seeds. Presets:
 // seedlm:4 (C 8, P 3, 4.0 bits/weight) and seedlm:3 (C 12, P 4, 3.0); `:fast` is the opt-in
-// approximate search. Kernels: binding/cpu/quant/seedlm_{scalar,avx2}.cc, and for the exhaustive search
-// with --device cuda, binding/cuda/seedlm.cu.
-import { deviceOptions } from '../device';
+// approximate search. Kernels: binding/cpu/quant/seedlm_{scalar,avx2}.cc and, for the exhaustive search,
+// binding/cuda/seedlm.cu (where each runs: binding/backend_table.cc).
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
@@ -72,7 +71,7 @@ export const seedlm: Method<SeedlmParams> = {
     const blocks = blocksOf(p, numel), chunks = Math.ceil(numel / chunkElements(this.chunkUnit(p)));
     return (16 * blocks + 4 * (shape(p).P + 1) * blocks + 8 * chunks) / numel;
   },
-  async encode(p, dtype, raw, { threads, cuda, signal, onProgress }, tensor) {
+  async encode(p, dtype, raw, { threads, device, signal, onProgress }, tensor) {
     const { C, P } = shape(p);
     const w = toF32(dtype, raw);
     const blocks = blocksOf(p, w.length);
@@ -80,21 +79,19 @@ export const seedlm: Method<SeedlmParams> = {
     const seeds = new Uint16Array(blocks);
     const fields = new Uint8Array(blocks * (P + 1));
     // The search takes minutes per chunk: its progress feeds the bar and its ETA.
-    // The exhaustive search has a CUDA kernel; the approximate one runs on the CPU.
-    const device = p.fast ? {} : deviceOptions(cuda);
-    await runJob((progress) => native.seedlmEncodeAsync(w, C, P, eMin, p.fast ? FAST_KEEP : 0, seeds, fields, { threads, ...device }, progress), { signal, onProgress });
+    await runJob((progress) => native.seedlmEncode({ weights: w, C, P, eMin, keep: p.fast ? FAST_KEEP : 0, seeds, fields, threads, device }, progress), { signal, onProgress });
     const recon = new Float32Array(w.length);
-    await runJob((progress) => native.seedlmDecodeAsync(recon, C, P, eMin, seeds, fields, { threads }, progress), { signal });
+    await runJob((progress) => native.seedlmDecode({ out: recon, C, P, eMin, seeds, fields, threads, device }, progress), { signal });
     return { streams: [bytesOf(seeds), packFields(fields), Uint8Array.of(eMin & 255)], decoded: fromF32(dtype, recon) };
   },
-  async decode(p, dtype, [seedBytes, nibbles, exponent], elements, { threads, signal }) {
+  async decode(p, dtype, [seedBytes, nibbles, exponent], elements, { threads, device, signal }) {
     const { C, P } = shape(p);
     const eMin = (exponent[0] << 24) >> 24;
     if (eMin < MIN_EXP || eMin > MAX_EXP) throw new Error(`seedlm: stored exponent base ${eMin} is outside ${MIN_EXP}..${MAX_EXP}`);
     const blocks = blocksOf(p, elements);
     const out = new Float32Array(elements);
     const fields = unpackFields(p, nibbles, blocks);
-    await runJob((progress) => native.seedlmDecodeAsync(out, C, P, eMin, u16View(seedBytes), fields, { threads }, progress), { signal });
+    await runJob((progress) => native.seedlmDecode({ out, C, P, eMin, seeds: u16View(seedBytes), fields, threads, device }, progress), { signal });
     return fromF32(dtype, out);
   },
 };

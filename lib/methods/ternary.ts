@@ -70,7 +70,7 @@ export const ternary: Method<TernaryParams> = {
     const scales = p.scale === 'tensor' ? 32 * Math.ceil(numel / chunk) : 16 * Math.ceil(numel / p.group);
     return (8 * packedBytes(numel, p) + scales) / numel;
   },
-  async encode(p, dtype, raw, { threads, signal }, chunk) {
+  async encode(p, dtype, raw, { threads, device, signal }, chunk) {
     // The kernels read F32/BF16/F16 bits directly and write the reconstruction in the same dtype.
     const w = floatView(dtype, raw);
     const packed = new Uint8Array(packedBytes(w.length, p));
@@ -82,18 +82,13 @@ export const ternary: Method<TernaryParams> = {
     // With --importance, :opt keeps whichever refined scale leaves the lower importance-weighted
     // error; plain ternary keeps BitNet's absmean.
     const importance = p.opt && !perTensor && chunk.importance ? elementImportance(chunk.importance, chunk.first, w.length) : undefined;
-    await runJob(
-      (progress) =>
-        importance
-          ? native.ternaryEncodeWeightedAsync(w, t, p.group, p.packing, -1, rounds, packed, scales, importance, { threads }, progress)
-          : native.ternaryEncodeAsync(w, t, p.group, p.packing, gamma, rounds, packed, scales, { threads }, progress),
-      { signal },
-    );
+    const layout = { dtype: t, group: p.group, packing: p.packing, tensorScale: gamma, packed, scales, threads, device };
+    await runJob((progress) => native.ternaryEncode({ ...layout, weights: w, rounds, importance }, progress), { signal });
     const recon = floatArray(dtype, w.length);
-    await runJob((progress) => native.ternaryDecodeAsync(recon, t, p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });
+    await runJob((progress) => native.ternaryDecode({ ...layout, out: recon }, progress), { signal });
     return { streams: [packed, perTensor ? bytesOf(Float32Array.of(gamma)) : bytesOf(scales)], decoded: bytesOf(recon) };
   },
-  async decode(p, dtype, [packed, scaleBytes], elements, { threads, signal }) {
+  async decode(p, dtype, [packed, scaleBytes], elements, { threads, device, signal }) {
     const perTensor = p.scale === 'tensor';
     const gamma = perTensor ? f32View(scaleBytes)[0] : -1;
     // As the kernels refuse a group scale: -0 too, which no encoder writes (it would flip zeros' signs).
@@ -101,7 +96,7 @@ export const ternary: Method<TernaryParams> = {
       throw new Error(`ternary: the stored tensor scale ${Object.is(gamma, -0) ? '-0' : gamma} is negative or non-finite`);
     const out = floatArray(dtype, elements);
     const scales = perTensor ? new Uint16Array(0) : u16View(scaleBytes);
-    await runJob((progress) => native.ternaryDecodeAsync(out, ternaryDtype(dtype), p.group, p.packing, gamma, 0, packed, scales, { threads }, progress), { signal });
+    await runJob((progress) => native.ternaryDecode({ out, dtype: ternaryDtype(dtype), group: p.group, packing: p.packing, tensorScale: gamma, packed, scales, threads, device }, progress), { signal });
     return bytesOf(out);
   },
 };

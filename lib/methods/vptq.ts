@@ -3,13 +3,12 @@
 // k entries (trained by k-means on the tensor itself), optionally plus the index of a residual
 // codebook of k2 entries, optionally after per-column normalisation, optionally weighted by
 // per-column importance. Kernels: binding/cpu/quant/kmeans*.cc (training, assignment) and
-// binding/cpu/quant/vptq.cc; with --device cuda, the Lloyd iterations and assignments run in
-// binding/cuda/kmeans.cu.
+// binding/cpu/quant/vptq.cc, and for the Lloyd iterations and assignments binding/cuda/kmeans.cu (where
+// each runs: binding/backend_table.cc).
 //
 // Specs: presets vptq:2, vptq:3, vptq:4 and vptq:2:large (table in docs/METHODS.md), whose k is
 // lowered for small tensors, or the full form vptq:v<v>:k<k>[:r<k2>][:norm][:i<iterations>], taken
 // literally. Canonical (and recorded) form: vptq:v<v>:k<k>[:r<k2>][:norm]:i<iterations>.
-import { deviceOptions } from '../device';
 import { ENCODED_DTYPES, numelOf } from '../io/dtypes';
 import { columnsOf } from './importance';
 import { runJob } from '../jobs';
@@ -173,7 +172,7 @@ async function trainingSet(p: VptqParams, input: Input, step: number, numel: num
   let seen = 0, taken = 0;
   for (let e = 0; e < numel && taken < want; e += step) {
     const chunk = toF32(input.dtype, await input.read(e, Math.min(step, numel - e)));
-    const vectors = native.vptqGather(chunk, cols, p.v, scale, bias);
+    const vectors = native.vptqGather({ weights: chunk, cols, v: p.v, scale: scale ?? undefined, bias: bias ?? undefined });
     for (let i = 0; i < vectors.length / p.v && taken < want; i++, seen++) {
       if (want < total && rng.uniform() * (total - seen) >= want - taken) continue;
       x.set(vectors.subarray(i * p.v, (i + 1) * p.v), taken * p.v);
@@ -188,9 +187,9 @@ async function trainingSet(p: VptqParams, input: Input, step: number, numel: num
 }
 
 async function train(points: Float32Array, v: number, k: number, weights: Float32Array | null, iterations: number, ctx: JobContext): Promise<Float32Array> {
-  const { threads, signal } = ctx;
-  const options = { iterations, tolerance: TOLERANCE, seed: SEED, initSample: INIT_PER_CENTROID * k, threads, ...deviceOptions(ctx.cuda) };
-  const { centroids } = await runJob((progress) => native.kmeansTrainAsync(points, v, k, weights, options, progress), { signal });
+  const { threads, device, signal } = ctx;
+  const args = { points, v, k, weights: weights ?? undefined, iterations, tolerance: TOLERANCE, seed: SEED, initSample: INIT_PER_CENTROID * k, threads, device };
+  const { centroids } = await runJob((progress) => native.kmeansTrain(args, progress), { signal });
   return roundF16(centroids);
 }
 
@@ -248,34 +247,39 @@ export const vptq: Method<VptqParams> = {
     if (p.k2) {
       // The residual codebook is trained on what the f16 codebook leaves of the same vectors.
       const labels = new Uint32Array(x.length / p.v);
-      await runJob((progress) => native.kmeansAssignAsync(x, p.v, c1, labels, { threads: ctx.threads, ...deviceOptions(ctx.cuda) }, progress), { signal: ctx.signal });
+      await runJob((progress) => native.kmeansAssign({ points: x, v: p.v, centroids: c1, labels, threads: ctx.threads, device: ctx.device }, progress), { signal: ctx.signal });
       for (let i = 0; i < labels.length; i++) for (let t = 0; t < p.v; t++) x[i * p.v + t] -= c1[labels[i] * p.v + t];
       streams.push(f16(await train(x, p.v, p.k2, w, p.iterations, ctx)));
     }
     if (norm) streams.push(f16(norm.scale), f16(norm.bias));
     return streams;
   },
-  async encode(p, dtype, raw, { threads, cuda, signal, onProgress }, facts) {
+  async encode(p, dtype, raw, { threads, device, signal, onProgress }, facts) {
     const t = tables(p, facts.tensorStreams!);
     const w = toF32(dtype, raw);
     const n = vectorsOf(p, w.length / columns(p));
-    const labels = new Uint32Array(n), labels2 = p.k2 ? new Uint32Array(n) : null;
+    const labels = new Uint32Array(n), labels2 = p.k2 ? new Uint32Array(n) : undefined;
     const recon = new Float32Array(w.length);
-    await runJob((progress) => native.vptqEncodeAsync(w, columns(p), p.v, t.scale, t.bias, t.c1, t.c2, labels, labels2, recon, { threads, ...deviceOptions(cuda) }, progress), { signal, onProgress });
+    await runJob((progress) => native.vptqEncode({ ...layout(p, t), weights: w, labels, labels2, recon, threads, device }, progress), { signal, onProgress });
     const streams = [pack(labels, log2(p.k))];
     if (labels2) streams.push(pack(labels2, log2(p.k2)));
     return { streams, decoded: fromF32(dtype, recon) };
   },
-  async decode(p, dtype, streams, elements, { threads, signal }, tensorStreams) {
+  async decode(p, dtype, streams, elements, { threads, device, signal }, tensorStreams) {
     const t = tables(p, tensorStreams);
     const n = vectorsOf(p, elements / columns(p));
     const labels = unpack(streams[0], n, log2(p.k));
-    const labels2 = p.k2 ? unpack(streams[1], n, log2(p.k2)) : null;
+    const labels2 = p.k2 ? unpack(streams[1], n, log2(p.k2)) : undefined;
     const out = new Float32Array(elements);
-    await runJob((progress) => native.vptqDecodeAsync(out, columns(p), p.v, t.scale, t.bias, t.c1, t.c2, labels, labels2, { threads }, progress), { signal });
+    await runJob((progress) => native.vptqDecode({ ...layout(p, t), out, labels, labels2, threads, device }, progress), { signal });
     return fromF32(dtype, out);
   },
 };
+
+/** The chunk layout and codebooks of the native encode and decode. */
+function layout(p: VptqParams, t: Tables) {
+  return { cols: columns(p), v: p.v, scale: t.scale ?? undefined, bias: t.bias ?? undefined, codebook: t.c1, residual: t.c2 ?? undefined };
+}
 
 function pack(codes: Uint32Array, bits: number): Uint8Array {
   const out = new Uint8Array(packedBytes(codes.length, bits));

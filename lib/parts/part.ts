@@ -8,7 +8,7 @@ import { recordOnly } from '../container/writer';
 import type { LzmaSetting } from '../container/lzma';
 import { RunMismatchError } from '../core/errors';
 import { defaultThreads } from '../core/threads';
-import { resolveDevice } from '../device';
+import { DeviceUse, resolveDevice } from '../device';
 import type { ModelSource } from '../io/model-source';
 import { tempPathFor } from '../io/temp-files';
 import type { Importance } from '../methods/importance';
@@ -64,8 +64,8 @@ export function partOptions(options: CompressOptions): PartOptions {
  * checks as a container. */
 async function writePartFile(input: string, output: string, options: CompressOptions, scope: PartScope): Promise<PartReport> {
   const t0 = process.hrtime.bigint();
-  const device = resolveDevice(options.device);
-  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), cuda: device.cuda, signal: options.signal };
+  const device = new DeviceUse(resolveDevice(options.device));
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: device.native, signal: options.signal };
   const { source, plan, lzma, importance, nonFinite, key } = await openRun(input, output, options);
   try {
     await checkRunOutput(output, source, plan, options, { part: 'shard' in scope ? 'shard' : 'job' });

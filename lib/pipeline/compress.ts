@@ -8,7 +8,7 @@ import { FORMAT_VERSION, type ContainerMeta, type FileRecord, type ShardRecord }
 import { formatLzma } from '../container/lzma';
 import { ContainerWriter } from '../container/writer';
 import { defaultThreads } from '../core/threads';
-import { resolveDevice } from '../device';
+import { DeviceUse, resolveDevice } from '../device';
 import { numelOf } from '../io/dtypes';
 import type { JobContext } from '../methods/method';
 import { version } from '../version';
@@ -36,8 +36,8 @@ export interface ReusedTensors {
 /** The container; with `parts` (merge), every tensor is copied from part files, none encoded. */
 export async function writeContainer(input: string, output: string, options: CompressOptions, parts?: ReusedTensors): Promise<CompressReport> {
   const t0 = process.hrtime.bigint();
-  const device = resolveDevice(options.device);
-  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), cuda: device.cuda, signal: options.signal };
+  const device = new DeviceUse(resolveDevice(options.device));
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: device.native, signal: options.signal };
   const { source, plan, lzma, base, rules, importance, nonFinite, key } = await openRun(input, output, options);
   try {
     await checkRunOutput(output, source, plan, options, { parts: parts?.finished });
@@ -87,7 +87,7 @@ export async function writeContainer(input: string, output: string, options: Com
         symlinks: source.symlinks,
         ...totals(reports, source.totalBytes, containerBytes),
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
-        device: `${device.cuda === undefined ? '' : `${device.label} + `}cpu (${info.cpu}, ${ctx.threads} threads)`,
+        device: device.describe(info.cpu, ctx.threads),
       };
     } catch (e) {
       await writer.abort();

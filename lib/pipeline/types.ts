@@ -12,7 +12,7 @@ export interface CompressOptions {
   /** 'auto' (default), 'off', or a preset '0'-'9' (optionally 'e' for extreme). */
   lzma?: string;
   threads?: number;
-  /** Where seedlm's search and vptq's k-means run: 'auto' (default: the first GPU when CUDA is
+  /** Where the kernels with a GPU version run: 'auto' (default: the first GPU when CUDA is
    * available), 'cpu', 'cuda' or 'cuda:N'. The container is the same on every device. */
   device?: DeviceSpec;
   /** Tensors with NaN/Inf, or with values the method cannot represent (Method.unrepresentable:

@@ -64,6 +64,5 @@ void xz_decode(const uint8_t* src, size_t n, uint8_t* dst, size_t expected) {
   throw std::runtime_error(std::string("xz decoding failed: ") + LzmaMessage(r));
 }
 
-std::string lzma_version() { return lzma_version_string(); }
 
 }  // namespace tz

@@ -30,6 +30,4 @@ std::vector<uint8_t> xz_encode(const uint8_t* src, size_t n, const XzOptions& op
 // std::runtime_error on corrupt data, a failed check, trailing bytes or any other size.
 void xz_decode(const uint8_t* src, size_t n, uint8_t* dst, size_t expected);
 
-std::string lzma_version();
-
 }  // namespace tz

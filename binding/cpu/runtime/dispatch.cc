@@ -6,17 +6,29 @@
 
 namespace tz {
 
+// Both tables are filled row by row by name (TZ_KERNEL_ROWS), so adding or reordering a row
+// cannot shift a pointer into the wrong member, and a variant lacking a row does not compile.
 const KernelTable& scalar_kernels() {
-  static const KernelTable table{"scalar",           scalar::f32_to_bf16, scalar::bf16_to_f32, scalar::f32_to_f16,
-                                 scalar::f16_to_f32, scalar::rtn_encode,  scalar::rtn_decode,
-                                 scalar::ternary_encode, scalar::ternary_decode, scalar::seedlm_search, scalar::kmeans_assign, scalar::gemm_panels};
+  static const KernelTable table = [] {
+    KernelTable t{};
+    t.name = "scalar";
+#define TZ_FILL_ROW(row) t.row = scalar::row;
+    TZ_KERNEL_ROWS(TZ_FILL_ROW)
+#undef TZ_FILL_ROW
+    return t;
+  }();
   return table;
 }
 
 const KernelTable* avx2_kernels() {
-  static const KernelTable table{"avx2",           avx2::f32_to_bf16, avx2::bf16_to_f32, avx2::f32_to_f16,
-                                 avx2::f16_to_f32, avx2::rtn_encode,  avx2::rtn_decode,
-                                 avx2::ternary_encode, avx2::ternary_decode, avx2::seedlm_search, avx2::kmeans_assign, avx2::gemm_panels};
+  static const KernelTable table = [] {
+    KernelTable t{};
+    t.name = "avx2";
+#define TZ_FILL_ROW(row) t.row = avx2::row;
+    TZ_KERNEL_ROWS(TZ_FILL_ROW)
+#undef TZ_FILL_ROW
+    return t;
+  }();
   return cpu_features().avx2Path() ? &table : nullptr;
 }
 

@@ -1,6 +1,8 @@
-// The CPU kernel table: one function pointer per kernel, filled once at load with either the
-// scalar reference or the AVX2 variant. Every kernel has a scalar reference in tz::scalar that
-// the SIMD (and CUDA) versions are tested against.
+// The CPU kernel table: one function pointer per kernel (a row), filled once at load with either
+// the scalar reference or the AVX2 variant. Every kernel has a scalar reference in tz::scalar that
+// the SIMD (and CUDA) versions are tested against. Adding a row: the member below, its name in
+// TZ_KERNEL_ROWS (the static_assert after the struct fails until it is there), its declaration
+// in TZ_KERNEL_DECLARATIONS, and a case in test/kernel-table.test.ts.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +40,32 @@ struct KernelTable {
   // gemm.h: y = x·Wᵀ (+ bias) for W's panels [panelBegin, panelEnd).
   void (*gemm_panels)(const GemmArgs& a, size_t panelBegin, size_t panelEnd);
 };
+
+// Every row of KernelTable, by name, in member order: dispatch.cc fills the tables by these names
+// and test/kernel-table.test.ts walks them (binding/kernel_row.cc runs one by name).
+#define TZ_KERNEL_ROWS(X) \
+  X(f32_to_bf16)          \
+  X(bf16_to_f32)          \
+  X(f32_to_f16)           \
+  X(f16_to_f32)           \
+  X(rtn_encode)           \
+  X(rtn_decode)           \
+  X(ternary_encode)       \
+  X(ternary_decode)       \
+  X(seedlm_search)        \
+  X(kmeans_assign)        \
+  X(gemm_panels)
+
+#define TZ_COUNT_ROW(row) +1
+// The list names every member: a row added to the struct but not to the list fails here.
+static_assert(sizeof(KernelTable) == sizeof(const char*) + (0 TZ_KERNEL_ROWS(TZ_COUNT_ROW)) * sizeof(void (*)()),
+              "TZ_KERNEL_ROWS must list every KernelTable row");
+#undef TZ_COUNT_ROW
+
+// The rows' names, in member order.
+#define TZ_ROW_NAME(row) #row,
+inline constexpr const char* kKernelRowNames[] = {TZ_KERNEL_ROWS(TZ_ROW_NAME)};
+#undef TZ_ROW_NAME
 
 // Every variant (scalar reference, AVX2) defines the same set of functions in its namespace.
 #define TZ_KERNEL_DECLARATIONS                                                                    \

@@ -1,0 +1,25 @@
+#include "capabilities.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "cpu/quant/decode_fault.h"
+#include "cpu/quant/rtn.h"
+
+namespace tz {
+
+void CheckRtnFault(unsigned fault, unsigned bits) {
+  if (fault & kFaultCode)
+    throw std::runtime_error("rtn: the stored codes hold a value above " + std::to_string(2 * rtn_qmax(bits)) + " (" + std::to_string(bits) +
+                             "-bit codes run 0.." + std::to_string(2 * rtn_qmax(bits)) + ")");
+  if (fault & kFaultScale) throw std::runtime_error("rtn: the stored scales hold a negative or non-finite value");
+}
+
+void CheckTernaryFault(unsigned fault, unsigned packing) {
+  if (fault & kFaultCode)
+    throw std::runtime_error(packing == 3 ? "ternary: the stored codes hold a byte above 242 (p3 packs 5 trits per byte, 0..242)"
+                                          : "ternary: the stored codes hold a 2-bit code 3 (p2 codes run 0..2)");
+  if (fault & kFaultScale) throw std::runtime_error("ternary: the stored scales hold a negative or non-finite value");
+}
+
+}  // namespace tz

@@ -1,0 +1,24 @@
+// The CPU implementations of the backend table's capabilities (backend_table.h): each runs its
+// call over the given KernelTable on up to `threads` threads in fixed chunks, so the result does
+// not depend on the thread count, and throws what the kernels refuse (decoders: the fault's
+// message, capabilities.h).
+#pragma once
+#include "capabilities.h"
+#include "cpu/runtime/job_context.h"
+#include "cpu/runtime/kernels.h"
+
+namespace tz::cpu_backend {
+
+void convert(const KernelTable& k, const ConvertCall& c, unsigned threads, JobContext& ctx);
+void rtn_encode(const KernelTable& k, const RtnCall& c, unsigned threads, JobContext& ctx);
+void rtn_decode(const KernelTable& k, const RtnCall& c, unsigned threads, JobContext& ctx);
+void ternary_encode(const KernelTable& k, const TernaryCall& c, unsigned threads, JobContext& ctx);
+void ternary_decode(const KernelTable& k, const TernaryCall& c, unsigned threads, JobContext& ctx);
+void seedlm_search(const KernelTable& k, const SeedlmCall& c, unsigned threads, JobContext& ctx);
+void seedlm_decode(const KernelTable& k, const SeedlmCall& c, unsigned threads, JobContext& ctx);
+void kmeans_assign(const KernelTable& k, const KmeansAssignCall& c, unsigned threads, JobContext& ctx);
+void kmeans_lloyd(const KernelTable& k, const KmeansLloydCall& c, unsigned threads, JobContext& ctx);
+void vptq_encode(const KernelTable& k, const VptqCall& c, unsigned threads, JobContext& ctx);
+void vptq_decode(const KernelTable& k, const VptqCall& c, unsigned threads, JobContext& ctx);
+
+}  // namespace tz::cpu_backend
