@@ -12,6 +12,11 @@ const char* ApproximateSearch(const SeedlmCall& c) {
   return c.keep ? "no CUDA kernel for the approximate search, :fast" : nullptr;
 }
 
+template <class Call>
+const char* Weighted(const Call& c) {
+  return c.importance ? "no CUDA kernel for importance weighting" : nullptr;
+}
+
 }  // namespace
 
 // Each row by name: the CPU implementation, the CUDA one where there is one, and the calls the
@@ -20,10 +25,10 @@ const BackendTable& backend_table() {
   static const BackendTable table = [] {
     BackendTable t{};
     t.convert = {"convert", cpu_backend::convert, cuda_backend::convert, nullptr};
-    t.rtnEncode = {"rtn encode", cpu_backend::rtn_encode, nullptr, nullptr};
-    t.rtnDecode = {"rtn decode", cpu_backend::rtn_decode, nullptr, nullptr};
-    t.ternaryEncode = {"ternary encode", cpu_backend::ternary_encode, nullptr, nullptr};
-    t.ternaryDecode = {"ternary decode", cpu_backend::ternary_decode, nullptr, nullptr};
+    t.rtnEncode = {"rtn encode", cpu_backend::rtn_encode, cuda_backend::rtn_encode, Weighted<RtnCall>};
+    t.rtnDecode = {"rtn decode", cpu_backend::rtn_decode, cuda_backend::rtn_decode, nullptr};
+    t.ternaryEncode = {"ternary encode", cpu_backend::ternary_encode, cuda_backend::ternary_encode, Weighted<TernaryCall>};
+    t.ternaryDecode = {"ternary decode", cpu_backend::ternary_decode, cuda_backend::ternary_decode, nullptr};
     t.seedlmSearch = {"seedlm search", cpu_backend::seedlm_search, cuda_backend::seedlm_search, ApproximateSearch};
     t.seedlmDecode = {"seedlm decode", cpu_backend::seedlm_decode, nullptr, nullptr};
     t.kmeansAssign = {"k-means assign", cpu_backend::kmeans_assign, cuda_backend::kmeans_assign, nullptr};

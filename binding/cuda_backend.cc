@@ -1,10 +1,15 @@
 #include "cuda_backend.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "cpu/runtime/kernels.h"
+#include "cpu/runtime/parallel.h"
+#include "cpu/quant/rtn.h"
 #include "cpu/quant/seedlm_tables.h"
+#include "cpu/quant/ternary.h"
 #include "cpu/quant/vptq.h"
 #include "cuda_call.h"
 
@@ -13,6 +18,81 @@ namespace tz::cuda_backend {
 void convert(int gpu, const ConvertCall& c, unsigned, JobContext& ctx) {
   const tzc_job job = CudaJob(ctx);
   CheckCuda(Cuda().convert(gpu, c.kind, c.src, c.dst, c.n, &job), "conversion");
+}
+
+namespace {
+
+// A scale the GPU wrote as f16 Inf (or NaN) is refused with the CPU encoder's error, which the
+// reference's scale function throws for the group's statistic recomputed here.
+template <class Refuse>
+void RefuseOverflow(const uint16_t* scales, size_t n, size_t group, Refuse refuse) {
+  for (size_t g = 0, groups = (n + group - 1) / group; g < groups; ++g)
+    if ((scales[g] & 0x7C00u) == 0x7C00u) refuse(g * group, std::min(group, n - g * group));
+}
+
+// 16-bit weights <-> f32 on the host, with the table's conversions (exact widening; the decoders'
+// rounding of their f32 values, ternary.h).
+void Widen(FloatType type, const void* src, float* dst, size_t n, unsigned threads, JobContext& ctx) {
+  const KernelTable& k = kernels();
+  const uint16_t* s = static_cast<const uint16_t*>(src);
+  parallel_for(n, size_t(1) << 20, threads, ctx, [&](size_t b, size_t e) {
+    type == FloatType::BF16 ? k.bf16_to_f32(s + b, dst + b, e - b) : k.f16_to_f32(s + b, dst + b, e - b);
+  }, false);
+}
+
+void Narrow(FloatType type, const float* src, void* dst, size_t n, unsigned threads, JobContext& ctx) {
+  const KernelTable& k = kernels();
+  uint16_t* d = static_cast<uint16_t*>(dst);
+  parallel_for(n, size_t(1) << 20, threads, ctx, [&](size_t b, size_t e) {
+    type == FloatType::BF16 ? k.f32_to_bf16(src + b, d + b, e - b) : k.f32_to_f16(src + b, d + b, e - b);
+  }, false);
+}
+
+}  // namespace
+
+void rtn_encode(int gpu, const RtnCall& c, unsigned, JobContext& ctx) {
+  const tzc_job job = CudaJob(ctx);
+  CheckCuda(Cuda().rtnEncode(gpu, c.w, c.n, c.bits, c.group, c.packed, c.scales, &job), "rtn encode");
+  RefuseOverflow(c.scales, c.n, c.group, [&](size_t start, size_t len) {
+    float amax = 0.0f;
+    for (size_t i = 0; i < len; ++i) amax = std::max(amax, std::fabs(c.w[start + i]));
+    rtn_scale_bits(amax, c.bits);
+  });
+}
+
+void rtn_decode(int gpu, const RtnCall& c, unsigned, JobContext& ctx) {
+  const tzc_job job = CudaJob(ctx);
+  unsigned fault = 0;
+  CheckCuda(Cuda().rtnDecode(gpu, c.packed, c.scales, c.n, c.bits, c.group, c.w, &fault, &job), "rtn decode");
+  CheckRtnFault(fault, c.bits);
+}
+
+// The CUDA kernels read and write f32: 16-bit weights are widened before and the decoded values
+// rounded after, on the host.
+void ternary_encode(int gpu, const TernaryCall& c, unsigned threads, JobContext& ctx) {
+  std::vector<float> wide;
+  const float* w = static_cast<const float*>(c.w);
+  if (c.type != FloatType::F32) {
+    wide.resize(c.n);
+    Widen(c.type, c.w, wide.data(), c.n, threads, ctx);
+    w = wide.data();
+  }
+  const tzc_job job = CudaJob(ctx);
+  CheckCuda(Cuda().ternaryEncode(gpu, w, c.n, c.group, c.packing, c.tensorScale, c.rounds, c.packed, c.scales, &job), "ternary encode");
+  if (c.tensorScale < 0)
+    RefuseOverflow(c.scales, c.n, c.group, [&](size_t start, size_t len) {
+      ternary_scale_bits(ternary_refine(w + start, len, ternary_absmean(w + start, len), c.rounds));
+    });
+}
+
+void ternary_decode(int gpu, const TernaryCall& c, unsigned threads, JobContext& ctx) {
+  std::vector<float> wide(c.type == FloatType::F32 ? 0 : c.n);
+  float* out = c.type == FloatType::F32 ? static_cast<float*>(c.w) : wide.data();
+  const tzc_job job = CudaJob(ctx);
+  unsigned fault = 0;
+  CheckCuda(Cuda().ternaryDecode(gpu, c.packed, c.scales, c.n, c.group, c.packing, c.tensorScale, out, &fault, &job), "ternary decode");
+  CheckTernaryFault(fault, c.packing);
+  if (c.type != FloatType::F32) Narrow(c.type, out, c.w, c.n, threads, ctx);
 }
 
 // The exhaustive search gives each block's seed and exponent; each block's fields then follow

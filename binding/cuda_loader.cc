@@ -78,17 +78,20 @@ CudaBackend Load() {
   int (*abiVersion)() = nullptr;
   int (*init)(int*) = nullptr;
   int (*deviceInfo)(int, tzc_device_props*) = nullptr;
-  if (!Bind(lib, "tzc_abi_version", abiVersion, b.reason, path) || !Bind(lib, "tzc_last_error", b.lastError, b.reason, path) ||
-      !Bind(lib, "tzc_init", init, b.reason, path) || !Bind(lib, "tzc_device_info", deviceInfo, b.reason, path) ||
-      !Bind(lib, "tzc_convert", b.convert, b.reason, path) || !Bind(lib, "tzc_copy_bandwidth", b.copyBandwidth, b.reason, path) ||
-      !Bind(lib, "tzc_seedlm_search", b.seedlmSearch, b.reason, path) || !Bind(lib, "tzc_kmeans_assign", b.kmeansAssign, b.reason, path) ||
-      !Bind(lib, "tzc_kmeans_lloyd", b.kmeansLloyd, b.reason, path))
-    return b;
+  // The version first: a library of another ABI may lack this one's symbols, and saying so is clearer.
+  if (!Bind(lib, "tzc_abi_version", abiVersion, b.reason, path)) return b;
   if (abiVersion() != TZC_ABI_VERSION) {
     b.reason = "CUDA library " + path + " has ABI version " + std::to_string(abiVersion()) + ", this addon needs " +
                std::to_string(TZC_ABI_VERSION) + " (mismatched build)";
     return b;
   }
+  if (!Bind(lib, "tzc_last_error", b.lastError, b.reason, path) || !Bind(lib, "tzc_init", init, b.reason, path) ||
+      !Bind(lib, "tzc_device_info", deviceInfo, b.reason, path) || !Bind(lib, "tzc_convert", b.convert, b.reason, path) ||
+      !Bind(lib, "tzc_copy_bandwidth", b.copyBandwidth, b.reason, path) || !Bind(lib, "tzc_seedlm_search", b.seedlmSearch, b.reason, path) ||
+      !Bind(lib, "tzc_rtn_encode", b.rtnEncode, b.reason, path) || !Bind(lib, "tzc_rtn_decode", b.rtnDecode, b.reason, path) ||
+      !Bind(lib, "tzc_ternary_encode", b.ternaryEncode, b.reason, path) || !Bind(lib, "tzc_ternary_decode", b.ternaryDecode, b.reason, path) ||
+      !Bind(lib, "tzc_kmeans_assign", b.kmeansAssign, b.reason, path) || !Bind(lib, "tzc_kmeans_lloyd", b.kmeansLloyd, b.reason, path))
+    return b;
   int count = 0;
   if (init(&count) != TZC_OK) {
     b.reason = std::string("CUDA runtime could not start: ") + b.lastError();

@@ -29,6 +29,13 @@ struct CudaBackend {
   int (*copyBandwidth)(int device, uint64_t bytes, unsigned repeats, double* bytes_per_second) = nullptr;
   int (*seedlmSearch)(int device, unsigned C, unsigned P, const float* table, const float* w, uint64_t blocks, int e_min, uint16_t* seeds,
                       int32_t* exponents, const tzc_job* job) = nullptr;
+  int (*rtnEncode)(int device, const float* w, uint64_t n, unsigned bits, uint64_t group, uint8_t* packed, uint16_t* scales, const tzc_job* job) = nullptr;
+  int (*rtnDecode)(int device, const uint8_t* packed, const uint16_t* scales, uint64_t n, unsigned bits, uint64_t group, float* out, unsigned* fault,
+                   const tzc_job* job) = nullptr;
+  int (*ternaryEncode)(int device, const float* w, uint64_t n, uint64_t group, unsigned packing, float tensorScale, unsigned rounds, uint8_t* packed,
+                       uint16_t* scales, const tzc_job* job) = nullptr;
+  int (*ternaryDecode)(int device, const uint8_t* packed, const uint16_t* scales, uint64_t n, uint64_t group, unsigned packing, float tensorScale,
+                       float* out, unsigned* fault, const tzc_job* job) = nullptr;
   int (*kmeansAssign)(int device, const float* x, uint64_t n, unsigned v, const float* centroids, unsigned k, uint32_t* labels,
                       const tzc_job* job) = nullptr;
   int (*kmeansLloyd)(int device, const float* x, uint64_t n, unsigned v, const float* w, unsigned k, unsigned max_iterations, double tolerance,

@@ -1,4 +1,5 @@
-// compress --device: the GPU paths of seedlm's search and vptq's k-means, driven end to end on a
+// compress --device: the GPU paths of the backend table (binding/backend_table.cc: rtn, ternary,
+// seedlm's search, vptq's k-means) and its fallbacks to the CPU, driven end to end on a
 // machine without a GPU through the stand-in driver and a stand-in libtensorzip_cuda answered by
 // the CPU kernels (test/fixtures). What this checks is everything but the CUDA kernels: device
 // choice, the calls' buffers and results, and that the container is the CPU's byte for byte.
@@ -6,7 +7,7 @@
 // (scripts/gpu-check.sh) on a GPU machine.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -31,7 +32,9 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     model = out('m');
     await generateCheckpoint(model, { hidden: 32, intermediate: 64, layers: 1, heads: 2, kvHeads: 1, vocab: 256 });
     // Every GPU path: the exhaustive search at both shapes, k-means training and assignment with a
-    // residual codebook and normalisation, and the approximate search (which stays on the CPU).
+    // residual codebook and normalisation, rtn, ternary with group scales refined (:opt, the
+    // BF16 weights widened for the kernels) and with a tensor scale, and the approximate search
+    // (which stays on the CPU).
     policy = out('policy.json');
     await writeFile(policy, JSON.stringify({
       '*.q_proj.*': 'seedlm:4',
@@ -39,6 +42,9 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
       '*.v_proj.*': 'seedlm:4:fast',
       '*.mlp.*': 'vptq:v4:k256:r256:norm:i4',
       '*.o_proj.*': 'vptq:v4:k256:i4',
+      '*embed_tokens*': 'rtn:3:g16',
+      'lm_head*': 'ternary:g48:p2:opt',
+      '*norm*': 'ternary:tensor',
     }));
   });
 
@@ -56,10 +62,15 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
       assert.equal(r.status, 0, r.stderr);
       // seedlm:4 and seedlm:3 search on the GPU (seedlm:4:fast does not); vptq trains and assigns
       // there: 2 trainings (codebook, residual) and 1 residual-training assignment for the mlp
-      // tensors and 1 training for o_proj, then per chunk one assignment (two with the residual).
+      // tensors and 1 training for o_proj, then per chunk one assignment (two with the residual);
+      // rtn and ternary encode each chunk there and decode it for the error metrics (one chunk
+      // per tensor: embed_tokens; lm_head; the three norms).
       const counts = new Map<string, number>();
       for (const line of (await readFile(calls, 'utf8')).trim().split('\n')) counts.set(line, (counts.get(line) ?? 0) + 1);
-      assert.deepEqual(Object.fromEntries(counts), { 'tzc_seedlm_search 0': 2, 'tzc_kmeans_lloyd 0': 7, 'tzc_kmeans_assign 0': 10 });
+      assert.deepEqual(Object.fromEntries(counts), {
+        'tzc_seedlm_search 0': 2, 'tzc_kmeans_lloyd 0': 7, 'tzc_kmeans_assign 0': 10,
+        'tzc_rtn_encode 0': 1, 'tzc_rtn_decode 0': 1, 'tzc_ternary_encode 0': 4, 'tzc_ternary_decode 0': 4,
+      });
       // The kernels without a CUDA version, or a call their CUDA version cannot take, ran on the
       // CPU, and the report says which and why.
       assert.match(JSON.parse(r.stdout).device, /^cuda:0 \(CPU stand-in 0\) \+ cpu \([a-z0-9]+, [0-9]+ threads\); on the CPU: seedlm decode \(no CUDA kernel\), seedlm search \(no CUDA kernel for the approximate search, :fast\)$/);
@@ -95,6 +106,36 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
       job.promise.then(() => console.log('resolved'), (e) => console.log('rejected: ' + e.message));
     `], { encoding: 'utf8', env: { ...process.env, ...standIn } });
     assert.equal(r.stdout.trim(), 'rejected: conversion failed on the GPU: stand-in: no conversion');
+  });
+
+  it('rtn and ternary on the GPU: importance weighting runs on the CPU, saying so; an overflowing scale is refused as on the CPU', () => {
+    const r = spawnSync(process.execPath, ['-e', `
+      const { native } = require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native.js'))});
+      const heard = [];
+      const device = { cuda: 0, onFallback: (c, why) => heard.push(c + ': ' + why) };
+      const w = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
+      const rtn = (weights, extra) => native.rtnEncode({ weights, bits: 4, group: 32, codes: new Uint8Array(32), scales: new Uint16Array(2), ...extra });
+      const ternary = (weights, extra) => native.ternaryEncode({ weights, dtype: 'F32', group: 32, packing: 3, rounds: 3, packed: new Uint8Array(13), scales: new Uint16Array(2), ...extra });
+      const huge = Float32Array.from(w, (x, i) => (i === 40 ? 1e9 : x));
+      const message = (job) => job.promise.then(() => 'resolved', (e) => e.message);
+      (async () => {
+        await rtn(w, { importance: new Float32Array(64).fill(1), device }).promise;
+        await ternary(w, { importance: new Float32Array(64).fill(1), device }).promise;
+        console.log(heard.join('; '));
+        console.log(await message(rtn(huge, { device })) === await message(rtn(huge, {})));
+        console.log(await message(rtn(huge, {})));
+        console.log(await message(ternary(huge, { device })) === await message(ternary(huge, {})));
+      })();
+    `], { encoding: 'utf8', env: { ...process.env, ...standIn, STAND_IN_CALLS: out('weighted.calls') } });
+    assert.equal(r.stdout, [
+      'rtn encode: no CUDA kernel for importance weighting; ternary encode: no CUDA kernel for importance weighting',
+      'true',
+      "rtn: a group's scale (max |w| = 1000000000.000000) overflows f16",
+      'true',
+      '',
+    ].join('\n'), r.stderr);
+    // The weighted encodes did not call the library; the overflowing ones did.
+    assert.equal(readFileSync(out('weighted.calls'), 'utf8'), 'tzc_rtn_encode 0\ntzc_ternary_encode 0\n');
   });
 
   it('a job places its kernel once: the GPU it names must exist, and a kernel without a CUDA version runs on the CPU, saying so', () => {

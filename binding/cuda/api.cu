@@ -14,8 +14,10 @@
 
 #include "convert_kernels.cuh"
 #include "kmeans_kernels.cuh"
+#include "rtn_kernels.cuh"
 #include "seedlm_kernels.cuh"
 #include "tensorzip_cuda.h"
+#include "ternary_kernels.cuh"
 
 namespace {
 
@@ -58,6 +60,22 @@ bool allocate(std::initializer_list<std::pair<DeviceBuffer*, size_t>> list, cuda
 template <class T>
 T* as(DeviceBuffer& b) {
   return static_cast<T*>(b.ptr);
+}
+
+// Elements staged per chunk: whole units (groups that start on packing blocks), about kChunk, or
+// one unit when a unit is larger.
+uint64_t chunkOf(uint64_t n, uint64_t unit) { return std::min(n, unit >= kChunk ? unit : unit * (kChunk / unit)); }
+
+bool stopped(const tzc_job* job) { return job && job->should_stop && job->should_stop(job->user); }
+
+void progress(const tzc_job* job, uint64_t done, uint64_t total) {
+  if (job && job->progress) job->progress(job->user, done, total);
+}
+
+// ternary's staging unit: whole groups on 32-byte packing blocks (ternary.h).
+uint64_t ternaryUnit(uint64_t group, unsigned packing, float tensorScale) {
+  const uint64_t block = 32u * (packing == 3 ? 5u : 4u);
+  return tensorScale >= 0.0f ? block : std::lcm(group, block);
 }
 
 }  // namespace
@@ -186,6 +204,125 @@ int tzc_seedlm_search(int device, unsigned C, unsigned P, const float* table, co
   return TZC_OK;
 }
 
+int tzc_rtn_encode(int device, const float* w, uint64_t n, unsigned bits, uint64_t group, uint8_t* packed, uint16_t* scales, const tzc_job* job) {
+  if (bits < 2 || bits > 8 || group == 0 || group % 8) return fail("tzc_rtn_encode: bits must be 2..8 and group a multiple of 8");
+  if (!n) return TZC_OK;
+  if (!w || !packed || !scales) return fail("tzc_rtn_encode: null buffer");
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  const uint64_t chunk = chunkOf(n, group);
+  DeviceBuffer dW, dP, dS;
+  Stream stream;
+  if (!allocate({{&dW, chunk * 4}, {&dP, (chunk * bits + 7) / 8}, {&dS, (chunk + group - 1) / group * 2}}, e)) return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  for (uint64_t begin = 0; begin < n; begin += chunk) {
+    if (stopped(job)) return TZC_CANCELLED;
+    const uint64_t len = std::min(chunk, n - begin);  // begin is a multiple of group, hence of 8
+    if ((e = cudaMemcpyAsync(dW.ptr, w + begin, len * 4, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess) return fail("cudaMemcpy to device", e);
+    if ((e = tz::cuda::launch_rtn_encode(as<float>(dW), len, bits, group, as<uint8_t>(dP), as<uint16_t>(dS), stream.s)) != cudaSuccess)
+      return fail("rtn encode launch", e);
+    if ((e = cudaMemcpyAsync(packed + begin * bits / 8, dP.ptr, (len * bits + 7) / 8, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess ||
+        (e = cudaMemcpyAsync(scales + begin / group, dS.ptr, (len + group - 1) / group * 2, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess)
+      return fail("cudaMemcpy to host", e);
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("rtn encode", e);
+    progress(job, begin + len, n);
+  }
+  return TZC_OK;
+}
+
+int tzc_rtn_decode(int device, const uint8_t* packed, const uint16_t* scales, uint64_t n, unsigned bits, uint64_t group, float* out,
+                   unsigned* fault, const tzc_job* job) {
+  if (bits < 2 || bits > 8 || group == 0 || group % 8) return fail("tzc_rtn_decode: bits must be 2..8 and group a multiple of 8");
+  if (!fault) return fail("tzc_rtn_decode: fault is null");
+  *fault = 0;
+  if (!n) return TZC_OK;
+  if (!packed || !scales || !out) return fail("tzc_rtn_decode: null buffer");
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  const uint64_t chunk = chunkOf(n, group);
+  DeviceBuffer dP, dS, dOut, dFault;
+  Stream stream;
+  if (!allocate({{&dP, (chunk * bits + 7) / 8}, {&dS, (chunk + group - 1) / group * 2}, {&dOut, chunk * 4}, {&dFault, 4}}, e)) return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  if ((e = cudaMemsetAsync(dFault.ptr, 0, 4, stream.s)) != cudaSuccess) return fail("cudaMemset", e);
+  for (uint64_t begin = 0; begin < n; begin += chunk) {
+    if (stopped(job)) return TZC_CANCELLED;
+    const uint64_t len = std::min(chunk, n - begin);
+    if ((e = cudaMemcpyAsync(dP.ptr, packed + begin * bits / 8, (len * bits + 7) / 8, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess ||
+        (e = cudaMemcpyAsync(dS.ptr, scales + begin / group, (len + group - 1) / group * 2, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess)
+      return fail("cudaMemcpy to device", e);
+    if ((e = tz::cuda::launch_rtn_decode(as<uint8_t>(dP), as<uint16_t>(dS), len, bits, group, as<float>(dOut), as<unsigned>(dFault), stream.s)) !=
+        cudaSuccess)
+      return fail("rtn decode launch", e);
+    if ((e = cudaMemcpyAsync(out + begin, dOut.ptr, len * 4, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess) return fail("cudaMemcpy to host", e);
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("rtn decode", e);
+    progress(job, begin + len, n);
+  }
+  if ((e = cudaMemcpy(fault, dFault.ptr, 4, cudaMemcpyDeviceToHost)) != cudaSuccess) return fail("cudaMemcpy to host", e);
+  return TZC_OK;
+}
+
+int tzc_ternary_encode(int device, const float* w, uint64_t n, uint64_t group, unsigned packing, float tensor_scale, unsigned rounds,
+                       uint8_t* packed, uint16_t* scales, const tzc_job* job) {
+  if ((packing != 2 && packing != 3) || group == 0) return fail("tzc_ternary_encode: packing must be 2 or 3 and group positive");
+  if (!n) return TZC_OK;
+  if (!w || !packed || (tensor_scale < 0.0f && !scales)) return fail("tzc_ternary_encode: null buffer");
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  const uint64_t chunk = chunkOf(n, ternaryUnit(group, packing, tensor_scale)), per = packing == 3 ? 5 : 4;
+  const uint64_t groups = tensor_scale >= 0.0f ? 0 : (chunk + group - 1) / group;
+  DeviceBuffer dW, dP, dS, dG;
+  Stream stream;
+  if (!allocate({{&dW, chunk * 4}, {&dP, (chunk + per - 1) / per}, {&dS, groups * 2}, {&dG, groups * 4}}, e)) return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  for (uint64_t begin = 0; begin < n; begin += chunk) {
+    if (stopped(job)) return TZC_CANCELLED;
+    const uint64_t len = std::min(chunk, n - begin);  // begin: whole groups, on a packing block
+    if ((e = cudaMemcpyAsync(dW.ptr, w + begin, len * 4, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess) return fail("cudaMemcpy to device", e);
+    if ((e = tz::cuda::launch_ternary_encode(as<float>(dW), len, group, packing, tensor_scale, rounds, as<uint8_t>(dP), as<uint16_t>(dS), as<float>(dG),
+                                             stream.s)) != cudaSuccess)
+      return fail("ternary encode launch", e);
+    if ((e = cudaMemcpyAsync(packed + begin / per, dP.ptr, (len + per - 1) / per, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess ||
+        (groups && (e = cudaMemcpyAsync(scales + begin / group, dS.ptr, (len + group - 1) / group * 2, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess))
+      return fail("cudaMemcpy to host", e);
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("ternary encode", e);
+    progress(job, begin + len, n);
+  }
+  return TZC_OK;
+}
+
+int tzc_ternary_decode(int device, const uint8_t* packed, const uint16_t* scales, uint64_t n, uint64_t group, unsigned packing,
+                       float tensor_scale, float* out, unsigned* fault, const tzc_job* job) {
+  if ((packing != 2 && packing != 3) || group == 0) return fail("tzc_ternary_decode: packing must be 2 or 3 and group positive");
+  if (!fault) return fail("tzc_ternary_decode: fault is null");
+  *fault = 0;
+  if (!n) return TZC_OK;
+  if (!packed || !out || (tensor_scale < 0.0f && !scales)) return fail("tzc_ternary_decode: null buffer");
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  const uint64_t chunk = chunkOf(n, ternaryUnit(group, packing, tensor_scale)), per = packing == 3 ? 5 : 4;
+  const uint64_t groups = tensor_scale >= 0.0f ? 0 : (chunk + group - 1) / group;
+  DeviceBuffer dP, dS, dOut, dFault;
+  Stream stream;
+  if (!allocate({{&dP, (chunk + per - 1) / per}, {&dS, groups * 2}, {&dOut, chunk * 4}, {&dFault, 4}}, e)) return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  if ((e = cudaMemsetAsync(dFault.ptr, 0, 4, stream.s)) != cudaSuccess) return fail("cudaMemset", e);
+  for (uint64_t begin = 0; begin < n; begin += chunk) {
+    if (stopped(job)) return TZC_CANCELLED;
+    const uint64_t len = std::min(chunk, n - begin);
+    if ((e = cudaMemcpyAsync(dP.ptr, packed + begin / per, (len + per - 1) / per, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess ||
+        (groups && (e = cudaMemcpyAsync(dS.ptr, scales + begin / group, (len + group - 1) / group * 2, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess))
+      return fail("cudaMemcpy to device", e);
+    if ((e = tz::cuda::launch_ternary_decode(as<uint8_t>(dP), as<uint16_t>(dS), len, group, packing, tensor_scale, as<float>(dOut), as<unsigned>(dFault),
+                                             stream.s)) != cudaSuccess)
+      return fail("ternary decode launch", e);
+    if ((e = cudaMemcpyAsync(out + begin, dOut.ptr, len * 4, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess) return fail("cudaMemcpy to host", e);
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("ternary decode", e);
+    progress(job, begin + len, n);
+  }
+  if ((e = cudaMemcpy(fault, dFault.ptr, 4, cudaMemcpyDeviceToHost)) != cudaSuccess) return fail("cudaMemcpy to host", e);
+  return TZC_OK;
+}
 
 int tzc_kmeans_assign(int device, const float* x, uint64_t n, unsigned v, const float* centroids, unsigned k, uint32_t* labels, const tzc_job* job) {
   if (v < 1 || v > 16 || k < 1) return fail("tzc_kmeans_assign: v must be 1..16 and k >= 1");

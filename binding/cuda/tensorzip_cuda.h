@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define TZC_ABI_VERSION 4
+#define TZC_ABI_VERSION 5
 
 enum { TZC_OK = 0, TZC_CANCELLED = 1, TZC_ERROR = -1 };
 
@@ -46,6 +46,22 @@ int tzc_convert(int device, int kind, const void* src, void* dst, uint64_t n, co
  * (seedlm_fields). Progress counts seeds searched. */
 int tzc_seedlm_search(int device, unsigned C, unsigned P, const float* table, const float* w, uint64_t blocks, int e_min,
                       uint16_t* seeds, int32_t* exponents, const tzc_job* job);
+/* rtn (binding/cpu/quant/rtn.h) on n weights (host): codes packed LSB first (ceil(n·bits/8) bytes) and
+ * one f16 scale per group of `group` weights (a multiple of 8). A scale that overflows f16 is
+ * written as its Inf bits (0x7C00) and the caller refuses it. tzc_rtn_decode writes n weights and
+ * sets *fault to the DecodeFault mask (binding/cpu/quant/decode_fault.h) of its input. Progress counts
+ * weights. */
+int tzc_rtn_encode(int device, const float* w, uint64_t n, unsigned bits, uint64_t group, uint8_t* packed, uint16_t* scales, const tzc_job* job);
+int tzc_rtn_decode(int device, const uint8_t* packed, const uint16_t* scales, uint64_t n, unsigned bits, uint64_t group, float* out,
+                   unsigned* fault, const tzc_job* job);
+/* ternary (binding/cpu/quant/ternary.h) on n f32 weights (host), packing 3 or 2: tensor_scale >= 0 is
+ * one scale for every weight (scales unused); otherwise one f16 absmean scale per group, refined
+ * `rounds` times, an overflowing one written as its Inf bits as rtn's. tzc_ternary_decode writes n
+ * f32 weights and sets *fault as tzc_rtn_decode does. Progress counts weights. */
+int tzc_ternary_encode(int device, const float* w, uint64_t n, uint64_t group, unsigned packing, float tensor_scale, unsigned rounds,
+                       uint8_t* packed, uint16_t* scales, const tzc_job* job);
+int tzc_ternary_decode(int device, const uint8_t* packed, const uint16_t* scales, uint64_t n, uint64_t group, unsigned packing,
+                       float tensor_scale, float* out, unsigned* fault, const tzc_job* job);
 /* k-means (binding/cpu/quant/kmeans.h), on n points of dimension v (1..16, host, row-major) with
  * optional weights w (n values, or null). tzc_kmeans_assign: the label of each point for k
  * centroids. tzc_kmeans_lloyd: kmeans_lloyd's iterations from the centroids passed in (k x v),

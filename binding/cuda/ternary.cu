@@ -1,6 +1,7 @@
 // CUDA ternary kernels. Per-group γ uses the summation order of ternary.h (sixteen lanes, each a
 // sequential sum over every 16th element, combined in a fixed tree), so scales, codes and decoded
-// values are bit-identical to the CPU reference.
+// values are bit-identical to the CPU reference; decoding flags what the CPU decoders flag.
+#include "../cpu/quant/decode_fault.h"
 #include "../cpu/quant/ternary.h"
 #include "ternary_kernels.cuh"
 
@@ -69,11 +70,13 @@ __global__ void encode_bytes(const float* __restrict__ w, size_t n, size_t group
   packed[b] = uint8_t(byte);
 }
 
+// A byte no encoder writes (ternary_byte_fault): p3 above 242, or a p2 code 3 (padding included).
 __global__ void decode_bytes(const uint8_t* __restrict__ packed, const uint16_t* __restrict__ scales, size_t n, size_t group,
-                             unsigned packing, float tensorScale, float* __restrict__ out) {
+                             unsigned packing, float tensorScale, float* __restrict__ out, unsigned* fault) {
   const size_t b = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (b >= ternary_packed_bytes(n, packing)) return;
   unsigned v = packed[b];
+  if (packing == 3 ? v > 242u : (v & (v >> 1) & 0x55u) != 0u) atomicOr(fault, unsigned(kFaultCode));
   for (unsigned k = 0; k < ternary_per_byte(packing); ++k) {
     const size_t i = ternary_element(b, k, n, packing);
     const unsigned c = packing == 3 ? v % 3u : v & 3u;
@@ -82,6 +85,12 @@ __global__ void decode_bytes(const uint8_t* __restrict__ packed, const uint16_t*
     const float s = tensorScale >= 0.0f ? tensorScale : bits_f32(f16_to_f32_bits(scales[i / group]));
     out[i] = float(int(c) - 1) * s;
   }
+}
+
+// A group scale that is negative or not finite (f16_scales_fault).
+__global__ void scale_faults(const uint16_t* __restrict__ scales, size_t groups, unsigned* fault) {
+  const size_t g = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (g < groups && scales[g] >= 0x7C00u) atomicOr(fault, unsigned(kFaultScale));
 }
 
 unsigned blocksFor(size_t items) { return unsigned((items + kThreads - 1) / kThreads); }
@@ -100,9 +109,13 @@ cudaError_t launch_ternary_encode(const float* w, size_t n, size_t group, unsign
 }
 
 cudaError_t launch_ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group,
-                                  unsigned packing, float tensorScale, float* out, cudaStream_t s) {
+                                  unsigned packing, float tensorScale, float* out, unsigned* fault, cudaStream_t s) {
   if (n == 0) return cudaSuccess;
-  decode_bytes<<<blocksFor(ternary_packed_bytes(n, packing)), kThreads, 0, s>>>(packed, scales, n, group, packing, tensorScale, out);
+  if (tensorScale < 0.0f) {
+    const size_t groups = (n + group - 1) / group;
+    scale_faults<<<blocksFor(groups), kThreads, 0, s>>>(scales, groups, fault);
+  }
+  decode_bytes<<<blocksFor(ternary_packed_bytes(n, packing)), kThreads, 0, s>>>(packed, scales, n, group, packing, tensorScale, out, fault);
   return cudaGetLastError();
 }
 

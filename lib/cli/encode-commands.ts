@@ -23,7 +23,7 @@ export function addEncodeCommands(program: Command): void {
     .option('--importance <file.safetensors>', 'per-input-column importance, one F32 vector per weight tensor (from tensorzip imatrix; weights vptq\'s k-means, rtn\'s scales and ternary :opt)')
     .option('--lzma <setting>', 'LZMA stage: auto, off, or a preset 0-9 (9e = extreme)', 'auto')
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
-    .option('--device <device>', 'where seedlm\'s search and vptq\'s k-means run: auto (a GPU when CUDA is available), cpu, cuda or cuda:N; the container is the same', deviceSpec, 'auto')
+    .option('--device <device>', 'where the kernels with a GPU version (rtn, ternary, seedlm\'s search, vptq\'s k-means) run: auto (a GPU when CUDA is available), cpu, cuda or cuda:N; the container is the same', deviceSpec, 'auto')
     .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf, or with weights the lossy method cannot represent (e.g. |w| >= 458640 under rtn:4): store lossless with a note, or stop with an error').choices(['lossless', 'error']).default('lossless'))
     .option('--exclude <glob>', 'do not carry the model folder\'s files matching this glob (repeatable)', collect, [])
     .option('--include <glob>', 'carry files matching this glob even if skipped (weight files in other formats such as *.bin or *.pth are skipped by default) or excluded (repeatable)', collect, [])
@@ -95,7 +95,7 @@ export function addEncodeCommands(program: Command): void {
     .option('--queue-name <name>', 'BullMQ queue name', 'tensorzip')
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
     .option('--lock-timeout <s>', 'seconds without a sign of life after which this worker\'s job is given to another worker', positiveInt, 30)
-    .option('--device <device>', 'where seedlm\'s search and vptq\'s k-means run: auto, cpu, cuda or cuda:N', deviceSpec, 'auto')
+    .option('--device <device>', 'where the kernels with a GPU version run: auto, cpu, cuda or cuda:N', deviceSpec, 'auto')
     .addOption(new Option('--devices <list>', 'one worker process per GPU: all, or indices such as 0,1 (CPU threads shared among them)').conflicts('device'))
     .action(async (opts: { queue: string; queueName: string; threads?: number; lockTimeout: number; device: DeviceSpec; devices?: string }) => {
       const signal = interruptSignal();

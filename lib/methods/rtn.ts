@@ -1,6 +1,7 @@
 // rtn (docs/METHODS.md, "rtn"): symmetric absmax round-to-nearest, 2-8 bits, f16 scale per
 // group. The yardstick every lossy method is reported next to. Kernels:
-// binding/cpu/quant/rtn_{scalar,avx2}.cc.
+// binding/cpu/quant/rtn_{scalar,avx2}.cc and binding/cuda/rtn.cu (where each runs:
+// binding/backend_table.cc).
 import { elementImportance } from './importance';
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';

@@ -1,7 +1,7 @@
 // ternary (docs/METHODS.md, "ternary"): BitNet b1.58 absmean ternarization. Scales per group of N
 // weights (default 256), per row, or one per tensor; trits packed base-3 (5 per byte, 1.6 bits) or
-// 2-bit. Kernels: binding/cpu/quant/ternary_{scalar,avx2}.cc, on every device: compress has no GPU path
-// for ternary (binding/cuda/ternary.cu is run only by the standalone harness, cuda_check).
+// 2-bit. Kernels: binding/cpu/quant/ternary_{scalar,avx2}.cc and binding/cuda/ternary.cu (where each
+// runs: binding/backend_table.cc).
 import { elementImportance } from './importance';
 import { ENCODED_DTYPES, type Dtype } from '../io/dtypes';
 import { runJob } from '../jobs';

@@ -16,7 +16,7 @@ export interface WorkerOptions {
   queue: string;
   queueName?: string;
   threads?: number;
-  /** Where this worker runs seedlm's search and vptq's k-means (lib/device.ts; default auto). */
+  /** Where this worker runs the kernels that have a GPU version (lib/device.ts; default auto). */
   device?: DeviceSpec;
   /** Seconds without a lock renewal after which a job counts as stalled (its worker gone). */
   lockSeconds?: number;

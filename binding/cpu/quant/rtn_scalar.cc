@@ -19,10 +19,7 @@ void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* 
     for (size_t i = 0; i < len; ++i) amax = std::max(amax, std::fabs(x[i]));
     scales[g] = rtn_scale_bits(amax, bits);
     const float inv = rtn_inverse(bits_f32(f16_to_f32_bits(scales[g])));
-    for (size_t i = 0; i < len; ++i) {
-      const float q = std::min(std::max(std::nearbyint(x[i] * inv), float(-qmax)), float(qmax));
-      codes[i] = uint8_t(int(q) + qmax);
-    }
+    for (size_t i = 0; i < len; ++i) codes[i] = rtn_code(x[i], inv, qmax);
     pack_codes(codes.data(), len, bits, packed + start * bits / 8);
   }
 }

@@ -1,5 +1,6 @@
-// Standalone CUDA check (no Node): runs every CUDA kernel on fresh random inputs, compares the
-// results with the CPU scalar reference bit for bit, and times the kernels with CUDA events
+// Standalone CUDA check (no Node): runs every CUDA kernel on fresh random inputs, through its
+// launcher and the C ABI entry the addon calls, compares the results (and the decoders' fault
+// masks) with the CPU scalar reference bit for bit, and times the kernels with CUDA events
 // against the device's own copy bandwidth measured in the same run.
 //
 // Exit codes: 0 all checks pass, 1 a check failed, 2 no usable CUDA device (reason printed).
@@ -19,10 +20,13 @@
 
 #include "../../cpu/runtime/job_context.h"
 #include "../../cpu/runtime/kernels.h"
+#include "../../cpu/codec/bitpack.h"
 #include "../../cpu/quant/kmeans.h"
+#include "../../cpu/quant/rtn.h"
 #include "../../cpu/quant/seedlm_tables.h"
 #include "../../cpu/quant/ternary.h"
 #include "../convert_kernels.cuh"
+#include "../rtn_kernels.cuh"
 #include "../ternary_kernels.cuh"
 #include "../tensorzip_cuda.h"
 
@@ -206,6 +210,85 @@ int main(int argc, char** argv) {
   cudaFree(dA);
   cudaFree(dB);
 
+  // rtn (binding/cpu/quant/rtn.h): encode (scales + packed codes) and decode, against the scalar
+  // reference, through the launchers and the C ABI; N(0, 0.02) weights with outliers, an all-zero
+  // group, exact rounding ties and subnormal scales; then a corrupt code and scale must be flagged
+  // as the reference flags them.
+  {
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> w(n);
+    for (auto& x : w) x = normal(rng) * (rng() % 100 == 0 ? 8.0f : 1.0f);
+    float *dW = nullptr, *dOut = nullptr;
+    uint8_t* dPacked = nullptr;
+    uint16_t* dScales = nullptr;
+    unsigned* dFault = nullptr;
+    CHECK_CUDA(cudaMalloc(&dW, n * 4));
+    CHECK_CUDA(cudaMalloc(&dOut, n * 4));
+    CHECK_CUDA(cudaMalloc(&dPacked, n));
+    CHECK_CUDA(cudaMalloc(&dScales, n / 8 * 2 + 2));
+    CHECK_CUDA(cudaMalloc(&dFault, 4));
+    for (unsigned bits : {2u, 3u, 4u, 8u})
+      for (size_t group : {size_t(32), size_t(128)}) {
+        const int qmax = tz::rtn_qmax(bits);
+        std::vector<float> x(w);
+        for (size_t g = 0; g * group < n; g += 97) {  // edge groups, spread over the tensor
+          const size_t from = g * group, to = std::min(n, from + group);
+          for (size_t i = from; i < to; ++i)
+            x[i] = (g / 97) % 3 == 0 ? 0.0f
+                   : (g / 97) % 3 == 1 ? float((i % 2 ? int(i % (2 * qmax)) - qmax : int(i % (2 * qmax + 1)) - qmax)) * 0.0078125f + (i % 2 ? 0.00390625f : 0.0f)
+                                       : x[i] * 1e-6f;
+        }
+        const size_t bytes = tz::packed_bytes(n, bits), groups = (n + group - 1) / group;
+        std::vector<uint8_t> wantPacked(bytes), gotPacked(bytes), abiPacked(bytes);
+        std::vector<uint16_t> wantScales(groups), gotScales(groups), abiScales(groups);
+        std::vector<float> wantOut(n), gotOut(n), abiOut(n);
+        tz::scalar::rtn_encode(x.data(), n, bits, group, wantPacked.data(), wantScales.data());
+        tz::scalar::rtn_decode(wantPacked.data(), wantScales.data(), n, bits, group, wantOut.data());
+        CHECK_CUDA(cudaMemcpy(dW, x.data(), n * 4, cudaMemcpyHostToDevice));
+        CHECK_CUDA(cudaMemset(dFault, 0, 4));
+        const double encMs = timer.medianMs(10, [&] { CHECK_CUDA(tz::cuda::launch_rtn_encode(dW, n, bits, group, dPacked, dScales, nullptr)); });
+        const double decMs = timer.medianMs(10, [&] { CHECK_CUDA(tz::cuda::launch_rtn_decode(dPacked, dScales, n, bits, group, dOut, dFault, nullptr)); });
+        unsigned gotFault = 0, abiFault = 1;
+        CHECK_CUDA(cudaMemcpy(gotPacked.data(), dPacked, bytes, cudaMemcpyDeviceToHost));
+        CHECK_CUDA(cudaMemcpy(gotScales.data(), dScales, groups * 2, cudaMemcpyDeviceToHost));
+        CHECK_CUDA(cudaMemcpy(gotOut.data(), dOut, n * 4, cudaMemcpyDeviceToHost));
+        CHECK_CUDA(cudaMemcpy(&gotFault, dFault, 4, cudaMemcpyDeviceToHost));
+        size_t bad = 0;
+        std::string first;
+        for (size_t i = 0; i < bytes; ++i)
+          if (gotPacked[i] != wantPacked[i] && bad++ == 0) first = "packed[" + std::to_string(i) + "]";
+        for (size_t i = 0; i < groups; ++i)
+          if (gotScales[i] != wantScales[i] && bad++ == 0) first = "scale[" + std::to_string(i) + "]";
+        if (std::memcmp(gotOut.data(), wantOut.data(), n * 4) != 0 && bad++ == 0) first = "decoded values";
+        if (gotFault != 0 && bad++ == 0) first = "fault " + std::to_string(gotFault) + " on valid input";
+        if (tzc_rtn_encode(device, x.data(), n, bits, group, abiPacked.data(), abiScales.data(), nullptr) != TZC_OK ||
+            tzc_rtn_decode(device, abiPacked.data(), abiScales.data(), n, bits, group, abiOut.data(), &abiFault, nullptr) != TZC_OK) {
+          if (bad++ == 0) first = std::string("tzc_rtn: ") + tzc_last_error();
+        } else if ((abiPacked != wantPacked || abiScales != wantScales || std::memcmp(abiOut.data(), wantOut.data(), n * 4) != 0 || abiFault != 0) &&
+                   bad++ == 0) {
+          first = "tzc_rtn_encode/decode differ";
+        }
+        abiPacked[bytes / 2] = 0xff;  // codes 2^bits - 1 > 2·qmax
+        abiScales[groups / 3] = 0x7e00;
+        const unsigned wantFault = tz::scalar::rtn_decode(abiPacked.data(), abiScales.data(), n, bits, group, wantOut.data());
+        if (tzc_rtn_decode(device, abiPacked.data(), abiScales.data(), n, bits, group, abiOut.data(), &abiFault, nullptr) != TZC_OK || abiFault != wantFault) {
+          if (bad++ == 0) first = "corrupt input: fault " + std::to_string(abiFault) + ", want " + std::to_string(wantFault);
+        }
+        const std::string mode = std::to_string(bits) + "-bit g" + std::to_string(group);
+        const double traffic = n * 4.0 + bytes + groups * 2.0;
+        for (const auto& [what, ms] : {std::pair<const char*, double>{"enc", encMs}, {"dec", decMs}}) {
+          Row row{std::string("rtn ") + what + " " + mode, n, bad, first, ms, traffic / (ms * 1e6), 0};
+          row.pctCopy = 100.0 * row.gbps / copyGBps;
+          rows.push_back(row);
+        }
+      }
+    cudaFree(dW);
+    cudaFree(dOut);
+    cudaFree(dPacked);
+    cudaFree(dScales);
+    cudaFree(dFault);
+  }
+
   // ternary (binding/cpu/quant/ternary.h): encode (scales + packed codes) and decode, against the
   // scalar reference, for both packings, f16 group scales and one per-tensor scale.
   {
@@ -216,6 +299,8 @@ int main(int argc, char** argv) {
     float *dW = nullptr, *dGammas = nullptr, *dOut = nullptr;
     uint8_t* dPacked = nullptr;
     uint16_t* dScales = nullptr;
+    unsigned* dFault = nullptr;
+    CHECK_CUDA(cudaMalloc(&dFault, 4));
     CHECK_CUDA(cudaMalloc(&dW, n * 4));
     CHECK_CUDA(cudaMalloc(&dOut, n * 4));
     CHECK_CUDA(cudaMalloc(&dGammas, groups * 4));
@@ -235,12 +320,15 @@ int main(int argc, char** argv) {
         const double encMs = timer.medianMs(10, [&] {
           CHECK_CUDA(tz::cuda::launch_ternary_encode(dW, n, group, packing, tensorScale, rounds, dPacked, dScales, dGammas, nullptr));
         });
+        CHECK_CUDA(cudaMemset(dFault, 0, 4));
         const double decMs = timer.medianMs(10, [&] {
-          CHECK_CUDA(tz::cuda::launch_ternary_decode(dPacked, dScales, n, group, packing, tensorScale, dOut, nullptr));
+          CHECK_CUDA(tz::cuda::launch_ternary_decode(dPacked, dScales, n, group, packing, tensorScale, dOut, dFault, nullptr));
         });
+        unsigned gotFault = 0;
         CHECK_CUDA(cudaMemcpy(gotPacked.data(), dPacked, bytes, cudaMemcpyDeviceToHost));
         CHECK_CUDA(cudaMemcpy(gotScales.data(), dScales, nScales * 2, cudaMemcpyDeviceToHost));
         CHECK_CUDA(cudaMemcpy(gotOut.data(), dOut, n * 4, cudaMemcpyDeviceToHost));
+        CHECK_CUDA(cudaMemcpy(&gotFault, dFault, 4, cudaMemcpyDeviceToHost));
         size_t bad = 0;
         std::string first;
         for (size_t i = 0; i < bytes; ++i)
@@ -248,6 +336,28 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < nScales; ++i)
           if (gotScales[i] != wantScales[i] && bad++ == 0) first = "scale[" + std::to_string(i) + "]";
         if (std::memcmp(gotOut.data(), wantOut.data(), n * 4) != 0 && bad++ == 0) first = "decoded values";
+        if (gotFault != 0 && bad++ == 0) first = "fault " + std::to_string(gotFault) + " on valid input";
+        // The host-buffer C ABI entries the addon uses (staged in chunks) must agree too, and flag
+        // a corrupt byte and scale as the reference does.
+        std::vector<uint8_t> abiPacked(bytes);
+        std::vector<uint16_t> abiScales(groups);
+        std::vector<float> abiOut(n);
+        unsigned abiFault = 1;
+        if (tzc_ternary_encode(device, w.data(), n, group, packing, tensorScale, rounds, abiPacked.data(), abiScales.data(), nullptr) != TZC_OK ||
+            tzc_ternary_decode(device, abiPacked.data(), abiScales.data(), n, group, packing, tensorScale, abiOut.data(), &abiFault, nullptr) != TZC_OK) {
+          if (bad++ == 0) first = std::string("tzc_ternary: ") + tzc_last_error();
+        } else if ((abiPacked != wantPacked || std::memcmp(abiScales.data(), wantScales.data(), nScales * 2) != 0 ||
+                    std::memcmp(abiOut.data(), wantOut.data(), n * 4) != 0 || abiFault != 0) &&
+                   bad++ == 0) {
+          first = "tzc_ternary_encode/decode differ";
+        }
+        abiPacked[bytes / 2] = packing == 3 ? 250 : 0x03;
+        if (nScales) abiScales[nScales / 3] = 0xfc00;
+        const unsigned wantFault = tz::scalar::ternary_decode(abiPacked.data(), abiScales.data(), n, group, packing, tensorScale, wantOut.data(), tz::FloatType::F32);
+        if (tzc_ternary_decode(device, abiPacked.data(), abiScales.data(), n, group, packing, tensorScale, abiOut.data(), &abiFault, nullptr) != TZC_OK ||
+            abiFault != wantFault) {
+          if (bad++ == 0) first = "corrupt input: fault " + std::to_string(abiFault) + ", want " + std::to_string(wantFault);
+        }
         const std::string mode = std::string(packing == 3 ? "p3" : "p2") + (tensorScale < 0 ? " g256" : " tensor") + (rounds ? " opt" : "");
         const double traffic = n * 4.0 + bytes + nScales * 2.0;
         for (const auto& [what, ms] : {std::pair<const char*, double>{"enc", encMs}, {"dec", decMs}}) {
@@ -261,6 +371,7 @@ int main(int argc, char** argv) {
     cudaFree(dGammas);
     cudaFree(dScales);
     cudaFree(dPacked);
+    cudaFree(dFault);
   }
 
   // seedlm (binding/cpu/quant/seedlm.h): the exhaustive search on N(0, 0.02) blocks. Seeds and
