@@ -1,7 +1,7 @@
 // Bridges a native job ({ promise, cancel }) to the library's conventions: an AbortSignal stops
 // it (promptly: kernels poll the flag) and rejects with AbortError; progress goes to onProgress.
 import { AbortError } from './core/errors';
-import type { NativeJobHandle, ProgressCallback } from './native';
+import type { NativeDevice, NativeJobHandle, ProgressCallback } from './native';
 
 export interface JobOptions {
   /** Stops the work; the promise then rejects with an AbortError. */
@@ -26,4 +26,16 @@ export async function runJob<T>(
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** What every native job of a run shares: threads, the device, cancellation and progress. Used by
+ * the methods, the LZMA stage, the container reader and the pipeline alike. */
+export interface JobContext {
+  threads: number;
+  /** The job's device (lib/device.ts), passed unchanged to every native call that takes one: the
+   * addon's backend table places each kernel there or, when it has no GPU version, on the CPU. */
+  device?: NativeDevice;
+  signal?: AbortSignal;
+  /** Progress within the current chunk's encode job, (done, total) in the job's units. */
+  onProgress?: (done: number, total: number) => void;
 }

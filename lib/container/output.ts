@@ -6,7 +6,7 @@ import { DTYPE_SIZES, numelOf } from '../io/dtypes';
 import { parseHeader } from '../io/safetensors';
 import { FormatError } from '../core/errors';
 import { buildHeader, type TensorSpec } from '../io/safetensors-writer';
-import type { JobContext } from '../methods/method';
+import type { JobContext } from '../jobs';
 import type { ShardRecord, TensorRecord } from './format';
 import type { ContainerReader } from './reader';
 

@@ -7,7 +7,8 @@ import { SafetensorsFile, type TensorEntry } from '../io/safetensors';
 import { FormatError, JsonError } from '../core/errors';
 import { parseStrictJson } from '../io/strict-json';
 import { decompressPieces, type StoredPiece } from './lzma';
-import { chunkElements, type JobContext } from '../methods/method';
+import { chunkElements } from '../methods/method';
+import { type JobContext } from '../jobs';
 import { parseSpec, type MethodChoice } from '../methods/registry';
 import {
   FORMAT_NAME,

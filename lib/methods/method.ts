@@ -4,18 +4,8 @@
 // streams once per tensor (vptq's codebook), made by prepare() from the whole tensor before its
 // first chunk and handed to every chunk's encode and decode.
 import type { Dtype } from '../io/dtypes';
-import type { NativeDevice } from '../native';
+import type { JobContext } from '../jobs';
 
-
-export interface JobContext {
-  threads: number;
-  /** The job's device (lib/device.ts), passed unchanged to every native call that takes one: the
-   * addon's backend table places each kernel there or, when it has no GPU version, on the CPU. */
-  device?: NativeDevice;
-  signal?: AbortSignal;
-  /** Progress within the current chunk's encode job, (done, total) in the job's units. */
-  onProgress?: (done: number, total: number) => void;
-}
 
 /** What the pipeline knows of a whole tensor before encoding its first chunk. */
 export interface TensorFacts {

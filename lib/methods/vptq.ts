@@ -16,7 +16,8 @@ import { native } from '../native';
 import { Rng } from '../core/random';
 import type { Dtype } from '../io/dtypes';
 import { fromF32, toF32 } from './f32';
-import { F16_MAX, chunkElements, packedBytes, type JobContext, type Method, type TensorInput } from './method';
+import { F16_MAX, chunkElements, packedBytes, type Method, type TensorInput } from './method';
+import { type JobContext } from '../jobs';
 import { SpecError } from '../core/errors';
 
 export interface VptqParams {

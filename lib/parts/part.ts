@@ -12,7 +12,7 @@ import { DeviceUse, resolveDevice } from '../device';
 import type { ModelSource } from '../io/model-source';
 import { tempPathFor } from '../io/temp-files';
 import type { Importance } from '../methods/importance';
-import type { JobContext } from '../methods/method';
+import type { JobContext } from '../jobs';
 import { encodeTensors, progressTracker } from '../pipeline/encode';
 import { checkRunOutput, openRun, selectionOf, type Plan } from '../pipeline/plan';
 import { ResumeLog } from '../pipeline/resume';

@@ -10,7 +10,7 @@ import { ContainerWriter } from '../container/writer';
 import { defaultThreads } from '../core/threads';
 import { DeviceUse, resolveDevice } from '../device';
 import { numelOf } from '../io/dtypes';
-import type { JobContext } from '../methods/method';
+import type { JobContext } from '../jobs';
 import { version } from '../version';
 import { encodeTensors, progressTracker } from './encode';
 import { shardRecord, storeFile } from './files';

@@ -11,7 +11,7 @@ import { shardOutput } from '../container/output';
 import { SafetensorsWriter } from '../io/safetensors-writer';
 import { checkOutput, writeFailure } from '../io/output-path';
 import { tempPathFor } from '../io/temp-files';
-import type { JobContext } from '../methods/method';
+import type { JobContext } from '../jobs';
 import { defaultThreads } from '../core/threads';
 
 export interface DecompressOptions {

@@ -8,7 +8,7 @@ import { filePieceName, type FileRecord, type PieceRecord, type ShardRecord } fr
 import { compressPieces, type LzmaSetting } from '../container/lzma';
 import type { ContainerWriter } from '../container/writer';
 import type { ModelSource } from '../io/model-source';
-import type { JobContext } from '../methods/method';
+import type { JobContext } from '../jobs';
 
 /** Stored pieces of carried files are cut at this size. */
 const FILE_CHUNK = 1 << 23;

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { ContainerReader } from '../container/reader';
 import type { ContainerMeta } from '../container/format';
 import type { Dtype } from '../io/dtypes';
-import type { JobContext } from '../methods/method';
+import type { JobContext } from '../jobs';
 import { defaultThreads } from '../core/threads';
 import { totals, type Totals } from './totals';
 

@@ -11,7 +11,7 @@ import { readExactly } from '../io/safetensors';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { toF32 } from '../methods/f32';
-import type { JobContext } from '../methods/method';
+import type { JobContext } from '../jobs';
 import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
 import { native } from '../native';
 import { defaultThreads } from '../core/threads';
