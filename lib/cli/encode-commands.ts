@@ -9,7 +9,8 @@ import type { ShardSpec } from '../parts/shard';
 import { compress, type CompressProgress } from '../pipeline/compress';
 import { loadPolicyFile } from '../pipeline/policy';
 import { collect, deviceSpec, FORCE, positiveInt, queueUrl, shardSpec } from './options';
-import { formatBytes, formatCompress } from './report';
+import { formatBytes } from '../core/format';
+import { formatCompress } from './report';
 import { interruptSignal, lazy, note, print, withProgress } from './run';
 
 export function addEncodeCommands(program: Command): void {

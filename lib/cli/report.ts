@@ -159,5 +159,3 @@ export function formatImatrix(r: ImatrixResult): string {
   return `wrote ${r.output}: ${r.entries} importance vectors (mean squared input per column) from ${r.activations} tokens ` +
     `(${r.chunks} chunks of ${r.ctx}, ${r.tokens}) in ${r.seconds.toFixed(1)} s`;
 }
-
-export { DESTRUCTIVE_ERROR, formatBytes, table };

@@ -70,7 +70,9 @@ export async function checkOutput(output: string, rules: OutputRules): Promise<C
     }
   }
 
-  await probeWritable(resolved, shown, parentGiven);
+  await probeWrite(resolved).catch((e) => {
+    throw new Error(`${shown}: cannot write in ${parentGiven} (${errorWords(e)})`);
+  });
   const notes = removedNotes(await removeStaleTemps(resolved, rules.beside));
   if (rules.space) {
     const free = await freeBytes(parent);
@@ -88,15 +90,12 @@ function inside(p: string, dir: string): boolean {
   return p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 }
 
-/** Creates and removes a temp file beside `target`: the only test that also catches read-only
- * mounts, /proc-like file systems and permissions (as root, access() says yes to everything). */
-async function probeWritable(target: string, shown: string, given: string): Promise<void> {
+/** Creates and removes a temp file beside `target`, throwing the file system's error: the only
+ * test that also catches read-only mounts, /proc-like file systems and permissions (as root,
+ * access() says yes to everything). */
+export async function probeWrite(target: string): Promise<void> {
   const probe = tempPathFor(target);
-  try {
-    await (await open(probe, 'wx')).close();
-  } catch (e) {
-    throw new Error(`${shown}: cannot write in ${given} (${errorWords(e)})`);
-  }
+  await (await open(probe, 'wx')).close();
   await rm(probe, { force: true });
 }
 

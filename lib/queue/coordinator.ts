@@ -8,7 +8,7 @@
 // jobs again under the same ids (BullMQ ignores the ones it still holds, so a tensor finished
 // while no coordinator ran is not encoded again) and waits only for the rest. Retrying a job
 // whose worker died is BullMQ's stalled-job check, run by the workers.
-import { mkdir, open, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { describeRun, writeContainer, type CompressOptions, type CompressReport } from '../pipeline/compress';
@@ -16,7 +16,7 @@ import { partOptions } from '../parts/part';
 import { AbortError } from '../core/errors';
 import type { FinishedTensor } from '../pipeline/resume';
 import { checkReachable, parseQueueTarget } from './connection';
-import { errorWords } from '../io/output-path';
+import { errorWords, probeWrite } from '../io/output-path';
 import { isRunFile, JOB_NAME, jobId, readResult, resultPath, runDirFor, runIdFor, type TensorJob, type TensorJobResult } from './jobs';
 
 export interface QueueOptions extends CompressOptions {
@@ -211,9 +211,7 @@ async function makeRunDir(workDir: string, runDir: string): Promise<boolean> {
   const existed = await stat(workDir).then(() => true, () => false);
   try {
     await mkdir(runDir, { recursive: true });
-    const probe = path.join(runDir, `.tensorzip-probe-${process.pid}`);
-    await (await open(probe, 'w')).close();
-    await rm(probe);
+    await probeWrite(path.join(runDir, 'probe'));
   } catch (e) {
     throw new Error(`${workDir}: the work directory (shared with the workers) is not writable (${errorWords(e)})`);
   }

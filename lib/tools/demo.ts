@@ -18,7 +18,6 @@ import { defaultThreads } from '../core/threads';
 
 /** About 21M parameters (42 MB of bf16): small enough for every preset in about a minute on 2 cores. */
 export const DEMO_SHAPE: ModelShape = { hidden: 512, intermediate: 1408, layers: 3, heads: 8, kvHeads: 2, vocab: 12288 };
-export { DEMO_METHODS } from './presets';
 import { DEMO_METHODS } from './presets';
 
 export interface DemoOptions {

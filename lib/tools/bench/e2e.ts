@@ -19,7 +19,6 @@ import { defaultThreads } from '../../core/threads';
 import type { ChildReply, ChildRequest } from './compress-child';
 
 export const E2E_SHAPE: ModelShape = { hidden: 1536, intermediate: 8960, layers: 28, heads: 12, kvHeads: 2, vocab: 151936 };
-export { E2E_METHODS } from '../presets';
 import { E2E_METHODS } from '../presets';
 
 export interface E2eOptions {
