@@ -41,7 +41,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterSeedlm(env, exports);
   tz::RegisterKmeans(env, exports);
   tz::RegisterVptq(env, exports);
-  tz::RegisterBitpack(env, exports);
   tz::RegisterLlama(env, exports);
   tz::RegisterKernelRows(env, exports);
   return exports;

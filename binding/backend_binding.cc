@@ -1,5 +1,8 @@
-// backendInfo(): which CPU kernel path is in use and whether the CUDA backend is available.
+// backendInfo(): which CPU kernel path is in use, the KernelTable's rows, whether the CUDA backend
+// is available, and how many native jobs are running now (tests check that none leak).
 #include "bindings.h"
+#include "kernel_row.h"
+#include "native_job.h"
 #include "cpu/runtime/cpu_features.h"
 #include "cpu/runtime/kernels.h"
 #include "cuda_loader.h"
@@ -20,6 +23,8 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   features.Set("fma", f.fma);
   features.Set("f16c", f.f16c);
   out.Set("cpuFeatures", features);
+  out.Set("kernelRows", KernelRowNames(env));
+  out.Set("activeJobs", double(ActiveJobs()));
 
   const CudaBackend& cuda = Cuda();
   Napi::Object c = Napi::Object::New(env);

@@ -7,6 +7,8 @@
 #pragma once
 #include <napi.h>
 
+#include <functional>
+
 #include "capabilities.h"
 #include "cpu/runtime/job_context.h"
 #include "cpu/runtime/kernels.h"
@@ -64,15 +66,21 @@ void Run(const Capability<Call>& row, Placement p, const Call& c, unsigned threa
   else row.cpu(kernels(), c, threads, ctx);
 }
 
+// Work a job does around its capability on the job's thread (vptq unpacks its indices before
+// and packs them after): calls run() once, where the capability belongs.
+using AroundCapability = std::function<void(const std::function<void()>& run)>;
+
 // The job of an entry point called as (args, onProgress): the call placed once from args'
 // device, then run with args' threads; the arrays args read are kept alive until it settles.
 template <class Call>
-Napi::Value StartCapabilityJob(const Napi::CallbackInfo& info, NamedArgs& a, const Capability<Call>& row, const Call& c) {
+Napi::Value StartCapabilityJob(const Napi::CallbackInfo& info, NamedArgs& a, const Capability<Call>& row, const Call& c, AroundCapability around = {}) {
   const Placement p = Place(row, DeviceRequest(a), c);
   const unsigned threads = a.threads();
   const Capability<Call>* r = &row;
-  JobWork work = [r, p, c, threads](JobContext& ctx) -> JobResult {
-    Run(*r, p, c, threads, ctx);
+  JobWork work = [r, p, c, threads, around](JobContext& ctx) -> JobResult {
+    const auto run = [&] { Run(*r, p, c, threads, ctx); };
+    if (around) around(run);
+    else run();
     return nullptr;
   };
   return StartJob(info.Env(), std::move(work), {info.Length() > 1 ? info[1] : info.Env().Undefined(), std::move(a.keep())});

@@ -14,7 +14,6 @@ void RegisterTernary(Napi::Env env, Napi::Object exports);
 void RegisterSeedlm(Napi::Env env, Napi::Object exports);
 void RegisterKmeans(Napi::Env env, Napi::Object exports);
 void RegisterVptq(Napi::Env env, Napi::Object exports);
-void RegisterBitpack(Napi::Env env, Napi::Object exports);
 void RegisterLlama(Napi::Env env, Napi::Object exports);
 void RegisterKernelRows(Napi::Env env, Napi::Object exports);
 

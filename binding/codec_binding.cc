@@ -1,5 +1,5 @@
 // The LZMA stage and byte planes: xzEncodeMany / xzDecodeMany (jobs, parallel across pieces),
-// splitPlanes / mergePlanes (synchronous).
+// bytePlanes (synchronous).
 #include <atomic>
 #include <memory>
 
@@ -8,6 +8,7 @@
 #include "cpu/codec/byte_planes.h"
 #include "cpu/codec/lzma_codec.h"
 #include "cpu/runtime/parallel.h"
+#include "named_args.h"
 #include "native_job.h"
 
 namespace tz {
@@ -113,32 +114,32 @@ Napi::Value XzDecodeMany(const Napi::CallbackInfo& info) {
   return StartJob(env, std::move(work), {info.Length() > 3 ? info[3] : env.Undefined(), keepAlive});
 }
 
-// splitPlanes(src, width, rotate, dst) / mergePlanes(src, width, rotate, dst): src and dst are
-// Uint8Arrays of equal length, a multiple of width (1, 2, 4 or 8).
-template <bool Split>
-Napi::Value Planes(const Napi::CallbackInfo& info) {
-  Napi::TypedArray src = RequireTypedArray(info, 0, napi_uint8_array, "source");
-  const unsigned width = unsigned(RequireInt(info, 1, "width", 1, 8));
-  const bool rotate = info.Length() > 2 && info[2].ToBoolean();
-  Napi::TypedArray dst = RequireTypedArray(info, 3, napi_uint8_array, "destination");
-  if (width != 1 && width != 2 && width != 4 && width != 8)
-    throw Napi::RangeError::New(info.Env(), "width must be 1, 2, 4 or 8");
+// bytePlanes({ mode: 'split' | 'merge', src, width, rotate?, dst }): src and dst are Uint8Arrays
+// of equal length, a multiple of width (1, 2, 4 or 8).
+Napi::Value BytePlanes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NamedArgs a(info, 0);
+  const std::string mode = a.string("mode");
+  if (mode != "split" && mode != "merge") throw Napi::TypeError::New(env, "mode must be 'split' or 'merge', got '" + mode + "'");
+  Napi::TypedArray src = a.array("src", napi_uint8_array);
+  const unsigned width = unsigned(a.integer("width", 1, 8));
+  const bool rotate = a.has("rotate") && a.get("rotate").ToBoolean();
+  Napi::TypedArray dst = a.array("dst", napi_uint8_array);
+  if (width != 1 && width != 2 && width != 4 && width != 8) throw Napi::RangeError::New(env, "width must be 1, 2, 4 or 8");
   if (src.ByteLength() != dst.ByteLength() || src.ByteLength() % width)
-    throw Napi::RangeError::New(info.Env(), "source and destination must have the same length, a multiple of width");
-  RequireDisjoint(src, dst, "source and destination");
+    throw Napi::RangeError::New(env, "src and dst must have the same length, a multiple of width");
+  RequireDisjoint(src, dst, "src and dst");
   const size_t n = src.ByteLength() / width;
-  (Split ? split_planes : merge_planes)(TypedArrayBytes(src), n, width, rotate, TypedArrayBytes(dst));
-  return info.Env().Undefined();
+  (mode == "split" ? split_planes : merge_planes)(TypedArrayBytes(src), n, width, rotate, TypedArrayBytes(dst));
+  return env.Undefined();
 }
-
 
 }  // namespace
 
 void RegisterCodec(Napi::Env env, Napi::Object exports) {
   exports.Set("xzEncodeMany", Napi::Function::New(env, XzEncodeMany, "xzEncodeMany"));
   exports.Set("xzDecodeMany", Napi::Function::New(env, XzDecodeMany, "xzDecodeMany"));
-  exports.Set("splitPlanes", Napi::Function::New(env, Planes<true>, "splitPlanes"));
-  exports.Set("mergePlanes", Napi::Function::New(env, Planes<false>, "mergePlanes"));
+  exports.Set("bytePlanes", Napi::Function::New(env, BytePlanes, "bytePlanes"));
 }
 
 }  // namespace tz

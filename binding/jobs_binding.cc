@@ -1,6 +1,6 @@
-// Job-machinery exports: activeJobs() for leak checks, copy() and fmaPeak() (the memory-bandwidth
-// and FMA yardsticks benchmarks compare kernels to), and jobSelfTest(), a job with controllable steps, delay and
-// failure that the tests use to exercise progress, cancellation and error paths.
+// Job-machinery exports: copy() and measurePeak() (the memory-bandwidth, FMA and GPU-copy
+// yardsticks benchmarks compare kernels to), and jobSelfTest(), a job with controllable steps,
+// delay and failure that the tests use to exercise progress, cancellation and error paths.
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -13,13 +13,12 @@
 #include "cpu/runtime/fma_peak.h"
 #include "cpu/runtime/parallel.h"
 #include "cuda_loader.h"
+#include "named_args.h"
 #include "native_job.h"
 
 namespace tz {
 
 namespace {
-
-Napi::Value ActiveJobsJs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ActiveJobs()); }
 
 // copy(dst, src, threads?): memcpy in 1 MiB chunks on `threads` threads (synchronous).
 Napi::Value Copy(const Napi::CallbackInfo& info) {
@@ -35,25 +34,29 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// fmaPeak(threads, seconds) -> f32 GFLOP/s of 8-wide FMAs (NaN without AVX2/FMA).
-Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
-  const unsigned threads = unsigned(RequireInt(info, 0, "threads", 1, 1024));
-  if (!info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "seconds must be a number");
-  const double seconds = info[1].As<Napi::Number>().DoubleValue();
-  if (!(seconds > 0 && seconds <= 60)) throw Napi::RangeError::New(info.Env(), "seconds must be in (0, 60]");
-  return Napi::Number::New(info.Env(), cpu_features().avx2Path() ? fma_peak_gflops(threads, seconds) : std::nan(""));
-}
-
-// cudaCopyBandwidth(device, bytes) -> device-to-device bytes read + written per second; throws
-// when the CUDA backend is unavailable (backendInfo() says why).
-Napi::Value CudaCopyBandwidth(const Napi::CallbackInfo& info) {
-  const CudaBackend& cuda = Cuda();
-  if (!cuda.available) throw Napi::Error::New(info.Env(), "CUDA unavailable: " + cuda.reason);
-  const int device = int(RequireInt(info, 0, "device", 0, int64_t(cuda.gpus.size()) - 1));
-  const uint64_t bytes = uint64_t(RequireInt(info, 1, "bytes", 1, int64_t(1) << 34));
-  double out = 0;
-  if (cuda.copyBandwidth(device, bytes, 20, &out) != TZC_OK) throw Napi::Error::New(info.Env(), std::string("CUDA copy: ") + cuda.lastError());
-  return Napi::Number::New(info.Env(), out);
+// measurePeak({ kind: 'fma', threads, seconds }) -> f32 GFLOP/s of 8-wide FMAs (NaN without
+// AVX2/FMA); measurePeak({ kind: 'cuda-copy', device, bytes }) -> device-to-device bytes read +
+// written per second, throwing when the CUDA backend is unavailable (backendInfo() says why).
+Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NamedArgs a(info, 0);
+  const std::string kind = a.string("kind");
+  if (kind == "fma") {
+    const unsigned threads = unsigned(a.integer("threads", 1, 1024));
+    const double seconds = a.number("seconds");
+    if (!(seconds > 0 && seconds <= 60)) throw Napi::RangeError::New(env, "seconds must be in (0, 60]");
+    return Napi::Number::New(env, cpu_features().avx2Path() ? fma_peak_gflops(threads, seconds) : std::nan(""));
+  }
+  if (kind == "cuda-copy") {
+    const CudaBackend& cuda = Cuda();
+    if (!cuda.available) throw Napi::Error::New(env, "CUDA unavailable: " + cuda.reason);
+    const int device = int(a.integer("device", 0, int64_t(cuda.gpus.size()) - 1));
+    const uint64_t bytes = uint64_t(a.integer("bytes", 1, int64_t(1) << 34));
+    double out = 0;
+    if (cuda.copyBandwidth(device, bytes, 20, &out) != TZC_OK) throw Napi::Error::New(env, std::string("CUDA copy: ") + cuda.lastError());
+    return Napi::Number::New(env, out);
+  }
+  throw Napi::TypeError::New(env, "kind must be 'fma' or 'cuda-copy', got '" + kind + "'");
 }
 
 // jobSelfTest({ steps, stepMs, failAt }, onProgress) -> { promise, cancel }; resolves with steps.
@@ -77,10 +80,8 @@ Napi::Value JobSelfTest(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterJobs(Napi::Env env, Napi::Object exports) {
-  exports.Set("activeJobs", Napi::Function::New(env, ActiveJobsJs, "activeJobs"));
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
-  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
-  exports.Set("cudaCopyBandwidth", Napi::Function::New(env, CudaCopyBandwidth, "cudaCopyBandwidth"));
+  exports.Set("measurePeak", Napi::Function::New(env, MeasurePeak, "measurePeak"));
   exports.Set("jobSelfTest", Napi::Function::New(env, JobSelfTest, "jobSelfTest"));
 }
 

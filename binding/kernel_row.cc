@@ -1,4 +1,3 @@
-// kernelRows() -> the KernelTable rows' names, in member order (cpu/kernels.h TZ_KERNEL_ROWS).
 // kernelRow(row, args, path?) -> the row run now on the table `path` names ('auto', the default:
 // the one in use; 'scalar'; 'avx2') over args' arrays; returns its DecodeFault mask.
 #include <cstring>
@@ -21,12 +20,6 @@ struct Row {
 const Row kRows[] = {TZ_KERNEL_ROWS(TZ_ROW_ENTRY)};
 #undef TZ_ROW_ENTRY
 
-Napi::Value KernelRows(const Napi::CallbackInfo& info) {
-  Napi::Array out = Napi::Array::New(info.Env(), std::size(kRows));
-  for (uint32_t i = 0; i < std::size(kRows); ++i) out.Set(i, kRows[i].name);
-  return out;
-}
-
 Napi::Value KernelRow(const Napi::CallbackInfo& info) {
   const std::string name = RequireString(info, 0, "row");
   const Row* row = nullptr;
@@ -46,8 +39,13 @@ Napi::Value KernelRow(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+Napi::Array KernelRowNames(Napi::Env env) {
+  Napi::Array out = Napi::Array::New(env, std::size(kRows));
+  for (uint32_t i = 0; i < std::size(kRows); ++i) out.Set(i, kRows[i].name);
+  return out;
+}
+
 void RegisterKernelRows(Napi::Env env, Napi::Object exports) {
-  exports.Set("kernelRows", Napi::Function::New(env, KernelRows, "kernelRows"));
   exports.Set("kernelRow", Napi::Function::New(env, KernelRow, "kernelRow"));
 }
 

@@ -15,4 +15,7 @@ namespace tz {
 TZ_KERNEL_ROWS(TZ_DECLARE_ROW_RUNNER)
 #undef TZ_DECLARE_ROW_RUNNER
 
+// The rows' names, in member order (TZ_KERNEL_ROWS), for backendInfo().
+Napi::Array KernelRowNames(Napi::Env env);
+
 }  // namespace tz

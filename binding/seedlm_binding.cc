@@ -5,9 +5,9 @@
 //   seedlmDecode({ out, C, P, eMin, seeds, fields, threads?, device? }, onProgress): the integer
 //     decoder.
 //   device: where the job runs (backend_table.h).
-//   seedlmTables(C, P) -> { worstInverseError, cycle }: the tables' worst inverse error and the
-//   LFSR's 65535 states in cycle order (the states after seed s follow s in it).
-//   seedlmExpMin(absMax) -> the per-tensor exponent base.
+//   seedlmTables(C, P, absMax?) -> { worstInverseError, cycle, eMin? }: the tables' worst inverse
+//   error, the LFSR's 65535 states in cycle order (the states after seed s follow s in it) and,
+//   with absMax, the per-tensor exponent base.
 // weights/out: Float32Array of n weights (the last block zero-padded); seeds: Uint16Array of
 // ceil(n / C) blocks; fields: Uint8Array of (P + 1) bytes per block (e4, then q_p as int8).
 // Row seedlm_search (kernel_row.h) takes the encoder's arguments.
@@ -56,21 +56,23 @@ Napi::Value Seedlm(const Napi::CallbackInfo& info) {
   return StartCapabilityJob(info, a, Encode ? backend_table().seedlmSearch : backend_table().seedlmDecode, c);
 }
 
+// seedlmTables(C, P, absMax?) -> { worstInverseError, cycle, eMin }: the tables' worst inverse
+// error, the LFSR's states in cycle order, and with absMax the tensor's exponent base.
 Napi::Value TablesJs(const Napi::CallbackInfo& info) {
-  const SeedlmTables& t = Tables(info.Env(), RequireInt(info, 0, "C", 1, kSeedlmMaxC), RequireInt(info, 1, "P", 1, kSeedlmMaxP));
-  Napi::Object out = Napi::Object::New(info.Env());
+  Napi::Env env = info.Env();
+  const SeedlmTables& t = Tables(env, RequireInt(info, 0, "C", 1, kSeedlmMaxC), RequireInt(info, 1, "P", 1, kSeedlmMaxP));
+  Napi::Object out = Napi::Object::New(env);
   out.Set("worstInverseError", t.worstInverseError);
-  Napi::Uint16Array cycle = Napi::Uint16Array::New(info.Env(), kSeedCount);
+  Napi::Uint16Array cycle = Napi::Uint16Array::New(env, kSeedCount);
   std::copy(t.cycle.begin(), t.cycle.begin() + kSeedCount, cycle.Data());
   out.Set("cycle", cycle);
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "absMax must be a number");
+    const float absMax = info[2].As<Napi::Number>().FloatValue();
+    if (!(absMax >= 0) || !std::isfinite(absMax)) throw Napi::RangeError::New(env, "absMax must be finite and >= 0");
+    out.Set("eMin", seedlm_exp_min(absMax));
+  }
   return out;
-}
-
-Napi::Value ExpMin(const Napi::CallbackInfo& info) {
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "absMax must be a number");
-  const float absMax = info[0].As<Napi::Number>().FloatValue();
-  if (!(absMax >= 0) || !std::isfinite(absMax)) throw Napi::RangeError::New(info.Env(), "absMax must be finite and >= 0");
-  return Napi::Number::New(info.Env(), seedlm_exp_min(absMax));
 }
 
 }  // namespace
@@ -87,7 +89,6 @@ void RegisterSeedlm(Napi::Env env, Napi::Object exports) {
   exports.Set("seedlmEncode", Napi::Function::New(env, Seedlm<true>, "seedlmEncode"));
   exports.Set("seedlmDecode", Napi::Function::New(env, Seedlm<false>, "seedlmDecode"));
   exports.Set("seedlmTables", Napi::Function::New(env, TablesJs, "seedlmTables"));
-  exports.Set("seedlmExpMin", Napi::Function::New(env, ExpMin, "seedlmExpMin"));
 }
 
 }  // namespace tz

@@ -1,15 +1,18 @@
 // vptq entry points (layout in cpu/vptq.h), arguments by name:
 //   vptqGather({ weights, cols, v, scale?, bias? }) -> Float32Array of the chunk's vectors
-//   vptqEncode({ weights, cols, v, scale?, bias?, codebook, residual?, labels, labels2?, recon,
-//     threads?, device? }, onProgress): labels (Uint32Array, one per vector) and the reconstruction
-//   vptqDecode({ out, cols, v, scale?, bias?, codebook, residual?, labels, labels2?, threads?,
+//   vptqEncode({ weights, cols, v, scale?, bias?, codebook, residual?, indices, indices2?, recon,
+//     threads?, device? }, onProgress): the indices streams and the reconstruction
+//   vptqDecode({ out, cols, v, scale?, bias?, codebook, residual?, indices, indices2?, threads?,
 //     device? }, onProgress)
 //   device: where the job runs (backend_table.h), with the same result.
-// weights/out: Float32Array of rows x cols; codebooks: Float32Array of k x v; scale and bias one
-// value per column, both or neither; labels2 exactly with a residual codebook.
+// weights/out: Float32Array of rows x cols; codebooks: Float32Array of k x v, k a power of two;
+// scale and bias one value per column, both or neither; indices (indices2: into the residual
+// codebook, given exactly with one): Uint8Array of one log2(k)-bit label per vector, packed LSB
+// first (cpu/codec/bitpack.h) as the container stores them, so every label read is below k.
 #include "args.h"
 #include "backend_table.h"
 #include "bindings.h"
+#include "cpu/codec/bitpack.h"
 #include "cpu/quant/vptq.h"
 
 namespace tz {
@@ -47,34 +50,71 @@ Layout ParseLayout(NamedArgs& a, const char* weightsKey) {
   return r;
 }
 
-// A codebook: k x v values, 1 <= k <= 2^16.
+// A codebook: k x v values, k a power of two, 1 <= k <= 2^16.
 size_t Codebook(NamedArgs& a, const char* key, unsigned v, const float*& out) {
   Napi::TypedArray t = a.array(key, napi_float32_array);
-  const size_t n = t.ElementLength();
-  if (!n || n % v || n / v > kMaxCentroids) throw Napi::RangeError::New(a.Env(), std::string(key) + " must hold 1 to 65536 vectors of dimension " + std::to_string(v));
+  const size_t n = t.ElementLength(), k = n / v;
+  if (!n || n % v || k > kMaxCentroids || (k & (k - 1)))
+    throw Napi::RangeError::New(a.Env(), std::string(key) + " must hold a power of two from 1 to 65536 vectors of dimension " + std::to_string(v));
   out = F32(t);
-  return n / v;
+  return k;
 }
 
-// Labels (one per vector) for a codebook of k entries; `check`: every label must be below k.
-uint32_t* Labels(NamedArgs& a, const char* key, size_t vectors, size_t k, bool check) {
-  Napi::TypedArray t = a.array(key, napi_uint32_array);
-  if (t.ElementLength() != vectors) throw Napi::RangeError::New(a.Env(), std::string(key) + " must hold one value per vector (" + std::to_string(vectors) + ")");
-  uint32_t* p = reinterpret_cast<uint32_t*>(TypedArrayBytes(t));
-  if (check)
-    for (size_t n = 0; n < vectors; ++n)
-      if (p[n] >= k) throw Napi::RangeError::New(a.Env(), std::string(key) + " hold an index past the codebook's " + std::to_string(k) + " entries");
-  return p;
+unsigned Log2(size_t k) {
+  unsigned b = 0;
+  while ((size_t(1) << b) < k) ++b;
+  return b;
 }
 
-// codebook, residual?, labels, labels2? into c (k1, k2 and the labels' pointers).
-void ParseCodebooks(NamedArgs& a, VptqCall& c, bool checkLabels) {
+// A packed indices stream: one log2(k)-bit label per vector (k 1: no bits, an empty stream).
+struct Indices {
+  uint8_t* bytes = nullptr;
+  unsigned bits = 0;
+};
+
+Indices PackedIndices(NamedArgs& a, const char* key, size_t vectors, size_t k) {
+  Napi::TypedArray t = a.array(key, napi_uint8_array);
+  const unsigned bits = Log2(k);
+  if (t.ByteLength() != packed_bytes(vectors, bits))
+    throw Napi::RangeError::New(a.Env(), std::string(key) + " must hold " + std::to_string(packed_bytes(vectors, bits)) + " bytes (" + std::to_string(vectors) +
+                                             " labels of " + std::to_string(bits) + " bits), got " + std::to_string(t.ByteLength()));
+  return {TypedArrayBytes(t), bits};
+}
+
+// The call's labels live in `labels` (one buffer, shared with the job), unpacked from and packed
+// into the streams on the job's thread.
+struct Labelled {
+  VptqCall c{};
+  Indices i1, i2;
+  std::shared_ptr<std::vector<uint32_t>> labels;
+
+  void unpack() const {
+    unpack_codes(i1.bytes, c.l.vectors(), i1.bits, c.l1);
+    if (c.l2) unpack_codes(i2.bytes, c.l.vectors(), i2.bits, c.l2);
+  }
+  void pack() const {
+    pack_codes(c.l1, c.l.vectors(), i1.bits, i1.bytes);
+    if (c.l2) pack_codes(c.l2, c.l.vectors(), i2.bits, i2.bytes);
+  }
+};
+
+// codebook, residual?, indices, indices2?
+Labelled ParseCodebooks(NamedArgs& a, const Layout& r) {
+  Labelled t;
+  VptqCall& c = t.c;
+  c.l = r.l;
+  c.w = r.w;
   c.k1 = unsigned(Codebook(a, "codebook", c.l.v, c.c1));
   const bool residual = a.has("residual");
-  if (residual != a.has("labels2")) throw Napi::TypeError::New(a.Env(), "labels2 must be given exactly when a residual codebook is");
+  if (residual != a.has("indices2")) throw Napi::TypeError::New(a.Env(), "indices2 must be given exactly when a residual codebook is");
   if (residual) c.k2 = unsigned(Codebook(a, "residual", c.l.v, c.c2));
-  c.l1 = Labels(a, "labels", c.l.vectors(), c.k1, checkLabels);
-  if (residual) c.l2 = Labels(a, "labels2", c.l.vectors(), c.k2, checkLabels);
+  const size_t n = c.l.vectors();
+  t.i1 = PackedIndices(a, "indices", n, c.k1);
+  if (residual) t.i2 = PackedIndices(a, "indices2", n, c.k2);
+  t.labels = std::make_shared<std::vector<uint32_t>>(residual ? 2 * n : n);
+  c.l1 = t.labels->data();
+  if (residual) c.l2 = t.labels->data() + n;
+  return t;
 }
 
 Napi::Value Gather(const Napi::CallbackInfo& info) {
@@ -89,17 +129,19 @@ template <bool Encode>
 Napi::Value Vptq(const Napi::CallbackInfo& info) {
   NamedArgs a(info, 0);
   const Layout r = ParseLayout(a, Encode ? "weights" : "out");
-  VptqCall c{};
-  c.l = r.l;
-  c.w = r.w;
-  ParseCodebooks(a, c, !Encode);
+  Labelled t = ParseCodebooks(a, r);
   if (Encode) {
     Napi::TypedArray recon = a.array("recon", napi_float32_array);
     if (recon.ElementLength() != r.l.rows * r.l.cols) throw Napi::RangeError::New(info.Env(), "recon must be as long as weights");
     RequireDisjoint(recon, r.array, "recon and weights");
-    c.recon = reinterpret_cast<float*>(TypedArrayBytes(recon));
+    t.c.recon = reinterpret_cast<float*>(TypedArrayBytes(recon));
   }
-  return StartCapabilityJob(info, a, Encode ? backend_table().vptqEncode : backend_table().vptqDecode, c);
+  const Capability<VptqCall>& row = Encode ? backend_table().vptqEncode : backend_table().vptqDecode;
+  return StartCapabilityJob(info, a, row, t.c, [t](const std::function<void()>& run) {
+    if (!Encode) t.unpack();
+    run();
+    if (Encode) t.pack();
+  });
 }
 
 }  // namespace

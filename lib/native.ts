@@ -43,6 +43,17 @@ export interface NativeBackendInfo {
   cpuReason: string;
   cpuFeatures: { avx: boolean; avx2: boolean; fma: boolean; f16c: boolean };
   cuda: { library: string; gpus: NativeGpu[] } | { unavailable: string };
+  /** The KernelTable rows' names, in member order. */
+  kernelRows: KernelRowName[];
+  /** Native jobs running now (tests check that none leak). */
+  activeJobs: number;
+}
+
+/** What lossy methods need of a tensor before encoding it. */
+export interface WeightStats {
+  nonFinite: number;
+  absSum: number;
+  absMax: number;
 }
 
 /** Error statistics accumulated in double: Σa², Σ(a−b)², Σab, Σb², max|a−b|. */
@@ -112,11 +123,13 @@ interface VptqArrays {
   v: number;
   scale?: Float32Array;
   bias?: Float32Array;
-  /** k x v f32 codebooks; labels2 exactly with a residual codebook. */
+  /** k x v f32 codebooks, k a power of two. */
   codebook: Float32Array;
   residual?: Float32Array;
-  labels: Uint32Array;
-  labels2?: Uint32Array;
+  /** One log2(k)-bit label per vector, packed LSB first as the container stores them;
+   * indices2 (into the residual codebook) exactly with one. */
+  indices: Uint8Array;
+  indices2?: Uint8Array;
 }
 
 /** The rows of the CPU kernel table (binding/cpu/runtime/kernels.h), in member order. */
@@ -128,8 +141,6 @@ export type KernelRowName =
  * long work runs as a job (NativeJobHandle) with progress and cancellation. */
 export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
-  /** The KernelTable rows' names, in member order. */
-  kernelRows(): KernelRowName[];
   /** Runs one KernelTable row now, over all of args' elements, on the table `path` names
    * ('auto': the one in use). args are the row's family's arguments (rtn_encode: those of
    * rtnEncode, without importance; the conversions: { src, dst }; gemm_panels: { x, rows, w, cols,
@@ -146,8 +157,8 @@ export interface NativeBinding {
     onProgress?: ProgressCallback,
   ): NativeJobHandle<Array<Buffer | null>>;
   xzDecodeMany(pieces: Uint8Array[], outputs: Uint8Array[], options: { threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;
-  splitPlanes(src: Uint8Array, width: number, rotate: boolean, dst: Uint8Array): void;
-  mergePlanes(src: Uint8Array, width: number, rotate: boolean, dst: Uint8Array): void;
+  /** Splits elements of `width` bytes into byte planes (rotate: the sign bit moved to bit 0), or merges them back. */
+  bytePlanes(args: { mode: 'split' | 'merge'; src: Uint8Array; width: number; rotate?: boolean; dst: Uint8Array }): void;
   /** rtn; with importance (one value >= 0 per weight) each group's scale minimises the importance-weighted error. */
   rtnEncode(
     args: { weights: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; importance?: Float32Array; threads?: number } & DeviceOptions,
@@ -157,8 +168,9 @@ export interface NativeBinding {
     args: { out: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  errorSums(original: Float32Array, reconstructed: Float32Array): ErrorSums;
-  weightStats(weights: Float32Array): { nonFinite: number; absSum: number; absMax: number };
+  /** A tensor's statistics; with a reconstruction, the error statistics of it. */
+  tensorStats(weights: Float32Array): WeightStats;
+  tensorStats(original: Float32Array, reconstructed: Float32Array): ErrorSums;
   /** ternary, :opt with rounds; with importance (group scales only) each refined scale is chosen by the importance-weighted error. */
   ternaryEncode(
     args: TernaryArrays & { weights: TernaryWeights; rounds?: number; importance?: Float32Array; threads?: number } & DeviceOptions,
@@ -175,10 +187,10 @@ export interface NativeBinding {
     args: { out: Float32Array; C: number; P: number; eMin: number; seeds: Uint16Array; fields: Uint8Array; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  /** The tables' worst inverse error, and the LFSR's 65535 states in cycle order (the states after seed s follow s). */
+  /** The tables' worst inverse error, the LFSR's 65535 states in cycle order (the states after seed s
+   * follow s) and, given a tensor's max |w|, its exponent base eMin. */
   seedlmTables(C: number, P: number): { worstInverseError: number; cycle: Uint16Array };
-  /** The per-tensor exponent base for a tensor's max |w|. */
-  seedlmExpMin(absMax: number): number;
+  seedlmTables(C: number, P: number, absMax: number): { worstInverseError: number; cycle: Uint16Array; eMin: number };
   // k-means (binding/cpu/quant/kmeans.h): points are n·v f32 values, row-major; weights one per point.
   kmeansTrain(
     args: {
@@ -197,13 +209,9 @@ export interface NativeBinding {
   vptqGather(args: { weights: Float32Array; cols: number; v: number; scale?: Float32Array; bias?: Float32Array }): Float32Array;
   vptqEncode(args: VptqArrays & { weights: Float32Array; recon: Float32Array; threads?: number } & DeviceOptions, onProgress?: ProgressCallback): NativeJobHandle<void>;
   vptqDecode(args: VptqArrays & { out: Float32Array; threads?: number } & DeviceOptions, onProgress?: ProgressCallback): NativeJobHandle<void>;
-  /** Codes of 1-16 bits packed LSB first into ceil(n·bits/8) bytes, and back. */
-  packCodes(codes: Uint32Array, bits: number, out: Uint8Array): void;
-  unpackCodes(packed: Uint8Array, bits: number, out: Uint32Array): void;
-  /** f32 GFLOP/s of 8-wide FMAs on `threads` threads (NaN without AVX2/FMA): the bench's compute limit. */
-  fmaPeak(threads: number, seconds: number): number;
-  /** Device-to-device copy, bytes read + written per second (throws without the CUDA backend). */
-  cudaCopyBandwidth(device: number, bytes: number): number;
+  /** The bench's limits: 'fma', f32 GFLOP/s of 8-wide FMAs on `threads` threads (NaN without AVX2/FMA);
+   * 'cuda-copy', device-to-device bytes read + written per second (throws without the CUDA backend). */
+  measurePeak(args: { kind: 'fma'; threads: number; seconds: number } | { kind: 'cuda-copy'; device: number; bytes: number }): number;
   // Forward pass (binding/llama_binding.cc). Weights are [out, in] row-major f32.
   /** One decoder layer in place on hidden (sequences × positions × shape.hidden); stats: sums of squared inputs, added to. */
   llamaLayerAsync(
@@ -217,7 +225,6 @@ export interface NativeBinding {
   ): NativeJobHandle<{ nll: Float64Array[]; top: Uint32Array[]; kl?: Float64Array }>;
   /** Adds Σ rmsnorm(h)² per column of hidden's rows to sums (lm_head's input statistics). */
   llamaNormSquaresAsync(hidden: Float32Array, norm: Float32Array, eps: number, sums: Float64Array): NativeJobHandle<void>;
-  activeJobs(): number;
   jobSelfTest(
     options: { steps?: number; stepMs?: number; failAt?: number },
     onProgress?: ProgressCallback,

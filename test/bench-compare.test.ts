@@ -1,9 +1,9 @@
-// bench --compare's judgement (bench/compare.ts), on made-up rows: timings are compared as % of
+// bench --compare's judgement (lib/tools/bench/compare.ts), on made-up rows: timings are compared as % of
 // the limit with a tolerance from the baseline's own spread, deterministic figures by value.
 import { strict as assert } from 'node:assert';
-import { compareRuns, FIGURE_TOLERANCE, mergeRuns, NOISE_CAP, NOISE_FLOOR, type BenchFile, type RecordedRow } from '../bench/compare';
-import { cpuRateRow, figureRow, infoRow, limitRow, type BenchRow } from '../bench/row';
-import type { Limits } from '../bench/limits';
+import { compareRuns, FIGURE_TOLERANCE, mergeRuns, NOISE_CAP, NOISE_FLOOR, type BenchFile, type RecordedRow } from '../lib/tools/bench/compare';
+import { cpuRateRow, figureRow, infoRow, limitRow, type BenchRow } from '../lib/tools/bench/row';
+import type { Limits } from '../lib/tools/bench/limits';
 
 const limits: Limits = { fma1: 100, fmaAll: 200, copy1: 30e9, copyAll: 50e9, copyBytes: 1 << 20, gpuCopy: { unavailable: 'none' } };
 const kernel = (pct: number) => limitRow('k', 'kernel', pct / 10, 'GB/s', pct, 'copy 1 thread');

@@ -11,7 +11,7 @@ const selfTest = (options: SelfTest, opts: Parameters<typeof runJob>[1] = {}) =>
   runJob((progress) => native.jobSelfTest(options, progress), opts);
 
 describe('native jobs', () => {
-  afterEach(() => assert.equal(native.activeJobs(), 0, 'every job released its resources'));
+  afterEach(() => assert.equal(native.backendInfo().activeJobs, 0, 'every job released its resources'));
 
   it('resolves with the result and streams progress, the last one before it resolves', async () => {
     const seen: number[] = [];

@@ -1,6 +1,7 @@
 // The layers of lib/ (docs/CONTRIBUTING.md, "The tree"): a file may import its own layer and the
 // layers below it, never one above. Read from the sources, so a new upward import fails here.
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { root } from './helpers';
@@ -55,5 +56,17 @@ describe('layers of lib/', () => {
     // The test above must be able to fail: a pipeline file importing the CLI is caught.
     assert.ok(layerOf('cli/report.ts') > layerOf('pipeline/compress.ts'));
     assert.throws(() => layerOf('stray.ts'), /in no layer/);
+  });
+
+  it('the CLI loads the queue client, the dev tools and the bench harness only for their commands', () => {
+    // What `tensorzip --help` loads: a module of these would slow every command's start.
+    const script = `const Module = require('node:module'); const load = Module._load; const seen = new Set();
+      Module._load = function (request, ...rest) { const m = load.call(this, request, ...rest); seen.add(request); return m; };
+      process.argv = ['node', 'tensorzip', '--help']; process.on('exit', () => console.log('loaded ' + JSON.stringify([...seen])));
+      require(${JSON.stringify(path.join(root, 'dist/lib/cli.js'))});`;
+    const seen: string[] = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).split('\nloaded ')[1]);
+    assert.ok(seen.some((m) => m.endsWith('/native')), `the check sees the modules loaded: ${seen.join(' ')}`);
+    const heavy = seen.filter((m) => /^(ioredis|bullmq|tinybench)$|\/tools\/(?!presets$)|\/queue\/(connection|coordinator|worker)$/.test(m));
+    assert.deepEqual(heavy, []);
   });
 });

@@ -79,8 +79,8 @@ describe('byte planes', () => {
         const src = random(width * 1001, width);
         const planes = new Uint8Array(src.length);
         const back = new Uint8Array(src.length);
-        native.splitPlanes(src, width, rotate, planes);
-        native.mergePlanes(planes, width, rotate, back);
+        native.bytePlanes({ mode: 'split', src, width, rotate, dst: planes });
+        native.bytePlanes({ mode: 'merge', src: planes, width, rotate: rotate, dst: back });
         assert.ok(Buffer.from(back).equals(Buffer.from(src)), `width ${width} rotate ${rotate}`);
       }
   });
@@ -88,13 +88,13 @@ describe('byte planes', () => {
   it('puts a bf16 exponent alone in the top plane after rotation', () => {
     const bf16 = Uint16Array.from([0x3f80, 0xbf80, 0x4049]); // 1, -1, 3.14
     const planes = new Uint8Array(6);
-    native.splitPlanes(new Uint8Array(bf16.buffer), 2, true, planes);
+    native.bytePlanes({ mode: 'split', src: new Uint8Array(bf16.buffer), width: 2, rotate: true, dst: planes });
     assert.deepEqual([...planes.subarray(3)], [0x7f, 0x7f, 0x80]); // exponents; sign went to bit 0 of plane 0
     assert.deepEqual([...planes.subarray(0, 3)], [0x00, 0x01, 0x92]);
   });
 
   it('refuses bad widths and lengths', () => {
-    assert.throws(() => native.splitPlanes(new Uint8Array(6), 3, false, new Uint8Array(6)), /width must be 1, 2, 4 or 8/);
-    assert.throws(() => native.splitPlanes(new Uint8Array(6), 4, false, new Uint8Array(6)), /multiple of width/);
+    assert.throws(() => native.bytePlanes({ mode: 'split', src: new Uint8Array(6), width: 3, rotate: false, dst: new Uint8Array(6) }), /width must be 1, 2, 4 or 8/);
+    assert.throws(() => native.bytePlanes({ mode: 'split', src: new Uint8Array(6), width: 4, rotate: false, dst: new Uint8Array(6) }), /multiple of width/);
   });
 });

@@ -13,7 +13,7 @@ import { Queue, type Job } from 'bullmq';
 import { compress, describeRun } from '../lib/pipeline/compress';
 import { compressTensor } from '../lib/parts/part';
 import { generateCheckpoint } from '../lib/tools/generate';
-import { parseQueueTarget } from '../lib/queue/connection';
+import { parseQueueTarget } from '../lib/queue/target';
 import { compressQueued } from '../lib/queue/coordinator';
 import { fileSha256, readResult } from '../lib/queue/jobs';
 import { freePort, startLocalRedis, type LocalRedis } from '../lib/queue/local-redis';

@@ -135,7 +135,7 @@ describe('seedlm', function () {
   it('relative error on N(0,1) blocks is close to the published replication (0.123 at 4 bits, 0.226 at 3)', async () => {
     for (const { C, P, published } of PRESETS) {
       const w = gaussian(384 * C, C);
-      const eMin = native.seedlmExpMin(w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
+      const { eMin } = native.seedlmTables(C, P, w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
       const { seeds, fields } = search(w, C, P, eMin, avx2 ? 'avx2' : undefined); // statistics, not paths
       const err = relativeError(w, await decode(C, P, eMin, seeds, fields, w.length));
       // 384 blocks: the sampling spread of the estimate is about ±0.006.
@@ -146,7 +146,7 @@ describe('seedlm', function () {
   it('the approximate mode: AVX2 equals scalar, the exact search is never worse, and it costs little error', async () => {
     for (const { C, P } of PRESETS) {
       const w = gaussian(48 * C + 3, 9 * C);
-      const eMin = native.seedlmExpMin(w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
+      const { eMin } = native.seedlmTables(C, P, w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
       const fast = search(w, C, P, eMin, avx2 ? 'avx2' : undefined, 8);
       if (avx2) {
         const ref = search(w.subarray(0, 4 * C), C, P, eMin, 'scalar', 8);
@@ -172,7 +172,7 @@ describe('seedlm', function () {
       w.fill(0, 2 * C, 3 * C); // an all-zero block
       for (let i = 3 * C; i < 4 * C; i++) w[i] *= 1e-4; // a block near the bottom of the exponent range
       w[5 * C] = 0.5; // an outlier
-      const eMin = native.seedlmExpMin(w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
+      const { eMin } = native.seedlmTables(C, P, w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
       const a = search(w, C, P, eMin, 'scalar');
       const b = search(w, C, P, eMin, 'avx2');
       assert.deepEqual([...b.seeds], [...a.seeds], `C ${C} seeds`);

@@ -68,7 +68,7 @@ describe('ternary', () => {
   it('follows the absmean definition per group, with f16 scales and ties to even', () => {
     const w = Float32Array.from([0.1, -0.2, 0.3, 0.0, 0.05, -0.6, 0.15, 0.25]); // mean |w| = 0.2
     const { scales, out } = run(w, 8, 3, -1, 'scalar');
-    const gamma = native.weightStats(w).absSum / 8;
+    const gamma = native.tensorStats(w).absSum / 8;
     const s = new Float32Array(1);
     native.kernelRow('f16_to_f32', { src: scales, dst: s });
     assert.ok(Math.abs(s[0] - gamma) < 1e-4);

@@ -14,6 +14,7 @@ import { toF32 } from '../lib/methods/f32';
 import type { TensorFacts } from '../lib/methods/method';
 import { parseSpec } from '../lib/methods/registry';
 import { vptq, type VptqParams } from '../lib/methods/vptq';
+import { runJob } from '../lib/jobs';
 import { native } from '../lib/native';
 import { Rng } from '../lib/core/random';
 import { verify } from '../lib/pipeline/verify';
@@ -52,30 +53,40 @@ function sqError(w: Float32Array, d: Float32Array, cols: number, col?: (j: numbe
   return e;
 }
 
+/** Independent statement of the indices' layout: bit b of code i is bit i·bits + b of the stream, LSB first. */
+function packLsbFirst(codes: Uint32Array, bits: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil((codes.length * bits) / 8));
+  codes.forEach((c, i) => {
+    for (let b = 0; b < bits; b++) if ((c >> b) & 1) out[(i * bits + b) >> 3] |= 1 << ((i * bits + b) & 7);
+  });
+  return out;
+}
+
+function unpackLsbFirst(packed: Uint8Array, n: number, bits: number): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) for (let b = 0; b < bits; b++) out[i] |= ((packed[(i * bits + b) >> 3] >> ((i * bits + b) & 7)) & 1) << b;
+  return out;
+}
+
 describe('vptq', function () {
   this.timeout(120000);
 
-  it('packs codes of every width 1-16 LSB first, and refuses codes that do not fit', () => {
-    const rng = new Rng(3);
+  it('stores indices of every width 1-16 packed LSB first', async () => {
     for (let bits = 1; bits <= 16; bits++) {
-      for (const n of [0, 1, 7, 8, 9, 1000]) {
-        const codes = Uint32Array.from({ length: n }, () => rng.u32() & ((1 << bits) - 1));
-        const packed = new Uint8Array(Math.ceil((n * bits) / 8));
-        native.packCodes(codes, bits, packed);
-        // Independent statement: bit b of code i is bit i·bits + b of the stream, LSB first.
-        const want = new Uint8Array(packed.length);
-        codes.forEach((c, i) => {
-          for (let b = 0; b < bits; b++) if ((c >> b) & 1) want[(i * bits + b) >> 3] |= 1 << ((i * bits + b) & 7);
-        });
-        assert.deepEqual(packed, want, `bits ${bits} n ${n}`);
-        const back = new Uint32Array(n);
-        native.unpackCodes(packed, bits, back);
-        assert.deepEqual(back, codes, `bits ${bits} n ${n}`);
+      for (const n of [1, 7, 8, 9, 1000]) {
+        // v 1: the decoded weight is the labelled centroid, the label that of the nearest centroid.
+        const codebook = gaussian(2 ** bits, bits);
+        const weights = gaussian(n, 100 + n);
+        const labels = new Uint32Array(n);
+        native.kernelRow('kmeans_assign', { points: weights, v: 1, centroids: codebook, labels });
+        const indices = new Uint8Array(Math.ceil((n * bits) / 8));
+        await runJob((progress) => native.vptqEncode({ weights, cols: n, v: 1, codebook, indices, recon: new Float32Array(n) }, progress));
+        assert.deepEqual(indices, packLsbFirst(labels, bits), `bits ${bits} n ${n}`);
+        const out = new Float32Array(n);
+        await runJob((progress) => native.vptqDecode({ out, cols: n, v: 1, codebook, indices }, progress));
+        assert.deepEqual(out, Float32Array.from(labels, (l) => codebook[l]), `bits ${bits} n ${n}`);
       }
     }
-    assert.throws(() => native.packCodes(Uint32Array.of(4), 2, new Uint8Array(1)), /code 4 does not fit in 2 bits/);
-    assert.throws(() => native.packCodes(new Uint32Array(9), 3, new Uint8Array(3)), /packed must hold 4 bytes/);
-    assert.throws(() => native.packCodes(new Uint32Array(1), 17, new Uint8Array(3)), /bits/);
   });
 
   it('parses presets and the full form; the canonical form writes every parameter', () => {
@@ -150,9 +161,7 @@ describe('vptq', function () {
     const { p, tensorStreams, streams, decoded } = await roundTrip('vptq:v4:k256:r16:norm:i4', w, [rows, cols]);
     const [c1, c2, scale, bias] = tensorStreams.map((s) => toF32('F16', s));
     const n = Math.ceil(rows / p.v) * cols;
-    const l1 = new Uint32Array(n), l2 = new Uint32Array(n);
-    native.unpackCodes(streams[0], 8, l1);
-    native.unpackCodes(streams[1], 4, l2);
+    const l1 = unpackLsbFirst(streams[0], n, 8), l2 = unpackLsbFirst(streams[1], n, 4);
     for (let i = 0; i < rows * cols; i++) {
       const r = Math.floor(i / cols), j = i % cols;
       const vec = Math.floor(r / p.v) * cols + j, t = r % p.v;
@@ -198,11 +207,12 @@ describe('vptq', function () {
     assert.deepEqual([...a.tensorStreams, ...a.streams], [...b.tensorStreams, ...b.streams]);
   });
 
-  it('refuses labels past the codebook and a residual without its labels', async () => {
+  it('refuses codebooks of other sizes than powers of two, short indices and a residual without its indices', async () => {
     const out = new Float32Array(8);
     const c = new Float32Array(8); // k 2, v 4
-    assert.throws(() => native.vptqDecode({ out, cols: 2, v: 4, codebook: c, labels: Uint32Array.of(0, 2) }), /index past the codebook's 2 entries/);
-    assert.throws(() => native.vptqDecode({ out, cols: 2, v: 4, codebook: c, residual: c, labels: Uint32Array.of(0, 1) }), /labels2 must be given exactly when/);
+    assert.throws(() => native.vptqDecode({ out, cols: 2, v: 4, codebook: new Float32Array(12), indices: new Uint8Array(1) }), /codebook must hold a power of two/);
+    assert.throws(() => native.vptqDecode({ out, cols: 2, v: 4, codebook: c, indices: new Uint8Array(0) }), /indices must hold 1 bytes \(2 labels of 1 bits\), got 0/);
+    assert.throws(() => native.vptqDecode({ out, cols: 2, v: 4, codebook: c, residual: c, indices: new Uint8Array(1) }), /indices2 must be given exactly when/);
   });
 
   describe('in the pipeline', () => {

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import { parseDevice, type DeviceSpec } from '../device';
 import { parseSpec } from '../methods/registry';
 import { parseShard } from '../parts/shard';
-import { parseQueueTarget } from '../queue/connection';
+import { parseQueueTarget } from '../queue/target';
 
 /** `parse` as a commander option parser: any error it throws becomes a usage error. */
 export function optionValue<T>(parse: (value: string) => T): (value: string) => T {

@@ -23,7 +23,7 @@ export const lossless: Method<Record<string, never>> = {
     const width = DTYPE_SIZES[dtype];
     const n = raw.byteLength / width;
     const planes = new Uint8Array(raw.byteLength);
-    native.splitPlanes(raw, width, isFloatDtype(dtype), planes);
+    native.bytePlanes({ mode: 'split', src: raw, width, rotate: isFloatDtype(dtype), dst: planes });
     return { streams: Array.from({ length: width }, (_, k) => planes.subarray(k * n, (k + 1) * n)) };
   },
   async decode(_p, dtype: Dtype, streams, elements) {
@@ -31,7 +31,7 @@ export const lossless: Method<Record<string, never>> = {
     const planes = new Uint8Array(width * elements);
     streams.forEach((s, k) => planes.set(s, k * elements));
     const out = new Uint8Array(width * elements);
-    native.mergePlanes(planes, width, isFloatDtype(dtype), out);
+    native.bytePlanes({ mode: 'merge', src: planes, width, rotate: isFloatDtype(dtype), dst: out });
     return out;
   },
 };

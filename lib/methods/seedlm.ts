@@ -75,7 +75,7 @@ export const seedlm: Method<SeedlmParams> = {
     const { C, P } = shape(p);
     const w = toF32(dtype, raw);
     const blocks = blocksOf(p, w.length);
-    const eMin = native.seedlmExpMin(tensor.absMax);
+    const { eMin } = native.seedlmTables(C, P, tensor.absMax);
     const seeds = new Uint16Array(blocks);
     const fields = new Uint8Array(blocks * (P + 1));
     // The search takes minutes per chunk: its progress feeds the bar and its ETA.

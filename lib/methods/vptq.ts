@@ -258,21 +258,16 @@ export const vptq: Method<VptqParams> = {
   async encode(p, dtype, raw, { threads, device, signal, onProgress }, facts) {
     const t = tables(p, facts.tensorStreams!);
     const w = toF32(dtype, raw);
-    const n = vectorsOf(p, w.length / columns(p));
-    const labels = new Uint32Array(n), labels2 = p.k2 ? new Uint32Array(n) : undefined;
+    const [bytes, bytes2] = this.rawStreamBytes(p, dtype, w.length);
+    const indices = new Uint8Array(bytes), indices2 = p.k2 ? new Uint8Array(bytes2) : undefined;
     const recon = new Float32Array(w.length);
-    await runJob((progress) => native.vptqEncode({ ...layout(p, t), weights: w, labels, labels2, recon, threads, device }, progress), { signal, onProgress });
-    const streams = [pack(labels, log2(p.k))];
-    if (labels2) streams.push(pack(labels2, log2(p.k2)));
-    return { streams, decoded: fromF32(dtype, recon) };
+    await runJob((progress) => native.vptqEncode({ ...layout(p, t), weights: w, indices, indices2, recon, threads, device }, progress), { signal, onProgress });
+    return { streams: indices2 ? [indices, indices2] : [indices], decoded: fromF32(dtype, recon) };
   },
   async decode(p, dtype, streams, elements, { threads, device, signal }, tensorStreams) {
     const t = tables(p, tensorStreams);
-    const n = vectorsOf(p, elements / columns(p));
-    const labels = unpack(streams[0], n, log2(p.k));
-    const labels2 = p.k2 ? unpack(streams[1], n, log2(p.k2)) : undefined;
     const out = new Float32Array(elements);
-    await runJob((progress) => native.vptqDecode({ ...layout(p, t), out, labels, labels2, threads, device }, progress), { signal });
+    await runJob((progress) => native.vptqDecode({ ...layout(p, t), out, indices: streams[0], indices2: p.k2 ? streams[1] : undefined, threads, device }, progress), { signal });
     return fromF32(dtype, out);
   },
 };
@@ -280,16 +275,4 @@ export const vptq: Method<VptqParams> = {
 /** The chunk layout and codebooks of the native encode and decode. */
 function layout(p: VptqParams, t: Tables) {
   return { cols: columns(p), v: p.v, scale: t.scale ?? undefined, bias: t.bias ?? undefined, codebook: t.c1, residual: t.c2 ?? undefined };
-}
-
-function pack(codes: Uint32Array, bits: number): Uint8Array {
-  const out = new Uint8Array(packedBytes(codes.length, bits));
-  native.packCodes(codes, bits, out);
-  return out;
-}
-
-function unpack(packed: Uint8Array, n: number, bits: number): Uint32Array {
-  const out = new Uint32Array(n);
-  native.unpackCodes(packed, bits, out);
-  return out;
 }

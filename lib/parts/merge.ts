@@ -6,7 +6,7 @@
 // config and tokenizer files), from the path the parts recorded unless `input` says otherwise.
 import { open, type FileHandle } from 'node:fs/promises';
 import { writeContainer, type CompressOptions, type CompressReport } from '../pipeline/compress';
-import { PART_FORMAT, type PartOptions } from '../parts/part';
+import { PART_FORMAT, type PartOptions } from './part';
 import { openModelSource } from '../io/model-source';
 import { checkOutput } from '../io/output-path';
 import { readLog, readLogHeader, type FinishedTensor, type LogHeader } from '../pipeline/resume';

@@ -105,7 +105,7 @@ export async function encodeTensors(
       const chunkStart = ci * state.chunk * size;
       const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
       const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
-      if (enc.decoded) addSums(state.sums, native.errorSums(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
+      if (enc.decoded) addSums(state.sums, native.tensorStats(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
       units.push({ tensor: ti, chunk: ci, streams: enc.streams });
       bytes += raw.byteLength;
       ci++;
@@ -240,7 +240,7 @@ async function weightStats(file: ModelSource['shards'][number]['file'], entry: S
   const total = { nonFinite: 0, absSum: 0, absMax: 0 };
   for (let e = 0; e < entry.numel; e += chunk) {
     const n = Math.min(chunk, entry.numel - e);
-    const s = native.weightStats(toF32(entry.dtype, await file.read(entry, e * size, n * size)));
+    const s = native.tensorStats(toF32(entry.dtype, await file.read(entry, e * size, n * size)));
     total.nonFinite += s.nonFinite;
     total.absSum += s.absSum;
     total.absMax = Math.max(total.absMax, s.absMax);

@@ -38,7 +38,7 @@ export function metricsFromSums(s: ErrorSums): ErrorMetrics {
 export function errorMetrics(original: Float32Array, reconstructed: Float32Array): ErrorMetrics {
   if (original.length !== reconstructed.length)
     throw new RangeError(`length mismatch: ${original.length} vs ${reconstructed.length}`);
-  return metricsFromSums(native.errorSums(original, reconstructed));
+  return metricsFromSums(native.tensorStats(original, reconstructed));
 }
 
 /** The form stored in a container: non-finite figures (exact reconstructions) become null. */

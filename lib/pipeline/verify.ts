@@ -103,7 +103,7 @@ async function verifyTensor(reader: ContainerReader, t: TensorRecord, source: Mo
   for await (const chunk of reader.decodeTensor(t, ctx)) {
     if (comparable) {
       const want = await source.shards[orig.shard].file.read(orig.entry, offset, chunk.byteLength);
-      if (lossy) addSums(sums, native.errorSums(toF32(t.dtype, want), toF32(t.dtype, chunk)));
+      if (lossy) addSums(sums, native.tensorStats(toF32(t.dtype, want), toF32(t.dtype, chunk)));
       else if (mismatch < 0 && !Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).equals(want)) mismatch = offset + firstDiff(chunk, want);
     }
     offset += chunk.byteLength;

@@ -15,7 +15,8 @@ import { describeRun, writeContainer, type CompressOptions, type CompressReport 
 import { partOptions } from '../parts/part';
 import { AbortError } from '../core/errors';
 import type { FinishedTensor } from '../pipeline/resume';
-import { checkReachable, parseQueueTarget } from './connection';
+import { checkReachable } from './connection';
+import { parseQueueTarget } from './target';
 import { errorWords, probeWrite } from '../io/output-path';
 import { isRunFile, JOB_NAME, jobId, readResult, resultPath, runDirFor, runIdFor, type TensorJob, type TensorJobResult } from './jobs';
 

@@ -2,7 +2,8 @@
 // and the tests: Debian's redis-server package, started and stopped by the caller.
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
-import { checkReachable, parseQueueTarget } from './connection';
+import { checkReachable } from './connection';
+import { parseQueueTarget } from './target';
 
 export interface LocalRedis {
   url: string;

@@ -9,7 +9,8 @@ import { compressTensor } from '../parts/part';
 import { resolveDevice, type DeviceSpec } from '../device';
 import { RunMismatchError } from '../core/errors';
 import { defaultThreads } from '../core/threads';
-import { checkReachable, parseQueueTarget } from './connection';
+import { checkReachable } from './connection';
+import { parseQueueTarget } from './target';
 import { fileSha256, isResultPath, JOB_NAME, type TensorJob, type TensorJobResult } from './jobs';
 
 export interface WorkerOptions {

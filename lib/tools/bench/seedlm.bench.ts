@@ -10,11 +10,11 @@
 // with running the definition at the FMA peak, not how busy the FMA units are.
 // The approximate mode (:fast) per trial: C·P FMAs (t*), C·P FMAs (U·t*), C multiplies, C
 // subtracts, C FMAs: 4·C·P + 4·C (128 and 240), plus exact trials for its 8 shortlisted seeds.
-import { runJob } from '../lib/jobs';
-import { FAST_KEEP } from '../lib/methods/seedlm';
-import { metricsFromSums } from '../lib/pipeline/metrics';
-import { native } from '../lib/native';
-import { weightMatrix } from '../lib/core/random';
+import { runJob } from '../../jobs';
+import { FAST_KEEP } from '../../methods/seedlm';
+import { metricsFromSums } from '../../pipeline/metrics';
+import { native } from '../../native';
+import { weightMatrix } from '../../core/random';
 import { measure } from './measure';
 import { bandwidthRow, figureRow, flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 
@@ -34,7 +34,7 @@ export async function seedlmBench({ threads, limits }: BenchContext): Promise<Be
       const mode = keep ? `${spec}:fast` : spec;
       for (const [t, blocks] of [[1, 64], [threads, 64 * threads]] as const) {
         const w = weightMatrix(blocks, C, 13);
-        const eMin = native.seedlmExpMin(w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
+        const { eMin } = native.seedlmTables(C, P, w.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
         const seeds = new Uint16Array(blocks);
         const fields = new Uint8Array(blocks * (P + 1));
         const s = await measure(`${mode} search ${t}t`, () => runJob((p) => native.seedlmEncode({ weights: w, C, P, eMin, keep, seeds, fields, threads: t }, p)), { time: 1, iterations: 3 });
@@ -52,7 +52,7 @@ export async function seedlmBench({ threads, limits }: BenchContext): Promise<Be
           rows.push(infoRow(`${id}.tensor`, `${where}: one 1536x8960 tensor (extrapolated from ${blocks} blocks)`, (tensorBlocks * s) / blocks, 's'));
           const out = new Float32Array(w.length);
           await native.seedlmDecode({ out, C, P, eMin, seeds, fields }).promise;
-          errors.push(metricsFromSums(native.errorSums(w, out)).relativeError);
+          errors.push(metricsFromSums(native.tensorStats(w, out)).relativeError);
         }
       }
     }
@@ -73,7 +73,7 @@ async function decodeRows(spec: string, C: number, P: number, threads: number, l
   const fields = new Uint8Array(blocks * (P + 1)).map((_, i) => (i % (P + 1) === 0 ? (i >> 3) % 16 : (((i * 7) % 16) - 8) & 0xff));
   const out = new Float32Array(blocks * C);
   const traffic = 4 * out.length + 2 * blocks + fields.length;
-  const eMin = native.seedlmExpMin(0.1);
+  const { eMin } = native.seedlmTables(C, P, 0.1);
   const one = await measure(`${spec} decode 1t`, () => runJob((p) => native.seedlmDecode({ out, C, P, eMin, seeds, fields, threads: 1 }, p)));
   const job = await measure(`${spec} decode`, () => runJob((p) => native.seedlmDecode({ out, C, P, eMin, seeds, fields, threads }, p)));
   const id = `seedlm.${spec.replace('seedlm:', '')}.decode`;

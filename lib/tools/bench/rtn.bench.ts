@@ -4,11 +4,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runJob } from '../lib/jobs';
-import { metricsFromSums } from '../lib/pipeline/metrics';
-import { packedBytes } from '../lib/methods/method';
-import { native } from '../lib/native';
-import { weightMatrix } from '../lib/core/random';
+import { runJob } from '../../jobs';
+import { metricsFromSums } from '../../pipeline/metrics';
+import { packedBytes } from '../../methods/method';
+import { native } from '../../native';
+import { weightMatrix } from '../../core/random';
 import { measure } from './measure';
 import { numpyVersion, PY_MEDIAN, runPython, skippedRow } from './peers';
 import { bandwidthRow, figureRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
@@ -55,7 +55,7 @@ export async function rtnBench({ threads, limits, peers }: BenchContext): Promis
         bandwidthRow(`${id}.decode.1t`, `${what} decode, 1 thread`, traffic / decode1, limits, 1),
         bandwidthRow(`${id}.encode.job`, `${what} encode, job, ${threadWord(threads)}`, traffic / encode, limits, threads),
         bandwidthRow(`${id}.decode.job`, `${what} decode, job, ${threadWord(threads)}`, traffic / decode, limits, threads),
-        figureRow(`${id}.error`, `${what} relative error`, metricsFromSums(native.errorSums(w, out)).relativeError, 'rel.err', 'lower'),
+        figureRow(`${id}.error`, `${what} relative error`, metricsFromSums(native.tensorStats(w, out)).relativeError, 'rel.err', 'lower'),
       );
       const peer = `${numpyVersion()} ${what} encode, same weights`;
       const r = peers ? runPython(NUMPY_RTN, [file, String(bits), String(group)], 1) : { ok: false as const, reason: '--no-peers' };

@@ -3,11 +3,11 @@
 // line (`xz -T<threads> -6`) on the same bytes when it is installed. LZMA throughput is raw
 // (uncompressed) bytes per second; it is slow, so each LZMA row is timed on 2 runs.
 import { spawnSync } from 'node:child_process';
-import { compressPieces, decompressPieces, parseLzma } from '../lib/container/lzma';
-import { lossless } from '../lib/methods/lossless';
-import { bytesOf, fromF32 } from '../lib/methods/f32';
-import { native } from '../lib/native';
-import { weightMatrix } from '../lib/core/random';
+import { compressPieces, decompressPieces, parseLzma } from '../../container/lzma';
+import { lossless } from '../../methods/lossless';
+import { bytesOf, fromF32 } from '../../methods/f32';
+import { native } from '../../native';
+import { weightMatrix } from '../../core/random';
 import { measure } from './measure';
 import { skippedRow } from './peers';
 import { bandwidthRow, cpuRateRow, figureRow, infoRow, type BenchContext, type BenchRow } from './row';
@@ -37,8 +37,8 @@ export async function lzmaBench({ threads, limits, peers }: BenchContext): Promi
   // lossless method runs them: a memory-bound shuffle, bytes read + written.
   const planes = new Uint8Array(raw.length);
   const back = new Uint8Array(raw.length);
-  const split = await measure('split planes', () => native.splitPlanes(raw, 2, true, planes));
-  const merge = await measure('merge planes', () => native.mergePlanes(planes, 2, true, back));
+  const split = await measure('split planes', () => native.bytePlanes({ mode: 'split', src: raw, width: 2, rotate: true, dst: planes }));
+  const merge = await measure('merge planes', () => native.bytePlanes({ mode: 'merge', src: planes, width: 2, rotate: true, dst: back }));
   rows.push(
     bandwidthRow('lossless.split', 'lossless bf16 byte-plane split, 4096x1536, 1 thread', (2 * raw.length) / split, limits, 1),
     bandwidthRow('lossless.merge', 'lossless bf16 byte-plane merge, 4096x1536, 1 thread', (2 * raw.length) / merge, limits, 1),

@@ -1,9 +1,9 @@
 // dtype conversion throughput at a realistic matrix size (1536 x 8960, an MLP projection of a
 // 1.5B-class model), as bytes read + written per second and as % of copy bandwidth.
-import { backendInfo } from '../lib/index';
-import { runJob } from '../lib/jobs';
-import { native, type ConvertKind, type KernelPath } from '../lib/native';
-import { weightMatrix } from '../lib/core/random';
+import { backendInfo } from '../../backend';
+import { runJob } from '../../jobs';
+import { native, type ConvertKind, type KernelPath } from '../../native';
+import { weightMatrix } from '../../core/random';
 import { measure } from './measure';
 import { bandwidthRow, type BenchContext, type BenchRow } from './row';
 

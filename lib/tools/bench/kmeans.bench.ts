@@ -8,15 +8,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runJob } from '../lib/jobs';
-import type { Dtype } from '../lib/io/dtypes';
-import { parseSpec } from '../lib/methods/registry';
-import { INIT_PER_CENTROID } from '../lib/methods/vptq';
-import { toF32 } from '../lib/methods/f32';
-import { chunkElements, type TensorFacts } from '../lib/methods/method';
-import { addSums, emptySums, metricsFromSums } from '../lib/pipeline/metrics';
-import { native } from '../lib/native';
-import { Rng, weightMatrix } from '../lib/core/random';
+import { runJob } from '../../jobs';
+import type { Dtype } from '../../io/dtypes';
+import { parseSpec } from '../../methods/registry';
+import { INIT_PER_CENTROID } from '../../methods/vptq';
+import { toF32 } from '../../methods/f32';
+import { chunkElements, type TensorFacts } from '../../methods/method';
+import { addSums, emptySums, metricsFromSums } from '../../pipeline/metrics';
+import { native } from '../../native';
+import { Rng, weightMatrix } from '../../core/random';
 import { runPython, skippedRow } from './peers';
 import { measure } from './measure';
 import { bandwidthRow, figureRow, flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
@@ -137,7 +137,7 @@ async function methodRows(threads: number): Promise<BenchRow[]> {
     for (let e = 0; e < bf16.length; e += chunk) {
       const part = raw.subarray(2 * e, 2 * Math.min(bf16.length, e + chunk));
       const { decoded } = await method.encode(params, dtype, part, ctx, { ...facts, first: e });
-      addSums(sums, native.errorSums(toF32(dtype, part), toF32(dtype, decoded!)));
+      addSums(sums, native.tensorStats(toF32(dtype, part), toF32(dtype, decoded!)));
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const { relativeError } = metricsFromSums(sums);

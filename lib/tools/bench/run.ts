@@ -1,18 +1,18 @@
 // `npm run bench`: measures the machine's limits, then every kernel against them, and writes a
-// table to stdout and JSON to bench/results/latest.json (or --out). Wall-clock numbers live here
+// table to stdout and JSON to bench-results/latest.json (or --out). Wall-clock numbers live here
 // only, never in tests.
 //   --only a,b            run only these suites
 //   --no-peers            skip the peers (xz, numpy, scikit-learn, faiss)
 //   --runs N              run the suites N times: medians, and each row's spread
 //   --out file.json       where to write the JSON
 //   --compare base.json   judge each row against a baseline; exit 1 when one regressed
-// The committed baseline is bench/baseline.json; docs/BENCHMARKS.md says how to update it.
+// The committed baseline is lib/tools/bench/baseline.json; docs/BENCHMARKS.md says how to update it.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendInfo } from '../lib/index';
-import { packageRoot } from '../lib/native';
-import { defaultThreads } from '../lib/core/threads';
+import { backendInfo } from '../../backend';
+import { packageRoot } from '../../native';
+import { defaultThreads } from '../../core/threads';
 import { compareRuns, mergeRuns, type BenchFile, type RecordedRow } from './compare';
 import { convertBench } from './convert.bench';
 import { forwardBench } from './forward.bench';
@@ -54,7 +54,7 @@ function parseArgs(argv: string[]) {
   // Read the baseline first: a bad file fails before minutes of benchmarks.
   const baseline = compare ? (JSON.parse(readFileSync(compare, 'utf8')) as BenchFile) : undefined;
   if (baseline && !Array.isArray(baseline.rows)) throw new Error(`${compare}: not a bench JSON file (no rows)`);
-  return { suites, runs, peers: !argv.includes('--no-peers'), out: option(argv, '--out') ?? path.join(packageRoot, 'bench', 'results', 'latest.json'), compare, baseline };
+  return { suites, runs, peers: !argv.includes('--no-peers'), out: option(argv, '--out') ?? path.join(packageRoot, 'bench-results', 'latest.json'), compare, baseline };
 }
 
 const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : '-');

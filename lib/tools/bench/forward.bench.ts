@@ -5,9 +5,9 @@
 // Operations counted (an FMA as 2): the seven projections, 2·T·d per head and position for the
 // causal attention's scores and weighted values (half of T² on average), and the head's product;
 // not counted: norms, RoPE, softmax, SwiGLU, weight packing (the layer's time includes them).
-import { runJob } from '../lib/jobs';
-import { native, type LlamaLayerWeights } from '../lib/native';
-import { Rng } from '../lib/core/random';
+import { runJob } from '../../jobs';
+import { native, type LlamaLayerWeights } from '../../native';
+import { Rng } from '../../core/random';
 import { measure } from './measure';
 import { flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 

@@ -2,8 +2,8 @@
 // copy bandwidth (native memcpy) on 1 and on all threads, and the GPU's device-to-device copy
 // bandwidth when the CUDA backend is available. Kernels are judged as % of these. A limit is the
 // best of several runs: slower runs are interference on the machine, not its limit.
-import { backendInfo } from '../lib/index';
-import { native } from '../lib/native';
+import { backendInfo } from '../../backend';
+import { native } from '../../native';
 import { measure } from './measure';
 import { limitRow, infoRow, type BenchRow } from './row';
 
@@ -30,12 +30,12 @@ export async function copyBandwidth(bytes: number, threads: number): Promise<num
 }
 
 /** The best of five 0.2 s FMA runs. */
-const fmaPeak = (threads: number) => Math.max(...Array.from({ length: 5 }, () => native.fmaPeak(threads, 0.2)));
+const fmaPeak = (threads: number) => Math.max(...Array.from({ length: 5 }, () => native.measurePeak({ kind: 'fma', threads, seconds: 0.2 })));
 
 export async function measureLimits(threads: number): Promise<Limits> {
   const info = backendInfo();
   let gpuCopy: Limits['gpuCopy'];
-  if ('gpus' in info.cuda) gpuCopy = { bytesPerSecond: native.cudaCopyBandwidth(0, 1 << 30), device: info.cuda.gpus[0].name };
+  if ('gpus' in info.cuda) gpuCopy = { bytesPerSecond: native.measurePeak({ kind: 'cuda-copy', device: 0, bytes: 1 << 30 }), device: info.cuda.gpus[0].name };
   else gpuCopy = { unavailable: info.cuda.unavailable };
   return {
     fma1: fmaPeak(1),

@@ -4,11 +4,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runJob } from '../lib/jobs';
-import { metricsFromSums } from '../lib/pipeline/metrics';
-import { OPT_ROUNDS } from '../lib/methods/ternary';
-import { native } from '../lib/native';
-import { weightMatrix } from '../lib/core/random';
+import { runJob } from '../../jobs';
+import { metricsFromSums } from '../../pipeline/metrics';
+import { OPT_ROUNDS } from '../../methods/ternary';
+import { native } from '../../native';
+import { weightMatrix } from '../../core/random';
 import { measure } from './measure';
 import { numpyVersion, PY_MEDIAN, runPython, skippedRow } from './peers';
 import { bandwidthRow, figureRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
@@ -85,7 +85,7 @@ function optErrorRows(): BenchRow[] {
     const error = (rounds: number) => {
       native.kernelRow('ternary_encode', { weights: w, dtype: 'F32', group: 256, packing: 3, rounds, packed, scales });
       native.kernelRow('ternary_decode', { out, dtype: 'F32', group: 256, packing: 3, packed, scales });
-      return metricsFromSums(native.errorSums(w, out)).relativeError;
+      return metricsFromSums(native.tensorStats(w, out)).relativeError;
     };
     const plain = error(0);
     const opt = error(OPT_ROUNDS);
