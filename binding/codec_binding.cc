@@ -1,5 +1,5 @@
-// The LZMA stage and byte planes: xzEncodeMany / xzDecodeMany (jobs, parallel across pieces),
-// bytePlanes (synchronous).
+// The entropy stage and byte planes: encodePieces / decodePieces (jobs, parallel across pieces;
+// codecs 'rans' and 'xz'), bytePlanes (synchronous), and the kernel row rans_decode_block.
 #include <atomic>
 #include <memory>
 
@@ -7,8 +7,10 @@
 #include "bindings.h"
 #include "cpu/codec/byte_planes.h"
 #include "cpu/codec/lzma_codec.h"
+#include "cpu/codec/rans.h"
 #include "cpu/runtime/parallel.h"
 #include "named_args.h"
+#include "kernel_row.h"
 #include "native_job.h"
 
 namespace tz {
@@ -26,24 +28,53 @@ std::vector<Piece> Pieces(const std::vector<Napi::TypedArray>& arrays) {
   return out;
 }
 
-// A piece is kept compressed only if that saves at least 1% (docs/METHODS.md, "The LZMA stage").
+// A piece is kept compressed only if that saves at least 1% (docs/METHODS.md, "The entropy stage").
 bool WorthIt(size_t compressed, size_t raw) { return compressed * 100 <= raw * 99; }
 
 // In 'auto' mode a large piece is first probed: if its first 256 KiB do not save 1%, the whole
 // piece is stored raw without spending the time to compress it (weight mantissa planes).
 constexpr size_t kProbeBytes = 256 << 10;
 
-// xzEncodeMany(pieces, { preset, extreme, weights, probe, threads }, onProgress)
-//   -> { promise: (Uint8Array | null)[], cancel }; null = store raw.
-Napi::Value XzEncodeMany(const Napi::CallbackInfo& info) {
+enum class Codec { Xz, Rans };
+
+Codec ParseCodec(Napi::Env env, const Napi::Value& v) {
+  const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (name == "xz") return Codec::Xz;
+  if (name == "rans") return Codec::Rans;
+  throw Napi::TypeError::New(env, "codec must be 'rans' or 'xz'");
+}
+
+// The rANS model of each piece: models[i] = { bits?, contexts? } (rans.h RansModel), or all defaults.
+std::vector<RansModel> ParseModels(Napi::Env env, const Napi::Object& options, size_t pieces) {
+  std::vector<RansModel> out(pieces);
+  const Napi::Value v = options.Get("models");
+  if (v.IsUndefined()) return out;
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != pieces) throw Napi::TypeError::New(env, "models must be an array of one model per piece");
+  const Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < pieces; ++i) {
+    if (!a.Get(i).IsObject()) throw Napi::TypeError::New(env, "models[" + std::to_string(i) + "] must be an object");
+    const Napi::Object m = a.Get(i).As<Napi::Object>();
+    out[i].bits = unsigned(OptionalInt(m, "bits", 8, 1, 8));
+    out[i].contexts = unsigned(OptionalInt(m, "contexts", 1, 1, kRansMaxContexts));
+    if (out[i].contexts & (out[i].contexts - 1)) throw Napi::RangeError::New(env, "models[" + std::to_string(i) + "].contexts must be 1, 2, 4 or 8");
+  }
+  return out;
+}
+
+// encodePieces(pieces, { codec: 'rans' | 'xz', models, preset, extreme, weights, probe, threads },
+//   onProgress) -> { promise: (Uint8Array | null)[], cancel }; null = store raw. models are
+//   rans's; preset, extreme, weights and probe xz's.
+Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::TypedArray> arrays = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
   Napi::Object options = OptionalObject(info, 1, "options");
+  const Codec codec = ParseCodec(env, options.Get("codec"));
   XzOptions xz;
   xz.preset = uint32_t(OptionalInt(options, "preset", 6, 0, 9));
   if (options.Get("extreme").ToBoolean()) xz.preset |= kXzExtreme;
   xz.weightsProfile = options.Get("weights").ToBoolean();
   const bool probe = options.Get("probe").ToBoolean();
+  const std::vector<RansModel> models = ParseModels(env, options, arrays.size());
   const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
   const std::vector<Piece> pieces = Pieces(arrays);
   uint64_t total = 0;
@@ -56,11 +87,11 @@ Napi::Value XzEncodeMany(const Napi::CallbackInfo& info) {
     parallel_for(pieces.size(), 1, threads, ctx, [&](size_t b, size_t) {
       const Piece& p = pieces[b];
       bool attempt = p.size > 0;
-      if (attempt && probe && p.size > 4 * kProbeBytes)
+      if (attempt && codec == Codec::Xz && probe && p.size > 4 * kProbeBytes)
         attempt = WorthIt(xz_encode(p.data, kProbeBytes, xz).size(), kProbeBytes);
       if (attempt) {
         ctx.throwIfCancelled();
-        (*results)[b] = xz_encode(p.data, p.size, xz);
+        (*results)[b] = codec == Codec::Rans ? rans_encode(p.data, p.size, models[b]) : xz_encode(p.data, p.size, xz);
         (*keep)[b] = WorthIt((*results)[b].size(), p.size);
         if (!(*keep)[b]) (*results)[b] = {};
       }
@@ -79,9 +110,10 @@ Napi::Value XzEncodeMany(const Napi::CallbackInfo& info) {
   return StartJob(env, std::move(work), {info.Length() > 2 ? info[2] : env.Undefined(), keepAlive});
 }
 
-// xzDecodeMany(pieces, outputs, { threads }, onProgress): each piece must decode to exactly its
-// output's length. Rejects naming the piece index on corrupt data.
-Napi::Value XzDecodeMany(const Napi::CallbackInfo& info) {
+// decodePieces(pieces, outputs, { codecs, threads }, onProgress): piece i, coded with codecs[i]
+// ('rans' or 'xz'), must decode to exactly its output's length. Rejects naming the piece index on
+// corrupt data.
+Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::TypedArray> in = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
   std::vector<Napi::TypedArray> out = RequireTypedArrayList(info, 1, napi_uint8_array, "outputs");
@@ -90,6 +122,12 @@ Napi::Value XzDecodeMany(const Napi::CallbackInfo& info) {
     for (size_t j = 0; j < out.size(); ++j) RequireDisjoint(in[i], out[j], "pieces and outputs");
   Napi::Object options = OptionalObject(info, 2, "options");
   const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
+  if (!options.Get("codecs").IsArray() || options.Get("codecs").As<Napi::Array>().Length() != in.size())
+    throw Napi::TypeError::New(env, "codecs must be an array of one codec per piece");
+  Napi::Array codecNames = options.Get("codecs").As<Napi::Array>();
+  std::vector<Codec> codecs;
+  for (uint32_t i = 0; i < codecNames.Length(); ++i) codecs.push_back(ParseCodec(env, codecNames.Get(i)));
+  const KernelTable* k = &kernels();
   const std::vector<Piece> src = Pieces(in);
   std::vector<std::pair<uint8_t*, size_t>> dst;
   uint64_t total = 0;
@@ -101,7 +139,8 @@ Napi::Value XzDecodeMany(const Napi::CallbackInfo& info) {
     std::atomic<uint64_t> done{0};
     parallel_for(src.size(), 1, threads, ctx, [&](size_t b, size_t) {
       try {
-        xz_decode(src[b].data, src[b].size, dst[b].first, dst[b].second);
+        if (codecs[b] == Codec::Rans) rans_decode(*k, src[b].data, src[b].size, dst[b].first, dst[b].second);
+        else xz_decode(src[b].data, src[b].size, dst[b].first, dst[b].second);
       } catch (const std::exception& e) {
         throw std::runtime_error("piece " + std::to_string(b) + ": " + e.what());
       }
@@ -136,9 +175,31 @@ Napi::Value BytePlanes(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// Row rans_decode_block: { block, freq (Uint16Array of 256 per context: 1, 2, 4 or 8), out }
+// -> 0, or 1 for a bad block.
+unsigned RunRow_rans_decode_block(NamedArgs& a, const KernelTable& k) {
+  Napi::TypedArray block = a.array("block", napi_uint8_array);
+  Napi::TypedArray freq = a.array("freq", napi_uint16_array);
+  Napi::TypedArray out = a.array("out", napi_uint8_array);
+  const size_t contexts = freq.ElementLength() / 256;
+  if (freq.ElementLength() % 256 || (contexts != 1 && contexts != 2 && contexts != 4 && contexts != 8))
+    throw Napi::RangeError::New(a.Env(), "freq must hold 256 values per context, for 1, 2, 4 or 8 contexts");
+  const uint16_t* f = reinterpret_cast<const uint16_t*>(TypedArrayBytes(freq));
+  std::vector<RansTable> tables(contexts);
+  for (size_t c = 0; c < contexts; ++c) {
+    uint32_t sum = 0;
+    for (int s = 0; s < 256; ++s) sum += f[256 * c + s] < kRansScale ? f[256 * c + s] : kRansScale + 1;
+    if (sum != kRansScale) throw Napi::RangeError::New(a.Env(), "each context's 256 frequencies must be below 4096 and sum to 4096");
+    rans_build_table(f + 256 * c, tables[c]);
+  }
+  if (block.ByteLength() < kRansStateBytes || (block.ByteLength() - kRansStateBytes) % 2)
+    throw Napi::RangeError::New(a.Env(), "block must hold 128 bytes of states and whole words");
+  return k.rans_decode_block(tables.data(), unsigned(contexts), TypedArrayBytes(block), block.ByteLength(), TypedArrayBytes(out), out.ByteLength());
+}
+
 void RegisterCodec(Napi::Env env, Napi::Object exports) {
-  exports.Set("xzEncodeMany", Napi::Function::New(env, XzEncodeMany, "xzEncodeMany"));
-  exports.Set("xzDecodeMany", Napi::Function::New(env, XzDecodeMany, "xzDecodeMany"));
+  exports.Set("encodePieces", Napi::Function::New(env, EncodePieces, "encodePieces"));
+  exports.Set("decodePieces", Napi::Function::New(env, DecodePieces, "decodePieces"));
   exports.Set("bytePlanes", Napi::Function::New(env, BytePlanes, "bytePlanes"));
 }
 

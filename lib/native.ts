@@ -135,7 +135,7 @@ interface VptqArrays {
 /** The rows of the CPU kernel table (binding/cpu/runtime/kernels.h), in member order. */
 export type KernelRowName =
   | 'f32_to_bf16' | 'bf16_to_f32' | 'f32_to_f16' | 'f16_to_f32' | 'rtn_encode' | 'rtn_decode' | 'ternary_encode' | 'ternary_decode'
-  | 'seedlm_search' | 'kmeans_assign' | 'gemm_panels';
+  | 'seedlm_search' | 'kmeans_assign' | 'gemm_panels' | 'rans_decode_block';
 
 /** The typed view of the addon. Entry points with many inputs take them by name in one object;
  * long work runs as a job (NativeJobHandle) with progress and cancellation. */
@@ -151,12 +151,16 @@ export interface NativeBinding {
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   copy(dst: Uint8Array, src: Uint8Array, threads?: number): void;
-  xzEncodeMany(
+  /** The entropy stage: each piece coded with `codec` (rans: as models[i] says; xz: at
+   * preset/extreme, or the weights profile, probing a large piece first); null where that would
+   * not save 1 % (store it raw). */
+  encodePieces(
     pieces: Uint8Array[],
-    options: { preset?: number; extreme?: boolean; weights?: boolean; probe?: boolean; threads?: number },
+    options: { codec: 'rans' | 'xz'; models?: Array<{ bits?: number; contexts?: number }>; preset?: number; extreme?: boolean; weights?: boolean; probe?: boolean; threads?: number },
     onProgress?: ProgressCallback,
   ): NativeJobHandle<Array<Buffer | null>>;
-  xzDecodeMany(pieces: Uint8Array[], outputs: Uint8Array[], options: { threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;
+  /** Each piece, coded with codecs[i], decoded into exactly outputs[i]. */
+  decodePieces(pieces: Uint8Array[], outputs: Uint8Array[], options: { codecs: Array<'rans' | 'xz'>; threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;
   /** Splits elements of `width` bytes into byte planes (rotate: the sign bit moved to bit 0), or merges them back. */
   bytePlanes(args: { mode: 'split' | 'merge'; src: Uint8Array; width: number; rotate?: boolean; dst: Uint8Array }): void;
   /** rtn; with importance (one value >= 0 per weight) each group's scale minimises the importance-weighted error. */

@@ -90,6 +90,7 @@ describe('bad input: every malformed file gets a clear error, a non-zero exit an
   let dir: string;
   let model: string;
   let container: Buffer;
+  let containerLzma: Buffer;
 
   const run = (args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8' });
   async function expectRefused(args: string[], output: string, error: RegExp) {
@@ -109,6 +110,8 @@ describe('bad input: every malformed file gets a clear error, a non-zero exit an
     model = await validSafetensors(path.join(dir, 'valid.safetensors'));
     await compress(model, path.join(dir, 'valid.tzip'), { method: 'rtn:4' });
     container = await readFile(path.join(dir, 'valid.tzip'));
+    await compress(model, path.join(dir, 'valid-lzma.tzip'), { method: 'rtn:4', coder: 'lzma' });
+    containerLzma = await readFile(path.join(dir, 'valid-lzma.tzip'));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
@@ -134,9 +137,22 @@ describe('bad input: every malformed file gets a clear error, a non-zero exit an
   });
 
   // Containers: the valid one rewritten with one defect each.
-  type ContainerCase = { name: string; mutate: (c: Buffer) => Buffer; error: RegExp };
+  type ContainerCase = { name: string; mutate: (c: Buffer) => Buffer; error: RegExp; lzma?: boolean };
   const meta = (c: Buffer, edit: (m: any) => void) => splitSafetensors(c, (h) => { const m = JSON.parse(h.__metadata__.tensorzip); edit(m); h.__metadata__.tensorzip = JSON.stringify(m); });
-  const firstXzPiece = (m: any) => m.tensors.find((t: any) => t.pieces.length && t.pieces[0][0].codec === 'xz');
+  const firstCodedPiece = (m: any, codec: string) => m.tensors.find((t: any) => t.pieces.length && t.pieces[0][0].codec === codec);
+  /** A stored stream flipped inside, its checksum made to match: the codec itself must notice. */
+  const corruptInside = (codec: string, at: number) => (c: Buffer) => {
+    const { header, dataStart } = headerOf(c);
+    const m = JSON.parse(header.__metadata__.tensorzip);
+    const t = firstCodedPiece(m, codec);
+    const name = `${t.name}:tz:0:${t.streams[0]}`;
+    const [b] = header[name].data_offsets;
+    const out = Buffer.from(c);
+    out[dataStart + b + at] ^= 0x10;
+    t.pieces[0][0].crc32 = require('node:zlib').crc32(out.subarray(dataStart + b, dataStart + header[name].data_offsets[1]));
+    header.__metadata__.tensorzip = JSON.stringify(m);
+    return splitSafetensors(out, (h) => Object.assign(h, header));
+  };
   const containerCases: ContainerCase[] = [
     { name: 'plain safetensors, no tensorzip metadata', mutate: (c) => splitSafetensors(c, (h) => delete h.__metadata__), error: /not a tensorzip container/ },
     { name: 'unsupported format version', mutate: (c) => meta(c, (m) => (m.formatVersion = 2)), error: /unsupported container format version 2 \(this tensorzip reads version 1\)/ },
@@ -148,7 +164,7 @@ describe('bad input: every malformed file gets a clear error, a non-zero exit an
     { name: 'file path escaping the output', mutate: (c) => meta(c, (m) => (m.source.shards[0].path = '../evil.safetensors')), error: /is not a safe relative path/ },
     { name: 'missing piece', mutate: (c) => splitSafetensors(c, (h) => delete h[Object.keys(h).find((k) => k.includes(':tz:0:codes'))!]), error: /piece ".*:tz:0:codes" is missing/ },
     { name: 'unexpected extra tensor', mutate: (c) => splitSafetensors(c, (h) => (h.extra = { dtype: 'U8', shape: [0], data_offsets: [0, 0] })), error: /unexpected tensor "extra"/ },
-    { name: 'piece size disagreeing with the metadata', mutate: (c) => meta(c, (m) => (firstXzPiece(m).pieces[0][0].bytes += 1)), error: /metadata says \d+ bytes of U8/ },
+    { name: 'piece size disagreeing with the metadata', mutate: (c) => meta(c, (m) => (firstCodedPiece(m, 'rans').pieces[0][0].bytes += 1)), error: /metadata says \d+ bytes of U8/ },
     { name: 'truncated container', mutate: (c) => c.subarray(0, c.length - 100), error: /lie outside the data section/ },
     {
       name: 'corrupted piece data (checksum)',
@@ -159,28 +175,15 @@ describe('bad input: every malformed file gets a clear error, a non-zero exit an
       },
       error: /checksum mismatch in piece .* \(corrupted container\)/,
     },
-    {
-      name: 'corrupted xz stream with a matching checksum (xz CRC)',
-      mutate: (c) => {
-        const { header, dataStart } = headerOf(c);
-        const m = JSON.parse(header.__metadata__.tensorzip);
-        const t = firstXzPiece(m);
-        const name = `${t.name}:tz:0:${t.streams[0]}`;
-        const [b] = header[name].data_offsets;
-        const out = Buffer.from(c);
-        out[dataStart + b + 20] ^= 0x10;
-        t.pieces[0][0].crc32 = require('node:zlib').crc32(out.subarray(dataStart + b, dataStart + header[name].data_offsets[1]));
-        header.__metadata__.tensorzip = JSON.stringify(m);
-        return splitSafetensors(out, (h) => Object.assign(h, header));
-      },
-      error: /\(corrupted container\)/,
-    },
+    { name: 'corrupted xz stream with a matching checksum (xz CRC)', mutate: corruptInside('xz', 20), error: /\(corrupted container\)/, lzma: true },
+    { name: 'corrupted rANS frequency table with a matching checksum', mutate: corruptInside('rans', 45), error: /rANS piece: .*\(corrupted container\)/ },
+    { name: 'corrupted rANS words with a matching checksum', mutate: corruptInside('rans', 900), error: /rANS piece: block 0 does not decode.*\(corrupted container\)/ },
   ];
 
   for (const c of containerCases) {
     it(`container: ${c.name}`, async () => {
       const file = path.join(dir, `${c.name.replace(/\W+/g, '_')}.tzip`);
-      await writeFile(file, c.mutate(container));
+      await writeFile(file, c.mutate(c.lzma ? containerLzma : container));
       await expectRefused(['decompress', file, '-o', path.join(dir, 'dec-out.safetensors')], path.join(dir, 'dec-out.safetensors'), c.error);
     });
   }

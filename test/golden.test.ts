@@ -3,6 +3,8 @@
 // from the same generated model and options, and today's decompress must give back the files they
 // decoded to then (sha256 in manifest.json). So a change inside the pipeline, the kernels or the
 // container code cannot change a container's bytes or what an old container decodes to unnoticed.
+// Containers of older versions whose compress no longer writes them (the default coder was LZMA
+// before rANS) live in a folder each (lzma-0.1/): they must still decode to the same files.
 //
 // To write them anew (only after a deliberate format change, or a version bump, which changes the
 // `tool` field): TENSORZIP_WRITE_GOLDEN=1 npx mocha --no-config dist/test/golden.test.js
@@ -21,6 +23,8 @@ import { root } from './helpers';
 
 const GOLDEN = path.join(root, 'test', 'fixtures', 'golden');
 const WRITE = process.env.TENSORZIP_WRITE_GOLDEN === '1';
+/** Folders of containers from versions before a deliberate format change. */
+const OLDER = ['lzma-0.1'];
 const SHAPE = { hidden: 64, intermediate: 176, layers: 1, heads: 4, kvHeads: 2, vocab: 320 };
 
 /** Each golden container: the input (the sharded folder, or its first shard alone) and options. */
@@ -28,6 +32,7 @@ const CASES: Array<{ name: string; input: 'folder' | 'file'; options: CompressOp
   { name: 'lossless', input: 'folder', options: {} },
   { name: 'default-rtn4', input: 'folder', options: { method: 'rtn:4' } },
   { name: 'rtn4-lzma-off', input: 'folder', options: { method: 'rtn:4', lzma: 'off' } },
+  { name: 'rtn4-lzma', input: 'folder', options: { method: 'rtn:4', coder: 'lzma' } },
   { name: 'file-rtn6', input: 'file', options: { method: 'rtn:6:g64' } },
   {
     name: 'mixed',
@@ -117,4 +122,18 @@ describe('golden containers (written by an earlier version)', function () {
     if (WRITE) this.skip();
     assert.deepEqual(manifest.lossless, await hashes(inputs.folder));
   });
+
+  for (const older of OLDER)
+    it(`${older}: every container of that version decodes to the files it decoded to then`, async () => {
+      const folder = path.join(GOLDEN, older);
+      const recorded: Record<string, Record<string, string>> = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8'));
+      assert.ok(Object.keys(recorded).length >= 5);
+      for (const [name, files] of Object.entries(recorded)) {
+        const single = Object.keys(files).length === 1;
+        const target = path.join(dir, `${older}-${name}-out${single ? '.safetensors' : ''}`);
+        await decompress(path.join(folder, `${name}.tzip`), target, { threads: 2 });
+        const got = await hashes(target);
+        assert.deepEqual(single ? Object.values(got) : got, single ? Object.values(files) : files, `${older}/${name}`);
+      }
+    });
 });

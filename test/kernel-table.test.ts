@@ -8,6 +8,7 @@ import { strict as assert } from 'node:assert';
 import { backendInfo } from '../lib/index';
 import { native, type KernelPath, type KernelRowName } from '../lib/native';
 import { Rng } from '../lib/core/random';
+import { encodeBlock, LANES, normalise } from './rans-reference';
 import { firstDifference, floatsOf, gaussian, randomF32Bits, randomU16 } from './helpers';
 
 const info = backendInfo();
@@ -277,6 +278,49 @@ function gemmCases(): Case[] {
   return cases;
 }
 
+/** rANS blocks made by the reference encoder (rans-reference.ts): byte distributions from two
+ * symbols to all 256, lengths around the 32 lanes and the 8-lane groups, long enough for the
+ * vector path, and corrupted copies (a flipped word, a flipped state, a word short, a word over). */
+function ransCases(): Case[] {
+  const cases: Case[] = [];
+  const rng = new Rng(21);
+  const sources: Array<[string, (n: number) => Uint8Array]> = [
+    ['two symbols', (n) => Uint8Array.from({ length: n }, () => (rng.uniform() < 0.97 ? 3 : 250))],
+    ['exponent-like', (n) => Uint8Array.from({ length: n }, () => 118 + Math.min(15, Math.floor(-Math.log2(rng.uniform() + 1e-9))))],
+    ['all 256', (n) => Uint8Array.from({ length: n }, (_, i) => (i < 256 ? i : rng.u32() & 0xff))],
+  ];
+  for (const [what, make] of sources)
+    for (const [n, contexts] of [...LENGTHS.map((n) => [n, 1]), [20000, 1], [37, 2], [20000, 2], [4099, 8]]) {
+      const src = make(n);
+      const counts = Array.from({ length: contexts }, () => new Array<number>(256).fill(0));
+      src.forEach((b, i) => counts[i % contexts][b]++);
+      const freqs = counts.map((c) => normalise(c));
+      const freq = Uint16Array.from(freqs.flat());
+      const block = encodeBlock(freqs, src);
+      const variants: Array<[string, Uint8Array]> = [['', block]];
+      // Corrupted copies of the longer blocks only, so that most cases compare decoded bytes.
+      if (n >= 33 && block.length > 4 * LANES) {
+        const flipped = Uint8Array.from(block);
+        flipped[block.length - 3] ^= 0x10;
+        variants.push([' word flipped', flipped], [' a word short', block.subarray(0, block.length - 2)]);
+      }
+      if (n >= 33) {
+        const state = Uint8Array.from(block);
+        state[5] ^= 0x01;
+        variants.push([' state flipped', state], [' a word over', Buffer.concat([block, Uint8Array.of(1, 2)])]);
+      }
+      for (const [how, b] of variants)
+        cases.push({
+          name: `${what} n ${n}${contexts > 1 ? ` ${contexts} contexts` : ''}${how}`,
+          make() {
+            const out = new Uint8Array(n);
+            return { args: { block: b, freq, out }, outputs: [out] };
+          },
+        });
+    }
+  return cases;
+}
+
 const CASES: Record<KernelRowName, () => Case[]> = {
   f32_to_bf16: () => conversionCases('f32_to_bf16'),
   bf16_to_f32: () => conversionCases('bf16_to_f32'),
@@ -289,6 +333,7 @@ const CASES: Record<KernelRowName, () => Case[]> = {
   seedlm_search: seedlmCases,
   kmeans_assign: kmeansCases,
   gemm_panels: gemmCases,
+  rans_decode_block: ransCases,
 };
 
 /** gemm_panels is the one row whose AVX2 variant is not the scalar one operation for operation:

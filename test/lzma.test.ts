@@ -1,6 +1,6 @@
 // The LZMA stage and byte planes.
 import { strict as assert } from 'node:assert';
-import { compressPieces, decompressPieces, parseLzma } from '../lib/container/lzma';
+import { compressPieces, decompressPieces, parseLzma, parseStage } from '../lib/container/stage';
 import { native } from '../lib/native';
 import { Rng } from '../lib/core/random';
 
@@ -17,34 +17,34 @@ describe('LZMA stage', () => {
   it('round-trips, keeps xz only where it saves >= 1%, and stores random data raw', async () => {
     const pieces = [skewed(300000, 1), random(300000, 2), new Uint8Array(0), new Uint8Array(5000)];
     for (const setting of [parseLzma('auto'), parseLzma('0'), parseLzma('9e')]) {
-      const stored = await compressPieces(pieces, setting, 2);
+      const stored = await compressPieces(pieces, { coder: 'lzma', lzma: setting }, 'tensor', 2);
       assert.deepEqual(stored.map((s) => s.codec), ['xz', 'raw', 'raw', 'xz']);
       assert.ok(stored[0].data.length < 0.5 * pieces[0].length);
       const back = await decompressPieces(stored, 2);
       back.forEach((b, i) => assert.ok(Buffer.from(b).equals(Buffer.from(pieces[i]))));
     }
-    assert.deepEqual((await compressPieces(pieces, parseLzma('off'), 2)).map((s) => s.codec), ['raw', 'raw', 'raw', 'raw']);
+    assert.deepEqual((await compressPieces(pieces, parseStage('lzma', 'off'), 'tensor', 2)).map((s) => s.codec), ['raw', 'raw', 'raw', 'raw']);
   });
 
   it("auto probes a large piece and skips the full compression when the probe shows no gain", async () => {
     const big = random(4 << 20, 3);
     big.fill(7, 2 << 20); // compressible second half: the probe (first 256 KiB) still says no
-    const [auto] = await compressPieces([big], parseLzma('auto'), 2);
-    const [full] = await compressPieces([big], parseLzma('6'), 2);
+    const [auto] = await compressPieces([big], parseStage('lzma', 'auto'), 'tensor', 2);
+    const [full] = await compressPieces([big], parseStage('lzma', '6'), 'tensor', 2);
     assert.equal(auto.codec, 'raw');
     assert.equal(full.codec, 'xz');
   });
 
   it('is deterministic', async () => {
     const p = skewed(1 << 20, 4);
-    const [a] = await compressPieces([p], parseLzma('6'), 1);
-    const [b] = await compressPieces([p], parseLzma('6'), 2);
+    const [a] = await compressPieces([p], parseStage('lzma', '6'), 'tensor', 1);
+    const [b] = await compressPieces([p], parseStage('lzma', '6'), 'tensor', 2);
     assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)));
   });
 
   it('refuses corrupt, truncated, oversized and undersized xz data with clear errors', async () => {
     const p = skewed(100000, 5);
-    const [s] = await compressPieces([p], parseLzma('6'), 1);
+    const [s] = await compressPieces([p], parseStage('lzma', '6'), 'tensor', 1);
     const flip = Uint8Array.from(s.data);
     flip[flip.length >> 1] ^= 0x55;
     const cases: Array<[Uint8Array, number, RegExp]> = [
@@ -62,7 +62,7 @@ describe('LZMA stage', () => {
   it('accepts concatenated xz streams', async () => {
     const a = skewed(1000, 6);
     const b = skewed(2000, 7);
-    const [sa, sb] = await compressPieces([a, b], parseLzma('6'), 1);
+    const [sa, sb] = await compressPieces([a, b], parseStage('lzma', '6'), 'tensor', 1);
     const [out] = await decompressPieces([{ codec: 'xz', data: Buffer.concat([sa.data, sb.data]), rawBytes: 3000 }], 1);
     assert.ok(Buffer.from(out).equals(Buffer.concat([a, b])));
   });

@@ -238,7 +238,7 @@ describe('model folders', function () {
         ['vocab.txt', '--exclude "*.txt"'],
       ]);
       assert.deepEqual(r.unmatched, ['--include "*.nothing"']);
-      assert.deepEqual((await inspect(out('sel.tzip'))).meta.options, { method: 'rtn:4:g32', lzma: 'auto', exclude: ['original/*', 'README.md', '*.txt'], include: ['original/params.json', '*.bin', '*.nothing'] });
+      assert.deepEqual((await inspect(out('sel.tzip'))).meta.options, { method: 'rtn:4:g32', coder: 'rans', lzma: 'auto', exclude: ['original/*', 'README.md', '*.txt'], include: ['original/params.json', '*.bin', '*.nothing'] });
       // verify reads the original as the run did: the excluded files are not 'missing from the container'.
       const v = await verify(out('sel.tzip'), repo);
       assert.ok(v.ok, JSON.stringify(v.problems ?? v));

@@ -22,7 +22,8 @@ export function addEncodeCommands(program: Command): void {
     .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast], vptq:2|3|4|2:large or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>]', 'lossless')
     .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
     .option('--importance <file.safetensors>', 'per-input-column importance, one F32 vector per weight tensor (from tensorzip imatrix; weights vptq\'s k-means, rtn\'s scales and ternary :opt)')
-    .option('--lzma <setting>', 'LZMA stage: auto, off, or a preset 0-9 (9e = extreme)', 'auto')
+    .addOption(new Option('--coder <coder>', 'entropy coder of the tensors\' pieces: rans (default; config and tokenizer files then go through LZMA), lzma (every piece) or off').choices(['rans', 'lzma', 'off']))
+    .option('--lzma <setting>', 'LZMA setting: auto (default), off, or a preset 0-9 (9e = extreme); given without --coder, it selects --coder lzma')
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
     .option('--device <device>', 'where the kernels with a GPU version (rtn, ternary, seedlm\'s search, vptq\'s k-means) run: auto (a GPU when CUDA is available), cpu, cuda or cuda:N; the container is the same', deviceSpec, 'auto')
     .addOption(new Option('--nonfinite <action>', 'tensors with NaN/Inf, or with weights the lossy method cannot represent (e.g. |w| >= 458640 under rtn:4): store lossless with a note, or stop with an error').choices(['lossless', 'error']).default('lossless'))
@@ -39,13 +40,14 @@ export function addEncodeCommands(program: Command): void {
     .option('--queue-name <name>', 'BullMQ queue name (as given to the workers)', 'tensorzip')
     .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
     .option('--json', 'print the report as JSON')
-    .action(async (modelArg: string, opts: { output: string; method: string; policy?: string; importance?: string; lzma: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
+    .action(async (modelArg: string, opts: { output: string; method: string; policy?: string; importance?: string; coder?: string; lzma?: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
       const model = await resolveModel(modelArg);
       const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
       const options = {
         method: opts.method,
         policy,
         importance: opts.importance,
+        coder: opts.coder,
         lzma: opts.lzma,
         threads: opts.threads,
         device: opts.device,

@@ -95,7 +95,7 @@ export function formatInspect(r: InspectReport): string {
   const n = notes(rows);
   return [
     `container:   ${r.path} (${r.containerBytes} bytes), format version ${m.formatVersion}, written by ${m.tool}`,
-    `options:     method ${m.options.method}, lzma ${m.options.lzma}${m.options.policy ? `, policy ${JSON.stringify(m.options.policy)}` : ''}`,
+    `options:     method ${m.options.method}${m.options.coder ? `, coder ${m.options.coder}` : ''}, lzma ${m.options.lzma}${m.options.policy ? `, policy ${JSON.stringify(m.options.policy)}` : ''}`,
     `source:      ${m.source.kind}, ${m.source.shards.length} safetensors file(s): ${m.source.shards.map((s) => s.path).join(', ')}`,
     ...(m.files.length ? [`files:       ${m.files.map((f) => `${f.path} (${f.bytes} B)`).join(', ')}`] : []),
     '',

@@ -6,7 +6,7 @@ export const FORMAT_NAME = 'tensorzip';
 export const FORMAT_VERSION = 1;
 
 export interface PieceRecord {
-  codec: 'raw' | 'xz';
+  codec: 'raw' | 'xz' | 'rans';
   /** Stored bytes (the U8 tensor's length). */
   bytes: number;
   /** Bytes after decoding. */
@@ -74,7 +74,7 @@ export interface ShardRecord {
 export interface ContainerMeta {
   formatVersion: number;
   tool: string;
-  options: { method: string; lzma: string; policy?: Record<string, string>; importance?: string; exclude?: string[]; include?: string[] };
+  options: { method: string; coder?: string; lzma: string; policy?: Record<string, string>; importance?: string; exclude?: string[]; include?: string[] };
   source: { kind: 'file' | 'directory'; shards: ShardRecord[] };
   tensors: TensorRecord[];
   files: FileRecord[];

@@ -6,7 +6,7 @@ import { isDtype, numelOf, type Dtype } from '../io/dtypes';
 import { SafetensorsFile, type TensorEntry } from '../io/safetensors';
 import { FormatError, JsonError } from '../core/errors';
 import { parseStrictJson } from '../io/strict-json';
-import { decompressPieces, type StoredPiece } from './lzma';
+import { decompressPieces, type StoredPiece } from './stage';
 import { chunkElements } from '../methods/method';
 import { type JobContext } from '../jobs';
 import { parseSpec, type MethodChoice } from '../methods/registry';
@@ -193,7 +193,7 @@ function validate(path: string, file: SafetensorsFile): { meta: ContainerMeta; m
 
 function validatePiece(p: unknown, where: string, rawBytes: number, fail: (m: string) => never): PieceRecord {
   const o = obj(p, where, fail);
-  if (o.codec !== 'raw' && o.codec !== 'xz') fail(`${where}: codec must be "raw" or "xz"`);
+  if (o.codec !== 'raw' && o.codec !== 'xz' && o.codec !== 'rans') fail(`${where}: codec must be "raw", "xz" or "rans"`);
   const bytes = int(o.bytes, `${where}.bytes`, fail);
   if (o.rawBytes !== rawBytes) fail(`${where}: rawBytes ${JSON.stringify(o.rawBytes)} does not match the ${rawBytes} bytes its shape implies`);
   if (o.codec === 'raw' && bytes !== rawBytes) fail(`${where}: a raw piece must store exactly its ${rawBytes} bytes`);

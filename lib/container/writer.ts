@@ -10,7 +10,7 @@ import { readExactly } from '../io/safetensors';
 import { writeFailure } from '../io/output-path';
 import { SafetensorsWriter } from '../io/safetensors-writer';
 import { tempPathFor } from '../io/temp-files';
-import type { StoredPiece } from './lzma';
+import type { StoredPiece } from './stage';
 import { FORMAT_NAME, type ContainerMeta, type PieceRecord } from './format';
 
 /** Where a stored piece's bytes already are: a file and the offset of its first byte. */

@@ -60,14 +60,28 @@ export interface Method<P> {
   tensorStreamNames?(p: P, dtype: Dtype): string[];
   rawTensorStreamBytes?(p: P, dtype: Dtype, shape: number[]): number[];
   prepare?(p: P, dtype: Dtype, input: TensorInput, ctx: JobContext): Promise<Uint8Array[]>;
-  /** Bits per weight before the LZMA stage (exact accounting of what the method stores). */
+  /** Bits per weight before the entropy stage (exact accounting of what the method stores). */
   nominalBits(p: P, dtype: Dtype, numel: number): number;
+  /** How the entropy stage's rANS coder models a stream's (or tensor stream's) bytes; absent or
+   * undefined: as bytes, one context. */
+  symbolModel?(p: P, dtype: Dtype, stream: string): SymbolModel | undefined;
   /** raw: the chunk in its stored dtype. Returns the streams and, for lossy methods, the
    * chunk as decode() will give it back (stored dtype bytes), for measuring the error. */
   encode(p: P, dtype: Dtype, raw: Uint8Array, ctx: JobContext, chunk: ChunkFacts): Promise<{ streams: Uint8Array[]; decoded?: Uint8Array }>;
   /** The chunk in its stored dtype from its streams (and the tensor streams, if any). */
   decode(p: P, dtype: Dtype, streams: Uint8Array[], elements: number, ctx: JobContext, tensorStreams: Uint8Array[]): Promise<Uint8Array>;
 }
+
+/** A stream as rANS models it (docs/METHODS.md, "The entropy stage"): codes of `bits` bits (1-8,
+ * packed LSB first; default 8, its bytes), symbol i in context i mod `contexts` (default 1): 2 for
+ * the two bytes of f16 values, 4 for records of 4 bytes. */
+export interface SymbolModel {
+  bits?: number;
+  contexts?: 1 | 2 | 4 | 8;
+}
+
+/** f16 values: their high and low bytes in two contexts. */
+export const F16_VALUES: SymbolModel = { contexts: 2 };
 
 /** The largest finite f16, and where f32 -> f16 rounding starts giving Inf (round to nearest even). */
 export const F16_MAX = 65504;

@@ -7,7 +7,7 @@ import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
 import { bytesOf, fromF32, toF32, u16View } from './f32';
-import { F16_OVERFLOW, packedBytes, type Method } from './method';
+import { F16_OVERFLOW, F16_VALUES, packedBytes, type Method } from './method';
 import { SpecError } from '../core/errors';
 
 export interface RtnParams {
@@ -41,6 +41,9 @@ export const rtn: Method<RtnParams> = {
   },
   chunkUnit: (p) => p.group,
   streamNames: () => ['codes', 'scales'],
+  // Codes of 3, 5, 6 or 7 bits straddle bytes: coded as codes; 2, 4 and 8 bits fill bytes whole,
+  // and a byte holds their joint distribution, which codes at least as well.
+  symbolModel: (p, _dtype, stream) => (stream === 'scales' ? F16_VALUES : 8 % p.bits ? { bits: p.bits } : undefined),
   rawStreamBytes: (p, _dtype, elements) => [packedBytes(elements, p.bits), 2 * Math.ceil(elements / p.group)],
   nominalBits: (p, _dtype, numel) => (numel ? (8 * packedBytes(numel, p.bits) + 16 * Math.ceil(numel / p.group)) / numel : 0),
   async encode(p, dtype, raw, { threads, device, signal }, chunk) {

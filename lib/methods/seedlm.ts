@@ -65,6 +65,9 @@ export const seedlm: Method<SeedlmParams> = {
   // Whole blocks, an even number of them (the nibble stream stays byte-aligned per chunk).
   chunkUnit: (p) => 2 * shape(p).C,
   streamNames: () => ['seeds', 'fields', 'exponent'],
+  // Fields are nibbles, P + 1 per block: with P 3 a block is 4 nibbles, each in its own context
+  // (the exponent code apart from the coefficients).
+  symbolModel: (p, _dtype, stream) => (stream === 'seeds' ? { contexts: 2 } : stream === 'fields' ? (shape(p).P === 3 ? { bits: 4, contexts: 4 } : { bits: 4 }) : undefined),
   rawStreamBytes: (p, _dtype, elements) => [2 * blocksOf(p, elements), nibbleBytes(p, blocksOf(p, elements)), 1],
   nominalBits(p, _dtype, numel) {
     if (!numel) return 0;

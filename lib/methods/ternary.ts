@@ -7,7 +7,7 @@ import { ENCODED_DTYPES, type Dtype } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native, type TernaryDtype } from '../native';
 import { bytesOf, f32View, floatArray, floatView, u16View } from './f32';
-import { F16_MAX, chunkElements, type Method } from './method';
+import { F16_MAX, F16_VALUES, chunkElements, type Method } from './method';
 import { SpecError } from '../core/errors';
 
 export interface TernaryParams {
@@ -62,6 +62,7 @@ export const ternary: Method<TernaryParams> = {
   // Chunks hold whole groups and start on a packing block.
   chunkUnit: (p) => (p.scale === 'tensor' ? block(p) : (p.group / gcd(p.group, block(p))) * block(p)),
   streamNames: () => ['codes', 'scales'],
+  symbolModel: (_p, _dtype, stream) => (stream === 'scales' ? F16_VALUES : undefined),
   rawStreamBytes: (p, _dtype, elements) => [packedBytes(elements, p), scaleBytes(elements, p)],
   nominalBits(p, _dtype, numel) {
     if (!numel) return 0;

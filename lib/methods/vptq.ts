@@ -16,7 +16,7 @@ import { native } from '../native';
 import { Rng } from '../core/random';
 import type { Dtype } from '../io/dtypes';
 import { fromF32, toF32 } from './f32';
-import { F16_MAX, chunkElements, packedBytes, type Method, type TensorInput } from './method';
+import { F16_MAX, F16_VALUES, chunkElements, packedBytes, type Method, type TensorInput } from './method';
 import { type JobContext } from '../jobs';
 import { SpecError } from '../core/errors';
 
@@ -227,6 +227,12 @@ export const vptq: Method<VptqParams> = {
   rawStreamBytes(p, _dtype, elements) {
     const n = vectorsOf(p, elements / columns(p));
     return p.k2 ? [packedBytes(n, log2(p.k)), packedBytes(n, log2(p.k2))] : [packedBytes(n, log2(p.k))];
+  },
+  // Indices of fewer than 8 bits (a residual codebook) as codes; the codebooks, scale and bias are f16.
+  symbolModel(p, _dtype, stream) {
+    if (stream !== 'indices' && stream !== 'residual') return F16_VALUES;
+    const bits = log2(stream === 'indices' ? p.k : p.k2);
+    return bits < 8 && 8 % bits ? { bits } : bits === 16 ? { contexts: 2 } : undefined;
   },
   tensorStreamNames: (p) => ['codebook', ...(p.k2 ? ['codebook2'] : []), ...(p.norm ? ['scale', 'bias'] : [])],
   rawTensorStreamBytes: (p) => [2 * p.k * p.v, ...(p.k2 ? [2 * p.k2 * p.v] : []), ...(p.norm ? [2 * columns(p), 2 * columns(p)] : [])],

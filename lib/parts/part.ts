@@ -5,7 +5,7 @@
 import { rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { recordOnly } from '../container/writer';
-import type { LzmaSetting } from '../container/lzma';
+import type { StageSetting } from '../container/stage';
 import { RunMismatchError } from '../core/errors';
 import { defaultThreads } from '../core/threads';
 import { DeviceUse, resolveDevice } from '../device';
@@ -53,11 +53,11 @@ export interface PartReport {
 export const PART_FORMAT = 'tensorzip-part';
 
 /** The compress options a part file records, for merge to run the same compress again. */
-export type PartOptions = Pick<CompressOptions, 'method' | 'policy' | 'lzma' | 'nonFinite' | 'importance' | 'exclude' | 'include'>;
+export type PartOptions = Pick<CompressOptions, 'method' | 'policy' | 'coder' | 'lzma' | 'nonFinite' | 'importance' | 'exclude' | 'include'>;
 
 /** The options a part records, with file paths made absolute for processes elsewhere. */
 export function partOptions(options: CompressOptions): PartOptions {
-  return { method: options.method, policy: options.policy, lzma: options.lzma, nonFinite: options.nonFinite ?? 'lossless', importance: options.importance && path.resolve(options.importance), ...selectionOf(options) };
+  return { method: options.method, policy: options.policy, coder: options.coder, lzma: options.lzma, nonFinite: options.nonFinite ?? 'lossless', importance: options.importance && path.resolve(options.importance), ...selectionOf(options) };
 }
 
 /** The part's tensors encoded into a part file at `output`, after the same plan and output
@@ -66,12 +66,12 @@ async function writePartFile(input: string, output: string, options: CompressOpt
   const t0 = process.hrtime.bigint();
   const device = new DeviceUse(resolveDevice(options.device));
   const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: device.native, signal: options.signal };
-  const { source, plan, lzma, importance, nonFinite, key } = await openRun(input, output, options);
+  const { source, plan, stage, importance, nonFinite, key } = await openRun(input, output, options);
   try {
     await checkRunOutput(output, source, plan, options, { part: 'shard' in scope ? 'shard' : 'job' });
     // What merge needs to run the same compress again over the parts.
     const recorded = partOptions({ ...options, nonFinite });
-    return await writePart(input, output, scope, recorded, { source, plan, lzma, ctx, key, how: { nonFinite, importance }, progress: progressTracker(source, options.onProgress), t0 });
+    return await writePart(input, output, scope, recorded, { source, plan, stage, ctx, key, how: { nonFinite, importance }, progress: progressTracker(source, options.onProgress), t0 });
   } finally {
     await source.close();
   }
@@ -85,7 +85,7 @@ async function writePart(
   scope: PartScope,
   recorded: PartOptions,
   run: {
-    source: ModelSource; plan: Plan; lzma: LzmaSetting; ctx: JobContext; key: string;
+    source: ModelSource; plan: Plan; stage: StageSetting; ctx: JobContext; key: string;
     how: { nonFinite: 'lossless' | 'error'; importance?: Importance }; progress: ReturnType<typeof progressTracker>; t0: bigint;
   },
 ): Promise<PartReport> {
@@ -102,7 +102,7 @@ async function writePart(
   const where = 'shard' in scope ? { shard: scope.shard } : { tensor: scope.tensor };
   const log = await ResumeLog.create(temp, { format: PART_FORMAT, key: run.key, input: path.resolve(input), options: recorded, ...where, tensors: plan.length }, output);
   try {
-    const { reports } = await encodeTensors(source, plan, run.lzma, run.ctx, recordOnly, run.how, run.progress, log, [], order);
+    const { reports } = await encodeTensors(source, plan, run.stage, run.ctx, recordOnly, run.how, run.progress, log, [], order);
     await log.commit(output);
     return {
       input,

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { backendInfo } from '../backend';
 import { FORMAT_VERSION, type ContainerMeta, type FileRecord, type ShardRecord } from '../container/format';
-import { formatLzma } from '../container/lzma';
+import { formatLzma } from '../container/stage';
 import { ContainerWriter } from '../container/writer';
 import { defaultThreads } from '../core/threads';
 import { DeviceUse, resolveDevice } from '../device';
@@ -38,7 +38,7 @@ export async function writeContainer(input: string, output: string, options: Com
   const t0 = process.hrtime.bigint();
   const device = new DeviceUse(resolveDevice(options.device));
   const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: device.native, signal: options.signal };
-  const { source, plan, lzma, base, rules, importance, nonFinite, key } = await openRun(input, output, options);
+  const { source, plan, stage, base, rules, importance, nonFinite, key } = await openRun(input, output, options);
   try {
     await checkRunOutput(output, source, plan, options, { parts: parts?.finished });
     const progress = progressTracker(source, options.onProgress);
@@ -52,17 +52,18 @@ export async function writeContainer(input: string, output: string, options: Com
     });
     try {
       const todo = plan.map((_, i) => i).slice(finished.length);
-      const { records, reports } = await encodeTensors(source, plan, lzma, ctx, writer, { nonFinite, importance }, progress, log, finished, todo);
+      const { records, reports } = await encodeTensors(source, plan, stage, ctx, writer, { nonFinite, importance }, progress, log, finished, todo);
       const shards: ShardRecord[] = [];
-      for (const s of source.shards) shards.push(await shardRecord(source, s, lzma, ctx, writer));
+      for (const s of source.shards) shards.push(await shardRecord(source, s, stage, ctx, writer));
       const files: FileRecord[] = [];
-      for (const f of source.extraFiles) files.push(await storeFile(path.join(source.root, f), f, 'file', lzma, ctx, writer, (d) => progress.file(d)));
+      for (const f of source.extraFiles) files.push(await storeFile(path.join(source.root, f), f, 'file', stage, ctx, writer, (d) => progress.file(d)));
       const meta: ContainerMeta = {
         formatVersion: FORMAT_VERSION,
         tool: `tensorzip ${version}`,
         options: {
           method: base.spec,
-          lzma: formatLzma(lzma),
+          coder: stage.coder,
+          lzma: formatLzma(stage.lzma),
           ...(rules.length ? { policy: Object.fromEntries(rules.map((r) => [r.pattern, r.choice.spec])) } : {}),
           ...(options.importance ? { importance: path.basename(options.importance) } : {}),
           ...selectionOf(options),

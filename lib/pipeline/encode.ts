@@ -5,7 +5,7 @@
 import type { PieceSink } from '../container/writer';
 import type { PieceRecord, TensorRecord } from '../container/format';
 import { pieceName, tensorPieceName } from '../container/format';
-import { compressPieces, type LzmaSetting, type StoredPiece } from '../container/lzma';
+import { compressPieces, type StageSetting, type StoredPiece } from '../container/stage';
 import { DTYPE_SIZES } from '../io/dtypes';
 import type { ModelSource, SourceTensor } from '../io/model-source';
 import { toF32 } from '../methods/f32';
@@ -49,7 +49,7 @@ interface TensorState {
 export async function encodeTensors(
   source: ModelSource,
   plan: Plan,
-  lzma: LzmaSetting,
+  stage: StageSetting,
   ctx: JobContext,
   writer: PieceSink,
   how: { nonFinite: 'lossless' | 'error'; importance?: Importance },
@@ -110,8 +110,14 @@ export async function encodeTensors(
       bytes += raw.byteLength;
       ci++;
     }
-    // One LZMA job for the whole batch, then write in order.
-    const stored = await compressPieces(units.flatMap((u) => u.streams), lzma, ctx.threads, ctx.signal);
+    // One entropy-stage job for the whole batch, each piece modelled as its method says, then write in order.
+    const models = units.flatMap((u) => {
+      const state = states[u.tensor];
+      const { method, params } = state.choice;
+      const names = u.chunk === 'tensor' ? state.tensorStreams : state.streams;
+      return u.streams.map((_, s) => method.symbolModel?.(params, plan[u.tensor].t.entry.dtype, names[s]));
+    });
+    const stored = await compressPieces(units.flatMap((u) => u.streams), stage, 'tensor', ctx.threads, ctx.signal, models);
     let k = 0;
     for (const u of units) {
       const state = states[u.tensor];

@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { filePieceName, type FileRecord, type PieceRecord, type ShardRecord } from '../container/format';
-import { compressPieces, type LzmaSetting } from '../container/lzma';
+import { compressPieces, type StageSetting } from '../container/stage';
 import type { ContainerWriter } from '../container/writer';
 import type { ModelSource } from '../io/model-source';
 import type { JobContext } from '../jobs';
@@ -14,7 +14,7 @@ import type { JobContext } from '../jobs';
 const FILE_CHUNK = 1 << 23;
 
 /** A shard's record; for a standard layout (tensors tiling the data section) its header too. */
-export async function shardRecord(source: ModelSource, s: ModelSource['shards'][number], lzma: LzmaSetting, ctx: JobContext, writer: ContainerWriter): Promise<ShardRecord> {
+export async function shardRecord(source: ModelSource, s: ModelSource['shards'][number], stage: StageSetting, ctx: JobContext, writer: ContainerWriter): Promise<ShardRecord> {
   const h = s.file.header;
   let end = h.dataStart;
   for (const t of h.tensors) end = t.offset === end ? t.offset + t.byteLength : -1;
@@ -23,7 +23,7 @@ export async function shardRecord(source: ModelSource, s: ModelSource['shards'][
     path: s.relPath,
     bytes: s.bytes,
     layout: exact ? 'exact' : 'repacked',
-    ...(exact ? { header: await storeFile(path.join(source.root, s.relPath), s.relPath, 'header', lzma, ctx, writer, () => undefined, h.dataStart) } : {}),
+    ...(exact ? { header: await storeFile(path.join(source.root, s.relPath), s.relPath, 'header', stage, ctx, writer, () => undefined, h.dataStart) } : {}),
     ...(h.metadata ? { metadata: h.metadata } : {}),
     tensors: h.tensors.map((t) => t.name),
   };
@@ -34,7 +34,7 @@ export async function storeFile(
   file: string,
   rel: string,
   kind: 'file' | 'header',
-  lzma: LzmaSetting,
+  stage: StageSetting,
   ctx: JobContext,
   writer: ContainerWriter,
   onBytes: (done: number) => void,
@@ -50,7 +50,7 @@ export async function storeFile(
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       if (bytesRead !== buf.length) throw new Error(`${file}: changed while being read`);
       crc = zlib.crc32(buf, crc);
-      const [stored] = await compressPieces([buf], lzma, ctx.threads, ctx.signal);
+      const [stored] = await compressPieces([buf], stage, 'text', ctx.threads, ctx.signal);
       pieces.push(await writer.addPiece(filePieceName(kind, rel, c), stored));
       onBytes(buf.length);
     }

@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FORMAT_VERSION } from '../container/format';
-import { formatLzma, parseLzma } from '../container/lzma';
+import { formatLzma, parseStage } from '../container/stage';
 import { openModelSource, type ModelSource, type SourceTensor } from '../io/model-source';
 import { checkOutput } from '../io/output-path';
 import { loadImportance } from '../methods/importance';
@@ -21,7 +21,7 @@ export type Plan = Array<{ t: SourceTensor } & Assignment>;
  * work), and the run's key: what a resumed run, the parts of a merge and the jobs of a queue must
  * share (lib/pipeline/resume.ts). */
 export async function openRun(input: string, output: string, options: CompressOptions) {
-  const lzma = parseLzma(options.lzma ?? 'auto');
+  const stage = parseStage(options.coder, options.lzma);
   const base = parseSpec(options.method ?? 'lossless');
   const rules = parsePolicy(options.policy ?? {});
   const source = await openModelSource(input, options);
@@ -30,8 +30,8 @@ export async function openRun(input: string, output: string, options: CompressOp
     const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
     const importance = options.importance ? await loadImportance(options.importance, source.tensors.map((t) => t.entry)) : undefined;
     const nonFinite = options.nonFinite ?? 'lossless';
-    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), lzma: formatLzma(lzma), nonFinite, ...selectionOf(options) }, options.importance);
-    return { source, plan, lzma, base, rules, importance, nonFinite, key };
+    const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), coder: stage.coder, lzma: formatLzma(stage.lzma), nonFinite, ...selectionOf(options) }, options.importance);
+    return { source, plan, stage, base, rules, importance, nonFinite, key };
   } catch (e) {
     await source.close();
     throw e;

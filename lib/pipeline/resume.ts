@@ -21,7 +21,7 @@ import type { PieceRecord, TensorRecord } from '../container/format';
 import { pieceRecord, type PieceLocation } from '../container/writer';
 import { writeFailure } from '../io/output-path';
 import { readExactly } from '../io/safetensors';
-import type { StoredPiece } from '../container/lzma';
+import type { StoredPiece } from '../container/stage';
 
 const FORMAT = 'tensorzip-resume';
 const VERSION = 1;

@@ -9,7 +9,11 @@ export interface CompressOptions {
   method?: string;
   /** Glob pattern -> method spec, first match wins, before the default policy. */
   policy?: Record<string, string>;
-  /** 'auto' (default), 'off', or a preset '0'-'9' (optionally 'e' for extreme). */
+  /** The entropy stage's coder of tensor pieces (docs/METHODS.md, "The entropy stage"): 'rans'
+   * (default; carried files and shard headers then go through LZMA), 'lzma' (every piece) or
+   * 'off'. Without it, `lzma` alone selects 'lzma' (its 'off': 'off'). */
+  coder?: string;
+  /** The LZMA setting: 'auto' (default), 'off', or a preset '0'-'9' (optionally 'e' for extreme). */
   lzma?: string;
   threads?: number;
   /** Where the kernels with a GPU version run: 'auto' (default: the first GPU when CUDA is

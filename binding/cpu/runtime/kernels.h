@@ -15,6 +15,7 @@ namespace tz {
 struct SeedlmTables;
 struct KmeansCentroids;
 struct GemmArgs;
+struct RansTable;
 
 struct KernelTable {
   const char* name;  // "avx2" or "scalar"
@@ -39,6 +40,9 @@ struct KernelTable {
   void (*kmeans_assign)(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels);
   // gemm.h: y = x·Wᵀ (+ bias) for W's panels [panelBegin, panelEnd).
   void (*gemm_panels)(const GemmArgs& a, size_t panelBegin, size_t panelEnd);
+  // rans.h: one block of n symbols (its states, then its words) -> dst, symbol i with
+  // tables[i mod contexts]; 0 when it decoded exactly, 1 for a corrupted block.
+  unsigned (*rans_decode_block)(const RansTable* tables, unsigned contexts, const uint8_t* block, size_t bytes, uint8_t* dst, size_t n);
 };
 
 // Every row of KernelTable, by name, in member order: dispatch.cc fills the tables by these names
@@ -54,7 +58,8 @@ struct KernelTable {
   X(ternary_decode)       \
   X(seedlm_search)        \
   X(kmeans_assign)        \
-  X(gemm_panels)
+  X(gemm_panels)           \
+  X(rans_decode_block)
 
 #define TZ_COUNT_ROW(row) +1
 // The list names every member: a row added to the struct but not to the list fails here.
@@ -79,7 +84,8 @@ inline constexpr const char* kKernelRowNames[] = {TZ_KERNEL_ROWS(TZ_ROW_NAME)};
   unsigned ternary_decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, unsigned packing, float tensorScale, void* out, FloatType type); \
   void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields); \
   void kmeans_assign(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels); \
-  void gemm_panels(const GemmArgs& a, size_t panelBegin, size_t panelEnd);
+  void gemm_panels(const GemmArgs& a, size_t panelBegin, size_t panelEnd);                        \
+  unsigned rans_decode_block(const RansTable* tables, unsigned contexts, const uint8_t* block, size_t bytes, uint8_t* dst, size_t n);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS

@@ -18,7 +18,7 @@ import { convertBench } from './convert.bench';
 import { forwardBench } from './forward.bench';
 import { kmeansBench } from './kmeans.bench';
 import { limitRows, measureLimits } from './limits';
-import { lzmaBench } from './lzma.bench';
+import { lzmaBench } from './stage.bench';
 import { rtnBench } from './rtn.bench';
 import type { BenchContext, BenchRow } from './row';
 import { seedlmBench } from './seedlm.bench';

@@ -1,0 +1,243 @@
+// The rANS frame (docs/FORMAT.md, "rANS pieces"): frequencies, the encoder, and the frame
+// reader that hands each block to the kernel table's decoder.
+#include "rans.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "../runtime/kernels.h"
+#include "bitpack.h"
+
+namespace tz {
+
+namespace {
+
+void put_u16(std::vector<uint8_t>& out, uint32_t v) {
+  out.push_back(uint8_t(v));
+  out.push_back(uint8_t(v >> 8));
+}
+
+void put_u32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i)));
+}
+
+uint32_t get_u32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
+
+// Symbol counts per context (symbol i in context i mod contexts, a power of two).
+void count_symbols(const uint8_t* src, size_t n, unsigned contexts, uint64_t (*counts)[256]) {
+  // Four tables per context phase, so that runs of one byte do not serialise on one counter;
+  // 32-bit counters, flushed every 2^30 symbols before one could overflow.
+  for (size_t begin = 0; begin < n; begin += size_t(1) << 30) {
+    const size_t end = std::min(n, begin + (size_t(1) << 30));
+    std::vector<uint32_t> c(8 * 256, 0);  // c[(i mod 8) * 256 + symbol]
+    size_t i = begin;
+    for (; i + 8 <= end; i += 8)
+      for (unsigned j = 0; j < 8; ++j) ++c[j * 256 + src[i + j]];
+    for (; i < end; ++i) ++c[(i % 8) * 256 + src[i]];
+    // begin is a multiple of 8, so phase j holds symbols i with i mod 8 = j: context j mod contexts.
+    for (unsigned j = 0; j < 8; ++j)
+      for (int s = 0; s < 256; ++s) counts[j % contexts][s] += c[j * 256 + s];
+  }
+}
+
+// The encoder's per-symbol constants: x / freq as (x · inverse) >> 44, exact for x < 2^32
+// and freq < 2^12 because freq · x < 2^44 (the rounding error of the inverse stays below 1/freq).
+struct EncSymbol {
+  uint32_t freq, cum;
+  uint64_t inverse;
+};
+
+}  // namespace
+
+void rans_normalise(const uint64_t counts[256], unsigned alphabet, uint16_t freq[256]) {
+  uint64_t n = 0;
+  int present = 0, last = 0;
+  for (unsigned s = 0; s < alphabet; ++s)
+    if (counts[s]) n += counts[s], ++present, last = int(s);
+  std::fill(freq, freq + 256, 0);
+  if (present < 2) {
+    freq[last] = kRansScale - 1;
+    freq[(last + 1) % alphabet] = 1;
+    return;
+  }
+  // Floor of the exact share, at least 1 for a present symbol.
+  int64_t sum = 0;
+  for (unsigned s = 0; s < alphabet; ++s) {
+    const uint64_t share = uint64_t((unsigned __int128)counts[s] * kRansScale / n);
+    freq[s] = counts[s] ? uint16_t(std::max<uint64_t>(1, share)) : 0;
+    sum += freq[s];
+  }
+  // Short: one more to the symbols with the largest remainders (ties: the lower symbol).
+  if (sum < int64_t(kRansScale)) {
+    int order[256];
+    for (int s = 0; s < 256; ++s) order[s] = s;
+    auto remainder = [&](int s) { return s < int(alphabet) ? uint64_t((unsigned __int128)counts[s] * kRansScale % n) : 0; };
+    std::stable_sort(order, order + 256, [&](int a, int b) { return remainder(a) > remainder(b); });
+    for (int j = 0; sum < int64_t(kRansScale); j = (j + 1) % 256)
+      if (order[j] < int(alphabet) && counts[order[j]]) ++freq[order[j]], ++sum;
+  }
+  // Over (symbols raised to 1): one less, each time where it costs least (count / freq smallest,
+  // compared exactly by cross products), never below 1.
+  while (sum > int64_t(kRansScale)) {
+    int best = -1;
+    for (unsigned s = 0; s < alphabet; ++s)
+      if (freq[s] > 1 && (best < 0 || (unsigned __int128)counts[s] * freq[best] < (unsigned __int128)counts[best] * freq[s])) best = int(s);
+    --freq[best], --sum;
+  }
+}
+
+void rans_build_table(const uint16_t freq[256], RansTable& t) {
+  uint32_t cum = 0;
+  for (uint32_t s = 0; s < 256; ++s) {
+    for (uint32_t j = 0; j < freq[s]; ++j) t.slot[cum + j] = s | uint32_t(freq[s]) << 8 | j << 20;
+    cum += freq[s];
+  }
+}
+
+void rans_encode_block(const uint16_t (*freq)[256], unsigned contexts, const uint8_t* symbols, size_t n, std::vector<uint8_t>& out) {
+  std::vector<EncSymbol> sym(contexts * 256);
+  for (unsigned c = 0; c < contexts; ++c) {
+    uint32_t cum = 0;
+    for (int s = 0; s < 256; ++s) {
+      const uint32_t f = freq[c][s];
+      sym[c * 256 + s] = {f, cum, f ? ((uint64_t(1) << 44) + f - 1) / f : 0};
+      cum += f;
+    }
+  }
+  // Words are written backwards from the end of `words`; one spare word in front takes the
+  // unconditional store of a symbol that emits none.
+  std::vector<uint16_t> words(n + 1);
+  uint16_t* p = words.data() + words.size();
+  uint32_t x[kRansLanes];
+  std::fill(x, x + kRansLanes, kRansLow);
+  for (size_t i = n; i-- > 0;) {
+    uint32_t& xl = x[i % kRansLanes];
+    const EncSymbol& e = sym[(i % contexts) * 256 + symbols[i]];
+    const bool emit = xl >= e.freq << (32 - kRansScaleBits);
+    p[-1] = uint16_t(xl);
+    p -= emit;
+    xl = emit ? xl >> 16 : xl;
+    const uint32_t q = uint32_t(((unsigned __int128)xl * e.inverse) >> 44);
+    xl = (q << kRansScaleBits) + (xl - q * e.freq) + e.cum;
+  }
+  for (unsigned l = 0; l < kRansLanes; ++l) put_u32(out, x[l]);
+  for (const uint16_t* w = p; w < words.data() + words.size(); ++w) put_u16(out, *w);
+}
+
+std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, size_t blockSymbols) {
+  std::vector<uint8_t> out{kRansVersion};
+  if (std::all_of(src, src + n, [&](uint8_t b) { return b == src[0]; })) {
+    out.push_back(kRansConstant);
+    out.push_back(n ? src[0] : 0);
+    return out;
+  }
+  const unsigned bits = model.bits, contexts = model.contexts;
+  // The symbols: the bytes, or the codes unpacked from them (the last byte padded with zeros).
+  std::vector<uint8_t> unpacked;
+  const uint8_t* symbols = src;
+  const size_t count = rans_symbols(n, bits);
+  if (bits < 8) {
+    std::vector<uint8_t> padded(packed_bytes(count, bits), 0);
+    std::memcpy(padded.data(), src, n);
+    unpacked.resize(count);
+    unpack_codes(padded.data(), count, bits, unpacked.data());
+    symbols = unpacked.data();
+  }
+  uint64_t counts[kRansMaxContexts][256] = {};
+  count_symbols(symbols, count, contexts, counts);
+  uint16_t freq[kRansMaxContexts][256];
+  out.push_back(kRansCoded);
+  out.push_back(uint8_t(bits));
+  out.push_back(uint8_t(contexts));
+  put_u32(out, uint32_t(blockSymbols));
+  for (unsigned c = 0; c < contexts; ++c) {
+    rans_normalise(counts[c], 1u << bits, freq[c]);
+    uint8_t bitmap[32] = {};
+    for (int s = 0; s < 256; ++s)
+      if (freq[c][s]) bitmap[s >> 3] |= uint8_t(1u << (s & 7));
+    out.insert(out.end(), bitmap, bitmap + 32);
+    for (int s = 0; s < 256; ++s)
+      if (freq[c][s]) put_u16(out, freq[c][s]);
+  }
+  const size_t blocks = (count + blockSymbols - 1) / blockSymbols;
+  const size_t sizesAt = out.size();
+  out.resize(out.size() + 4 * blocks);
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t begin = b * blockSymbols, before = out.size();
+    // blockSymbols is a multiple of 8 (of contexts): block b starts in context 0 again.
+    rans_encode_block(freq, contexts, symbols + begin, std::min(blockSymbols, count - begin), out);
+    const uint32_t size = uint32_t(out.size() - before);
+    for (int j = 0; j < 4; ++j) out[sizesAt + 4 * b + j] = uint8_t(size >> (8 * j));
+  }
+  return out;
+}
+
+void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_t* dst, size_t n) {
+  if (size < 3) throw RansError("rANS piece: " + std::to_string(size) + " bytes is too short for a frame");
+  if (frame[0] != kRansVersion) throw RansError("rANS piece: unknown version " + std::to_string(frame[0]));
+  if (frame[1] == kRansConstant) {
+    if (size != 3) throw RansError("rANS piece: a constant frame is 3 bytes, not " + std::to_string(size));
+    std::memset(dst, frame[2], n);
+    return;
+  }
+  if (frame[1] != kRansCoded) throw RansError("rANS piece: unknown frame kind " + std::to_string(frame[1]));
+  size_t at = 2;
+  auto need = [&](size_t bytes, const char* what) {
+    if (size - at < bytes) throw RansError(std::string("rANS piece: truncated in ") + what);
+  };
+  need(2 + 4, "the header");
+  const unsigned bits = frame[at], contexts = frame[at + 1];
+  at += 2;
+  if (bits < 1 || bits > 8) throw RansError("rANS piece: symbols of " + std::to_string(bits) + " bits (1 to 8)");
+  if (contexts != 1 && contexts != 2 && contexts != 4 && contexts != 8) throw RansError("rANS piece: " + std::to_string(contexts) + " contexts (1, 2, 4 or 8)");
+  const size_t blockSymbols = get_u32(frame + at);
+  at += 4;
+  if (blockSymbols == 0 || blockSymbols % 8) throw RansError("rANS piece: block size " + std::to_string(blockSymbols) + " is not a positive multiple of 8");
+  std::vector<RansTable> tables(contexts);
+  for (unsigned c = 0; c < contexts; ++c) {
+    need(32, "the frequency tables");
+    const uint8_t* bitmap = frame + at;
+    at += 32;
+    uint16_t freq[256] = {};
+    uint32_t sum = 0;
+    for (unsigned s = 0; s < 256; ++s) {
+      if (!(bitmap[s >> 3] >> (s & 7) & 1)) continue;
+      if (s >> bits) throw RansError("rANS piece: byte " + std::to_string(s) + " has a frequency, but symbols have " + std::to_string(bits) + " bits");
+      need(2, "the frequency tables");
+      freq[s] = uint16_t(frame[at] | frame[at + 1] << 8);
+      at += 2;
+      if (freq[s] == 0 || freq[s] >= kRansScale) throw RansError("rANS piece: frequency " + std::to_string(freq[s]) + " of symbol " + std::to_string(s) + " is outside 1.." + std::to_string(kRansScale - 1));
+      sum += freq[s];
+    }
+    if (sum != kRansScale) throw RansError("rANS piece: the frequencies sum to " + std::to_string(sum) + ", not " + std::to_string(kRansScale));
+    rans_build_table(freq, tables[c]);
+  }
+  const size_t count = rans_symbols(n, bits);
+  const size_t blocks = count ? (count - 1) / blockSymbols + 1 : 0;
+  if (blocks > (size - at) / 4) throw RansError("rANS piece: truncated in the block sizes");
+  const uint8_t* sizes = frame + at;
+  at += 4 * blocks;
+  // Codes of fewer than 8 bits are decoded a block at a time into `symbols`, then packed.
+  std::vector<uint8_t> symbols(bits < 8 ? std::min(count, blockSymbols) : 0), packed;
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t bytes = get_u32(sizes + 4 * b);
+    if (bytes < kRansStateBytes || (bytes - kRansStateBytes) % 2) throw RansError("rANS piece: block " + std::to_string(b) + " has an impossible size " + std::to_string(bytes));
+    need(bytes, "a block");
+    const size_t begin = b * blockSymbols, m = std::min(blockSymbols, count - begin);
+    uint8_t* out = bits < 8 ? symbols.data() : dst + begin;
+    if (k.rans_decode_block(tables.data(), contexts, frame + at, bytes, out, m))
+      throw RansError("rANS piece: block " + std::to_string(b) + " does not decode (corrupted words or states)");
+    if (bits < 8) {
+      // blockSymbols is a multiple of 8: block b's codes start on a byte boundary.
+      const size_t first = begin * bits / 8, want = std::min(n - first, packed_bytes(m, bits));
+      packed.assign(packed_bytes(m, bits), 0);
+      pack_codes(symbols.data(), m, bits, packed.data());
+      if (packed.size() > want && packed.back() != 0) throw RansError("rANS piece: the last code has bits set past the piece's end");
+      std::memcpy(dst + first, packed.data(), want);
+    }
+    at += bytes;
+  }
+  if (at != size) throw RansError("rANS piece: " + std::to_string(size - at) + " bytes after the last block");
+}
+
+}  // namespace tz

@@ -1,0 +1,72 @@
+// The rANS entropy stage (docs/FORMAT.md, "rANS pieces"; docs/METHODS.md, "The entropy stage"):
+// a static range-ANS coder over the piece's symbols (its bytes, or the codes packed in them), one
+// frequency table per context and piece, 32 interleaved states so that decoding runs 8 lanes at
+// a time (AVX2) and blocks decode independently.
+// States live in [kRansLow, 2^32) and renormalise by 16-bit words: each symbol moves at most one
+// word, which is what lets a SIMD decoder handle 8 lanes without branches.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tz {
+
+constexpr unsigned kRansScaleBits = 12;
+constexpr uint32_t kRansScale = 1u << kRansScaleBits;  // frequencies sum to this
+constexpr unsigned kRansLanes = 32;
+constexpr uint32_t kRansLow = 1u << 16;
+constexpr size_t kRansStateBytes = 4 * kRansLanes;
+// Symbols per block: small enough that a piece's blocks decode in parallel, large enough that
+// the 128 bytes of states per block cost about 0.1 % on an exponent plane.
+constexpr size_t kRansBlockSymbols = size_t(1) << 18;
+constexpr unsigned kRansMaxContexts = 8;
+constexpr uint8_t kRansVersion = 1;
+constexpr uint8_t kRansCoded = 0;     // frame kind: coded blocks
+constexpr uint8_t kRansConstant = 1;  // frame kind: one byte value repeated
+
+// How a piece's bytes are modelled (docs/METHODS.md, "The entropy stage"): as codes of `bits`
+// bits packed LSB first (bitpack.h; 8: the bytes themselves), symbol i coded with the frequency
+// table of context i mod `contexts` (1, 2, 4 or 8: e.g. 2 for the two bytes of f16 values).
+struct RansModel {
+  unsigned bits = 8;
+  unsigned contexts = 1;
+};
+
+// The symbols a piece of `bytes` bytes holds under `bits`: every bit covered, the last code's
+// bits past the end zero.
+inline size_t rans_symbols(size_t bytes, unsigned bits) { return (bytes * 8 + bits - 1) / bits; }
+
+// The decoder's lookup for one context: per slot s in [0, kRansScale),
+// symbol | freq << 8 | (s - cum) << 20.
+struct RansTable {
+  uint32_t slot[kRansScale];
+};
+
+// Frequencies (256, each 0..kRansScale-1, summing to kRansScale) into the decoder's table.
+void rans_build_table(const uint16_t freq[256], RansTable& t);
+
+// The normalised frequencies of one context's symbol counts over an alphabet of `alphabet`
+// symbols: every present symbol gets at least 1, the sum is kRansScale; with fewer than two
+// present symbols, symbol s (the present one, else 0) gets kRansScale - 1 and (s + 1) mod
+// alphabet gets 1. Integer arithmetic only, so the same everywhere.
+void rans_normalise(const uint64_t counts[256], unsigned alphabet, uint16_t freq[256]);
+
+// Encodes one block of n symbols, symbol i with context i mod contexts' frequencies: the
+// kRansStateBytes of final states, then the 16-bit words in the order the decoder reads them.
+void rans_encode_block(const uint16_t (*freq)[256], unsigned contexts, const uint8_t* symbols, size_t n, std::vector<uint8_t>& out);
+
+// A whole frame for the piece's n bytes, blocks of blockSymbols symbols.
+std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, size_t blockSymbols = kRansBlockSymbols);
+
+// A malformed frame; the message says what is wrong.
+struct RansError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct KernelTable;
+// Decodes a frame into exactly n bytes of dst with the table's block decoder; throws RansError.
+void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_t* dst, size_t n);
+
+}  // namespace tz

@@ -1,0 +1,83 @@
+// The entropy stage (docs/METHODS.md, "The entropy stage") applied to every stored piece: rANS
+// for the pieces of tensors and the LZMA stage (xz format) for text (carried files and shard
+// headers) by default, or LZMA or nothing for every piece. A piece is kept coded only when that
+// saves at least 1 %; pieces are coded in parallel.
+import { runJob } from '../jobs';
+import { SpecError } from '../core/errors';
+import type { SymbolModel } from '../methods/method';
+import { native } from '../native';
+
+export type LzmaSetting =
+  | { mode: 'off' }
+  /** The weights profile (binding/cpu/codec/lzma_codec.h); a large piece is first probed on its first
+   * 256 KiB and stored raw if that shows no gain. */
+  | { mode: 'auto' }
+  /** Every piece compressed at this preset (0-9, 'e' suffix for extreme). */
+  | { mode: 'preset'; preset: number; extreme: boolean };
+
+export type Coder = 'rans' | 'lzma' | 'off';
+export const CODERS: readonly Coder[] = ['rans', 'lzma', 'off'];
+
+/** The coder of tensor pieces, and the LZMA setting of the pieces LZMA codes: every piece with
+ * coder 'lzma', carried files and shard headers with 'rans'. */
+export interface StageSetting {
+  coder: Coder;
+  lzma: LzmaSetting;
+}
+
+/** What a piece holds: its coder is chosen by that. */
+export type PieceContent = 'tensor' | 'text';
+
+export function parseLzma(s: string): LzmaSetting {
+  if (s === 'off') return { mode: 'off' };
+  if (s === 'auto') return { mode: 'auto' };
+  const m = /^([0-9])(e?)$/.exec(s);
+  if (!m) throw new SpecError(`--lzma must be auto, off or a preset 0-9 (optionally with e, e.g. 9e), got '${s}'`);
+  return { mode: 'preset', preset: Number(m[1]), extreme: m[2] === 'e' };
+}
+
+export function formatLzma(s: LzmaSetting): string {
+  return s.mode === 'preset' ? `${s.preset}${s.extreme ? 'e' : ''}` : s.mode;
+}
+
+/** --coder and --lzma: rANS by default; --lzma alone selects LZMA for every piece, as before
+ * rANS existed (--lzma off: nothing coded). */
+export function parseStage(coder: string | undefined, lzma: string | undefined): StageSetting {
+  if (coder !== undefined && !(CODERS as readonly string[]).includes(coder)) throw new SpecError(`--coder must be ${CODERS.join(', ')}, got '${coder}'`);
+  const l = parseLzma(lzma ?? 'auto');
+  if (coder === 'off' && lzma !== undefined && l.mode !== 'off') throw new SpecError(`--coder off stores every piece raw: --lzma ${lzma} would not be used`);
+  const c: Coder = (coder as Coder | undefined) ?? (lzma === undefined ? 'rans' : l.mode === 'off' ? 'off' : 'lzma');
+  return { coder: c, lzma: c === 'off' ? { mode: 'off' } : l };
+}
+
+export interface StoredPiece {
+  codec: 'raw' | 'xz' | 'rans';
+  data: Uint8Array;
+  rawBytes: number;
+}
+
+/** models[i]: how rANS models piece i (default: bytes, one context). */
+export async function compressPieces(pieces: Uint8Array[], setting: StageSetting, content: PieceContent, threads: number, signal?: AbortSignal, models?: Array<SymbolModel | undefined>): Promise<StoredPiece[]> {
+  const raw = (p: Uint8Array): StoredPiece => ({ codec: 'raw', data: p, rawBytes: p.byteLength });
+  const codec: 'rans' | 'xz' = setting.coder === 'rans' && content === 'tensor' ? 'rans' : 'xz';
+  const lzma = setting.lzma;
+  if (pieces.length === 0 || (codec === 'xz' && lzma.mode === 'off')) return pieces.map(raw);
+  const options =
+    codec === 'rans' ? { codec, models: models && pieces.map((_, i) => models[i] ?? {}), threads } : lzma.mode === 'preset' ? { codec, preset: lzma.preset, extreme: lzma.extreme, threads } : { codec, weights: true, probe: true, threads };
+  const out = await runJob((progress) => native.encodePieces(pieces, options, progress), { signal });
+  return pieces.map((p, i) => {
+    const c = out[i];
+    return c ? { codec, data: c, rawBytes: p.byteLength } : raw(p);
+  });
+}
+
+/** Raw bytes of stored pieces; coded pieces must decode to exactly their recorded size. */
+export async function decompressPieces(pieces: StoredPiece[], threads: number, signal?: AbortSignal): Promise<Uint8Array[]> {
+  const out = pieces.map((p) => (p.codec === 'raw' ? p.data : new Uint8Array(p.rawBytes)));
+  const coded = pieces.map((p, i) => i).filter((i) => pieces[i].codec !== 'raw');
+  if (coded.length) {
+    const codecs = coded.map((i) => pieces[i].codec as 'xz' | 'rans');
+    await runJob((progress) => native.decodePieces(coded.map((i) => pieces[i].data), coded.map((i) => out[i]), { codecs, threads }, progress), { signal });
+  }
+  return out;
+}

@@ -1,0 +1,207 @@
+// The rANS entropy stage (binding/cpu/codec/rans.h, docs/FORMAT.md "rANS pieces"): the native
+// coder writes exactly the frames the reference (rans-reference.ts) writes from the document,
+// round-trips every kind of stream the methods store, reaches the order-0 entropy, and rejects
+// every malformed frame with a clear error. Scalar = AVX2 is in kernel-table.test.ts.
+import { strict as assert } from 'node:assert';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { compressPieces, decompressPieces, parseStage, type StoredPiece } from '../lib/container/stage';
+import { fromF32 } from '../lib/methods/f32';
+import type { SymbolModel } from '../lib/methods/method';
+import { parseSpec } from '../lib/methods/registry';
+import { Rng } from '../lib/core/random';
+import { compress } from '../lib/pipeline/compress';
+import { inspect } from '../lib/pipeline/inspect';
+import { verify } from '../lib/pipeline/verify';
+import { generateCheckpoint } from '../lib/tools/generate';
+import { gaussian } from './helpers';
+import { codedFrame, decodeFrame, encodeFrame, packCodes, parseFrame } from './rans-reference';
+
+const RANS = parseStage('rans', undefined);
+const rng = new Rng(9);
+const bytes = (n: number, pick: () => number) => Uint8Array.from({ length: n }, pick);
+/** The exponent plane of bf16 Gaussian weights (sign rotated out), as lossless stores it. */
+const exponentPlane = (n: number, seed: number) => fromF32('BF16', gaussian(n, seed, 0.02)).filter((_, i) => i % 2 === 1).map((b) => (b << 1) & 0xff);
+
+async function ransFrame(src: Uint8Array, model?: SymbolModel): Promise<StoredPiece> {
+  const [p] = await compressPieces([src], RANS, 'tensor', 1, undefined, [model]);
+  return p;
+}
+
+/** n codes of `bits` bits, mostly small (a peaked distribution, as quantized weights give), packed. */
+function packed(n: number, bits: number): Uint8Array {
+  const codes = bytes(n, () => Math.min((1 << bits) - 1, Math.floor(-Math.log2(rng.uniform() + 1e-12))));
+  return packCodes(codes, bits, Math.ceil((n * bits) / 8));
+}
+
+function entropyBits(src: Uint8Array): number {
+  const counts = new Array<number>(256).fill(0);
+  src.forEach((b) => counts[b]++);
+  return counts.reduce((a, c) => (c ? a - c * Math.log2(c / src.length) : a), 0);
+}
+
+async function rejects(data: Uint8Array, rawBytes: number, message: RegExp) {
+  await assert.rejects(decompressPieces([{ codec: 'rans', data, rawBytes }], 1), message);
+}
+
+describe('rANS stage', function () {
+  this.timeout(120000);
+
+  it('writes the frames of the format document byte for byte, and they decode as it says', async () => {
+    const f16 = fromF32('F16', gaussian(20000, 8, 0.02));
+    const inputs: Array<[string, Uint8Array, SymbolModel?]> = [
+      ['two symbols', bytes(5000, () => (rng.uniform() < 0.99 ? 7 : 8))],
+      ['exponent plane', exponentPlane(70000, 1)],
+      ['all 256, skewed', bytes(3000, () => (rng.uniform() < 0.5 ? 100 : rng.u32() & 0xff))],
+      ['three blocks', exponentPlane(600000, 2)],
+      ['f16 values, two contexts', f16, { contexts: 2 }],
+      ['3-bit codes', packed(30001, 3), { bits: 3 }],
+      ['1-bit codes, 8 contexts', packCodes(bytes(99999, () => (rng.uniform() < 0.1 ? 1 : 0)), 1, 12500), { bits: 1, contexts: 8 }],
+      ['7-bit codes over three blocks', packed(700001, 7), { bits: 7 }],
+      ['nibbles, four contexts', packed(4003, 4), { bits: 4, contexts: 4 }],
+      ['one context holds one symbol', Uint8Array.from(f16, (b, i) => (i % 2 ? 60 : b)), { contexts: 2 }],
+      ['rare bytes raised to 1', bytes(9000, () => {
+        const r = rng.u32();
+        return r % 1000 === 0 ? r & 0xff : 42;
+      })],
+    ];
+    for (const [what, src, model] of inputs) {
+      const p = await ransFrame(src, model);
+      assert.equal(p.codec, 'rans', what);
+      assert.ok(Buffer.from(p.data).equals(encodeFrame(src, model)), `${what}: the native frame differs from the reference`);
+      assert.ok(Buffer.from(decodeFrame(p.data, src.length)!).equals(src), `${what}: the reference decoder reads it back`);
+      const [back] = await decompressPieces([p], 2);
+      assert.ok(Buffer.from(back).equals(src), `${what}: round trip`);
+    }
+  });
+
+  it('reaches the order-0 entropy: within 0.5 % on an exponent plane, and below LZMA there and on f16 scales and 3-bit codes', async () => {
+    const plane = exponentPlane(1 << 20, 3);
+    const p = await ransFrame(plane);
+    const bound = entropyBits(plane) / 8;
+    assert.ok(p.data.length <= bound * 1.005, `${p.data.length} bytes for an order-0 bound of ${bound.toFixed(0)}`);
+    const scales = fromF32('F16', gaussian(1 << 18, 10, 0.02).map(Math.abs));
+    const codes = packed(1 << 20, 3);
+    for (const [what, src, model] of [['exponent plane', plane], ['f16 scales', scales, { contexts: 2 }], ['3-bit codes', codes, { bits: 3 }]] as const) {
+      const [xz] = await compressPieces([src], parseStage('lzma', 'auto'), 'tensor', 1);
+      const r = await ransFrame(src, model);
+      const plain = await ransFrame(src);
+      assert.ok(r.data.length < xz.data.length, `${what}: rANS ${r.data.length} vs LZMA ${xz.data.length}`);
+      if (model) assert.ok(r.data.length < 0.95 * plain.data.length, `${what}: its model ${r.data.length} vs bytes ${plain.data.length}`);
+    }
+  });
+
+  it('round-trips the streams of every method, and stores raw what it cannot shrink', async () => {
+    const w = fromF32('BF16', gaussian(64 * 256, 4, 0.02));
+    const facts = { shape: [64, 256], absMean: 0.016, absMax: 0.1, first: 0 };
+    for (const spec of ['lossless', 'rtn:2', 'rtn:3', 'rtn:4', 'rtn:8', 'ternary', 'ternary:g256:p2', 'seedlm:4']) {
+      const { method, params } = parseSpec(spec);
+      const p = method.resolve ? method.resolve(params, facts.shape) : params;
+      const { streams } = await method.encode(p, 'BF16', w, { threads: 1 }, facts);
+      const stored = await compressPieces(streams, RANS, 'tensor', 2);
+      const back = await decompressPieces(stored, 2);
+      back.forEach((b, i) => assert.ok(Buffer.from(b).equals(Buffer.from(streams[i])), `${spec} stream ${i}`));
+      if (spec === 'lossless') assert.deepEqual(stored.map((s) => s.codec), ['raw', 'rans'], 'the mantissa plane raw, the exponent plane coded');
+    }
+  });
+
+  it('handles the edges: empty, one symbol, all 256 uniform, a large piece; the same bytes on any thread count', async () => {
+    const one = bytes(100000, () => 77);
+    const uniform = bytes(1 << 16, () => rng.u32() & 0xff);
+    const stored = await compressPieces([new Uint8Array(0), one, uniform], RANS, 'tensor', 2);
+    assert.deepEqual(stored.map((s) => s.codec), ['raw', 'rans', 'raw']);
+    assert.deepEqual([...stored[1].data], [1, 1, 77], 'one repeated byte: a 3-byte frame');
+    const [back] = await decompressPieces([stored[1]], 1);
+    assert.ok(Buffer.from(back).equals(one));
+    const large = exponentPlane(12 << 20, 5);
+    const [a] = await compressPieces([large], RANS, 'tensor', 1);
+    const [b] = await compressPieces([large, large.subarray(7)], RANS, 'tensor', 2);
+    assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)));
+    const [c] = await decompressPieces([a], 2);
+    assert.ok(Buffer.from(c).equals(large));
+  });
+
+  it('rejects malformed frames with clear errors, never a crash or wrong bytes', async () => {
+    const src = exponentPlane(300000, 6); // two blocks
+    const { data } = await ransFrame(src);
+    const n = src.length;
+    const edit = (f: (d: Uint8Array) => void) => {
+      const d = Uint8Array.from(data);
+      f(d);
+      return d;
+    };
+    const bitmapEnd = 40, present = parseFrame(data, n).freqs![0].filter((x) => x > 0).length;
+    const sizesAt = bitmapEnd + 2 * present;
+    await rejects(data.subarray(0, 2), n, /too short for a frame/);
+    await rejects(edit((d) => (d[0] = 2)), n, /unknown version 2/);
+    await rejects(edit((d) => (d[1] = 5)), n, /unknown frame kind 5/);
+    await rejects(Uint8Array.of(1, 1, 0, 0), n, /a constant frame is 3 bytes/);
+    await rejects(data.subarray(0, 6), n, /truncated in the header/);
+    await rejects(data.subarray(0, 20), n, /truncated in the frequency tables/);
+    await rejects(data.subarray(0, bitmapEnd + 3), n, /truncated in the frequency tables/);
+    await rejects(edit((d) => d.set([0, 0, 0, 0], 4)), n, /block size 0 is not a positive multiple of 8/);
+    await rejects(edit((d) => d.set([12, 0, 0, 0], 4)), n, /block size 12 is not/);
+    await rejects(edit((d) => (d[2] = 0)), n, /symbols of 0 bits \(1 to 8\)/);
+    await rejects(edit((d) => (d[2] = 9)), n, /symbols of 9 bits/);
+    await rejects(edit((d) => (d[2] = 4)), n, /byte \d+ has a frequency, but symbols have 4 bits/);
+    await rejects(edit((d) => (d[3] = 3)), n, /3 contexts \(1, 2, 4 or 8\)/);
+    await rejects(edit((d) => (d[3] = 2)), n, /frequencies sum to|truncated|frequency/);
+    await rejects(edit((d) => d.set([0, 16], bitmapEnd)), n, /frequency 4096 of symbol \d+ is outside 1..4095/);
+    await rejects(edit((d) => d.set([0, 0], bitmapEnd)), n, /frequency 0 of symbol/);
+    await rejects(edit((d) => d.set([d[bitmapEnd] + 1], bitmapEnd)), n, /the frequencies sum to 4097, not 4096/);
+    await rejects(edit((d) => (d[8 + 31] ^= 0x80)), n, /the frequencies sum to|frequency|truncated/);
+    await rejects(data.subarray(0, sizesAt + 5), n, /truncated in the block sizes/);
+    await rejects(edit((d) => d.set([5, 0, 0, 0], sizesAt)), n, /block 0 has an impossible size 5/);
+    await rejects(data.subarray(0, data.length - 2), n, /truncated in a block/);
+    await rejects(Buffer.concat([data, Uint8Array.of(0)]), n, /1 bytes after the last block/);
+    await rejects(edit((d) => (d[sizesAt + 8 + 200] ^= 0x40)), n, /block 0 does not decode/);
+    await rejects(edit((d) => (d[d.length - 5] ^= 0x01)), n, /block 1 does not decode/);
+    await rejects(data, n - 1, /block 1 does not decode|bytes after the last block|impossible size|truncated/);
+    await rejects(data, n + 1, /does not decode|truncated/);
+    // Codes: a last code whose bits run past the piece's end must have them zero.
+    const one = Uint8Array.of(0b101, 0b011, 0b110, 0b001, 0b111);
+    const frame = encodeFrame(one, { bits: 3 }); // 40 bits: 14 codes, the last with 2 bits past the end
+    assert.deepEqual([...(await decompressPieces([{ codec: 'rans', data: frame, rawBytes: 5 }], 1))[0]], [...one]);
+    const codes = Uint8Array.from({ length: 14 }, (_, i) => (i === 13 ? 7 : 1 + (i % 5)));
+    await rejects(codedFrame(codes, 3, 1), 5, /the last code has bits set past the piece's end/);
+  });
+
+  describe('in the pipeline', () => {
+    let dir: string;
+    before(async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'tz-rans-'))));
+    after(async () => rm(dir, { recursive: true, force: true }));
+
+    it('is the default coder of tensor pieces; text goes through LZMA; --coder lzma and off as asked', async () => {
+      const { dir: model } = await generateCheckpoint(path.join(dir, 'm'), { hidden: 64, intermediate: 176, layers: 1, heads: 4, kvHeads: 2, vocab: 320 });
+      const codecsOf = async (file: string) => {
+        const { meta } = await inspect(file);
+        const tensor = new Set(meta.tensors.flatMap((t) => t.pieces.flat().map((p) => p.codec)));
+        const text = new Set(meta.files.flatMap((f) => f.pieces.map((p) => p.codec)));
+        return { tensor: [...tensor].sort(), text: [...text].sort(), options: meta.options };
+      };
+      const policy = { '*q_proj*': 'rtn:4', '*k_proj*': 'ternary', '*v_proj*': 'seedlm:4:fast', '*gate_proj*': 'vptq:2' };
+      await compress(model, path.join(dir, 'default.tzip'), { policy, threads: 2 });
+      const d = await codecsOf(path.join(dir, 'default.tzip'));
+      assert.deepEqual(d.tensor, ['rans', 'raw']);
+      assert.ok(d.text.includes('xz') && d.text.every((c) => c === 'xz' || c === 'raw'), `text pieces: ${d.text}`);
+      assert.equal(d.options.coder, 'rans');
+      const report = await verify(path.join(dir, 'default.tzip'), model, { threads: 2 });
+      assert.ok(report.tensors.every((t) => t.ok), 'every tensor decodes as its record says');
+      await compress(model, path.join(dir, 'lzma.tzip'), { policy, coder: 'lzma', threads: 2 });
+      assert.deepEqual((await codecsOf(path.join(dir, 'lzma.tzip'))).tensor, ['raw', 'xz']);
+      await compress(model, path.join(dir, 'old.tzip'), { policy, lzma: '6', threads: 2 });
+      assert.deepEqual((await codecsOf(path.join(dir, 'old.tzip'))).tensor, ['raw', 'xz'], '--lzma alone selects LZMA, as before');
+      await compress(model, path.join(dir, 'off.tzip'), { policy, coder: 'off', threads: 2 });
+      const off = await codecsOf(path.join(dir, 'off.tzip'));
+      assert.deepEqual([off.tensor, off.text], [['raw'], ['raw']]);
+    });
+
+    it('refuses bad --coder values and contradictions', () => {
+      assert.throws(() => parseStage('zstd', undefined), /--coder must be rans, lzma, off, got 'zstd'/);
+      assert.throws(() => parseStage('off', '9'), /--coder off stores every piece raw: --lzma 9 would not be used/);
+      assert.deepEqual(parseStage(undefined, 'off'), { coder: 'off', lzma: { mode: 'off' } });
+      assert.deepEqual(parseStage('rans', '9e'), { coder: 'rans', lzma: { mode: 'preset', preset: 9, extreme: true } });
+    });
+  });
+});
