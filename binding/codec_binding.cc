@@ -92,7 +92,7 @@ Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
       if (attempt) {
         ctx.throwIfCancelled();
         (*results)[b] = codec == Codec::Rans ? rans_encode(p.data, p.size, models[b]) : xz_encode(p.data, p.size, xz);
-        (*keep)[b] = WorthIt((*results)[b].size(), p.size);
+        (*keep)[b] = !(*results)[b].empty() && WorthIt((*results)[b].size(), p.size);
         if (!(*keep)[b]) (*results)[b] = {};
       }
       ctx.progress(done += p.size, total);
@@ -130,22 +130,36 @@ Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   const KernelTable* k = &kernels();
   const std::vector<Piece> src = Pieces(in);
   std::vector<std::pair<uint8_t*, size_t>> dst;
-  uint64_t total = 0;
-  for (const auto& o : out) {
-    dst.push_back({TypedArrayBytes(o), o.ByteLength()});
-    total += o.ByteLength();
-  }
+  for (const auto& o : out) dst.push_back({TypedArrayBytes(o), o.ByteLength()});
   JobWork work = [=](JobContext& ctx) -> JobResult {
-    std::atomic<uint64_t> done{0};
-    parallel_for(src.size(), 1, threads, ctx, [&](size_t b, size_t) {
+    // The rANS frames are read first; then each of their blocks, and each xz piece, is one task,
+    // so that a single large piece decodes on every thread.
+    auto named = [](size_t b, const std::exception& e) { return std::runtime_error("piece " + std::to_string(b) + ": " + e.what()); };
+    std::vector<RansFrame> frames(src.size());
+    std::vector<std::pair<size_t, size_t>> tasks;  // (piece, block)
+    for (size_t b = 0; b < src.size(); ++b) {
+      if (codecs[b] == Codec::Xz) {
+        tasks.push_back({b, 0});
+        continue;
+      }
       try {
-        if (codecs[b] == Codec::Rans) rans_decode(*k, src[b].data, src[b].size, dst[b].first, dst[b].second);
+        frames[b] = rans_parse(src[b].data, src[b].size, dst[b].second);
+      } catch (const std::exception& e) {
+        throw named(b, e);
+      }
+      for (size_t j = 0; j < rans_block_count(frames[b]); ++j) tasks.push_back({b, j});
+    }
+    std::atomic<uint64_t> done{0};
+    parallel_for(tasks.size(), 1, threads, ctx, [&](size_t t, size_t) {
+      const auto [b, block] = tasks[t];
+      try {
+        if (codecs[b] == Codec::Rans) rans_decode_block_of(*k, frames[b], block, dst[b].first);
         else xz_decode(src[b].data, src[b].size, dst[b].first, dst[b].second);
       } catch (const std::exception& e) {
-        throw std::runtime_error("piece " + std::to_string(b) + ": " + e.what());
+        throw named(b, e);
       }
-      ctx.progress(done += dst[b].second, total);
-    });
+      ctx.progress(++done, tasks.size());
+    }, false);
     return nullptr;
   };
   std::vector<Napi::Object> keepAlive(in.begin(), in.end());
@@ -175,23 +189,52 @@ Napi::Value BytePlanes(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// Row rans_decode_block: { block, freq (Uint16Array of 256 per context: 1, 2, 4 or 8), out }
-// -> 0, or 1 for a bad block.
-unsigned RunRow_rans_decode_block(NamedArgs& a, const KernelTable& k) {
-  Napi::TypedArray block = a.array("block", napi_uint8_array);
+// The frequency tables of a kernel row call: freq holds 256 values per context (1, 2, 4 or 8).
+const uint16_t* RowFrequencies(NamedArgs& a, size_t& contexts) {
   Napi::TypedArray freq = a.array("freq", napi_uint16_array);
-  Napi::TypedArray out = a.array("out", napi_uint8_array);
-  const size_t contexts = freq.ElementLength() / 256;
+  contexts = freq.ElementLength() / 256;
   if (freq.ElementLength() % 256 || (contexts != 1 && contexts != 2 && contexts != 4 && contexts != 8))
     throw Napi::RangeError::New(a.Env(), "freq must hold 256 values per context, for 1, 2, 4 or 8 contexts");
   const uint16_t* f = reinterpret_cast<const uint16_t*>(TypedArrayBytes(freq));
-  std::vector<RansTable> tables(contexts);
   for (size_t c = 0; c < contexts; ++c) {
     uint32_t sum = 0;
     for (int s = 0; s < 256; ++s) sum += f[256 * c + s] < kRansScale ? f[256 * c + s] : kRansScale + 1;
     if (sum != kRansScale) throw Napi::RangeError::New(a.Env(), "each context's 256 frequencies must be below 4096 and sum to 4096");
-    rans_build_table(f + 256 * c, tables[c]);
   }
+  return f;
+}
+
+// Row rans_encode_block: { symbols, freq, states (Uint32Array of 32), words (Uint16Array of
+// symbols + 8) } -> 0; the words end at the end of `words`, and the slots below them are zeroed
+// (the encoders leave unspecified values there).
+unsigned RunRow_rans_encode_block(NamedArgs& a, const KernelTable& k) {
+  Napi::TypedArray symbols = a.array("symbols", napi_uint8_array);
+  Napi::TypedArray states = a.array("states", napi_uint32_array);
+  Napi::TypedArray words = a.array("words", napi_uint16_array);
+  size_t contexts;
+  const uint16_t* f = RowFrequencies(a, contexts);
+  const size_t n = symbols.ElementLength();
+  if (states.ElementLength() != kRansLanes || words.ElementLength() != n + 8) throw Napi::RangeError::New(a.Env(), "states must hold 32 values and words one per symbol and 8 more");
+  const uint8_t* sym = TypedArrayBytes(symbols);
+  for (size_t i = 0; i < n; ++i)
+    if (!f[256 * (i % contexts) + sym[i]]) throw Napi::RangeError::New(a.Env(), "symbol " + std::to_string(i) + " has frequency 0 in its context");
+  std::vector<RansEncTable> tables(contexts);
+  for (size_t c = 0; c < contexts; ++c) rans_build_enc_table(f + 256 * c, tables[c]);
+  uint16_t* w = reinterpret_cast<uint16_t*>(TypedArrayBytes(words));
+  const size_t count = k.rans_encode_block(tables.data(), unsigned(contexts), sym, n, reinterpret_cast<uint32_t*>(TypedArrayBytes(states)), w + n + 8);
+  std::fill(w, w + n + 8 - count, uint16_t(0));
+  return 0;
+}
+
+// Row rans_decode_block: { block, freq (Uint16Array of 256 per context: 1, 2, 4 or 8), out }
+// -> 0, or 1 for a bad block.
+unsigned RunRow_rans_decode_block(NamedArgs& a, const KernelTable& k) {
+  Napi::TypedArray block = a.array("block", napi_uint8_array);
+  Napi::TypedArray out = a.array("out", napi_uint8_array);
+  size_t contexts;
+  const uint16_t* f = RowFrequencies(a, contexts);
+  std::vector<RansTable> tables(contexts);
+  for (size_t c = 0; c < contexts; ++c) rans_build_table(f + 256 * c, tables[c]);
   if (block.ByteLength() < kRansStateBytes || (block.ByteLength() - kRansStateBytes) % 2)
     throw Napi::RangeError::New(a.Env(), "block must hold 128 bytes of states and whole words");
   return k.rans_decode_block(tables.data(), unsigned(contexts), TypedArrayBytes(block), block.ByteLength(), TypedArrayBytes(out), out.ByteLength());

@@ -29,7 +29,7 @@ export async function runJob<T>(
 }
 
 /** What every native job of a run shares: threads, the device, cancellation and progress. Used by
- * the methods, the LZMA stage, the container reader and the pipeline alike. */
+ * the methods, the entropy stage, the container reader and the pipeline alike. */
 export interface JobContext {
   threads: number;
   /** The job's device (lib/device.ts), passed unchanged to every native call that takes one: the

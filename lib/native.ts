@@ -135,7 +135,7 @@ interface VptqArrays {
 /** The rows of the CPU kernel table (binding/cpu/runtime/kernels.h), in member order. */
 export type KernelRowName =
   | 'f32_to_bf16' | 'bf16_to_f32' | 'f32_to_f16' | 'f16_to_f32' | 'rtn_encode' | 'rtn_decode' | 'ternary_encode' | 'ternary_decode'
-  | 'seedlm_search' | 'kmeans_assign' | 'gemm_panels' | 'rans_decode_block';
+  | 'seedlm_search' | 'kmeans_assign' | 'gemm_panels' | 'rans_decode_block' | 'rans_encode_block';
 
 /** The typed view of the addon. Entry points with many inputs take them by name in one object;
  * long work runs as a job (NativeJobHandle) with progress and cancellation. */

@@ -278,23 +278,30 @@ function gemmCases(): Case[] {
   return cases;
 }
 
-/** rANS blocks made by the reference encoder (rans-reference.ts): byte distributions from two
- * symbols to all 256, lengths around the 32 lanes and the 8-lane groups, long enough for the
- * vector path, and corrupted copies (a flipped word, a flipped state, a word short, a word over). */
-function ransCases(): Case[] {
-  const cases: Case[] = [];
+/** The rANS block coder's inputs: byte distributions from two symbols to all 256, lengths around
+ * the 32 lanes and 8-lane groups and long enough for the vector paths, 1 to 8 contexts. */
+function ransInputs(): Array<{ what: string; n: number; contexts: number; src: Uint8Array; freqs: number[][] }> {
   const rng = new Rng(21);
   const sources: Array<[string, (n: number) => Uint8Array]> = [
     ['two symbols', (n) => Uint8Array.from({ length: n }, () => (rng.uniform() < 0.97 ? 3 : 250))],
     ['exponent-like', (n) => Uint8Array.from({ length: n }, () => 118 + Math.min(15, Math.floor(-Math.log2(rng.uniform() + 1e-9))))],
     ['all 256', (n) => Uint8Array.from({ length: n }, (_, i) => (i < 256 ? i : rng.u32() & 0xff))],
   ];
-  for (const [what, make] of sources)
-    for (const [n, contexts] of [...LENGTHS.map((n) => [n, 1]), [20000, 1], [37, 2], [20000, 2], [4099, 8]]) {
+  return sources.flatMap(([what, make]) =>
+    [...LENGTHS.map((n) => [n, 1]), [20000, 1], [37, 2], [20000, 2], [4099, 8]].map(([n, contexts]) => {
       const src = make(n);
       const counts = Array.from({ length: contexts }, () => new Array<number>(256).fill(0));
       src.forEach((b, i) => counts[i % contexts][b]++);
-      const freqs = counts.map((c) => normalise(c));
+      return { what, n, contexts, src, freqs: counts.map((c) => normalise(c)) };
+    }),
+  );
+}
+
+/** rANS blocks made by the reference encoder (rans-reference.ts), and corrupted copies (a flipped
+ * word, a flipped state, a word short, a word over). */
+function ransDecodeCases(): Case[] {
+  const cases: Case[] = [];
+  for (const { what, n, contexts, src, freqs } of ransInputs()) {
       const freq = Uint16Array.from(freqs.flat());
       const block = encodeBlock(freqs, src);
       const variants: Array<[string, Uint8Array]> = [['', block]];
@@ -317,8 +324,18 @@ function ransCases(): Case[] {
             return { args: { block: b, freq, out }, outputs: [out] };
           },
         });
-    }
+  }
   return cases;
+}
+
+function ransEncodeCases(): Case[] {
+  return ransInputs().map(({ what, n, contexts, src, freqs }) => ({
+    name: `${what} n ${n}${contexts > 1 ? ` ${contexts} contexts` : ''}`,
+    make() {
+      const states = new Uint32Array(LANES), words = new Uint16Array(n + 8);
+      return { args: { symbols: src, freq: Uint16Array.from(freqs.flat()), states, words }, outputs: [states, words] };
+    },
+  }));
 }
 
 const CASES: Record<KernelRowName, () => Case[]> = {
@@ -333,7 +350,8 @@ const CASES: Record<KernelRowName, () => Case[]> = {
   seedlm_search: seedlmCases,
   kmeans_assign: kmeansCases,
   gemm_panels: gemmCases,
-  rans_decode_block: ransCases,
+  rans_decode_block: ransDecodeCases,
+  rans_encode_block: ransEncodeCases,
 };
 
 /** gemm_panels is the one row whose AVX2 variant is not the scalar one operation for operation:

@@ -1,5 +1,5 @@
 // lossless (docs/METHODS.md, "lossless"): split elements into byte planes (floats rotated so the
-// sign bit leaves the exponent byte), one stream per plane; the LZMA stage then compresses each
+// sign bit leaves the exponent byte), one stream per plane; the entropy stage then codes each
 // plane that shrinks. Exact round trip for every dtype.
 import { DTYPE_SIZES, isFloatDtype, type Dtype } from '../io/dtypes';
 import { native } from '../native';

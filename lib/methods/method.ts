@@ -1,6 +1,6 @@
 // What every compression method provides to the pipeline. A tensor is encoded in chunks of
 // whole units (e.g. rtn groups); each chunk yields one raw byte stream per stream name, and the
-// LZMA stage then stores each (chunk, stream) piece compressed or raw. A method may also store
+// entropy stage then stores each (chunk, stream) piece compressed or raw. A method may also store
 // streams once per tensor (vptq's codebook), made by prepare() from the whole tensor before its
 // first chunk and handed to every chunk's encode and decode.
 import type { Dtype } from '../io/dtypes';

@@ -1,5 +1,5 @@
 // compress: model -> .tzip. A straight line: plan the run (lib/pipeline/plan.ts), encode every
-// tensor chunk by chunk through method -> LZMA stage (encode.ts), store the shard headers and the
+// tensor chunk by chunk through method -> entropy stage (encode.ts), store the shard headers and the
 // other files (files.ts), then write the container (lib/container/writer.ts). Memory is bounded
 // by a few chunks; pieces wait in the resume sidecar until the container is written.
 import * as path from 'node:path';

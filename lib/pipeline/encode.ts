@@ -1,5 +1,5 @@
 // Encoding a run's tensors: per tensor a statistics pass (NaN/Inf, values the method cannot
-// represent, per-tensor scales), then chunk by chunk through the method and the LZMA stage into
+// represent, per-tensor scales), then chunk by chunk through the method and the entropy stage into
 // a piece sink (the container writer, or a part file's log), with the error measured on the
 // decoded values.
 import type { PieceSink } from '../container/writer';
@@ -42,9 +42,10 @@ interface TensorState {
 /**
  * Encodes every tensor as a sequence of (tensor, chunk) units. Units are taken in order in batches
  * that may span tensors, up to a memory budget: each batch is read and encoded, then all its
- * pieces go through the LZMA stage together (in parallel), then they are written in order. So
+ * pieces go through the entropy stage together (in parallel), then they are written in order. So
  * small tensors are compressed side by side, large ones chunk by chunk, and the output does not
- * depend on the batching.
+ * depend on the batching. Two batches overlap: while one is in the entropy stage (and the one
+ * before it is written), the next is read and encoded.
  */
 export async function encodeTensors(
   source: ModelSource,
@@ -77,47 +78,9 @@ export async function encodeTensors(
     const { record, at } = await log.addPiece(tensor, name, piece);
     return writer.addPieceAt(name, record, at);
   };
-  let oi = 0; // next position in `order`
-  let ci = 0; // next chunk of tensor order[oi]
-  while (oi < order.length) {
-    // Gather a batch of units: a tensor's tensor streams (chunk 'tensor'), its chunks, or, for an
-    // empty tensor, nothing (chunk 'empty').
-    const units: Array<{ tensor: number; chunk: number | 'tensor' | 'empty'; streams: Uint8Array[] }> = [];
-    let bytes = 0;
-    while (oi < order.length && (units.length === 0 || bytes < budget)) {
-      const ti = order[oi];
-      const { t } = plan[ti];
-      let state = states[ti];
-      if (!state) {
-        state = states[ti] = await startTensor(source, t, plan[ti], how, ctx).catch((e) => Promise.reject(naming(t.entry.name, e)));
-        if (state.tensorStreams.length) units.push({ tensor: ti, chunk: 'tensor', streams: state.facts.tensorStreams! });
-      }
-      if (ci >= state.chunks) {
-        if (state.chunks === 0) units.push({ tensor: ti, chunk: 'empty', streams: [] });
-        oi++;
-        ci = 0;
-        continue;
-      }
-      const size = DTYPE_SIZES[t.entry.dtype];
-      const elements = Math.min(state.chunk, t.entry.numel - ci * state.chunk);
-      const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size);
-      const { method, params } = state.choice;
-      const chunkStart = ci * state.chunk * size;
-      const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
-      const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
-      if (enc.decoded) addSums(state.sums, native.tensorStats(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
-      units.push({ tensor: ti, chunk: ci, streams: enc.streams });
-      bytes += raw.byteLength;
-      ci++;
-    }
-    // One entropy-stage job for the whole batch, each piece modelled as its method says, then write in order.
-    const models = units.flatMap((u) => {
-      const state = states[u.tensor];
-      const { method, params } = state.choice;
-      const names = u.chunk === 'tensor' ? state.tensorStreams : state.streams;
-      return u.streams.map((_, s) => method.symbolModel?.(params, plan[u.tensor].t.entry.dtype, names[s]));
-    });
-    const stored = await compressPieces(units.flatMap((u) => u.streams), stage, 'tensor', ctx.threads, ctx.signal, models);
+  type Unit = { tensor: number; chunk: number | 'tensor' | 'empty'; streams: Uint8Array[] };
+  // Writes a batch's stored pieces in order, and finishes the tensors whose last unit it holds.
+  const storeBatch = async (units: Unit[], stored: StoredPiece[]) => {
     let k = 0;
     for (const u of units) {
       const state = states[u.tensor];
@@ -142,7 +105,72 @@ export async function encodeTensors(
         reports.push(report);
       }
     }
+  };
+  // The batch in the entropy stage, and the writing of the batches before it (in order).
+  let coding: { units: Unit[]; stored: Promise<StoredPiece[]> } | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  const handOn = async () => {
+    if (!coding) return;
+    const { units, stored } = coding;
+    coding = undefined;
+    const pieces = await stored;
+    await writing; // one batch written at a time: memory stays bounded
+    writing = storeBatch(units, pieces);
+    writing.catch(() => undefined); // awaited next time or below; not unhandled meanwhile
+  };
+  let oi = 0; // next position in `order`
+  let ci = 0; // next chunk of tensor order[oi]
+  try {
+    while (oi < order.length) {
+      // Gather a batch of units: a tensor's tensor streams (chunk 'tensor'), its chunks, or, for an
+      // empty tensor, nothing (chunk 'empty').
+      const units: Unit[] = [];
+      let bytes = 0;
+      while (oi < order.length && (units.length === 0 || bytes < budget)) {
+        const ti = order[oi];
+        const { t } = plan[ti];
+        let state = states[ti];
+        if (!state) {
+          state = states[ti] = await startTensor(source, t, plan[ti], how, ctx).catch((e) => Promise.reject(naming(t.entry.name, e)));
+          if (state.tensorStreams.length) units.push({ tensor: ti, chunk: 'tensor', streams: state.facts.tensorStreams! });
+        }
+        if (ci >= state.chunks) {
+          if (state.chunks === 0) units.push({ tensor: ti, chunk: 'empty', streams: [] });
+          oi++;
+          ci = 0;
+          continue;
+        }
+        const size = DTYPE_SIZES[t.entry.dtype];
+        const elements = Math.min(state.chunk, t.entry.numel - ci * state.chunk);
+        const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size);
+        const { method, params } = state.choice;
+        const chunkStart = ci * state.chunk * size;
+        const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
+        const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
+        if (enc.decoded) addSums(state.sums, native.tensorStats(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
+        units.push({ tensor: ti, chunk: ci, streams: enc.streams });
+        bytes += raw.byteLength;
+        ci++;
+      }
+      // One entropy-stage job for the whole batch, each piece modelled as its method says, then write in order.
+      const models = units.flatMap((u) => {
+        const state = states[u.tensor];
+        const { method, params } = state.choice;
+        const names = u.chunk === 'tensor' ? state.tensorStreams : state.streams;
+        return u.streams.map((_, s) => method.symbolModel?.(params, plan[u.tensor].t.entry.dtype, names[s]));
+      });
+      await handOn();
+      const stored = compressPieces(units.flatMap((u) => u.streams), stage, 'tensor', ctx.threads, ctx.signal, models);
+      stored.catch(() => undefined); // awaited by handOn; not unhandled meanwhile
+      coding = { units, stored };
+    }
+    await handOn();
+  } finally {
+    // Whatever happened, nothing is left running: the batch in the stage and the writes settle.
+    await coding?.stored.catch(() => undefined);
+    await writing.catch(() => undefined);
   }
+  await writing;
   return { records, reports };
 }
 

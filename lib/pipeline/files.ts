@@ -1,6 +1,6 @@
 // What a container stores besides tensors: each shard's record (with its original header when
 // the tensors tile the data section, so decompress rebuilds the file byte for byte) and the
-// model folder's other files, in pieces through the LZMA stage.
+// model folder's other files, in pieces through the entropy stage (LZMA for text).
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';

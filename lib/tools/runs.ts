@@ -21,7 +21,7 @@ export interface RunSummary {
   /** The tensors stored with the method asked for (others follow the default policy). */
   methodTensors: number;
   methodWeights: number;
-  /** Their stored bits per weight, after the LZMA stage. */
+  /** Their stored bits per weight, after the entropy stage. */
   methodBitsPerWeight: number;
   /** Mean over those tensors of ‖w − ŵ‖/‖w‖ (0 when lossless). */
   meanRelativeError: number;

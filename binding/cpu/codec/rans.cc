@@ -3,7 +3,9 @@
 #include "rans.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "../runtime/kernels.h"
 #include "bitpack.h"
@@ -40,12 +42,62 @@ void count_symbols(const uint8_t* src, size_t n, unsigned contexts, uint64_t (*c
   }
 }
 
-// The encoder's per-symbol constants: x / freq as (x · inverse) >> 44, exact for x < 2^32
-// and freq < 2^12 because freq · x < 2^44 (the rounding error of the inverse stays below 1/freq).
-struct EncSymbol {
-  uint32_t freq, cum;
-  uint64_t inverse;
-};
+// 2^16 · log2(kRansScale / f), rounded down, for f in 1..kRansScale: the cost in bits (16
+// fractional) of coding a symbol of frequency f, in integer arithmetic (the square-and-halve
+// binary logarithm) so that the estimate below decides alike on every machine.
+const std::vector<uint32_t>& symbol_costs() {
+  static const std::vector<uint32_t> costs = [] {
+    std::vector<uint32_t> c(kRansScale + 1, 0);
+    for (uint32_t f = 1; f <= kRansScale; ++f) {
+      unsigned __int128 y = ((unsigned __int128)kRansScale << 62) / f;  // in [1, 4096), 62 fraction bits
+      const unsigned __int128 two = (unsigned __int128)2 << 62;
+      uint32_t r = 0;
+      while (y >= two) y >>= 1, r += 1u << 16;
+      for (int b = 15; b >= 0; --b) {
+        y = (y * y) >> 62;
+        if (y >= two) y >>= 1, r |= 1u << b;
+      }
+      c[f] = r;
+    }
+    return c;
+  }();
+  return costs;
+}
+
+// Codes of B < 8 bits to one byte each and back, 8 codes (B bytes) at a time: the generic
+// bitpack.h loop costs more than the coder itself. Little-endian hosts (x86-64).
+template <unsigned B>
+void unpack_fast(const uint8_t* src, size_t groups, uint8_t* out) {
+  for (size_t g = 0; g < groups; ++g) {
+    uint64_t v = 0;
+    std::memcpy(&v, src + g * B, B);
+    for (unsigned j = 0; j < 8; ++j) out[8 * g + j] = uint8_t((v >> (j * B)) & ((1u << B) - 1));
+  }
+}
+
+template <unsigned B>
+void pack_fast(const uint8_t* codes, size_t groups, uint8_t* dst) {
+  for (size_t g = 0; g < groups; ++g) {
+    uint64_t v = 0;
+    for (unsigned j = 0; j < 8; ++j) v |= uint64_t(codes[8 * g + j]) << (j * B);
+    std::memcpy(dst + g * B, &v, B);
+  }
+}
+
+// unpack_codes / pack_codes of n codes, whole groups of 8 by the fast loops.
+void unpack_symbols(const uint8_t* src, size_t n, unsigned bits, uint8_t* out) {
+  static void (*const fast[8])(const uint8_t*, size_t, uint8_t*) = {nullptr, unpack_fast<1>, unpack_fast<2>, unpack_fast<3>, unpack_fast<4>, unpack_fast<5>, unpack_fast<6>, unpack_fast<7>};
+  const size_t groups = n / 8;
+  fast[bits](src, groups, out);
+  unpack_codes(src + groups * bits, n - 8 * groups, bits, out + 8 * groups);
+}
+
+void pack_symbols(const uint8_t* codes, size_t n, unsigned bits, uint8_t* dst) {
+  static void (*const fast[8])(const uint8_t*, size_t, uint8_t*) = {nullptr, pack_fast<1>, pack_fast<2>, pack_fast<3>, pack_fast<4>, pack_fast<5>, pack_fast<6>, pack_fast<7>};
+  const size_t groups = n / 8;
+  fast[bits](codes, groups, dst);
+  pack_codes(codes + 8 * groups, n - 8 * groups, bits, dst + groups * bits);
+}
 
 }  // namespace
 
@@ -94,34 +146,30 @@ void rans_build_table(const uint16_t freq[256], RansTable& t) {
   }
 }
 
-void rans_encode_block(const uint16_t (*freq)[256], unsigned contexts, const uint8_t* symbols, size_t n, std::vector<uint8_t>& out) {
-  std::vector<EncSymbol> sym(contexts * 256);
-  for (unsigned c = 0; c < contexts; ++c) {
-    uint32_t cum = 0;
-    for (int s = 0; s < 256; ++s) {
-      const uint32_t f = freq[c][s];
-      sym[c * 256 + s] = {f, cum, f ? ((uint64_t(1) << 44) + f - 1) / f : 0};
-      cum += f;
-    }
+void rans_build_enc_table(const uint16_t freq[256], RansEncTable& t) {
+  uint32_t cum = 0;
+  for (int s = 0; s < 256; ++s) {
+    const uint32_t f = freq[s];
+    t.freqCum[s] = f | cum << 16;
+    t.inverse[s] = f ? ((uint64_t(1) << 44) + f - 1) / f : 0;
+    double r = f ? 1.0 / f : 0;
+    if (f && std::fma(r, double(f), -1.0) < 0) r = std::nextafter(r, 2.0);  // rounded up
+    t.reciprocal[s] = r;
+    cum += f;
   }
-  // Words are written backwards from the end of `words`; one spare word in front takes the
-  // unconditional store of a symbol that emits none.
-  std::vector<uint16_t> words(n + 1);
-  uint16_t* p = words.data() + words.size();
+}
+
+void rans_encode_block(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, std::vector<uint8_t>& out) {
+  // Words are written downwards from the end of `words`; the encoders need room for one word
+  // per symbol and 8 spare words below (the AVX2 encoder stores 8 words at a time).
+  std::unique_ptr<uint16_t[]> words(new uint16_t[n + 8]);  // not zeroed: every word read is written
   uint32_t x[kRansLanes];
-  std::fill(x, x + kRansLanes, kRansLow);
-  for (size_t i = n; i-- > 0;) {
-    uint32_t& xl = x[i % kRansLanes];
-    const EncSymbol& e = sym[(i % contexts) * 256 + symbols[i]];
-    const bool emit = xl >= e.freq << (32 - kRansScaleBits);
-    p[-1] = uint16_t(xl);
-    p -= emit;
-    xl = emit ? xl >> 16 : xl;
-    const uint32_t q = uint32_t(((unsigned __int128)xl * e.inverse) >> 44);
-    xl = (q << kRansScaleBits) + (xl - q * e.freq) + e.cum;
-  }
+  const size_t count = kernels().rans_encode_block(tables, contexts, symbols, n, x, words.get() + n + 8);
   for (unsigned l = 0; l < kRansLanes; ++l) put_u32(out, x[l]);
-  for (const uint16_t* w = p; w < words.data() + words.size(); ++w) put_u16(out, *w);
+  // The words as little-endian u16, as x86-64 holds them.
+  const size_t at = out.size();
+  out.resize(at + 2 * count);
+  std::memcpy(out.data() + at, words.get() + n + 8 - count, 2 * count);
 }
 
 std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, size_t blockSymbols) {
@@ -140,18 +188,33 @@ std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, 
     std::vector<uint8_t> padded(packed_bytes(count, bits), 0);
     std::memcpy(padded.data(), src, n);
     unpacked.resize(count);
-    unpack_codes(padded.data(), count, bits, unpacked.data());
+    unpack_symbols(padded.data(), count, bits, unpacked.data());
     symbols = unpacked.data();
   }
   uint64_t counts[kRansMaxContexts][256] = {};
   count_symbols(symbols, count, contexts, counts);
   uint16_t freq[kRansMaxContexts][256];
+  // What the frame will take, from the frequencies (within a fraction of a percent of the
+  // result): a piece it would not shrink by 1 % (mantissa planes) is not coded at all.
+  const std::vector<uint32_t>& cost = symbol_costs();
+  uint64_t bits16 = 0;  // 2^16 · bits
+  size_t tables = 0;
+  for (unsigned c = 0; c < contexts; ++c) {
+    rans_normalise(counts[c], 1u << bits, freq[c]);
+    for (int s = 0; s < 256; ++s)
+      if (freq[c][s]) bits16 += counts[c][s] * cost[freq[c][s]], tables += 2;
+    tables += 32;
+  }
+  const size_t estimate = 8 + tables + (bits16 >> 19) + (kRansStateBytes + 4) * ((count + blockSymbols - 1) / blockSymbols);
+  if (estimate * 100 > n * 99) return {};
+  out.reserve(estimate + estimate / 64 + 256);
   out.push_back(kRansCoded);
   out.push_back(uint8_t(bits));
   out.push_back(uint8_t(contexts));
   put_u32(out, uint32_t(blockSymbols));
+  std::vector<RansEncTable> enc(contexts);
   for (unsigned c = 0; c < contexts; ++c) {
-    rans_normalise(counts[c], 1u << bits, freq[c]);
+    rans_build_enc_table(freq[c], enc[c]);
     uint8_t bitmap[32] = {};
     for (int s = 0; s < 256; ++s)
       if (freq[c][s]) bitmap[s >> 3] |= uint8_t(1u << (s & 7));
@@ -165,20 +228,23 @@ std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, 
   for (size_t b = 0; b < blocks; ++b) {
     const size_t begin = b * blockSymbols, before = out.size();
     // blockSymbols is a multiple of 8 (of contexts): block b starts in context 0 again.
-    rans_encode_block(freq, contexts, symbols + begin, std::min(blockSymbols, count - begin), out);
+    rans_encode_block(enc.data(), contexts, symbols + begin, std::min(blockSymbols, count - begin), out);
     const uint32_t size = uint32_t(out.size() - before);
     for (int j = 0; j < 4; ++j) out[sizesAt + 4 * b + j] = uint8_t(size >> (8 * j));
   }
   return out;
 }
 
-void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_t* dst, size_t n) {
+RansFrame rans_parse(const uint8_t* frame, size_t size, size_t n) {
+  RansFrame f;
+  f.bytes = n;
   if (size < 3) throw RansError("rANS piece: " + std::to_string(size) + " bytes is too short for a frame");
   if (frame[0] != kRansVersion) throw RansError("rANS piece: unknown version " + std::to_string(frame[0]));
   if (frame[1] == kRansConstant) {
     if (size != 3) throw RansError("rANS piece: a constant frame is 3 bytes, not " + std::to_string(size));
-    std::memset(dst, frame[2], n);
-    return;
+    f.constant = true;
+    f.value = frame[2];
+    return f;
   }
   if (frame[1] != kRansCoded) throw RansError("rANS piece: unknown frame kind " + std::to_string(frame[1]));
   size_t at = 2;
@@ -186,15 +252,15 @@ void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_
     if (size - at < bytes) throw RansError(std::string("rANS piece: truncated in ") + what);
   };
   need(2 + 4, "the header");
-  const unsigned bits = frame[at], contexts = frame[at + 1];
+  f.bits = frame[at], f.contexts = frame[at + 1];
   at += 2;
-  if (bits < 1 || bits > 8) throw RansError("rANS piece: symbols of " + std::to_string(bits) + " bits (1 to 8)");
-  if (contexts != 1 && contexts != 2 && contexts != 4 && contexts != 8) throw RansError("rANS piece: " + std::to_string(contexts) + " contexts (1, 2, 4 or 8)");
-  const size_t blockSymbols = get_u32(frame + at);
+  if (f.bits < 1 || f.bits > 8) throw RansError("rANS piece: symbols of " + std::to_string(f.bits) + " bits (1 to 8)");
+  if (f.contexts != 1 && f.contexts != 2 && f.contexts != 4 && f.contexts != 8) throw RansError("rANS piece: " + std::to_string(f.contexts) + " contexts (1, 2, 4 or 8)");
+  f.blockSymbols = get_u32(frame + at);
   at += 4;
-  if (blockSymbols == 0 || blockSymbols % 8) throw RansError("rANS piece: block size " + std::to_string(blockSymbols) + " is not a positive multiple of 8");
-  std::vector<RansTable> tables(contexts);
-  for (unsigned c = 0; c < contexts; ++c) {
+  if (f.blockSymbols == 0 || f.blockSymbols % 8) throw RansError("rANS piece: block size " + std::to_string(f.blockSymbols) + " is not a positive multiple of 8");
+  f.tables.resize(f.contexts);
+  for (unsigned c = 0; c < f.contexts; ++c) {
     need(32, "the frequency tables");
     const uint8_t* bitmap = frame + at;
     at += 32;
@@ -202,7 +268,7 @@ void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_
     uint32_t sum = 0;
     for (unsigned s = 0; s < 256; ++s) {
       if (!(bitmap[s >> 3] >> (s & 7) & 1)) continue;
-      if (s >> bits) throw RansError("rANS piece: byte " + std::to_string(s) + " has a frequency, but symbols have " + std::to_string(bits) + " bits");
+      if (s >> f.bits) throw RansError("rANS piece: byte " + std::to_string(s) + " has a frequency, but symbols have " + std::to_string(f.bits) + " bits");
       need(2, "the frequency tables");
       freq[s] = uint16_t(frame[at] | frame[at + 1] << 8);
       at += 2;
@@ -210,34 +276,50 @@ void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_
       sum += freq[s];
     }
     if (sum != kRansScale) throw RansError("rANS piece: the frequencies sum to " + std::to_string(sum) + ", not " + std::to_string(kRansScale));
-    rans_build_table(freq, tables[c]);
+    rans_build_table(freq, f.tables[c]);
   }
-  const size_t count = rans_symbols(n, bits);
-  const size_t blocks = count ? (count - 1) / blockSymbols + 1 : 0;
+  f.symbols = rans_symbols(n, f.bits);
+  const size_t blocks = f.symbols ? (f.symbols - 1) / f.blockSymbols + 1 : 0;
   if (blocks > (size - at) / 4) throw RansError("rANS piece: truncated in the block sizes");
   const uint8_t* sizes = frame + at;
   at += 4 * blocks;
-  // Codes of fewer than 8 bits are decoded a block at a time into `symbols`, then packed.
-  std::vector<uint8_t> symbols(bits < 8 ? std::min(count, blockSymbols) : 0), packed;
   for (size_t b = 0; b < blocks; ++b) {
     const size_t bytes = get_u32(sizes + 4 * b);
     if (bytes < kRansStateBytes || (bytes - kRansStateBytes) % 2) throw RansError("rANS piece: block " + std::to_string(b) + " has an impossible size " + std::to_string(bytes));
     need(bytes, "a block");
-    const size_t begin = b * blockSymbols, m = std::min(blockSymbols, count - begin);
-    uint8_t* out = bits < 8 ? symbols.data() : dst + begin;
-    if (k.rans_decode_block(tables.data(), contexts, frame + at, bytes, out, m))
-      throw RansError("rANS piece: block " + std::to_string(b) + " does not decode (corrupted words or states)");
-    if (bits < 8) {
-      // blockSymbols is a multiple of 8: block b's codes start on a byte boundary.
-      const size_t first = begin * bits / 8, want = std::min(n - first, packed_bytes(m, bits));
-      packed.assign(packed_bytes(m, bits), 0);
-      pack_codes(symbols.data(), m, bits, packed.data());
-      if (packed.size() > want && packed.back() != 0) throw RansError("rANS piece: the last code has bits set past the piece's end");
-      std::memcpy(dst + first, packed.data(), want);
-    }
+    f.blocks.push_back({frame + at, bytes});
     at += bytes;
   }
   if (at != size) throw RansError("rANS piece: " + std::to_string(size - at) + " bytes after the last block");
+  return f;
+}
+
+void rans_decode_block_of(const KernelTable& k, const RansFrame& f, size_t b, uint8_t* dst) {
+  if (f.constant) {
+    std::memset(dst, f.value, f.bytes);
+    return;
+  }
+  const size_t begin = b * f.blockSymbols, m = std::min(f.blockSymbols, f.symbols - begin);
+  const unsigned bits = f.bits;
+  // Codes of fewer than 8 bits are decoded into `symbols`, then packed.
+  thread_local std::vector<uint8_t> symbols, packed;
+  if (bits < 8) symbols.resize(m);
+  uint8_t* out = bits < 8 ? symbols.data() : dst + begin;
+  if (k.rans_decode_block(f.tables.data(), f.contexts, f.blocks[b].first, f.blocks[b].second, out, m))
+    throw RansError("rANS piece: block " + std::to_string(b) + " does not decode (corrupted words or states)");
+  if (bits < 8) {
+    // blockSymbols is a multiple of 8: block b's codes start on a byte boundary.
+    const size_t first = begin * bits / 8, want = std::min(f.bytes - first, packed_bytes(m, bits));
+    packed.assign(packed_bytes(m, bits), 0);
+    pack_symbols(symbols.data(), m, bits, packed.data());
+    if (packed.size() > want && packed.back() != 0) throw RansError("rANS piece: the last code has bits set past the piece's end");
+    std::memcpy(dst + first, packed.data(), want);
+  }
+}
+
+void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_t* dst, size_t n) {
+  const RansFrame f = rans_parse(frame, size, n);
+  for (size_t b = 0; b < rans_block_count(f); ++b) rans_decode_block_of(k, f, b, dst);
 }
 
 }  // namespace tz

@@ -53,11 +53,25 @@ void rans_build_table(const uint16_t freq[256], RansTable& t);
 // alphabet gets 1. Integer arithmetic only, so the same everywhere.
 void rans_normalise(const uint64_t counts[256], unsigned alphabet, uint16_t freq[256]);
 
-// Encodes one block of n symbols, symbol i with context i mod contexts' frequencies: the
-// kRansStateBytes of final states, then the 16-bit words in the order the decoder reads them.
-void rans_encode_block(const uint16_t (*freq)[256], unsigned contexts, const uint8_t* symbols, size_t n, std::vector<uint8_t>& out);
+// The encoder's lookup for one context, per symbol: its frequency and cumulative frequency, and
+// the two exact ways the encoders divide a state x < 2^32 by the frequency (scalar: (x · inverse)
+// >> 44, exact because freq · x < 2^44; AVX2: floor(x · reciprocal) in double, exact because the
+// reciprocal is 1/freq rounded up and x / freq < 2^20).
+struct RansEncTable {
+  uint32_t freqCum[256];  // freq | cum << 16
+  uint64_t inverse[256];
+  double reciprocal[256];
+};
 
-// A whole frame for the piece's n bytes, blocks of blockSymbols symbols.
+void rans_build_enc_table(const uint16_t freq[256], RansEncTable& t);
+
+// Encodes one block of n symbols into its states and words (kernels.h row rans_encode_block),
+// then appends the block as the frame stores it: the kRansStateBytes of final states, then the
+// 16-bit words in the order the decoder reads them.
+void rans_encode_block(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, std::vector<uint8_t>& out);
+
+// A whole frame for the piece's n bytes, blocks of blockSymbols symbols; empty when the frame's
+// size, estimated from the frequencies, would not save 1 % (then the piece is stored raw).
 std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, size_t blockSymbols = kRansBlockSymbols);
 
 // A malformed frame; the message says what is wrong.
@@ -65,8 +79,29 @@ struct RansError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A frame read and checked up to its blocks (rans_parse), for a piece of n bytes: its blocks can
+// then be decoded independently, in parallel (rans_decode_block_of).
+struct RansFrame {
+  bool constant = false;
+  uint8_t value = 0;
+  unsigned bits = 8, contexts = 1;
+  size_t blockSymbols = 0, symbols = 0, bytes = 0;  // bytes: the piece's
+  std::vector<RansTable> tables;
+  std::vector<std::pair<const uint8_t*, size_t>> blocks;  // where each block lies in the frame
+};
+
+// Reads and checks a frame's header, tables and block sizes; throws RansError.
+RansFrame rans_parse(const uint8_t* frame, size_t size, size_t n);
+
 struct KernelTable;
-// Decodes a frame into exactly n bytes of dst with the table's block decoder; throws RansError.
+// Decodes block b of a parsed frame into its part of dst (the piece's n bytes) with the table's
+// block decoder (a constant frame: all of dst, as its one block); throws RansError.
+void rans_decode_block_of(const KernelTable& k, const RansFrame& f, size_t b, uint8_t* dst);
+
+// The blocks rans_decode_block_of takes for a parsed frame.
+inline size_t rans_block_count(const RansFrame& f) { return f.constant ? 1 : f.blocks.size(); }
+
+// Decodes a frame into exactly n bytes of dst, block after block; throws RansError.
 void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_t* dst, size_t n);
 
 }  // namespace tz

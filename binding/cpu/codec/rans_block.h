@@ -1,5 +1,6 @@
-// One block's decoding state, shared by the scalar decoder and the AVX2 decoder's tail, so that
-// both read words and judge the end of a block by the same code.
+// The scalar steps of the block coder, shared by the scalar rows and the AVX2 rows' tails: one
+// encoding step, and one block's decoding state (so that both decoders read words and judge the
+// end of a block by the same code).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -7,6 +8,20 @@
 #include "rans.h"
 
 namespace tz {
+
+// One encoding step of symbol i (scalar; also the AVX2 encoder's tail): words go downwards at p.
+inline void rans_encode_step(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t i, uint32_t* x, uint16_t*& p) {
+  uint32_t& xl = x[i % kRansLanes];
+  const RansEncTable& t = tables[i % contexts];
+  const uint8_t s = symbols[i];
+  const uint32_t freq = t.freqCum[s] & 0xffff, cum = t.freqCum[s] >> 16;
+  const bool emit = xl >= freq << (32 - kRansScaleBits);
+  p[-1] = uint16_t(xl);  // a spare word below takes the store of a symbol that emits none
+  p -= emit;
+  xl = emit ? xl >> 16 : xl;
+  const uint32_t q = uint32_t(((unsigned __int128)xl * t.inverse[s]) >> 44);
+  xl = (q << kRansScaleBits) + (xl - q * freq) + cum;
+}
 
 struct RansBlockReader {
   uint32_t x[kRansLanes];

@@ -16,6 +16,7 @@ struct SeedlmTables;
 struct KmeansCentroids;
 struct GemmArgs;
 struct RansTable;
+struct RansEncTable;
 
 struct KernelTable {
   const char* name;  // "avx2" or "scalar"
@@ -43,6 +44,9 @@ struct KernelTable {
   // rans.h: one block of n symbols (its states, then its words) -> dst, symbol i with
   // tables[i mod contexts]; 0 when it decoded exactly, 1 for a corrupted block.
   unsigned (*rans_decode_block)(const RansTable* tables, unsigned contexts, const uint8_t* block, size_t bytes, uint8_t* dst, size_t n);
+  // rans.h: one block of n symbols, symbol i with tables[i mod contexts] -> the 32 final states
+  // and the words, written downwards from wordsEnd (room for n + 8 below it); returns the words.
+  size_t (*rans_encode_block)(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, uint32_t* states, uint16_t* wordsEnd);
 };
 
 // Every row of KernelTable, by name, in member order: dispatch.cc fills the tables by these names
@@ -59,7 +63,8 @@ struct KernelTable {
   X(seedlm_search)        \
   X(kmeans_assign)        \
   X(gemm_panels)           \
-  X(rans_decode_block)
+  X(rans_decode_block)     \
+  X(rans_encode_block)
 
 #define TZ_COUNT_ROW(row) +1
 // The list names every member: a row added to the struct but not to the list fails here.
@@ -85,7 +90,8 @@ inline constexpr const char* kKernelRowNames[] = {TZ_KERNEL_ROWS(TZ_ROW_NAME)};
   void seedlm_search(const SeedlmTables& t, const float* w, size_t blocks, int eMin, unsigned keep, uint16_t* seeds, uint8_t* fields); \
   void kmeans_assign(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels); \
   void gemm_panels(const GemmArgs& a, size_t panelBegin, size_t panelEnd);                        \
-  unsigned rans_decode_block(const RansTable* tables, unsigned contexts, const uint8_t* block, size_t bytes, uint8_t* dst, size_t n);
+  unsigned rans_decode_block(const RansTable* tables, unsigned contexts, const uint8_t* block, size_t bytes, uint8_t* dst, size_t n); \
+  size_t rans_encode_block(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, uint32_t* states, uint16_t* wordsEnd);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS

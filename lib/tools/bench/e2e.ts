@@ -1,10 +1,13 @@
 // `tensorzip bench e2e`: a generated checkpoint shaped like a 1.5B-class model (Qwen2.5-1.5B's
 // dimensions, untied lm_head: about 1.78B parameters, 3.6 GB of bf16) through each method preset,
 // each compress in its own process: wall time, peak RSS, container bytes, ratio, bits/weight and
-// the mean relative error of the tensors stored with the method. SeedLM's exhaustive search would
-// take hours on a few CPU cores, so it runs on a subset and its row is extrapolated (lib/tools/runs.ts).
-import { fork } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+// the mean relative error of the tensors stored with the method, and the wall time of a
+// `tensorzip decompress` of the container (a process of its own, as a user runs it). SeedLM's
+// exhaustive search would take hours on a few CPU cores, so it runs on a subset and its row is
+// extrapolated (lib/tools/runs.ts). The peer, `zstd -1 -T<threads>` (when installed), compresses
+// and decompresses the same shard files in the same run.
+import { fork, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AbortError } from '../../core/errors';
@@ -48,7 +51,17 @@ export interface E2eQuality {
 export interface E2eRow extends RunSummary {
   /** Peak resident memory of the compress process (for an extrapolated row: the larger of the subset's and the reference's). */
   peakRssBytes: number;
+  /** Wall time of `tensorzip decompress` of the whole container (not for an extrapolated row). */
+  decompressSeconds?: number;
   quality?: E2eQuality;
+}
+
+/** A peer compressor run on the checkpoint's shard files in the same run. */
+export interface E2ePeer {
+  name: string;
+  seconds: number;
+  decompressSeconds: number;
+  ratio: number;
 }
 
 export interface E2eResult {
@@ -61,8 +74,42 @@ export interface E2eResult {
   threads: number;
   subset: string;
   rows: E2eRow[];
+  /** zstd on the same files, or why it did not run. */
+  peers: Array<E2ePeer | { name: string; skipped: string }>;
   /** With evalChunks: the original model's evaluation (its time is the forward-pass figure). */
   originalEval?: Pick<EvalResult, 'perplexity' | 'chunks' | 'ctx' | 'scored' | 'seconds'>;
+}
+
+const seconds = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
+
+/** `tensorzip decompress` of the container in a process of its own; its wall time. */
+function timeDecompress(container: string, output: string, threads: number): number {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'cli.js'), 'decompress', container, '-o', output, '--threads', String(threads)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`decompress ${container} failed: ${r.stderr.toString().trim()}`);
+  return seconds(t);
+}
+
+/** zstd -1 -T<threads> on each shard file, then zstd -d; the sums. */
+async function zstdPeer(modelDir: string, work: string, threads: number): Promise<E2ePeer | { name: string; skipped: string }> {
+  const name = `zstd -1 -T${threads}`;
+  if (spawnSync('zstd', ['--version']).status !== 0) return { name, skipped: 'zstd not installed' };
+  const shards = (await readdir(modelDir)).filter((f) => f.endsWith('.safetensors')).map((f) => path.join(modelDir, f));
+  let raw = 0, packed = 0, c = 0, d = 0;
+  for (const shard of shards) {
+    const z = path.join(work, 'peer.zst'), back = path.join(work, 'peer.out');
+    let t = process.hrtime.bigint();
+    if (spawnSync('zstd', ['-1', `-T${threads}`, '-q', '-f', shard, '-o', z]).status !== 0) return { name, skipped: `zstd failed on ${shard}` };
+    c += seconds(t);
+    t = process.hrtime.bigint();
+    spawnSync('zstd', ['-d', '-q', '-f', z, '-o', back]);
+    d += seconds(t);
+    raw += (await stat(shard)).size;
+    packed += (await stat(z)).size;
+    await rm(z, { force: true });
+    await rm(back, { force: true });
+  }
+  return { name, seconds: c, decompressSeconds: d, ratio: raw / packed };
 }
 
 function compressInChild(req: ChildRequest, signal?: AbortSignal): Promise<{ report: CompressReport; maxRssBytes: number }> {
@@ -111,6 +158,12 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
       const output = path.join(work, 'out.tzip');
       const r = await compressInChild({ input, output, options: { method: spec, threads } }, options.signal);
       log(`  ${r.report.seconds.toFixed(1)} s, ratio ${r.report.ratio.toFixed(3)}`);
+      let decompressSeconds: number | undefined;
+      if (input === model.dir) {
+        decompressSeconds = timeDecompress(output, path.join(work, 'decompressed'), threads);
+        await rm(path.join(work, 'decompressed'), { recursive: true, force: true });
+        log(`  decompress ${decompressSeconds.toFixed(1)} s`);
+      }
       let quality: E2eQuality | undefined;
       if (evalChunks && input === model.dir) {
         const e = await evaluate(output, tokens, { ...evalOptions, against: model.dir });
@@ -118,12 +171,15 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
         log(`  eval --against: ${e.seconds.toFixed(1)} s, mean KL ${e.kl!.mean.toExponential(3)}`);
       }
       await rm(output, { force: true });
-      return { ...r, quality };
+      return { ...r, quality, decompressSeconds };
     });
+    log('zstd on the same files');
+    const peers = [await zstdPeer(model.dir, work, threads)];
     // An extrapolated row's memory: the larger of its subset run and the reference run.
     const rows: E2eRow[] = runs.map(({ summary, runs: used }) => ({
       ...summary,
       peakRssBytes: Math.max(...used.map((u) => u.maxRssBytes)),
+      decompressSeconds: summary.extrapolated ? undefined : used[0].decompressSeconds,
       quality: summary.extrapolated ? undefined : used[0].quality,
     }));
     const info = backendInfo();
@@ -138,11 +194,12 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
       threads,
       subset: SUBSET.what,
       rows,
+      peers,
       originalEval,
     };
   } finally {
     if (!options.dir) await rm(work, { recursive: true, force: true });
-    else for (const made of ['model', 'subset.safetensors', 'out.tzip', 'out.tzip.resume', 'tokens.bin']) await rm(path.join(work, made), { recursive: true, force: true });
+    else for (const made of ['model', 'subset.safetensors', 'out.tzip', 'out.tzip.resume', 'tokens.bin', 'decompressed', 'peer.zst', 'peer.out']) await rm(path.join(work, made), { recursive: true, force: true });
   }
 }
 
@@ -152,6 +209,8 @@ export function formatE2e(r: E2eResult): string {
     return [
       x.spec + (x.extrapolated ? ' *' : ''),
       `${est}${x.seconds.toFixed(1)} s`,
+      `${est}${formatBytes(x.originalBytes / x.seconds)}/s`,
+      x.decompressSeconds === undefined ? '-' : `${x.decompressSeconds.toFixed(1)} s (${formatBytes(x.originalBytes / x.decompressSeconds)}/s)`,
       formatBytes(x.peakRssBytes),
       est + formatBytes(x.containerBytes),
       `${est}${x.ratio.toFixed(3)}x`,
@@ -166,10 +225,17 @@ export function formatE2e(r: E2eResult): string {
     `model: generated, ${r.parameters.toLocaleString('en-US')} parameters, bf16, ${formatBytes(r.modelBytes)} in 4 shards (${describeShape(r.shape)}, ` +
       `untied lm_head); generated in ${r.generateSeconds.toFixed(1)} s`,
     '',
-    table(['method', 'wall time', 'peak RSS', 'container', 'ratio', 'bits/w', 'bits/w (method)', 'mean rel. error', ...(r.originalEval ? ['mean KL', 'top-1'] : [])], body),
+    table(['method', 'compress', 'throughput', 'decompress', 'peak RSS', 'container', 'ratio', 'bits/w', 'bits/w (method)', 'mean rel. error', ...(r.originalEval ? ['mean KL', 'top-1'] : [])], body),
     '',
-    'Each method ran as one `compress` in its own process (wall time and peak RSS are that process\'s). bits/w: container bits over all',
+    'Each method ran as one `compress` in its own process (compress: the time it reports, from opening the model to the container written;',
+    'peak RSS: that process\'s), then one `tensorzip decompress` (its process\'s wall time, start included). bits/w: container bits over all',
     'weights; bits/w (method) and mean rel. error: the tensors stored with the method (embeddings and lm_head get rtn:8, 1-D tensors lossless).',
+    ...r.peers.map((p) =>
+      'skipped' in p
+        ? `peer ${p.name}: skipped (${p.skipped})`
+        : `peer ${p.name} on the same shard files: compress ${p.seconds.toFixed(1)} s (${formatBytes(r.modelBytes / p.seconds)}/s), ratio ${p.ratio.toFixed(3)}; ` +
+          `zstd -d ${p.decompressSeconds.toFixed(1)} s (${formatBytes(r.modelBytes / p.decompressSeconds)}/s); wall times of its processes, file writes included.`,
+    ),
   ];
   const o = r.originalEval;
   if (o)

@@ -93,7 +93,9 @@ async function ransRows(raw: Uint8Array, planes: Uint8Array[], { limits, peers }
     const e = await measure(`rans encode ${id}`, async () => (stored = await compressPieces([data], rans, 'tensor', 1, undefined, [model])));
     const d = await measure(`rans decode ${id}`, () => decompressPieces(stored, 1));
     const bound = orderZeroBytes(data, model);
+    const [xz] = await compressPieces([data], parseStage('lzma', 'auto'), 'tensor', 1);
     rows.push(
+      figureRow(`rans.${id}.lzma`, `LZMA auto on the same bytes: ratio`, data.length / xz.data.length, 'x', 'higher'),
       bandwidthRow(`rans.${id}.encode`, `rANS encode, ${label} (${(data.length / 1e6).toFixed(1)} MB), 1 thread`, data.length / e, limits, 1),
       bandwidthRow(`rans.${id}.decode`, `rANS decode, ${label}, 1 thread`, data.length / d, limits, 1),
       figureRow(`rans.${id}.bound`, `rANS size / order-0 bound, ${label} (ratio ${(data.length / stored[0].data.length).toFixed(3)})`, stored[0].data.length / bound, 'x', 'lower'),
