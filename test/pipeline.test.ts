@@ -153,12 +153,14 @@ describe('compress / decompress / verify', function () {
       onProgress: (x) => x.tensorIndex >= 3 && controller.abort(),
     });
     await assert.rejects(p, (e: Error) => e.name === 'AbortError' && /run again with --resume/.test(e.message));
-    // Only the progress sidecar stays: the tensors finished before the interruption.
-    assert.deepEqual((await readdir(dir)).filter((f) => f.includes('abort.tzip')), ['abort.tzip.resume']);
+    // Only the progress sidecar and its data stay: the tensors finished before the interruption.
+    assert.deepEqual((await readdir(dir)).filter((f) => f.includes('abort.tzip')).sort(), ['abort.tzip.resume', 'abort.tzip.resume.data']);
     const sidecar = await readFile(out('abort.tzip.resume'));
     assert.ok(sidecar.includes('"kind":"tensor"'), 'at least one finished tensor was kept');
-    // A torn last write is dropped on resume.
+    // A torn last write is dropped on resume, in the log and in the data.
     await writeFile(out('abort.tzip.resume'), sidecar.subarray(0, sidecar.length - 3));
+    const data = await readFile(out('abort.tzip.resume.data'));
+    await writeFile(out('abort.tzip.resume.data'), data.subarray(0, data.length - 5));
     const r = await compress(model, out('abort.tzip'), { ...opts, resume: true });
     assert.ok(r.tensors.length > 3);
     await compress(model, out('whole.tzip'), opts);
@@ -171,13 +173,16 @@ describe('compress / decompress / verify', function () {
     const p = compress(model, out('r.tzip'), { method: 'rtn:4', signal: controller.signal, onProgress: (x) => x.tensorIndex >= 3 && controller.abort() });
     await assert.rejects(p, { name: 'AbortError' });
     await assert.rejects(compress(model, out('r.tzip'), { method: 'rtn:6', resume: true }), /r\.tzip\.resume was written for a different input or different options/);
-    // Flip a byte inside the first stored piece: the resumed run must notice, not copy it.
+    // Flip a byte inside the first stored piece (the first data byte after the header's room):
+    // the resumed run must notice, not reuse it.
     const sidecar = await readFile(out('r.tzip.resume'));
-    const first = sidecar.indexOf(0x0a) + 1;
-    const dataAt = first + 4 + sidecar.readUInt32LE(first);
-    sidecar[dataAt] ^= 0xff;
-    await writeFile(out('r.tzip.resume'), sidecar);
+    const { reserve } = JSON.parse(sidecar.subarray(0, sidecar.indexOf(0x0a)).toString('utf8'));
+    const data = await readFile(out('r.tzip.resume.data'));
+    data[reserve] ^= 0xff;
+    await writeFile(out('r.tzip.resume.data'), data);
     await assert.rejects(compress(model, out('r.tzip'), { method: 'rtn:4', resume: true }), /a stored piece of .* is corrupt/);
+    await rm(out('r.tzip.resume.data'));
+    await assert.rejects(compress(model, out('r.tzip'), { method: 'rtn:4', resume: true }), /r\.tzip\.resume does not go with .*r\.tzip\.resume\.data; remove both, or run without --resume/);
     await writeFile(out('r.tzip.resume'), 'not a resume file\n');
     await assert.rejects(compress(model, out('r.tzip'), { method: 'rtn:4', resume: true }), /not a tensorzip resume file/);
     await rm(out('r.tzip.resume'));

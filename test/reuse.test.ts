@@ -15,14 +15,14 @@ import { smallModelDir } from './malformed';
 type Entry = { kind: 'piece' | 'tensor'; [k: string]: any };
 
 /** Rewrites a sidecar or part file (lib/pipeline/resume.ts layout) with `edit` applied to each entry's JSON;
- * the entries' data bytes stay. */
+ * the entries' data bytes stay (a sidecar's pieces are in its data file, not after their entries). */
 function editLog(log: Buffer, edit: (entry: Entry) => void): Buffer {
   const newline = log.indexOf(0x0a);
   const out: Buffer[] = [log.subarray(0, newline + 1)];
   for (let at = newline + 1; at < log.length; ) {
     const length = log.readUInt32LE(at);
     const entry: Entry = JSON.parse(log.subarray(at + 4, at + 4 + length).toString('utf8'));
-    const data = log.subarray(at + 4 + length, at + 4 + length + (entry.kind === 'piece' ? entry.bytes : 0));
+    const data = log.subarray(at + 4 + length, at + 4 + length + (entry.kind === 'piece' && entry.offset === undefined ? entry.bytes : 0));
     at += 4 + length + data.length;
     edit(entry);
     const json = Buffer.from(JSON.stringify(entry));
@@ -56,25 +56,28 @@ describe('reused tensors must fit the input', function () {
   let dir: string;
   let model: string;
   let sidecar: Buffer;
+  let sidecarData: Buffer;
   const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8' });
-  const leftovers = async (name: string) => (await readdir(dir)).filter((f) => f.includes(name) && !f.endsWith('.resume'));
+  const leftovers = async (name: string) => (await readdir(dir)).filter((f) => f.includes(name) && !f.endsWith('.resume') && !f.endsWith('.resume.data'));
 
-  /** The sidecar of a run interrupted while storing the carried files: every tensor is finished. */
-  async function interrupted(name: string, options: CompressOptions): Promise<Buffer> {
+  /** The sidecar of a run interrupted while storing the carried files (every tensor is finished),
+   * and its data file. */
+  async function interrupted(name: string, options: CompressOptions): Promise<{ log: Buffer; data: Buffer }> {
     const controller = new AbortController();
     await assert.rejects(compress(model, path.join(dir, name), { ...options, signal: controller.signal, onProgress: (p) => p.tensorName === '(other files)' && controller.abort() }));
-    return readFile(path.join(dir, `${name}.resume`));
+    return { log: await readFile(path.join(dir, `${name}.resume`)), data: await readFile(path.join(dir, `${name}.resume.data`)) };
   }
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'tz-reuse-'));
     model = await smallModelDir(path.join(dir, 'model'));
-    sidecar = await interrupted('first.tzip', { method: 'rtn:4' });
+    ({ log: sidecar, data: sidecarData } = await interrupted('first.tzip', { method: 'rtn:4' }));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('the unedited sidecar is reused, giving the container of an uninterrupted run', async () => {
     await writeFile(path.join(dir, 'ok.tzip.resume'), sidecar);
+    await writeFile(path.join(dir, 'ok.tzip.resume.data'), sidecarData);
     const r = run('compress', model, '-o', path.join(dir, 'ok.tzip'), '-m', 'rtn:4', '--resume');
     assert.equal(r.status, 0, r.stderr);
     await compress(model, path.join(dir, 'whole.tzip'), { method: 'rtn:4' });
@@ -87,6 +90,7 @@ describe('reused tensors must fit the input', function () {
       const edited = editLog(sidecar, c.edit);
       assert.ok(!edited.equals(sidecar), 'the edit changed the sidecar');
       await writeFile(`${out}.resume`, edited);
+      await writeFile(`${out}.resume.data`, sidecarData);
       const r = run('compress', model, '-o', out, '-m', 'rtn:4', '--resume');
       assert.equal(r.status, 1, `exit ${r.status}: ${r.stderr}`);
       assert.match(r.stderr.trim(), /^tensorzip: [^\n]*$/, 'a one-line error');
@@ -98,7 +102,8 @@ describe('reused tensors must fit the input', function () {
     // Valid records and pieces, but a.weight is rtn:8 there and rtn:4 here.
     const other = await interrupted('other.tzip', { method: 'rtn:4', policy: { 'a.weight': 'rtn:8' } });
     const out = path.join(dir, 'forged.tzip');
-    await writeFile(`${out}.resume`, Buffer.concat([sidecar.subarray(0, sidecar.indexOf(0x0a)), other.subarray(other.indexOf(0x0a))]));
+    await writeFile(`${out}.resume`, Buffer.concat([sidecar.subarray(0, sidecar.indexOf(0x0a)), other.log.subarray(other.log.indexOf(0x0a))]));
+    await writeFile(`${out}.resume.data`, other.data);
     const r = run('compress', model, '-o', out, '-m', 'rtn:4', '--resume');
     assert.equal(r.status, 1, `exit ${r.status}: ${r.stderr}`);
     assert.match(r.stderr, /forged\.tzip\.resume: tensor "a\.weight": the record says method rtn:8:g128, this run assigns rtn:4:g32; it cannot be reused \(remove it, or run without --resume\)/);

@@ -1,14 +1,17 @@
-// Writes a container. Pieces are not held in memory: each one is either appended to a temp spool
-// file or, when its bytes are already on disk (the resume sidecar every compress writes, a part
-// file, a queue result), only located there. finish() writes header + pieces to a temp container
-// that is renamed into place, checking every piece's CRC as it copies. So a compress needs about
-// twice the container's size on disk at its peak (sidecar + container), not three times, and
-// nothing ever appears under the final name unless the whole container was written.
-import { open, rm, stat, type FileHandle } from 'node:fs/promises';
+// Writes a container, each piece's bytes once. The container's data section is written as the
+// pieces come, into a data file that starts with room for the header (`reserve`, estimated from
+// the plan: lib/pipeline/plan.ts); finish() writes the header into that room (the JSON padded with
+// spaces, as safetensors allows) and renames the data file into place. A header larger than the
+// room (the estimate fell short) is written the slow way: a new file, the data copied after it.
+// The data file is the resume sidecar's data when compress keeps one (lib/pipeline/resume.ts): an
+// interrupted run's pieces stay in it. Pieces whose bytes lie elsewhere (a part file, a queue
+// result) are copied in, checked against their CRC. Nothing ever appears under the final name
+// unless the whole container was written.
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { readExactly } from '../io/safetensors';
 import { writeFailure } from '../io/output-path';
-import { SafetensorsWriter } from '../io/safetensors-writer';
+import { buildHeader, SafetensorsWriter } from '../io/safetensors-writer';
 import { tempPathFor } from '../io/temp-files';
 import type { StoredPiece } from './stage';
 import { FORMAT_NAME, type ContainerMeta, type PieceRecord } from './format';
@@ -23,8 +26,8 @@ export interface PieceLocation {
 export interface PieceSink {
   /** Stores one piece as U8 tensor `name` and returns its record. */
   addPiece(name: string, piece: StoredPiece): Promise<PieceRecord>;
-  /** Adds the piece of `record` whose bytes are at `at` (read when the container is written). */
-  addPieceAt(name: string, record: PieceRecord, at: PieceLocation): PieceRecord;
+  /** Adds the piece of `record` whose bytes are at `at`. */
+  addPieceAt(name: string, record: PieceRecord, at: PieceLocation): Promise<PieceRecord>;
 }
 
 /** The record of a stored piece. */
@@ -37,7 +40,7 @@ export const recordOnly: PieceSink = {
   async addPiece(_name, piece) {
     return pieceRecord(piece);
   },
-  addPieceAt(_name, record) {
+  async addPieceAt(_name, record) {
     return record;
   },
 };
@@ -72,79 +75,140 @@ export async function pieceIntact(record: PieceRecord, at: PieceLocation): Promi
 interface Entry {
   name: string;
   record: PieceRecord;
-  /** Absent: in the spool, at `offset`. */
-  path?: string;
-  offset: number;
+}
+
+export interface ContainerWriterOptions {
+  /** The data file (default: a temp file next to the target). */
+  dataPath?: string;
+  /** Bytes before the data section: the header's room (8-byte length included). */
+  reserve: number;
+  /** Continue a data file whose first `dataBytes` bytes of data hold the pieces an interrupted
+   * run finished (they are adopted, in order, by addPieceAt); the rest is cut off. */
+  resume?: { dataBytes: number };
 }
 
 export class ContainerWriter implements PieceSink {
   private readonly entries: Entry[] = [];
-  private spool?: FileHandle;
-  private spoolBytes = 0;
-  private readonly spoolPath: string;
+  private dataBytes = 0;
+  /** Data bytes an interrupted run left, not yet adopted. */
+  private resumable = 0;
 
-  private constructor(readonly target: string) {
-    this.spoolPath = tempPathFor(target) + '.data';
-  }
+  private constructor(
+    readonly target: string,
+    readonly dataPath: string,
+    private readonly reserve: number,
+    private readonly data: FileHandle,
+  ) {}
 
-  static async create(target: string): Promise<ContainerWriter> {
-    return new ContainerWriter(target);
-  }
-
-  /** Appends one stored piece to the spool as U8 tensor `name`; returns its record. */
-  async addPiece(name: string, piece: StoredPiece): Promise<PieceRecord> {
-    try {
-      this.spool ??= await open(this.spoolPath, 'wx+');
-      let done = 0;
-      while (done < piece.data.byteLength) {
-        const { bytesWritten } = await this.spool.write(piece.data, done, piece.data.byteLength - done, this.spoolBytes + done);
-        done += bytesWritten;
-      }
-    } catch (e) {
-      throw writeFailure(e, this.target);
+  static async create(target: string, options: ContainerWriterOptions): Promise<ContainerWriter> {
+    const dataPath = options.dataPath ?? tempPathFor(target) + '.data';
+    const data = await open(dataPath, options.resume ? 'r+' : options.dataPath ? 'w+' : 'wx+').catch((e) => {
+      throw writeFailure(e, target);
+    });
+    const w = new ContainerWriter(target, dataPath, options.reserve, data);
+    if (options.resume) {
+      w.resumable = options.resume.dataBytes;
+      await data.truncate(options.reserve + options.resume.dataBytes).catch((e) => {
+        throw writeFailure(e, target);
+      });
     }
-    const record = pieceRecord(piece);
-    this.entries.push({ name, record, offset: this.spoolBytes });
-    this.spoolBytes += piece.data.byteLength;
-    return record;
+    return w;
   }
 
-  addPieceAt(name: string, record: PieceRecord, at: PieceLocation): PieceRecord {
-    this.entries.push({ name, record, path: at.path, offset: at.offset });
+  /** Where the next piece's bytes go. */
+  get nextAt(): PieceLocation {
+    return { path: this.dataPath, offset: this.reserve + this.dataBytes };
+  }
+
+  /** Appends one stored piece as U8 tensor `name`; returns its record. */
+  async addPiece(name: string, piece: StoredPiece): Promise<PieceRecord> {
+    return (await this.addPieceWhere(name, piece)).record;
+  }
+
+  /** addPiece, and where its bytes now are. */
+  async addPieceWhere(name: string, piece: StoredPiece): Promise<{ record: PieceRecord; at: PieceLocation }> {
+    const at = this.nextAt;
+    await this.append(piece.data);
+    const record = pieceRecord(piece);
+    this.entries.push({ name, record });
+    return { record, at };
+  }
+
+  /** Adds a piece whose bytes are at `at`: adopted where an interrupted run left it in this data
+   * file, else copied in (checked against its CRC). */
+  async addPieceAt(name: string, record: PieceRecord, at: PieceLocation): Promise<PieceRecord> {
+    if (at.path === this.dataPath && at.offset === this.reserve + this.dataBytes && record.bytes <= this.resumable) {
+      this.resumable -= record.bytes;
+      this.dataBytes += record.bytes;
+    } else {
+      const file = await open(at.path, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(Math.min(COPY_BYTES, Math.max(1, record.bytes)));
+        const crc = await readPiece(file, at.path, at.offset, record.bytes, buf, (chunk) => this.append(chunk));
+        if (crc !== record.crc32) throw new Error(`${at.path} changed while the container was being written (piece ${name}); run again`);
+      } finally {
+        await file.close();
+      }
+    }
+    this.entries.push({ name, record });
     return record;
   }
 
   /** Writes the container and returns its size in bytes. */
   async finish(meta: ContainerMeta): Promise<number> {
+    if (this.resumable) throw new Error(`${this.dataPath}: ${this.resumable} bytes of an interrupted run were not reused`);
     const tensors = this.entries.map((e) => ({ name: e.name, dtype: 'U8' as const, shape: [e.record.bytes] }));
-    const files = new Map<string, FileHandle>();
+    const metadata = { format: FORMAT_NAME, tensorzip: JSON.stringify(meta) };
+    const { header } = buildHeader(tensors, metadata, this.reserve);
     try {
-      const out = await SafetensorsWriter.create(this.target, tensors, { format: FORMAT_NAME, tensorzip: JSON.stringify(meta) });
-      try {
-        const buf = Buffer.allocUnsafe(COPY_BYTES);
-        for (const e of this.entries) {
-          const from = e.path ?? this.spoolPath;
-          let file = e.path === undefined ? this.spool : files.get(e.path);
-          if (!file) files.set(from, (file = await open(from, 'r')));
-          const crc = await readPiece(file, from, e.offset, e.record.bytes, buf, (chunk) => out.write(chunk));
-          if (crc !== e.record.crc32) throw new Error(`${from} changed while the container was being written (piece ${e.name}); run again`);
+      if (header.length === this.reserve) {
+        await this.write(header, 0);
+        await this.data.sync();
+        await this.data.close();
+        await rename(this.dataPath, this.target);
+      } else {
+        // The header outgrew its room: a new file, the data copied after it.
+        const out = await SafetensorsWriter.create(this.target, tensors, metadata);
+        try {
+          const buf = Buffer.allocUnsafe(COPY_BYTES);
+          let at = this.reserve;
+          for (const e of this.entries) {
+            await readPiece(this.data, this.dataPath, at, e.record.bytes, buf, (chunk) => out.write(chunk)); // a write never spans two pieces
+            at += e.record.bytes;
+          }
+          await out.finish();
+        } catch (e) {
+          await out.abort();
+          throw e;
         }
-        await out.finish();
-      } catch (e) {
-        await out.abort();
-        throw e;
+        await this.abort();
       }
-    } finally {
-      await Promise.all([...files.values()].map((f) => f.close().catch(() => undefined)));
+    } catch (e) {
       await this.abort();
+      throw e;
     }
     return (await stat(this.target)).size;
   }
 
-  /** Removes the spool (also after a successful finish). */
-  async abort(): Promise<void> {
-    await this.spool?.close().catch(() => undefined);
-    this.spool = undefined;
-    await rm(this.spoolPath, { force: true });
+  /** Removes the data file, or with `keep` only closes it (an interrupted run's, to resume). */
+  async abort(keep = false): Promise<void> {
+    await this.data.close().catch(() => undefined);
+    if (!keep) await rm(this.dataPath, { force: true });
+  }
+
+  private async append(bytes: Uint8Array): Promise<void> {
+    await this.write(bytes, this.reserve + this.dataBytes);
+    this.dataBytes += bytes.byteLength;
+  }
+
+  private async write(bytes: Uint8Array, position: number): Promise<void> {
+    try {
+      for (let done = 0; done < bytes.byteLength; ) {
+        const { bytesWritten } = await this.data.write(bytes, done, bytes.byteLength - done, position + done);
+        done += bytesWritten;
+      }
+    } catch (e) {
+      throw writeFailure(e, this.target);
+    }
   }
 }

@@ -12,8 +12,10 @@ export interface TensorSpec {
   shape: number[];
 }
 
-/** The header bytes (length prefix included) for tensors laid out back to back in list order. */
-export function buildHeader(tensors: TensorSpec[], metadata?: Record<string, string>): { header: Buffer; sizes: number[] } {
+/** The header bytes (length prefix included) for tensors laid out back to back in list order;
+ * with `size`, the JSON padded with spaces to make the header exactly that long, when it fits
+ * (safetensors allows trailing whitespace; `size` a multiple of 8). */
+export function buildHeader(tensors: TensorSpec[], metadata?: Record<string, string>, size?: number): { header: Buffer; sizes: number[] } {
   const json: Record<string, unknown> = {};
   // Names come from files: `json[name] = ...` would make a tensor named "__proto__" the object's
   // prototype (and drop it from the header). defineProperty always makes an own entry.
@@ -34,6 +36,7 @@ export function buildHeader(tensors: TensorSpec[], metadata?: Record<string, str
   }
   let text = JSON.stringify(json);
   text += ' '.repeat((8 - (Buffer.byteLength(text) % 8)) % 8); // data starts 8-byte aligned
+  if (size !== undefined && 8 + Buffer.byteLength(text) <= size) text += ' '.repeat(size - 8 - Buffer.byteLength(text));
   const body = Buffer.from(text, 'utf8');
   const header = Buffer.alloc(8 + body.length);
   header.writeBigUInt64LE(BigInt(body.length), 0);

@@ -1,7 +1,8 @@
 // compress: model -> .tzip. A straight line: plan the run (lib/pipeline/plan.ts), encode every
 // tensor chunk by chunk through method -> entropy stage (encode.ts), store the shard headers and the
-// other files (files.ts), then write the container (lib/container/writer.ts). Memory is bounded
-// by a few chunks; pieces wait in the resume sidecar until the container is written.
+// other files (files.ts), then write the container's header (lib/container/writer.ts). Memory is
+// bounded by a few batches of chunks; each piece is written once, into the resume sidecar's data
+// file, which becomes the container.
 import * as path from 'node:path';
 import { backendInfo } from '../backend';
 import { FORMAT_VERSION, type ContainerMeta, type FileRecord, type ShardRecord } from '../container/format';
@@ -14,7 +15,7 @@ import type { JobContext } from '../jobs';
 import { version } from '../version';
 import { encodeTensors, progressTracker } from './encode';
 import { shardRecord, storeFile } from './files';
-import { checkRunOutput, openRun, selectionOf } from './plan';
+import { checkRunOutput, headerReserve, openRun, selectionOf } from './plan';
 import { ResumeLog, type FinishedTensor } from './resume';
 import { ReuseError } from './reuse';
 import { totals } from './totals';
@@ -43,10 +44,15 @@ export async function writeContainer(input: string, output: string, options: Com
     await checkRunOutput(output, source, plan, options, { parts: parts?.finished });
     const progress = progressTracker(source, options.onProgress);
     if (parts && parts.key !== key) throw new Error(`${input} or the options are not what the parts were made from (input files changed since, other options, or another tensorzip version)`);
-    const { log, finished } = parts
-      ? { log: undefined, finished: parts.finished }
-      : await ResumeLog.open(output, key, options.resume ?? false, options.force ?? false);
-    const writer = await ContainerWriter.create(output).catch(async (e) => {
+    const reserve = headerReserve(source, plan, options);
+    const { log, finished, dataBytes } = parts
+      ? { log: undefined, finished: parts.finished, dataBytes: undefined }
+      : await ResumeLog.open(output, key, reserve, options.resume ?? false, options.force ?? false);
+    const writer = await ContainerWriter.create(output, {
+      reserve,
+      dataPath: log && ResumeLog.dataPathFor(output),
+      resume: dataBytes === undefined ? undefined : { dataBytes },
+    }).catch(async (e) => {
       await log?.close(false); // nothing new was finished: the sidecar stays only if it held tensors
       throw e;
     });
@@ -91,9 +97,11 @@ export async function writeContainer(input: string, output: string, options: Com
         device: device.describe(info.cpu, ctx.threads),
       };
     } catch (e) {
-      await writer.abort();
+      // The sidecar and its data stay when they hold finished tensors.
+      const keep = log ? await log.close(false) : false;
+      await writer.abort(keep);
       // A sidecar that cannot be reused says so itself (remove it); any other failure can resume.
-      if (log && (await log.close(false)) && e instanceof Error && !(e instanceof ReuseError)) e.message += ` (finished tensors are kept in ${log.path}: run again with --resume to continue)`;
+      if (keep && e instanceof Error && !(e instanceof ReuseError)) e.message += ` (finished tensors are kept in ${log!.path}: run again with --resume to continue)`;
       throw e;
     }
   } finally {

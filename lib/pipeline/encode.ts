@@ -2,7 +2,7 @@
 // represent, per-tensor scales), then chunk by chunk through the method and the entropy stage into
 // a piece sink (the container writer, or a part file's log), with the error measured on the
 // decoded values.
-import type { PieceSink } from '../container/writer';
+import { ContainerWriter, type PieceSink } from '../container/writer';
 import type { PieceRecord, TensorRecord } from '../container/format';
 import { pieceName, tensorPieceName } from '../container/format';
 import { compressPieces, type StageSetting, type StoredPiece } from '../container/stage';
@@ -72,9 +72,15 @@ export async function encodeTensors(
     reports.push(f.report);
     progress.tensor(i, entry.name, entry.byteLength, entry.byteLength);
   }
-  // New pieces go to the log when there is one (the container copies them from there), else to the writer.
+  // New pieces go to the container, noted in the resume sidecar when there is one; a part file's
+  // log holds them itself.
   const store = async (tensor: number, name: string, piece: StoredPiece) => {
     if (!log) return writer.addPiece(name, piece);
+    if (writer instanceof ContainerWriter) {
+      const { record, at } = await writer.addPieceWhere(name, piece);
+      await log.addPieceRecord(tensor, name, record, at.offset);
+      return record;
+    }
     const { record, at } = await log.addPiece(tensor, name, piece);
     return writer.addPieceAt(name, record, at);
   };

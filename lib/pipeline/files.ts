@@ -11,7 +11,7 @@ import type { ModelSource } from '../io/model-source';
 import type { JobContext } from '../jobs';
 
 /** Stored pieces of carried files are cut at this size. */
-const FILE_CHUNK = 1 << 23;
+export const FILE_CHUNK = 1 << 23;
 
 /** A shard's record; for a standard layout (tensors tiling the data section) its header too. */
 export async function shardRecord(source: ModelSource, s: ModelSource['shards'][number], stage: StageSetting, ctx: JobContext, writer: ContainerWriter): Promise<ShardRecord> {

@@ -1,12 +1,16 @@
 // The progress sidecar of compress, `<output>.resume`: every stored piece and every finished
 // tensor's record are appended as they are produced, so that `compress --resume` after an
-// interruption reuses the tensors already finished instead of encoding them again. It is removed
-// once the container is written, and kept after a failure or an interruption that finished at
-// least one tensor.
+// interruption reuses the tensors already finished instead of encoding them again. The pieces'
+// bytes are in the container's data file, `<output>.resume.data` (lib/container/writer.ts), which
+// becomes the container. Both are removed once the container is written, and kept after a
+// failure or an interruption that finished at least one tensor.
 //
-// Layout: one JSON header line { format, version, key }, then entries, each a 4-byte little-endian
-// length, that many bytes of JSON, then the entry's data bytes (`bytes` in the JSON):
-//   { kind: 'piece', tensor, name, codec, rawBytes, bytes, crc32 } + the stored piece
+// Layout: one JSON header line { format, version, key } (and for a sidecar { reserve }: the room
+// before the data in its data file, `<sidecar>.data`), then entries, each a 4-byte little-endian
+// length, then that many bytes of JSON, then the entry's data bytes, if any:
+//   { kind: 'piece', tensor, name, codec, rawBytes, bytes, crc32 } + the stored piece, or
+//   { kind: 'piece', tensor, name, codec, rawBytes, bytes, crc32, offset } (a sidecar's: its
+//     bytes are at `offset` in the data file)
 //   { kind: 'tensor', tensor, record, report } (after the tensor's last piece)
 // Tensors finish in order, so the finished ones are a prefix; anything after the last 'tensor'
 // entry (a tensor cut short, a torn write) is dropped on resume. A finished tensor is reused only
@@ -24,7 +28,7 @@ import { readExactly } from '../io/safetensors';
 import type { StoredPiece } from '../container/stage';
 
 const FORMAT = 'tensorzip-resume';
-const VERSION = 1;
+const VERSION = 2;
 
 export interface FinishedTensor {
   /** Index of the tensor in the model's tensor list. */
@@ -40,7 +44,7 @@ export interface FinishedTensor {
 }
 
 type Entry =
-  | { kind: 'piece'; tensor: number; name: string; codec: StoredPiece['codec']; rawBytes: number; bytes: number; crc32: number }
+  | { kind: 'piece'; tensor: number; name: string; codec: StoredPiece['codec']; rawBytes: number; bytes: number; crc32: number; offset?: number }
   | { kind: 'tensor'; tensor: number; record: TensorRecord; report: TensorReport };
 
 export class ResumeLog {
@@ -57,31 +61,41 @@ export class ResumeLog {
     return `${output}.resume`;
   }
 
+  /** The sidecar's data file: the container's data section as far as it was written. */
+  static dataPathFor(output: string): string {
+    return dataPathOf(ResumeLog.pathFor(output));
+  }
+
   /**
-   * Opens the sidecar for a run whose input and options are summed up by `key`. With `resume`, an
-   * existing sidecar for the same key gives back its finished tensors and is appended to; one for
-   * another key is an error. Without `resume`, an existing sidecar (an interrupted run's work) is
-   * replaced only with `force`.
+   * Opens the sidecar for a run whose input and options are summed up by `key`, its data file with
+   * `reserve` bytes before the data. With `resume`, an existing sidecar for the same key gives back
+   * its finished tensors (their pieces at the start of the data, `dataBytes` of it) and is appended
+   * to; one for another key is an error. Without `resume`, an existing sidecar (an interrupted
+   * run's work) is replaced only with `force`.
    */
-  static async open(output: string, key: string, resume: boolean, force = false): Promise<{ log: ResumeLog; finished: FinishedTensor[] }> {
+  static async open(output: string, key: string, reserve: number, resume: boolean, force = false): Promise<{ log: ResumeLog; finished: FinishedTensor[]; dataBytes?: number }> {
     const p = ResumeLog.pathFor(output);
+    const data = ResumeLog.dataPathFor(output);
     const exists = await stat(p).then(() => true, () => false);
-    if (exists && !resume && !force)
-      throw new Error(`${p} holds the work of an interrupted run: add --resume to continue it, or -f/--force to start over`);
+    const dataExists = await stat(data).then(() => true, () => false);
+    if ((exists || dataExists) && !resume && !force)
+      throw new Error(`${exists ? p : data} holds the work of an interrupted run: add --resume to continue it, or -f/--force to start over`);
     if (resume && exists) {
       const file = await open(p, 'r+');
       try {
-        const { header, end, finished } = await readLog(file, p);
+        const { header, end, finished, dataEnd } = await readLog(file, p);
         if (header.format !== FORMAT) throw new Error(`${p}: not a tensorzip resume file (remove it, or run without --resume)`);
         if (header.key !== key) throw new Error(`${p} was written for a different input or different options; remove it, or run without --resume`);
+        if (header.reserve !== reserve || !dataExists)
+          throw new Error(`${p} does not go with ${data}; remove both, or run without --resume`);
         await file.truncate(end);
-        return { log: new ResumeLog(p, p, file, end, finished.length > 0), finished };
+        return { log: new ResumeLog(p, p, file, end, finished.length > 0), finished, dataBytes: dataEnd - reserve };
       } catch (e) {
         await file.close();
         throw e;
       }
     }
-    return { log: await ResumeLog.create(p, { format: FORMAT, key }), finished: [] };
+    return { log: await ResumeLog.create(p, { format: FORMAT, key, reserve }), finished: [] };
   }
 
   /** A new log at `p` whose header line holds `header` (format, key, ...) and the version. */
@@ -98,6 +112,11 @@ export class ResumeLog {
   async commit(target: string): Promise<void> {
     await this.file.close();
     await rename(this.path, target);
+  }
+
+  /** Records a piece whose bytes were stored at `offset` of the data file. */
+  async addPieceRecord(tensor: number, name: string, record: PieceRecord, offset: number): Promise<void> {
+    await this.append({ kind: 'piece', tensor, name, ...record, offset });
   }
 
   /** Appends a stored piece; returns its record and where its bytes now are. */
@@ -145,6 +164,8 @@ export class ResumeLog {
   }
 }
 
+const dataPathOf = (sidecar: string) => `${sidecar}.data`;
+
 /** A log's header line (and its length): throws unless it is a tensorzip log of this version. */
 export async function readLogHeader(file: FileHandle, p: string, what: string): Promise<{ header: LogHeader; length: number }> {
   const { size } = await file.stat();
@@ -169,14 +190,20 @@ export interface LogHeader {
   [field: string]: unknown;
 }
 
-/** A log's header line, where its last complete tensor entry ends, and its finished tensors, which
- * must be the tensors of `order` in that order (default 0, 1, 2, ...: a prefix of the model).
- * Pieces are not read: each is located in `p` (a container writer copies it from there). */
+/** A log's header line, where its last complete tensor entry ends, its finished tensors, which
+ * must be the tensors of `order` in that order (default 0, 1, 2, ...: a prefix of the model), and
+ * for a sidecar where their last piece ends in the data file. Pieces are not read: each is located
+ * in `p` or the data file (a container writer copies or adopts it from there). */
 export async function readLog(
   file: FileHandle, p: string, order?: number[], what = 'resume file (remove it, or run without --resume)',
-): Promise<{ header: LogHeader; end: number; finished: FinishedTensor[] }> {
+): Promise<{ header: LogHeader; end: number; finished: FinishedTensor[]; dataEnd: number }> {
   const { size } = await file.stat();
   const { header, length: newline } = await readLogHeader(file, p, what);
+  // A sidecar's pieces are in its data file, which must hold all of each.
+  const dataPath = typeof header.reserve === 'number' ? dataPathOf(p) : undefined;
+  const dataSize = dataPath ? await stat(dataPath).then((s) => s.size, () => 0) : 0;
+  let dataEnd = typeof header.reserve === 'number' ? header.reserve : 0;
+  let pendingEnd = dataEnd;
 
   const remedy = header.format === FORMAT ? 'remove it, or run without --resume' : header.shard ? 'make this part again with compress --shard' : 'remove it and run again';
   const finished: FinishedTensor[] = [];
@@ -198,18 +225,27 @@ export async function readLog(
     }
     const dataAt = at + 4 + length;
     if (entry.kind === 'piece') {
-      if (dataAt + entry.bytes > size) break;
       const e = entry;
-      pending.push({ name: e.name, record: { codec: e.codec, bytes: e.bytes, rawBytes: e.rawBytes, crc32: e.crc32 }, at: { path: p, offset: dataAt } });
-      at = dataAt + e.bytes;
+      const record = { codec: e.codec, bytes: e.bytes, rawBytes: e.rawBytes, crc32: e.crc32 };
+      if (dataPath && typeof e.offset === 'number') {
+        if (e.offset + e.bytes > dataSize) break; // its bytes were not all written
+        pending.push({ name: e.name, record, at: { path: dataPath, offset: e.offset } });
+        pendingEnd = e.offset + e.bytes;
+        at = dataAt;
+      } else {
+        if (dataAt + e.bytes > size) break;
+        pending.push({ name: e.name, record, at: { path: p, offset: dataAt } });
+        at = dataAt + e.bytes;
+      }
     } else if (entry.kind === 'tensor' && entry.tensor === (order ? order[finished.length] : finished.length)) {
       finished.push({ tensor: entry.tensor, from: p, remedy, record: entry.record, report: entry.report, pieces: pending });
       pending = [];
       at = dataAt;
       end = at;
+      dataEnd = pendingEnd;
     } else {
       break;
     }
   }
-  return { header, end, finished };
+  return { header, end, finished, dataEnd };
 }

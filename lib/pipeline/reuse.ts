@@ -53,7 +53,8 @@ export async function copyFinished(
   if (f.pieces.map((p) => p.name).join('\n') !== names.join('\n')) fail(`its pieces are not the ${names.length} pieces its record names`);
   // Read now, not only when the container is written: a damaged file fails before any work.
   for (const p of f.pieces) if (!(await pieceIntact(p.record, p.at))) fail(`a stored piece of it (${p.name}) is corrupt`);
-  const copied: PieceRecord[] = f.pieces.map((p) => writer.addPieceAt(p.name, p.record, p.at));
+  const copied: PieceRecord[] = [];
+  for (const p of f.pieces) copied.push(await writer.addPieceAt(p.name, p.record, p.at));
   if (JSON.stringify(copied) !== JSON.stringify([...(record.tensorPieces ?? []), ...record.pieces.flat()])) fail('its pieces do not match their records');
   return record;
 }

@@ -199,7 +199,7 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
     };
   } finally {
     if (!options.dir) await rm(work, { recursive: true, force: true });
-    else for (const made of ['model', 'subset.safetensors', 'out.tzip', 'out.tzip.resume', 'tokens.bin', 'decompressed', 'peer.zst', 'peer.out']) await rm(path.join(work, made), { recursive: true, force: true });
+    else for (const made of ['model', 'subset.safetensors', 'out.tzip', 'out.tzip.resume', 'out.tzip.resume.data', 'tokens.bin', 'decompressed', 'peer.zst', 'peer.out']) await rm(path.join(work, made), { recursive: true, force: true });
   }
 }
 
