@@ -172,9 +172,12 @@ export interface NativeBinding {
     args: { out: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  /** A tensor's statistics; with a reconstruction, the error statistics of it. */
+  /** A tensor's statistics; with a reconstruction, the error statistics of it. Elements are f32,
+   * or 16-bit patterns of the dtype given (read as f32 exactly: the same result). */
   tensorStats(weights: Float32Array): WeightStats;
+  tensorStats(weights: Uint16Array, reconstructed: undefined, dtype: 'BF16' | 'F16'): WeightStats;
   tensorStats(original: Float32Array, reconstructed: Float32Array): ErrorSums;
+  tensorStats(original: Uint16Array, reconstructed: Uint16Array, dtype: 'BF16' | 'F16'): ErrorSums;
   /** ternary, :opt with rounds; with importance (group scales only) each refined scale is chosen by the importance-weighted error. */
   ternaryEncode(
     args: TernaryArrays & { weights: TernaryWeights; rounds?: number; importance?: Float32Array; threads?: number } & DeviceOptions,

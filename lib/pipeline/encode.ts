@@ -8,14 +8,12 @@ import { pieceName, tensorPieceName } from '../container/format';
 import { compressPieces, type StageSetting, type StoredPiece } from '../container/stage';
 import { DTYPE_SIZES } from '../io/dtypes';
 import type { ModelSource, SourceTensor } from '../io/model-source';
-import { toF32 } from '../methods/f32';
 import type { Importance } from '../methods/importance';
 import { chunkElements, type TensorFacts } from '../methods/method';
 import { type JobContext } from '../jobs';
 import { parseSpec, type MethodChoice } from '../methods/registry';
 import type { ErrorSums } from '../native';
-import { native } from '../native';
-import { addSums, emptySums, metricsFromSums, metricsRecord } from './metrics';
+import { addSums, chunkErrorSums, chunkStats, emptySums, metricsFromSums, metricsRecord } from './metrics';
 import type { Plan } from './plan';
 import type { Assignment } from './policy';
 import type { FinishedTensor, ResumeLog } from './resume';
@@ -153,7 +151,7 @@ export async function encodeTensors(
         const chunkStart = ci * state.chunk * size;
         const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
         const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
-        if (enc.decoded) addSums(state.sums, native.tensorStats(toF32(t.entry.dtype, raw), toF32(t.entry.dtype, enc.decoded)));
+        if (enc.decoded) addSums(state.sums, chunkErrorSums(t.entry.dtype, raw, enc.decoded));
         units.push({ tensor: ti, chunk: ci, streams: enc.streams });
         bytes += raw.byteLength;
         ci++;
@@ -280,7 +278,7 @@ async function weightStats(file: ModelSource['shards'][number]['file'], entry: S
   const total = { nonFinite: 0, absSum: 0, absMax: 0 };
   for (let e = 0; e < entry.numel; e += chunk) {
     const n = Math.min(chunk, entry.numel - e);
-    const s = native.tensorStats(toF32(entry.dtype, await file.read(entry, e * size, n * size)));
+    const s = chunkStats(entry.dtype, await file.read(entry, e * size, n * size));
     total.nonFinite += s.nonFinite;
     total.absSum += s.absSum;
     total.absMax = Math.max(total.absMax, s.absMax);

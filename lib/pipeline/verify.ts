@@ -10,10 +10,8 @@ import { openModelSource, type ModelSource, type SourceTensor } from '../io/mode
 import { readExactly } from '../io/safetensors';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
-import { toF32 } from '../methods/f32';
 import type { JobContext } from '../jobs';
-import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
-import { native } from '../native';
+import { addSums, chunkErrorSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
 import { defaultThreads } from '../core/threads';
 import type { Totals } from './totals';
 
@@ -103,7 +101,7 @@ async function verifyTensor(reader: ContainerReader, t: TensorRecord, source: Mo
   for await (const chunk of reader.decodeTensor(t, ctx)) {
     if (comparable) {
       const want = await source.shards[orig.shard].file.read(orig.entry, offset, chunk.byteLength);
-      if (lossy) addSums(sums, native.tensorStats(toF32(t.dtype, want), toF32(t.dtype, chunk)));
+      if (lossy) addSums(sums, chunkErrorSums(t.dtype, want, chunk));
       else if (mismatch < 0 && !Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).equals(want)) mismatch = offset + firstDiff(chunk, want);
     }
     offset += chunk.byteLength;

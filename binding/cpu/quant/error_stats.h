@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../runtime/float_bits.h"
+
 namespace tz {
 
 struct ErrorSums {
@@ -14,8 +16,10 @@ struct ErrorSums {
   double maxAbs = 0;  // max |a - b|
 };
 
-// Adds the statistics of original a against reconstruction b (n elements) to s.
+// Adds the statistics of original a against reconstruction b (n elements) to s; the typed form
+// reads F32, BF16 or F16 elements (each exactly an f32), with the same result.
 void add_error_sums(const float* a, const float* b, size_t n, ErrorSums& s);
+void add_error_sums(const void* a, const void* b, FloatType type, size_t n, ErrorSums& s);
 
 struct WeightStats {
   uint64_t nonFinite = 0;  // NaN or infinite values
@@ -24,5 +28,6 @@ struct WeightStats {
 };
 
 WeightStats weight_stats(const float* w, size_t n);
+WeightStats weight_stats(const void* w, FloatType type, size_t n);
 
 }  // namespace tz
