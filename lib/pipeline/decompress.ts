@@ -108,13 +108,21 @@ async function replaceDirectory(temp: string, output: string, exists: boolean): 
 async function writeShard(reader: ContainerReader, shard: ShardRecord, target: string, ctx: JobContext, onTensor: () => void): Promise<void> {
   const { header, tensors, specs, sizes } = await shardOutput(reader, shard, ctx);
   const writer = await SafetensorsWriter.createWithHeader(target, header, specs, sizes);
+  // A chunk is written while the next one is read and decoded (writes stay in order).
+  let writing: Promise<void> = Promise.resolve();
   try {
     for (const t of tensors) {
-      for await (const chunk of reader.decodeTensor(t, ctx)) await writer.write(chunk);
+      for await (const chunk of reader.decodeTensor(t, ctx)) {
+        await writing;
+        writing = writer.write(chunk);
+        writing.catch(() => undefined); // awaited before the next write or below
+      }
       onTensor();
     }
+    await writing;
     await writer.finish();
   } catch (e) {
+    await writing.catch(() => undefined);
     await writer.abort();
     throw e;
   }
