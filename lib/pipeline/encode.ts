@@ -20,8 +20,10 @@ import type { FinishedTensor, ResumeLog } from './resume';
 import { copyFinished } from './reuse';
 import type { CompressProgress, TensorReport } from './types';
 
-/** Raw bytes (in the stored dtype) one batch of chunks may hold per thread. */
-const BATCH_BYTES_PER_THREAD = 16 << 20;
+/** Raw bytes (in the stored dtype) one batch of chunks may hold per thread. Three batches are in
+ * flight (read, coded, written): on the 1.78B-class e2e, 16 MiB gave 415 MB peak RSS for rtn:8,
+ * 4 MiB 293 MB, in about the same time (docs/BENCHMARKS.md). */
+const BATCH_BYTES_PER_THREAD = 4 << 20;
 
 interface TensorState {
   choice: MethodChoice;
