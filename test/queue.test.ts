@@ -133,12 +133,14 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     assert.ok(kept >= 1);
     assert.ok(!existsSync(out('r.tzip')));
 
+    // The second worker may take a job the killed coordinator left in the queue before the new
+    // coordinator starts: its result is then reused too.
     const second = await worker();
     const report = await compressQueued(model, out('r.tzip'), { method: 'rtn:4', queue: url, workDir, threads: 1 });
     assert.ok((await readFile(out('r.tzip'))).equals(single));
-    assert.equal(report.queue.reused, kept);
+    assert.ok(report.queue.reused >= kept, `${report.queue.reused} reused, ${kept} kept`);
     assert.ok(report.queue.jobs > 0, 'every tensor was finished before the restart: nothing was resumed');
-    assert.equal(report.queue.jobs, report.tensors.length - kept);
+    assert.equal(report.queue.jobs, report.tensors.length - report.queue.reused);
     const encoded = doneLines([first, second]);
     assert.equal(encoded.length, report.tensors.length, 'a tensor was encoded twice');
     assert.equal(new Set(encoded).size, report.tensors.length);

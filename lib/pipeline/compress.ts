@@ -101,7 +101,7 @@ export async function writeContainer(input: string, output: string, options: Com
       const keep = log ? await log.close(false) : false;
       await writer.abort(keep);
       // A sidecar that cannot be reused says so itself (remove it); any other failure can resume.
-      if (keep && e instanceof Error && !(e instanceof ReuseError)) e.message += ` (finished tensors are kept in ${log!.path}: run again with --resume to continue)`;
+      if (keep && e instanceof Error && !(e instanceof ReuseError)) e.message += ` (finished tensors are kept in ${log!.path} and ${writer.dataPath}: run again with --resume to continue)`;
       throw e;
     }
   } finally {
