@@ -207,11 +207,12 @@ describe('outputs: never destroyed or overwritten unasked', function () {
   it('a SIGKILLed decompress leaves a temp directory that the next decompress removes', async function () {
     const target = out('killed');
     const child = spawn(process.execPath, [cliPath, 'decompress', container, '-o', target, '--threads', '1'], { cwd: root, stdio: 'ignore' });
-    // Kill it once its temp directory exists.
+    // Kill it once its temp directory exists (a directory: the output check's probe file has a
+    // temp name too, and is gone at once).
     const deadline = Date.now() + 30000;
     let temp: string | undefined;
     while (!temp && Date.now() < deadline) {
-      temp = (await readdir(dir)).find((f) => f.startsWith('.killed.tmp-'));
+      temp = (await readdir(dir, { withFileTypes: true })).find((e) => e.isDirectory() && e.name.startsWith('.killed.tmp-'))?.name;
       if (!temp) await new Promise((r) => setTimeout(r, 5));
     }
     child.kill('SIGKILL');

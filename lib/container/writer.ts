@@ -160,32 +160,34 @@ export class ContainerWriter implements PieceSink {
     const tensors = this.entries.map((e) => ({ name: e.name, dtype: 'U8' as const, shape: [e.record.bytes] }));
     const metadata = { format: FORMAT_NAME, tensorzip: JSON.stringify(meta) };
     const { header } = buildHeader(tensors, metadata, this.reserve);
-    try {
-      if (header.length === this.reserve) {
-        await this.write(header, 0);
+    // On failure the data file stays for the caller's abort(), which keeps it when it holds an
+    // interrupted run's finished tensors.
+    if (header.length === this.reserve) {
+      await this.write(header, 0);
+      try {
         await this.data.sync();
         await this.data.close();
         await rename(this.dataPath, this.target);
-      } else {
-        // The header outgrew its room: a new file, the data copied after it.
-        const out = await SafetensorsWriter.create(this.target, tensors, metadata);
-        try {
-          const buf = Buffer.allocUnsafe(COPY_BYTES);
-          let at = this.reserve;
-          for (const e of this.entries) {
-            await readPiece(this.data, this.dataPath, at, e.record.bytes, buf, (chunk) => out.write(chunk)); // a write never spans two pieces
-            at += e.record.bytes;
-          }
-          await out.finish();
-        } catch (e) {
-          await out.abort();
-          throw e;
-        }
-        await this.abort();
+      } catch (e) {
+        throw writeFailure(e, this.target);
       }
-    } catch (e) {
+    } else {
+      // The header outgrew its room: a new file, the data copied after it.
+      const out = await SafetensorsWriter.create(this.target, tensors, metadata);
+      try {
+        const buf = Buffer.allocUnsafe(COPY_BYTES);
+        let at = this.reserve;
+        for (const e of this.entries) {
+          const crc = await readPiece(this.data, this.dataPath, at, e.record.bytes, buf, (chunk) => out.write(chunk)); // a write never spans two pieces
+          if (crc !== e.record.crc32) throw new Error(`${this.dataPath} changed while the container was being written (piece ${e.name}); run again`);
+          at += e.record.bytes;
+        }
+        await out.finish();
+      } catch (e) {
+        await out.abort();
+        throw e;
+      }
       await this.abort();
-      throw e;
     }
     return (await stat(this.target)).size;
   }

@@ -317,9 +317,4 @@ void rans_decode_block_of(const KernelTable& k, const RansFrame& f, size_t b, ui
   }
 }
 
-void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_t* dst, size_t n) {
-  const RansFrame f = rans_parse(frame, size, n);
-  for (size_t b = 0; b < rans_block_count(f); ++b) rans_decode_block_of(k, f, b, dst);
-}
-
 }  // namespace tz

@@ -101,7 +101,5 @@ void rans_decode_block_of(const KernelTable& k, const RansFrame& f, size_t b, ui
 // The blocks rans_decode_block_of takes for a parsed frame.
 inline size_t rans_block_count(const RansFrame& f) { return f.constant ? 1 : f.blocks.size(); }
 
-// Decodes a frame into exactly n bytes of dst, block after block; throws RansError.
-void rans_decode(const KernelTable& k, const uint8_t* frame, size_t size, uint8_t* dst, size_t n);
 
 }  // namespace tz
