@@ -56,6 +56,26 @@ export function randomU16(n: number, seed: number): Uint16Array {
   return out;
 }
 
+/** Independent statement of LSB-first code packing (binding/cpu/codec/bitpack.h): bit b of code i is
+ * bit i·bits + b of the stream, bit 0 of a byte its least significant; bits past `bytes` bytes are cut off. */
+export function packLsbFirst(codes: ArrayLike<number>, bits: number, bytes = Math.ceil((codes.length * bits) / 8)): Uint8Array {
+  const out = new Uint8Array(bytes);
+  for (let i = 0; i < codes.length; i++)
+    for (let b = 0; b < bits; b++) if ((i * bits + b) >> 3 < bytes && (codes[i] >> b) & 1) out[(i * bits + b) >> 3] |= 1 << ((i * bits + b) & 7);
+  return out;
+}
+
+/** n codes of `bits` bits from an LSB-first stream; bits past its end read as 0. */
+export function unpackLsbFirst(packed: Uint8Array, n: number, bits: number): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++)
+    for (let b = 0; b < bits; b++) {
+      const at = i * bits + b;
+      if (at < packed.length * 8) out[i] |= ((packed[at >> 3] >> (at & 7)) & 1) << b;
+    }
+  return out;
+}
+
 /** Index of the first difference between two arrays of the same length, or -1. */
 export function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);

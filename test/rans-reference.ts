@@ -1,6 +1,7 @@
 // An independent statement of the rANS piece format (docs/FORMAT.md, "rANS pieces") in plain
 // TypeScript: frequencies, encoder, frame reader and decoder written from the document, to hold
 // the native coder to it byte for byte. Slow and simple on purpose.
+import { packLsbFirst, unpackLsbFirst } from './helpers';
 
 export const SCALE_BITS = 12;
 export const SCALE = 1 << SCALE_BITS;
@@ -87,23 +88,7 @@ export interface Frame {
 }
 
 /** Codes of `bits` bits packed LSB first in `bytes`: all of them, the last padded with zeros. */
-export function unpackCodes(bytes: Uint8Array, bits: number): Uint8Array {
-  const out = new Uint8Array(Math.ceil((bytes.length * 8) / bits));
-  for (let i = 0; i < out.length; i++)
-    for (let b = 0; b < bits; b++) {
-      const at = i * bits + b;
-      if (at < bytes.length * 8) out[i] |= ((bytes[at >> 3] >> (at & 7)) & 1) << b;
-    }
-  return out;
-}
-
-export function packCodes(codes: Uint8Array, bits: number, bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  codes.forEach((c, i) => {
-    for (let b = 0; b < bits; b++) if ((i * bits + b) >> 3 < bytes && (c >> b) & 1) out[(i * bits + b) >> 3] |= 1 << ((i * bits + b) & 7);
-  });
-  return out;
-}
+const unpackCodes = (bytes: Uint8Array, bits: number) => Uint8Array.from(unpackLsbFirst(bytes, Math.ceil((bytes.length * 8) / bits), bits));
 
 /** The frame of a piece's bytes as FORMAT.md lays it out. */
 export function encodeFrame(src: Uint8Array, model: { bits?: number; contexts?: number } = {}, blockSymbols = 1 << 18): Uint8Array {
@@ -164,5 +149,5 @@ export function decodeFrame(frame: Uint8Array, n: number): Uint8Array | null {
   const parts = f.blocks!.map((b, i) => decodeBlock(f.freqs!, b, Math.min(f.blockSymbols!, count - i * f.blockSymbols!)));
   if (parts.some((p) => !p)) return null;
   const symbols = Buffer.concat(parts as Uint8Array[]);
-  return f.bits === 8 ? symbols : packCodes(symbols, f.bits!, n);
+  return f.bits === 8 ? symbols : packLsbFirst(symbols, f.bits!, n);
 }

@@ -15,8 +15,8 @@ import { compress } from '../lib/pipeline/compress';
 import { inspect } from '../lib/pipeline/inspect';
 import { verify } from '../lib/pipeline/verify';
 import { generateCheckpoint } from '../lib/tools/generate';
-import { gaussian } from './helpers';
-import { codedFrame, decodeFrame, encodeFrame, packCodes, parseFrame } from './rans-reference';
+import { gaussian, packLsbFirst } from './helpers';
+import { codedFrame, decodeFrame, encodeFrame, parseFrame } from './rans-reference';
 
 const RANS = parseStage('rans', undefined);
 const rng = new Rng(9);
@@ -32,7 +32,7 @@ async function ransFrame(src: Uint8Array, model?: SymbolModel): Promise<StoredPi
 /** n codes of `bits` bits, mostly small (a peaked distribution, as quantized weights give), packed. */
 function packed(n: number, bits: number): Uint8Array {
   const codes = bytes(n, () => Math.min((1 << bits) - 1, Math.floor(-Math.log2(rng.uniform() + 1e-12))));
-  return packCodes(codes, bits, Math.ceil((n * bits) / 8));
+  return packLsbFirst(codes, bits, Math.ceil((n * bits) / 8));
 }
 
 function entropyBits(src: Uint8Array): number {
@@ -57,7 +57,7 @@ describe('rANS stage', function () {
       ['three blocks', exponentPlane(600000, 2)],
       ['f16 values, two contexts', f16, { contexts: 2 }],
       ['3-bit codes', packed(30001, 3), { bits: 3 }],
-      ['1-bit codes, 8 contexts', packCodes(bytes(99999, () => (rng.uniform() < 0.1 ? 1 : 0)), 1, 12500), { bits: 1, contexts: 8 }],
+      ['1-bit codes, 8 contexts', packLsbFirst(bytes(99999, () => (rng.uniform() < 0.1 ? 1 : 0)), 1, 12500), { bits: 1, contexts: 8 }],
       ['7-bit codes over three blocks', packed(700001, 7), { bits: 7 }],
       ['nibbles, four contexts', packed(4003, 4), { bits: 4, contexts: 4 }],
       ['one context holds one symbol', Uint8Array.from(f16, (b, i) => (i % 2 ? 60 : b)), { contexts: 2 }],

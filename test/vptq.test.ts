@@ -18,7 +18,7 @@ import { runJob } from '../lib/jobs';
 import { native } from '../lib/native';
 import { Rng } from '../lib/core/random';
 import { verify } from '../lib/pipeline/verify';
-import { firstDifference, gaussian } from './helpers';
+import { firstDifference, gaussian, packLsbFirst, unpackLsbFirst } from './helpers';
 import { splitSafetensors } from './malformed';
 import { decompress } from '../lib/pipeline/decompress';
 import * as zlib from 'node:zlib';
@@ -51,21 +51,6 @@ function sqError(w: Float32Array, d: Float32Array, cols: number, col?: (j: numbe
   let e = 0;
   for (let i = 0; i < w.length; i++) if (!col || col(i % cols)) e += (w[i] - d[i]) ** 2;
   return e;
-}
-
-/** Independent statement of the indices' layout: bit b of code i is bit i·bits + b of the stream, LSB first. */
-function packLsbFirst(codes: Uint32Array, bits: number): Uint8Array {
-  const out = new Uint8Array(Math.ceil((codes.length * bits) / 8));
-  codes.forEach((c, i) => {
-    for (let b = 0; b < bits; b++) if ((c >> b) & 1) out[(i * bits + b) >> 3] |= 1 << ((i * bits + b) & 7);
-  });
-  return out;
-}
-
-function unpackLsbFirst(packed: Uint8Array, n: number, bits: number): Uint32Array {
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) for (let b = 0; b < bits; b++) out[i] |= ((packed[(i * bits + b) >> 3] >> ((i * bits + b) & 7)) & 1) << b;
-  return out;
 }
 
 describe('vptq', function () {

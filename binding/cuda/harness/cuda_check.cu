@@ -112,6 +112,20 @@ void ref(const void* s, void* d, size_t n) {
   F(static_cast<const In*>(s), static_cast<Out*>(d), n);
 }
 
+// A quantizer's GPU outputs against the scalar reference's (packed codes, the first nScales
+// scales, n decoded values) and its fault on valid input: how many differ, the first named.
+size_t codec_mismatches(const std::vector<uint8_t>& gotPacked, const std::vector<uint8_t>& wantPacked, const uint16_t* gotScales, const uint16_t* wantScales,
+                        size_t nScales, const float* gotOut, const float* wantOut, size_t n, unsigned gotFault, std::string& first) {
+  size_t bad = 0;
+  for (size_t i = 0; i < wantPacked.size(); ++i)
+    if (gotPacked[i] != wantPacked[i] && bad++ == 0) first = "packed[" + std::to_string(i) + "]";
+  for (size_t i = 0; i < nScales; ++i)
+    if (gotScales[i] != wantScales[i] && bad++ == 0) first = "scale[" + std::to_string(i) + "]";
+  if (std::memcmp(gotOut, wantOut, n * 4) != 0 && bad++ == 0) first = "decoded values";
+  if (gotFault != 0 && bad++ == 0) first = "fault " + std::to_string(gotFault) + " on valid input";
+  return bad;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -253,14 +267,8 @@ int main(int argc, char** argv) {
         CHECK_CUDA(cudaMemcpy(gotScales.data(), dScales, groups * 2, cudaMemcpyDeviceToHost));
         CHECK_CUDA(cudaMemcpy(gotOut.data(), dOut, n * 4, cudaMemcpyDeviceToHost));
         CHECK_CUDA(cudaMemcpy(&gotFault, dFault, 4, cudaMemcpyDeviceToHost));
-        size_t bad = 0;
         std::string first;
-        for (size_t i = 0; i < bytes; ++i)
-          if (gotPacked[i] != wantPacked[i] && bad++ == 0) first = "packed[" + std::to_string(i) + "]";
-        for (size_t i = 0; i < groups; ++i)
-          if (gotScales[i] != wantScales[i] && bad++ == 0) first = "scale[" + std::to_string(i) + "]";
-        if (std::memcmp(gotOut.data(), wantOut.data(), n * 4) != 0 && bad++ == 0) first = "decoded values";
-        if (gotFault != 0 && bad++ == 0) first = "fault " + std::to_string(gotFault) + " on valid input";
+        size_t bad = codec_mismatches(gotPacked, wantPacked, gotScales.data(), wantScales.data(), groups, gotOut.data(), wantOut.data(), n, gotFault, first);
         if (tzc_rtn_encode(device, x.data(), n, bits, group, abiPacked.data(), abiScales.data(), nullptr) != TZC_OK ||
             tzc_rtn_decode(device, abiPacked.data(), abiScales.data(), n, bits, group, abiOut.data(), &abiFault, nullptr) != TZC_OK) {
           if (bad++ == 0) first = std::string("tzc_rtn: ") + tzc_last_error();
@@ -329,14 +337,8 @@ int main(int argc, char** argv) {
         CHECK_CUDA(cudaMemcpy(gotScales.data(), dScales, nScales * 2, cudaMemcpyDeviceToHost));
         CHECK_CUDA(cudaMemcpy(gotOut.data(), dOut, n * 4, cudaMemcpyDeviceToHost));
         CHECK_CUDA(cudaMemcpy(&gotFault, dFault, 4, cudaMemcpyDeviceToHost));
-        size_t bad = 0;
         std::string first;
-        for (size_t i = 0; i < bytes; ++i)
-          if (gotPacked[i] != wantPacked[i] && bad++ == 0) first = "packed[" + std::to_string(i) + "]";
-        for (size_t i = 0; i < nScales; ++i)
-          if (gotScales[i] != wantScales[i] && bad++ == 0) first = "scale[" + std::to_string(i) + "]";
-        if (std::memcmp(gotOut.data(), wantOut.data(), n * 4) != 0 && bad++ == 0) first = "decoded values";
-        if (gotFault != 0 && bad++ == 0) first = "fault " + std::to_string(gotFault) + " on valid input";
+        size_t bad = codec_mismatches(gotPacked, wantPacked, gotScales.data(), wantScales.data(), nScales, gotOut.data(), wantOut.data(), n, gotFault, first);
         // The host-buffer C ABI entries the addon uses (staged in chunks) must agree too, and flag
         // a corrupt byte and scale as the reference does.
         std::vector<uint8_t> abiPacked(bytes);
@@ -377,7 +379,7 @@ int main(int argc, char** argv) {
   // seedlm (binding/cpu/quant/seedlm.h): the exhaustive search on N(0, 0.02) blocks. Seeds and
   // exponents must equal the scalar reference's on a sample (the reference takes ~20 ms a
   // block); then the search is timed on one 1536 x 8960 tensor. Operations per trial as in
-  // bench/seedlm.bench.ts.
+  // lib/tools/bench/seedlm.bench.ts.
   std::vector<std::string> notes;
   for (const auto& [C, P] : {std::pair<unsigned, unsigned>{8, 3}, {12, 4}}) {
     const tz::SeedlmTables& t = tz::seedlm_tables(C, P);

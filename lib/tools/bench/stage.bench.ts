@@ -20,19 +20,26 @@ import { bandwidthRow, cpuRateRow, figureRow, infoRow, type BenchContext, type B
 
 const once = { time: 0, iterations: 2 };
 
+/** A command-line compressor on the same bytes (stdin to stdout), then its `-d` on the output:
+ * seconds of each, process start included, and the compressed size; or why it did not run. */
+function runPeer(tool: string, args: string[], data: Uint8Array, peers: boolean): { compress: number; decompress: number; bytes: number } | { skipped: string } {
+  if (!peers) return { skipped: '--no-peers' };
+  if (spawnSync(tool, ['--version']).status !== 0) return { skipped: `${tool} not installed` };
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(tool, [...args, '-c'], { input: data, maxBuffer: 1 << 30 });
+  const compress = Number(process.hrtime.bigint() - t0) / 1e9;
+  const t1 = process.hrtime.bigint();
+  spawnSync(tool, ['-d', '-c'], { input: r.stdout, maxBuffer: 1 << 30 });
+  return { compress, decompress: Number(process.hrtime.bigint() - t1) / 1e9, bytes: r.stdout.length };
+}
+
 function xzPeer(data: Uint8Array, label: string, id: string, threads: number, peers: boolean): BenchRow[] {
   const peer = `xz -T${threads} -6 (${label})`;
-  if (!peers) return [skippedRow(`lzma.peer.xz.${id}`, peer, '--no-peers')];
-  if (spawnSync('xz', ['--version']).status !== 0) return [skippedRow(`lzma.peer.xz.${id}`, peer, 'xz not installed')];
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('xz', [`-T${threads}`, '-6', '-c'], { input: data, maxBuffer: 1 << 30 });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  const t1 = process.hrtime.bigint();
-  spawnSync('xz', ['-d', '-c'], { input: r.stdout, maxBuffer: 1 << 30 });
-  const d = Number(process.hrtime.bigint() - t1) / 1e9;
+  const r = runPeer('xz', [`-T${threads}`, '-6'], data, peers);
+  if ('skipped' in r) return [skippedRow(`lzma.peer.xz.${id}`, peer, r.skipped)];
   return [
-    infoRow(`lzma.peer.xz.${id}`, `${peer} compress, ratio ${(data.length / r.stdout.length).toFixed(3)}`, data.length / s / 1e6, 'MB/s', 'peer'),
-    infoRow(`lzma.peer.xz.${id}.decode`, `xz -d decompress (${label})`, data.length / d / 1e6, 'MB/s', 'peer'),
+    infoRow(`lzma.peer.xz.${id}`, `${peer} compress, ratio ${(data.length / r.bytes).toFixed(3)}`, data.length / r.compress / 1e6, 'MB/s', 'peer'),
+    infoRow(`lzma.peer.xz.${id}.decode`, `xz -d decompress (${label})`, data.length / r.decompress / 1e6, 'MB/s', 'peer'),
   ];
 }
 
@@ -59,17 +66,11 @@ function orderZeroBytes(data: Uint8Array, model: SymbolModel = {}): number {
 
 function zstdPeer(data: Uint8Array, label: string, id: string, peers: boolean): BenchRow[] {
   const peer = `zstd -1 -T1 (${label})`;
-  if (!peers) return [skippedRow(`rans.peer.zstd.${id}`, peer, '--no-peers')];
-  if (spawnSync('zstd', ['--version']).status !== 0) return [skippedRow(`rans.peer.zstd.${id}`, peer, 'zstd not installed')];
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('zstd', ['-1', '-T1', '-c'], { input: data, maxBuffer: 1 << 30 });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  const t1 = process.hrtime.bigint();
-  spawnSync('zstd', ['-d', '-c'], { input: r.stdout, maxBuffer: 1 << 30 });
-  const d = Number(process.hrtime.bigint() - t1) / 1e9;
+  const r = runPeer('zstd', ['-1', '-T1'], data, peers);
+  if ('skipped' in r) return [skippedRow(`rans.peer.zstd.${id}`, peer, r.skipped)];
   return [
-    infoRow(`rans.peer.zstd.${id}`, `${peer}: ratio ${(data.length / r.stdout.length).toFixed(3)}, compress (process included)`, data.length / s / 1e6, 'MB/s', 'peer'),
-    infoRow(`rans.peer.zstd.${id}.decode`, `zstd -d (${label}), process included`, data.length / d / 1e6, 'MB/s', 'peer'),
+    infoRow(`rans.peer.zstd.${id}`, `${peer}: ratio ${(data.length / r.bytes).toFixed(3)}, compress (process included)`, data.length / r.compress / 1e6, 'MB/s', 'peer'),
+    infoRow(`rans.peer.zstd.${id}.decode`, `zstd -d (${label}), process included`, data.length / r.decompress / 1e6, 'MB/s', 'peer'),
   ];
 }
 
