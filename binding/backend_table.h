@@ -67,8 +67,9 @@ void Run(const Capability<Call>& row, Placement p, const Call& c, unsigned threa
 }
 
 // Work a job does around its capability on the job's thread (vptq unpacks its indices before
-// and packs them after): calls run() once, where the capability belongs.
-using AroundCapability = std::function<void(const std::function<void()>& run)>;
+// and packs them after; ternary measures its encoding's error): calls run() once, where the
+// capability belongs, and gives the job's result (nullptr: undefined).
+using AroundCapability = std::function<JobResult(JobContext& ctx, const std::function<void()>& run)>;
 
 // The job of an entry point called as (args, onProgress): the call placed once from args'
 // device, then run with args' threads; the arrays args read are kept alive until it settles.
@@ -79,8 +80,8 @@ Napi::Value StartCapabilityJob(const Napi::CallbackInfo& info, NamedArgs& a, con
   const Capability<Call>* r = &row;
   JobWork work = [r, p, c, threads, around](JobContext& ctx) -> JobResult {
     const auto run = [&] { Run(*r, p, c, threads, ctx); };
-    if (around) around(run);
-    else run();
+    if (around) return around(ctx, run);
+    run();
     return nullptr;
   };
   return StartJob(info.Env(), std::move(work), {info.Length() > 1 ? info[1] : info.Env().Undefined(), std::move(a.keep())});

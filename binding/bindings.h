@@ -4,6 +4,10 @@
 
 namespace tz {
 
+struct ErrorSums;
+// { signal, noise, dot, recon, maxAbs }: what tensorStats and the encoders' `measure` give back.
+Napi::Object ErrorSumsObject(Napi::Env env, const ErrorSums& s);
+
 void RegisterBackend(Napi::Env env, Napi::Object exports);
 void RegisterConvert(Napi::Env env, Napi::Object exports);
 void RegisterJobs(Napi::Env env, Napi::Object exports);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <vector>
 
 #include "cpu/runtime/parallel.h"
 #include "cpu/quant/rtn_weighted.h"
@@ -36,6 +37,14 @@ void ConvertRange(const KernelTable& k, int kind, const void* src, void* dst, si
 size_t TernaryChunk(const TernaryCall& c) {
   const size_t block = ternary_block(c.packing);
   return Chunk(c.tensorScale >= 0 ? block : std::lcm(c.group, block), size_t(1) << 18);
+}
+
+void TernaryDecode(const KernelTable& k, const TernaryCall& c, unsigned threads, JobContext& ctx, bool reportProgress) {
+  parallel_for(c.n, TernaryChunk(c), threads, ctx, [&](size_t b, size_t e) {
+    const uint16_t* scales = c.tensorScale >= 0 ? c.scales : c.scales + b / c.group;
+    uint8_t* out = static_cast<uint8_t*>(c.w) + b * float_type_bytes(c.type);
+    CheckTernaryFault(k.ternary_decode(c.packed + b / ternary_per_byte(c.packing), scales, e - b, c.group, c.packing, c.tensorScale, out, c.type), c.packing);
+  }, reportProgress);
 }
 
 // Blocks [first, first + count); the last block of the tensor may be partial (zero-padded here).
@@ -99,13 +108,7 @@ void ternary_encode(const KernelTable& k, const TernaryCall& c, unsigned threads
   });
 }
 
-void ternary_decode(const KernelTable& k, const TernaryCall& c, unsigned threads, JobContext& ctx) {
-  parallel_for(c.n, TernaryChunk(c), threads, ctx, [&](size_t b, size_t e) {
-    const uint16_t* scales = c.tensorScale >= 0 ? c.scales : c.scales + b / c.group;
-    uint8_t* out = static_cast<uint8_t*>(c.w) + b * float_type_bytes(c.type);
-    CheckTernaryFault(k.ternary_decode(c.packed + b / ternary_per_byte(c.packing), scales, e - b, c.group, c.packing, c.tensorScale, out, c.type), c.packing);
-  });
-}
+void ternary_decode(const KernelTable& k, const TernaryCall& c, unsigned threads, JobContext& ctx) { TernaryDecode(k, c, threads, ctx, true); }
 
 // 64 blocks per chunk: milliseconds each, so progress and cancellation stay prompt.
 void seedlm_search(const KernelTable& k, const SeedlmCall& c, unsigned threads, JobContext& ctx) {
@@ -133,6 +136,43 @@ void vptq_encode(const KernelTable& k, const VptqCall& c, unsigned threads, JobC
 
 void vptq_decode(const KernelTable&, const VptqCall& c, unsigned threads, JobContext& ctx) {
   tz::vptq_decode(c.l, c.c1, c.c2, c.l1, c.l2, c.w, threads, ctx);
+}
+
+void widen(const KernelTable& k, FloatType type, const void* src, float* dst, size_t n, unsigned threads, JobContext& ctx) {
+  parallel_for(n, size_t(1) << 18, threads, ctx, [&](size_t b, size_t e) {
+    const uint16_t* s = static_cast<const uint16_t*>(src) + b;
+    if (type == FloatType::BF16) k.bf16_to_f32(s, dst + b, e - b);
+    else k.f16_to_f32(s, dst + b, e - b);
+  }, false);
+}
+
+void narrow(const KernelTable& k, FloatType type, const float* src, void* dst, size_t n, unsigned threads, JobContext& ctx) {
+  parallel_for(n, size_t(1) << 18, threads, ctx, [&](size_t b, size_t e) {
+    uint16_t* d = static_cast<uint16_t*>(dst) + b;
+    if (type == FloatType::BF16) k.f32_to_bf16(src + b, d, e - b);
+    else k.f32_to_f16(src + b, d, e - b);
+  }, false);
+}
+
+ErrorSums rtn_measure(const KernelTable& k, const RtnCall& c, const void* original, FloatType type, unsigned threads, JobContext& ctx) {
+  std::vector<uint8_t> recon(c.n * float_type_bytes(type));
+  parallel_for(c.n, Chunk(c.group, size_t(1) << 16), threads, ctx, [&](size_t b, size_t e) {
+    // 16-bit types: each range decoded to f32 in a buffer of its own, then rounded.
+    std::vector<float> wide(type == FloatType::F32 ? 0 : e - b);
+    float* out = type == FloatType::F32 ? reinterpret_cast<float*>(recon.data()) + b : wide.data();
+    CheckRtnFault(k.rtn_decode(c.packed + b * c.bits / 8, c.scales + b / c.group, e - b, c.bits, c.group, out), c.bits);
+    if (type == FloatType::BF16) k.f32_to_bf16(out, reinterpret_cast<uint16_t*>(recon.data()) + b, e - b);
+    else if (type == FloatType::F16) k.f32_to_f16(out, reinterpret_cast<uint16_t*>(recon.data()) + b, e - b);
+  }, false);
+  return error_sums(original, recon.data(), type, c.n, threads, &ctx);
+}
+
+ErrorSums ternary_measure(const KernelTable& k, const TernaryCall& c, unsigned threads, JobContext& ctx) {
+  std::vector<uint8_t> recon(c.n * float_type_bytes(c.type));
+  TernaryCall d = c;
+  d.w = recon.data();
+  TernaryDecode(k, d, threads, ctx, false);
+  return error_sums(c.w, recon.data(), c.type, c.n, threads, &ctx);
 }
 
 }  // namespace tz::cpu_backend

@@ -4,6 +4,7 @@
 // message, capabilities.h).
 #pragma once
 #include "capabilities.h"
+#include "cpu/quant/error_stats.h"
 #include "cpu/runtime/job_context.h"
 #include "cpu/runtime/kernels.h"
 
@@ -20,5 +21,15 @@ void kmeans_assign(const KernelTable& k, const KmeansAssignCall& c, unsigned thr
 void kmeans_lloyd(const KernelTable& k, const KmeansLloydCall& c, unsigned threads, JobContext& ctx);
 void vptq_encode(const KernelTable& k, const VptqCall& c, unsigned threads, JobContext& ctx);
 void vptq_decode(const KernelTable& k, const VptqCall& c, unsigned threads, JobContext& ctx);
+
+// Steps inside a larger job (they report no progress of their own): n values of a 16-bit type
+// to f32 and back (round to nearest even).
+void widen(const KernelTable& k, FloatType type, const void* src, float* dst, size_t n, unsigned threads, JobContext& ctx);
+void narrow(const KernelTable& k, FloatType type, const float* src, void* dst, size_t n, unsigned threads, JobContext& ctx);
+// The error of an encoding (c's codes and scales) against the original weights, which are
+// `original` as `type`: decoded on the CPU, rounded to `type`, then error_sums (error_stats.h).
+ErrorSums rtn_measure(const KernelTable& k, const RtnCall& c, const void* original, FloatType type, unsigned threads, JobContext& ctx);
+// The same for ternary: c.w holds the original weights.
+ErrorSums ternary_measure(const KernelTable& k, const TernaryCall& c, unsigned threads, JobContext& ctx);
 
 }  // namespace tz::cpu_backend

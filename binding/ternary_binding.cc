@@ -1,7 +1,8 @@
 // ternary entry points (definition in cpu/ternary.h), arguments by name; jobs run over whole
 // groups and packing blocks.
 //   ternaryEncode({ weights, dtype, group, packing, tensorScale?, rounds?, packed, scales,
-//     importance?, threads?, device? }, onProgress)
+//     importance?, measure?, threads?, device? }, onProgress); measure: the job also decodes and
+//     resolves with the error sums against the weights (cpu_backend.h ternary_measure).
 //   ternaryDecode({ out, dtype, group, packing, tensorScale?, packed, scales, threads?, device? },
 //     onProgress)
 // dtype 'F32' (a Float32Array) or 'BF16' / 'F16' (a Uint16Array of raw bits); decode writes that
@@ -17,6 +18,7 @@
 #include "backend_table.h"
 #include "bindings.h"
 #include "cpu/quant/ternary.h"
+#include "cpu_backend.h"
 #include "kernel_row.h"
 
 namespace tz {
@@ -56,7 +58,14 @@ template <bool Encode>
 Napi::Value Ternary(const Napi::CallbackInfo& info) {
   NamedArgs a(info, 0);
   const TernaryCall c = ParseTernary(a, Encode, Encode);
-  return StartCapabilityJob(info, a, Encode ? backend_table().ternaryEncode : backend_table().ternaryDecode, c);
+  const Capability<TernaryCall>& row = Encode ? backend_table().ternaryEncode : backend_table().ternaryDecode;
+  if (!(Encode && a.get("measure").ToBoolean())) return StartCapabilityJob(info, a, row, c);
+  const unsigned threads = a.threads();
+  return StartCapabilityJob(info, a, row, c, [c, threads](JobContext& ctx, const std::function<void()>& run) -> JobResult {
+    run();
+    const ErrorSums s = cpu_backend::ternary_measure(kernels(), c, threads, ctx);
+    return [s](Napi::Env env) -> Napi::Value { return ErrorSumsObject(env, s); };
+  });
 }
 
 }  // namespace

@@ -137,10 +137,11 @@ Napi::Value Vptq(const Napi::CallbackInfo& info) {
     t.c.recon = reinterpret_cast<float*>(TypedArrayBytes(recon));
   }
   const Capability<VptqCall>& row = Encode ? backend_table().vptqEncode : backend_table().vptqDecode;
-  return StartCapabilityJob(info, a, row, t.c, [t](const std::function<void()>& run) {
+  return StartCapabilityJob(info, a, row, t.c, [t](JobContext&, const std::function<void()>& run) -> JobResult {
     if (!Encode) t.unpack();
     run();
     if (Encode) t.pack();
+    return nullptr;
   });
 }
 

@@ -117,6 +117,20 @@ interface TernaryArrays {
   scales: Uint16Array;
 }
 
+type RtnEncodeArgs = {
+  weights: Float32Array | Uint16Array;
+  dtype?: TernaryDtype;
+  bits: number;
+  group: number;
+  codes: Uint8Array;
+  scales: Uint16Array;
+  importance?: Float32Array;
+  measure?: boolean;
+  threads?: number;
+} & DeviceOptions;
+
+type TernaryEncodeArgs = TernaryArrays & { weights: TernaryWeights; rounds?: number; importance?: Float32Array; measure?: boolean; threads?: number } & DeviceOptions;
+
 /** vptq's chunk layout (binding/cpu/quant/vptq.h): rows x cols f32, per-column scale and bias (both or neither). */
 interface VptqArrays {
   cols: number;
@@ -135,7 +149,8 @@ interface VptqArrays {
 /** The rows of the CPU kernel table (binding/cpu/runtime/kernels.h), in member order. */
 export type KernelRowName =
   | 'f32_to_bf16' | 'bf16_to_f32' | 'f32_to_f16' | 'f16_to_f32' | 'rtn_encode' | 'rtn_decode' | 'ternary_encode' | 'ternary_decode'
-  | 'seedlm_search' | 'kmeans_assign' | 'gemm_panels' | 'rans_decode_block' | 'rans_encode_block';
+  | 'seedlm_search' | 'kmeans_assign' | 'gemm_panels' | 'rans_decode_block' | 'rans_encode_block'
+  | 'error_window' | 'stats_window';
 
 /** The typed view of the addon. Entry points with many inputs take them by name in one object;
  * long work runs as a job (NativeJobHandle) with progress and cancellation. */
@@ -163,26 +178,29 @@ export interface NativeBinding {
   decodePieces(pieces: Uint8Array[], outputs: Uint8Array[], options: { codecs: Array<'rans' | 'xz'>; threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;
   /** Splits elements of `width` bytes into byte planes (rotate: the sign bit moved to bit 0), or merges them back. */
   bytePlanes(args: { mode: 'split' | 'merge'; src: Uint8Array; width: number; rotate?: boolean; dst: Uint8Array }): void;
-  /** rtn; with importance (one value >= 0 per weight) each group's scale minimises the importance-weighted error. */
-  rtnEncode(
-    args: { weights: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; importance?: Float32Array; threads?: number } & DeviceOptions,
-    onProgress?: ProgressCallback,
-  ): NativeJobHandle<void>;
+  /** rtn; with importance (one value >= 0 per weight) each group's scale minimises the importance-weighted error.
+   * dtype (default F32): weights as f32, or the 16-bit patterns of BF16/F16 (converted on the job's threads);
+   * measure: the job also decodes, rounds to dtype and resolves with the error sums against the weights. */
+  rtnEncode(args: RtnEncodeArgs & { measure: true }, onProgress?: ProgressCallback): NativeJobHandle<ErrorSums>;
+  rtnEncode(args: RtnEncodeArgs, onProgress?: ProgressCallback): NativeJobHandle<void>;
   rtnDecode(
-    args: { out: Float32Array; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; threads?: number } & DeviceOptions,
+    args: { out: Float32Array | Uint16Array; dtype?: TernaryDtype; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   /** A tensor's statistics; with a reconstruction, the error statistics of it. Elements are f32,
-   * or 16-bit patterns of the dtype given (read as f32 exactly: the same result). */
+   * or 16-bit patterns of the dtype given (read as f32 exactly: the same result). Positional
+   * arguments: on the calling thread (small arrays); named: a job on `threads` threads, with the
+   * same figures (binding/cpu/quant/error_stats.h). */
   tensorStats(weights: Float32Array): WeightStats;
   tensorStats(weights: Uint16Array, reconstructed: undefined, dtype: 'BF16' | 'F16'): WeightStats;
   tensorStats(original: Float32Array, reconstructed: Float32Array): ErrorSums;
   tensorStats(original: Uint16Array, reconstructed: Uint16Array, dtype: 'BF16' | 'F16'): ErrorSums;
-  /** ternary, :opt with rounds; with importance (group scales only) each refined scale is chosen by the importance-weighted error. */
-  ternaryEncode(
-    args: TernaryArrays & { weights: TernaryWeights; rounds?: number; importance?: Float32Array; threads?: number } & DeviceOptions,
-    onProgress?: ProgressCallback,
-  ): NativeJobHandle<void>;
+  tensorStats(args: { weights: TernaryWeights; dtype?: TernaryDtype; threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<WeightStats>;
+  tensorStats(args: { weights: TernaryWeights; reconstructed: TernaryWeights; dtype?: TernaryDtype; threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<ErrorSums>;
+  /** ternary, :opt with rounds; with importance (group scales only) each refined scale is chosen by the importance-weighted error.
+   * measure: the job also decodes and resolves with the error sums against the weights. */
+  ternaryEncode(args: TernaryEncodeArgs & { measure: true }, onProgress?: ProgressCallback): NativeJobHandle<ErrorSums>;
+  ternaryEncode(args: TernaryEncodeArgs, onProgress?: ProgressCallback): NativeJobHandle<void>;
   ternaryDecode(args: TernaryArrays & { out: TernaryWeights; threads?: number } & DeviceOptions, onProgress?: ProgressCallback): NativeJobHandle<void>;
   // seedlm (binding/cpu/quant/seedlm.h): fields hold (P + 1) bytes per block: e4, then q_p as int8.
   /** keep 0 (default): exhaustive search; keep K (1..32): the approximate mode's K best seeds by least-squares error. */

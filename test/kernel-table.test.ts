@@ -338,6 +338,29 @@ function ransEncodeCases(): Case[] {
   }));
 }
 
+/** Windows of every length class, each dtype: every bit pattern (NaN, Inf, subnormals) in one
+ * case, finite Gaussian values (sums that round) in another. */
+function statsCases(withRecon: boolean): Case[] {
+  const cases: Case[] = [];
+  for (const dtype of ['F32', 'BF16', 'F16'] as const)
+    for (const n of [...LENGTHS, 1 << 16])
+      for (const kind of ['patterns', 'gaussian'] as const) {
+        const values = (seed: number) => {
+          if (dtype === 'F32') return kind === 'patterns' ? anyF32(n, seed) : gaussian(n, seed, 0.02);
+          return kind === 'patterns' ? randomU16(n, seed) : Uint16Array.from(randomU16(n, seed), (h) => h & 0xbfff); // exponents below Inf
+        };
+        const weights = values(n + 1), reconstructed = values(n + 2);
+        cases.push({
+          name: `${dtype} ${kind} n ${n}`,
+          make() {
+            const out = new Float64Array(withRecon ? 5 : 3);
+            return { args: { weights, ...(withRecon ? { reconstructed } : {}), dtype, out }, outputs: [out] };
+          },
+        });
+      }
+  return cases;
+}
+
 const CASES: Record<KernelRowName, () => Case[]> = {
   f32_to_bf16: () => conversionCases('f32_to_bf16'),
   bf16_to_f32: () => conversionCases('bf16_to_f32'),
@@ -352,6 +375,8 @@ const CASES: Record<KernelRowName, () => Case[]> = {
   gemm_panels: gemmCases,
   rans_decode_block: ransDecodeCases,
   rans_encode_block: ransEncodeCases,
+  error_window: () => statsCases(true),
+  stats_window: () => statsCases(false),
 };
 
 /** gemm_panels is the one row whose AVX2 variant is not the scalar one operation for operation:

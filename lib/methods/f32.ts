@@ -1,6 +1,7 @@
 // Between a tensor's stored dtype and f32, the form every lossy method encodes.
-import { native } from '../native';
+import { native, type ErrorSums, type TernaryDtype, type WeightStats } from '../native';
 import type { Dtype } from '../io/dtypes';
+import { runJob, type JobContext } from '../jobs';
 
 /** A view of raw bytes as elements of `size` bytes, or an aligned copy when the offset is odd. */
 function view<T>(raw: Uint8Array, size: number, make: (b: ArrayBuffer, o: number, n: number) => T): T {
@@ -58,4 +59,21 @@ export function floatView(dtype: Dtype, raw: Uint8Array): Float32Array | Uint16A
 /** A zeroed array of n elements of a float dtype (Uint16Array for the 16-bit ones). */
 export function floatArray(dtype: Dtype, n: number): Float32Array | Uint16Array {
   return dtype === 'F32' ? new Float32Array(n) : new Uint16Array(n);
+}
+
+/** The float dtype a native job takes (F32, BF16 or F16), or an error for any other. */
+export function floatDtype(dtype: Dtype): TernaryDtype {
+  if (dtype === 'F32' || dtype === 'BF16' || dtype === 'F16') return dtype;
+  throw new Error(`dtype ${dtype} is not a float dtype lossy methods encode`);
+}
+
+/** The statistics of a chunk in its stored dtype (a job on ctx's threads). */
+export function chunkStats(dtype: Dtype, raw: Uint8Array, { threads, signal }: JobContext): Promise<WeightStats> {
+  return runJob((progress) => native.tensorStats({ weights: floatView(dtype, raw), dtype: floatDtype(dtype), threads }, progress), { signal });
+}
+
+/** The error sums of a chunk's reconstruction, both in the stored dtype (a job on ctx's threads). */
+export function chunkErrorSums(dtype: Dtype, original: Uint8Array, reconstructed: Uint8Array, { threads, signal }: JobContext): Promise<ErrorSums> {
+  const weights = floatView(dtype, original), recon = floatView(dtype, reconstructed);
+  return runJob((progress) => native.tensorStats({ weights, reconstructed: recon, dtype: floatDtype(dtype), threads }, progress), { signal });
 }

@@ -5,7 +5,7 @@
 // first chunk and handed to every chunk's encode and decode.
 import type { Dtype } from '../io/dtypes';
 import type { JobContext } from '../jobs';
-
+import type { ErrorSums } from '../native';
 
 /** What the pipeline knows of a whole tensor before encoding its first chunk. */
 export interface TensorFacts {
@@ -65,11 +65,18 @@ export interface Method<P> {
   /** How the entropy stage's rANS coder models a stream's (or tensor stream's) bytes; absent or
    * undefined: as bytes, one context. */
   symbolModel?(p: P, dtype: Dtype, stream: string): SymbolModel | undefined;
-  /** raw: the chunk in its stored dtype. Returns the streams and, for lossy methods, the
-   * chunk as decode() will give it back (stored dtype bytes), for measuring the error. */
-  encode(p: P, dtype: Dtype, raw: Uint8Array, ctx: JobContext, chunk: ChunkFacts): Promise<{ streams: Uint8Array[]; decoded?: Uint8Array }>;
+  /** raw: the chunk in its stored dtype. Returns the streams and, for lossy methods, the error
+   * sums of the chunk as decode() will give it back against raw (both in the stored dtype);
+   * `decoded` is that reconstruction where the method holds it anyway. */
+  encode(p: P, dtype: Dtype, raw: Uint8Array, ctx: JobContext, chunk: ChunkFacts): Promise<Encoded>;
   /** The chunk in its stored dtype from its streams (and the tensor streams, if any). */
   decode(p: P, dtype: Dtype, streams: Uint8Array[], elements: number, ctx: JobContext, tensorStreams: Uint8Array[]): Promise<Uint8Array>;
+}
+
+export interface Encoded {
+  streams: Uint8Array[];
+  sums?: ErrorSums;
+  decoded?: Uint8Array;
 }
 
 /** A stream as rANS models it (docs/METHODS.md, "The entropy stage"): codes of `bits` bits (1-8,

@@ -6,7 +6,7 @@ import { elementImportance } from './importance';
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
-import { bytesOf, fromF32, toF32, u16View } from './f32';
+import { bytesOf, floatArray, floatDtype, floatView, u16View } from './f32';
 import { F16_OVERFLOW, F16_VALUES, packedBytes, type Method } from './method';
 import { SpecError } from '../core/errors';
 
@@ -47,19 +47,19 @@ export const rtn: Method<RtnParams> = {
   rawStreamBytes: (p, _dtype, elements) => [packedBytes(elements, p.bits), 2 * Math.ceil(elements / p.group)],
   nominalBits: (p, _dtype, numel) => (numel ? (8 * packedBytes(numel, p.bits) + 16 * Math.ceil(numel / p.group)) / numel : 0),
   async encode(p, dtype, raw, { threads, device, signal }, chunk) {
-    const w = toF32(dtype, raw);
-    const codes = new Uint8Array(packedBytes(w.length, p.bits));
-    const scales = new Uint16Array(Math.ceil(w.length / p.group));
+    // The job reads the stored dtype, and measures the reconstruction's error in it.
+    const weights = floatView(dtype, raw);
+    const codes = new Uint8Array(packedBytes(weights.length, p.bits));
+    const scales = new Uint16Array(Math.ceil(weights.length / p.group));
     // With --importance: scales that minimise the error weighted by each weight's column importance.
-    const importance = chunk.importance && elementImportance(chunk.importance, chunk.first, w.length);
-    await runJob((progress) => native.rtnEncode({ weights: w, bits: p.bits, group: p.group, codes, scales, importance, threads, device }, progress), { signal });
-    const recon = new Float32Array(w.length);
-    await runJob((progress) => native.rtnDecode({ out: recon, bits: p.bits, group: p.group, codes, scales, threads, device }, progress), { signal });
-    return { streams: [codes, bytesOf(scales)], decoded: fromF32(dtype, recon) };
+    const importance = chunk.importance && elementImportance(chunk.importance, chunk.first, weights.length);
+    const args = { weights, dtype: floatDtype(dtype), bits: p.bits, group: p.group, codes, scales, importance, measure: true as const, threads, device };
+    const sums = await runJob((progress) => native.rtnEncode(args, progress), { signal });
+    return { streams: [codes, bytesOf(scales)], sums };
   },
   async decode(p, dtype, [codes, scaleBytes], elements, { threads, device, signal }) {
-    const out = new Float32Array(elements);
-    await runJob((progress) => native.rtnDecode({ out, bits: p.bits, group: p.group, codes, scales: u16View(scaleBytes), threads, device }, progress), { signal });
-    return fromF32(dtype, out);
+    const out = floatArray(dtype, elements);
+    await runJob((progress) => native.rtnDecode({ out, dtype: floatDtype(dtype), bits: p.bits, group: p.group, codes, scales: u16View(scaleBytes), threads, device }, progress), { signal });
+    return bytesOf(out);
   },
 };

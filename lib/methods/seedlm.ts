@@ -6,7 +6,7 @@
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
-import { bytesOf, fromF32, toF32, u16View } from './f32';
+import { bytesOf, chunkErrorSums, fromF32, toF32, u16View } from './f32';
 import { chunkElements, type Method } from './method';
 import { SpecError } from '../core/errors';
 
@@ -74,7 +74,8 @@ export const seedlm: Method<SeedlmParams> = {
     const blocks = blocksOf(p, numel), chunks = Math.ceil(numel / chunkElements(this.chunkUnit(p)));
     return (16 * blocks + 4 * (shape(p).P + 1) * blocks + 8 * chunks) / numel;
   },
-  async encode(p, dtype, raw, { threads, device, signal, onProgress }, tensor) {
+  async encode(p, dtype, raw, ctx, tensor) {
+    const { threads, device, signal, onProgress } = ctx;
     const { C, P } = shape(p);
     const w = toF32(dtype, raw);
     const blocks = blocksOf(p, w.length);
@@ -85,7 +86,8 @@ export const seedlm: Method<SeedlmParams> = {
     await runJob((progress) => native.seedlmEncode({ weights: w, C, P, eMin, keep: p.fast ? FAST_KEEP : 0, seeds, fields, threads, device }, progress), { signal, onProgress });
     const recon = new Float32Array(w.length);
     await runJob((progress) => native.seedlmDecode({ out: recon, C, P, eMin, seeds, fields, threads, device }, progress), { signal });
-    return { streams: [bytesOf(seeds), packFields(fields), Uint8Array.of(eMin & 255)], decoded: fromF32(dtype, recon) };
+    const decoded = fromF32(dtype, recon);
+    return { streams: [bytesOf(seeds), packFields(fields), Uint8Array.of(eMin & 255)], sums: await chunkErrorSums(dtype, raw, decoded, ctx), decoded };
   },
   async decode(p, dtype, [seedBytes, nibbles, exponent], elements, { threads, device, signal }) {
     const { C, P } = shape(p);

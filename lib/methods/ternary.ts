@@ -3,10 +3,10 @@
 // 2-bit. Kernels: binding/cpu/quant/ternary_{scalar,avx2}.cc and binding/cuda/ternary.cu (where each
 // runs: binding/backend_table.cc).
 import { elementImportance } from './importance';
-import { ENCODED_DTYPES, type Dtype } from '../io/dtypes';
+import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
-import { native, type TernaryDtype } from '../native';
-import { bytesOf, f32View, floatArray, floatView, u16View } from './f32';
+import { native } from '../native';
+import { bytesOf, f32View, floatArray, floatDtype, floatView, u16View } from './f32';
 import { F16_MAX, F16_VALUES, chunkElements, type Method } from './method';
 import { SpecError } from '../core/errors';
 
@@ -79,15 +79,13 @@ export const ternary: Method<TernaryParams> = {
     const scales = new Uint16Array(perTensor ? 0 : Math.ceil(w.length / p.group));
     const gamma = perTensor ? Math.fround(chunk.absMean) : -1;
     const rounds = p.opt ? OPT_ROUNDS : 0;
-    const t = ternaryDtype(dtype);
+    const t = floatDtype(dtype);
     // With --importance, :opt keeps whichever refined scale leaves the lower importance-weighted
     // error; plain ternary keeps BitNet's absmean.
     const importance = p.opt && !perTensor && chunk.importance ? elementImportance(chunk.importance, chunk.first, w.length) : undefined;
     const layout = { dtype: t, group: p.group, packing: p.packing, tensorScale: gamma, packed, scales, threads, device };
-    await runJob((progress) => native.ternaryEncode({ ...layout, weights: w, rounds, importance }, progress), { signal });
-    const recon = floatArray(dtype, w.length);
-    await runJob((progress) => native.ternaryDecode({ ...layout, out: recon }, progress), { signal });
-    return { streams: [packed, perTensor ? bytesOf(Float32Array.of(gamma)) : bytesOf(scales)], decoded: bytesOf(recon) };
+    const sums = await runJob((progress) => native.ternaryEncode({ ...layout, weights: w, rounds, importance, measure: true }, progress), { signal });
+    return { streams: [packed, perTensor ? bytesOf(Float32Array.of(gamma)) : bytesOf(scales)], sums };
   },
   async decode(p, dtype, [packed, scaleBytes], elements, { threads, device, signal }) {
     const perTensor = p.scale === 'tensor';
@@ -97,12 +95,7 @@ export const ternary: Method<TernaryParams> = {
       throw new Error(`ternary: the stored tensor scale ${Object.is(gamma, -0) ? '-0' : gamma} is negative or non-finite`);
     const out = floatArray(dtype, elements);
     const scales = perTensor ? new Uint16Array(0) : u16View(scaleBytes);
-    await runJob((progress) => native.ternaryDecode({ out, dtype: ternaryDtype(dtype), group: p.group, packing: p.packing, tensorScale: gamma, packed, scales, threads, device }, progress), { signal });
+    await runJob((progress) => native.ternaryDecode({ out, dtype: floatDtype(dtype), group: p.group, packing: p.packing, tensorScale: gamma, packed, scales, threads, device }, progress), { signal });
     return bytesOf(out);
   },
 };
-
-function ternaryDtype(dtype: Dtype): TernaryDtype {
-  if (dtype === 'F32' || dtype === 'BF16' || dtype === 'F16') return dtype;
-  throw new Error(`ternary encodes F32/F16/BF16, not ${dtype}`);
-}

@@ -15,7 +15,7 @@ import { runJob } from '../jobs';
 import { native } from '../native';
 import { Rng } from '../core/random';
 import type { Dtype } from '../io/dtypes';
-import { fromF32, toF32 } from './f32';
+import { chunkErrorSums, fromF32, toF32 } from './f32';
 import { F16_MAX, F16_VALUES, chunkElements, packedBytes, type Method, type TensorInput } from './method';
 import { type JobContext } from '../jobs';
 import { SpecError } from '../core/errors';
@@ -261,14 +261,16 @@ export const vptq: Method<VptqParams> = {
     if (norm) streams.push(f16(norm.scale), f16(norm.bias));
     return streams;
   },
-  async encode(p, dtype, raw, { threads, device, signal, onProgress }, facts) {
+  async encode(p, dtype, raw, ctx, facts) {
+    const { threads, device, signal, onProgress } = ctx;
     const t = tables(p, facts.tensorStreams!);
     const w = toF32(dtype, raw);
     const [bytes, bytes2] = this.rawStreamBytes(p, dtype, w.length);
     const indices = new Uint8Array(bytes), indices2 = p.k2 ? new Uint8Array(bytes2) : undefined;
     const recon = new Float32Array(w.length);
     await runJob((progress) => native.vptqEncode({ ...layout(p, t), weights: w, indices, indices2, recon, threads, device }, progress), { signal, onProgress });
-    return { streams: indices2 ? [indices, indices2] : [indices], decoded: fromF32(dtype, recon) };
+    const decoded = fromF32(dtype, recon);
+    return { streams: indices2 ? [indices, indices2] : [indices], sums: await chunkErrorSums(dtype, raw, decoded, ctx), decoded };
   },
   async decode(p, dtype, streams, elements, { threads, device, signal }, tensorStreams) {
     const t = tables(p, tensorStreams);

@@ -13,7 +13,8 @@ import { chunkElements, type TensorFacts } from '../methods/method';
 import { type JobContext } from '../jobs';
 import { parseSpec, type MethodChoice } from '../methods/registry';
 import type { ErrorSums } from '../native';
-import { addSums, chunkErrorSums, chunkStats, emptySums, metricsFromSums, metricsRecord } from './metrics';
+import { addSums, emptySums, metricsFromSums, metricsRecord } from './metrics';
+import { chunkStats } from '../methods/f32';
 import type { Plan } from './plan';
 import type { Assignment } from './policy';
 import type { FinishedTensor, ResumeLog } from './resume';
@@ -153,7 +154,7 @@ export async function encodeTensors(
         const chunkStart = ci * state.chunk * size;
         const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
         const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
-        if (enc.decoded) addSums(state.sums, chunkErrorSums(t.entry.dtype, raw, enc.decoded));
+        if (enc.sums) addSums(state.sums, enc.sums);
         units.push({ tensor: ti, chunk: ci, streams: enc.streams });
         bytes += raw.byteLength;
         ci++;
@@ -204,7 +205,7 @@ async function startTensor(
   if (choice.method.lossy) {
     // A pass before encoding: a chunked encode cannot change method half way through, and
     // per-tensor scales need the whole tensor's statistics.
-    const stats = await weightStats(file, entry, chunkElements(choice.method.chunkUnit(choice.params)), size);
+    const stats = await weightStats(file, entry, chunkElements(choice.method.chunkUnit(choice.params)), size, ctx);
     const bad = stats.nonFinite;
     facts.absMean = entry.numel ? stats.absSum / entry.numel : 0;
     facts.absMax = stats.absMax;
@@ -276,11 +277,11 @@ function finishTensor(t: SourceTensor, state: TensorState): { record: TensorReco
   return { record, report };
 }
 
-async function weightStats(file: ModelSource['shards'][number]['file'], entry: SourceTensor['entry'], chunk: number, size: number) {
+async function weightStats(file: ModelSource['shards'][number]['file'], entry: SourceTensor['entry'], chunk: number, size: number, ctx: JobContext) {
   const total = { nonFinite: 0, absSum: 0, absMax: 0 };
   for (let e = 0; e < entry.numel; e += chunk) {
     const n = Math.min(chunk, entry.numel - e);
-    const s = chunkStats(entry.dtype, await file.read(entry, e * size, n * size));
+    const s = await chunkStats(entry.dtype, await file.read(entry, e * size, n * size), ctx);
     total.nonFinite += s.nonFinite;
     total.absSum += s.absSum;
     total.absMax = Math.max(total.absMax, s.absMax);

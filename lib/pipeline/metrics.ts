@@ -1,7 +1,5 @@
 import type { ErrorMetricsRecord } from '../container/format';
-import type { Dtype } from '../io/dtypes';
-import { floatView } from '../methods/f32';
-import { native, type ErrorSums, type WeightStats } from '../native';
+import { native, type ErrorSums } from '../native';
 
 /** Error of a reconstruction against the original, as every report prints it. */
 export interface ErrorMetrics {
@@ -34,18 +32,6 @@ export function metricsFromSums(s: ErrorSums): ErrorMetrics {
     maxAbsError: s.maxAbs,
     cosine: s.signal > 0 && s.recon > 0 ? s.dot / Math.sqrt(s.signal * s.recon) : NaN,
   };
-}
-
-/** The statistics of a chunk in its stored dtype (F32, BF16 or F16), read as f32 without a copy. */
-export function chunkStats(dtype: Dtype, raw: Uint8Array): WeightStats {
-  const w = floatView(dtype, raw);
-  return w instanceof Float32Array ? native.tensorStats(w) : native.tensorStats(w, undefined, dtype as 'BF16' | 'F16');
-}
-
-/** The error sums of a chunk's reconstruction, both in the stored dtype. */
-export function chunkErrorSums(dtype: Dtype, original: Uint8Array, reconstructed: Uint8Array): ErrorSums {
-  const a = floatView(dtype, original), b = floatView(dtype, reconstructed);
-  return a instanceof Float32Array ? native.tensorStats(a, b as Float32Array) : native.tensorStats(a, b as Uint16Array, dtype as 'BF16' | 'F16');
 }
 
 /** Metrics of a reconstruction, computed natively in double precision. */

@@ -11,7 +11,8 @@ import { readExactly } from '../io/safetensors';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { JobContext } from '../jobs';
-import { addSums, chunkErrorSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
+import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
+import { chunkErrorSums } from '../methods/f32';
 import { defaultThreads } from '../core/threads';
 import type { Totals } from './totals';
 
@@ -101,7 +102,7 @@ async function verifyTensor(reader: ContainerReader, t: TensorRecord, source: Mo
   for await (const chunk of reader.decodeTensor(t, ctx)) {
     if (comparable) {
       const want = await source.shards[orig.shard].file.read(orig.entry, offset, chunk.byteLength);
-      if (lossy) addSums(sums, chunkErrorSums(t.dtype, want, chunk));
+      if (lossy) addSums(sums, await chunkErrorSums(t.dtype, want, chunk, ctx));
       else if (mismatch < 0 && !Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).equals(want)) mismatch = offset + firstDiff(chunk, want);
     }
     offset += chunk.byteLength;

@@ -1,56 +1,68 @@
 #include "error_stats.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
+#include <vector>
+
+#include "../runtime/kernels.h"
+#include "../runtime/parallel.h"
 
 namespace tz {
 
 namespace {
 
-// Element i of F32/BF16/F16 data as f32 (exact).
-inline float load(const void* p, FloatType t, size_t i) {
-  const uint32_t bits = load_f32_bits(p, t, i);
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
+// max so far: a NaN, once seen, stays.
+inline void KeepMax(double& m, double x) {
+  if (!(x <= m) && m == m) m = x;
+}
+
+void Add(ErrorSums& s, const ErrorSums& w) {
+  s.signal += w.signal;
+  s.noise += w.noise;
+  s.dot += w.dot;
+  s.recon += w.recon;
+  KeepMax(s.maxAbs, w.maxAbs);
+}
+
+void Add(WeightStats& s, const WeightStats& w) {
+  s.nonFinite += w.nonFinite;
+  s.absSum += w.absSum;
+  s.absMax = std::max(s.absMax, w.absMax);
+}
+
+// Every window's statistics (on threads), then added in window order.
+template <class Stats, class Window>
+Stats OverWindows(size_t n, unsigned threads, JobContext* ctx, Window window) {
+  std::vector<Stats> parts((n + kStatsWindow - 1) / kStatsWindow);
+  const auto range = [&](size_t b, size_t e) {
+    for (size_t w = b; w < e; w += kStatsWindow) parts[w / kStatsWindow] = window(w, std::min(e, w + kStatsWindow));
+  };
+  if (ctx) parallel_for(n, 16 * kStatsWindow, threads, *ctx, range, false);
+  else range(0, n);
+  Stats s;
+  for (const Stats& p : parts) Add(s, p);
+  return s;
 }
 
 }  // namespace
 
-void add_error_sums(const float* a, const float* b, size_t n, ErrorSums& s) { add_error_sums(a, b, FloatType::F32, n, s); }
-
-void add_error_sums(const void* a, const void* b, FloatType type, size_t n, ErrorSums& s) {
-  double signal = 0, noise = 0, dot = 0, recon = 0, maxAbs = s.maxAbs;
-  for (size_t i = 0; i < n; ++i) {
-    const double x = load(a, type, i), y = load(b, type, i), d = x - y;
-    signal += x * x;
-    noise += d * d;
-    dot += x * y;
-    recon += y * y;
-    if (!(std::fabs(d) <= maxAbs)) maxAbs = std::fabs(d);  // also propagates NaN
-  }
-  s.signal += signal;
-  s.noise += noise;
-  s.dot += dot;
-  s.recon += recon;
-  s.maxAbs = maxAbs;
+ErrorSums error_sums(const void* a, const void* b, FloatType type, size_t n, unsigned threads, JobContext* ctx) {
+  const KernelTable& k = kernels();
+  const size_t size = float_type_bytes(type);
+  return OverWindows<ErrorSums>(n, threads, ctx, [&](size_t s, size_t e) {
+    ErrorSums w;
+    k.error_window(static_cast<const uint8_t*>(a) + s * size, static_cast<const uint8_t*>(b) + s * size, type, e - s, &w);
+    return w;
+  });
 }
 
-WeightStats weight_stats(const float* w, size_t n) { return weight_stats(w, FloatType::F32, n); }
-
-WeightStats weight_stats(const void* w, FloatType type, size_t n) {
-  WeightStats s;
-  for (size_t i = 0; i < n; ++i) {
-    const float x = load(w, type, i);
-    if (std::isfinite(x)) {
-      s.absSum += std::fabs(double(x));
-      s.absMax = std::max(s.absMax, std::fabs(x));
-    } else {
-      ++s.nonFinite;
-    }
-  }
-  return s;
+WeightStats weight_stats(const void* w, FloatType type, size_t n, unsigned threads, JobContext* ctx) {
+  const KernelTable& k = kernels();
+  const size_t size = float_type_bytes(type);
+  return OverWindows<WeightStats>(n, threads, ctx, [&](size_t s, size_t e) {
+    WeightStats ws;
+    k.stats_window(static_cast<const uint8_t*>(w) + s * size, type, e - s, &ws);
+    return ws;
+  });
 }
 
 }  // namespace tz

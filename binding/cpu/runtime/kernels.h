@@ -17,6 +17,8 @@ struct KmeansCentroids;
 struct GemmArgs;
 struct RansTable;
 struct RansEncTable;
+struct ErrorSums;
+struct WeightStats;
 
 struct KernelTable {
   const char* name;  // "avx2" or "scalar"
@@ -47,6 +49,10 @@ struct KernelTable {
   // rans.h: one block of n symbols, symbol i with tables[i mod contexts] -> the 32 final states
   // and the words, written downwards from wordsEnd (room for n + 8 below it); returns the words.
   size_t (*rans_encode_block)(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, uint32_t* states, uint16_t* wordsEnd);
+  // error_stats.h: the sums of one window of n elements of `type` (original a, reconstruction b),
+  // and the statistics of one window of weights, in the order error_stats.h defines.
+  void (*error_window)(const void* a, const void* b, FloatType type, size_t n, ErrorSums* out);
+  void (*stats_window)(const void* w, FloatType type, size_t n, WeightStats* out);
 };
 
 // Every row of KernelTable, by name, in member order: dispatch.cc fills the tables by these names
@@ -64,7 +70,9 @@ struct KernelTable {
   X(kmeans_assign)        \
   X(gemm_panels)           \
   X(rans_decode_block)     \
-  X(rans_encode_block)
+  X(rans_encode_block)     \
+  X(error_window)          \
+  X(stats_window)
 
 #define TZ_COUNT_ROW(row) +1
 // The list names every member: a row added to the struct but not to the list fails here.
@@ -91,7 +99,9 @@ inline constexpr const char* kKernelRowNames[] = {TZ_KERNEL_ROWS(TZ_ROW_NAME)};
   void kmeans_assign(const KmeansCentroids& c, const float* x, size_t n, uint32_t* labels); \
   void gemm_panels(const GemmArgs& a, size_t panelBegin, size_t panelEnd);                        \
   unsigned rans_decode_block(const RansTable* tables, unsigned contexts, const uint8_t* block, size_t bytes, uint8_t* dst, size_t n); \
-  size_t rans_encode_block(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, uint32_t* states, uint16_t* wordsEnd);
+  size_t rans_encode_block(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, uint32_t* states, uint16_t* wordsEnd); \
+  void error_window(const void* a, const void* b, FloatType type, size_t n, ErrorSums* out);  \
+  void stats_window(const void* w, FloatType type, size_t n, WeightStats* out);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS
