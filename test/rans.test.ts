@@ -122,6 +122,20 @@ describe('rANS stage', function () {
     assert.ok(Buffer.from(c).equals(large));
   });
 
+  it('judges a piece of 8 blocks or more on its first block first', async () => {
+    // 8 blocks of 2^18 symbols: the same bytes after a first block of uniform bytes are stored
+    // raw (the first block shows no gain), after a compressible first block coded.
+    const tail = exponentPlane(7 << 18, 6);
+    const [plain, noisyFirst, shortNoisy] = await compressPieces(
+      [Buffer.concat([exponentPlane(1 << 18, 7), tail]), Buffer.concat([bytes(1 << 18, () => rng.u32() & 0xff), tail]), Buffer.concat([bytes(1 << 18, () => rng.u32() & 0xff), tail.subarray(1)])],
+      RANS,
+      'tensor',
+      2,
+    );
+    assert.deepEqual([plain.codec, noisyFirst.codec], ['rans', 'raw']);
+    assert.equal(shortNoisy.codec, 'rans', 'under 8 blocks the whole piece decides');
+  });
+
   it('rejects malformed frames with clear errors, never a crash or wrong bytes', async () => {
     const src = exponentPlane(300000, 6); // two blocks
     const { data } = await ransFrame(src);

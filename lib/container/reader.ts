@@ -60,24 +60,32 @@ export class ContainerReader {
 
   /** Decodes a tensor chunk by chunk (stored dtype bytes), checking every piece's checksum. */
   async *decodeTensor(t: TensorRecord, ctx: JobContext): AsyncGenerator<Uint8Array> {
+    for (const decode of this.chunkDecoders(t, ctx)) yield await decode();
+  }
+
+  /** A tensor's chunks as decode steps, in order: each reads its pieces, checks their checksums
+   * and decodes them to stored dtype bytes. Steps may run ahead of one another (decompress keeps
+   * a few in flight); the tensor streams they share are decoded once. */
+  chunkDecoders(t: TensorRecord, ctx: JobContext): Array<() => Promise<Uint8Array>> {
     const { method, params } = this.method(t);
     const numel = numelOf(t.shape);
     const names = t.tensorStreams ?? [];
-    const tensorStored = await Promise.all((t.tensorPieces ?? []).map((p, s) => this.readPiece(tensorPieceName(t.name, names[s]), p, `tensor ${t.name}`)));
-    const tensorStreams = await this.decodePieces(tensorStored, ctx, `tensor ${t.name}`);
-    for (let c = 0; c < t.pieces.length; c++) {
+    const owner = `tensor ${t.name}`;
+    let tensorStreams: Promise<Uint8Array[]> | undefined;
+    const shared = () =>
+      (tensorStreams ??= Promise.all((t.tensorPieces ?? []).map((p, s) => this.readPiece(tensorPieceName(t.name, names[s]), p, owner))).then((stored) => this.decodePieces(stored, ctx, owner)));
+    return t.pieces.map((pieces, c) => async () => {
       const elements = Math.min(t.chunkElements, numel - c * t.chunkElements);
-      const stored = await Promise.all(t.pieces[c].map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p, `tensor ${t.name}`)));
-      const streams = await this.decodePieces(stored, ctx, `tensor ${t.name}`);
-      let decoded: Uint8Array;
+      const stored = await Promise.all(pieces.map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p, owner)));
+      const streams = await this.decodePieces(stored, ctx, owner);
+      const tensorWide = await shared();
       try {
-        decoded = await method.decode(params, t.dtype, streams, elements, ctx, tensorStreams);
+        return await method.decode(params, t.dtype, streams, elements, ctx, tensorWide);
       } catch (e) {
         if (e instanceof Error && e.name === 'AbortError') throw e;
-        throw new FormatError(this.path, `tensor ${t.name}: ${e instanceof Error ? e.message : e} (corrupted container)`);
+        throw new FormatError(this.path, `${owner}: ${e instanceof Error ? e.message : e} (corrupted container)`);
       }
-      yield decoded;
-    }
+    });
   }
 
   /** A carried file's (or shard header's) content chunk by chunk, checked against its CRC. */

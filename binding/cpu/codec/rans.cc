@@ -99,6 +99,25 @@ void pack_symbols(const uint8_t* codes, size_t n, unsigned bits, uint8_t* dst) {
   pack_codes(codes + 8 * groups, n - 8 * groups, bits, dst + groups * bits);
 }
 
+// What the frame of `count` symbols would take, from their frequencies (within a fraction of a
+// percent of the result, in integer arithmetic so that every machine decides alike), or 0 when
+// that does not shrink their `bytes` raw bytes by 1 %. Leaves the frequencies in freq.
+size_t worth_coding(const uint8_t* symbols, size_t count, size_t bytes, unsigned bits, unsigned contexts, size_t blockSymbols, uint16_t (*freq)[256]) {
+  uint64_t counts[kRansMaxContexts][256] = {};
+  count_symbols(symbols, count, contexts, counts);
+  const std::vector<uint32_t>& cost = symbol_costs();
+  uint64_t bits16 = 0;  // 2^16 · bits
+  size_t tables = 0;
+  for (unsigned c = 0; c < contexts; ++c) {
+    rans_normalise(counts[c], 1u << bits, freq[c]);
+    for (int s = 0; s < 256; ++s)
+      if (freq[c][s]) bits16 += counts[c][s] * cost[freq[c][s]], tables += 2;
+    tables += 32;
+  }
+  const size_t estimate = 8 + tables + (bits16 >> 19) + (kRansStateBytes + 4) * ((count + blockSymbols - 1) / blockSymbols);
+  return estimate * 100 > bytes * 99 ? 0 : estimate;
+}
+
 }  // namespace
 
 void rans_normalise(const uint64_t counts[256], unsigned alphabet, uint16_t freq[256]) {
@@ -191,22 +210,12 @@ std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, 
     unpack_symbols(padded.data(), count, bits, unpacked.data());
     symbols = unpacked.data();
   }
-  uint64_t counts[kRansMaxContexts][256] = {};
-  count_symbols(symbols, count, contexts, counts);
   uint16_t freq[kRansMaxContexts][256];
-  // What the frame will take, from the frequencies (within a fraction of a percent of the
-  // result): a piece it would not shrink by 1 % (mantissa planes) is not coded at all.
-  const std::vector<uint32_t>& cost = symbol_costs();
-  uint64_t bits16 = 0;  // 2^16 · bits
-  size_t tables = 0;
-  for (unsigned c = 0; c < contexts; ++c) {
-    rans_normalise(counts[c], 1u << bits, freq[c]);
-    for (int s = 0; s < 256; ++s)
-      if (freq[c][s]) bits16 += counts[c][s] * cost[freq[c][s]], tables += 2;
-    tables += 32;
-  }
-  const size_t estimate = 8 + tables + (bits16 >> 19) + (kRansStateBytes + 4) * ((count + blockSymbols - 1) / blockSymbols);
-  if (estimate * 100 > n * 99) return {};
+  // A large piece is first judged on its first block: one that would not shrink (the mantissa
+  // planes of lossless storage) costs the histogram of one block, not of the whole piece.
+  if (count >= 8 * blockSymbols && !worth_coding(symbols, blockSymbols, blockSymbols * bits / 8, bits, contexts, blockSymbols, freq)) return {};
+  const size_t estimate = worth_coding(symbols, count, n, bits, contexts, blockSymbols, freq);
+  if (!estimate) return {};
   out.reserve(estimate + estimate / 64 + 256);
   out.push_back(kRansCoded);
   out.push_back(uint8_t(bits));
