@@ -4,9 +4,10 @@
 // the mean relative error of the tensors stored with the method, and the wall time of a
 // `tensorzip decompress` of the container (a process of its own, as a user runs it). SeedLM's
 // exhaustive search would take hours on a few CPU cores, so it runs on a subset and its row is
-// extrapolated (lib/tools/runs.ts). The peer, `zstd -1 -T<threads>` (when installed), compresses
-// and decompresses the same shard files in the same run.
+// extrapolated (lib/tools/runs.ts). The peers, `zstd -1 -T<threads>` and `xz -0 -T<threads>` (when
+// installed), compress and decompress the same shard files in the same run.
 import { fork, spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -74,7 +75,7 @@ export interface E2eResult {
   threads: number;
   subset: string;
   rows: E2eRow[];
-  /** zstd on the same files, or why it did not run. */
+  /** zstd and xz on the same files, or why each did not run. */
   peers: Array<E2ePeer | { name: string; skipped: string }>;
   /** With evalChunks: the original model's evaluation (its time is the forward-pass figure). */
   originalEval?: Pick<EvalResult, 'perplexity' | 'chunks' | 'ctx' | 'scored' | 'seconds'>;
@@ -90,19 +91,43 @@ function timeDecompress(container: string, output: string, threads: number): num
   return seconds(t);
 }
 
-/** zstd -1 -T<threads> on each shard file, then zstd -d; the sums. */
-async function zstdPeer(modelDir: string, work: string, threads: number): Promise<E2ePeer | { name: string; skipped: string }> {
-  const name = `zstd -1 -T${threads}`;
-  if (spawnSync('zstd', ['--version']).status !== 0) return { name, skipped: 'zstd not installed' };
+/** A command-line compressor run as a peer: its compress and decompress arguments. */
+interface PeerTool {
+  tool: 'zstd' | 'xz';
+  compress: string[];
+}
+
+/** The peers, fastest presets with all threads: zstd -1 (its default level is 3) and xz -0 (xz's
+ * default -6 runs at a few MB/s per thread: an hour for this model on 2 cores). */
+const PEER_TOOLS = (threads: number): PeerTool[] => [
+  { tool: 'zstd', compress: ['-1', `-T${threads}`] },
+  { tool: 'xz', compress: ['-0', `-T${threads}`] },
+];
+
+/** Runs `tool args` from file `from` to file `to` (both tools stream stdin to stdout); its status. */
+function filter(tool: string, args: string[], from: string, to: string): number | null {
+  const input = openSync(from, 'r'), output = openSync(to, 'w');
+  try {
+    return spawnSync(tool, args, { stdio: [input, output, 'ignore'] }).status;
+  } finally {
+    closeSync(input);
+    closeSync(output);
+  }
+}
+
+/** The peer on each shard file (compress, then decompress with as many threads); the sums. */
+async function toolPeer({ tool, compress }: PeerTool, modelDir: string, work: string, threads: number): Promise<E2ePeer | { name: string; skipped: string }> {
+  const name = `${tool} ${compress.join(' ')}`;
+  if (spawnSync(tool, ['--version']).status !== 0) return { name, skipped: `${tool} not installed` };
   const shards = (await readdir(modelDir)).filter((f) => f.endsWith('.safetensors')).map((f) => path.join(modelDir, f));
   let raw = 0, packed = 0, c = 0, d = 0;
   for (const shard of shards) {
-    const z = path.join(work, 'peer.zst'), back = path.join(work, 'peer.out');
+    const z = path.join(work, 'peer.z'), back = path.join(work, 'peer.out');
     let t = process.hrtime.bigint();
-    if (spawnSync('zstd', ['-1', `-T${threads}`, '-q', '-f', shard, '-o', z]).status !== 0) return { name, skipped: `zstd failed on ${shard}` };
+    if (filter(tool, [...compress, '-q', '-c'], shard, z) !== 0) return { name, skipped: `${tool} failed on ${shard}` };
     c += seconds(t);
     t = process.hrtime.bigint();
-    spawnSync('zstd', ['-d', '-q', '-f', z, '-o', back]);
+    if (filter(tool, ['-d', `-T${threads}`, '-q', '-c'], z, back) !== 0) return { name, skipped: `${tool} -d failed on ${shard}` };
     d += seconds(t);
     raw += (await stat(shard)).size;
     packed += (await stat(z)).size;
@@ -173,8 +198,11 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
       await rm(output, { force: true });
       return { ...r, quality, decompressSeconds };
     });
-    log('zstd on the same files');
-    const peers = [await zstdPeer(model.dir, work, threads)];
+    const peers: E2eResult['peers'] = [];
+    for (const tool of PEER_TOOLS(threads)) {
+      log(`${tool.tool} on the same files`);
+      peers.push(await toolPeer(tool, model.dir, work, threads));
+    }
     // An extrapolated row's memory: the larger of its subset run and the reference run.
     const rows: E2eRow[] = runs.map(({ summary, runs: used }) => ({
       ...summary,
@@ -199,7 +227,7 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
     };
   } finally {
     if (!options.dir) await rm(work, { recursive: true, force: true });
-    else for (const made of ['model', 'subset.safetensors', 'out.tzip', 'out.tzip.resume', 'out.tzip.resume.data', 'tokens.bin', 'decompressed', 'peer.zst', 'peer.out']) await rm(path.join(work, made), { recursive: true, force: true });
+    else for (const made of ['model', 'subset.safetensors', 'out.tzip', 'out.tzip.resume', 'out.tzip.resume.data', 'tokens.bin', 'decompressed', 'peer.z', 'peer.out']) await rm(path.join(work, made), { recursive: true, force: true });
   }
 }
 
@@ -234,7 +262,7 @@ export function formatE2e(r: E2eResult): string {
       'skipped' in p
         ? `peer ${p.name}: skipped (${p.skipped})`
         : `peer ${p.name} on the same shard files: compress ${p.seconds.toFixed(1)} s (${formatBytes(r.modelBytes / p.seconds)}/s), ratio ${p.ratio.toFixed(3)}; ` +
-          `zstd -d ${p.decompressSeconds.toFixed(1)} s (${formatBytes(r.modelBytes / p.decompressSeconds)}/s); wall times of its processes, file writes included.`,
+          `decompress ${p.decompressSeconds.toFixed(1)} s (${formatBytes(r.modelBytes / p.decompressSeconds)}/s); wall times of its processes, file writes included.`,
     ),
   ];
   const o = r.originalEval;
