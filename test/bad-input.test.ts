@@ -2,6 +2,7 @@
 // model directories and containers. Each must give a clear one-line error naming the problem, a
 // non-zero exit code, no crash, and no output (nor temp file) left behind.
 import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -197,6 +198,32 @@ describe('bad input: every malformed file gets a clear error, a non-zero exit an
     assert.equal(r.status, 1);
     assert.match(r.stderr, /exists and is not empty \(use -f\/--force to replace it\)/);
     assert.deepEqual(await readdir(path.join(dir, 'full')), ['x']);
+  });
+
+  it('a FIFO, socket-like or device path is refused before it is opened, by every command that reads one (no hang)', async () => {
+    const fifo = path.join(dir, 'pipe.safetensors');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const out = path.join(dir, 'fifo-out.tzip');
+    const tzip = path.join(dir, 'valid.tzip');
+    // spawnSync's timeout kills a command that would block on the FIFO: the test fails, it does not hang.
+    const refused = (args: string[], error: RegExp) => {
+      const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 30000 });
+      assert.equal(r.signal, null, `${args.join(' ')} blocked`);
+      assert.notEqual(r.status, 0, `${args.join(' ')}: exit 0`);
+      assert.match(r.stderr, error, args.join(' '));
+    };
+    const kind = /pipe\.safetensors: (a FIFO, not a regular file|not a regular file or a folder)/;
+    refused(['compress', fifo, '-o', out], kind);
+    refused(['decompress', fifo, '-o', path.join(dir, 'fifo-out')], kind);
+    refused(['inspect', fifo], kind);
+    refused(['verify', tzip, '--against', fifo], kind);
+    refused(['compress', model, '-m', 'rtn:4', '--importance', fifo, '-o', out], /cannot read importance file \(a FIFO, not a regular file\)/);
+    refused(['compress', model, '--policy', fifo, '-o', out], /cannot read policy file \(a FIFO, not a regular file\)/);
+    const tiny = (await generateCheckpoint(path.join(dir, 'fifo-model'), { hidden: 64, intermediate: 176, layers: 1, heads: 4, kvHeads: 2, vocab: 320, seed: 3 })).dir;
+    refused(['eval', tiny, '--tokens', fifo], /cannot read token ids \(a FIFO, not a regular file\)/);
+    refused(['merge', fifo, '-o', out], /cannot read part file \(a FIFO, not a regular file\)/);
+    refused(['inspect', '/dev/zero'], /\/dev\/zero: a character device, not a regular file/);
+    assert.ok(!existsSync(out));
   });
 
   it('usage errors exit with 2', () => {

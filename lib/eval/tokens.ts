@@ -1,7 +1,8 @@
 // The token stream an evaluation runs on: text tokenized with the model's own tokenizer.json
 // (through @huggingface/tokenizers, offline), or token ids given directly: a JSON array, or a
 // binary file of little-endian uint32 ids.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { readProblem, readRegularFile } from '../io/regular-file';
 import { Rng } from '../core/random';
 import type { WeightReader } from '../model/weights';
 
@@ -21,8 +22,8 @@ export class TokenError extends Error {
 }
 
 async function readInput(file: string, what: string): Promise<Buffer> {
-  return readFile(file).catch((e: NodeJS.ErrnoException) => {
-    throw new TokenError(`${file}: cannot read ${what} (${e.code ?? e.message})`);
+  return readRegularFile(file).catch((e: NodeJS.ErrnoException) => {
+    throw new TokenError(`${file}: cannot read ${what} (${readProblem(e)})`);
   });
 }
 

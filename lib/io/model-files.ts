@@ -7,6 +7,7 @@
 import type { Stats } from 'node:fs';
 import { readdir, readlink, realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { fileKind } from './regular-file';
 
 export interface FolderFile {
   /** '/'-separated path inside the model folder. */
@@ -55,8 +56,7 @@ async function walk(root: string, rel: string, ancestors: Set<string>, linked: b
     } else if (info.isFile()) {
       out.push({ rel: r, bytes: info.size, ...(via ? { target: await realpath(full) } : {}) });
     } else {
-      const what = info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : info.isCharacterDevice() ? 'a character device' : info.isBlockDevice() ? 'a block device' : 'not a file';
-      out.push({ rel: r, bytes: 0, problem: `${isLink ? `a symlink to ${await realpath(full)}, ` : ''}${what}, not a regular file` });
+      out.push({ rel: r, bytes: 0, problem: `${isLink ? `a symlink to ${await realpath(full)}, ` : ''}${fileKind(info)}, not a regular file` });
     }
   }
 }

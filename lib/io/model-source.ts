@@ -2,7 +2,8 @@
 // shards listed by model.safetensors.index.json) with its other files (config, tokenizer, ...;
 // which ones: lib/io/carried-files.ts). Opening validates every safetensors header and the index
 // before any tensor data is read.
-import { lstat, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
+import { readRegularFile } from './regular-file';
 import * as path from 'node:path';
 import { fileChooser, weightFormat, type FileSelection, type SkippedFile } from './carried-files';
 import { listModelFolder } from './model-files';
@@ -61,7 +62,7 @@ async function readIndex(root: string): Promise<{ shards: string[]; map: Record<
   const file = path.join(root, INDEX);
   let index: unknown;
   try {
-    index = parseStrictJson(await readFile(file, 'utf8'));
+    index = parseStrictJson(await readRegularFile(file, 'utf8'));
   } catch (e) {
     throw new FormatError(file, `invalid index JSON (${e instanceof Error ? e.message : e})`);
   }

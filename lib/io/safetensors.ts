@@ -2,7 +2,8 @@
 // then read by position through a file descriptor (files over 4 GB; never a whole-file Buffer).
 // Every error names the file and, where there is one, the tensor.
 import { FormatError, JsonError } from '../core/errors';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { openRegularFile } from './regular-file';
 import { DTYPE_SIZES, isDtype, type Dtype } from './dtypes';
 import { parseStrictJson } from './strict-json';
 
@@ -100,7 +101,7 @@ export class SafetensorsFile {
   private constructor(readonly header: SafetensorsHeader, private readonly fh: FileHandle) {}
 
   static async open(path: string): Promise<SafetensorsFile> {
-    const fh = await open(path, 'r');
+    const fh = await openRegularFile(path);
     try {
       const { size } = await fh.stat();
       if (size < 8) throw new FormatError(path, `file is too short to be safetensors (${size} bytes)`);

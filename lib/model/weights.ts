@@ -1,7 +1,8 @@
 // A model's tensors as f32, one at a time, from a Hugging Face directory (or a lone .safetensors
 // file beside its config.json) or straight from a .tzip container, which is decoded tensor by
 // tensor and never as a whole. Also the small files around the weights (config, tokenizer).
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readRegularFile } from '../io/regular-file';
 import * as path from 'node:path';
 import { ContainerReader } from '../container/reader';
 import type { Dtype } from '../io/dtypes';
@@ -49,7 +50,7 @@ function sourceWeights(source: ModelSource): WeightReader {
       return toF32(t.entry.dtype, await source.shards[t.shard].file.read(t.entry));
     },
     async file(relPath) {
-      return readFile(path.join(source.root, relPath)).catch((e: NodeJS.ErrnoException) => {
+      return readRegularFile(path.join(source.root, relPath)).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') return undefined;
         throw e;
       });

@@ -4,7 +4,8 @@
 // version), every shard must be there exactly once, and each part must hold exactly its
 // shard's tensors. The input model is read again for what parts do not carry (shard headers,
 // config and tokenizer files), from the path the parts recorded unless `input` says otherwise.
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { openRegularFile, readProblem } from '../io/regular-file';
 import { writeContainer, type CompressOptions, type CompressReport } from '../pipeline/compress';
 import { PART_FORMAT, type PartOptions } from './part';
 import { openModelSource } from '../io/model-source';
@@ -29,8 +30,8 @@ export async function merge(partPaths: string[], output: string, options: MergeO
   const parts: Part[] = [];
   try {
     for (const p of partPaths) {
-      const file = await open(p, 'r').catch((e: NodeJS.ErrnoException) => {
-        throw new Error(`${p}: cannot read part file (${e.code ?? e.message})`);
+      const file = await openRegularFile(p).catch((e: NodeJS.ErrnoException) => {
+        throw new Error(`${p}: cannot read part file (${readProblem(e)})`);
       });
       parts.push({ path: p, file, header: undefined as unknown as Part['header'] });
       const { header } = await readLogHeader(file, p, 'part file (made by compress --shard)');

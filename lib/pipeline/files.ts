@@ -1,7 +1,7 @@
 // What a container stores besides tensors: each shard's record (with its original header when
 // the tensors tile the data section, so decompress rebuilds the file byte for byte) and the
 // model folder's other files, in pieces through the entropy stage (LZMA for text).
-import { open } from 'node:fs/promises';
+import { openRegularFile } from '../io/regular-file';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { filePieceName, type FileRecord, type PieceRecord, type ShardRecord } from '../container/format';
@@ -40,7 +40,7 @@ export async function storeFile(
   onBytes: (done: number) => void,
   limit?: number,
 ): Promise<FileRecord> {
-  const fh = await open(file, 'r');
+  const fh = await openRegularFile(file);
   try {
     const bytes = limit ?? (await fh.stat()).size;
     const pieces: PieceRecord[] = [];

@@ -8,7 +8,7 @@ import type { FileRecord, TensorRecord } from '../container/format';
 import { shardOutput } from '../container/output';
 import { openModelSource, type ModelSource, type SourceTensor } from '../io/model-source';
 import { readExactly } from '../io/safetensors';
-import { open } from 'node:fs/promises';
+import { openRegularFile } from '../io/regular-file';
 import * as path from 'node:path';
 import type { JobContext } from '../jobs';
 import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
@@ -122,7 +122,7 @@ async function verifyTensor(reader: ContainerReader, t: TensorRecord, source: Mo
  * and compares it with the file on disk chunk by chunk (bounded memory). Returns the problem. */
 async function compareFile(reader: ContainerReader, f: FileRecord, file: string, ctx: JobContext): Promise<string | undefined> {
   let problem: string | undefined;
-  const fh = await open(file, 'r').catch((e: Error) => {
+  const fh = await openRegularFile(file).catch((e: Error) => {
     problem = e.message;
     return undefined;
   });
