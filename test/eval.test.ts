@@ -143,7 +143,14 @@ describe('eval and imatrix', function () {
       ['an unsupported model_type', async (d) => editConfig(d, (c) => (c.model_type = 'gpt2')), /model_type "gpt2" is not supported/],
       ['heads not a multiple of kv heads', async (d) => editConfig(d, (c) => (c.num_key_value_heads = 3)), /must be a multiple of num_key_value_heads/],
       ['an unsupported rope scaling', async (d) => editConfig(d, (c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 })), /rope_scaling type "yarn" is not supported/],
-      ['a shape that disagrees with config.json', async (d) => editConfig(d, (c) => (c.intermediate_size = 81)), /mlp\.gate_proj\.weight has shape \[80, 48\], but config\.json implies \[81, 48\]/],
+      ['a shape that disagrees with config.json', async (d) => editConfig(d, (c) => (c.intermediate_size = 81)), /intermediate_size gives 81 rows for model\.layers\.0\.mlp\.gate_proj\.weight, but it has 80 \(shape \[80, 48\]\)/],
+      ['a down_proj that disagrees with config.json', (d) => editTensorShape(d, 'model.layers.1.mlp.down_proj.weight'), /mlp\.down_proj\.weight has shape .*, but config\.json implies/],
+      // Hostile sizes are checked against the weights before anything is sized by them (these ran out of memory before).
+      ['num_hidden_layers 10^9', async (d) => editConfig(d, (c) => (c.num_hidden_layers = 1e9)), /num_hidden_layers is 1000000000, but the weights have no layer 999999999/],
+      ['num_hidden_layers 10^7', async (d) => editConfig(d, (c) => (c.num_hidden_layers = 1e7)), /num_hidden_layers is 10000000, but the weights have no layer 9999999/],
+      ['num_hidden_layers 1 of 2', async (d) => editConfig(d, (c) => (c.num_hidden_layers = 1)), /num_hidden_layers is 1, but the weights have a layer 1 too/],
+      ['head_dim 2·10^9', async (d) => editConfig(d, (c) => (c.head_dim = 2e9)), /num_attention_heads × head_dim \(\d+ × 2000000000\) gives \d+ rows for model\.layers\.0\.self_attn\.q_proj\.weight/],
+      ['vocab_size 10^12', async (d) => editConfig(d, (c) => (c.vocab_size = 1e12)), /vocab_size × hidden_size is 1000000000000 × \d+, but model\.embed_tokens\.weight is/],
       ['no lm_head although untied', (d) => dropTensor(d, 'lm_head.weight'), /tensor lm_head\.weight is missing \(config\.json says tie_word_embeddings is false\)/],
       ['no config.json', async (d) => rm(path.join(d, 'config.json')), /no config\.json/],
       ['invalid JSON in config.json', async (d) => writeFile(path.join(d, 'config.json'), '{'), /config\.json: invalid JSON/],
@@ -160,6 +167,17 @@ describe('eval and imatrix', function () {
         }
         assert.ok(!(await readdir(tmp)).some((f) => f.includes(path.basename(out))), 'no output left behind');
       });
+
+    it('a hostile config.json inside a .tzip is refused as in a folder', async () => {
+      const dir = path.join(tmp, 'hostile-in-tzip');
+      await writeTinyModel(dir);
+      await editConfig(dir, (c) => (c.num_hidden_layers = 1e9));
+      const container = path.join(tmp, 'hostile.tzip');
+      await compress(dir, container, { method: 'rtn:8' });
+      const r = cli('eval', container, '--tokens', ids, '--ctx', '24');
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /config\.json: num_hidden_layers is 1000000000, but the weights have no layer 999999999/);
+    });
 
     it('token ids outside the vocabulary, too few tokens for a chunk, both or neither of --text and --tokens', async () => {
       const big = path.join(tmp, 'big.json');
@@ -215,6 +233,18 @@ async function editConfig(dir: string, edit: (c: Record<string, unknown>) => unk
   const c = JSON.parse(await readFile(file, 'utf8'));
   edit(c);
   await writeFile(file, JSON.stringify(c));
+}
+
+/** Rewrites model.safetensors with one tensor's dimensions reversed (the same bytes). */
+async function editTensorShape(dir: string, name: string): Promise<void> {
+  const file = path.join(dir, 'model.safetensors');
+  const st = await SafetensorsFile.open(file);
+  const all = st.header.tensors;
+  const data = await Promise.all(all.map((t) => st.read(t)));
+  await st.close();
+  const w = await SafetensorsWriter.create(file, all.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.name === name ? [...t.shape].reverse() : t.shape })));
+  for (const d of data) await w.write(d);
+  await w.finish();
 }
 
 /** Rewrites model.safetensors without one tensor. */

@@ -33,7 +33,13 @@ export class ConfigError extends Error {
 
 const FAMILIES = ['llama', 'mistral', 'qwen2'] as const;
 
-export function parseLlamaConfig(json: unknown, where = 'config.json'): LlamaConfig {
+/** The shape of a tensor the model holds, or undefined. */
+export type ShapeOf = (name: string) => number[] | undefined;
+
+/** With `shapeOf` (the weights present), the dimensions are checked against the embedding, layer
+ * 0 and the layer count before anything is sized by them: a config.json that claims 10^9 layers
+ * or a head_dim of 2·10^9 is refused in words, not by running out of memory. */
+export function parseLlamaConfig(json: unknown, where = 'config.json', shapeOf?: ShapeOf): LlamaConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(where, 'must be a JSON object');
   const c = json as Record<string, unknown>;
   const fail = (message: string): never => {
@@ -69,15 +75,17 @@ export function parseLlamaConfig(json: unknown, where = 'config.json'): LlamaCon
   if (headDim % 2) fail(`head_dim (${headDim}) must be even for rotary embeddings`);
   const ropeTheta = num('rope_theta', 10000);
   const window = modelType === 'mistral' && c.sliding_window != null ? int('sliding_window') : 0;
+  const intermediate = int('intermediate_size'), layers = int('num_hidden_layers'), vocab = int('vocab_size');
+  if (shapeOf) checkAgainstWeights({ hidden, intermediate, layers, heads, kvHeads, headDim, vocab }, shapeOf, fail);
   return {
     modelType: modelType as LlamaConfig['modelType'],
     hidden,
-    intermediate: int('intermediate_size'),
-    layers: int('num_hidden_layers'),
+    intermediate,
+    layers,
     heads,
     kvHeads,
     headDim,
-    vocab: int('vocab_size'),
+    vocab,
     eps: num('rms_norm_eps', 1e-6),
     ropeTheta,
     invFreq: ropeFrequencies(headDim, ropeTheta, c.rope_scaling, fail),
@@ -85,6 +93,23 @@ export function parseLlamaConfig(json: unknown, where = 'config.json'): LlamaCon
     qkvBias: modelType === 'qwen2',
     window,
   };
+}
+
+function checkAgainstWeights(d: Pick<LlamaConfig, 'hidden' | 'intermediate' | 'layers' | 'heads' | 'kvHeads' | 'headDim' | 'vocab'>, shapeOf: ShapeOf, fail: (m: string) => never): void {
+  // A tensor that is missing altogether is reported later, with the full list of what is needed.
+  const rows = (name: string, want: number, what: string) => {
+    const shape = shapeOf(name);
+    if (shape && shape[0] !== want) fail(`${what} gives ${want} rows for ${name}, but it has ${shape[0]} (shape [${shape.join(', ')}])`);
+  };
+  const embed = shapeOf('model.embed_tokens.weight');
+  if (embed && (embed[0] !== d.vocab || embed[1] !== d.hidden))
+    fail(`vocab_size × hidden_size is ${d.vocab} × ${d.hidden}, but model.embed_tokens.weight is [${embed.join(', ')}]`);
+  rows('model.layers.0.self_attn.q_proj.weight', d.heads * d.headDim, `num_attention_heads × head_dim (${d.heads} × ${d.headDim})`);
+  rows('model.layers.0.self_attn.k_proj.weight', d.kvHeads * d.headDim, `num_key_value_heads × head_dim (${d.kvHeads} × ${d.headDim})`);
+  rows('model.layers.0.mlp.gate_proj.weight', d.intermediate, 'intermediate_size');
+  const layer = (l: number) => ['input_layernorm.weight', 'self_attn.q_proj.weight', 'mlp.down_proj.weight'].some((t) => shapeOf(`model.layers.${l}.${t}`));
+  if (!layer(d.layers - 1)) fail(`num_hidden_layers is ${d.layers}, but the weights have no layer ${d.layers - 1}`);
+  if (layer(d.layers)) fail(`num_hidden_layers is ${d.layers}, but the weights have a layer ${d.layers} too`);
 }
 
 /** θ^(−2i/d) per pair, adjusted by rope_scaling: linear (positions / factor) or Llama 3's

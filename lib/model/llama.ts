@@ -39,7 +39,7 @@ export class LlamaModel {
       } catch (e) {
         throw new ConfigError(`${weights.label}: config.json`, `invalid JSON (${e instanceof Error ? e.message : e})`);
       }
-      const model = new LlamaModel(weights, parseLlamaConfig(json, `${weights.label}: config.json`));
+      const model = new LlamaModel(weights, parseLlamaConfig(json, `${weights.label}: config.json`, (name) => weights.shape(name)));
       model.checkTensors();
       return model;
     } catch (e) {
