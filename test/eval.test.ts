@@ -1,6 +1,6 @@
 // Model-level quality: perplexity and KL divergence (`eval`), importance matrices (`imatrix`).
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +13,8 @@ import { SafetensorsFile } from '../lib/io/safetensors';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
 import { parseLlamaConfig } from '../lib/model/config';
 import { LlamaModel } from '../lib/model/llama';
+import { openWeights } from '../lib/model/weights';
+import { tokenizeText } from '../lib/eval/tokens';
 import { cliPath, root } from './helpers';
 import { logSoftmax, referenceImportance, referenceLogits } from './reference-llama';
 import { writeTinyModel, type TinyModel } from './tiny-llama';
@@ -167,6 +169,36 @@ describe('eval and imatrix', function () {
         }
         assert.ok(!(await readdir(tmp)).some((f) => f.includes(path.basename(out))), 'no output left behind');
       });
+
+    it('a tokenizer whose pre-tokenizer regex backtracks without end is stopped by its budget, or at once by a signal', async () => {
+      const dir = path.join(tmp, 'evil-tokenizer');
+      await generateCheckpoint(dir, { hidden: 64, intermediate: 176, layers: 1, heads: 4, kvHeads: 2, vocab: 320 });
+      const file = path.join(dir, 'tokenizer.json');
+      const t = JSON.parse(await readFile(file, 'utf8'));
+      // (a|a)+$ on a run of a's followed by b: 2^40 ways to fail before giving up.
+      t.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '(a|a)+$' }, behavior: 'Isolated', invert: false }, t.pre_tokenizer] };
+      await writeFile(file, JSON.stringify(t));
+      const evil = path.join(tmp, 'evil.txt');
+      await writeFile(evil, 'hello world '.repeat(50) + 'a'.repeat(40) + 'b');
+      const weights = await openWeights(dir);
+      try {
+        await assert.rejects(tokenizeText(evil, weights, undefined, 1), /evil\.txt: tokenizing took longer than 1 s, so it was stopped .*give token ids with --tokens instead/);
+        const ac = new AbortController();
+        setTimeout(() => ac.abort(), 300);
+        await assert.rejects(tokenizeText(evil, weights, ac.signal), { name: 'AbortError' });
+        assert.ok((await tokenizeText(text, weights)).ids.length > 0, 'ordinary text still tokenizes');
+      } finally {
+        await weights.close();
+      }
+      // The CLI stops on the first SIGINT (the main thread is free while the worker tokenizes).
+      const child = spawn(process.execPath, [cliPath, 'eval', dir, '--text', evil, '--ctx', '8'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      setTimeout(() => child.kill('SIGINT'), 1500);
+      const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      assert.equal(status, 130, stderr);
+      assert.match(stderr, /interrupted/);
+    });
 
     it('a hostile config.json inside a .tzip is refused as in a folder', async () => {
       const dir = path.join(tmp, 'hostile-in-tzip');

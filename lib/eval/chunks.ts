@@ -23,9 +23,9 @@ export const DEFAULT_CTX = 512;
 /** Hidden states held at once per model; larger inputs run in several groups of chunks. */
 const GROUP_BYTES = 512 * 2 ** 20;
 
-export async function loadTokens(input: TokenInput, model: WeightReader, config: LlamaConfig): Promise<TokenStream> {
+export async function loadTokens(input: TokenInput, model: WeightReader, config: LlamaConfig, signal?: AbortSignal): Promise<TokenStream> {
   if (!input.text === !input.tokens) throw new TokenError('give exactly one of a text file (--text) or a token-id file (--tokens)');
-  const stream = input.text ? await tokenizeText(input.text, model) : await readTokenIds(input.tokens!);
+  const stream = input.text ? await tokenizeText(input.text, model, signal) : await readTokenIds(input.tokens!);
   checkVocabulary(stream, config.vocab);
   if (stream.bos !== undefined && stream.bos >= config.vocab) throw new TokenError(`the tokenizer's BOS id ${stream.bos} is not below the vocabulary size ${config.vocab}`);
   return stream;

@@ -40,7 +40,7 @@ export async function computeImportance(
 ): Promise<{ importance: Map<string, Float32Array>; tokens: string; chunks: number; ctx: number; activations: number }> {
   const c = model.config;
   const threads = options.threads ?? defaultThreads();
-  const stream = await loadTokens(input, model.weights, c);
+  const stream = await loadTokens(input, model.weights, c, options.signal);
   const chunks = chunkTokens(stream, options);
   const groups = chunkGroups(chunks, c);
   const stats = model.newStats();

@@ -67,7 +67,7 @@ export async function evaluate(modelPath: string, input: TokenInput, options: Ev
       if (a.vocab !== b.vocab || a.hidden !== b.hidden || a.eps !== b.eps)
         throw new Error(`${options.against} (vocab ${b.vocab}, hidden ${b.hidden}) is not the same model as ${modelPath} (vocab ${a.vocab}, hidden ${a.hidden})`);
     }
-    const stream = await loadTokens(input, model.weights, model.config);
+    const stream = await loadTokens(input, model.weights, model.config, options.signal);
     const chunks = chunkTokens(stream, options);
     const ctx = chunks[0].length, first = ctx / 2 | 0, perChunk = ctx - 1 - first;
     const groups = chunkGroups(chunks, model.config);

@@ -2,9 +2,13 @@
 // (through @huggingface/tokenizers, offline), or token ids given directly: a JSON array, or a
 // binary file of little-endian uint32 ids.
 import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { AbortError } from '../core/errors';
 import { readProblem, readRegularFile } from '../io/regular-file';
 import { Rng } from '../core/random';
 import type { WeightReader } from '../model/weights';
+import type { TokenizeReply, TokenizeRequest } from './tokenize-worker';
 
 export interface TokenStream {
   ids: Uint32Array;
@@ -27,8 +31,15 @@ async function readInput(file: string, what: string): Promise<Buffer> {
   });
 }
 
-/** Text tokenized with the model's tokenizer.json (and tokenizer_config.json when present). */
-export async function tokenizeText(file: string, model: WeightReader): Promise<TokenStream> {
+/** How long tokenizing may take: generous for real text (tokenizers run at MB/s), short of
+ * waiting for ever on a pre-tokenizer regex that backtracks catastrophically. */
+export function tokenizeBudgetSeconds(textBytes: number): number {
+  return 60 + 60 * (textBytes / 2 ** 20);
+}
+
+/** Text tokenized with the model's tokenizer.json (and tokenizer_config.json when present), in
+ * a worker thread that is stopped on `signal` or when the budget runs out. */
+export async function tokenizeText(file: string, model: WeightReader, signal?: AbortSignal, budgetSeconds?: number): Promise<TokenStream> {
   const text = (await readInput(file, 'text')).toString('utf8');
   const tokenizerJson = await model.file('tokenizer.json');
   if (!tokenizerJson) throw new TokenError(`${model.label}: no tokenizer.json to tokenize ${file} with (give token ids with --tokens instead)`);
@@ -40,20 +51,39 @@ export async function tokenizeText(file: string, model: WeightReader): Promise<T
       throw new TokenError(`${model.label}: ${name} is not valid JSON (${e instanceof Error ? e.message : e})`);
     }
   };
-  const { Tokenizer } = await import('@huggingface/tokenizers');
-  let tokenizer: InstanceType<typeof Tokenizer>;
-  try {
-    tokenizer = new Tokenizer(parse(tokenizerJson, 'tokenizer.json'), configJson ? parse(configJson, 'tokenizer_config.json') : {});
-  } catch (e) {
-    throw new TokenError(`${model.label}: tokenizer.json could not be loaded (${e instanceof Error ? e.message : e})`);
-  }
-  const ids = Uint32Array.from(tokenizer.encode(text, { add_special_tokens: false }).ids);
-  // What the tokenizer prepends when asked for special tokens (BOS for Llama, nothing for Qwen2).
-  const plain: number[] = tokenizer.encode('a', { add_special_tokens: false }).ids;
-  const special: number[] = tokenizer.encode('a', { add_special_tokens: true }).ids;
-  const at = special.findIndex((_, i) => plain.every((p, j) => special[i + j] === p));
-  const bos = at > 0 ? special[0] : undefined;
+  const request: TokenizeRequest = { text, tokenizer: parse(tokenizerJson, 'tokenizer.json'), config: configJson ? parse(configJson, 'tokenizer_config.json') : {} };
+  const seconds = budgetSeconds ?? tokenizeBudgetSeconds(Buffer.byteLength(text));
+  const reply = await inWorker(request, seconds, signal, file);
+  if ('error' in reply)
+    throw new TokenError(reply.loading ? `${model.label}: tokenizer.json could not be loaded (${reply.error})` : `${file}: the model's tokenizer failed on it (${reply.error})`);
+  const { ids, bos } = reply;
   return { ids, bos, source: `${file} (${ids.length} tokens with the model's tokenizer${bos !== undefined ? `, BOS ${bos}` : ''})` };
+}
+
+function inWorker(request: TokenizeRequest, seconds: number, signal: AbortSignal | undefined, file: string): Promise<TokenizeReply> {
+  signal?.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(path.join(__dirname, 'tokenize-worker.js'), { workerData: request });
+    const stop = (e: unknown) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', aborted);
+      void worker.terminate();
+      reject(e);
+    };
+    const aborted = () => stop(new AbortError());
+    const timer = setTimeout(
+      () => stop(new TokenError(`${file}: tokenizing took longer than ${Math.round(seconds)} s, so it was stopped (the tokenizer's pre-tokenizer regex may backtrack without end on this text); give token ids with --tokens instead`)),
+      seconds * 1000,
+    );
+    signal?.addEventListener('abort', aborted, { once: true });
+    worker.once('message', (reply: TokenizeReply) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', aborted);
+      void worker.terminate();
+      resolve(reply);
+    });
+    worker.once('error', (e) => stop(new TokenError(`${file}: the tokenizer failed (${e.message})`)));
+  });
 }
 
 /** Token ids from a .json array, or else a binary file of little-endian uint32 values. */
