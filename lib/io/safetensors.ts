@@ -96,6 +96,17 @@ export function parseHeader(path: string, headerBytes: Uint8Array, fileSize: num
   return { path, fileSize, dataStart, tensors, metadata };
 }
 
+/** What a file is, from its first 8 bytes, when it is a kind people give instead of safetensors. */
+function otherFormat(first: Buffer): string | undefined {
+  const convert = 'convert it to safetensors first (with transformers: model.save_pretrained(dir, safe_serialization=True))';
+  if (first[0] === 0x50 && first[1] === 0x4b && first[2] === 0x03 && first[3] === 0x04) return `a zip archive, not safetensors (PyTorch saves .bin/.pth checkpoints as zip archives): ${convert}`;
+  if (first[0] === 0x80 && first[1] >= 2 && first[1] <= 5) return `a Python pickle, not safetensors (an older PyTorch .bin/.pth checkpoint): ${convert}`;
+  if (first.subarray(0, 4).toString('latin1') === 'GGUF') return 'a GGUF file, not safetensors (tensorzip reads safetensors checkpoints)';
+  const text = first.toString('latin1');
+  if (/^[\t\n\r ]*[{[][\t\n\r -~]*$/.test(text)) return 'a JSON file, not safetensors (give the model folder or its .safetensors files)';
+  return undefined;
+}
+
 /** An open safetensors file: its validated header and positional reads of its tensors. */
 export class SafetensorsFile {
   private constructor(readonly header: SafetensorsHeader, private readonly fh: FileHandle) {}
@@ -108,11 +119,15 @@ export class SafetensorsFile {
       const lenBuf = Buffer.alloc(8);
       await readExactly(fh, lenBuf, 0, path);
       const headerLength = lenBuf.readBigUInt64LE(0);
-      if (headerLength === 0n) throw new FormatError(path, 'header length is 0');
-      if (headerLength > BigInt(size - 8)) throw new FormatError(path, `header length ${headerLength} exceeds the file (${size} bytes)`);
-      if (headerLength > BigInt(MAX_HEADER_BYTES)) throw new FormatError(path, `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+      // The length is the file's own first bytes: a file of another kind is named, never echoed.
+      const other = otherFormat(lenBuf);
+      if (headerLength === 0n) throw new FormatError(path, other ?? 'not a safetensors file (its header length is 0)');
+      if (headerLength > BigInt(size - 8)) throw new FormatError(path, other ?? `not a safetensors file (the header length its first 8 bytes give does not fit the file's ${size} bytes)`);
+      if (headerLength > BigInt(MAX_HEADER_BYTES)) throw new FormatError(path, other ?? `not a safetensors file, or one whose header is over the ${MAX_HEADER_BYTES}-byte limit`);
       const headerBytes = Buffer.alloc(Number(headerLength));
       await readExactly(fh, headerBytes, 8, path);
+      // As the reference implementation: the header is JSON from its first byte.
+      if (headerBytes[0] === 0xef && headerBytes[1] === 0xbb && headerBytes[2] === 0xbf) throw new FormatError(path, 'the header starts with a UTF-8 byte order mark, which safetensors does not allow');
       return new SafetensorsFile(parseHeader(path, headerBytes, size), fh);
     } catch (e) {
       await fh.close();
