@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue, type Job } from 'bullmq';
@@ -54,7 +54,7 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
   const workers: Proc[] = [];
   const out = (name: string) => path.join(tmp, name);
   const worker = async () => {
-    const w = Proc.cli('worker', '--queue', url, '--threads', '1', '--lock-timeout', '2');
+    const w = Proc.cli('worker', '--queue', url, '--root', tmp, '--threads', '1', '--lock-timeout', '2');
     workers.push(w);
     await w.waitFor(/waiting for jobs/);
     return w;
@@ -154,7 +154,7 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
       FAKE_CUDA_DEVICES: '2',
     };
     if (!existsSync(env.TENSORZIP_CUDA_LIBRARY)) this.skip();
-    const w = Proc.cliWith(env, 'worker', '--queue', url, '--devices', 'all', '--threads', '2');
+    const w = Proc.cliWith(env, 'worker', '--queue', url, '--root', tmp, '--devices', 'all', '--threads', '2');
     workers.push(w);
     await w.waitFor(/cuda:0 \(CPU stand-in 0\) waiting[\s\S]*cuda:1 \(CPU stand-in 1\) waiting|cuda:1 \(CPU stand-in 1\) waiting[\s\S]*cuda:0 \(CPU stand-in 0\) waiting/);
     const report = await compressQueued(model, out('d.tzip'), { method: 'rtn:4', queue: url, threads: 1 });
@@ -164,13 +164,13 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     w.child.kill('SIGINT');
     assert.equal(await w.exited, 0);
 
-    let r = spawnSync(process.execPath, [cliPath, 'worker', '--queue', url, '--devices', '0,5'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    let r = spawnSync(process.execPath, [cliPath, 'worker', '--queue', url, '--root', tmp, '--devices', '0,5'], { encoding: 'utf8', env: { ...process.env, ...env } });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--devices 0,5: there is no GPU 5 \(2 found\)/);
-    r = spawnSync(process.execPath, [cliPath, 'worker', '--queue', url, '--devices', 'all'], { encoding: 'utf8', env: { ...process.env, TENSORZIP_LIBCUDA: path.join(tmp, 'none.so') } });
+    r = spawnSync(process.execPath, [cliPath, 'worker', '--queue', url, '--root', tmp, '--devices', 'all'], { encoding: 'utf8', env: { ...process.env, TENSORZIP_LIBCUDA: path.join(tmp, 'none.so') } });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--devices all: CUDA is not available/);
-    assert.equal(cli('worker', '--queue', url, '--devices', 'all', '--device', 'cpu').status, 2);
+    assert.equal(cli('worker', '--queue', url, '--root', tmp, '--devices', 'all', '--device', 'cpu').status, 2);
   });
 
   it('jobs that vanish from Redis are added again, and a result is accepted only with its checksum, key and tensor', async () => {
@@ -242,14 +242,14 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
       const r = cli('compress', model, '-o', out('bad.tzip'), '--queue', bad);
       assert.equal(r.status, 2, bad);
       assert.match(r.stderr, /--queue must be redis:\/\/host/);
-      assert.equal(cli('worker', '--queue', bad).status, 2);
+      assert.equal(cli('worker', '--queue', bad, '--root', tmp).status, 2);
     }
     const down = `redis://127.0.0.1:${await freePort()}`;
     let r = cli('compress', model, '-o', out('down.tzip'), '--queue', down);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot reach the queue at redis:\/\/127\.0\.0\.1:[0-9]+: ECONNREFUSED/);
     assert.ok(!existsSync(out('down.tzip')) && !existsSync(out('down.tzip.queue')));
-    r = cli('worker', '--queue', down);
+    r = cli('worker', '--queue', down, '--root', tmp);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot reach the queue/);
 
@@ -264,6 +264,57 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
       assert.equal(r.status, 2, other.join(' '));
       assert.match(r.stderr, /cannot be used with/);
     }
+  });
+
+  it('a worker reads and writes only under its --root trees, symlinks resolved; refused jobs are not retried', async () => {
+    const none = cli('worker', '--queue', url);
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /give --root <dir> for each tree the jobs may read and write/);
+    assert.match(cli('worker', '--queue', url, '--root', out('nope')).stderr, /--root .*nope: no such folder/);
+    // A worker confined to a folder that holds neither the model nor the work directory.
+    const jail = out('jail');
+    await mkdir(jail, { recursive: true });
+    const w = Proc.cli('worker', '--queue', url, '--root', jail, '--threads', '1');
+    workers.push(w);
+    await w.waitFor(new RegExp(`waiting for jobs .*reading and writing only in ${jail.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const queue = new Queue('tensorzip', { connection: parseQueueTarget(url).connection });
+    const runDir = path.join(jail, 'tensorzip-run-0123456789abcdef');
+    await mkdir(runDir, { recursive: true });
+    // Inside the jail: a link to the model outside it, and the result folder inside.
+    await symlink(model, path.join(jail, 'linked-model'));
+    const inside = (await generateCheckpoint(path.join(jail, 'tiny'), { hidden: 64, intermediate: 128, layers: 1, heads: 2, kvHeads: 1, vocab: 256 })).dir;
+    const openRunDir = path.join(tmp, 'tensorzip-run-0123456789abcdef');
+    await mkdir(openRunDir, { recursive: true });
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['outside', { input: model, output: path.join(runDir, '000000.part') }, /its input .*\/m lies outside --root/],
+      ['via a link', { input: path.join(jail, 'linked-model'), output: path.join(runDir, '000000.part') }, /its input .*linked-model \(.*\/m\) lies outside --root/],
+      ['a result outside', { input: inside, output: path.join(openRunDir, '000000.part') }, /its result folder .*tensorzip-run-0123456789abcdef lies outside --root/],
+      ['importance outside', { input: inside, output: path.join(runDir, '000000.part'), importance: '/etc/passwd' }, /its importance file \/etc\/passwd lies outside --root/],
+    ];
+    for (const [name, c, reason] of cases) {
+      const { importance, ...where } = c;
+      const job = await queue.add('tensor', { ...where, options: { method: 'rtn:4', ...(importance ? { importance } : {}) }, key: 'k', tensor: 0, name: 'x', bytes: 1 }, { jobId: `jail-${name}`, attempts: 3 });
+      let state = '';
+      for (let i = 0; i < 400 && state !== 'failed'; i++) state = await job.getState(), await new Promise((r) => setTimeout(r, 25));
+      assert.equal(state, 'failed', name);
+      const failed = (await queue.getJob(`jail-${name}`))!;
+      assert.match(failed.failedReason, /refused: /, name);
+      assert.match(failed.failedReason, reason, name);
+      assert.equal(failed.attemptsMade, 1, `${name}: not retried`);
+    }
+    assert.equal(doneLines([w]).length, 0);
+    assert.deepEqual(await readdir(runDir), [], 'nothing written');
+    // A deterministic error of an admitted job (a bad method) is not retried either.
+    const bad = await queue.add('tensor', { input: model, options: { method: 'frob:3' }, key: 'k', tensor: 0, name: 'x', bytes: 1, output: path.join(openRunDir, '000000.part') }, { jobId: 'bad-method', attempts: 3 });
+    const open = Proc.cli('worker', '--queue', url, '--root', tmp, '--threads', '1');
+    workers.push(open);
+    let state = '';
+    for (let i = 0; i < 400 && state !== 'failed'; i++) state = await bad.getState(), await new Promise((r) => setTimeout(r, 25));
+    assert.equal(state, 'failed');
+    assert.equal((await queue.getJob('bad-method'))!.attemptsMade, 1, 'a bad method is not retried');
+    await queue.obliterate({ force: true });
+    await queue.close();
+    await stopWorkers();
   });
 
   it('a worker that sees another input than the coordinator fails the run with a clear error and no output', async () => {

@@ -11,7 +11,7 @@ import { loadPolicyFile } from '../pipeline/policy';
 import { collect, deviceSpec, FORCE, positiveInt, queueUrl, shardSpec } from './options';
 import { formatBytes } from '../core/format';
 import { formatCompress } from './report';
-import { interruptSignal, lazy, note, print, withProgress } from './run';
+import { EXIT, interruptSignal, lazy, note, print, withProgress } from './run';
 
 export function addEncodeCommands(program: Command): void {
   program
@@ -96,16 +96,18 @@ export function addEncodeCommands(program: Command): void {
     .description('encode tensor jobs of compress --queue until stopped (Ctrl-C or SIGTERM puts a job under way back in the queue)')
     .requiredOption('--queue <redis://host:port>', 'the Redis (BullMQ) the coordinator uses', queueUrl)
     .option('--queue-name <name>', 'BullMQ queue name', 'tensorzip')
+    .option('--root <dir>', 'a tree jobs may read and write, symlinks resolved (repeatable; required): the model and work directories, or / to trust whoever can add jobs', collect, [])
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
     .option('--lock-timeout <s>', 'seconds without a sign of life after which this worker\'s job is given to another worker', positiveInt, 30)
     .option('--device <device>', 'where the kernels with a GPU version run: auto, cpu, cuda or cuda:N', deviceSpec, 'auto')
     .addOption(new Option('--devices <list>', 'one worker process per GPU: all, or indices such as 0,1 (CPU threads shared among them)').conflicts('device'))
-    .action(async (opts: { queue: string; queueName: string; threads?: number; lockTimeout: number; device: DeviceSpec; devices?: string }) => {
+    .action(async (opts: { queue: string; queueName: string; root: string[]; threads?: number; lockTimeout: number; device: DeviceSpec; devices?: string }, cmd: Command) => {
+      if (!opts.root.length) cmd.error('error: give --root <dir> for each tree the jobs may read and write (the model and the work directory), or --root / to let whoever can add jobs use any file this worker can read', { exitCode: EXIT.usage });
       const signal = interruptSignal();
       if (opts.devices) {
         const devices = parseDeviceList(opts.devices);
         const { runDeviceWorkers } = lazy<typeof import('../queue/devices')>('../queue/devices');
-        await runDeviceWorkers({ queue: opts.queue, queueName: opts.queueName, devices, threads: opts.threads, lockSeconds: opts.lockTimeout, signal });
+        await runDeviceWorkers({ queue: opts.queue, queueName: opts.queueName, roots: opts.root, devices, threads: opts.threads, lockSeconds: opts.lockTimeout, signal });
         return;
       }
       let on = ''; // the device, once known: lines of several workers (--devices) say whose they are
@@ -114,12 +116,13 @@ export function addEncodeCommands(program: Command): void {
     const summary = await runWorker({
         queue: opts.queue,
         queueName: opts.queueName,
+        roots: opts.root,
         threads: opts.threads,
         device: opts.device,
         lockSeconds: opts.lockTimeout,
         signal,
         onEvent: (e) => {
-          if (e.kind === 'ready') say(`${e.worker} on ${e.device} waiting for jobs on ${e.queue}`), (on = ` ${e.device.split(' ')[0]}`);
+          if (e.kind === 'ready') say(`${e.worker} on ${e.device} waiting for jobs on ${e.queue}, reading and writing only in ${e.roots.join(', ')}`), (on = ` ${e.device.split(' ')[0]}`);
           else if (e.kind === 'start') say(`${e.tensor}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
           else if (e.kind === 'done') say(`${e.tensor} done in ${e.seconds.toFixed(2)} s (${formatBytes(e.bytes)})`);
           else say(`${e.tensor} failed: ${e.error}`);

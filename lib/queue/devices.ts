@@ -8,6 +8,7 @@ import { defaultThreads } from '../core/threads';
 export interface DeviceWorkersOptions {
   queue: string;
   queueName: string;
+  roots: string[];
   devices: number[];
   /** CPU threads for all workers together (default: all). */
   threads?: number;
@@ -23,6 +24,7 @@ export async function runDeviceWorkers(options: DeviceWorkersOptions): Promise<v
   const children: ChildProcess[] = options.devices.map((d) => {
     const args = ['worker', '--queue', options.queue, '--queue-name', options.queueName, '--device', `cuda:${d}`, '--threads', String(threads)];
     if (options.lockSeconds) args.push('--lock-timeout', String(options.lockSeconds));
+    for (const r of options.roots) args.push('--root', r);
     return spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
   });
   let stopping = false;

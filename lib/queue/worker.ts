@@ -7,9 +7,10 @@ import * as os from 'node:os';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { compressTensor } from '../parts/part';
 import { resolveDevice, type DeviceSpec } from '../device';
-import { RunMismatchError } from '../core/errors';
+import { FormatError, RunMismatchError, SpecError } from '../core/errors';
 import { defaultThreads } from '../core/threads';
 import { checkReachable } from './connection';
+import { JobRefused, Roots } from './confine';
 import { parseQueueTarget } from './target';
 import { fileSha256, isResultPath, JOB_NAME, type TensorJob, type TensorJobResult } from './jobs';
 
@@ -19,6 +20,8 @@ export interface WorkerOptions {
   threads?: number;
   /** Where this worker runs the kernels that have a GPU version (lib/device.ts; default auto). */
   device?: DeviceSpec;
+  /** The trees jobs may read and write (confine.ts); required. */
+  roots: string[];
   /** Seconds without a lock renewal after which a job counts as stalled (its worker gone). */
   lockSeconds?: number;
   signal?: AbortSignal;
@@ -26,7 +29,7 @@ export interface WorkerOptions {
 }
 
 export type WorkerEvent =
-  | { kind: 'ready'; queue: string; worker: string; device: string }
+  | { kind: 'ready'; queue: string; worker: string; device: string; roots: string[] }
   | { kind: 'start'; tensor: string; attempt: number }
   | { kind: 'done'; tensor: string; seconds: number; bytes: number }
   | { kind: 'failed'; tensor: string; error: string };
@@ -40,10 +43,20 @@ export interface WorkerSummary {
  * (e.g. out of memory) must not go round for ever. */
 const MAX_STALLED = 2;
 
+/** Errors that another attempt would meet again: another input or version, a refused job, a bad
+ * method or option, a malformed file, a missing or unreadable one. Others (a full disk, a lost
+ * mount, out of memory) may pass, and the job is retried. */
+function isDeterministic(e: unknown): boolean {
+  if (e instanceof RunMismatchError || e instanceof JobRefused || e instanceof SpecError || e instanceof FormatError) return true;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENOTREGULAR' || code === 'EACCES' || code === 'EPERM';
+}
+
 /** Runs until `signal` aborts. A job under way is then put back in the queue for another worker. */
 export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
   const target = parseQueueTarget(options.queue, options.queueName);
   const device = resolveDevice(options.device);
+  const roots = await Roots.resolve(options.roots);
   await checkReachable(target);
   const threads = options.threads ?? defaultThreads();
   const lockMs = Math.round((options.lockSeconds ?? 30) * 1000);
@@ -62,6 +75,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     const abort = (current = new AbortController());
     let lastReport = 0;
     try {
+      await roots.check(d).catch((e) => {
+        throw e instanceof JobRefused ? new JobRefused(`job ${job.id} (${d.name}) refused: ${e.message}`) : e;
+      });
       const r = await compressTensor(d.input, d.output, {
         ...d.options,
         threads,
@@ -90,8 +106,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       summary.failed++;
       const message = e instanceof Error ? e.message : String(e);
       options.onEvent?.({ kind: 'failed', tensor: d.name, error: message });
-      // A different input or version fails the same way on every worker: no retries.
-      if (e instanceof RunMismatchError) throw new UnrecoverableError(message);
+      // What fails the same way on every worker and every attempt is not retried.
+      if (isDeterministic(e)) throw new UnrecoverableError(message);
       throw e;
     } finally {
       current = undefined;
@@ -116,7 +132,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     else options.signal?.addEventListener('abort', stop, { once: true });
   });
   await worker.waitUntilReady();
-  options.onEvent?.({ kind: 'ready', queue: `${target.display} (${target.name})`, worker: me, device: device.label });
+  options.onEvent?.({ kind: 'ready', queue: `${target.display} (${target.name})`, worker: me, device: device.label, roots: roots.dirs });
   const running = worker.run();
   await stopped;
   await running;

@@ -95,7 +95,7 @@ export async function runQueueBench(options: QueueBenchOptions = {}): Promise<Qu
     for (const n of [1, workers]) {
       if (options.signal?.aborted) throw new AbortError();
       log(`compress --queue with ${n} worker${n > 1 ? 's' : ''} of 1 thread`);
-      for (let i = 0; i < n; i++) workerProcs.push(await startWorker(url));
+      for (let i = 0; i < n; i++) workerProcs.push(await startWorker(url, dir));
       const out = path.join(dir, `queue-${n}.tzip`);
       const r = await queued(model, out, reference);
       if (r.queue.workers.length !== n) throw new Error(`${r.queue.workers.length} of ${n} workers took jobs`);
@@ -110,7 +110,7 @@ export async function runQueueBench(options: QueueBenchOptions = {}): Promise<Qu
     const small = path.join(dir, 'small');
     await generateCheckpoint(small, QUEUE_OVERHEAD_SHAPE);
     const s1 = await compress(small, path.join(dir, 'small.tzip'), { method, threads: 1, signal: options.signal });
-    workerProcs.push(await startWorker(url));
+    workerProcs.push(await startWorker(url, dir));
     const sq = await queued(small, path.join(dir, 'small-queue.tzip'), await readFile(path.join(dir, 'small.tzip')));
     const jobs = sq.queue.jobs;
     return {
@@ -156,11 +156,11 @@ export function formatQueueBench(r: QueueBenchResult): string {
   ].join('\n');
 }
 
-/** A `tensorzip worker` process of 1 thread, once it waits for jobs. */
 const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
 
-async function startWorker(url: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'cli.js'), 'worker', '--queue', url, '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** A `tensorzip worker` process of 1 thread confined to `root`, once it waits for jobs. */
+async function startWorker(url: string, root: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'cli.js'), 'worker', '--queue', url, '--root', root, '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
