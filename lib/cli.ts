@@ -20,4 +20,9 @@ addEncodeCommands(program);
 addDecodeCommands(program);
 addModelCommands(program);
 addToolCommands(program);
-program.parseAsync(process.argv).catch(reportFailure);
+// When the command has settled, the process ends: a queue client whose server is gone would
+// otherwise keep it alive, reconnecting for ever (stdout and stderr are synchronous on Linux).
+program
+  .parseAsync(process.argv)
+  .catch(reportFailure)
+  .finally(() => process.exit());

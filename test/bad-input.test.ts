@@ -3,7 +3,7 @@
 // non-zero exit code, no crash, and no output (nor temp file) left behind.
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -231,6 +231,27 @@ describe('bad input: every malformed file gets a clear error, a non-zero exit an
     refused(['merge', fifo, '-o', out], /cannot read part file \(a FIFO, not a regular file\)/);
     refused(['inspect', '/dev/zero'], /\/dev\/zero: a character device, not a regular file/);
     assert.ok(!existsSync(out));
+  });
+
+  it('the statistics pass over a huge (sparse) tensor stops at the first SIGINT', async () => {
+    // 20 GB of f32 zeros in a sparse file: minutes of reading; the first signal must end it.
+    const huge = path.join(dir, 'huge.safetensors');
+    const n = 5 * 2 ** 30;
+    const header = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [n / 4096, 4096], data_offsets: [0, 4 * n] } }).padEnd(96, ' '));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    await writeFile(huge, Buffer.concat([len, header]));
+    await truncate(huge, 8 + header.length + 4 * n);
+    const out = path.join(dir, 'huge.tzip');
+    const child = spawn(process.execPath, [cliPath, 'compress', huge, '-m', 'rtn:4', '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    setTimeout(() => child.kill('SIGINT'), 1500);
+    const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    assert.equal(status, 130, stderr);
+    assert.match(stderr, /interrupted; no output was written/);
+    assert.ok(!existsSync(out));
+    await rm(huge);
   });
 
   it('usage errors exit with 2', () => {

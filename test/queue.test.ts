@@ -317,6 +317,40 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     await stopWorkers();
   });
 
+  it('a Redis that goes away: the coordinator says so and stops after --queue-patience, a signal stops it and a worker at once', async () => {
+    const gone = await startLocalRedis();
+    try {
+      const w = Proc.cli('worker', '--queue', gone.url, '--root', tmp, '--threads', '1');
+      await w.waitFor(/waiting for jobs/);
+      const timed = Proc.cli('compress', model, '-o', out('gone.tzip'), '--queue', gone.url, '--queue-patience', '2', '--work-dir', out('gone-work'));
+      const stopped = Proc.cli('compress', model, '-o', out('gone2.tzip'), '--queue', gone.url, '--work-dir', out('gone2-work'));
+      // Both coordinators have queued their jobs (no worker may take them: the worker is stopped first).
+      w.child.kill('SIGSTOP');
+      const queue = new Queue('tensorzip', { connection: parseQueueTarget(gone.url).connection });
+      while ((await queue.getWaitingCount()) < 2) await new Promise((r) => setTimeout(r, 20));
+      await queue.close();
+      await gone.stop();
+      w.child.kill('SIGCONT');
+      await w.waitFor(/lost the connection to the queue \(ECONNREFUSED\)/);
+      w.child.kill('SIGTERM');
+      assert.equal(await w.exited, 0, w.text);
+      assert.match(w.text, /stopped after 0 jobs/);
+      assert.equal(await timed.exited, 1, timed.text);
+      assert.match(timed.text, /lost the connection to the queue at redis:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); waiting up to 2 s for it/);
+      assert.match(timed.text, /the queue at redis:\/\/127\.0\.0\.1:\d+ did not answer for 2 s while/);
+      await stopped.waitFor(/lost the connection/);
+      stopped.child.kill('SIGINT');
+      assert.equal(await stopped.exited, 130, stopped.text);
+      assert.ok(!existsSync(out('gone.tzip')) && !existsSync(out('gone2.tzip')));
+    } finally {
+      await gone.stop();
+    }
+    // A work directory mkdir -p cannot make (Node's own spun at 100 % CPU under /proc).
+    const r = cli('compress', model, '-o', out('proc.tzip'), '--queue', url, '--work-dir', '/proc/nope');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /\/proc\/nope: the work directory \(shared with the workers\) is not writable/);
+  });
+
   it('a worker that sees another input than the coordinator fails the run with a clear error and no output', async () => {
     const copy = out('copy');
     await generateCheckpoint(copy, { hidden: 64, intermediate: 128, layers: 1, heads: 2, kvHeads: 1, vocab: 256 });

@@ -39,8 +39,9 @@ export function addEncodeCommands(program: Command): void {
     )
     .option('--queue-name <name>', 'BullMQ queue name (as given to the workers)', 'tensorzip')
     .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
+    .option('--queue-patience <s>', 'with --queue: seconds to wait for a queue that does not answer before stopping (finished tensors are kept)', positiveInt, 30)
     .option('--json', 'print the report as JSON')
-    .action(async (modelArg: string, opts: { output: string; method: string; policy?: string; importance?: string; coder?: string; lzma?: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; device: DeviceSpec; json?: boolean }) => {
+    .action(async (modelArg: string, opts: { output: string; method: string; policy?: string; importance?: string; coder?: string; lzma?: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; queuePatience: number; device: DeviceSpec; json?: boolean }) => {
       const model = await resolveModel(modelArg);
       const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
       const options = {
@@ -69,6 +70,7 @@ export function addEncodeCommands(program: Command): void {
             queue,
             queueName: opts.queueName,
             workDir: opts.workDir,
+            patience: opts.queuePatience,
             onQueue: (q) => update(q.bytesDone, q.bytesTotal, `${q.done}/${q.tensors} tensors, ${q.active} running, ${q.workers} worker${q.workers === 1 ? '' : 's'}`),
             onProgress: (p) => update(p.done, p.total, 'writing the container'),
           }),
@@ -125,6 +127,7 @@ export function addEncodeCommands(program: Command): void {
           if (e.kind === 'ready') say(`${e.worker} on ${e.device} waiting for jobs on ${e.queue}, reading and writing only in ${e.roots.join(', ')}`), (on = ` ${e.device.split(' ')[0]}`);
           else if (e.kind === 'start') say(`${e.tensor}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
           else if (e.kind === 'done') say(`${e.tensor} done in ${e.seconds.toFixed(2)} s (${formatBytes(e.bytes)})`);
+          else if (e.kind === 'lost') say(`lost the connection to the queue (${e.error}); waiting for it to come back`);
           else say(`${e.tensor} failed: ${e.error}`);
         },
       });

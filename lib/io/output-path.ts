@@ -3,7 +3,7 @@
 // existing file or directory unless asked (`force`), and its directory exists, is writable and,
 // where the size is known, has room. Problems are named with the path the user gave, never a temp
 // name. Leftover temp files of killed runs beside the output are removed (lib/io/temp-files.ts).
-import { lstat, open, readdir, realpath, rm, stat, statfs } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, realpath, rm, stat, statfs } from 'node:fs/promises';
 import { statfsSync } from 'node:fs';
 import * as path from 'node:path';
 import { formatBytes } from '../core/format';
@@ -143,4 +143,21 @@ export function writeFailure(e: unknown, what: string, dir = path.dirname(path.r
     }
   }
   return new Error(`cannot write ${what}: ${errorWords(e)}${where}`, { cause: e });
+}
+
+/** mkdir -p, one level at a time. Node's recursive mkdir never returns for some paths (under
+ * /proc it spins at 100 % CPU), so the missing levels are made here and the first failure is
+ * thrown as it is. */
+export async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  while (!(await stat(at).then(() => true, () => false))) {
+    missing.push(at);
+    const up = path.dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const d of missing.reverse()) await mkdir(d).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
 }

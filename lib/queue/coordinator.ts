@@ -8,16 +8,17 @@
 // jobs again under the same ids (BullMQ ignores the ones it still holds, so a tensor finished
 // while no coordinator ran is not encoded again) and waits only for the rest. Retrying a job
 // whose worker died is BullMQ's stalled-job check, run by the workers.
-import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { describeRun, writeContainer, type CompressOptions, type CompressReport } from '../pipeline/compress';
 import { partOptions } from '../parts/part';
 import { AbortError } from '../core/errors';
+import { withDeadline } from '../core/deadline';
 import type { FinishedTensor } from '../pipeline/resume';
 import { checkReachable } from './connection';
 import { parseQueueTarget } from './target';
-import { errorWords, probeWrite } from '../io/output-path';
+import { errorWords, makeDirs, probeWrite } from '../io/output-path';
 import { isRunFile, JOB_NAME, jobId, readResult, resultPath, runDirFor, runIdFor, type TensorJob, type TensorJobResult } from './jobs';
 
 export interface QueueOptions extends CompressOptions {
@@ -28,6 +29,9 @@ export interface QueueOptions extends CompressOptions {
   workDir?: string;
   /** Attempts per job when its worker reports an error (a dead worker's job is retried apart from these). */
   attempts?: number;
+  /** Seconds the run waits for a queue that does not answer (Redis down or unreachable) before it
+   * stops with an error, keeping the finished results for the next run (default 30). */
+  patience?: number;
   onQueue?: (s: QueueStatus) => void;
 }
 
@@ -55,6 +59,8 @@ export interface QueueReport extends CompressReport {
 
 /** How often the coordinator also looks for itself: results whose event it missed, jobs lost. */
 const SWEEP_MS = 2000;
+/** How long taking back jobs and closing may wait on the queue when the run ends anyway. */
+const CLEANUP_MS = 3000;
 
 export async function compressQueued(input: string, output: string, options: QueueOptions): Promise<QueueReport> {
   const t0 = process.hrtime.bigint();
@@ -80,8 +86,18 @@ export async function compressQueued(input: string, output: string, options: Que
   const connection = target.connection;
   const queue = new Queue<TensorJob, TensorJobResult>(target.name, { connection });
   const events = new QueueEvents(target.name, { connection });
-  queue.on('error', () => undefined); // ioredis reconnects; a run that cannot go on stalls visibly in the progress
-  events.on('error', () => undefined);
+  // ioredis reconnects on its own, for ever: the run says so once, and each call below gives up
+  // when the queue has not answered for REDIS_PATIENCE_MS.
+  const patience = options.patience ?? 30;
+  let dropped: string | undefined;
+  const onError = (e: NodeJS.ErrnoException) => {
+    if (dropped === undefined) options.onNote?.(`lost the connection to the queue at ${target.display} (${e.code ?? e.message}); waiting up to ${patience} s for it`);
+    dropped = e.code ?? e.message;
+  };
+  queue.on('error', onError);
+  events.on('error', onError);
+  const redis = <T>(p: Promise<T>, what: string) =>
+    withDeadline(p, patience * 1000, () => new Error(`the queue at ${target.display} did not answer for ${patience} s while ${what}${dropped ? ` (${dropped})` : ''}`), options.signal);
   const byJob = new Map(tensors.map((_, i) => [jobId(runId, i), i]));
   const running = new Map<number, number>(); // tensor -> fraction reported
   const workersSeen = new Set<string>();
@@ -96,8 +112,8 @@ export async function compressQueued(input: string, output: string, options: Que
   };
   const pending = () => tensors.map((_, i) => i).filter((i) => !results.has(i));
   const add = async (list: number[], replace = false) => {
-    if (replace) await Promise.all(list.map((i) => queue.remove(jobId(runId, i))));
-    await queue.addBulk(
+    if (replace) await redis(Promise.all(list.map((i) => queue.remove(jobId(runId, i)))), 'replacing jobs');
+    await redis(queue.addBulk(
       list
         .sort((a, b) => tensors[b].bytes - tensors[a].bytes || a - b)
         .map((i) => ({
@@ -105,12 +121,12 @@ export async function compressQueued(input: string, output: string, options: Que
           data: job(i),
           opts: { jobId: jobId(runId, i), attempts: options.attempts ?? 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: false, removeOnFail: true },
         })),
-    );
+    ), 'adding jobs');
   };
 
   let failure: Error | undefined;
   try {
-    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    await redis(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), 'connecting');
     let wake: () => void = () => undefined;
     const finish = (e: Error) => {
       failure ??= e;
@@ -169,28 +185,31 @@ export async function compressQueued(input: string, output: string, options: Que
         const lost: number[] = [];
         for (const i of pending()) {
           if (await accept(i)) continue;
-          const state = await queue.getJobState(jobId(runId, i));
+          const state = await redis(queue.getJobState(jobId(runId, i)), 'checking the jobs');
           if (state === 'unknown' || state === 'completed') lost.push(i);
         }
         if (lost.length) await add(lost, true);
-        workers = (await queue.getWorkers()).length;
+        workers = (await redis(queue.getWorkers(), 'counting the workers')).length;
+        if (dropped !== undefined) options.onNote?.(`the queue at ${target.display} answers again`), (dropped = undefined);
         options.onQueue?.(status());
       }
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
     if (failure) {
-      // Jobs not yet started are taken back; results stay for the next run.
-      await Promise.all(pending().map((i) => queue.remove(jobId(runId, i)).catch(() => 0)));
+      // Jobs not yet started are taken back (if the queue answers); results stay for the next run.
+      await withDeadline(Promise.all(pending().map((i) => queue.remove(jobId(runId, i)).catch(() => 0))), CLEANUP_MS, () => new Error('')).catch(() => undefined);
       throw failure;
     }
-    await Promise.all(tensors.map((_, i) => queue.remove(jobId(runId, i)).catch(() => 0)));
+    await redis(Promise.all(tensors.map((_, i) => queue.remove(jobId(runId, i)).catch(() => 0))), 'removing the finished jobs');
   } catch (e) {
     if (e instanceof Error && results.size) e.message += ` (${results.size} finished tensors are kept in ${runDir}: run the same command again to continue)`;
     else await removeRunDir(workDir, runDir, createdWorkDir);
     throw e;
   } finally {
-    await Promise.allSettled([events.close(), queue.close()]);
+    // A queue that does not answer is dropped: closing would wait for it for ever.
+    const closed = await withDeadline(Promise.allSettled([events.close(), queue.close()]), CLEANUP_MS, () => new Error('')).then(() => true, () => false);
+    if (!closed) for (const c of [events, queue]) void c.disconnect().catch(() => undefined); // may never settle either
   }
 
   const m0 = process.hrtime.bigint();
@@ -211,7 +230,7 @@ export async function compressQueued(input: string, output: string, options: Que
 async function makeRunDir(workDir: string, runDir: string): Promise<boolean> {
   const existed = await stat(workDir).then(() => true, () => false);
   try {
-    await mkdir(runDir, { recursive: true });
+    await makeDirs(runDir);
     await probeWrite(path.join(runDir, 'probe'));
   } catch (e) {
     throw new Error(`${workDir}: the work directory (shared with the workers) is not writable (${errorWords(e)})`);

@@ -9,6 +9,7 @@ import { compressTensor } from '../parts/part';
 import { resolveDevice, type DeviceSpec } from '../device';
 import { FormatError, RunMismatchError, SpecError } from '../core/errors';
 import { defaultThreads } from '../core/threads';
+import { withDeadline } from '../core/deadline';
 import { checkReachable } from './connection';
 import { JobRefused, Roots } from './confine';
 import { parseQueueTarget } from './target';
@@ -32,7 +33,8 @@ export type WorkerEvent =
   | { kind: 'ready'; queue: string; worker: string; device: string; roots: string[] }
   | { kind: 'start'; tensor: string; attempt: number }
   | { kind: 'done'; tensor: string; seconds: number; bytes: number }
-  | { kind: 'failed'; tensor: string; error: string };
+  | { kind: 'failed'; tensor: string; error: string }
+  | { kind: 'lost'; error: string };
 
 export interface WorkerSummary {
   jobs: number;
@@ -42,6 +44,9 @@ export interface WorkerSummary {
 /** How often a stalled job may be taken back before it fails: a tensor that kills its workers
  * (e.g. out of memory) must not go round for ever. */
 const MAX_STALLED = 2;
+
+/** How long stopping may wait on the queue (putting the job back, closing). */
+const CLOSE_MS = 3000;
 
 /** Errors that another attempt would meet again: another input or version, a refused job, a bad
  * method or option, a malformed file, a missing or unreadable one. Others (a full disk, a lost
@@ -99,8 +104,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       return result;
     } catch (e) {
       if (abort.signal.aborted && token) {
-        // Stopped by the user: back to the queue without spending an attempt.
-        await job.moveToWait(token);
+        // Stopped by the user: back to the queue without spending an attempt (when the queue
+        // answers; if not, the job's lock lapses and another worker takes it back).
+        await withDeadline(job.moveToWait(token), CLOSE_MS, () => new Error('')).catch(() => undefined);
         throw new WaitingError();
       }
       summary.failed++;
@@ -122,11 +128,20 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     maxStalledCount: MAX_STALLED,
     autorun: false,
   });
-  worker.on('error', () => undefined); // connection drops: ioredis reconnects on its own
+  // Connection drops: ioredis reconnects on its own; the worker says so once per outage.
+  let dropped = false;
+  worker.on('error', (e: NodeJS.ErrnoException) => {
+    if (!dropped) options.onEvent?.({ kind: 'lost', error: e.code ?? e.message });
+    dropped = true;
+  });
+  worker.on('ready', () => (dropped = false));
   const stopped = new Promise<void>((resolve) => {
+    // A queue that does not answer is dropped after CLOSE_MS: closing would wait for it for ever.
     const stop = () => {
       current?.abort();
-      worker.close().then(resolve, resolve);
+      withDeadline(worker.close(), CLOSE_MS, () => new Error(''))
+        .catch(() => void worker.disconnect().catch(() => undefined)) // may never settle either
+        .then(resolve, resolve);
     };
     if (options.signal?.aborted) stop();
     else options.signal?.addEventListener('abort', stop, { once: true });
@@ -135,6 +150,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   options.onEvent?.({ kind: 'ready', queue: `${target.display} (${target.name})`, worker: me, device: device.label, roots: roots.dirs });
   const running = worker.run();
   await stopped;
-  await running;
+  // The run loop ends with the connection; one blocked on a queue that is gone is left behind.
+  await withDeadline(running, CLOSE_MS, () => new Error('')).catch(() => undefined);
   return summary;
 }

@@ -2,10 +2,10 @@
 // the demo and benchmarks never download a model: heavy-tailed entries, a spread of per-row
 // scales, a few outlier input columns, norms near 1. Deterministic from the seed; written
 // streaming, so any size from ~100 KB to many GB works in bounded memory.
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { numelOf, type Dtype } from '../io/dtypes';
-import { checkOutput, writeFailure } from '../io/output-path';
+import { checkOutput, makeDirs, writeFailure } from '../io/output-path';
 import { SafetensorsWriter, type TensorSpec } from '../io/safetensors-writer';
 import { byteLevelTokenizer, TOKENIZER_SIZE } from './generate-tokenizer';
 import { bytesOf, fromF32 } from '../methods/f32';
@@ -141,7 +141,7 @@ export async function generateCheckpoint(dir: string, options: GenerateOptions =
   if (created) note(await checkOutput(top === path.resolve(dir) ? dir : top, { kind: 'directory', inputs: [], space }));
   else for (const [i, f] of files.entries()) note(await checkOutput(path.join(dir, f), { kind: 'file', inputs: [], force: options.force, space: i ? undefined : space }));
   if (created) {
-    await mkdir(dir, { recursive: true }).catch((e) => {
+    await makeDirs(dir).catch((e) => {
       throw writeFailure(e, dir);
     });
   }
