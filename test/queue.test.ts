@@ -317,6 +317,29 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     await stopWorkers();
   });
 
+  it('an ACL user and password in the URL work (never printed); a wrong password is refused in words; rediss:// asks for TLS', async () => {
+    const t = parseQueueTarget('rediss://alice:p%40ss@queue.example:6380/2');
+    assert.deepEqual([t.connection.username, t.connection.password, t.connection.tls, t.connection.port, t.connection.db], ['alice', 'p@ss', {}, 6380, 2]);
+    assert.equal(t.display, 'rediss://alice@queue.example:6380/2');
+    const locked = await startLocalRedis({ user: 'alice', password: 'p@ss w0rd' });
+    try {
+      const w = Proc.cli('worker', '--queue', locked.url, '--root', tmp, '--threads', '1');
+      workers.push(w);
+      await w.waitFor(/waiting for jobs on redis:\/\/alice@127\.0\.0\.1:\d+ /);
+      const r = cli('compress', model, '-o', out('acl.tzip'), '-m', 'rtn:4', '--queue', locked.url, '--threads', '1');
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok((await readFile(out('acl.tzip'))).equals(single));
+      assert.ok(!`${r.stdout}${r.stderr}${w.text}`.includes('w0rd'), 'the password is never printed');
+      const wrong = cli('compress', model, '-o', out('wrong.tzip'), '--queue', locked.url.replace('w0rd', 'nope'));
+      assert.equal(wrong.status, 1);
+      assert.match(wrong.stderr, /cannot reach the queue at redis:\/\/alice@127\.0\.0\.1:\d+: WRONGPASS/);
+      assert.ok(!existsSync(out('wrong.tzip')));
+      await stopWorkers();
+    } finally {
+      await locked.stop();
+    }
+  });
+
   it('a Redis that goes away: the coordinator says so and stops after --queue-patience, a signal stops it and a worker at once', async () => {
     const gone = await startLocalRedis();
     try {

@@ -18,10 +18,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startLocalRedis(): Promise<LocalRedis> {
+/** user and password: an ACL user the server requires (its default user is then disabled), and
+ * in the URL. */
+export async function startLocalRedis(auth?: { user: string; password: string }): Promise<LocalRedis> {
   const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `redis://${auth ? `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}@` : ''}127.0.0.1:${port}`;
+  const acl = auth ? ['--user', 'default', 'off', '--user', auth.user, 'on', `>${auth.password}`, '~*', '&*', '+@all'] : [];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...acl], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
