@@ -12,6 +12,9 @@ import { inspect, readTensor } from '../lib/pipeline/inspect';
 import { SafetensorsFile } from '../lib/io/safetensors';
 import { SafetensorsWriter } from '../lib/io/safetensors-writer';
 import { verify } from '../lib/pipeline/verify';
+import { spawnSync } from 'node:child_process';
+import { cliPath } from './helpers';
+import { editMeta } from './malformed';
 
 async function filesEqual(a: string, b: string): Promise<boolean> {
   return (await readFile(a)).equals(await readFile(b));
@@ -190,6 +193,46 @@ describe('compress / decompress / verify', function () {
     assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('r.tzip')), ['r.tzip']);
   });
 
+
+  it('verify without --against tests the container alone (as xz -t): exit 0, or 1 with the problem in words', async () => {
+    const file = out('rtn:8.tzip');
+    const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, 'verify', ...args], { encoding: 'utf8' });
+    let r = run(file);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /ok \(decoded\)/);
+    assert.doesNotMatch(r.stdout, /exact +inf/, 'no figures that were not measured');
+    assert.match(r.stdout, /verify: OK \(every checksum matched, every piece decoded, the recorded figures consistent; no original compared\)/);
+    const good = await readFile(file);
+    // Recorded figures that contradict each other.
+    const lied = out('lied.tzip');
+    await writeFile(lied, editMeta(good, (m) => (m.tensors.find((t: { metrics?: unknown }) => t.metrics).metrics.snrDb += 3)));
+    r = run(lied);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /records error figures that disagree with each other \(relative error [0-9.e-]+, SNR [0-9.]+ dB, max \|error\| [0-9.e-]+, cosine [0-9.]+\)/);
+    assert.match(r.stdout, /FAILED +- +- +- +-/, 'a failed row shows no figures');
+    // Stored bytes that do not add up.
+    const padded = out('padded.tzip');
+    await writeFile(padded, editMeta(good, (m) => (m.tensors[0].storedBytes += 1)));
+    assert.match(run(padded).stdout, /records \d+ stored bytes, but its pieces hold \d+/);
+    // A corrupted piece: decoding fails, one line, exit 1.
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 100] ^= 0xff;
+    await writeFile(out('flipped.tzip'), flipped);
+    r = run(out('flipped.tzip'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^tensorzip: .*(checksum mismatch|corrupted container)/);
+    // A container given as the original.
+    r = run(file, '--against', out('l.tzip'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--against .*l\.tzip is a tensorzip container, not an original model/);
+    // Against the original, a difference in the figures is said in words, not JSON.
+    const shifted = out('shifted.tzip');
+    await writeFile(shifted, editMeta(good, (m) => (m.tensors.find((t: { metrics?: unknown }) => t.metrics).metrics.relativeError *= 2)));
+    const w = await verify(shifted, model);
+    assert.equal(w.ok, false);
+    assert.match(w.problems.join('\n'), /measured relative error [0-9.e-]+, SNR .*; recorded relative error/);
+    assert.doesNotMatch(w.problems.join('\n'), /[{}]/);
+  });
 
   it('verify fails when the original changed or a file differs', async () => {
     const copy = out('copy');

@@ -27,18 +27,19 @@ export function addDecodeCommands(program: Command): void {
 
     program
     .command('verify')
-    .description('decode everything, check every checksum, and compare with the original model')
+    .description('decode everything and check every checksum; with --against, compare with the original model too (without: an integrity test, as xz -t)')
     .argument('<container>', '.tzip file')
-    .requiredOption('--against <original>', 'the original model directory, .safetensors file, or repo id org/name[@rev] in the local Hugging Face cache')
+    .option('--against <original>', 'the original model directory, .safetensors file, or repo id org/name[@rev] in the local Hugging Face cache')
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
     .option('--json', 'print the report as JSON')
-    .action(async (container: string, opts: { against: string; threads?: number; json?: boolean }) => {
-      const against = await resolveModel(opts.against);
+    .action(async (container: string, opts: { against?: string; threads?: number; json?: boolean }) => {
+      const against = opts.against === undefined ? undefined : await resolveModel(opts.against);
       const r = await withProgress(opts.json, (update) =>
         verify(container, against, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
       );
       print(opts.json, r, () => formatVerify(r));
-      if (!r.ok) process.exitCode = EXIT.verifyFailed;
+      // Against the original, a difference is its own exit code; a container that fails its own test exits 1.
+      if (!r.ok) process.exitCode = against === undefined ? EXIT.error : EXIT.verifyFailed;
     });
 
 

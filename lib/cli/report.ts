@@ -109,23 +109,26 @@ export function formatInspect(r: InspectReport): string {
 
 export function formatVerify(r: VerifyReport): string {
   const header = ['tensor', 'method', 'result', 'rel.err', 'SNR dB', 'max|err|', 'cosine'];
-  const rows = r.tensors.map((t) => [
-    t.name,
-    t.method,
-    t.ok ? (t.metrics ? 'ok (measured)' : 'ok (bit-exact)') : 'FAILED',
-    t.metrics ? num(t.metrics.relativeError) : 'exact',
-    t.metrics ? db(t.metrics.snrDb) : 'inf',
-    t.metrics ? num(t.metrics.maxAbsError) : '0',
-    t.metrics ? (Number.isNaN(t.metrics.cosine) ? '-' : t.metrics.cosine.toFixed(6)) : '1',
-  ]);
+  const rows = r.tensors.map((t) => {
+    const m = t.metrics;
+    // Figures only where they were measured (lossy, against the original) or hold by definition
+    // (bit-exact); a failed comparison has none to show.
+    const exact = t.ok && !m && r.against !== undefined;
+    const result = !t.ok ? 'FAILED' : m ? 'ok (measured)' : r.against === undefined ? 'ok (decoded)' : 'ok (bit-exact)';
+    if (m) return [t.name, t.method, result, num(m.relativeError), db(m.snrDb), num(m.maxAbsError), Number.isNaN(m.cosine) ? '-' : m.cosine.toFixed(6)];
+    return [t.name, t.method, result, ...(exact ? ['exact', 'inf', '0', '1'] : ['-', '-', '-', '-'])];
+  });
+  const verdict = r.against === undefined
+    ? 'verify: OK (every checksum matched, every piece decoded, the recorded figures consistent; no original compared)'
+    : 'verify: OK (every checksum matched; lossless data bit-exact; lossy errors as recorded)';
   return [
     table(header, rows, 2),
     '',
     `files:       ${r.files.length ? r.files.map((f) => `${f.path} ${f.ok ? 'ok' : 'FAILED'}`).join(', ') : 'none'}`,
     `ratio:       ${r.summary.ratio.toFixed(3)}x, ${r.summary.bitsPerWeight.toFixed(3)} bits/weight overall`,
-    ...(r.problems.length ? ['', `${r.problems.length} problem(s):`, ...r.problems.map((p) => `  ${p}`)] : []),
+    ...(r.problems.length ? ['', `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}:`, ...r.problems.map((p) => `  ${p}`)] : []),
     '',
-    r.ok ? 'verify: OK (every checksum matched; lossless data bit-exact; lossy errors as recorded)' : 'verify: FAILED',
+    r.ok ? verdict : 'verify: FAILED',
   ].join('\n');
 }
 

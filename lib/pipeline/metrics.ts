@@ -47,5 +47,12 @@ export function metricsRecord(m: ErrorMetrics): ErrorMetricsRecord {
   return { relativeError: m.relativeError, snrDb: finite(m.snrDb), maxAbsError: m.maxAbsError, cosine: finite(m.cosine) };
 }
 
+/** Error figures in words (a figure a damaged record lacks is called missing). */
+export function describeMetrics(m: { relativeError: number; snrDb: number | null; maxAbsError: number; cosine: number | null }): string {
+  const n = (x: unknown, digits: number) => (typeof x === 'number' ? String(+x.toPrecision(digits)) : 'missing');
+  const snr = m.snrDb === null || m.snrDb === Infinity ? 'exact' : `${n(m.snrDb, 6)} dB`;
+  return `relative error ${n(m.relativeError, 6)}, SNR ${snr}, max |error| ${n(m.maxAbsError, 6)}, cosine ${m.cosine === null || Number.isNaN(m.cosine) ? '-' : n(m.cosine, 9)}`;
+}
+
 /** Above this relative error a tensor's weights no longer carry the model's behaviour. */
 export const DESTRUCTIVE_ERROR = 0.3;

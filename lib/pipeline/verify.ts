@@ -7,11 +7,13 @@ import { ContainerReader } from '../container/reader';
 import type { FileRecord, TensorRecord } from '../container/format';
 import { shardOutput } from '../container/output';
 import { openModelSource, type ModelSource, type SourceTensor } from '../io/model-source';
-import { readExactly } from '../io/safetensors';
+import { readExactly, SafetensorsFile } from '../io/safetensors';
+import { FORMAT_NAME } from '../container/format';
+import { stat } from 'node:fs/promises';
 import { openRegularFile } from '../io/regular-file';
 import * as path from 'node:path';
 import type { JobContext } from '../jobs';
-import { addSums, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
+import { addSums, describeMetrics, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
 import { chunkErrorSums } from '../methods/f32';
 import { defaultThreads } from '../core/threads';
 import type { Totals } from './totals';
@@ -33,6 +35,8 @@ export interface TensorVerification {
 
 export interface VerifyReport {
   ok: boolean;
+  /** The original compared with, or undefined for an integrity test of the container alone. */
+  against?: string;
   tensors: TensorVerification[];
   files: Array<{ path: string; ok: boolean; problem?: string }>;
   problems: string[];
@@ -42,29 +46,34 @@ export interface VerifyReport {
 const sameNumber = (a: number | null | undefined, b: number | null | undefined) =>
   a === b || (typeof a === 'number' && typeof b === 'number' && Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)));
 
-export async function verify(container: string, original: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+/** With `original`: decodes everything and compares it with the original model. Without: an
+ * integrity test (as `xz -t`): every checksum, every piece decoded, and the recorded figures
+ * consistent with each other and with the stored bytes. A corrupt container throws. */
+export async function verify(container: string, original?: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const ctx: JobContext = { threads: options.threads ?? defaultThreads(), signal: options.signal };
   const reader = await ContainerReader.open(container);
   try {
+    if (original !== undefined && (await isContainer(original)))
+      throw new Error(`--against ${original} is a tensorzip container, not an original model: give the model the container was made from (or no --against, to test the container alone)`);
     // The original's files as the container's run chose them (its --exclude / --include).
     const { exclude, include } = reader.meta.options;
-    const source = await openModelSource(original, { exclude, include });
+    const source = original === undefined ? undefined : await openModelSource(original, { exclude, include });
     try {
       const problems: string[] = [];
       const shardProblems: string[] = [];
       const tensors: TensorVerification[] = [];
-      const inSource = new Map(source.tensors.map((t) => [t.entry.name, t]));
+      const inSource = new Map(source?.tensors.map((t) => [t.entry.name, t]));
       // Shard by shard through what decompress writes (container/output.ts): every check it makes
       // is made here too, and every tensor is decoded whole even when it cannot be compared.
       for (const s of reader.meta.source.shards) {
         const out = await shardOutput(reader, s, ctx);
-        if (s.header) {
+        if (s.header && source) {
           const shard = source.shards.find((x) => x.relPath === s.path);
           if (!shard) shardProblems.push(`shard ${s.path}: not in the original model`);
           else if (!out.header.equals(await shard.file.headerBytes())) shardProblems.push(`shard ${s.path}: stored header differs from the original`);
         }
         for (const t of out.tensors) {
-          const v = await verifyTensor(reader, t, source, inSource.get(t.name), ctx);
+          const v = source ? await verifyTensor(reader, t, source, inSource.get(t.name), ctx) : await testTensor(reader, t, ctx);
           inSource.delete(t.name);
           tensors.push(v);
           if (v.problem) problems.push(`tensor ${t.name}: ${v.problem}`);
@@ -74,19 +83,61 @@ export async function verify(container: string, original: string, options: Verif
       for (const name of inSource.keys()) problems.push(`tensor ${name}: in the original model but not in the container`);
       const files: VerifyReport['files'] = [];
       for (const f of reader.meta.files) {
-        const problem = await compareFile(reader, f, path.join(source.root, f.path), ctx);
+        const problem = source ? await compareFile(reader, f, path.join(source.root, f.path), ctx) : await testFile(reader, f, ctx);
         files.push({ path: f.path, ok: !problem, ...(problem ? { problem } : {}) });
         if (problem) problems.push(`file ${f.path}: ${problem}`);
       }
-      for (const f of source.extraFiles) if (!reader.meta.files.some((r) => r.path === f)) problems.push(`file ${f}: in the original model but not in the container`);
+      for (const f of source?.extraFiles ?? []) if (!reader.meta.files.some((r) => r.path === f)) problems.push(`file ${f}: in the original model but not in the container`);
       problems.push(...shardProblems);
-      return { ok: problems.length === 0, tensors, files, problems, summary: compressReportFromMeta(reader) };
+      return { ok: problems.length === 0, against: original, tensors, files, problems, summary: compressReportFromMeta(reader) };
     } finally {
-      await source.close();
+      await source?.close();
     }
   } finally {
     await reader.close();
   }
+}
+
+/** Whether `p` is a tensorzip container (a file whose safetensors metadata says so). */
+async function isContainer(p: string): Promise<boolean> {
+  if (!(await stat(p).then((s) => s.isFile(), () => false))) return false;
+  const file = await SafetensorsFile.open(p).catch(() => undefined);
+  await file?.close();
+  return file?.header.metadata?.format === FORMAT_NAME;
+}
+
+/** Without the original: the tensor decoded whole (its checksums and decoders checked), its
+ * recorded bytes and figures consistent. */
+async function testTensor(reader: ContainerReader, t: TensorRecord, ctx: JobContext): Promise<TensorVerification> {
+  for await (const chunk of reader.decodeTensor(t, ctx)) void chunk;
+  const problem = recordProblem(t, reader.method(t).method.lossy);
+  return { name: t.name, method: t.method, ok: !problem, ...(problem ? { problem } : {}) };
+}
+
+/** What is inconsistent in a tensor's record: its stored bytes against its pieces, bits/weight
+ * against its bytes, and (lossy) its error figures against each other. */
+function recordProblem(t: TensorRecord, lossy: boolean): string | undefined {
+  const pieces = [...(t.tensorPieces ?? []), ...t.pieces.flat()].reduce((a, p) => a + p.bytes, 0);
+  if (pieces !== t.storedBytes) return `records ${t.storedBytes} stored bytes, but its pieces hold ${pieces}`;
+  const numel = t.shape.reduce((a, d) => a * d, 1);
+  if (numel && Math.abs(t.bitsPerWeight - (8 * t.storedBytes) / numel) > 1e-9 * t.bitsPerWeight) return `records ${t.bitsPerWeight} bits/weight, but its ${t.storedBytes} bytes give ${(8 * t.storedBytes) / numel}`;
+  if (!lossy) return undefined;
+  const m = t.metrics;
+  if (!m) return 'a lossy tensor without recorded error figures';
+  if (!(m.relativeError >= 0) || !(m.maxAbsError >= 0) || (m.cosine !== null && !(Math.abs(m.cosine) <= 1 + 1e-12)))
+    return `records impossible error figures (${describeMetrics(m)})`;
+  // snrDb = −20·log10(relativeError) by definition (null when the reconstruction is exact).
+  const exact = m.relativeError === 0;
+  if (exact !== (m.snrDb === null) || (!exact && m.relativeError !== Infinity && Math.abs(m.snrDb! + 20 * Math.log10(m.relativeError)) > 1e-6 * Math.max(1, Math.abs(m.snrDb!))))
+    return `records error figures that disagree with each other (${describeMetrics(m)})`;
+  return undefined;
+}
+
+/** Without the original: the file decoded whole, its checksum checked (a bad one throws). */
+async function testFile(reader: ContainerReader, f: FileRecord, ctx: JobContext): Promise<string | undefined> {
+  let bytes = 0;
+  for await (const chunk of reader.readFile(f, ctx)) bytes += chunk.byteLength;
+  return bytes === f.bytes ? undefined : `records ${f.bytes} bytes, but decodes to ${bytes}`;
 }
 
 /** Decodes a tensor (a corrupt one throws, as in decompress) and compares it with the original. */
@@ -112,7 +163,7 @@ async function verifyTensor(reader: ContainerReader, t: TensorRecord, source: Mo
     const recorded = t.metrics;
     const measured = metricsRecord(v.metrics);
     if (!recorded || !(Object.keys(measured) as Array<keyof typeof measured>).every((k) => sameNumber(measured[k], recorded[k])))
-      v.problem = `measured error ${JSON.stringify(measured)} differs from the recorded ${JSON.stringify(recorded)}`;
+      v.problem = recorded ? `measured ${describeMetrics(measured)}; recorded ${describeMetrics(recorded)}` : 'a lossy tensor without recorded error figures';
   } else if (comparable && mismatch >= 0) v.problem = `not bit-exact: first difference at byte ${mismatch}`;
   v.ok = !v.problem;
   return v;
