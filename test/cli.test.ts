@@ -119,6 +119,41 @@ describe('tensorzip CLI', () => {
       assert.match(bad.stdout, /verify: FAILED/);
     });
 
+    it('compress --dry-run plans without writing; --tensor-method rules come before --policy; -q prints the summary; notes are grouped', async () => {
+      const m = path.join(dir, 'm');
+      const policy = path.join(dir, 'p.json');
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(policy, JSON.stringify({ '*down_proj*': 'rtn:3', '*up_proj*': 'rtn:5' }));
+      const dry = cli('compress', m, '--dry-run', '-m', 'rtn:4', '--policy', policy, '--tensor-method', '*down_proj*=rtn:6', '--json');
+      assert.equal(dry.status, 0, dry.stderr);
+      const plan = JSON.parse(dry.stdout);
+      const method = (suffix: string) => plan.tensors.find((t: { name: string }) => t.name.endsWith(suffix)).method;
+      assert.deepEqual([method('down_proj.weight'), method('up_proj.weight'), method('gate_proj.weight')], ['rtn:6:g128', 'rtn:5:g128', 'rtn:4:g32']);
+      assert.ok(!(await readdir(dir)).some((f) => f.startsWith('dry')), 'nothing written');
+      // The projection is what the methods store: the container's tensors hold exactly that before the entropy stage.
+      const c = cli('compress', m, '-o', path.join(dir, 'planned.tzip'), '-m', 'rtn:4', '--policy', policy, '--tensor-method', '*down_proj*=rtn:6', '--coder', 'off', '--json');
+      assert.equal(c.status, 0, c.stderr);
+      const made = JSON.parse(c.stdout);
+      for (const t of made.tensors) assert.equal(plan.tensors.find((p: { name: string }) => p.name === t.name).projectedBytes, t.storedBytes, t.name);
+      // Own cost per tensor, not the time it waited: the column sums to about the run, not to tensors × run.
+      const own = made.tensors.reduce((a: number, t: { seconds: number }) => a + t.seconds, 0);
+      assert.ok(own <= 2 * made.seconds + 0.05, `per-tensor times sum to ${own} s in a ${made.seconds} s run`);
+      const text = cli('compress', m, '--dry-run', '-m', 'rtn:4');
+      assert.match(text.stdout, /^dry run: +\d+ tensors of .*bits\/weight over \d+ weights/m);
+      assert.match(text.stdout, /\d+ tensors: 1-D tensor: stored lossless \(model\.layers\.0\.input_layernorm\.weight, /);
+      const quiet = cli('compress', m, '-o', path.join(dir, 'quiet.tzip'), '-m', 'rtn:4', '-q');
+      assert.equal(quiet.status, 0, quiet.stderr);
+      assert.doesNotMatch(quiet.stdout, /rel\.err|notes:/);
+      assert.match(quiet.stdout, /^ratio: /m);
+      for (const bad of [['--tensor-method', 'no-equals'], ['--tensor-method', '*x*=frob:2'], ['--dry-run', '--shard', '0/2']]) {
+        const r = cli('compress', m, '-m', 'rtn:4', ...bad);
+        assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
+      }
+      const noOut = cli('compress', m, '-m', 'rtn:4');
+      assert.equal(noOut.status, 2);
+      assert.match(noOut.stderr, /required option '-o, --output <file>' not specified/);
+    });
+
     it('compress --resume finishes an interrupted run with the same container', async () => {
       const controller = new AbortController();
       const out = path.join(dir, 'r.tzip');

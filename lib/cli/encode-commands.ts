@@ -6,11 +6,11 @@ import { resolveModel } from '../io/hf-cache';
 import { compressShard } from '../parts/part';
 import { merge } from '../parts/merge';
 import type { ShardSpec } from '../parts/shard';
-import { compress, type CompressProgress } from '../pipeline/compress';
+import { compress, dryRun, type CompressProgress } from '../pipeline/compress';
 import { loadPolicyFile } from '../pipeline/policy';
-import { collect, deviceSpec, FORCE, positiveInt, queueUrl, shardSpec } from './options';
+import { collect, deviceSpec, FORCE, positiveInt, queueUrl, shardSpec, tensorMethod } from './options';
 import { formatBytes } from '../core/format';
-import { formatCompress } from './report';
+import { formatCompress, formatDryRun } from './report';
 import { EXIT, interruptSignal, lazy, note, print, withProgress } from './run';
 
 export function addEncodeCommands(program: Command): void {
@@ -18,9 +18,12 @@ export function addEncodeCommands(program: Command): void {
     .command('compress')
     .description('compress a model directory or .safetensors file into a .tzip container')
     .argument('<model>', 'Hugging Face model directory, .safetensors file, or repo id org/name[@rev] in the local Hugging Face cache')
-    .requiredOption('-o, --output <file>', 'container to write (.tzip)')
+    .option('-o, --output <file>', 'container to write (.tzip); required unless --dry-run')
     .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast], vptq:2|3|4|2:large or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>]', 'lossless')
     .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
+    .option('--tensor-method <glob=spec>', 'a rule before those of --policy, e.g. \'*down_proj*=rtn:6\' (repeatable; first match wins)', tensorMethod, [])
+    .option('--dry-run', 'print the method, projected bytes and bits/weight of every tensor from the plan; read no weights, write nothing')
+    .option('-q, --quiet', 'print the summary only (no per-tensor table)')
     .option('--importance <file.safetensors>', 'per-input-column importance, one F32 vector per weight tensor (from tensorzip imatrix; weights vptq\'s k-means, rtn\'s scales and ternary :opt)')
     .addOption(new Option('--coder <coder>', 'entropy coder of the tensors\' pieces: rans (default; config and tokenizer files then go through LZMA), lzma (every piece) or off').choices(['rans', 'lzma', 'off']))
     .option('--lzma <setting>', 'LZMA setting: auto (default), off, or a preset 0-9 (9e = extreme); given without --coder, it selects --coder lzma')
@@ -41,9 +44,11 @@ export function addEncodeCommands(program: Command): void {
     .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
     .option('--queue-patience <s>', 'with --queue: seconds to wait for a queue that does not answer before stopping (finished tensors are kept)', positiveInt, 30)
     .option('--json', 'print the report as JSON')
-    .action(async (modelArg: string, opts: { output: string; method: string; policy?: string; importance?: string; coder?: string; lzma?: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; queuePatience: number; device: DeviceSpec; json?: boolean }) => {
+    .action(async (modelArg: string, opts: { output?: string; dryRun?: boolean; quiet?: boolean; tensorMethod: Array<[string, string]>; method: string; policy?: string; importance?: string; coder?: string; lzma?: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; queuePatience: number; device: DeviceSpec; json?: boolean }, cmd: Command) => {
       const model = await resolveModel(modelArg);
-      const policy = opts.policy ? await loadPolicyFile(opts.policy) : undefined;
+      // Inline rules first, then the file's (a glob given inline keeps its inline spec).
+      const policy: Record<string, string> | undefined = opts.tensorMethod.length || opts.policy ? Object.fromEntries(opts.tensorMethod) : undefined;
+      if (opts.policy) for (const [glob, spec] of Object.entries(await loadPolicyFile(opts.policy))) if (!(glob in policy!)) policy![glob] = spec;
       const options = {
         method: opts.method,
         policy,
@@ -60,12 +65,20 @@ export function addEncodeCommands(program: Command): void {
         onNote: note,
         signal: interruptSignal(),
       };
+      if (opts.dryRun) {
+        if (opts.queue || opts.shard || opts.resume) cmd.error('error: --dry-run plans a compress: it takes no --queue, --shard or --resume', { exitCode: EXIT.usage });
+        const report = await dryRun(model, options);
+        print(opts.json, report, () => formatDryRun(report, opts.quiet));
+        return;
+      }
+      if (opts.output === undefined) cmd.error("error: required option '-o, --output <file>' not specified", { exitCode: EXIT.usage });
+      const output = opts.output;
       const shard = opts.shard;
       if (opts.queue) {
         const queue = opts.queue;
         const { compressQueued } = lazy<typeof import('../queue/coordinator')>('../queue/coordinator');
         const report = await withProgress(opts.json, (update) =>
-          compressQueued(model, opts.output, {
+          compressQueued(model, output, {
             ...options,
             queue,
             queueName: opts.queueName,
@@ -74,22 +87,24 @@ export function addEncodeCommands(program: Command): void {
             onQueue: (q) => update(q.bytesDone, q.bytesTotal, `${q.done}/${q.tensors} tensors, ${q.active} running, ${q.workers} worker${q.workers === 1 ? '' : 's'}`),
             onProgress: (p) => update(p.done, p.total, 'writing the container'),
           }),
+          'bytes',
         );
         print(opts.json, report, () => `${formatCompress(report)}\nqueue: ${report.queue.jobs} jobs on ${report.queue.workers.length} worker${report.queue.workers.length === 1 ? '' : 's'}${report.queue.reused ? `, ${report.queue.reused} tensors reused from an earlier run` : ''}; container written in ${report.queue.mergeSeconds.toFixed(1)} s`);
         return;
       }
       if (shard) {
-        const r = await withProgress(opts.json, (update) => compressShard(model, opts.output, { ...options, shard, onProgress: (p) => update(p.done, p.total, `shard ${shard.index}/${shard.count}`) }));
+        const r = await withProgress(opts.json, (update) => compressShard(model, output, { ...options, shard, onProgress: (p) => update(p.done, p.total, `shard ${shard.index}/${shard.count}`) }), 'bytes');
         print(opts.json, r, () => `wrote part ${shard.index}/${shard.count} to ${r.output}: ${r.tensors.length} of ${r.tensorCount} tensors, ${formatBytes(r.originalBytes)} of weights in ${formatBytes(r.partBytes)}, ${r.seconds.toFixed(1)} s`);
         return;
       }
       const report = await withProgress(opts.json, (update) =>
-        compress(model, opts.output, {
+        compress(model, output, {
           ...options,
           onProgress: (p: CompressProgress) => update(p.done, p.total, `tensor ${Math.min(p.tensorIndex + 1, p.tensorCount)}/${p.tensorCount} ${p.tensorName}`),
         }),
+        'bytes',
       );
-      print(opts.json, report, () => formatCompress(report));
+      print(opts.json, report, () => formatCompress(report, opts.quiet));
     });
 
 
@@ -139,7 +154,7 @@ export function addEncodeCommands(program: Command): void {
     .command('merge')
     .description('assemble the part files of compress --shard (one per shard) into the container a single compress writes, byte for byte')
     .argument('<parts...>', 'part files, one per shard, in any order')
-    .requiredOption('-o, --output <file>', 'container to write (.tzip)')
+    .option('-o, --output <file>', 'container to write (.tzip); required unless --dry-run')
     .option('--input <model>', 'the input model, when it is not at the path the parts recorded')
     .option(...FORCE)
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
@@ -147,6 +162,7 @@ export function addEncodeCommands(program: Command): void {
     .action(async (parts: string[], opts: { output: string; input?: string; threads?: number; force?: boolean; json?: boolean }) => {
       const report = await withProgress(opts.json, (update) =>
         merge(parts, opts.output, { input: opts.input, threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: (p) => update(p.done, p.total, 'copying pieces') }),
+        'bytes',
       );
       print(opts.json, report, () => formatCompress(report));
     });

@@ -36,6 +36,14 @@ export const methodList = optionValue((value) => value.split(',').map((m) => par
 /** A repeatable option's values, in order. */
 export const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** --tensor-method <glob>=<spec> (repeatable, as llama-quantize's --tensor-type): the rules in
+ * order; the spec is checked with the rest of the policy. */
+export const tensorMethod = (value: string, previous: Array<[string, string]>): Array<[string, string]> => {
+  const at = value.indexOf('=');
+  if (at <= 0 || at === value.length - 1) throw new InvalidArgumentError(`must be <glob>=<method spec>, e.g. '*down_proj*=rtn:6', got '${value}'`);
+  return [...previous, [value.slice(0, at), value.slice(at + 1)]];
+};
+
 /** A size with its unit (500KB, 20MB, 2GB, 1.5GiB): a bare number is refused, not read as bytes. */
 export const byteSize = optionValue((value) => {
   const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)b$/i.exec(value.trim());

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { formatBytes, table } from '../core/format';
 import { DESTRUCTIVE_ERROR } from '../pipeline/metrics';
-import type { CompressReport } from '../pipeline/compress';
+import type { CompressReport, DryRunReport } from '../pipeline/compress';
 import type { ImatrixResult } from '../eval/imatrix';
 import type { EvalResult, PerplexityFigures } from '../eval/perplexity';
 import type { InspectReport } from '../pipeline/inspect';
@@ -39,8 +39,13 @@ function tensorTable(rows: Row[], withTime: boolean): string {
   return table(header, body, 3);
 }
 
+/** Notes, one line per note: the tensors that share it are counted, and a few named. */
 function notes(rows: Row[]): string[] {
-  const out = rows.filter((r) => r.note).map((r) => `  ${r.name}: ${r.note}`);
+  const byNote = new Map<string, string[]>();
+  for (const r of rows) if (r.note) byNote.set(r.note, [...(byNote.get(r.note) ?? []), r.name]);
+  const out = [...byNote].map(([text, names]) =>
+    names.length === 1 ? `  ${names[0]}: ${text}` : `  ${names.length} tensors: ${text} (${names.slice(0, 3).join(', ')}${names.length > 3 ? `, and ${names.length - 3} more` : ''})`,
+  );
   const destroyed = rows.filter((r) => r.metrics && r.metrics.relativeError > DESTRUCTIVE_ERROR);
   if (destroyed.length)
     out.push(
@@ -53,13 +58,13 @@ function notes(rows: Row[]): string[] {
   return out;
 }
 
-export function formatCompress(r: CompressReport): string {
+/** quiet: the summary alone (and any warning), without the per-tensor table and notes. */
+export function formatCompress(r: CompressReport, quiet = false): string {
   const rows: Row[] = r.tensors.map((t) => ({ ...t, metrics: t.metrics && { ...t.metrics, snrDb: t.metrics.snrDb } }));
-  const n = notes(rows);
+  const n = notes(rows).filter((line) => !quiet || line.startsWith('  WARNING'));
   const lines = [
-    tensorTable(rows, true),
-    ...(n.length ? ['', 'notes:', ...n] : []),
-    '',
+    ...(quiet ? [] : [tensorTable(rows, true), '']),
+    ...(n.length ? ['notes:', ...n, ''] : []),
     `original:    ${formatBytes(r.originalBytes)} (${r.originalBytes} bytes: ${formatBytes(r.weightBytes)} of safetensors with ${r.tensors.length} tensors` +
       `${r.files.length ? ` + ${formatBytes(r.carriedBytes)} in ${r.files.length} carried file${r.files.length === 1 ? '' : 's'}` : ''})`,
     ...(r.skipped.length ? [`skipped:     ${skippedSummary(r.skipped)}`] : []),
@@ -72,6 +77,18 @@ export function formatCompress(r: CompressReport): string {
     `wall time:   ${r.seconds.toFixed(2)} s on ${r.device}`,
   ];
   return lines.join('\n');
+}
+
+export function formatDryRun(r: DryRunReport, quiet = false): string {
+  const rows = r.tensors.map((t) => [t.name, t.method, t.dtype, t.shape.join('x') || 'scalar', formatBytes(t.originalBytes), formatBytes(t.projectedBytes), t.bitsPerWeight.toFixed(3)]);
+  const n = notes(r.tensors.map((t) => ({ ...t, bitsPerWeight: t.bitsPerWeight })));
+  return [
+    ...(quiet ? [] : [table(['tensor', 'method', 'dtype', 'shape', 'original', 'projected', 'bits/w'], rows, 3), '']),
+    ...(n.length && !quiet ? ['notes:', ...n, ''] : []),
+    `dry run:     ${r.tensors.length} tensors of ${r.input}, ${formatBytes(r.originalBytes)} -> about ${formatBytes(r.projectedBytes)}, ${r.bitsPerWeight.toFixed(3)} bits/weight over ${r.weights} weights`,
+    '             (what the methods store, before the entropy stage, which only shrinks it; the container adds its header and the carried files;',
+    '             a lossy tensor found to hold NaN/Inf would be stored lossless); nothing was read beyond the headers, nothing written',
+  ].join('\n');
 }
 
 /** What was left out, biggest first: not in the container, not in the ratio. */

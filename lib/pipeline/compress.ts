@@ -120,3 +120,33 @@ export async function describeRun(input: string, output: string, options: Compre
     await source.close();
   }
 }
+
+/** What compress would do, from the plan alone: nothing is read beyond the headers, nothing is
+ * written. Bytes are before the entropy stage (which only shrinks them), and a lossy tensor
+ * that turns out to hold NaN/Inf or values its method cannot represent would be stored lossless. */
+export interface DryRunReport {
+  input: string;
+  tensors: Array<{ name: string; dtype: string; shape: number[]; method: string; note?: string; originalBytes: number; projectedBytes: number; bitsPerWeight: number }>;
+  originalBytes: number;
+  projectedBytes: number;
+  weights: number;
+  bitsPerWeight: number;
+}
+
+export async function dryRun(input: string, options: CompressOptions = {}): Promise<DryRunReport> {
+  const { source, plan } = await openRun(input, '', options);
+  try {
+    const tensors = plan.map(({ t, choice, note }) => {
+      const { dtype, shape, numel, byteLength } = t.entry;
+      const p = choice.method.resolve ? choice.method.resolve(choice.params, shape) : choice.params;
+      // Every stream the method stores, tensor-wide ones (vptq's codebooks) included.
+      const projectedBytes = Math.round((choice.method.nominalBits(p, dtype, numel) * numel) / 8);
+      return { name: t.entry.name, dtype, shape, method: choice.method.format(p), ...(note ? { note } : {}), originalBytes: byteLength, projectedBytes, bitsPerWeight: numel ? (8 * projectedBytes) / numel : 0 };
+    });
+    const weights = plan.reduce((a, { t }) => a + t.entry.numel, 0);
+    const projectedBytes = tensors.reduce((a, t) => a + t.projectedBytes, 0);
+    return { input, tensors, originalBytes: tensors.reduce((a, t) => a + t.originalBytes, 0), projectedBytes, weights, bitsPerWeight: weights ? (8 * projectedBytes) / weights : 0 };
+  } finally {
+    await source.close();
+  }
+}

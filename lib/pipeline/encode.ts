@@ -37,8 +37,12 @@ interface TensorState {
   tensorStreams: string[];
   tensorPieces: PieceRecord[];
   sums: ErrorSums;
-  started: bigint;
+  /** The tensor's own cost so far: its reads, statistics and encoding, and its share (by bytes)
+   * of the entropy-stage batches it was in; not the time it waited behind other tensors. */
+  seconds: number;
 }
+
+const since = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
 
 /**
  * Encodes every tensor as a sequence of (tensor, chunk) units. Units are taken in order in batches
@@ -149,12 +153,14 @@ export async function encodeTensors(
         }
         const size = DTYPE_SIZES[t.entry.dtype];
         const elements = Math.min(state.chunk, t.entry.numel - ci * state.chunk);
+        const t0 = process.hrtime.bigint();
         const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size);
         const { method, params } = state.choice;
         const chunkStart = ci * state.chunk * size;
         const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
         const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
         if (enc.sums) addSums(state.sums, enc.sums);
+        state.seconds += since(t0);
         units.push({ tensor: ti, chunk: ci, streams: enc.streams });
         bytes += raw.byteLength;
         ci++;
@@ -167,7 +173,15 @@ export async function encodeTensors(
         return u.streams.map((_, s) => method.symbolModel?.(params, plan[u.tensor].t.entry.dtype, names[s]));
       });
       await handOn();
-      const stored = compressPieces(units.flatMap((u) => u.streams), stage, 'tensor', ctx.threads, ctx.signal, models);
+      const s0 = process.hrtime.bigint();
+      const stored = compressPieces(units.flatMap((u) => u.streams), stage, 'tensor', ctx.threads, ctx.signal, models).then((pieces) => {
+        // The batch's stage time, shared among its tensors by the bytes they put in.
+        const seconds = since(s0);
+        const bytesOf = (u: Unit) => u.streams.reduce((a, x) => a + x.byteLength, 0);
+        const total = units.reduce((a, u) => a + bytesOf(u), 0);
+        for (const u of units) states[u.tensor].seconds += total ? (seconds * bytesOf(u)) / total : 0;
+        return pieces;
+      });
       stored.catch(() => undefined); // awaited by handOn; not unhandled meanwhile
       coding = { units, stored };
     }
@@ -236,7 +250,7 @@ async function startTensor(
     tensorStreams,
     tensorPieces: [],
     sums: emptySums(),
-    started,
+    seconds: since(started),
   };
 }
 
@@ -272,7 +286,7 @@ function finishTensor(t: SourceTensor, state: TensorState): { record: TensorReco
     bitsPerWeight: record.bitsPerWeight,
     nominalBitsPerWeight: record.nominalBitsPerWeight,
     metrics,
-    seconds: Number(process.hrtime.bigint() - state.started) / 1e9,
+    seconds: state.seconds,
   };
   return { record, report };
 }

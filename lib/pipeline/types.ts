@@ -63,6 +63,7 @@ export interface TensorReport {
   bitsPerWeight: number;
   nominalBitsPerWeight: number;
   metrics?: ErrorMetrics;
+  /** The tensor's own cost (reads, statistics, encoding, its share of the entropy stage), not the time it waited behind other tensors. */
   seconds: number;
 }
 
