@@ -347,10 +347,11 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
       await w.waitFor(/waiting for jobs/);
       const timed = Proc.cli('compress', model, '-o', out('gone.tzip'), '--queue', gone.url, '--queue-patience', '2', '--work-dir', out('gone-work'));
       const stopped = Proc.cli('compress', model, '-o', out('gone2.tzip'), '--queue', gone.url, '--work-dir', out('gone2-work'));
-      // Both coordinators have queued their jobs (no worker may take them: the worker is stopped first).
+      // Both coordinators have queued all their jobs (no worker may take them: the worker is stopped first).
       w.child.kill('SIGSTOP');
       const queue = new Queue('tensorzip', { connection: parseQueueTarget(gone.url).connection });
-      while ((await queue.getWaitingCount()) < 2) await new Promise((r) => setTimeout(r, 20));
+      const { tensors } = await describeRun(model, out('gone-count.tzip'), {});
+      while ((await queue.getWaitingCount()) < 2 * tensors.length) await new Promise((r) => setTimeout(r, 20));
       await queue.close();
       await gone.stop();
       w.child.kill('SIGCONT');
