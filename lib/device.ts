@@ -4,6 +4,7 @@
 // the CPU, saying which fell back and why. The GPU kernels follow the CPU references' definitions
 // operation for operation, so the container does not depend on the device.
 import { backendInfo } from './backend';
+import { SpecError } from './core/errors';
 import type { NativeDevice } from './native';
 
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
@@ -17,7 +18,7 @@ export interface Device {
 
 export function parseDevice(text: string): DeviceSpec {
   if (text === 'auto' || text === 'cpu' || text === 'cuda' || /^cuda:[0-9]{1,3}$/.test(text)) return text as DeviceSpec;
-  throw new Error(`--device must be auto, cpu, cuda or cuda:N, got '${text}'`);
+  throw new SpecError(`--device must be auto, cpu, cuda or cuda:N, got '${text}'`);
 }
 
 /** auto: the first GPU when the CUDA backend is available, else the CPU. cuda / cuda:N: that GPU,
@@ -27,10 +28,10 @@ export function resolveDevice(spec: DeviceSpec = 'auto'): Device {
   const { cuda } = backendInfo();
   if (!('gpus' in cuda)) {
     if (spec === 'auto') return { label: 'cpu' };
-    throw new Error(`--device ${spec}: CUDA is not available (${cuda.unavailable})`);
+    throw new SpecError(`--device ${spec}: CUDA is not available (${cuda.unavailable})`);
   }
   const index = spec.startsWith('cuda:') ? Number(spec.slice(5)) : 0;
-  if (index >= cuda.gpus.length) throw new Error(`--device ${spec}: there ${cuda.gpus.length === 1 ? 'is 1 GPU' : `are ${cuda.gpus.length} GPUs`} (cuda:0${cuda.gpus.length > 1 ? `…cuda:${cuda.gpus.length - 1}` : ''})`);
+  if (index >= cuda.gpus.length) throw new SpecError(`--device ${spec}: there ${cuda.gpus.length === 1 ? 'is 1 GPU' : `are ${cuda.gpus.length} GPUs`} (cuda:0${cuda.gpus.length > 1 ? `…cuda:${cuda.gpus.length - 1}` : ''})`);
   return { cuda: index, label: `cuda:${index} (${cuda.gpus[index].name})` };
 }
 
@@ -54,13 +55,13 @@ export class DeviceUse {
 /** The GPUs of `--devices all|0,1,…`, checked against the CUDA backend. */
 export function parseDeviceList(text: string): number[] {
   const { cuda } = backendInfo();
-  if (!('gpus' in cuda)) throw new Error(`--devices ${text}: CUDA is not available (${cuda.unavailable})`);
+  if (!('gpus' in cuda)) throw new SpecError(`--devices ${text}: CUDA is not available (${cuda.unavailable})`);
   if (text === 'all') return cuda.gpus.map((_, i) => i);
   const list = text.split(',').map((s) => s.trim());
-  if (!list.every((s) => /^[0-9]{1,3}$/.test(s))) throw new Error(`--devices must be all or GPU indices such as 0,1, got '${text}'`);
+  if (!list.every((s) => /^[0-9]{1,3}$/.test(s))) throw new SpecError(`--devices must be all or GPU indices such as 0,1, got '${text}'`);
   const indices = list.map(Number);
-  if (new Set(indices).size !== indices.length) throw new Error(`--devices ${text}: a GPU is listed twice`);
+  if (new Set(indices).size !== indices.length) throw new SpecError(`--devices ${text}: a GPU is listed twice`);
   const bad = indices.find((i) => i >= cuda.gpus.length);
-  if (bad !== undefined) throw new Error(`--devices ${text}: there is no GPU ${bad} (${cuda.gpus.length} found)`);
+  if (bad !== undefined) throw new SpecError(`--devices ${text}: there is no GPU ${bad} (${cuda.gpus.length} found)`);
   return indices;
 }

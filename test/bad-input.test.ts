@@ -254,8 +254,19 @@ describe('bad input: every malformed file gets a clear error, a non-zero exit an
     await rm(huge);
   });
 
+  it("--json runs get errors as a JSON object on stdout; Node's error text becomes the path and the problem in words", () => {
+    const r = run(['compress', model, '-o', path.join(dir, 'j.tzip'), '-m', 'frob:3', '--json']);
+    assert.equal(r.status, 2);
+    assert.deepEqual(JSON.parse(r.stdout), { error: { message: "unknown method 'frob' in spec 'frob:3' (known: lossless, rtn, ternary, seedlm, vptq)", kind: 'SpecError', exitCode: 2 } });
+    const missing = path.join(dir, 'missing.tzip');
+    const m = run(['inspect', missing, '--json']);
+    assert.equal(m.status, 1);
+    assert.deepEqual(JSON.parse(m.stdout).error, { message: `${missing}: no such file`, kind: 'Error', code: 'ENOENT', exitCode: 1 });
+    assert.equal(m.stderr.trim(), `tensorzip: ${missing}: no such file`);
+  });
+
   it('usage errors exit with 2', () => {
-    for (const args of [['compress', model, '-o', path.join(dir, 'u.tzip'), '-m', 'rtn:1'], ['compress', model, '-o', path.join(dir, 'u.tzip'), '--lzma', 'max'], ['compress', model], ['nonsense']]) {
+    for (const args of [['generate', path.join(dir, 'g3'), '--heads', '3'], ['compress', model, '-o', path.join(dir, 'u.tzip'), '--queue', 'redis://127.0.0.1:1', '--queue-name', 'a b'], ['compress', model, '-o', path.join(dir, 'u.tzip'), '-m', 'rtn:1'], ['compress', model, '-o', path.join(dir, 'u.tzip'), '--lzma', 'max'], ['compress', model], ['nonsense']]) {
       const r = run(args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     }

@@ -84,10 +84,10 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
 
   it('refuses a GPU that is not there, and a malformed --device, leaving no output', () => {
     let r = cli(standIn, 'compress', model, '-o', out('x.tzip'), '--device', 'cuda:1');
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 2);
     assert.match(r.stderr, /--device cuda:1: there is 1 GPU \(cuda:0\)/);
     r = cli({ TENSORZIP_LIBCUDA: path.join(tmp, 'no-such-driver.so') }, 'compress', model, '-o', out('x.tzip'), '--device', 'cuda');
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 2);
     assert.match(r.stderr, /--device cuda: CUDA is not available \(no NVIDIA driver/);
     r = cli({ TENSORZIP_LIBCUDA: path.join(tmp, 'no-such-driver.so') }, 'compress', model, '-o', out('auto-no-driver.tzip'), '--device', 'auto', '--json');
     assert.equal(r.status, 0, r.stderr);

@@ -165,10 +165,10 @@ describe('queue mode (BullMQ on a loopback redis-server)', function () {
     assert.equal(await w.exited, 0);
 
     let r = spawnSync(process.execPath, [cliPath, 'worker', '--queue', url, '--root', tmp, '--devices', '0,5'], { encoding: 'utf8', env: { ...process.env, ...env } });
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 2);
     assert.match(r.stderr, /--devices 0,5: there is no GPU 5 \(2 found\)/);
     r = spawnSync(process.execPath, [cliPath, 'worker', '--queue', url, '--root', tmp, '--devices', 'all'], { encoding: 'utf8', env: { ...process.env, TENSORZIP_LIBCUDA: path.join(tmp, 'none.so') } });
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 2);
     assert.match(r.stderr, /--devices all: CUDA is not available/);
     assert.equal(cli('worker', '--queue', url, '--root', tmp, '--devices', 'all', '--device', 'cpu').status, 2);
   });

@@ -4,6 +4,7 @@
 import { CommanderError } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { formatBytes } from '../core/format';
+import { readProblem } from '../io/regular-file';
 import { SpecError } from '../core/errors';
 
 /** A module of lib/ loaded when a command needs it (path relative to lib/cli/), not when the CLI
@@ -78,12 +79,18 @@ export function reportFailure(e: unknown): void {
     return;
   }
   const err = e instanceof Error ? e : new Error(String(e));
+  // Node's own text ('ENOENT: no such file or directory, open …') as the path and the problem in words.
+  const sys = err as NodeJS.ErrnoException;
+  let message = sys.code && sys.syscall && err.message.startsWith(`${sys.code}:`) ? `${sys.path ?? 'a file'}: ${readProblem(err)}` : err.message;
   if (err.name === 'AbortError') {
     const kept = err.message.replace(/^The operation was aborted/, ''); // what an interrupted run keeps for the next one
-    console.error(`tensorzip: interrupted${interruptedBy && interruptedBy !== 'SIGINT' ? ` (${interruptedBy})` : ''}; no output was written${kept}`);
+    message = `interrupted${interruptedBy && interruptedBy !== 'SIGINT' ? ` (${interruptedBy})` : ''}; no output was written${kept}`;
     process.exitCode = SIGNAL_EXIT[interruptedBy ?? 'SIGINT'];
-    return;
+  } else process.exitCode = err instanceof SpecError ? EXIT.usage : EXIT.error;
+  console.error(`tensorzip: ${message}`);
+  // A --json run also gets the error as JSON on stdout, where it reads the report.
+  if (process.argv.includes('--json')) {
+    const code = (err as NodeJS.ErrnoException).code;
+    console.log(JSON.stringify({ error: { message, kind: err.name, ...(typeof code === 'string' ? { code } : {}), exitCode: process.exitCode } }, null, 2));
   }
-  console.error(`tensorzip: ${err.message}`);
-  process.exitCode = err instanceof SpecError ? EXIT.usage : EXIT.error;
 }

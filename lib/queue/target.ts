@@ -2,6 +2,7 @@
 // for TLS) turned into ioredis options. Apart from the connection (connection.ts) so that the
 // CLI's option parsing does not load ioredis.
 import type { RedisOptions } from 'ioredis';
+import { SpecError } from '../core/errors';
 
 export interface QueueTarget {
   /** The URL without its password, for messages and reports. */
@@ -28,7 +29,7 @@ export function parseQueueTarget(url: string, name = DEFAULT_QUEUE_NAME): QueueT
   const dbText = u.pathname.replace(/^\//, '');
   if (!/^[0-9]*$/.test(dbText) || Number(dbText) > 15) throw bad(`database must be a number 0-15`);
   if (u.search || u.hash) throw bad('no query or fragment is read');
-  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name)) throw new Error(`--queue-name must be 1-100 letters, digits, '_', '.' or '-', got '${name}'`);
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name)) throw new SpecError(`--queue-name must be 1-100 letters, digits, '_', '.' or '-', got '${name}'`);
   const connection: RedisOptions = {
     host,
     port,

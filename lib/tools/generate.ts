@@ -9,6 +9,7 @@ import { checkOutput, makeDirs, writeFailure } from '../io/output-path';
 import { SafetensorsWriter, type TensorSpec } from '../io/safetensors-writer';
 import { byteLevelTokenizer, TOKENIZER_SIZE } from './generate-tokenizer';
 import { bytesOf, fromF32 } from '../methods/f32';
+import { SpecError } from '../core/errors';
 import { Rng } from '../core/random';
 
 export interface ModelShape {
@@ -122,7 +123,7 @@ export async function generateCheckpoint(dir: string, options: GenerateOptions =
     kvHeads: options.kvHeads ?? defaults.kvHeads,
     vocab: options.vocab ?? defaults.vocab,
   };
-  if (shape.hidden % shape.heads || shape.heads % shape.kvHeads) throw new Error('hidden must divide by heads, and heads by kvHeads');
+  if (shape.hidden % shape.heads || shape.heads % shape.kvHeads) throw new SpecError(`--hidden (${shape.hidden}) must divide by --heads (${shape.heads}), and --heads by --kv-heads (${shape.kvHeads})`);
   const seed = options.seed ?? 1;
   const shards = Math.max(1, Math.min(options.shards ?? 1, 3 + 9 * shape.layers));
   const fileNames = shards === 1 ? ['model.safetensors'] : Array.from({ length: shards }, (_, k) => `model-${String(k + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`);
