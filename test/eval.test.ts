@@ -139,6 +139,22 @@ describe('eval and imatrix', function () {
     }
   });
 
+  it('--importance must serve the run: refused from another model (a layer of two), or where no method uses it; a note names the methods that ignore it', async () => {
+    const one = path.join(tmp, 'gen-1layer');
+    await generateCheckpoint(one, { hidden: 64, intermediate: 176, layers: 1, heads: 4, kvHeads: 2, vocab: 512 });
+    const im = path.join(tmp, 'imatrix-1layer.safetensors');
+    assert.equal(cli('imatrix', one, '--text', text, '--ctx', '64', '-o', im).status, 0);
+    let r = cli('compress', generated, '-o', path.join(tmp, 'half.tzip'), '-m', 'rtn:4', '--importance', im);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /no importance vector for 5 of the 12 tensors whose method uses it \(model\.layers\.1\.self_attn\.q_proj\.weight, .*was it made from another model\?/);
+    r = cli('compress', one, '-o', path.join(tmp, 'plain.tzip'), '--tensor-method', '*=ternary', '--importance', im);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--importance .*: no tensor of this run uses it \(rtn, ternary :opt and vptq do; ternary:g256:p3 does not\)/);
+    r = cli('compress', one, '-o', path.join(tmp, 'mixed.tzip'), '-m', 'rtn:4', '--tensor-method', '*q_proj*=ternary', '--importance', im);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /--importance is not used by ternary:g256:p3 \(rtn, ternary :opt and vptq use it\)/);
+  });
+
   describe('bad input: a clear error, exit 1 (2 for usage), no output', () => {
     const cases: Array<[string, (dir: string) => Promise<void>, RegExp]> = [
       ['config.json without hidden_size', async (d) => editConfig(d, (c) => delete c.hidden_size), /config\.json: hidden_size is missing/],

@@ -38,6 +38,8 @@ export interface TensorInput {
 export interface Method<P> {
   readonly name: string;
   readonly lossy: boolean;
+  /** Whether --importance changes what this method stores (absent: it does not). */
+  usesImportance?(p: P): boolean;
   /** Parameters from the parts after the method name (`rtn:4:g32` -> ['4', 'g32']). */
   parse(args: string[]): P;
   /** Canonical spec string, e.g. 'rtn:4:g32'. */

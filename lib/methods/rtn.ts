@@ -18,6 +18,7 @@ export interface RtnParams {
 export const rtn: Method<RtnParams> = {
   name: 'rtn',
   lossy: true,
+  usesImportance: () => true,
   parse(args) {
     if (args.length < 1 || args.length > 2) throw new SpecError('rtn needs bits and an optional group: rtn:<bits>[:g<group>]');
     const bits = Number(args[0]);

@@ -33,6 +33,8 @@ const scaleBytes = (n: number, p: TernaryParams) => (p.scale === 'tensor' ? 4 : 
 export const ternary: Method<TernaryParams> = {
   name: 'ternary',
   lossy: true,
+  // Plain ternary keeps BitNet's absmean; :opt chooses among refined scales by the weighted error.
+  usesImportance: (p) => p.opt && p.scale !== 'tensor',
   parse(args) {
     const p: TernaryParams = { scale: 'group', group: 256, packing: 3, opt: false };
     const seen = new Set<string>();

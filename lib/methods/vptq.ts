@@ -197,6 +197,7 @@ async function train(points: Float32Array, v: number, k: number, weights: Float3
 export const vptq: Method<VptqParams> = {
   name: 'vptq',
   lossy: true,
+  usesImportance: () => true,
   parse(args) {
     const preset = args.join(':');
     if (Object.hasOwn(VPTQ_PRESETS, preset)) return { ...VPTQ_PRESETS[preset], preset };

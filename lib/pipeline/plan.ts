@@ -9,9 +9,10 @@ import { openModelSource, type ModelSource, type SourceTensor } from '../io/mode
 import { DTYPE_SIZES } from '../io/dtypes';
 import { checkOutput } from '../io/output-path';
 import { chunkElements } from '../methods/method';
-import { loadImportance } from '../methods/importance';
+import { loadImportance, type Importance } from '../methods/importance';
 import { parseSpec } from '../methods/registry';
 import { version } from '../version';
+import { SpecError } from '../core/errors';
 import { FILE_CHUNK } from './files';
 import { assign, parsePolicy, type Assignment } from './policy';
 import { ResumeLog, type FinishedTensor } from './resume';
@@ -32,6 +33,7 @@ export async function openRun(input: string, output: string, options: CompressOp
     if (!source.tensors.length) throw new Error(`${input}: the model has no tensors`);
     const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
     const importance = options.importance ? await loadImportance(options.importance, source.tensors.map((t) => t.entry)) : undefined;
+    if (importance) checkImportanceCovers(options.importance!, importance, plan, options.onNote);
     const nonFinite = options.nonFinite ?? 'lossless';
     const key = await resumeKey(source, { method: base.spec, policy: rules.map((r) => [r.pattern, r.choice.spec]), coder: stage.coder, lzma: formatLzma(stage.lzma), nonFinite, ...selectionOf(options) }, options.importance);
     return { source, plan, stage, base, rules, importance, nonFinite, key };
@@ -39,6 +41,24 @@ export async function openRun(input: string, output: string, options: CompressOp
     await source.close();
     throw e;
   }
+}
+
+/** --importance must serve the run: some tensor's method must use it (rtn, ternary :opt, vptq),
+ * and every weight matrix whose method uses it needs its vector (embeddings excepted: no input
+ * activations exist for them), so a file made from another model (1 layer of 24) is refused
+ * rather than half applied. Methods that ignore it are named in a note. */
+function checkImportanceCovers(file: string, importance: Importance, plan: Plan, onNote?: (line: string) => void): void {
+  const users = plan.filter(({ t, choice }) => choice.method.usesImportance?.(choice.params) && t.entry.shape.length >= 2);
+  const ignoring = [...new Set(plan.filter(({ choice }) => choice.method.lossy && !choice.method.usesImportance?.(choice.params)).map(({ choice }) => choice.spec))];
+  if (!users.length)
+    throw new SpecError(`--importance ${file}: no tensor of this run uses it (rtn, ternary :opt and vptq do${ignoring.length ? `; ${ignoring.join(', ')} do${ignoring.length === 1 ? 'es' : ''} not` : ''})`);
+  const missing = users.filter(({ t }) => !importance.has(t.entry.name) && !/embed/i.test(t.entry.name)).map(({ t }) => t.entry.name);
+  if (missing.length)
+    throw new Error(
+      `${file}: no importance vector for ${missing.length} of the ${users.length} tensors whose method uses it (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}): ` +
+        'was it made from another model? (tensorzip imatrix writes one per linear layer)',
+    );
+  if (ignoring.length) onNote?.(`--importance is not used by ${ignoring.join(', ')} (rtn, ternary :opt and vptq use it)`);
 }
 
 /**
