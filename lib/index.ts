@@ -10,9 +10,13 @@ export { generateCheckpoint, type GenerateOptions, type GeneratedModel } from '.
 export { evaluate, type EvalOptions, type EvalResult, type PerplexityFigures } from './eval/perplexity';
 export { writeImportance, type ImatrixOptions, type ImatrixResult } from './eval/imatrix';
 export type { TokenInput } from './eval/chunks';
-export { FormatError } from './core/errors';
+export { AbortError, FormatError, JsonError, RunMismatchError, SpecError } from './core/errors';
+export { ConfigError } from './model/config';
+export { TokenError } from './eval/tokens';
+export type { Progress } from './core/progress';
+export { DEMO_METHODS as METHOD_PRESETS } from './tools/presets';
+export { validateSpec } from './methods/registry';
 export { decodeTQ1_0, decodeTQ2_0, encodeTQ1_0, encodeTQ2_0, tq2FromTernaryG256P2, type TernaryBlocks } from './interop/llama-tq';
-export { SpecError } from './core/errors';
 export { backendInfo, type BackendInfo } from './backend';
 export {
   bf16ToF32,
@@ -25,7 +29,6 @@ export {
   type ConvertSyncOptions,
   type KernelPath,
 } from './convert';
-export { AbortError } from './core/errors';
 export type { JobOptions } from './jobs';
 export { errorMetrics, type ErrorMetrics } from './pipeline/metrics';
 export type { ProgressCallback } from './native';

@@ -19,7 +19,7 @@ export function addDecodeCommands(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (container: string, opts: { output: string; threads?: number; force?: boolean; json?: boolean }) => {
       const r = await withProgress(opts.json, (update) =>
-        decompress(container, opts.output, { threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
+        decompress(container, opts.output, { threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: update }),
       );
       print(opts.json, r, () => `wrote ${r.files.length} file(s), ${r.tensors} tensors, to ${r.output} in ${r.seconds.toFixed(2)} s`);
     });
@@ -35,7 +35,7 @@ export function addDecodeCommands(program: Command): void {
     .action(async (container: string, opts: { against?: string; threads?: number; json?: boolean }) => {
       const against = opts.against === undefined ? undefined : await resolveModel(opts.against);
       const r = await withProgress(opts.json, (update) =>
-        verify(container, against, { threads: opts.threads, signal: interruptSignal(), onProgress: (d, t) => update(d, t, 'tensors') }),
+        verify(container, against, { threads: opts.threads, signal: interruptSignal(), onProgress: update }),
       );
       print(opts.json, r, () => formatVerify(r));
       // Against the original, a difference is its own exit code; a container that fails its own test exits 1.

@@ -6,7 +6,7 @@ import { resolveModel } from '../io/hf-cache';
 import { compressShard } from '../parts/part';
 import { merge } from '../parts/merge';
 import type { ShardSpec } from '../parts/shard';
-import { compress, dryRun, type CompressProgress } from '../pipeline/compress';
+import { compress, dryRun } from '../pipeline/compress';
 import { loadPolicyFile } from '../pipeline/policy';
 import { collect, deviceSpec, FORCE, positiveInt, queueUrl, shardSpec, tensorMethod } from './options';
 import { formatBytes } from '../core/format';
@@ -84,25 +84,23 @@ export function addEncodeCommands(program: Command): void {
             queueName: opts.queueName,
             workDir: opts.workDir,
             patience: opts.queuePatience,
-            onQueue: (q) => update(q.bytesDone, q.bytesTotal, `${q.done}/${q.tensors} tensors, ${q.active} running, ${q.workers} worker${q.workers === 1 ? '' : 's'}`),
-            onProgress: (p) => update(p.done, p.total, 'writing the container'),
+            onQueue: (q) => update({ done: q.bytesDone, total: q.bytesTotal, unit: 'bytes', item: `${q.done}/${q.tensors} tensors, ${q.active} running, ${q.workers} worker${q.workers === 1 ? '' : 's'}` }),
+            onProgress: (p) => update({ ...p, item: 'writing the container' }),
           }),
-          'bytes',
         );
         print(opts.json, report, () => `${formatCompress(report)}\nqueue: ${report.queue.jobs} jobs on ${report.queue.workers.length} worker${report.queue.workers.length === 1 ? '' : 's'}${report.queue.reused ? `, ${report.queue.reused} tensors reused from an earlier run` : ''}; container written in ${report.queue.mergeSeconds.toFixed(1)} s`);
         return;
       }
       if (shard) {
-        const r = await withProgress(opts.json, (update) => compressShard(model, output, { ...options, shard, onProgress: (p) => update(p.done, p.total, `shard ${shard.index}/${shard.count}`) }), 'bytes');
+        const r = await withProgress(opts.json, (update) => compressShard(model, output, { ...options, shard, onProgress: (p) => update({ ...p, item: `shard ${shard.index}/${shard.count}: ${p.item}` }) }));
         print(opts.json, r, () => `wrote part ${shard.index}/${shard.count} to ${r.output}: ${r.tensors.length} of ${r.tensorCount} tensors, ${formatBytes(r.originalBytes)} of weights in ${formatBytes(r.partBytes)}, ${r.seconds.toFixed(1)} s`);
         return;
       }
       const report = await withProgress(opts.json, (update) =>
         compress(model, output, {
           ...options,
-          onProgress: (p: CompressProgress) => update(p.done, p.total, `tensor ${Math.min(p.tensorIndex + 1, p.tensorCount)}/${p.tensorCount} ${p.tensorName}`),
+          onProgress: update,
         }),
-        'bytes',
       );
       print(opts.json, report, () => formatCompress(report, opts.quiet));
     });
@@ -161,8 +159,7 @@ export function addEncodeCommands(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (parts: string[], opts: { output: string; input?: string; threads?: number; force?: boolean; json?: boolean }) => {
       const report = await withProgress(opts.json, (update) =>
-        merge(parts, opts.output, { input: opts.input, threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: (p) => update(p.done, p.total, 'copying pieces') }),
-        'bytes',
+        merge(parts, opts.output, { input: opts.input, threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: (p) => update({ ...p, item: 'copying pieces' }) }),
       );
       print(opts.json, report, () => formatCompress(report));
     });

@@ -5,6 +5,7 @@ import { CommanderError } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { formatBytes } from '../core/format';
 import { readProblem } from '../io/regular-file';
+import type { Progress } from '../core/progress';
 import { SpecError } from '../core/errors';
 
 /** A module of lib/ loaded when a command needs it (path relative to lib/cli/), not when the CLI
@@ -36,17 +37,17 @@ export function interruptSignal(): AbortSignal {
 
 /** A progress bar on stderr when it is a terminal and output is not JSON: elapsed time, ETA
  * and, when the counts are bytes, the throughput so far. */
-function progressBar(json: boolean | undefined, bytes: boolean) {
+function progressBar(json: boolean | undefined) {
   if (json || !process.stderr.isTTY) return undefined;
   const bar = new SingleBar(
-    { format: `{bar} {percentage}% | {duration_formatted} elapsed, ETA {eta_formatted}${bytes ? ' | {rate}' : ''} | {item}`, stream: process.stderr, etaBuffer: 50, hideCursor: true, clearOnComplete: true },
+    { format: '{bar} {percentage}% | {duration_formatted} elapsed, ETA {eta_formatted}{rate} | {item}', stream: process.stderr, etaBuffer: 50, hideCursor: true, clearOnComplete: true },
   );
   let started = false;
   const t0 = performance.now();
   return {
-    update(done: number, total: number, item: string) {
+    update({ done, total, unit, item }: Progress) {
       const seconds = (performance.now() - t0) / 1000;
-      const rate = seconds > 0.5 ? `${formatBytes(done / seconds)}/s` : '-';
+      const rate = unit !== 'bytes' ? '' : seconds > 0.5 ? ` | ${formatBytes(done / seconds)}/s` : ' | -';
       if (!started) bar.start(total, 0, { item, rate }), (started = true);
       bar.setTotal(total);
       bar.update(done, { item, rate });
@@ -58,10 +59,10 @@ function progressBar(json: boolean | undefined, bytes: boolean) {
 }
 
 /** Runs fn with a progress callback that drives a bar (when there is one), always stopping it. */
-export async function withProgress<T>(json: boolean | undefined, fn: (update: (done: number, total: number, item: string) => void) => Promise<T>, unit: 'bytes' | 'items' = 'items'): Promise<T> {
-  const bar = progressBar(json, unit === 'bytes');
+export async function withProgress<T>(json: boolean | undefined, fn: (update: (p: Progress) => void) => Promise<T>): Promise<T> {
+  const bar = progressBar(json);
   try {
-    return await fn((done, total, item) => bar?.update(done, total, item));
+    return await fn((p) => bar?.update(p));
   } finally {
     bar?.stop();
   }

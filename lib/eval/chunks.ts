@@ -6,10 +6,12 @@ import type { LlamaConfig } from '../model/config';
 import type { WeightReader } from '../model/weights';
 import { checkVocabulary, readTokenIds, tokenizeText, TokenError, type TokenStream } from './tokens';
 
-/** Exactly one of: a UTF-8 text file (tokenized with the model's tokenizer) or a token-id file. */
+/** Exactly one of: a UTF-8 text file (tokenized with the model's tokenizer), a token-id file, or
+ * the token ids themselves (library callers). */
 export interface TokenInput {
   text?: string;
   tokens?: string;
+  ids?: ArrayLike<number>;
 }
 
 export interface ChunkOptions {
@@ -24,11 +26,19 @@ export const DEFAULT_CTX = 512;
 const GROUP_BYTES = 512 * 2 ** 20;
 
 export async function loadTokens(input: TokenInput, model: WeightReader, config: LlamaConfig, signal?: AbortSignal): Promise<TokenStream> {
-  if (!input.text === !input.tokens) throw new TokenError('give exactly one of a text file (--text) or a token-id file (--tokens)');
-  const stream = input.text ? await tokenizeText(input.text, model, signal) : await readTokenIds(input.tokens!);
+  if ([input.text, input.tokens, input.ids].filter((x) => x !== undefined).length !== 1)
+    throw new TokenError('give exactly one of a text file (--text), a token-id file (--tokens) or token ids');
+  const stream = input.ids ? idStream(input.ids) : input.text ? await tokenizeText(input.text, model, signal) : await readTokenIds(input.tokens!);
   checkVocabulary(stream, config.vocab);
   if (stream.bos !== undefined && stream.bos >= config.vocab) throw new TokenError(`the tokenizer's BOS id ${stream.bos} is not below the vocabulary size ${config.vocab}`);
   return stream;
+}
+
+/** Token ids given directly: each must be an integer id (below the vocabulary: checked after). */
+function idStream(ids: ArrayLike<number>): TokenStream {
+  for (let i = 0; i < ids.length; i++)
+    if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] > 0xffffffff) throw new TokenError(`token ids: element ${i} (${ids[i]}) is not a token id (an integer >= 0)`);
+  return { ids: Uint32Array.from(ids), source: `${ids.length} token ids given` };
 }
 
 /** The chunks an evaluation runs on. */

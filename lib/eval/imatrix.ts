@@ -10,6 +10,7 @@ import { bytesOf } from '../methods/f32';
 import { LlamaModel } from '../model/llama';
 import { native } from '../native';
 import { defaultThreads } from '../core/threads';
+import type { Progress } from '../core/progress';
 import { chunkGroups, chunkTokens, loadTokens, type ChunkOptions, type TokenInput } from './chunks';
 
 export interface ImatrixOptions extends ChunkOptions {
@@ -19,7 +20,8 @@ export interface ImatrixOptions extends ChunkOptions {
   /** Lines for the user that are not errors (leftovers of interrupted runs removed). */
   onNote?: (line: string) => void;
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number, step: string) => void;
+  /** Steps of the forward passes (unit 'steps'). */
+  onProgress?: (p: Progress) => void;
 }
 
 export interface ImatrixResult {
@@ -50,7 +52,7 @@ export async function computeImportance(
   for (const [g, group] of groups.entries()) {
     const hidden = await model.forward(group, {
       threads, signal: options.signal, stats,
-      onStep: (d, t) => options.onProgress?.(g * t + d, steps, `layer ${Math.min(d, t - 1)}/${t - 1}`),
+      onStep: (d, t) => options.onProgress?.({ done: g * t + d, total: steps, unit: 'steps', item: `layer ${Math.min(d, t - 1)}/${t - 1}` }),
     });
     if (norm) await runJob(() => native.llamaNormSquaresAsync(hidden, norm, c.eps, headIn), { signal: options.signal });
   }

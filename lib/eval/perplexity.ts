@@ -6,6 +6,7 @@ import { runJob } from '../jobs';
 import { LlamaModel } from '../model/llama';
 import { native, type LlamaHeadWeights } from '../native';
 import { defaultThreads } from '../core/threads';
+import type { Progress } from '../core/progress';
 import { chunkGroups, chunkTokens, loadTokens, type ChunkOptions, type TokenInput } from './chunks';
 
 export interface EvalOptions extends ChunkOptions {
@@ -13,7 +14,8 @@ export interface EvalOptions extends ChunkOptions {
   against?: string;
   threads?: number;
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number, step: string) => void;
+  /** Steps of the forward passes (unit 'steps': a layer of a group of chunks, its scoring). */
+  onProgress?: (p: Progress) => void;
 }
 
 export interface PerplexityFigures {
@@ -73,6 +75,7 @@ export async function evaluate(modelPath: string, input: TokenInput, options: Ev
     const groups = chunkGroups(chunks, model.config);
     const models = reference ? [reference, model] : [model];
     const steps = groups.length * (models.reduce((a, m) => a + m.config.layers + 1, 0) + 1);
+    const step = (done: number, item: string) => options.onProgress?.({ done, total: steps, unit: 'steps', item });
     let done = 0;
     const heads = new Map<LlamaModel, Omit<LlamaHeadWeights, 'hidden'>>();
     const nll = [new Float64Array(chunks.length * perChunk), new Float64Array(reference ? chunks.length * perChunk : 0)];
@@ -83,11 +86,11 @@ export async function evaluate(modelPath: string, input: TokenInput, options: Ev
       const hidden: Float32Array[] = [];
       for (const m of models) {
         const name = m === reference ? 'reference' : 'model';
-        hidden.push(await m.forward(group, { ...io, onStep: (d, t) => options.onProgress?.(done + d, steps, `${name}: layer ${Math.min(d, t - 1)}/${t - 1}${where}`) }));
+        hidden.push(await m.forward(group, { ...io, onStep: (d, t) => step(done + d, `${name}: layer ${Math.min(d, t - 1)}/${t - 1}${where}`) }));
         done += m.config.layers + 1;
         if (!heads.has(m)) heads.set(m, await m.head(io));
       }
-      options.onProgress?.(done, steps, `scoring${where}`);
+      step(done, `scoring${where}`);
       const rows = new Uint32Array(group.length * perChunk), targets = new Uint32Array(rows.length);
       group.forEach((chunk, c) => {
         for (let j = 0; j < perChunk; j++) (rows[c * perChunk + j] = c * ctx + first + j), (targets[c * perChunk + j] = chunk[first + j + 1]);
@@ -102,7 +105,7 @@ export async function evaluate(modelPath: string, input: TokenInput, options: Ev
       }
       offset += rows.length;
       done += 1;
-      options.onProgress?.(done, steps, g + 1 < groups.length ? 'next group' : 'done');
+      step(done, g + 1 < groups.length ? 'next group' : 'done');
     }
     const own = figures(modelPath, reference ? nll[1] : nll[0]);
     const result: EvalResult = { ...own, tokens: stream.source, ctx, chunks: chunks.length, scored: offset, seconds: 0 };

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AbortError } from '../core/errors';
-import { readProblem, readRegularFile } from '../io/regular-file';
+import { readProblem, readRegularFile, withCode } from '../io/regular-file';
 import { Rng } from '../core/random';
 import type { WeightReader } from '../model/weights';
 import type { TokenizeReply, TokenizeRequest } from './tokenize-worker';
@@ -27,7 +27,7 @@ export class TokenError extends Error {
 
 async function readInput(file: string, what: string): Promise<Buffer> {
   return readRegularFile(file).catch((e: NodeJS.ErrnoException) => {
-    throw new TokenError(`${file}: cannot read ${what} (${readProblem(e)})`);
+    throw withCode(new TokenError(`${file}: cannot read ${what} (${readProblem(e)})`), e);
   });
 }
 

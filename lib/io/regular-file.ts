@@ -56,3 +56,9 @@ export function readProblem(e: unknown): string {
   if (err.code === 'ENOTREGULAR') return `${err.kind}, not a regular file`;
   return (err.code && WORDS[err.code]) ?? err.code ?? err.message ?? String(e);
 }
+
+/** err with the system error code of its cause kept (ENOENT, EACCES, …), for API callers. */
+export function withCode<E extends Error>(err: E, cause: unknown): E {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? Object.assign(err, { code, cause }) : err;
+}

@@ -7,7 +7,7 @@ import { numelOf } from '../io/dtypes';
 import { SafetensorsFile, type TensorEntry } from '../io/safetensors';
 import { FormatError } from '../core/errors';
 import { f32View } from './f32';
-import { readProblem } from '../io/regular-file';
+import { readProblem, withCode } from '../io/regular-file';
 
 export type Importance = Map<string, Float32Array>;
 
@@ -28,7 +28,7 @@ export function elementImportance(importance: Float32Array, first: number, n: nu
 export async function loadImportance(file: string, tensors: Array<Pick<TensorEntry, 'name' | 'shape'>>): Promise<Importance> {
   const st = await SafetensorsFile.open(file).catch((e: NodeJS.ErrnoException) => {
     if (e instanceof FormatError) throw new Error(`${e.message} (not a valid importance file)`);
-    throw new Error(`${file}: cannot read importance file (${readProblem(e)})`);
+    throw withCode(new Error(`${file}: cannot read importance file (${readProblem(e)})`), e);
   });
   try {
     const byName = new Map(tensors.map((t) => [t.name, t]));

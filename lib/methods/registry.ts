@@ -30,3 +30,9 @@ export function parseSpec(spec: string): MethodChoice {
   const params = method.parse(args);
   return { method, params, spec: method.format(params) };
 }
+
+/** A method spec's canonical form ('rtn:4' -> 'rtn:4:g32'), or a SpecError saying what is wrong:
+ * the check compress makes of every spec before any work. */
+export function validateSpec(spec: string): string {
+  return parseSpec(spec).spec;
+}

@@ -5,7 +5,7 @@
 // shard's tensors. The input model is read again for what parts do not carry (shard headers,
 // config and tokenizer files), from the path the parts recorded unless `input` says otherwise.
 import type { FileHandle } from 'node:fs/promises';
-import { openRegularFile, readProblem } from '../io/regular-file';
+import { openRegularFile, readProblem, withCode } from '../io/regular-file';
 import { writeContainer, type CompressOptions, type CompressReport } from '../pipeline/compress';
 import { PART_FORMAT, type PartOptions } from './part';
 import { openModelSource } from '../io/model-source';
@@ -31,7 +31,7 @@ export async function merge(partPaths: string[], output: string, options: MergeO
   try {
     for (const p of partPaths) {
       const file = await openRegularFile(p).catch((e: NodeJS.ErrnoException) => {
-        throw new Error(`${p}: cannot read part file (${readProblem(e)})`);
+        throw withCode(new Error(`${p}: cannot read part file (${readProblem(e)})`), e);
       });
       parts.push({ path: p, file, header: undefined as unknown as Part['header'] });
       const { header } = await readLogHeader(file, p, 'part file (made by compress --shard)');

@@ -13,6 +13,7 @@ import { checkOutput, writeFailure } from '../io/output-path';
 import { tempPathFor } from '../io/temp-files';
 import type { JobContext } from '../jobs';
 import { defaultThreads } from '../core/threads';
+import type { Progress } from '../core/progress';
 import { runAhead } from '../core/ahead';
 
 /** Chunks decoded ahead of the one being written: 2 keeps both cores of a 2-core machine busy
@@ -26,8 +27,8 @@ export interface DecompressOptions {
   /** Lines for the user that are not errors (leftovers of interrupted runs removed). */
   onNote?: (line: string) => void;
   signal?: AbortSignal;
-  /** Called after each tensor with (tensors done, tensor count). */
-  onProgress?: (done: number, total: number) => void;
+  /** After each tensor (unit 'tensors'). */
+  onProgress?: (p: Progress) => void;
 }
 
 export interface DecompressReport {
@@ -45,7 +46,7 @@ export async function decompress(container: string, output: string, options: Dec
     const { source, files } = reader.meta;
     const written: string[] = [];
     let done = 0;
-    const onTensor = () => options.onProgress?.(++done, reader.meta.tensors.length);
+    const onTensor = (name: string) => options.onProgress?.({ done: ++done, total: reader.meta.tensors.length, unit: 'tensors', item: name });
     const check = async (target: string, kind: 'file' | 'directory') => {
       const bytes = source.shards.reduce((a, sh) => a + sh.bytes, 0) + files.reduce((a, f) => a + f.bytes, 0);
       const checked = await checkOutput(target, { kind, inputs: [container], force: options.force, space: { bytes, exact: true, what: 'the model' } });
@@ -110,7 +111,7 @@ async function replaceDirectory(temp: string, output: string, exists: boolean): 
   if (old) await rm(old, { recursive: true, force: true });
 }
 
-async function writeShard(reader: ContainerReader, shard: ShardRecord, target: string, ctx: JobContext, onTensor: () => void): Promise<void> {
+async function writeShard(reader: ContainerReader, shard: ShardRecord, target: string, ctx: JobContext, onTensor: (name: string) => void): Promise<void> {
   const { header, tensors, specs, sizes } = await shardOutput(reader, shard, ctx);
   const writer = await SafetensorsWriter.createWithHeader(target, header, specs, sizes);
   // Chunks are decoded up to DECODE_AHEAD ahead, across tensors, while the current one is written
@@ -118,17 +119,17 @@ async function writeShard(reader: ContainerReader, shard: ShardRecord, target: s
   const steps = tensors.flatMap((t) => {
     const decoders = reader.chunkDecoders(t, ctx);
     const chunks = decoders.length ? decoders : [async () => new Uint8Array(0)];
-    return chunks.map((decode, c) => async () => ({ chunk: await decode(), last: c === chunks.length - 1 }));
+    return chunks.map((decode, c) => async () => ({ chunk: await decode(), last: c === chunks.length - 1, name: t.name }));
   });
   let writing: Promise<void> = Promise.resolve();
   try {
-    for await (const { chunk, last } of runAhead(steps, DECODE_AHEAD)) {
+    for await (const { chunk, last, name } of runAhead(steps, DECODE_AHEAD)) {
       if (chunk.byteLength) {
         await writing;
         writing = writer.write(chunk);
         writing.catch(() => undefined); // awaited before the next write or below
       }
-      if (last) onTensor();
+      if (last) onTensor(name);
     }
     await writing;
     await writer.finish();

@@ -309,14 +309,14 @@ export function progressTracker(source: ModelSource, report?: (p: CompressProgre
   let tensorsTotal = 0;
   for (const t of source.tensors) before.push(tensorsTotal), (tensorsTotal += t.entry.byteLength);
   let filesDone = 0;
-  const total = source.totalBytes;
+  const total = tensorsTotal + source.extraBytes; // what is reported: tensors, then the carried files (shard headers are not counted)
   return {
     tensor(index: number, name: string, done: number, size: number) {
-      report?.({ tensorIndex: index, tensorCount, tensorName: name, tensorDone: done, tensorTotal: size, done: before[index] + done, total });
+      report?.({ unit: 'bytes', item: `tensor ${index + 1}/${tensorCount} ${name}`, tensorIndex: index, tensorCount, tensorName: name, tensorDone: done, tensorTotal: size, done: before[index] + done, total });
     },
     file(bytes: number) {
       filesDone += bytes;
-      report?.({ tensorIndex: tensorCount, tensorCount, tensorName: '(other files)', tensorDone: 0, tensorTotal: 0, done: tensorsTotal + filesDone, total });
+      report?.({ unit: 'bytes', item: 'the other files', tensorIndex: tensorCount, tensorCount, tensorName: '(other files)', tensorDone: 0, tensorTotal: 0, done: tensorsTotal + filesDone, total });
     },
   };
 }

@@ -2,7 +2,7 @@
 // first (glob pattern -> spec, first match wins), then the defaults: 1-D tensors (norms, biases),
 // tiny tensors and tensors a method cannot encode (dtype or shape; rule matches too) stay
 // lossless; embeddings and lm_head get rtn:8 when the method is lossy.
-import { readProblem, readRegularFile } from '../io/regular-file';
+import { readProblem, readRegularFile, withCode } from '../io/regular-file';
 import picomatch from 'picomatch';
 import type { Dtype } from '../io/dtypes';
 import { parseStrictJson } from '../io/strict-json';
@@ -44,7 +44,7 @@ export async function loadPolicyFile(file: string): Promise<Record<string, strin
   try {
     text = await readRegularFile(file, 'utf8');
   } catch (e) {
-    throw new SpecError(`${file}: cannot read policy file (${readProblem(e)})`);
+    throw withCode(new SpecError(`${file}: cannot read policy file (${readProblem(e)})`), e);
   }
   try {
     // Strict: JSON.parse would keep only the last of two rules for one glob, silently.

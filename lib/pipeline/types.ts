@@ -2,6 +2,7 @@
 import type { DeviceSpec } from '../device';
 import type { SkippedFile } from '../io/carried-files';
 import type { ErrorMetrics } from './metrics';
+import type { Progress } from '../core/progress';
 import type { Totals } from './totals';
 
 export interface CompressOptions {
@@ -40,7 +41,9 @@ export interface CompressOptions {
   onProgress?: (p: CompressProgress) => void;
 }
 
-export interface CompressProgress {
+/** Progress in original bytes (unit 'bytes'), with the tensor under way. */
+export interface CompressProgress extends Progress {
+  unit: 'bytes';
   tensorIndex: number;
   tensorCount: number;
   tensorName: string;

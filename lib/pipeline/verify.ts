@@ -17,11 +17,13 @@ import { addSums, describeMetrics, emptySums, metricsFromSums, metricsRecord, ty
 import { chunkErrorSums } from '../methods/f32';
 import { defaultThreads } from '../core/threads';
 import type { Totals } from './totals';
+import type { Progress } from '../core/progress';
 
 export interface VerifyOptions {
   threads?: number;
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
+  /** After each tensor (unit 'tensors'). */
+  onProgress?: (p: Progress) => void;
 }
 
 export interface TensorVerification {
@@ -77,7 +79,7 @@ export async function verify(container: string, original?: string, options: Veri
           inSource.delete(t.name);
           tensors.push(v);
           if (v.problem) problems.push(`tensor ${t.name}: ${v.problem}`);
-          options.onProgress?.(tensors.length, reader.meta.tensors.length);
+          options.onProgress?.({ done: tensors.length, total: reader.meta.tensors.length, unit: 'tensors', item: t.name });
         }
       }
       for (const name of inSource.keys()) problems.push(`tensor ${name}: in the original model but not in the container`);
