@@ -206,6 +206,15 @@ describe('eval and imatrix', function () {
       } finally {
         await weights.close();
       }
+      // The same tokenizer carried inside a container.
+      const container = path.join(tmp, 'evil.tzip');
+      await compress(dir, container, { method: 'rtn:8' });
+      const inside = await openWeights(container);
+      try {
+        await assert.rejects(tokenizeText(evil, inside, undefined, 1), /tokenizing took longer than 1 s, so it was stopped/);
+      } finally {
+        await inside.close();
+      }
       // The CLI stops on the first SIGINT (the main thread is free while the worker tokenizes).
       const child = spawn(process.execPath, [cliPath, 'eval', dir, '--text', evil, '--ctx', '8'], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
