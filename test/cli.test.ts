@@ -154,6 +154,16 @@ describe('tensorzip CLI', () => {
       assert.match(noOut.stderr, /required option '-o, --output <file>' not specified/);
     });
 
+    it('the progress bar on a terminal shows elapsed time, ETA and MB/s', function () {
+      // A pseudo-terminal from util-linux's script(1), where the bar is drawn (never into a pipe).
+      if (spawnSync('script', ['--version']).status !== 0) this.skip();
+      const target = path.join(dir, 'tty.tzip');
+      const command = [process.execPath, cliPath, 'compress', path.join(dir, 'm'), '-o', target, '-m', 'rtn:4'].map((a) => `'${a}'`).join(' ');
+      const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '200' } });
+      assert.equal(r.status, 0, r.stdout);
+      assert.match(r.stdout, /\d+% \| \d+s elapsed, ETA \d+s \| ([0-9.]+ [kMG]?B\/s|-) \| tensor \d+\/\d+ /);
+    });
+
     it('compress --resume finishes an interrupted run with the same container', async () => {
       const controller = new AbortController();
       const out = path.join(dir, 'r.tzip');
