@@ -108,7 +108,7 @@ std::pair<Elements, double*> RowArgs(NamedArgs& a, const char* key, size_t value
 
 unsigned RunRow_error_window(NamedArgs& a, const KernelTable& k) {
   const auto [w, out] = RowArgs(a, "weights", 5);
-  const auto [r, unused] = RowArgs(a, "reconstructed", 5);
+  const Elements r = ReadElements(a.Env(), a.get("reconstructed"), a.has("dtype") ? a.string("dtype") : "", "reconstructed");
   RequireSameShape(a.Env(), w, r);
   ErrorSums s;
   k.error_window(w.data, r.data, w.type, w.n, &s);

@@ -110,7 +110,8 @@ async function freeBytes(dir: string): Promise<number | undefined> {
   return s && s.bavail * s.bsize;
 }
 
-const WORDS: Record<string, string> = {
+/** fs error codes in words (readProblem, lib/io/regular-file.ts, words reads its own way first). */
+export const FS_WORDS: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
   EROFS: 'read-only file system',
@@ -125,7 +126,7 @@ const WORDS: Record<string, string> = {
 /** An fs error in words: "permission denied", or its message. */
 export function errorWords(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  return (err.code && WORDS[err.code]) ?? err.message ?? String(e);
+  return (err.code && FS_WORDS[err.code]) ?? err.message ?? String(e);
 }
 
 /** A file-system error while writing, reworded to name `what` (a path the user knows, not a temp

@@ -3,6 +3,7 @@
 // opened without blocking (O_NONBLOCK, which changes nothing for regular files) and refused.
 import { constants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { FS_WORDS } from './output-path';
 
 /** What a file that is not a regular one is, in words. */
 export function fileKind(info: Stats): string {
@@ -40,9 +41,9 @@ export async function readRegularFile(file: string, encoding?: 'utf8'): Promise<
   }
 }
 
-const WORDS: Record<string, string> = {
+/** Read failures worded for the file a user named; the rest as every fs error (FS_WORDS). */
+const READ_WORDS: Record<string, string> = {
   ENOENT: 'no such file',
-  EACCES: 'permission denied',
   EPERM: 'permission denied',
   EISDIR: 'a folder, not a file',
   ENOTDIR: 'a path through something that is not a folder',
@@ -54,7 +55,8 @@ const WORDS: Record<string, string> = {
 export function readProblem(e: unknown): string {
   const err = e as NodeJS.ErrnoException & { kind?: string };
   if (err.code === 'ENOTREGULAR') return `${err.kind}, not a regular file`;
-  return (err.code && WORDS[err.code]) ?? err.code ?? err.message ?? String(e);
+  if (!err.code) return err.message ?? String(e);
+  return READ_WORDS[err.code] ?? FS_WORDS[err.code] ?? err.code;
 }
 
 /** err with the system error code of its cause kept (ENOENT, EACCES, …), for API callers. */
