@@ -37,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterCodec(env, exports);
   tz::RegisterRtn(env, exports);
   tz::RegisterMetrics(env, exports);
+  tz::RegisterRotate(env, exports);
   tz::RegisterTernary(env, exports);
   tz::RegisterSeedlm(env, exports);
   tz::RegisterKmeans(env, exports);

@@ -35,6 +35,7 @@ const BackendTable& backend_table() {
     t.kmeansLloyd = {"k-means Lloyd", cpu_backend::kmeans_lloyd, cuda_backend::kmeans_lloyd, nullptr};
     t.vptqEncode = {"vptq encode", cpu_backend::vptq_encode, cuda_backend::vptq_encode, nullptr};
     t.vptqDecode = {"vptq decode", cpu_backend::vptq_decode, nullptr, nullptr};
+    t.hadamard = {"hadamard rotation", cpu_backend::hadamard, cuda_backend::hadamard, nullptr};
     return t;
   }();
   return table;

@@ -34,6 +34,7 @@ struct BackendTable {
   Capability<KmeansAssignCall> kmeansAssign;
   Capability<KmeansLloydCall> kmeansLloyd;
   Capability<VptqCall> vptqEncode, vptqDecode;
+  Capability<HadamardCall> hadamard;
 };
 
 const BackendTable& backend_table();

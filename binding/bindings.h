@@ -19,6 +19,7 @@ void RegisterSeedlm(Napi::Env env, Napi::Object exports);
 void RegisterKmeans(Napi::Env env, Napi::Object exports);
 void RegisterVptq(Napi::Env env, Napi::Object exports);
 void RegisterLlama(Napi::Env env, Napi::Object exports);
+void RegisterRotate(Napi::Env env, Napi::Object exports);
 void RegisterKernelRows(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

@@ -86,6 +86,15 @@ struct VptqCall {
   float* recon;  // encode only
 };
 
+// The rotation of :rot (cpu/quant/hadamard.h): n values in place, rows of `period` values (the
+// matrix's columns, a multiple of block), m the period's multipliers.
+struct HadamardCall {
+  float* x;
+  size_t n, period, block;
+  const float* m;
+  unsigned inverse;
+};
+
 // The decoders' errors for a DecodeFault mask (cpu/decode_fault.h), the same on every device.
 void CheckRtnFault(unsigned fault, unsigned bits);
 void CheckTernaryFault(unsigned fault, unsigned packing);

@@ -138,6 +138,17 @@ void vptq_decode(const KernelTable&, const VptqCall& c, unsigned threads, JobCon
   tz::vptq_decode(c.l, c.c1, c.c2, c.l1, c.l2, c.w, threads, ctx);
 }
 
+// Whole blocks per chunk; a chunk's blocks may span rows, each row's multipliers start over.
+void hadamard(const KernelTable& k, const HadamardCall& c, unsigned threads, JobContext& ctx) {
+  parallel_for(c.n, Chunk(c.block, size_t(1) << 16), threads, ctx, [&](size_t b, size_t e) {
+    for (size_t at = b; at < e;) {
+      const size_t col = at % c.period, len = std::min(e - at, c.period - col);
+      k.hadamard_blocks(c.x + at, len, c.block, c.m + col, c.inverse);
+      at += len;
+    }
+  });
+}
+
 void widen(const KernelTable& k, FloatType type, const void* src, float* dst, size_t n, unsigned threads, JobContext& ctx) {
   parallel_for(n, size_t(1) << 18, threads, ctx, [&](size_t b, size_t e) {
     const uint16_t* s = static_cast<const uint16_t*>(src) + b;

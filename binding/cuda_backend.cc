@@ -146,4 +146,10 @@ void vptq_encode(int gpu, const VptqCall& c, unsigned threads, JobContext& ctx) 
   vptq_decode(l, c.c1, c.c2, c.l1, c.l2, c.recon, threads, ctx);
 }
 
+// The rotation in place, with the multipliers the binding computed (hadamard_multipliers).
+void hadamard(int gpu, const HadamardCall& c, unsigned, JobContext& ctx) {
+  const tzc_job job = CudaJob(ctx);
+  CheckCuda(Cuda().hadamard(gpu, c.x, c.n, c.period, c.block, c.m, c.inverse, &job), "the hadamard rotation");
+}
+
 }  // namespace tz::cuda_backend

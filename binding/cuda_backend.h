@@ -19,5 +19,6 @@ void seedlm_search(int gpu, const SeedlmCall& c, unsigned threads, JobContext& c
 void kmeans_assign(int gpu, const KmeansAssignCall& c, unsigned threads, JobContext& ctx);
 void kmeans_lloyd(int gpu, const KmeansLloydCall& c, unsigned threads, JobContext& ctx);
 void vptq_encode(int gpu, const VptqCall& c, unsigned threads, JobContext& ctx);
+void hadamard(int gpu, const HadamardCall& c, unsigned threads, JobContext& ctx);
 
 }  // namespace tz::cuda_backend

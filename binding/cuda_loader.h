@@ -40,6 +40,7 @@ struct CudaBackend {
                       const tzc_job* job) = nullptr;
   int (*kmeansLloyd)(int device, const float* x, uint64_t n, unsigned v, const float* w, unsigned k, unsigned max_iterations, double tolerance,
                      float* centroids, double* objective, unsigned* iterations, unsigned* repaired, const tzc_job* job) = nullptr;
+  int (*hadamard)(int device, float* x, uint64_t n, uint64_t period, uint64_t block, const float* m, unsigned inverse, const tzc_job* job) = nullptr;
   const char* (*lastError)() = nullptr;
 };
 

@@ -150,7 +150,7 @@ interface VptqArrays {
 export type KernelRowName =
   | 'f32_to_bf16' | 'bf16_to_f32' | 'f32_to_f16' | 'f16_to_f32' | 'rtn_encode' | 'rtn_decode' | 'ternary_encode' | 'ternary_decode'
   | 'seedlm_search' | 'kmeans_assign' | 'gemm_panels' | 'rans_decode_block' | 'rans_encode_block'
-  | 'error_window' | 'stats_window';
+  | 'error_window' | 'stats_window' | 'hadamard_blocks';
 
 /** The typed view of the addon. Entry points with many inputs take them by name in one object;
  * long work runs as a job (NativeJobHandle) with progress and cancellation. */
@@ -185,6 +185,13 @@ export interface NativeBinding {
   rtnEncode(args: RtnEncodeArgs, onProgress?: ProgressCallback): NativeJobHandle<void>;
   rtnDecode(
     args: { out: Float32Array | Uint16Array; dtype?: TernaryDtype; bits: number; group: number; codes: Uint8Array; scales: Uint16Array; threads?: number } & DeviceOptions,
+    onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
+  /** The rotation of :rot, in place (binding/cpu/quant/hadamard.h): x as rows of `period` values,
+   * each cut into blocks of `block` (a power of two, 2-4096) rotated with the multipliers of
+   * `seed`; inverse undoes it. */
+  hadamardRotate(
+    args: { x: Float32Array; period: number; block: number; seed: number; inverse?: boolean; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
   /** A tensor's statistics; with a reconstruction, the error statistics of it. Elements are f32,

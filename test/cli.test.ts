@@ -19,13 +19,13 @@ describe('tensorzip CLI', () => {
     assert.ok('gpus' in info.cuda || typeof info.cuda.unavailable === 'string');
   });
 
-  it('demo prints the comparison table (tiny model, two methods)', () => {
-    const r = cli('demo', '--hidden', '64', '--intermediate', '176', '--layers', '1', '--heads', '4', '--kv-heads', '2', '--vocab', '256', '--methods', 'lossless,rtn:4');
+  it('demo prints the comparison table (shipped model, two methods)', () => {
+    const r = cli('demo', '--methods', 'lossless,rtn:4', '--threads', '2');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /CPU kernels: (avx2|scalar)/);
-    assert.match(r.stdout, /^lossless +1\d\.\d\d +1\.\d\dx +\S+ +exact +inf/m);
+    assert.match(r.stdout, /^lossless +1\d\.\d\d +1\.\d\dx +\S+ +exact +inf +0\.0000 +100\.0 %/m);
     assert.match(r.stdout, /^rtn:4 +\d/m);
-    const j = cli('demo', '--hidden', '64', '--intermediate', '176', '--layers', '1', '--heads', '4', '--kv-heads', '2', '--vocab', '256', '--methods', 'rtn:8', '--json');
+    const j = cli('demo', '--methods', 'rtn:8', '--json');
     assert.equal(j.status, 0, j.stderr);
     assert.equal(JSON.parse(j.stdout).rows[0].spec, 'rtn:8');
   });
@@ -54,9 +54,12 @@ describe('tensorzip CLI', () => {
   });
 
   it('bad arguments give a one-line error and a non-zero exit code', () => {
-    const r = cli('demo', '--layers', '0');
+    const r = cli('demo', '--threads', '0');
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /--layers <n>.*must be a positive integer/);
+    assert.match(r.stderr, /--threads <n>.*must be a positive integer/);
+    const t = cli('demo', '--model', path.join(root, 'no-such-model'));
+    assert.equal(t.status, 1);
+    assert.match(t.stderr, /no-such-model\/config\.json: no such file/);
     const m = cli('demo', '--methods', 'lossless,frob:3');
     assert.equal(m.status, 2);
     assert.match(m.stderr, /unknown method 'frob'/);

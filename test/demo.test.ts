@@ -1,5 +1,6 @@
-// The demo's comparison table and the run summaries behind it (lib/tools/runs.ts): every figure comes
-// from a compress report, and an extrapolated row lands close to the real whole-model run.
+// The demo's comparison table on the shipped trained model and the run summaries behind it
+// (lib/tools/runs.ts): every figure comes from a compress report, and an extrapolated row lands
+// close to the real whole-model run.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -64,10 +65,10 @@ describe('demo and run summaries', function () {
     assert.throws(() => extrapolate('rtn:3', runs.get('subset')!, { spec: 'lossless', report: runs.get('lossless')! }), /lossless run stored model.embed_tokens.weight as lossless, but rtn:3 would store it as rtn:8/);
   });
 
-  it('the demo runs every method asked for, extrapolates SeedLM, prints the table and cleans up', async () => {
+  it('the demo runs every method asked for on the shipped model, extrapolates SeedLM, prints the table and cleans up', async () => {
     const before = (await readdir(os.tmpdir())).filter((f) => f.startsWith('tensorzip-demo-'));
     const steps: string[] = [];
-    const d = await runDemo({ shape: TINY, methods: ['lossless', 'rtn:4', 'seedlm:4', 'vptq:4'], threads: 2, onStep: (_i, _n, s) => steps.push(s) });
+    const d = await runDemo({ methods: ['lossless', 'rtn:4', 'seedlm:4', 'vptq:4'], threads: 2, onStep: (_i, _n, s) => steps.push(s) });
     assert.deepEqual(steps, ['lossless', 'rtn:4', 'seedlm:4', 'vptq:4']);
     assert.deepEqual(d.rows.map((r) => r.spec), steps);
     const [lossless, rtn4, seedlm4, vptq4] = d.rows;
@@ -76,19 +77,23 @@ describe('demo and run summaries', function () {
     assert.ok(rtn4.meanRelativeError > 0.05 && rtn4.meanRelativeError < 0.2, `${rtn4.meanRelativeError}`);
     assert.ok(!rtn4.extrapolated && !vptq4.extrapolated);
     assert.ok(seedlm4.extrapolated);
-    assert.equal(seedlm4.extrapolated.subsetWeights, 2 * 64 * 128);
-    assert.ok(Math.abs(seedlm4.methodBitsPerWeight - 4) < 0.2, `${seedlm4.methodBitsPerWeight}`);
-    // KL against the original: 0 for lossless, positive for lossy whole-model containers, none for extrapolated rows.
+    assert.equal(seedlm4.extrapolated.subsetWeights, 2 * 128 * 256); // k_proj and v_proj: 2 kv heads × 64, hidden 256
+    // 4 bits/weight before the entropy stage, which saves some on trained weights.
+    assert.ok(seedlm4.methodBitsPerWeight > 3.5 && seedlm4.methodBitsPerWeight < 4.1, `${seedlm4.methodBitsPerWeight}`);
+    // KL against the original on the held-out text: 0 for lossless, positive for lossy whole-model
+    // containers (a trained model loses more with vptq:4's fewer codes), none for extrapolated rows.
     assert.equal(lossless.quality!.klMean, 0);
     assert.equal(lossless.quality!.top1Agreement, 1);
-    assert.ok(rtn4.quality!.klMean > 0 && vptq4.quality!.klMean > 0);
+    assert.ok(rtn4.quality!.klMean > 0 && rtn4.quality!.klMean < vptq4.quality!.klMean, `${rtn4.quality!.klMean} vs ${vptq4.quality!.klMean}`);
+    assert.ok(rtn4.quality!.top1Agreement > 0.5);
+    assert.equal(rtn4.quality!.scored, 25 * 127); // Ruth: 6,614 tokens, 25 chunks of 256, the second half of each scored
     assert.equal(seedlm4.quality, undefined);
     const text = formatDemo(d);
-    assert.match(text, /^lossless .* 0\.00e\+0 +100\.0 %/m);
+    assert.match(text, /^lossless .* 0\.0000 +100\.0 %/m);
+    assert.match(text, /models\/kjv-llama: 1,967,872 parameters/);
     assert.match(text, /KL and top-1: mean KL divergence/);
     assert.match(text, /seedlm:4 \*\s+≈/);
     assert.match(text, /extrapolated/);
-    assert.match(text, /21,?\d* parameters|parameters/);
     const after = (await readdir(os.tmpdir())).filter((f) => f.startsWith('tensorzip-demo-'));
     assert.deepEqual(after, before);
   });

@@ -1,13 +1,14 @@
 // compress --device: the GPU paths of the backend table (binding/backend_table.cc: rtn, ternary,
-// seedlm's search, vptq's k-means) and its fallbacks to the CPU, driven end to end on a
-// machine without a GPU through the stand-in driver and a stand-in libtensorzip_cuda answered by
-// the CPU kernels (test/fixtures). What this checks is everything but the CUDA kernels: device
-// choice, the calls' buffers and results, and that the container is the CPU's byte for byte.
+// seedlm's search, vptq's k-means, the rotation of :rot) and its fallbacks to the CPU, driven end
+// to end on a machine without a GPU through the stand-in driver and a stand-in libtensorzip_cuda
+// answered by the CPU kernels (test/fixtures). What this checks is everything but the CUDA
+// kernels: device choice, the calls' buffers and results, and that the container is the CPU's
+// byte for byte.
 // The CUDA kernels themselves are checked against the CPU references by the standalone harness
 // (scripts/gpu-check.sh) on a GPU machine.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -136,6 +137,60 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     ].join('\n'), r.stderr);
     // The weighted encodes did not call the library; the overflowing ones did.
     assert.equal(readFileSync(out('weighted.calls'), 'utf8'), 'tzc_rtn_encode 0\ntzc_ternary_encode 0\n');
+  });
+
+  it('the rotation of :rot on the GPU gives the CPU\'s bits, forward and inverse, and reports its progress', () => {
+    // Each shape: rows of `period` values in blocks of `block` (down to 2, up to 4096, several
+    // blocks a row, blocks smaller than the library's tiles), the seed's multipliers, a few outliers.
+    const r = spawnSync(process.execPath, ['-e', `
+      const { native } = require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native.js'))});
+      const heard = [];
+      const device = { cuda: 0, onFallback: (c, why) => heard.push(c + ': ' + why) };
+      const rotate = (x, args) => {
+        let last = 'none';
+        return native.hadamardRotate({ x, ...args }, (done, total) => (last = done + '/' + total)).promise.then(() => last);
+      };
+      const same = (a, b) => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+      (async () => {
+        for (const [period, block, seed, rows] of [[4096, 4096, 1, 3], [12288, 4096, 2, 2], [1536, 512, 0, 3], [96, 32, 4294967295, 9], [24, 8, 5, 50], [64, 2, 9, 4]]) {
+          const x = Float32Array.from({ length: period * rows }, (_, i) => Math.sin(0.37 * i + seed) * (i % 97 === 0 ? 50 : 1));
+          const cpu = x.slice(), gpu = x.slice();
+          await rotate(cpu, { period, block, seed });
+          const progress = await rotate(gpu, { period, block, seed, device });
+          const forward = same(cpu, gpu) && !same(cpu, x);
+          await rotate(cpu, { period, block, seed, inverse: true });
+          await rotate(gpu, { period, block, seed, inverse: true, device });
+          console.log(period + '/' + block + ': forward ' + forward + ', inverse ' + same(cpu, gpu) + ', progress ' + (progress === x.length + '/' + x.length));
+        }
+        console.log('fallbacks: ' + heard.length);
+      })();
+    `], { encoding: 'utf8', env: { ...process.env, ...standIn, STAND_IN_CALLS: out('rotation.calls') } });
+    assert.equal(r.stdout, [
+      ...['4096/4096', '12288/4096', '1536/512', '96/32', '24/8', '64/2'].map((shape) => `${shape}: forward true, inverse true, progress true`),
+      'fallbacks: 0',
+      '',
+    ].join('\n'), r.stderr);
+    // Every rotation asked for on the GPU went to the library: 6 shapes, forward and inverse.
+    assert.equal(readFileSync(out('rotation.calls'), 'utf8'), 'tzc_hadamard 0\n'.repeat(12));
+  });
+
+  it(':rot with --device cuda: the rotations run on the GPU and the container is the CPU\'s, byte for byte', () => {
+    const rotPolicy = out('rot-policy.json');
+    writeFileSync(rotPolicy, JSON.stringify({ '*.q_proj.*': 'rtn:3:g16:rot', '*.mlp.*': 'ternary:g32:rot7', 'lm_head*': 'rtn:4:rot0' }));
+    const cpu = cli(standIn, 'compress', model, '-o', out('rot-cpu.tzip'), '--policy', rotPolicy, '--device', 'cpu', '--json');
+    assert.equal(cpu.status, 0, cpu.stderr);
+    const calls = out('rot-cuda.calls');
+    const r = cli({ ...standIn, STAND_IN_CALLS: calls }, 'compress', model, '-o', out('rot-cuda.tzip'), '--policy', rotPolicy, '--device', 'cuda', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(JSON.parse(r.stdout).device, /^cuda:0 \(CPU stand-in 0\) \+ cpu \([a-z0-9]+, [0-9]+ threads\)$/);
+    // Five rotated tensors, one chunk each: rotated before encoding and back after the decode
+    // that measures the error, all on the GPU.
+    const counts = new Map<string, number>();
+    for (const line of readFileSync(calls, 'utf8').trim().split('\n')) counts.set(line, (counts.get(line) ?? 0) + 1);
+    assert.deepEqual(Object.fromEntries(counts), {
+      'tzc_hadamard 0': 10, 'tzc_rtn_encode 0': 2, 'tzc_rtn_decode 0': 2, 'tzc_ternary_encode 0': 3, 'tzc_ternary_decode 0': 3,
+    });
+    assert.ok(readFileSync(out('rot-cuda.tzip')).equals(readFileSync(out('rot-cpu.tzip'))));
   });
 
   it('a job places its kernel once: the GPU it names must exist, and a kernel without a CUDA version runs on the CPU, saying so', () => {

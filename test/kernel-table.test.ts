@@ -361,6 +361,28 @@ function statsCases(withRecon: boolean): Case[] {
   return cases;
 }
 
+/** Blocks of every size the rotation takes, rotated both ways, over finite values of every class
+ * (a rotated weight stays finite: callers rotate finite weights only). */
+function hadamardCases(): Case[] {
+  const cases: Case[] = [];
+  for (const block of [2, 4, 8, 16, 32, 256, 4096])
+    for (const blocks of [1, 3])
+      for (const inverse of [false, true]) {
+        const n = block * blocks;
+        const x = finiteF32(n, block + blocks, 1e30);
+        const scale = Math.fround(1 / Math.sqrt(block));
+        const m = Float32Array.from(randomU16(n, block), (r) => (r & 1 ? -scale : scale));
+        cases.push({
+          name: `block ${block} × ${blocks}${inverse ? ' inverse' : ''}`,
+          make() {
+            const out = x.slice();
+            return { args: { x: out, block, m, inverse }, outputs: [out] };
+          },
+        });
+      }
+  return cases;
+}
+
 const CASES: Record<KernelRowName, () => Case[]> = {
   f32_to_bf16: () => conversionCases('f32_to_bf16'),
   bf16_to_f32: () => conversionCases('bf16_to_f32'),
@@ -377,6 +399,7 @@ const CASES: Record<KernelRowName, () => Case[]> = {
   rans_encode_block: ransEncodeCases,
   error_window: () => statsCases(true),
   stats_window: () => statsCases(false),
+  hadamard_blocks: hadamardCases,
 };
 
 /** gemm_panels is the one row whose AVX2 variant is not the scalar one operation for operation:

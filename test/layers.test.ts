@@ -14,6 +14,7 @@ const LAYERS: Array<[string, RegExp]> = [
   ['container', /^container\//],
   ['pipeline', /^(pipeline|model|eval)\//],
   ['parts', /^parts\//],
+  ['budget', /^budget\//],
   ['queue', /^queue\//],
   ['tools', /^tools\//],
   ['cli', /^(cli\.ts$|cli\/|index\.ts$)/],

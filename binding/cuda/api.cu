@@ -12,7 +12,9 @@
 #include <numeric>
 #include <vector>
 
+#include "../cpu/quant/hadamard.h"
 #include "convert_kernels.cuh"
+#include "hadamard_kernels.cuh"
 #include "kmeans_kernels.cuh"
 #include "rtn_kernels.cuh"
 #include "seedlm_kernels.cuh"
@@ -435,6 +437,36 @@ int tzc_kmeans_lloyd(int device, const float* x, uint64_t n, unsigned v, const f
     if (objective[it] == 0) break;
   }
   if ((e = cudaMemcpy(centroids, dC.ptr, cBytes, cudaMemcpyDeviceToHost)) != cudaSuccess) return fail("cudaMemcpy to host", e);
+  return TZC_OK;
+}
+
+int tzc_hadamard(int device, float* x, uint64_t n, uint64_t period, uint64_t block, const float* m, unsigned inverse, const tzc_job* job) {
+  if (!tz::is_hadamard_block(block))
+    return fail("tzc_hadamard: block (" + std::to_string(block) + ") must be a power of two from 2 to " + std::to_string(tz::kMaxHadamardBlock));
+  if (period == 0 || period % block)
+    return fail("tzc_hadamard: period (" + std::to_string(period) + ") must be a positive multiple of block (" + std::to_string(block) + ")");
+  if (n % period) return fail("tzc_hadamard: n (" + std::to_string(n) + ") must be a multiple of period (" + std::to_string(period) + ")");
+  if (!n) return TZC_OK;
+  if (!x || !m) return fail("tzc_hadamard: null buffer");
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  // Chunks of whole blocks, which may start inside a row: the launcher is told the column.
+  const uint64_t chunk = chunkOf(n, block);
+  DeviceBuffer dX, dM;
+  Stream stream;
+  if (!allocate({{&dX, chunk * 4}, {&dM, period * 4}}, e)) return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  if ((e = cudaMemcpyAsync(dM.ptr, m, period * 4, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess) return fail("cudaMemcpy to device", e);
+  for (uint64_t begin = 0; begin < n; begin += chunk) {
+    if (stopped(job)) return TZC_CANCELLED;
+    const uint64_t len = std::min(chunk, n - begin);
+    if ((e = cudaMemcpyAsync(dX.ptr, x + begin, len * 4, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess) return fail("cudaMemcpy to device", e);
+    if ((e = tz::cuda::launch_hadamard(as<float>(dX), len, period, block, as<float>(dM), begin % period, inverse, stream.s)) != cudaSuccess)
+      return fail("hadamard launch", e);
+    if ((e = cudaMemcpyAsync(x + begin, dX.ptr, len * 4, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess) return fail("cudaMemcpy to host", e);
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("hadamard rotation", e);
+    progress(job, begin + len, n);
+  }
   return TZC_OK;
 }
 

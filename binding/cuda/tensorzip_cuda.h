@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define TZC_ABI_VERSION 5
+#define TZC_ABI_VERSION 6
 
 enum { TZC_OK = 0, TZC_CANCELLED = 1, TZC_ERROR = -1 };
 
@@ -72,6 +72,12 @@ int tzc_ternary_decode(int device, const uint8_t* packed, const uint16_t* scales
 int tzc_kmeans_assign(int device, const float* x, uint64_t n, unsigned v, const float* centroids, unsigned k, uint32_t* labels, const tzc_job* job);
 int tzc_kmeans_lloyd(int device, const float* x, uint64_t n, unsigned v, const float* w, unsigned k, unsigned max_iterations, double tolerance,
                      float* centroids, double* objective, unsigned* iterations, unsigned* repaired, const tzc_job* job);
+/* The rotation of :rot (binding/cpu/quant/hadamard.h), in place on n host floats x: rows of
+ * `period` values (n a multiple of period, period a multiple of block), each cut into blocks of
+ * `block` values (a power of two from 2 to 4096); m holds the row's multipliers (period floats,
+ * as hadamard_multipliers gives them). inverse = 0: each block y = H·(m ⊙ x), else x = m ⊙ (H·y).
+ * The scalar reference's bits. Progress counts values. */
+int tzc_hadamard(int device, float* x, uint64_t n, uint64_t period, uint64_t block, const float* m, unsigned inverse, const tzc_job* job);
 /* Device-to-device copy bandwidth in bytes read + written per second: the median of `repeats`
  * cudaMemcpy copies of `bytes` (the roofline of memory-bound kernels, for the benchmarks). */
 int tzc_copy_bandwidth(int device, uint64_t bytes, unsigned repeats, double* bytes_per_second);

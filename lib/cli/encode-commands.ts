@@ -8,9 +8,10 @@ import { merge } from '../parts/merge';
 import type { ShardSpec } from '../parts/shard';
 import { compress, dryRun } from '../pipeline/compress';
 import { loadPolicyFile } from '../pipeline/policy';
-import { collect, deviceSpec, FORCE, positiveInt, queueUrl, shardSpec, tensorMethod } from './options';
+import { byteSize, collect, deviceSpec, FORCE, methodList, positiveInt, positiveNumber, queueUrl, shardSpec, tensorMethod } from './options';
+import { DEFAULT_CANDIDATES } from '../budget/candidates';
 import { formatBytes } from '../core/format';
-import { formatCompress, formatDryRun } from './report';
+import { formatBudget, formatCompress, formatDryRun } from './report';
 import { EXIT, interruptSignal, lazy, note, print, withProgress } from './run';
 
 export function addEncodeCommands(program: Command): void {
@@ -22,6 +23,10 @@ export function addEncodeCommands(program: Command): void {
     .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast], vptq:2|3|4|2:large or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>]', 'lossless')
     .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
     .option('--tensor-method <glob=spec>', 'a rule before those of --policy, e.g. \'*down_proj*=rtn:6\' (repeatable; first match wins)', tensorMethod, [])
+    .option('--target-bpw <bits>', 'choose a method per weight matrix from --candidates so that the container has at most this many bits per weight, losing least (docs/METHODS.md, "Bit budgets")', positiveNumber)
+    .option('--target-size <bytes>', 'as --target-bpw, for a container of at most this size (e.g. 700KB, 3.5GB)', byteSize)
+    .option('--candidates <list>', `with a target: the method specs to choose from (default: ${DEFAULT_CANDIDATES.join(',')})`, methodList)
+    .option('--calibration <text>', 'with a target: a text file to measure each matrix\'s sensitivity (the KL divergence it causes alone) and the result\'s KL with; without it a data-free proxy plans')
     .option('--dry-run', 'print the method, projected bytes and bits/weight of every tensor from the plan; read no weights, write nothing')
     .option('-q, --quiet', 'print the summary only (no per-tensor table)')
     .option('--importance <file.safetensors>', 'per-input-column importance, one F32 vector per weight tensor (from tensorzip imatrix; weights vptq\'s k-means, rtn\'s scales and ternary :opt)')
@@ -44,7 +49,7 @@ export function addEncodeCommands(program: Command): void {
     .option('--work-dir <dir>', 'with --queue: where workers write results, at the same path on every worker (default: <output>.queue)')
     .option('--queue-patience <s>', 'with --queue: seconds to wait for a queue that does not answer before stopping (finished tensors are kept)', positiveInt, 30)
     .option('--json', 'print the report as JSON')
-    .action(async (modelArg: string, opts: { output?: string; dryRun?: boolean; quiet?: boolean; tensorMethod: Array<[string, string]>; method: string; policy?: string; importance?: string; coder?: string; lzma?: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; queuePatience: number; device: DeviceSpec; json?: boolean }, cmd: Command) => {
+    .action(async (modelArg: string, opts: { output?: string; dryRun?: boolean; quiet?: boolean; tensorMethod: Array<[string, string]>; method: string; policy?: string; importance?: string; coder?: string; lzma?: string; threads?: number; nonfinite: 'lossless' | 'error'; exclude: string[]; include: string[]; resume?: boolean; force?: boolean; shard?: ShardSpec; queue?: string; queueName: string; workDir?: string; queuePatience: number; device: DeviceSpec; json?: boolean; targetBpw?: number; targetSize?: number; candidates?: string[]; calibration?: string }, cmd: Command) => {
       const model = await resolveModel(modelArg);
       // Inline rules first, then the file's (a glob given inline keeps its inline spec).
       const policy: Record<string, string> | undefined = opts.tensorMethod.length || opts.policy ? Object.fromEntries(opts.tensorMethod) : undefined;
@@ -65,6 +70,23 @@ export function addEncodeCommands(program: Command): void {
         onNote: note,
         signal: interruptSignal(),
       };
+      const budgeted = opts.targetBpw !== undefined || opts.targetSize !== undefined;
+      if (!budgeted && (opts.candidates || opts.calibration)) cmd.error('error: --candidates and --calibration go with --target-bpw or --target-size', { exitCode: EXIT.usage });
+      if (budgeted) {
+        const clash = [['--target-bpw and --target-size', opts.targetBpw !== undefined && opts.targetSize !== undefined], ['--method', cmd.getOptionValueSource('method') === 'cli'], ['--policy', opts.policy], ['--tensor-method', opts.tensorMethod.length], ['--dry-run', opts.dryRun], ['--shard', opts.shard], ['--queue', opts.queue], ['--resume', opts.resume]].find(([, on]) => on);
+        if (clash) cmd.error(`error: a target chooses the method of every weight matrix itself: it takes no ${clash[0]}`, { exitCode: EXIT.usage });
+        if (opts.output === undefined) cmd.error("error: required option '-o, --output <file>' not specified", { exitCode: EXIT.usage });
+        const { compressToBudget } = lazy<typeof import('../budget/plan')>('../budget/plan');
+        const report = await compressToBudget(model, opts.output, {
+          ...options,
+          target: { bitsPerWeight: opts.targetBpw, bytes: opts.targetSize },
+          candidates: opts.candidates,
+          calibration: opts.calibration === undefined ? undefined : { text: opts.calibration },
+          onStage: (line) => !opts.json && note(line),
+        });
+        print(opts.json, report, () => formatBudget(report, opts.quiet));
+        return;
+      }
       if (opts.dryRun) {
         if (opts.queue || opts.shard || opts.resume) cmd.error('error: --dry-run plans a compress: it takes no --queue, --shard or --resume', { exitCode: EXIT.usage });
         const report = await dryRun(model, options);

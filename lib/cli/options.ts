@@ -23,6 +23,12 @@ export const positiveInt = optionValue((value) => {
   return n;
 });
 
+export const positiveNumber = optionValue((value) => {
+  const n = Number(value);
+  if (!value.trim() || !Number.isFinite(n) || n <= 0) throw new Error('must be a positive number');
+  return n;
+});
+
 /** A --queue URL, checked when the options are parsed. */
 export const queueUrl = optionValue((value) => (parseQueueTarget(value), value));
 

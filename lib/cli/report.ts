@@ -1,5 +1,6 @@
 // Human-readable reports for the CLI. Every number is the measured one; ratios are original
 // file bytes over container bytes, and every lossy tensor is shown with its error.
+import type { BudgetReport } from '../budget/plan';
 import * as path from 'node:path';
 import { formatBytes, table } from '../core/format';
 import { DESTRUCTIVE_ERROR } from '../pipeline/metrics';
@@ -75,6 +76,24 @@ export function formatCompress(r: CompressReport, quiet = false): string {
     `bits/weight: ${r.bitsPerWeight.toFixed(3)} overall (container bits / ${r.weights} weights)` +
       (r.lossy ? `; ${r.lossy.bitsPerWeight.toFixed(3)} for the ${r.lossy.weights} weights of lossy tensors` : ''),
     `wall time:   ${r.seconds.toFixed(2)} s on ${r.device}`,
+  ];
+  return lines.join('\n');
+}
+
+/** compress --target-bpw: the container's report, then the plan's own figures. */
+export function formatBudget(r: BudgetReport, quiet = false): string {
+  const c = r.compress;
+  const byMethod = new Map<string, number>();
+  for (const p of r.plan) byMethod.set(p.spec, (byMethod.get(p.spec) ?? 0) + 1);
+  const lines = [
+    formatCompress(c, quiet),
+    `target:      ${r.targetBitsPerWeight.toFixed(3)} bits/weight (${r.targetBytes} bytes); the container has ${c.bitsPerWeight.toFixed(3)} (${c.containerBytes} bytes)` +
+      (r.tries > 1 ? `, planned ${r.tries} times to fit` : ''),
+    `plan:        ${r.plan.length} weight matrices from ${r.candidates.length} candidates: ${[...byMethod].sort((a, b) => b[1] - a[1]).map(([spec, n]) => `${n} × ${spec}`).join(', ')}`,
+    r.sensitivity === 'calibrated'
+      ? `KL:          predicted ${r.predictedKl!.toFixed(4)}, measured ${r.measured!.klMean.toFixed(4)} nats (top-1 agreement ${(100 * r.measured!.top1Agreement).toFixed(1)} %) over ${r.measured!.scored} positions of the calibration text`
+      : 'KL:          not predicted: without --calibration, each matrix counts its weights\' squared relative error alike (data-free)',
+    `total time:  ${r.seconds.toFixed(1)} s (every candidate, the sensitivities, the container)`,
   ];
   return lines.join('\n');
 }

@@ -7,7 +7,7 @@ import { version } from '../version';
 import { byteSize, methodList, positiveInt, queueUrl } from './options';
 import { interruptSignal, lazy, note, print } from './run';
 
-/** The model-shape options of `generate`, `demo` and `bench e2e`. */
+/** The model-shape options of `generate` and the benches on generated checkpoints. */
 function shapeOptions(cmd: Command): Command {
   return cmd
     .option('--hidden <n>', 'hidden size', positiveInt)
@@ -68,19 +68,20 @@ export function addToolCommands(program: Command): void {
       });
     });
 
-  methodRunOptions(
-    program
-      .command('demo')
-      .description('generate a small Llama-shaped checkpoint, run every method preset on it and print a comparison table'),
-    DEMO_METHODS,
-  )
-    .option('--seed <n>', 'generator seed', positiveInt, 1)
-    .action(async (o: MethodRunOptions & { seed: number }) => {
+  program
+    .command('demo')
+    .description('run every method preset on the trained model that ships with tensorzip and print a comparison table (ratio, errors, and KL and top-1 against the original on held-out text)')
+    .option('--model <dir>', 'a Llama-family model folder (default: the shipped models/kjv-llama)')
+    .option('--text <file>', 'the text KL and top-1 are measured on (default: the model\'s held-out eval.txt)')
+    .option('--methods <list>', `comma-separated method specs (default: ${DEMO_METHODS.join(',')})`, methodList)
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option('--json', 'print JSON')
+    .action(async (o: { model?: string; text?: string; methods?: string[]; threads?: number; json?: boolean }) => {
       const { formatDemo, runDemo } = lazy<typeof import('../tools/demo')>('../tools/demo');
       const result = await runDemo({
-        shape: shapeOf(o),
+        model: o.model,
+        text: o.text,
         methods: o.methods,
-        seed: o.seed,
         threads: o.threads,
         signal: interruptSignal(),
         onStep: (i, n, spec) => process.stderr.isTTY && !o.json && process.stderr.write(`[${i + 1}/${n}] ${spec}\n`),
@@ -101,6 +102,23 @@ export function addToolCommands(program: Command): void {
       const { formatE2e, runE2e } = lazy<typeof import('../tools/bench/e2e')>('../tools/bench/e2e');
       const result = await runE2e({ shape: shapeOf(o), methods: o.methods, threads: o.threads, dir: o.dir, evalChunks: o.evalChunks, signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
       print(o.json, result, () => formatE2e(result));
+    });
+
+  bench
+    .command('quality')
+    .description('what each method costs the shipped trained model (models/kjv-llama): KL, top-1 and perplexity against the original on held-out text, next to rtn at the same bits, and the bit budgets (docs/METHODS.md)')
+    .option('--model <dir>', 'a Llama-family model folder (default: the shipped models/kjv-llama)')
+    .option('--text <file>', 'the text every figure is measured on (default: the model\'s eval.txt)')
+    .option('--calibration <file>', 'the text the importance matrix and the budget plans come from (default: the model\'s calibration.txt)')
+    .option('--ctx <n>', 'tokens per chunk', positiveInt, 256)
+    .option('--methods <list>', 'comma-separated method specs besides the rtn ladder, each optionally followed by " +imatrix" (default: every method with and without :rot)', (v: string) => v.split(',').map((m) => m.trim()))
+    .option('--no-budgets', 'skip the --target-size runs')
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option('--json', 'print JSON')
+    .action(async (o: { model?: string; text?: string; calibration?: string; ctx: number; methods?: string[]; budgets: boolean; threads?: number; json?: boolean }) => {
+      const { formatQuality, runQuality } = lazy<typeof import('../tools/bench/quality')>('../tools/bench/quality');
+      const result = await runQuality({ ...o, signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
+      print(o.json, result, () => formatQuality(result));
     });
 
   shapeOptions(

@@ -12,6 +12,8 @@ import { chunkGroups, chunkTokens, loadTokens, type ChunkOptions, type TokenInpu
 export interface EvalOptions extends ChunkOptions {
   /** The original model to compare with (KL divergence, top-1 agreement). */
   against?: string;
+  /** Tensors of the evaluated model to replace with these values (not the reference's). */
+  replace?: ReadonlyMap<string, Float32Array>;
   threads?: number;
   signal?: AbortSignal;
   /** Steps of the forward passes (unit 'steps': a layer of a group of chunks, its scoring). */
@@ -60,7 +62,7 @@ export async function evaluate(modelPath: string, input: TokenInput, options: Ev
   const start = performance.now();
   const threads = options.threads ?? defaultThreads();
   const io = { threads, signal: options.signal };
-  const model = await LlamaModel.open(modelPath);
+  const model = await LlamaModel.open(modelPath, options.replace);
   let reference: LlamaModel | undefined;
   try {
     if (options.against) {

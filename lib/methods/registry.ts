@@ -2,6 +2,7 @@
 import { lossless } from './lossless';
 import { type Method } from './method';
 import { SpecError } from '../core/errors';
+import { rotation, rotationSeed } from './rotation';
 import { rtn } from './rtn';
 import { seedlm } from './seedlm';
 import { ternary } from './ternary';
@@ -27,6 +28,13 @@ export function parseSpec(spec: string): MethodChoice {
   // Specs come from files (containers, policies): 'constructor' must not find Object's.
   const method = Object.hasOwn(METHODS, name) ? METHODS[name] : undefined;
   if (!method) throw new SpecError(`unknown method '${name}' in spec '${spec}' (known: ${methodNames().join(', ')})`);
+  // A trailing :rot (or :rot<seed>) rotates the weights for any lossy method (lib/methods/rotation.ts).
+  const seed = rotationSeed(args[args.length - 1]);
+  if (seed !== undefined) {
+    if (!method.lossy) throw new SpecError(`:rot applies to lossy methods; ${name} stores the weights exactly`);
+    const params = { method, inner: method.parse(args.slice(0, -1)), seed };
+    return { method: rotation as Method<unknown>, params, spec: rotation.format(params) };
+  }
   const params = method.parse(args);
   return { method, params, spec: method.format(params) };
 }

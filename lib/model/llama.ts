@@ -7,7 +7,7 @@ import { runJob } from '../jobs';
 import { native, type LlamaHeadWeights, type LlamaLayerStats, type LlamaLayerWeights } from '../native';
 import { FormatError } from '../core/errors';
 import { ConfigError, parseLlamaConfig, type LlamaConfig } from './config';
-import { openWeights, type WeightReader } from './weights';
+import { openWeights, withReplacements, type WeightReader } from './weights';
 
 export interface ForwardOptions {
   threads?: number;
@@ -27,10 +27,13 @@ export class LlamaModel {
   private constructor(readonly weights: WeightReader, readonly config: LlamaConfig) {}
 
   /** Opens a model directory, .safetensors file or .tzip; checks config.json and that every
-   * tensor the forward pass needs is present with the shape the config implies. */
-  static async open(input: string): Promise<LlamaModel> {
-    const weights = await openWeights(input);
+   * tensor the forward pass needs is present with the shape the config implies. `replace`: tensors
+   * to use instead of the stored ones. */
+  static async open(input: string, replace?: ReadonlyMap<string, Float32Array>): Promise<LlamaModel> {
+    const opened = await openWeights(input);
+    let weights = opened;
     try {
+      if (replace?.size) weights = withReplacements(opened, replace);
       const raw = await weights.file('config.json');
       if (!raw) throw new ConfigError(weights.label, 'no config.json (the forward pass needs the model configuration)');
       let json: unknown;
@@ -43,7 +46,7 @@ export class LlamaModel {
       model.checkTensors();
       return model;
     } catch (e) {
-      await weights.close();
+      await opened.close();
       throw e;
     }
   }

@@ -37,6 +37,17 @@ export async function openWeights(input: string): Promise<WeightReader> {
   return sourceWeights(await openModelSource(input));
 }
 
+/** `base` with some tensors replaced by the given f32 values (a model with one tensor quantized,
+ * as `compress --target-bpw` measures a tensor's sensitivity). */
+export function withReplacements(base: WeightReader, replace: ReadonlyMap<string, Float32Array>): WeightReader {
+  for (const [name, values] of replace) {
+    const shape = base.shape(name);
+    if (!shape) throw new FormatError(base.label, `tensor ${name} is missing`);
+    if (shape.reduce((a, b) => a * b, 1) !== values.length) throw new Error(`the replacement of ${name} has ${values.length} values, the tensor [${shape.join(', ')}]`);
+  }
+  return { ...base, read: async (name, options) => replace.get(name) ?? base.read(name, options) };
+}
+
 function sourceWeights(source: ModelSource): WeightReader {
   const byName = new Map(source.tensors.map((t) => [t.entry.name, t]));
   const label = source.kind === 'directory' ? source.root : source.shards[0].file.path;

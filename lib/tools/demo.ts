@@ -1,37 +1,35 @@
-// `tensorzip demo` / `npm start`: generates a small Llama-shaped checkpoint in a temp dir, runs
-// every method preset on it and prints one comparison table, every figure measured on the
-// files (ratio: original file bytes / container bytes; errors: the decoded weights against the
-// originals). SeedLM's exhaustive search is too slow for every matrix on a CPU, so it runs on
-// two of layer 0's matrices and its row is extrapolated (lib/tools/runs.ts), which the table says.
-import { mkdtemp, rm } from 'node:fs/promises';
+// `tensorzip demo` / `npm start`: runs every method preset on the trained model that ships with
+// tensorzip (models/kjv-llama, lib/tools/reference-model.ts) and prints one comparison table,
+// every figure measured on the files (ratio: original file bytes / container bytes; errors: the
+// decoded weights against the originals; KL and top-1: the container's next-token predictions
+// against the original's on held-out text). SeedLM's exhaustive search is too slow for every
+// matrix on a CPU, so it runs on two of layer 0's matrices and its row is extrapolated
+// (lib/tools/runs.ts), which the table says.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from '../backend';
 import { compress } from '../pipeline/compress';
 import { evaluate } from '../eval/perplexity';
-import { writeSeededTokens } from '../eval/tokens';
-import { describeShape, generateCheckpoint, type ModelShape } from './generate';
+import { parseLlamaConfig } from '../model/config';
 import { formatBytes, table } from '../core/format';
 import { DESTRUCTIVE_ERROR } from '../pipeline/metrics';
 import { extrapolationNote, runMethods, SUBSET, type RunSummary } from './runs';
 import { defaultThreads } from '../core/threads';
-
-/** About 21M parameters (42 MB of bf16): small enough for every preset in about a minute on 2 cores. */
-export const DEMO_SHAPE: ModelShape = { hidden: 512, intermediate: 1408, layers: 3, heads: 8, kvHeads: 2, vocab: 12288 };
 import { DEMO_METHODS } from './presets';
+import { REFERENCE_CTX, REFERENCE_EVAL_TEXT, REFERENCE_MODEL } from './reference-model';
 
 export interface DemoOptions {
-  shape?: Partial<ModelShape>;
+  /** A Llama-family model folder and a text to measure KL on (default: the shipped model and its
+   * held-out eval.txt). */
+  model?: string;
+  text?: string;
   methods?: string[];
-  seed?: number;
   threads?: number;
   signal?: AbortSignal;
   /** Called before each method runs. */
   onStep?: (index: number, total: number, spec: string) => void;
 }
-
-/** The KL column: chunks × ctx seeded token ids through the original and each container. */
-const KL_CHUNKS = 4, KL_CTX = 256;
 
 /** How far a container's model departs from the original's next-token distributions. */
 export interface DemoQuality {
@@ -43,8 +41,13 @@ export interface DemoQuality {
 
 export interface DemoResult {
   backend: ReturnType<typeof backendInfo>;
-  shape: ModelShape;
+  model: string;
+  /** config.json's shape, as `describe` words it. */
+  shape: string;
   parameters: number;
+  text: string;
+  /** The original's perplexity on the text. */
+  perplexity: number;
   threads: number;
   subset: string;
   rows: Array<RunSummary & { quality?: DemoQuality }>;
@@ -55,29 +58,33 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const t0 = process.hrtime.bigint();
   const threads = options.threads ?? defaultThreads();
   const methods = options.methods ?? DEMO_METHODS;
+  const model = options.model ?? REFERENCE_MODEL;
+  const text = options.text ?? REFERENCE_EVAL_TEXT;
+  const config = parseLlamaConfig(JSON.parse(await readFile(path.join(model, 'config.json'), 'utf8')), `${model}: config.json`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tensorzip-demo-'));
   try {
-    const model = await generateCheckpoint(path.join(dir, 'model'), { ...DEMO_SHAPE, ...options.shape, seed: options.seed ?? 1 });
     const out = path.join(dir, 'out.tzip');
-    const tokens = path.join(dir, 'tokens.bin');
-    await writeSeededTokens(tokens, KL_CHUNKS * KL_CTX, model.shape.vocab, options.seed ?? 1);
-    const runs = await runMethods(model.dir, dir, methods, async (input, spec) => {
+    let perplexity = NaN;
+    const runs = await runMethods(model, dir, methods, async (input, spec) => {
       const report = await compress(input, out, { method: spec, threads, signal: options.signal });
       // Whole-model containers only: a subset container is not a model.
-      const quality = input === model.dir ? await klOf(out, model.dir, tokens, threads, options.signal) : undefined;
+      let quality: DemoQuality | undefined;
+      if (input === model) {
+        const r = await evaluate(out, { text }, { ctx: REFERENCE_CTX, against: model, threads, signal: options.signal });
+        perplexity = r.reference!.perplexity;
+        quality = { klMean: r.kl!.mean, klP99: r.kl!.p99, top1Agreement: r.top1Agreement!, scored: r.scored };
+      }
       await rm(out, { force: true });
       return { report, quality };
     }, options.onStep);
     const rows = runs.map((r) => ({ ...r.summary, quality: r.summary.extrapolated ? undefined : r.runs[0].quality }));
-    return { backend: backendInfo(), shape: model.shape, parameters: model.parameters, threads, subset: SUBSET.what, rows, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    // A spec's last run is over the whole model (a subset run comes before its reference run).
+    const parameters = runs[0]?.runs.at(-1)?.report.weights ?? 0;
+    const shape = `hidden ${config.hidden}, intermediate ${config.intermediate}, ${config.layers} layers, ${config.heads} heads / ${config.kvHeads} kv heads, vocab ${config.vocab}`;
+    return { backend: backendInfo(), model, shape, parameters, text, perplexity, threads, subset: SUBSET.what, rows, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function klOf(container: string, original: string, tokens: string, threads: number, signal?: AbortSignal): Promise<DemoQuality> {
-  const r = await evaluate(container, { tokens }, { ctx: KL_CTX, chunks: KL_CHUNKS, against: original, threads, signal });
-  return { klMean: r.kl!.mean, klP99: r.kl!.p99, top1Agreement: r.top1Agreement!, scored: r.scored };
 }
 
 export function formatDemo(d: DemoResult): string {
@@ -92,7 +99,7 @@ export function formatDemo(d: DemoResult): string {
       `${r.methodBitsPerWeight.toFixed(2)}`,
       r.meanRelativeError === 0 ? 'exact' : r.meanRelativeError.toFixed(4),
       Number.isFinite(r.meanSnrDb) ? r.meanSnrDb.toFixed(1) : 'inf',
-      r.quality ? r.quality.klMean.toExponential(2) : '-',
+      r.quality ? r.quality.klMean.toFixed(4) : '-',
       r.quality ? `${(100 * r.quality.top1Agreement).toFixed(1)} %` : '-',
       `${est}${r.seconds.toFixed(1)} s`,
     ];
@@ -101,8 +108,8 @@ export function formatDemo(d: DemoResult): string {
     `CPU kernels: ${d.backend.cpu} (${d.backend.cpuReason}), ${d.threads} threads`,
     `CUDA:        ${cuda}`,
     '',
-    `Generated Llama-shaped checkpoint: ${d.parameters.toLocaleString('en-US')} parameters, bf16, ${formatBytes(original)} ` +
-      `(${describeShape(d.shape)}; generated weights, not a trained model)`,
+    `Model ${d.model}: ${d.parameters.toLocaleString('en-US')} parameters, ${formatBytes(original)} (${d.shape}); ` +
+      `perplexity ${d.perplexity.toFixed(3)} on ${path.basename(d.text)}`,
     '',
     table(['method', 'bits/w', 'ratio', 'bits/w (method)', 'rel. error', 'SNR dB', 'KL', 'top-1', 'time'], body),
     '',
@@ -114,9 +121,8 @@ export function formatDemo(d: DemoResult): string {
   if (q)
     lines.push(
       `KL and top-1: mean KL divergence (nats) of the container's next-token distributions from the original's, and how often their most`,
-      `likely tokens agree, over ${q.scored} scored positions of ${KL_CHUNKS} chunks of ${KL_CTX} seeded random token ids (tensorzip eval --against).`,
-      'The model is generated, not trained: its predictions are close to uniform, so these show how methods rank, not what a trained model loses.',
-      'Extrapolated rows have no KL: their subset container is not a whole model.',
+      `likely tokens agree, over ${q.scored} scored positions of ${d.text} in chunks of ${REFERENCE_CTX} tokens (tensorzip eval --against).`,
+      'Extrapolated rows have no KL: their subset container is not a whole model. `tensorzip bench quality` compares every method with rtn at the same bits.',
     );
   lines.push(...extrapolationNote(d.rows, d.threads));
   if (d.rows.some((r) => r.meanRelativeError > DESTRUCTIVE_ERROR))

@@ -53,6 +53,9 @@ struct KernelTable {
   // and the statistics of one window of weights, in the order error_stats.h defines.
   void (*error_window)(const void* a, const void* b, FloatType type, size_t n, ErrorSums* out);
   void (*stats_window)(const void* w, FloatType type, size_t n, WeightStats* out);
+  // hadamard.h: n values (whole blocks) rotated in place, block by block, with multipliers m
+  // (one per value); inverse = 0: x <- H·(m ⊙ x), else x <- m ⊙ (H·x).
+  void (*hadamard_blocks)(float* x, size_t n, size_t block, const float* m, unsigned inverse);
 };
 
 // Every row of KernelTable, by name, in member order: dispatch.cc fills the tables by these names
@@ -72,7 +75,8 @@ struct KernelTable {
   X(rans_decode_block)     \
   X(rans_encode_block)     \
   X(error_window)          \
-  X(stats_window)
+  X(stats_window)          \
+  X(hadamard_blocks)
 
 #define TZ_COUNT_ROW(row) +1
 // The list names every member: a row added to the struct but not to the list fails here.
@@ -101,7 +105,8 @@ inline constexpr const char* kKernelRowNames[] = {TZ_KERNEL_ROWS(TZ_ROW_NAME)};
   unsigned rans_decode_block(const RansTable* tables, unsigned contexts, const uint8_t* block, size_t bytes, uint8_t* dst, size_t n); \
   size_t rans_encode_block(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, uint32_t* states, uint16_t* wordsEnd); \
   void error_window(const void* a, const void* b, FloatType type, size_t n, ErrorSums* out);  \
-  void stats_window(const void* w, FloatType type, size_t n, WeightStats* out);
+  void stats_window(const void* w, FloatType type, size_t n, WeightStats* out);                 \
+  void hadamard_blocks(float* x, size_t n, size_t block, const float* m, unsigned inverse);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS

@@ -16,16 +16,19 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../../cpu/runtime/job_context.h"
 #include "../../cpu/runtime/kernels.h"
 #include "../../cpu/codec/bitpack.h"
+#include "../../cpu/quant/hadamard.h"
 #include "../../cpu/quant/kmeans.h"
 #include "../../cpu/quant/rtn.h"
 #include "../../cpu/quant/seedlm_tables.h"
 #include "../../cpu/quant/ternary.h"
 #include "../convert_kernels.cuh"
+#include "../hadamard_kernels.cuh"
 #include "../rtn_kernels.cuh"
 #include "../ternary_kernels.cuh"
 #include "../tensorzip_cuda.h"
@@ -492,6 +495,95 @@ int main(int argc, char** argv) {
                     "101 iterations at this rate: %.1f s%s (cuML, published: 130.6 s)",
                     ran, seconds, 2.0 * n * k * v * ran / seconds / 1e9, seconds * 101 / ran, ran == 101 ? "" : " (extrapolated)");
     notes.push_back(line);
+  }
+
+  // The rotation of :rot (binding/cpu/quant/hadamard.h): forward and inverse against the scalar
+  // reference, bit for bit, for several periods, blocks and seeds, through the launcher (in two
+  // pieces, the second starting inside a row, so the launcher's column offset and tiles that wrap
+  // rows are exercised) and through the C ABI. The inverse is given the reference's forward
+  // result. Finite inputs only: N(0, 0.02) with outliers, zeros of both signs, subnormals and
+  // large values (an Inf or NaN input gives NaN outputs, whose payloads IEEE leaves open). Then
+  // the C ABI must refuse the lengths the reference cannot rotate.
+  {
+    struct Case {
+      size_t period, block;
+      uint64_t seed;
+    };
+    static const float specials[] = {0.0f, -0.0f, 1e-40f, -1e-42f, 1.17549435e-38f, -2.5e-39f, 1e30f, -3e29f, 1.0f, -1.0f, 6.5e4f, 1e-3f};
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    for (const Case& c : {Case{4096, 4096, 1}, Case{12288, 4096, 2}, Case{4096, 2, 7}, Case{1536, 512, 0}, Case{8960, 256, 3},
+                          Case{96, 32, 4294967295ull}, Case{24, 8, 5}, Case{8, 4, 9}, Case{2048, 16, 11}}) {
+      const size_t nRows = std::max<size_t>(1, n / c.period), len = nRows * c.period;
+      std::vector<float> x(len);
+      for (size_t i = 0; i < len; ++i) x[i] = i < sizeof(specials) / 4 ? specials[i] : normal(rng) * (rng() % 100 == 0 ? 8.0f : 1.0f);
+      for (size_t i = 0; i < len; i += 4099) x[i] = specials[rng() % (sizeof(specials) / 4)];  // spread over the rows
+      const std::vector<float> m = tz::hadamard_multipliers(c.seed, c.period, c.block);
+      std::vector<float> wantF(x), wantI;
+      for (size_t r = 0; r < nRows; ++r) tz::scalar::hadamard_blocks(wantF.data() + r * c.period, c.period, c.block, m.data(), 0);
+      wantI = wantF;
+      for (size_t r = 0; r < nRows; ++r) tz::scalar::hadamard_blocks(wantI.data() + r * c.period, c.period, c.block, m.data(), 1);
+      float *dX = nullptr, *dM = nullptr;
+      CHECK_CUDA(cudaMalloc(&dX, len * 4));
+      CHECK_CUDA(cudaMalloc(&dM, c.period * 4));
+      CHECK_CUDA(cudaMemcpy(dM, m.data(), c.period * 4, cudaMemcpyHostToDevice));
+      // The second piece starts on a block boundary inside a row where there is one.
+      size_t cut = len / 2 / c.block * c.block;
+      if (cut % c.period == 0 && c.period > c.block) cut += c.block;
+      const auto launchPieces = [&](unsigned inverse) {
+        CHECK_CUDA(tz::cuda::launch_hadamard(dX, cut, c.period, c.block, dM, 0, inverse, nullptr));
+        CHECK_CUDA(tz::cuda::launch_hadamard(dX + cut, len - cut, c.period, c.block, dM, cut % c.period, inverse, nullptr));
+      };
+      std::vector<float> gotF(len), gotI(len), abiF(x), abiI(wantF);
+      CHECK_CUDA(cudaMemcpy(dX, x.data(), len * 4, cudaMemcpyHostToDevice));
+      launchPieces(0);
+      CHECK_CUDA(cudaMemcpy(gotF.data(), dX, len * 4, cudaMemcpyDeviceToHost));
+      CHECK_CUDA(cudaMemcpy(dX, wantF.data(), len * 4, cudaMemcpyHostToDevice));
+      launchPieces(1);
+      CHECK_CUDA(cudaMemcpy(gotI.data(), dX, len * 4, cudaMemcpyDeviceToHost));
+      const int abiRc = tzc_hadamard(device, abiF.data(), len, c.period, c.block, m.data(), 0, nullptr) == TZC_OK &&
+                                tzc_hadamard(device, abiI.data(), len, c.period, c.block, m.data(), 1, nullptr) == TZC_OK
+                            ? TZC_OK
+                            : TZC_ERROR;
+      // Timed on the device buffer (an orthogonal map: repeating it keeps the values' scale).
+      const double fwdMs = timer.medianMs(10, [&] { CHECK_CUDA(tz::cuda::launch_hadamard(dX, len, c.period, c.block, dM, 0, 0, nullptr)); });
+      const double invMs = timer.medianMs(10, [&] { CHECK_CUDA(tz::cuda::launch_hadamard(dX, len, c.period, c.block, dM, 0, 1, nullptr)); });
+      cudaFree(dX);
+      cudaFree(dM);
+      const std::string mode = std::to_string(c.period) + "/" + std::to_string(c.block) + " s" + std::to_string(c.seed);
+      for (const auto& [what, ms, got, abi, want] :
+           {std::tuple<const char*, double, const std::vector<float>*, const std::vector<float>*, const std::vector<float>*>{"fwd", fwdMs, &gotF, &abiF, &wantF},
+            {"inv", invMs, &gotI, &abiI, &wantI}}) {
+        Row row{std::string("rot ") + what + " " + mode, len, 0, "", ms, 2.0 * len * 4 / (ms * 1e6), 0};
+        row.pctCopy = 100.0 * row.gbps / copyGBps;
+        for (size_t i = 0; i < len; ++i) {
+          uint32_t a = 0, b = 0, e = 0;
+          std::memcpy(&a, &(*got)[i], 4);
+          std::memcpy(&b, &(*abi)[i], 4);
+          std::memcpy(&e, &(*want)[i], 4);
+          if ((a != e || b != e) && row.mismatches++ == 0) {
+            char buf[128];
+            std::snprintf(buf, sizeof buf, "[%zu] cpu %08x launcher %08x abi %08x", i, e, a, b);
+            row.firstMismatch = buf;
+          }
+        }
+        if (abiRc != TZC_OK) {
+          row.mismatches = row.mismatches ? row.mismatches : 1;
+          row.firstMismatch = std::string("tzc_hadamard: ") + tzc_last_error();
+        }
+        rows.push_back(row);
+      }
+    }
+    // Lengths the reference cannot rotate: a block that is no power of two from 2 to 4096, a
+    // period that is no multiple of the block, n that is no multiple of the period.
+    std::vector<float> x(96), m(96, 1.0f);
+    Row row{"rot refusals", 4, 0, "", 0, 0, 0};
+    for (const auto& [nn, period, block] : {std::tuple<uint64_t, uint64_t, uint64_t>{96, 96, 24}, {8192, 8192, 8192}, {96, 96, 1}, {80, 40, 16}, {96, 64, 16}}) {
+      const bool refused = tzc_hadamard(device, x.data(), nn, period, block, m.data(), 0, nullptr) == TZC_ERROR &&
+                           std::strstr(tzc_last_error(), "tzc_hadamard: ") != nullptr;
+      if (!refused && row.mismatches++ == 0)
+        row.firstMismatch = "n " + std::to_string(nn) + " period " + std::to_string(period) + " block " + std::to_string(block) + " not refused";
+    }
+    rows.push_back(row);
   }
 
   bool ok = true;
