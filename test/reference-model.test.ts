@@ -37,7 +37,7 @@ describe('the shipped reference model (models/kjv-llama)', function () {
     assert.ok(Math.abs(r.perplexity / training.eval_perplexity - 1) < 2e-4, `tensorzip ${r.perplexity}, torch ${training.eval_perplexity}`);
   });
 
-  it('rtn:2:g32:rot has lower KL than rtn:2:g32; a budget at rtn:4\'s size beats rtn:4 on text it was not planned on', async () => {
+  it('rtn:2:g32:rot has lower KL than rtn:2:g32; a budget at rtn:4\'s size has at least 35 % less KL than rtn:4 on text it was not planned on', async () => {
     const kl = async (file: string) => (await evaluate(file, { text: REFERENCE_EVAL_TEXT }, { ctx: REFERENCE_CTX, against: REFERENCE_MODEL, threads: 2 })).kl!.mean;
     const run = (spec: string) => compress(REFERENCE_MODEL, path.join(dir, `${spec}.tzip`), { method: spec, threads: 2 });
     await run('rtn:2:g32');
@@ -48,18 +48,21 @@ describe('the shipped reference model (models/kjv-llama)', function () {
     const b = await compressToBudget(REFERENCE_MODEL, path.join(dir, 'budget.tzip'), { target: { bytes: rtn4.containerBytes }, calibration: { text: REFERENCE_CALIBRATION_TEXT }, threads: 2 });
     assert.ok(b.compress.containerBytes <= rtn4.containerBytes);
     const kb = await kl(path.join(dir, 'budget.tzip'));
-    assert.ok(kb < k4, `budget ${kb} vs rtn:4 ${k4}`);
+    assert.ok(kb < 0.65 * k4, `budget ${kb} vs rtn:4 ${k4}`);
   });
 
-  it('bench quality: every row measured against the original, each next to the best rtn with no more bits', async () => {
-    const q = await runQuality({ ladder: ['rtn:2:g32', 'rtn:4:g32'], methods: ['rtn:3:rot', 'rtn:4 +imatrix'], budgets: false, threads: 2 });
-    assert.deepEqual(q.rows.map((r) => r.label), ['rtn:2:g32', 'rtn:4:g32', 'rtn:3:rot', 'rtn:4 +imatrix']);
-    const [r2, r4, r3rot, r4imx] = q.rows;
+  it('bench quality: every row measured against the original, each method next to the best rtn with no more bits, a budget next to its rtn', async () => {
+    const q = await runQuality({ ladder: ['rtn:2:g32', 'rtn:4:g32'], methods: ['rtn:3:rot', 'rtn:4 +imatrix'], budgets: [{ versus: 'rtn:2:g32', sensitivity: 'data-free' }], threads: 2 });
+    assert.deepEqual(q.rows.map((r) => r.label), ['rtn:2:g32', 'rtn:4:g32', 'rtn:3:rot', 'rtn:4 +imatrix', "budget at rtn:2:g32's size, data-free"]);
+    const [r2, r4, r3rot, r4imx, budget] = q.rows;
+    assert.equal(budget.rtn!.label, 'rtn:2:g32');
+    assert.ok(budget.containerBytes <= r2.containerBytes && budget.klMean < r2.klMean, `${budget.klMean} vs ${r2.klMean}`);
+    assert.ok(budget.plan && budget.predictedKl === undefined);
     assert.ok(r2.klMean > r4.klMean && r4.klMean > 0);
     assert.equal(r3rot.rtn!.label, 'rtn:2:g32'); // rtn:3:rot has fewer bits than rtn:4:g32
     assert.equal(r4imx.rtn!.label, r4.bitsPerWeight <= r4imx.bitsPerWeight ? 'rtn:4:g32' : 'rtn:2:g32');
     assert.ok(Math.abs(q.originalPerplexity / JSON.parse(await readFile(path.join(REFERENCE_MODEL, 'training.json'), 'utf8')).eval_perplexity - 1) < 2e-4);
     assert.match(formatQuality(q), /rtn:3:rot +\d\.\d{3} +\d\.\d{4}/);
-    await assert.rejects(runQuality({ methods: ['lossless'], budgets: false }), /not a lossy method spec/);
+    await assert.rejects(runQuality({ methods: ['lossless'], budgets: [] }), /not a lossy method spec/);
   });
 });

@@ -117,7 +117,7 @@ export function addToolCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { model?: string; text?: string; calibration?: string; ctx: number; methods?: string[]; budgets: boolean; threads?: number; json?: boolean }) => {
       const { formatQuality, runQuality } = lazy<typeof import('../tools/bench/quality')>('../tools/bench/quality');
-      const result = await runQuality({ ...o, signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
+      const result = await runQuality({ ...o, budgets: o.budgets ? undefined : [], signal: interruptSignal(), log: (l) => !o.json && console.error(l) });
       print(o.json, result, () => formatQuality(result));
     });
 

@@ -32,8 +32,21 @@ export const QUALITY_METHODS = [
   'seedlm:4', 'seedlm:4:rot', 'seedlm:3', 'seedlm:3:rot',
   'vptq:4', 'vptq:4:rot', 'vptq:3', 'vptq:3:rot', 'vptq:2', 'vptq:2:rot', 'vptq:2 +imatrix', 'vptq:2:rot +imatrix',
 ];
-/** Budgets at the size of these uniform rtn containers. */
-export const BUDGET_AT = ['rtn:4:g32', 'rtn:3:g32', 'rtn:2:g32'];
+/** The bit budgets: at the container size of a uniform rtn row (`--target-size`), planned with
+ * the calibration text, data-free, and with the importance matrix too; and at round bits/weight
+ * (`--target-bpw`), each compared with the uniform rtn row named (which has more bytes). */
+export interface QualityBudget {
+  /** The uniform rtn row (of the ladder) it is compared with, and sized as unless bitsPerWeight. */
+  versus: string;
+  bitsPerWeight?: number;
+  sensitivity: 'calibrated' | 'data-free' | 'calibrated +imatrix';
+}
+export const BUDGETS: QualityBudget[] = [
+  ...['rtn:4:g32', 'rtn:3:g32', 'rtn:2:g32'].flatMap((versus) => (['calibrated', 'data-free', 'calibrated +imatrix'] as const).map((sensitivity) => ({ versus, sensitivity }))),
+  { versus: 'rtn:4:g32', bitsPerWeight: 4, sensitivity: 'calibrated' },
+  { versus: 'rtn:3:g32', bitsPerWeight: 3, sensitivity: 'calibrated' },
+  { versus: 'rtn:2:g32', bitsPerWeight: 2, sensitivity: 'calibrated' },
+];
 
 export interface QualityOptions {
   model?: string;
@@ -43,8 +56,8 @@ export interface QualityOptions {
   methods?: string[];
   /** The rtn rows (default RTN_LADDER; the budgets need rtn:4:g32, rtn:3:g32 and rtn:2:g32 among them). */
   ladder?: string[];
-  /** Run the bit budgets (default true). */
-  budgets?: boolean;
+  /** The bit budgets to run (default BUDGETS; [] for none). */
+  budgets?: QualityBudget[];
   threads?: number;
   signal?: AbortSignal;
   log?: (line: string) => void;
@@ -61,10 +74,12 @@ export interface QualityRow {
   top1Agreement: number;
   perplexity: number;
   seconds: number;
-  /** Budget rows: the plan's methods, and the KL it predicted on the calibration text. */
+  /** Budget rows: the plan's methods, and the KL it predicted and then measured on the calibration text. */
   plan?: string;
   predictedKl?: number;
-  /** The rtn ladder's row with the most bits/weight not above this row's. */
+  calibrationKl?: number;
+  /** Method rows: the rtn ladder's row with the most bits/weight not above this row's; budget
+   * rows: the uniform rtn row the budget is set against. */
   rtn?: { label: string; bitsPerWeight: number; klMean: number; top1Agreement: number };
 }
 
@@ -119,31 +134,30 @@ export async function runQuality(options: QualityOptions = {}): Promise<QualityR
     const rows: QualityRow[] = [];
     for (const spec of options.ladder ?? RTN_LADDER) rows.push(await uniform(spec, 'rtn'));
     for (const label of methods) rows.push(await uniform(label, 'method'));
-    if (options.budgets ?? true)
-      for (const at of BUDGET_AT) {
-        const size = rows.find((r) => r.label === at)?.containerBytes;
-        if (size === undefined) throw new Error(`the budgets are set at the size of ${at}, which the ladder does not run`);
-        for (const calibrated of [true, false]) {
-          const label = `budget at ${at}'s size${calibrated ? '' : ', data-free'}`;
-          const b = await compressToBudget(model, out, {
-            target: { bytes: size },
-            candidates: DEFAULT_CANDIDATES,
-            importance: imatrix,
-            calibration: calibrated ? { text: calibration } : undefined,
-            calibrationCtx: ctx,
-            threads,
-            signal,
-            force: true,
-          });
-          const plan = [...b.plan.reduce((m, p) => m.set(p.spec, (m.get(p.spec) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]).map(([s, n]) => `${n}×${s}`).join(' ');
-          rows.push(await measure(label, 'budget', b.compress, { plan, predictedKl: b.predictedKl, seconds: b.seconds }));
-        }
-      }
     const ladder = rows.filter((r) => r.kind === 'rtn');
+    const against = (row: QualityRow, r: QualityRow) => Object.assign(row, { rtn: { label: r.label, bitsPerWeight: r.bitsPerWeight, klMean: r.klMean, top1Agreement: r.top1Agreement } });
     for (const row of rows) {
-      if (row.kind === 'rtn') continue;
+      if (row.kind !== 'method') continue;
       const best = ladder.filter((r) => r.bitsPerWeight <= row.bitsPerWeight + 1e-9).sort((a, b) => b.bitsPerWeight - a.bitsPerWeight)[0];
-      if (best) row.rtn = { label: best.label, bitsPerWeight: best.bitsPerWeight, klMean: best.klMean, top1Agreement: best.top1Agreement };
+      if (best) against(row, best);
+    }
+    for (const { versus, bitsPerWeight, sensitivity } of options.budgets ?? BUDGETS) {
+      const uniform = ladder.find((r) => r.label === versus);
+      if (!uniform) throw new Error(`the budgets are compared with ${versus}, which the ladder does not run`);
+      const label = bitsPerWeight ? `budget --target-bpw ${bitsPerWeight.toFixed(1)}` : `budget at ${versus}'s size${sensitivity === 'calibrated' ? '' : `, ${sensitivity}`}`;
+      const b = await compressToBudget(model, out, {
+        target: bitsPerWeight ? { bitsPerWeight } : { bytes: uniform.containerBytes },
+        candidates: DEFAULT_CANDIDATES,
+        importance: sensitivity === 'calibrated +imatrix' ? imatrix : undefined,
+        calibration: sensitivity === 'data-free' ? undefined : { text: calibration },
+        calibrationCtx: ctx,
+        threads,
+        signal,
+        force: true,
+      });
+      const plan = [...b.plan.reduce((m, p) => m.set(p.spec, (m.get(p.spec) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]).map(([s, n]) => `${n}×${s}`).join(' ');
+      const row = await measure(label, 'budget', b.compress, { plan, predictedKl: b.predictedKl, calibrationKl: b.measured?.klMean, seconds: b.seconds });
+      rows.push(against(row, uniform));
     }
     return { model, text, calibration, ctx, scored, originalPerplexity, threads, rows, seconds: (performance.now() - t0) / 1000 };
   } finally {
@@ -168,14 +182,16 @@ export function formatQuality(q: QualityResult): string {
     `Model ${q.model}; KL, top-1 and perplexity against the original (perplexity ${q.originalPerplexity.toFixed(3)}) over ${q.scored} positions of ${q.text} (ctx ${q.ctx});`,
     `importance matrix and budget plans from ${q.calibration}. ${q.threads} threads, ${q.seconds.toFixed(0)} s.`,
     '',
-    table(['method', 'bits/w', 'KL', 'top-1', 'ppl', 'rtn at ≤ bits/w', 'its KL', 'KL vs rtn'], body),
+    table(['method', 'bits/w', 'KL', 'top-1', 'ppl', 'compared with', 'its KL', 'KL vs it'], body),
     '',
     'bits/w: the whole container over every weight (embeddings and lm_head at rtn:8 by the default policy, norms lossless; budgets choose for every matrix).',
+    'compared with: for a method, the uniform rtn row with the most bits/weight not above its own; for a budget, the uniform rtn row it is set against',
+    '(the same container size, or for --target-bpw a larger one).',
   ];
   const budgets = q.rows.filter((r) => r.kind === 'budget');
   if (budgets.length) {
     lines.push('', 'Plans:');
-    for (const b of budgets) lines.push(`  ${b.label}: ${b.plan}${b.predictedKl !== undefined ? `; predicted KL ${b.predictedKl.toFixed(4)} on the calibration text` : ''}`);
+    for (const b of budgets) lines.push(`  ${b.label}: ${b.plan}${b.predictedKl !== undefined ? `; KL on the calibration text predicted ${b.predictedKl.toFixed(4)}, measured ${b.calibrationKl!.toFixed(4)}` : ''}`);
   }
   return lines.join('\n');
 }
