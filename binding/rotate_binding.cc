@@ -32,7 +32,9 @@ Napi::Value HadamardRotate(const Napi::CallbackInfo& info) {
   if (period % block) throw Napi::RangeError::New(env, "period (" + std::to_string(period) + ") must be a multiple of block (" + std::to_string(block) + ")");
   if (n % period) throw Napi::RangeError::New(env, "x's length (" + std::to_string(n) + ") must be a multiple of period (" + std::to_string(period) + ")");
   const uint64_t seed = uint64_t(a.integer("seed", 0, 0xFFFFFFFFll));
-  const auto m = std::make_shared<const std::vector<float>>(hadamard_multipliers(seed, period, block));
+  // An empty x is a multiple of any period: its multipliers are never read, so none are made
+  // for a period that could be anything up to 2^40.
+  const auto m = std::make_shared<const std::vector<float>>(hadamard_multipliers(seed, n ? period : block, block));
   const HadamardCall c{reinterpret_cast<float*>(TypedArrayBytes(x)), n, period, block, m->data(), a.has("inverse") && a.get("inverse").ToBoolean() ? 1u : 0u};
   // The multipliers live as long as the job.
   return StartCapabilityJob(info, a, backend_table().hadamard, c, [m](JobContext&, const std::function<void()>& run) -> JobResult {

@@ -102,10 +102,26 @@ describe('bit budget (--target-bpw)', function () {
       assert.ok((await readFile(a)).equals(await readFile(b)));
     });
 
-    it('refuses a target below what the candidates reach, in words, writing nothing', async () => {
+    it('refuses a target below what the candidates reach, in words, writing nothing and keeping an existing output even with force', async () => {
       const out = path.join(dir, 'low.tzip');
       await assert.rejects(compressToBudget(model, out, { target: { bitsPerWeight: 1 }, candidates: ['rtn:2:g32', 'rtn:4'] }), /below the smallest container the candidates make/);
-      assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('low') || f.startsWith('.tensorzip-budget')), []);
+      assert.deepEqual((await readdir(dir)).filter((f) => f.includes('low')), []);
+      await writeFile(out, 'keep me');
+      await assert.rejects(compressToBudget(model, out, { target: { bitsPerWeight: 1 }, candidates: ['rtn:2:g32', 'rtn:4'], force: true }), /below the smallest/);
+      assert.equal(await readFile(out, 'utf8'), 'keep me');
+      assert.deepEqual((await readdir(dir)).filter((f) => f.includes('low')), ['low.tzip']);
+      await rm(out);
+    });
+
+    it('refuses a calibration text it cannot read, and an output that is one of its inputs, before any candidate runs', async () => {
+      const stages: string[] = [];
+      const onStage = (line: string) => stages.push(line);
+      await assert.rejects(compressToBudget(model, path.join(dir, 'c.tzip'), { target: { bitsPerWeight: 4 }, calibration: { text: path.join(dir, 'none.txt') }, onStage }), /none\.txt/);
+      const text = path.join(dir, 'calibration.txt');
+      await writeFile(text, 'In the beginning God created the heaven and the earth. '.repeat(40));
+      await assert.rejects(compressToBudget(model, text, { target: { bitsPerWeight: 4 }, calibration: { text }, force: true, onStage }), /is the input .*calibration\.txt/);
+      assert.deepEqual(stages, []);
+      assert.ok((await readFile(text, 'utf8')).startsWith('In the beginning'));
     });
 
     it('CLI: an existing output is kept without --force; a target takes no --method, --policy, --dry-run; a bad number is a usage error', async () => {

@@ -59,7 +59,10 @@ describe('tensorzip CLI', () => {
     assert.match(r.stderr, /--threads <n>.*must be a positive integer/);
     const t = cli('demo', '--model', path.join(root, 'no-such-model'));
     assert.equal(t.status, 1);
-    assert.match(t.stderr, /no-such-model\/config\.json: no such file/);
+    assert.match(t.stderr, /no-such-model: no such file/);
+    const f = cli('demo', '--model', path.join(root, 'models', 'kjv-llama', 'model.safetensors'));
+    assert.equal(f.status, 1);
+    assert.match(f.stderr, /the demo takes a model folder \(config\.json, tokenizer\.json and the weights\), not a file/);
     const m = cli('demo', '--methods', 'lossless,frob:3');
     assert.equal(m.status, 2);
     assert.match(m.stderr, /unknown method 'frob'/);

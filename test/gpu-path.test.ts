@@ -83,6 +83,27 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     assert.ok((await readFile(out('second.tzip'))).equals(await readFile(out('cpu.tzip'))));
   });
 
+  it('decompress and verify --device cuda: the files the CPU writes, with the decoders on the GPU', async () => {
+    const container = out('cpu.tzip');
+    const cpu = cli(standIn, 'decompress', container, '-o', out('cpu-out'), '--device', 'cpu', '--json');
+    assert.equal(cpu.status, 0, cpu.stderr);
+    assert.match(JSON.parse(cpu.stdout).device, /^cpu \(/);
+    const calls = out('decompress.calls');
+    const gpu = cli({ ...standIn, STAND_IN_CALLS: calls }, 'decompress', container, '-o', out('gpu-out'), '--device', 'cuda', '--json');
+    assert.equal(gpu.status, 0, gpu.stderr);
+    assert.match(JSON.parse(gpu.stdout).device, /^cuda:0 \(CPU stand-in 0\) \+ cpu \(/);
+    const called = new Set((await readFile(calls, 'utf8')).trim().split('\n'));
+    for (const c of ['tzc_rtn_decode 0', 'tzc_ternary_decode 0']) assert.ok(called.has(c), `${c} in ${[...called]}`);
+    for (const f of JSON.parse(cpu.stdout).files) assert.ok((await readFile(path.join(out('gpu-out'), f))).equals(await readFile(path.join(out('cpu-out'), f))), f);
+    const v = cli(standIn, 'verify', container, '--against', model, '--device', 'cuda', '--json');
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(JSON.parse(v.stdout).ok, true);
+    const none = cli({ TENSORZIP_LIBCUDA: path.join(tmp, 'no-such-driver.so') }, 'decompress', container, '-o', out('none-out'), '--device', 'cuda');
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /--device cuda: CUDA is not available \(no NVIDIA driver/);
+    assert.ok(!existsSync(out('none-out')));
+  });
+
   it('refuses a GPU that is not there, and a malformed --device, leaving no output', () => {
     let r = cli(standIn, 'compress', model, '-o', out('x.tzip'), '--device', 'cuda:1');
     assert.equal(r.status, 2);

@@ -72,13 +72,15 @@ describe('rotation (:rot)', function () {
     assert.deepEqual(new Uint32Array(a.buffer), new Uint32Array(b.buffer));
   });
 
-  it('refuses lengths and blocks it cannot rotate, in words', () => {
+  it('refuses lengths and blocks it cannot rotate, in words', async () => {
     const x = new Float32Array(96);
     assert.throws(() => native.hadamardRotate({ x, period: 96, block: 24, seed: 1 }), /block must be a power of two from 2 to 4096/);
     assert.throws(() => native.hadamardRotate({ x, period: 96, block: 8192, seed: 1 }), /block/);
     assert.throws(() => native.hadamardRotate({ x, period: 40, block: 16, seed: 1 }), /period \(40\) must be a multiple of block \(16\)/);
     assert.throws(() => native.hadamardRotate({ x, period: 64, block: 16, seed: 1 }), /length \(96\) must be a multiple of period \(64\)/);
     assert.throws(() => native.hadamardRotate({ x, period: 96, block: 32, seed: -1 }), /seed/);
+    // An empty array is a multiple of any period, even the largest: nothing is made for it.
+    await native.hadamardRotate({ x: new Float32Array(0), period: 2 ** 40, block: 16, seed: 1 }).promise;
   });
 
   it('specs: :rot and :rot<seed> after any lossy method, canonical, refused elsewhere', () => {

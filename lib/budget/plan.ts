@@ -9,13 +9,17 @@
 //  3. The predicted loss of a matrix under a candidate is s·e²; lib/budget/allocate.ts picks the
 //     plan of least summed loss whose bytes fit the budget less the container's other bytes.
 //  4. The container is written with that plan; should it still exceed the budget (its header holds
-//     the plan), the overshoot comes off the budget and it is planned and written again.
-import { mkdtemp, rm } from 'node:fs/promises';
+//     the plan), the overshoot comes off the budget and it is planned and written again. Every
+//     container is written in a work folder beside the output (a temp name, so a later run removes
+//     it should this one be killed) and only the one that fits is renamed onto the output.
+import { mkdir, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { SpecError } from '../core/errors';
 import { evaluate } from '../eval/perplexity';
-import type { TokenInput } from '../eval/chunks';
+import { chunkTokens, loadTokens, type TokenInput } from '../eval/chunks';
 import { checkOutput } from '../io/output-path';
+import { tempPathFor } from '../io/temp-files';
+import { LlamaModel } from '../model/llama';
 import { openWeights } from '../model/weights';
 import { parseSpec } from '../methods/registry';
 import { compress, dryRun, type CompressOptions, type CompressReport } from '../pipeline/compress';
@@ -97,16 +101,30 @@ function targetBytesOf(target: BudgetTarget, weights: number): number {
 export async function compressToBudget(input: string, output: string, options: BudgetOptions): Promise<BudgetReport> {
   const t0 = performance.now();
   const stage = options.onStage ?? (() => {});
-  const candidates = [...new Set(options.candidates ?? DEFAULT_CANDIDATES)];
+  // Specs as stored (rtn:3 and rtn:3:g32 are one candidate).
+  const candidates = [...new Set((options.candidates ?? DEFAULT_CANDIDATES).map((c) => parseSpec(c).spec))];
   for (const c of candidates) if (!parseSpec(c).method.lossy) throw new SpecError(`--candidates: ${c} is lossless; a budget chooses among lossy methods (lossless stays for what the policy keeps lossless)`);
   if (!candidates.length) throw new SpecError('--candidates is empty');
   const dry = await dryRun(input, { method: candidates[0], exclude: options.exclude, include: options.include });
   const targetBytes = targetBytesOf(options.target, dry.weights);
-  await checkOutput(output, { kind: 'file', inputs: [input], force: options.force });
+  const inputs = [input, options.importance, options.calibration?.text, options.calibration?.tokens].filter((f): f is string => f !== undefined);
+  await checkOutput(output, { kind: 'file', inputs, force: options.force });
+  // The calibration text and the model's forward pass are needed only after every candidate
+  // has run: a text that cannot be read, or a model that is not a Llama, is refused now.
+  if (options.calibration) {
+    const model = await LlamaModel.open(input);
+    try {
+      chunkTokens(await loadTokens(options.calibration, model.weights, model.config, options.signal), { ctx: options.calibrationCtx ?? 256, chunks: options.calibrationChunks });
+    } finally {
+      await model.close();
+    }
+  }
   const matrices = dry.tensors.filter((t) => t.shape.length >= 2 && t.originalBytes / (t.dtype === 'F32' ? 4 : 2) >= TINY_TENSOR && ['F32', 'F16', 'BF16'].includes(t.dtype));
   if (!matrices.length) throw new SpecError(`${input}: no weight matrix to plan (a budget chooses methods for 2-D float tensors of at least ${TINY_TENSOR} elements)`);
-  const common: CompressOptions = { ...options, resume: false, force: false, onProgress: undefined };
-  const work = await mkdtemp(path.join(path.dirname(path.resolve(output)), '.tensorzip-budget-'));
+  // The candidate runs' notes would repeat once per candidate: only the final write's are shown.
+  const common: CompressOptions = { ...options, resume: false, force: false, onProgress: undefined, onNote: undefined };
+  const work = tempPathFor(path.resolve(output));
+  await mkdir(work);
   try {
     // 1. Error curves.
     const runs = candidates.includes(PROBE) || !options.calibration ? candidates : [...candidates, PROBE];
@@ -180,9 +198,22 @@ export async function compressToBudget(input: string, output: string, options: B
       }
       const plan = items.map((it, i) => ({ name: it.name, option: it.options[chosen[i]] }));
       stage(`writing the container (try ${attempt})`);
-      const report = await compress(input, output, { ...options, resume: false, policy: policyOf(new Map(plan.map((p) => [p.name, p.option.spec]))), method: candidates[0] });
+      const specs = new Set(plan.map((p) => p.option.spec));
+      const usesImportance = [...specs].some((spec) => {
+        const c = parseSpec(spec);
+        return c.method.usesImportance?.(c.params) ?? false;
+      });
+      const file = path.join(work, 'plan.tzip');
+      const report = await compress(input, file, {
+        ...options,
+        resume: false,
+        force: true,
+        importance: usesImportance ? options.importance : undefined,
+        policy: policyOf(new Map(plan.map((p) => [p.name, p.option.spec]))),
+        method: candidates[0],
+      });
       if (report.containerBytes > targetBytes) {
-        await rm(output, { force: true });
+        await rm(file, { force: true });
         if (attempt === TRIES) throw new Error(`could not fit the target of ${targetBytes} bytes in ${TRIES} tries (last: ${report.containerBytes} bytes)`);
         budget -= report.containerBytes - targetBytes + 64;
         continue;
@@ -193,7 +224,7 @@ export async function compressToBudget(input: string, output: string, options: B
         return { name, spec: option.spec, bytes: option.bytes, relativeError: m.relativeError, predictedLoss: option.loss, sensitivity: sensitivity.get(name)! };
       });
       const result: BudgetReport = {
-        compress: report,
+        compress: { ...report, output },
         targetBytes,
         targetBitsPerWeight: (8 * targetBytes) / dry.weights,
         candidates,
@@ -205,9 +236,10 @@ export async function compressToBudget(input: string, output: string, options: B
       if (options.calibration) {
         stage('measuring KL on the calibration text');
         result.predictedKl = planned.reduce((a, p) => a + p.predictedLoss, 0);
-        const r = await evaluate(output, options.calibration, { against: input, ctx: options.calibrationCtx ?? 256, chunks: options.calibrationChunks, threads: options.threads, signal: options.signal });
+        const r = await evaluate(file, options.calibration, { against: input, ctx: options.calibrationCtx ?? 256, chunks: options.calibrationChunks, threads: options.threads, signal: options.signal });
         result.measured = { klMean: r.kl!.mean, top1Agreement: r.top1Agreement!, scored: r.scored };
       }
+      await rename(file, output);
       result.seconds = (performance.now() - t0) / 1000;
       return result;
     }

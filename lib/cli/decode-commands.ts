@@ -4,9 +4,12 @@ import { resolveModel } from '../io/hf-cache';
 import { decompress } from '../pipeline/decompress';
 import { inspect } from '../pipeline/inspect';
 import { verify } from '../pipeline/verify';
-import { FORCE, positiveInt } from './options';
+import { deviceSpec, FORCE, positiveInt } from './options';
+import type { DeviceSpec } from '../device';
 import { formatInspect, formatVerify } from './report';
 import { EXIT, interruptSignal, note, print, withProgress } from './run';
+
+const DEVICE = ['--device <device>', 'where the decoders run: auto (default: the first GPU when CUDA is available), cpu, cuda or cuda:N; the output is the same on every device', deviceSpec] as const;
 
 export function addDecodeCommands(program: Command): void {
   program
@@ -15,13 +18,14 @@ export function addDecodeCommands(program: Command): void {
     .argument('<container>', '.tzip file')
     .requiredOption('-o, --output <path>', 'output directory (for a directory model) or .safetensors file')
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option(...DEVICE)
     .option(...FORCE)
     .option('--json', 'print the report as JSON')
-    .action(async (container: string, opts: { output: string; threads?: number; force?: boolean; json?: boolean }) => {
+    .action(async (container: string, opts: { output: string; threads?: number; device?: DeviceSpec; force?: boolean; json?: boolean }) => {
       const r = await withProgress(opts.json, (update) =>
-        decompress(container, opts.output, { threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: update }),
+        decompress(container, opts.output, { threads: opts.threads, device: opts.device, force: opts.force, onNote: note, signal: interruptSignal(), onProgress: update }),
       );
-      print(opts.json, r, () => `wrote ${r.files.length} file(s), ${r.tensors} tensors, to ${r.output} in ${r.seconds.toFixed(2)} s`);
+      print(opts.json, r, () => `wrote ${r.files.length} file(s), ${r.tensors} tensors, to ${r.output} in ${r.seconds.toFixed(2)} s on ${r.device}`);
     });
 
 
@@ -31,11 +35,12 @@ export function addDecodeCommands(program: Command): void {
     .argument('<container>', '.tzip file')
     .option('--against <original>', 'the original model directory, .safetensors file, or repo id org/name[@rev] in the local Hugging Face cache')
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option(...DEVICE)
     .option('--json', 'print the report as JSON')
-    .action(async (container: string, opts: { against?: string; threads?: number; json?: boolean }) => {
+    .action(async (container: string, opts: { against?: string; threads?: number; device?: DeviceSpec; json?: boolean }) => {
       const against = opts.against === undefined ? undefined : await resolveModel(opts.against);
       const r = await withProgress(opts.json, (update) =>
-        verify(container, against, { threads: opts.threads, signal: interruptSignal(), onProgress: update }),
+        verify(container, against, { threads: opts.threads, device: opts.device, signal: interruptSignal(), onProgress: update }),
       );
       print(opts.json, r, () => formatVerify(r));
       // Against the original, a difference is its own exit code; a container that fails its own test exits 1.

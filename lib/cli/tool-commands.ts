@@ -21,15 +21,17 @@ type ShapeOptions = { hidden?: number; intermediate?: number; layers?: number; h
 const shapeOf = (o: ShapeOptions): ShapeOptions =>
   Object.fromEntries(Object.entries({ hidden: o.hidden, intermediate: o.intermediate, layers: o.layers, heads: o.heads, kvHeads: o.kvHeads, vocab: o.vocab }).filter(([, v]) => v !== undefined));
 
-/** The options of a command that runs several methods on a generated model; every spec is
- * parsed before any work starts. */
-function methodRunOptions(cmd: Command, defaults: string[]): Command {
-  return shapeOptions(cmd)
+/** The options of a command that runs several methods; every spec is parsed before any work starts. */
+function methodOptions(cmd: Command, defaults: string[]): Command {
+  return cmd
     .option('--methods <list>', `comma-separated method specs (default: ${defaults.join(',')})`, methodList)
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
     .option('--json', 'print JSON');
 }
-type MethodRunOptions = ShapeOptions & { methods?: string[]; threads?: number; json?: boolean };
+type MethodOptions = { methods?: string[]; threads?: number; json?: boolean };
+/** methodOptions with the model-shape options: for commands on a generated model. */
+const methodRunOptions = (cmd: Command, defaults: string[]): Command => methodOptions(shapeOptions(cmd), defaults);
+type MethodRunOptions = ShapeOptions & MethodOptions;
 
 export function addToolCommands(program: Command): void {
   shapeOptions(
@@ -68,26 +70,25 @@ export function addToolCommands(program: Command): void {
       });
     });
 
-  program
-    .command('demo')
-    .description('run every method preset on the trained model that ships with tensorzip and print a comparison table (ratio, errors, and KL and top-1 against the original on held-out text)')
-    .option('--model <dir>', 'a Llama-family model folder (default: the shipped models/kjv-llama)')
-    .option('--text <file>', 'the text KL and top-1 are measured on (default: the model\'s held-out eval.txt)')
-    .option('--methods <list>', `comma-separated method specs (default: ${DEMO_METHODS.join(',')})`, methodList)
-    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
-    .option('--json', 'print JSON')
-    .action(async (o: { model?: string; text?: string; methods?: string[]; threads?: number; json?: boolean }) => {
-      const { formatDemo, runDemo } = lazy<typeof import('../tools/demo')>('../tools/demo');
-      const result = await runDemo({
-        model: o.model,
-        text: o.text,
-        methods: o.methods,
-        threads: o.threads,
-        signal: interruptSignal(),
-        onStep: (i, n, spec) => process.stderr.isTTY && !o.json && process.stderr.write(`[${i + 1}/${n}] ${spec}\n`),
-      });
-      print(o.json, result, () => formatDemo(result));
+  methodOptions(
+    program
+      .command('demo')
+      .description('run every method preset on the trained model that ships with tensorzip and print a comparison table (ratio, errors, and KL and top-1 against the original on held-out text)')
+      .option('--model <dir>', 'a Llama-family model folder (default: the shipped models/kjv-llama)')
+      .option('--text <file>', 'the text KL and top-1 are measured on (default: the model\'s held-out eval.txt)'),
+    DEMO_METHODS,
+  ).action(async (o: MethodOptions & { model?: string; text?: string }) => {
+    const { formatDemo, runDemo } = lazy<typeof import('../tools/demo')>('../tools/demo');
+    const result = await runDemo({
+      model: o.model,
+      text: o.text,
+      methods: o.methods,
+      threads: o.threads,
+      signal: interruptSignal(),
+      onStep: (i, n, spec) => process.stderr.isTTY && !o.json && process.stderr.write(`[${i + 1}/${n}] ${spec}\n`),
     });
+    print(o.json, result, () => formatDemo(result));
+  });
 
   const bench = program.command('bench').description('benchmarks (the per-kernel suite is `npm run bench` in a source checkout)');
   methodRunOptions(
@@ -112,7 +113,7 @@ export function addToolCommands(program: Command): void {
     .option('--calibration <file>', 'the text the importance matrix and the budget plans come from (default: the model\'s calibration.txt)')
     .option('--ctx <n>', 'tokens per chunk', positiveInt, 256)
     .option('--methods <list>', 'comma-separated method specs besides the rtn ladder, each optionally followed by " +imatrix" (default: every method with and without :rot)', (v: string) => v.split(',').map((m) => m.trim()))
-    .option('--no-budgets', 'skip the --target-size runs')
+    .option('--no-budgets', 'skip the bit budgets (the --target-size and --target-bpw runs)')
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
     .option('--json', 'print JSON')
     .action(async (o: { model?: string; text?: string; calibration?: string; ctx: number; methods?: string[]; budgets: boolean; threads?: number; json?: boolean }) => {

@@ -119,7 +119,7 @@ export class ContainerReader {
 
   private async decodePieces(stored: StoredPiece[], ctx: JobContext, owner: string): Promise<Uint8Array[]> {
     try {
-      return await decompressPieces(stored, ctx.threads, ctx.signal);
+      return await decompressPieces(stored, ctx.threads, ctx.signal, ctx.device);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
       throw new FormatError(this.path, `${owner}: ${e instanceof Error ? e.message : e} (corrupted container)`);

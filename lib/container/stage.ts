@@ -5,7 +5,7 @@
 import { runJob } from '../jobs';
 import { SpecError } from '../core/errors';
 import type { SymbolModel } from '../methods/method';
-import { native } from '../native';
+import { native, type NativeDevice } from '../native';
 
 export type LzmaSetting =
   | { mode: 'off' }
@@ -71,13 +71,14 @@ export async function compressPieces(pieces: Uint8Array[], setting: StageSetting
   });
 }
 
-/** Raw bytes of stored pieces; coded pieces must decode to exactly their recorded size. */
-export async function decompressPieces(pieces: StoredPiece[], threads: number, signal?: AbortSignal): Promise<Uint8Array[]> {
+/** Raw bytes of stored pieces; coded pieces must decode to exactly their recorded size. With a
+ * device, the rANS blocks decode there (the bytes are the same). */
+export async function decompressPieces(pieces: StoredPiece[], threads: number, signal?: AbortSignal, device?: NativeDevice): Promise<Uint8Array[]> {
   const out = pieces.map((p) => (p.codec === 'raw' ? p.data : new Uint8Array(p.rawBytes)));
   const coded = pieces.map((p, i) => i).filter((i) => pieces[i].codec !== 'raw');
   if (coded.length) {
     const codecs = coded.map((i) => pieces[i].codec as 'xz' | 'rans');
-    await runJob((progress) => native.decodePieces(coded.map((i) => pieces[i].data), coded.map((i) => out[i]), { codecs, threads }, progress), { signal });
+    await runJob((progress) => native.decodePieces(coded.map((i) => pieces[i].data), coded.map((i) => out[i]), { codecs, threads, ...(device ? { device } : {}) }, progress), { signal });
   }
   return out;
 }

@@ -126,7 +126,8 @@ export const rotation: Method<RotationParams> = {
   },
   async encode(p, dtype, raw, ctx, chunk) {
     const x = await rotatedCopy(p, dtype, raw, ctx);
-    const facts: ChunkFacts = rotatedFacts(p, chunk);
+    // The chunk's own max |y| rather than the bound: seedlm sets its exponent range from it.
+    const facts: ChunkFacts = { ...rotatedFacts(p, chunk), absMax: native.tensorStats(x).absMax };
     const { streams } = await p.method.encode(p.inner, 'F32', bytesOf(x), ctx, facts);
     // The error is measured on what decode gives back: rotated back and rounded to the dtype.
     const decoded = await this.decode(p, dtype, streams, x.length, ctx, chunk.tensorStreams ?? []);

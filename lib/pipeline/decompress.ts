@@ -12,6 +12,8 @@ import { SafetensorsWriter } from '../io/safetensors-writer';
 import { checkOutput, writeFailure } from '../io/output-path';
 import { tempPathFor } from '../io/temp-files';
 import type { JobContext } from '../jobs';
+import { backendInfo } from '../backend';
+import { DeviceUse, resolveDevice, type DeviceSpec } from '../device';
 import { defaultThreads } from '../core/threads';
 import type { Progress } from '../core/progress';
 import { runAhead } from '../core/ahead';
@@ -22,6 +24,9 @@ const DECODE_AHEAD = 2;
 
 export interface DecompressOptions {
   threads?: number;
+  /** Where the rANS stage and the methods' decoders run (default 'auto': the first GPU when the
+   * CUDA backend is available). The output is the same on every device. */
+  device?: DeviceSpec;
   /** Replace an existing output file or directory (never the container itself). */
   force?: boolean;
   /** Lines for the user that are not errors (leftovers of interrupted runs removed). */
@@ -35,12 +40,15 @@ export interface DecompressReport {
   output: string;
   files: string[];
   tensors: number;
+  /** e.g. 'cpu (avx2, 2 threads)', with the kernels that fell back to the CPU on a GPU. */
+  device: string;
   seconds: number;
 }
 
 export async function decompress(container: string, output: string, options: DecompressOptions = {}): Promise<DecompressReport> {
   const t0 = process.hrtime.bigint();
-  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), signal: options.signal };
+  const device = new DeviceUse(resolveDevice(options.device));
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: device.native, signal: options.signal };
   const reader = await ContainerReader.open(container);
   try {
     const { source, files } = reader.meta;
@@ -91,7 +99,7 @@ export async function decompress(container: string, output: string, options: Dec
         throw e;
       }
     }
-    return { output, files: written, tensors: reader.meta.tensors.length, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    return { output, files: written, tensors: reader.meta.tensors.length, device: device.describe(backendInfo().cpu, ctx.threads), seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } finally {
     await reader.close();
   }

@@ -13,6 +13,7 @@ import { stat } from 'node:fs/promises';
 import { openRegularFile } from '../io/regular-file';
 import * as path from 'node:path';
 import type { JobContext } from '../jobs';
+import { DeviceUse, resolveDevice, type DeviceSpec } from '../device';
 import { addSums, describeMetrics, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
 import { chunkErrorSums } from '../methods/f32';
 import { defaultThreads } from '../core/threads';
@@ -21,6 +22,8 @@ import type { Progress } from '../core/progress';
 
 export interface VerifyOptions {
   threads?: number;
+  /** Where the decoders run, as decompress's (default 'auto'). */
+  device?: DeviceSpec;
   signal?: AbortSignal;
   /** After each tensor (unit 'tensors'). */
   onProgress?: (p: Progress) => void;
@@ -52,7 +55,7 @@ const sameNumber = (a: number | null | undefined, b: number | null | undefined) 
  * integrity test (as `xz -t`): every checksum, every piece decoded, and the recorded figures
  * consistent with each other and with the stored bytes. A corrupt container throws. */
 export async function verify(container: string, original?: string, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), signal: options.signal };
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: new DeviceUse(resolveDevice(options.device)).native, signal: options.signal };
   const reader = await ContainerReader.open(container);
   try {
     if (original !== undefined && (await isContainer(original)))

@@ -5,13 +5,14 @@
 // against the original's on held-out text). SeedLM's exhaustive search is too slow for every
 // matrix on a CPU, so it runs on two of layer 0's matrices and its row is extrapolated
 // (lib/tools/runs.ts), which the table says.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from '../backend';
 import { compress } from '../pipeline/compress';
 import { evaluate } from '../eval/perplexity';
-import { parseLlamaConfig } from '../model/config';
+import { LlamaModel } from '../model/llama';
+import { describeShape } from './generate';
 import { formatBytes, table } from '../core/format';
 import { DESTRUCTIVE_ERROR } from '../pipeline/metrics';
 import { extrapolationNote, runMethods, SUBSET, type RunSummary } from './runs';
@@ -60,7 +61,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const methods = options.methods ?? DEMO_METHODS;
   const model = options.model ?? REFERENCE_MODEL;
   const text = options.text ?? REFERENCE_EVAL_TEXT;
-  const config = parseLlamaConfig(JSON.parse(await readFile(path.join(model, 'config.json'), 'utf8')), `${model}: config.json`);
+  // Refused now rather than after the first compress: the containers must carry the
+  // configuration and tokenizer that evaluation needs, which only a model folder has.
+  if (!(await stat(model)).isDirectory()) throw new Error(`${model}: the demo takes a model folder (config.json, tokenizer.json and the weights), not a file`);
+  const probe = await LlamaModel.open(model);
+  const { config } = probe;
+  await probe.close();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tensorzip-demo-'));
   try {
     const out = path.join(dir, 'out.tzip');
@@ -80,8 +86,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const rows = runs.map((r) => ({ ...r.summary, quality: r.summary.extrapolated ? undefined : r.runs[0].quality }));
     // A spec's last run is over the whole model (a subset run comes before its reference run).
     const parameters = runs[0]?.runs.at(-1)?.report.weights ?? 0;
-    const shape = `hidden ${config.hidden}, intermediate ${config.intermediate}, ${config.layers} layers, ${config.heads} heads / ${config.kvHeads} kv heads, vocab ${config.vocab}`;
-    return { backend: backendInfo(), model, shape, parameters, text, perplexity, threads, subset: SUBSET.what, rows, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    return { backend: backendInfo(), model, shape: describeShape(config), parameters, text, perplexity, threads, subset: SUBSET.what, rows, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

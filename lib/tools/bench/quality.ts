@@ -109,10 +109,14 @@ export async function runQuality(options: QualityOptions = {}): Promise<QualityR
     const [spec, ...flags] = label.split(' ').filter(Boolean);
     if (!spec || !parseSpec(spec).method.lossy || flags.some((f) => f !== '+imatrix')) throw new SpecError(`--methods: '${label}' is not a lossy method spec, optionally followed by ' +imatrix'`);
   }
+  const ladderLabels = options.ladder ?? RTN_LADDER;
+  const budgets = options.budgets ?? BUDGETS;
+  for (const { versus } of budgets) if (!ladderLabels.includes(versus)) throw new SpecError(`a budget is compared with ${versus}, which the rtn ladder does not run`);
   const work = await mkdtemp(path.join(os.tmpdir(), 'tensorzip-quality-'));
   try {
     const imatrix = path.join(work, 'imatrix.safetensors');
-    await writeImportance(model, { text: calibration }, imatrix, { ctx, threads, signal });
+    if (methods.some((m) => m.includes('+imatrix')) || budgets.some((b) => b.sensitivity.includes('+imatrix')))
+      await writeImportance(model, { text: calibration }, imatrix, { ctx, threads, signal });
     let scored = 0, originalPerplexity = NaN;
     const measure = async (label: string, kind: QualityRow['kind'], report: CompressReport, extra: Partial<QualityRow> = {}): Promise<QualityRow> => {
       const r = await evaluate(report.output, { text }, { against: model, ctx, threads, signal });
@@ -132,7 +136,7 @@ export async function runQuality(options: QualityOptions = {}): Promise<QualityR
       return measure(label, kind, report);
     };
     const rows: QualityRow[] = [];
-    for (const spec of options.ladder ?? RTN_LADDER) rows.push(await uniform(spec, 'rtn'));
+    for (const spec of ladderLabels) rows.push(await uniform(spec, 'rtn'));
     for (const label of methods) rows.push(await uniform(label, 'method'));
     const ladder = rows.filter((r) => r.kind === 'rtn');
     const against = (row: QualityRow, r: QualityRow) => Object.assign(row, { rtn: { label: r.label, bitsPerWeight: r.bitsPerWeight, klMean: r.klMean, top1Agreement: r.top1Agreement } });
@@ -141,12 +145,11 @@ export async function runQuality(options: QualityOptions = {}): Promise<QualityR
       const best = ladder.filter((r) => r.bitsPerWeight <= row.bitsPerWeight + 1e-9).sort((a, b) => b.bitsPerWeight - a.bitsPerWeight)[0];
       if (best) against(row, best);
     }
-    for (const { versus, bitsPerWeight, sensitivity } of options.budgets ?? BUDGETS) {
-      const uniform = ladder.find((r) => r.label === versus);
-      if (!uniform) throw new Error(`the budgets are compared with ${versus}, which the ladder does not run`);
+    for (const { versus, bitsPerWeight, sensitivity } of budgets) {
+      const base = ladder.find((r) => r.label === versus)!;
       const label = bitsPerWeight ? `budget --target-bpw ${bitsPerWeight.toFixed(1)}` : `budget at ${versus}'s size${sensitivity === 'calibrated' ? '' : `, ${sensitivity}`}`;
       const b = await compressToBudget(model, out, {
-        target: bitsPerWeight ? { bitsPerWeight } : { bytes: uniform.containerBytes },
+        target: bitsPerWeight ? { bitsPerWeight } : { bytes: base.containerBytes },
         candidates: DEFAULT_CANDIDATES,
         importance: sensitivity === 'calibrated +imatrix' ? imatrix : undefined,
         calibration: sensitivity === 'data-free' ? undefined : { text: calibration },
@@ -157,7 +160,7 @@ export async function runQuality(options: QualityOptions = {}): Promise<QualityR
       });
       const plan = [...b.plan.reduce((m, p) => m.set(p.spec, (m.get(p.spec) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]).map(([s, n]) => `${n}×${s}`).join(' ');
       const row = await measure(label, 'budget', b.compress, { plan, predictedKl: b.predictedKl, calibrationKl: b.measured?.klMean, seconds: b.seconds });
-      rows.push(against(row, uniform));
+      rows.push(against(row, base));
     }
     return { model, text, calibration, ctx, scored, originalPerplexity, threads, rows, seconds: (performance.now() - t0) / 1000 };
   } finally {
