@@ -36,6 +36,7 @@ const BackendTable& backend_table() {
     t.vptqEncode = {"vptq encode", cpu_backend::vptq_encode, cuda_backend::vptq_encode, nullptr};
     t.vptqDecode = {"vptq decode", cpu_backend::vptq_decode, nullptr, nullptr};
     t.hadamard = {"hadamard rotation", cpu_backend::hadamard, cuda_backend::hadamard, nullptr};
+    t.ransDecode = {"rans decode", cpu_backend::decode_pieces, cuda_backend::decode_pieces, nullptr};
     return t;
   }();
   return table;

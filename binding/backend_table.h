@@ -35,6 +35,7 @@ struct BackendTable {
   Capability<KmeansLloydCall> kmeansLloyd;
   Capability<VptqCall> vptqEncode, vptqDecode;
   Capability<HadamardCall> hadamard;
+  Capability<PiecesCall> ransDecode;
 };
 
 const BackendTable& backend_table();

@@ -8,6 +8,22 @@
 
 namespace tz {
 
+std::runtime_error PieceError(size_t piece, const std::exception& e) { return std::runtime_error("piece " + std::to_string(piece) + ": " + e.what()); }
+
+std::vector<RansFrame> ParseRansPieces(const PiecesCall& c) {
+  const auto& pieces = *c.pieces;
+  std::vector<RansFrame> frames(pieces.size());
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (pieces[i].xz) continue;
+    try {
+      frames[i] = rans_parse(pieces[i].src, pieces[i].srcBytes, pieces[i].dstBytes);
+    } catch (const std::exception& e) {
+      throw PieceError(i, e);
+    }
+  }
+  return frames;
+}
+
 void CheckRtnFault(unsigned fault, unsigned bits) {
   if (fault & kFaultCode)
     throw std::runtime_error("rtn: the stored codes hold a value above " + std::to_string(2 * rtn_qmax(bits)) + " (" + std::to_string(bits) +

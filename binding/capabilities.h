@@ -5,7 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
+#include <vector>
 
+#include "cpu/codec/rans.h"
 #include "cpu/runtime/float_bits.h"
 #include "cpu/quant/kmeans.h"
 #include "cpu/quant/vptq.h"
@@ -94,6 +97,25 @@ struct HadamardCall {
   const float* m;
   unsigned inverse;
 };
+
+// decodePieces (cpu/codec/rans.h, cpu/codec/lzma_codec.h): each piece, a rANS frame or an xz
+// stream, decoded into exactly its output. The frames are read on the job's thread
+// (ParseRansPieces), where a malformed one fails the job.
+struct PiecesCall {
+  struct Piece {
+    const uint8_t* src;
+    size_t srcBytes;
+    uint8_t* dst;
+    size_t dstBytes;
+    bool xz;
+  };
+  std::shared_ptr<const std::vector<Piece>> pieces;
+};
+
+// Piece i's error as decodePieces reports it on every device: "piece i: " and what went wrong.
+std::runtime_error PieceError(size_t piece, const std::exception& e);
+// The frame of each rANS piece of c (xz pieces: a default frame); throws PieceError.
+std::vector<RansFrame> ParseRansPieces(const PiecesCall& c);
 
 // The decoders' errors for a DecodeFault mask (cpu/decode_fault.h), the same on every device.
 void CheckRtnFault(unsigned fault, unsigned bits);

@@ -1,9 +1,11 @@
 // The entropy stage and byte planes: encodePieces / decodePieces (jobs, parallel across pieces;
-// codecs 'rans' and 'xz'), bytePlanes (synchronous), and the kernel row rans_decode_block.
+// codecs 'rans' and 'xz'; decodePieces is the backend table's rans decode), bytePlanes
+// (synchronous), and the kernel row rans_decode_block.
 #include <atomic>
 #include <memory>
 
 #include "args.h"
+#include "backend_table.h"
 #include "bindings.h"
 #include "cpu/codec/byte_planes.h"
 #include "cpu/codec/lzma_codec.h"
@@ -110,9 +112,10 @@ Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
   return StartJob(env, std::move(work), {info.Length() > 2 ? info[2] : env.Undefined(), keepAlive});
 }
 
-// decodePieces(pieces, outputs, { codecs, threads }, onProgress): piece i, coded with codecs[i]
-// ('rans' or 'xz'), must decode to exactly its output's length. Rejects naming the piece index on
-// corrupt data.
+// decodePieces(pieces, outputs, { codecs, threads, device }, onProgress): piece i, coded with
+// codecs[i] ('rans' or 'xz'), must decode to exactly its output's length. Rejects naming the piece
+// index on corrupt data. The rANS blocks run where `device` places the capability (xz pieces and
+// constant frames on the CPU).
 Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::TypedArray> in = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
@@ -125,41 +128,14 @@ Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   if (!options.Get("codecs").IsArray() || options.Get("codecs").As<Napi::Array>().Length() != in.size())
     throw Napi::TypeError::New(env, "codecs must be an array of one codec per piece");
   Napi::Array codecNames = options.Get("codecs").As<Napi::Array>();
-  std::vector<Codec> codecs;
-  for (uint32_t i = 0; i < codecNames.Length(); ++i) codecs.push_back(ParseCodec(env, codecNames.Get(i)));
-  const KernelTable* k = &kernels();
-  const std::vector<Piece> src = Pieces(in);
-  std::vector<std::pair<uint8_t*, size_t>> dst;
-  for (const auto& o : out) dst.push_back({TypedArrayBytes(o), o.ByteLength()});
-  JobWork work = [=](JobContext& ctx) -> JobResult {
-    // The rANS frames are read first; then each of their blocks, and each xz piece, is one task,
-    // so that a single large piece decodes on every thread.
-    auto named = [](size_t b, const std::exception& e) { return std::runtime_error("piece " + std::to_string(b) + ": " + e.what()); };
-    std::vector<RansFrame> frames(src.size());
-    std::vector<std::pair<size_t, size_t>> tasks;  // (piece, block)
-    for (size_t b = 0; b < src.size(); ++b) {
-      if (codecs[b] == Codec::Xz) {
-        tasks.push_back({b, 0});
-        continue;
-      }
-      try {
-        frames[b] = rans_parse(src[b].data, src[b].size, dst[b].second);
-      } catch (const std::exception& e) {
-        throw named(b, e);
-      }
-      for (size_t j = 0; j < rans_block_count(frames[b]); ++j) tasks.push_back({b, j});
-    }
-    std::atomic<uint64_t> done{0};
-    parallel_for(tasks.size(), 1, threads, ctx, [&](size_t t, size_t) {
-      const auto [b, block] = tasks[t];
-      try {
-        if (codecs[b] == Codec::Rans) rans_decode_block_of(*k, frames[b], block, dst[b].first);
-        else xz_decode(src[b].data, src[b].size, dst[b].first, dst[b].second);
-      } catch (const std::exception& e) {
-        throw named(b, e);
-      }
-      ctx.progress(++done, tasks.size());
-    }, false);
+  auto pieces = std::make_shared<std::vector<PiecesCall::Piece>>();
+  for (uint32_t i = 0; i < codecNames.Length(); ++i)
+    pieces->push_back({TypedArrayBytes(in[i]), in[i].ByteLength(), TypedArrayBytes(out[i]), out[i].ByteLength(), ParseCodec(env, codecNames.Get(i)) == Codec::Xz});
+  const PiecesCall c{pieces};
+  const Capability<PiecesCall>* row = &backend_table().ransDecode;
+  const Placement p = Place(*row, DeviceRequest(NamedArgs(info, 2)), c);  // options is an object: it holds codecs
+  JobWork work = [row, p, c, threads](JobContext& ctx) -> JobResult {
+    Run(*row, p, c, threads, ctx);
     return nullptr;
   };
   std::vector<Napi::Object> keepAlive(in.begin(), in.end());

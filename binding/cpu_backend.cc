@@ -1,10 +1,12 @@
 #include "cpu_backend.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <numeric>
 #include <vector>
 
+#include "cpu/codec/lzma_codec.h"
 #include "cpu/runtime/parallel.h"
 #include "cpu/quant/rtn_weighted.h"
 #include "cpu/quant/seedlm_tables.h"
@@ -147,6 +149,30 @@ void hadamard(const KernelTable& k, const HadamardCall& c, unsigned threads, Job
       at += len;
     }
   });
+}
+
+// The frames are read first; then each of their blocks, and each xz piece, is one task, so that a
+// single large piece decodes on every thread. Progress counts tasks.
+void decode_pieces(const KernelTable& k, const PiecesCall& c, unsigned threads, JobContext& ctx) {
+  const auto& pieces = *c.pieces;
+  const std::vector<RansFrame> frames = ParseRansPieces(c);
+  std::vector<std::pair<size_t, size_t>> tasks;  // (piece, block)
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const size_t blocks = pieces[i].xz ? 1 : rans_block_count(frames[i]);
+    for (size_t j = 0; j < blocks; ++j) tasks.push_back({i, j});
+  }
+  std::atomic<uint64_t> done{0};
+  parallel_for(tasks.size(), 1, threads, ctx, [&](size_t t, size_t) {
+    const auto [i, block] = tasks[t];
+    const PiecesCall::Piece& p = pieces[i];
+    try {
+      if (p.xz) xz_decode(p.src, p.srcBytes, p.dst, p.dstBytes);
+      else rans_decode_block_of(k, frames[i], block, p.dst);
+    } catch (const std::exception& e) {
+      throw PieceError(i, e);
+    }
+    ctx.progress(++done, tasks.size());
+  }, false);
 }
 
 void widen(const KernelTable& k, FloatType type, const void* src, float* dst, size_t n, unsigned threads, JobContext& ctx) {

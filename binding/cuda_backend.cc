@@ -1,10 +1,13 @@
 #include "cuda_backend.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "cpu/codec/bitpack.h"
+#include "cpu/codec/lzma_codec.h"
 #include "cpu/runtime/kernels.h"
 #include "cpu/runtime/parallel.h"
 #include "cpu/quant/rtn.h"
@@ -150,6 +153,97 @@ void vptq_encode(int gpu, const VptqCall& c, unsigned threads, JobContext& ctx) 
 void hadamard(int gpu, const HadamardCall& c, unsigned, JobContext& ctx) {
   const tzc_job job = CudaJob(ctx);
   CheckCuda(Cuda().hadamard(gpu, c.x, c.n, c.period, c.block, c.m, c.inverse, &job), "the hadamard rotation");
+}
+
+namespace {
+
+// The library's progress (blocks decoded) after `before` tasks done on the CPU, of `total`.
+struct OffsetProgress {
+  JobContext* ctx;
+  uint64_t before, total;
+};
+
+tzc_job OffsetJob(OffsetProgress& o) {
+  return tzc_job{&o, [](void* u) { return int(static_cast<OffsetProgress*>(u)->ctx->cancelled()); },
+                 [](void* u, uint64_t d, uint64_t) {
+                   const auto* o = static_cast<OffsetProgress*>(u);
+                   o->ctx->progress(o->before + d, o->total);
+                 }};
+}
+
+}  // namespace
+
+// Every coded rANS block of the call in one tzc_rans_decode, staged in one source buffer (the
+// frames' blocks) and one output buffer (each piece's symbols, or its codes packed, which take one
+// byte more than the piece when its last code runs past the piece's end); constant frames and xz
+// pieces on the CPU first. A block the GPU flags, or a last code with bits past the piece's end,
+// throws what the CPU implementation throws for it. Progress counts tasks as the CPU's does.
+void decode_pieces(int gpu, const PiecesCall& c, unsigned threads, JobContext& ctx) {
+  const auto& pieces = *c.pieces;
+  const std::vector<RansFrame> frames = ParseRansPieces(c);
+  std::vector<size_t> onCpu, coded;
+  std::vector<tzc_rans_block> blocks;
+  std::vector<RansTable> tables;
+  std::vector<uint64_t> out(pieces.size());  // where each coded piece's output starts in dst
+  uint64_t srcBytes = 0, dstBytes = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const RansFrame& f = frames[i];
+    if (pieces[i].xz || f.constant) {
+      onCpu.push_back(i);
+      continue;
+    }
+    if (f.blocks.empty()) continue;  // an empty piece
+    coded.push_back(i);
+    out[i] = dstBytes;
+    for (size_t j = 0; j < f.blocks.size(); ++j) {
+      const uint64_t first = j * f.blockSymbols;  // a multiple of 8: its codes start on a byte
+      blocks.push_back({srcBytes, f.blocks[j].second, dstBytes + first * f.bits / 8, std::min<uint64_t>(f.blockSymbols, f.symbols - first),
+                        uint32_t(tables.size()), f.contexts, f.bits, 0});
+      srcBytes += f.blocks[j].second;
+    }
+    tables.insert(tables.end(), f.tables.begin(), f.tables.end());
+    dstBytes += f.bits == 8 ? f.symbols : packed_bytes(f.symbols, f.bits);
+  }
+  const uint64_t total = onCpu.size() + blocks.size();
+  std::atomic<uint64_t> done{0};
+  parallel_for(onCpu.size(), 1, threads, ctx, [&](size_t t, size_t) {
+    const PiecesCall::Piece& p = pieces[onCpu[t]];
+    try {
+      if (p.xz) xz_decode(p.src, p.srcBytes, p.dst, p.dstBytes);
+      else rans_decode_block_of(kernels(), frames[onCpu[t]], 0, p.dst);
+    } catch (const std::exception& e) {
+      throw PieceError(onCpu[t], e);
+    }
+    ctx.progress(++done, total);
+  }, false);
+  if (blocks.empty()) return;
+  // A frame's blocks lie one after another: one copy a piece.
+  std::vector<uint8_t> src(srcBytes), dst(dstBytes), faults(blocks.size());
+  size_t at = 0;
+  for (const size_t i : coded) {
+    const auto& first = frames[i].blocks.front();
+    const auto& last = frames[i].blocks.back();
+    const size_t bytes = size_t(last.first + last.second - first.first);
+    std::memcpy(src.data() + at, first.first, bytes);
+    at += bytes;
+  }
+  OffsetProgress o{&ctx, onCpu.size(), total};
+  const tzc_job job = OffsetJob(o);
+  CheckCuda(Cuda().ransDecode(gpu, src.data(), srcBytes, blocks.data(), blocks.size(), reinterpret_cast<const uint32_t*>(tables.data()), tables.size(),
+                              dst.data(), dstBytes, faults.data(), &job),
+            "rANS decode");
+  size_t b = 0;
+  for (const size_t i : coded) {
+    const RansFrame& f = frames[i];
+    for (size_t j = 0; j < f.blocks.size(); ++j, ++b)
+      if (faults[b]) throw PieceError(i, rans_block_error(j));
+    const uint64_t written = f.bits == 8 ? f.symbols : packed_bytes(f.symbols, f.bits);
+    if (written > f.bytes && dst[out[i] + f.bytes] != 0) throw PieceError(i, rans_trailing_error());
+  }
+  parallel_for(coded.size(), 1, threads, ctx, [&](size_t t, size_t) {
+    const size_t i = coded[t];
+    std::memcpy(pieces[i].dst, dst.data() + out[i], frames[i].bytes);
+  }, false);
 }
 
 }  // namespace tz::cuda_backend

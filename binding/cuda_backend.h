@@ -2,8 +2,8 @@
 // libtensorzip_cuda (cuda_loader.h) on GPU `gpu`; `threads` CPU threads for the host's share. Each gives what the CPU implementation gives,
 // byte for byte (the kernels follow the CPU references operation for operation); what the GPU
 // leaves to the host (seedlm's fields, vptq's residuals and reconstruction, ternary's 16-bit
-// weights widened and narrowed, the refusal of an overflowing scale) is computed here as the CPU
-// implementation computes it.
+// weights widened and narrowed, the refusal of an overflowing scale, rANS frames read and their
+// trailing bits checked, xz pieces) is computed here as the CPU implementation computes it.
 #pragma once
 #include "capabilities.h"
 #include "cpu/runtime/job_context.h"
@@ -20,5 +20,6 @@ void kmeans_assign(int gpu, const KmeansAssignCall& c, unsigned threads, JobCont
 void kmeans_lloyd(int gpu, const KmeansLloydCall& c, unsigned threads, JobContext& ctx);
 void vptq_encode(int gpu, const VptqCall& c, unsigned threads, JobContext& ctx);
 void hadamard(int gpu, const HadamardCall& c, unsigned threads, JobContext& ctx);
+void decode_pieces(int gpu, const PiecesCall& c, unsigned threads, JobContext& ctx);
 
 }  // namespace tz::cuda_backend

@@ -41,6 +41,8 @@ struct CudaBackend {
   int (*kmeansLloyd)(int device, const float* x, uint64_t n, unsigned v, const float* w, unsigned k, unsigned max_iterations, double tolerance,
                      float* centroids, double* objective, unsigned* iterations, unsigned* repaired, const tzc_job* job) = nullptr;
   int (*hadamard)(int device, float* x, uint64_t n, uint64_t period, uint64_t block, const float* m, unsigned inverse, const tzc_job* job) = nullptr;
+  int (*ransDecode)(int device, const uint8_t* src, uint64_t srcBytes, const tzc_rans_block* blocks, uint64_t count, const uint32_t* tables,
+                    uint64_t tableCount, uint8_t* dst, uint64_t dstBytes, uint8_t* faults, const tzc_job* job) = nullptr;
   const char* (*lastError)() = nullptr;
 };
 

@@ -174,8 +174,15 @@ export interface NativeBinding {
     options: { codec: 'rans' | 'xz'; models?: Array<{ bits?: number; contexts?: number }>; preset?: number; extreme?: boolean; weights?: boolean; probe?: boolean; threads?: number },
     onProgress?: ProgressCallback,
   ): NativeJobHandle<Array<Buffer | null>>;
-  /** Each piece, coded with codecs[i], decoded into exactly outputs[i]. */
-  decodePieces(pieces: Uint8Array[], outputs: Uint8Array[], options: { codecs: Array<'rans' | 'xz'>; threads?: number }, onProgress?: ProgressCallback): NativeJobHandle<void>;
+  /** Each piece, coded with codecs[i], decoded into exactly outputs[i]. With device, the rANS
+   * blocks of every piece decode on that GPU in one call (capability 'rans decode'; xz pieces and
+   * constant frames on the CPU), to the same bytes and with the same errors. */
+  decodePieces(
+    pieces: Uint8Array[],
+    outputs: Uint8Array[],
+    options: { codecs: Array<'rans' | 'xz'>; threads?: number } & DeviceOptions,
+    onProgress?: ProgressCallback,
+  ): NativeJobHandle<void>;
   /** Splits elements of `width` bytes into byte planes (rotate: the sign bit moved to bit 0), or merges them back. */
   bytePlanes(args: { mode: 'split' | 'merge'; src: Uint8Array; width: number; rotate?: boolean; dst: Uint8Array }): void;
   /** rtn; with importance (one value >= 0 per weight) each group's scale minimises the importance-weighted error.

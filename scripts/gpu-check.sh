@@ -2,6 +2,10 @@
 # Builds the standalone CUDA harness (no Node needed) and runs it: every CUDA kernel against the
 # CPU scalar reference on fresh random inputs, plus timings against device copy bandwidth.
 # Results go to $OUT/gpu-check.txt when OUT is set, else ./gpu-check.txt.
+# Then, when Node and a build are at hand (in PATH and dist/, or from gpu-bundle.tar.xz made by
+# scripts/gpu-bundle.sh), the end-to-end part: a generated model compressed and decompressed with
+# --device cuda and --device cpu, each timed, the containers and the decompressed files compared
+# byte for byte ($OUT/gpu-e2e.txt; TENSORZIP_E2E_SIZE, default 2GB; TENSORZIP_E2E=0 skips it).
 #
 #   scripts/gpu-check.sh [extra harness args, e.g. --elements 67108864 --seed 1]
 #
@@ -39,4 +43,12 @@ status=${PIPESTATUS[0]}
 set -e
 echo "exit status: $status" >>"$report"
 echo "report: $report"
+
+if [[ "${TENSORZIP_E2E:-1}" != 0 ]]; then
+  set +e
+  scripts/gpu-e2e.sh "$out_dir/gpu-e2e.txt"
+  e2e=$?
+  set -e
+  ((status == 0)) && status=$e2e
+fi
 exit "$status"

@@ -1,9 +1,9 @@
 // compress --device: the GPU paths of the backend table (binding/backend_table.cc: rtn, ternary,
-// seedlm's search, vptq's k-means, the rotation of :rot) and its fallbacks to the CPU, driven end
-// to end on a machine without a GPU through the stand-in driver and a stand-in libtensorzip_cuda
-// answered by the CPU kernels (test/fixtures). What this checks is everything but the CUDA
-// kernels: device choice, the calls' buffers and results, and that the container is the CPU's
-// byte for byte.
+// seedlm's search, vptq's k-means, the rotation of :rot, the rANS decoder) and its fallbacks to
+// the CPU, driven end to end on a machine without a GPU through the stand-in driver and a
+// stand-in libtensorzip_cuda answered by the CPU kernels (test/fixtures). What this checks is
+// everything but the CUDA kernels: device choice, the calls' buffers and results, and that the
+// container is the CPU's byte for byte.
 // The CUDA kernels themselves are checked against the CPU references by the standalone harness
 // (scripts/gpu-check.sh) on a GPU machine.
 import { strict as assert } from 'node:assert';
@@ -93,7 +93,7 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     assert.equal(gpu.status, 0, gpu.stderr);
     assert.match(JSON.parse(gpu.stdout).device, /^cuda:0 \(CPU stand-in 0\) \+ cpu \(/);
     const called = new Set((await readFile(calls, 'utf8')).trim().split('\n'));
-    for (const c of ['tzc_rtn_decode 0', 'tzc_ternary_decode 0']) assert.ok(called.has(c), `${c} in ${[...called]}`);
+    for (const c of ['tzc_rans_decode 0', 'tzc_rtn_decode 0', 'tzc_ternary_decode 0']) assert.ok(called.has(c), `${c} in ${[...called]}`);
     for (const f of JSON.parse(cpu.stdout).files) assert.ok((await readFile(path.join(out('gpu-out'), f))).equals(await readFile(path.join(out('cpu-out'), f))), f);
     const v = cli(standIn, 'verify', container, '--against', model, '--device', 'cuda', '--json');
     assert.equal(v.status, 0, v.stderr);
@@ -212,6 +212,81 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
       'tzc_hadamard 0': 10, 'tzc_rtn_encode 0': 2, 'tzc_rtn_decode 0': 2, 'tzc_ternary_encode 0': 3, 'tzc_ternary_decode 0': 3,
     });
     assert.ok(readFileSync(out('rot-cuda.tzip')).equals(readFileSync(out('rot-cpu.tzip'))));
+  });
+
+  it('decodePieces on the GPU: every rANS model gives the CPU\'s bytes in one library call, and a bad frame the CPU\'s error', () => {
+    // Frames of the reference encoder (test/rans-reference.ts) in small blocks: codes of 2 to 8
+    // bits in 1, 2, 4 and 8 contexts, several blocks each (the last partial, a code running past
+    // the piece's end where the lengths make one); a native frame of three 2^18-symbol blocks; a
+    // constant frame, an empty piece and an xz piece among them.
+    const r = spawnSync(process.execPath, ['-e', `
+      const { native } = require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native.js'))});
+      const { encodeFrame, codedFrame, parseFrame } = require(${JSON.stringify(path.join(root, 'dist', 'test', 'rans-reference.js'))});
+      const heard = [];
+      const device = { cuda: 0, onFallback: (c, why) => heard.push(c + ': ' + why) };
+      let seed = 7;
+      const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const codes = (n, bits, contexts) => Array.from({ length: n }, (_, i) => {
+        let v = 0;
+        while (v < (1 << bits) - 1 && random() < (1 + (i % contexts)) / (4 + (i % contexts))) v++;
+        return (v + 5 * (i % contexts)) & ((1 << bits) - 1);
+      });
+      const pack = (c, bits, bytes) => {
+        const out = new Uint8Array(bytes);
+        c.forEach((v, i) => { for (let b = 0; b < bits; b++) if (((v >> b) & 1) && ((i * bits + b) >> 3) < bytes) out[(i * bits + b) >> 3] |= 1 << ((i * bits + b) & 7); });
+        return out;
+      };
+      const raw = [], frames = [], codecs = [];
+      const add = (bytes, frame, codec = 'rans') => (raw.push(bytes), frames.push(frame), codecs.push(codec));
+      for (let bits = 2; bits <= 8; bits++)
+        for (const contexts of [1, 2, 4, 8]) {
+          const n = 3001 + 97 * bits + contexts;
+          const bytes = pack(codes(Math.ceil((8 * n) / bits), bits, contexts), bits, n);
+          add(bytes, encodeFrame(bytes, { bits, contexts }, 1000 + 8 * contexts));
+        }
+      const big = Uint8Array.from(codes(600000, 8, 1));
+      add(big, null);
+      add(new Uint8Array(5000).fill(9), Uint8Array.of(1, 1, 9));
+      add(new Uint8Array(0), Uint8Array.of(1, 1, 0));
+      const text = new TextEncoder().encode('In the beginning was the word. '.repeat(400));
+      add(text, null, 'xz');
+      const decode = (pieces, device) => {
+        const outputs = raw.map((b) => new Uint8Array(b.length));
+        let last = 'none';
+        return native.decodePieces(pieces, outputs, { codecs, threads: 2, device }, (done, total) => (last = done + '/' + total)).promise
+          .then(() => ({ outputs, last }), (e) => ({ error: e.message, last }));
+      };
+      (async () => {
+        const [rans] = await native.encodePieces([big], { codec: 'rans' }).promise;
+        const [xz] = await native.encodePieces([text], { codec: 'xz' }).promise;
+        frames[frames.length - 4] = rans, frames[frames.length - 1] = xz;
+        const cpu = await decode(frames), gpu = await decode(frames, device);
+        const same = (a, b) => a.every((o, i) => Buffer.from(o).equals(Buffer.from(b[i])));
+        console.log('pieces ' + frames.length + ', cpu = source ' + same(cpu.outputs, raw) + ', gpu = cpu ' + same(gpu.outputs, cpu.outputs) + ', progress ' + cpu.last + ' and ' + gpu.last);
+        // A flipped word in block 1 of piece 3, then a last code with bits past the piece's end.
+        const bad = frames.slice();
+        bad[3] = Uint8Array.from(frames[3]);
+        const { blocks } = parseFrame(frames[3], raw[3].length);
+        bad[3][blocks[1].byteOffset - frames[3].byteOffset + 140] ^= 0x10;
+        const cpuBad = await decode(bad), gpuBad = await decode(bad, device);
+        console.log((cpuBad.error === gpuBad.error) + ' ' + gpuBad.error);
+        bad[3] = frames[3];
+        bad[5] = codedFrame(Uint8Array.from({ length: 14 }, (_, i) => (i === 13 ? 7 : 1 + (i % 5))), 3, 1);
+        raw[5] = new Uint8Array(5);
+        const cpuTail = await decode(bad), gpuTail = await decode(bad, device);
+        console.log((cpuTail.error === gpuTail.error) + ' ' + gpuTail.error);
+        console.log('fallbacks: ' + heard.length);
+      })();
+    `], { encoding: 'utf8', env: { ...process.env, ...standIn, STAND_IN_CALLS: out('rans.calls') } });
+    assert.equal(r.stdout, [
+      'pieces 32, cpu = source true, gpu = cpu true, progress 201/201 and 201/201',
+      'true piece 3: rANS piece: block 1 does not decode (corrupted words or states)',
+      "true piece 5: rANS piece: the last code has bits set past the piece's end",
+      'fallbacks: 0',
+      '',
+    ].join('\n'), r.stderr);
+    // One library call a decode on the GPU, every rANS block of the call in it.
+    assert.equal(readFileSync(out('rans.calls'), 'utf8'), 'tzc_rans_decode 0\n'.repeat(3));
   });
 
   it('a job places its kernel once: the GPU it names must exist, and a kernel without a CUDA version runs on the CPU, saying so', () => {

@@ -12,10 +12,13 @@
 #include <numeric>
 #include <vector>
 
+#include "../cpu/codec/rans.h"
 #include "../cpu/quant/hadamard.h"
 #include "convert_kernels.cuh"
 #include "hadamard_kernels.cuh"
 #include "kmeans_kernels.cuh"
+#include "rans_blocks.h"
+#include "rans_kernels.cuh"
 #include "rtn_kernels.cuh"
 #include "seedlm_kernels.cuh"
 #include "tensorzip_cuda.h"
@@ -78,6 +81,59 @@ void progress(const tzc_job* job, uint64_t done, uint64_t total) {
 uint64_t ternaryUnit(uint64_t group, unsigned packing, float tensorScale) {
   const uint64_t block = 32u * (packing == 3 ? 5u : 4u);
   return tensorScale >= 0.0f ? block : std::lcm(group, block);
+}
+
+// rANS blocks are staged in batches of consecutive blocks whose source and output spans take at
+// most kRansBatch bytes together (one block at least, whatever its size).
+constexpr uint64_t kRansBatch = uint64_t(256) << 20;
+
+// The bytes [lo, hi) that a batch's blocks read (or write) in a host buffer.
+struct Span {
+  uint64_t lo = UINT64_MAX, hi = 0;
+  void add(uint64_t at, uint64_t len) {
+    lo = std::min(lo, at);
+    hi = std::max(hi, at + len);
+  }
+  uint64_t size() const { return hi > lo ? hi - lo : 0; }
+};
+
+struct RansBatch {
+  uint64_t begin, end;  // blocks
+  Span src, dst;
+};
+
+std::vector<RansBatch> ransBatches(const tzc_rans_block* blocks, uint64_t count) {
+  std::vector<RansBatch> out;
+  for (uint64_t i = 0; i < count;) {
+    RansBatch b{i, i, {}, {}};
+    while (b.end < count) {
+      Span s = b.src, d = b.dst;
+      s.add(blocks[b.end].src, blocks[b.end].bytes);
+      d.add(blocks[b.end].dst, tz::cuda::rans_output_bytes(blocks[b.end]));
+      if (b.end > b.begin && s.size() + d.size() > kRansBatch) break;
+      b.src = s, b.dst = d, ++b.end;
+    }
+    out.push_back(b);
+    i = b.end;
+  }
+  return out;
+}
+
+// What a batch writes, as maximal runs of adjacent outputs (offsets from the batch's dst.lo): only
+// those come back, so that bytes of dst between blocks are left as they were.
+std::vector<std::pair<uint64_t, uint64_t>> ransOutputRuns(const tzc_rans_block* blocks, const RansBatch& b) {
+  std::vector<std::pair<uint64_t, uint64_t>> runs;  // (begin, end)
+  for (uint64_t i = b.begin; i < b.end; ++i) {
+    const uint64_t at = blocks[i].dst - b.dst.lo, len = tz::cuda::rans_output_bytes(blocks[i]);
+    if (len) runs.push_back({at, at + len});
+  }
+  std::sort(runs.begin(), runs.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (const auto& r : runs) {
+    if (!merged.empty() && r.first <= merged.back().second) merged.back().second = std::max(merged.back().second, r.second);
+    else merged.push_back(r);
+  }
+  return merged;
 }
 
 }  // namespace
@@ -466,6 +522,51 @@ int tzc_hadamard(int device, float* x, uint64_t n, uint64_t period, uint64_t blo
     if ((e = cudaMemcpyAsync(x + begin, dX.ptr, len * 4, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess) return fail("cudaMemcpy to host", e);
     if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("hadamard rotation", e);
     progress(job, begin + len, n);
+  }
+  return TZC_OK;
+}
+
+int tzc_rans_decode(int device, const uint8_t* src, uint64_t src_bytes, const tzc_rans_block* blocks, uint64_t count, const uint32_t* tables,
+                    uint64_t table_count, uint8_t* dst, uint64_t dst_bytes, uint8_t* faults, const tzc_job* job) {
+  if (!count) return TZC_OK;
+  if (!src || !blocks || !tables || !dst || !faults) return fail("tzc_rans_decode: null buffer");
+  for (uint64_t i = 0; i < count; ++i)
+    if (const std::string why = tz::cuda::rans_block_problem(blocks[i], src_bytes, table_count, dst_bytes); !why.empty())
+      return fail("tzc_rans_decode: block " + std::to_string(i) + ": " + why);
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  const std::vector<RansBatch> batches = ransBatches(blocks, count);
+  uint64_t srcMax = 0, dstMax = 0, blocksMax = 0;
+  for (const RansBatch& b : batches) {
+    srcMax = std::max(srcMax, b.src.size());
+    dstMax = std::max(dstMax, b.dst.size());
+    blocksMax = std::max(blocksMax, b.end - b.begin);
+  }
+  const uint64_t tableBytes = table_count * tz::kRansScale * sizeof(uint32_t);
+  DeviceBuffer dSrc, dDst, dBlocks, dTables, dFaults;
+  Stream stream;
+  if (!allocate({{&dSrc, srcMax}, {&dDst, dstMax}, {&dBlocks, blocksMax * sizeof(tzc_rans_block)}, {&dTables, tableBytes}, {&dFaults, blocksMax}}, e))
+    return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  if ((e = cudaMemcpyAsync(dTables.ptr, tables, tableBytes, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess) return fail("cudaMemcpy to device", e);
+  std::vector<tzc_rans_block> local;  // the batch's blocks, offsets from its spans
+  for (const RansBatch& b : batches) {
+    if (stopped(job)) return TZC_CANCELLED;
+    local.assign(blocks + b.begin, blocks + b.end);
+    for (tzc_rans_block& r : local) r.src -= b.src.lo, r.dst -= b.dst.lo;
+    if ((e = cudaMemcpyAsync(dSrc.ptr, src + b.src.lo, b.src.size(), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess ||
+        (e = cudaMemcpyAsync(dBlocks.ptr, local.data(), local.size() * sizeof(tzc_rans_block), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess)
+      return fail("cudaMemcpy to device", e);
+    if ((e = tz::cuda::launch_rans_decode(as<uint8_t>(dSrc), as<tzc_rans_block>(dBlocks), local.size(), as<uint32_t>(dTables), as<uint8_t>(dDst),
+                                          as<uint8_t>(dFaults), stream.s)) != cudaSuccess)
+      return fail("rANS decode launch", e);
+    for (const auto& [begin, end] : ransOutputRuns(blocks, b))
+      if ((e = cudaMemcpyAsync(dst + b.dst.lo + begin, as<uint8_t>(dDst) + begin, end - begin, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess)
+        return fail("cudaMemcpy to host", e);
+    if ((e = cudaMemcpyAsync(faults + b.begin, dFaults.ptr, local.size(), cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess)
+      return fail("cudaMemcpy to host", e);
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("rANS decode", e);
+    progress(job, b.end, count);
   }
   return TZC_OK;
 }

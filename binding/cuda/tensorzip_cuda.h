@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define TZC_ABI_VERSION 6
+#define TZC_ABI_VERSION 7
 
 enum { TZC_OK = 0, TZC_CANCELLED = 1, TZC_ERROR = -1 };
 
@@ -78,6 +78,31 @@ int tzc_kmeans_lloyd(int device, const float* x, uint64_t n, unsigned v, const f
  * as hadamard_multipliers gives them). inverse = 0: each block y = H·(m ⊙ x), else x = m ⊙ (H·y).
  * The scalar reference's bits. Progress counts values. */
 int tzc_hadamard(int device, float* x, uint64_t n, uint64_t period, uint64_t block, const float* m, unsigned inverse, const tzc_job* job);
+/* One block of a rANS frame (binding/cpu/codec/rans.h) for tzc_rans_decode. src: the offset in
+ * `src` of the block as the frame stores it (32 u32 states, then its 16-bit words), `bytes` long;
+ * symbols: how many it codes; table: the index in `tables` of its context 0's slot table (4096
+ * u32, as rans_build_table makes them), contexts 1, 2, 4 or 8 following it; bits: the width of its
+ * symbols (1 to 8). dst: the offset in `dst` of its output: the symbols (bits 8), else the codes
+ * packed LSB first from a byte boundary, ceil(symbols * bits / 8) bytes, the unused bits zero. */
+typedef struct tzc_rans_block {
+  uint64_t src;
+  uint64_t bytes;
+  uint64_t dst;
+  uint64_t symbols;
+  uint32_t table;
+  uint32_t contexts;
+  uint32_t bits;
+  uint32_t pad;
+} tzc_rans_block;
+
+/* Decodes `count` rANS blocks (of any frames) from host buffers, one warp per block, into `dst`:
+ * the bytes rans_decode_block_of writes for them on the CPU. faults[i] = 1 where block i does not
+ * decode exactly (it needs a word past its end, leaves words unread, or a state does not end at
+ * 2^16; its output is then unspecified), else 0. A block that cannot be decoded within the
+ * buffers (binding/cuda/rans_blocks.h) fails the call before any is decoded. Blocks whose src
+ * and dst offsets increase with i are staged in the fewest copies. Progress counts blocks. */
+int tzc_rans_decode(int device, const uint8_t* src, uint64_t src_bytes, const tzc_rans_block* blocks, uint64_t count, const uint32_t* tables,
+                    uint64_t table_count, uint8_t* dst, uint64_t dst_bytes, uint8_t* faults, const tzc_job* job);
 /* Device-to-device copy bandwidth in bytes read + written per second: the median of `repeats`
  * cudaMemcpy copies of `bytes` (the roofline of memory-bound kernels, for the benchmarks). */
 int tzc_copy_bandwidth(int device, uint64_t bytes, unsigned repeats, double* bytes_per_second);

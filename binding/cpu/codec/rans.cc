@@ -303,6 +303,10 @@ RansFrame rans_parse(const uint8_t* frame, size_t size, size_t n) {
   return f;
 }
 
+RansError rans_block_error(size_t b) { return RansError("rANS piece: block " + std::to_string(b) + " does not decode (corrupted words or states)"); }
+
+RansError rans_trailing_error() { return RansError("rANS piece: the last code has bits set past the piece's end"); }
+
 void rans_decode_block_of(const KernelTable& k, const RansFrame& f, size_t b, uint8_t* dst) {
   if (f.constant) {
     std::memset(dst, f.value, f.bytes);
@@ -315,13 +319,13 @@ void rans_decode_block_of(const KernelTable& k, const RansFrame& f, size_t b, ui
   if (bits < 8) symbols.resize(m);
   uint8_t* out = bits < 8 ? symbols.data() : dst + begin;
   if (k.rans_decode_block(f.tables.data(), f.contexts, f.blocks[b].first, f.blocks[b].second, out, m))
-    throw RansError("rANS piece: block " + std::to_string(b) + " does not decode (corrupted words or states)");
+    throw rans_block_error(b);
   if (bits < 8) {
     // blockSymbols is a multiple of 8: block b's codes start on a byte boundary.
     const size_t first = begin * bits / 8, want = std::min(f.bytes - first, packed_bytes(m, bits));
     packed.assign(packed_bytes(m, bits), 0);
     pack_symbols(symbols.data(), m, bits, packed.data());
-    if (packed.size() > want && packed.back() != 0) throw RansError("rANS piece: the last code has bits set past the piece's end");
+    if (packed.size() > want && packed.back() != 0) throw rans_trailing_error();
     std::memcpy(dst + first, packed.data(), want);
   }
 }

@@ -79,6 +79,11 @@ struct RansError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The errors of a block that does not decode, and of codes with bits set past the piece's end,
+// the same whichever device decoded the block.
+RansError rans_block_error(size_t b);
+RansError rans_trailing_error();
+
 // A frame read and checked up to its blocks (rans_parse), for a piece of n bytes: its blocks can
 // then be decoded independently, in parallel (rans_decode_block_of).
 struct RansFrame {

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <tuple>
@@ -22,6 +23,7 @@
 #include "../../cpu/runtime/job_context.h"
 #include "../../cpu/runtime/kernels.h"
 #include "../../cpu/codec/bitpack.h"
+#include "../../cpu/codec/rans.h"
 #include "../../cpu/quant/hadamard.h"
 #include "../../cpu/quant/kmeans.h"
 #include "../../cpu/quant/rtn.h"
@@ -29,6 +31,8 @@
 #include "../../cpu/quant/ternary.h"
 #include "../convert_kernels.cuh"
 #include "../hadamard_kernels.cuh"
+#include "../rans_blocks.h"
+#include "../rans_kernels.cuh"
 #include "../rtn_kernels.cuh"
 #include "../ternary_kernels.cuh"
 #include "../tensorzip_cuda.h"
@@ -127,6 +131,140 @@ size_t codec_mismatches(const std::vector<uint8_t>& gotPacked, const std::vector
   if (std::memcmp(gotOut, wantOut, n * 4) != 0 && bad++ == 0) first = "decoded values";
   if (gotFault != 0 && bad++ == 0) first = "fault " + std::to_string(gotFault) + " on valid input";
   return bad;
+}
+
+// A rANS test piece of `bytes` bytes: codes of `bits` bits (packed LSB first; 8: the bytes) with a
+// geometric law whose spread differs per context (symbol i in context i mod contexts), or, skewed,
+// one value 99.9 % of the time and any other now and then.
+std::vector<uint8_t> ransPiece(size_t bytes, unsigned bits, unsigned contexts, bool skewed, std::mt19937_64& rng) {
+  const size_t n = tz::rans_symbols(bytes, bits);
+  const unsigned top = (1u << bits) - 1;
+  std::vector<uint8_t> codes(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (skewed) {
+      codes[i] = uint8_t(rng() % 1000 ? 0x3C & top : rng() & top);
+      continue;
+    }
+    const unsigned c = unsigned(i % contexts);
+    unsigned v = 0;
+    while (v < top && rng() % (4 + c) <= c) ++v;  // P(v + 1 | v) = (1 + c) / (4 + c)
+    codes[i] = uint8_t((v + 5 * c) & top);
+  }
+  std::vector<uint8_t> out(tz::packed_bytes(n, bits));
+  tz::pack_codes(codes.data(), n, bits, out.data());
+  out.resize(bytes);  // the last code's bits past the end are zero
+  return out;
+}
+
+// A coded frame, parsed, with what the scalar reference decodes from it: the piece's bytes, and
+// per block 1 where it throws (the block does not decode), else 0.
+struct RansCase {
+  std::string name;
+  size_t bytes = 0;
+  std::vector<uint8_t> frame;
+  tz::RansFrame f;
+  std::vector<uint8_t> want, verdicts;
+  void reference() {
+    want.assign(bytes, 0);
+    verdicts.assign(f.blocks.size(), 0);
+    for (size_t b = 0; b < f.blocks.size(); ++b) {
+      try {
+        tz::rans_decode_block_of(tz::scalar_kernels(), f, b, want.data());
+      } catch (const tz::RansError&) {
+        verdicts[b] = 1;
+      }
+    }
+  }
+};
+
+// The staging the addon does (cuda_backend.cc, decode_pieces): every block of the frames in one
+// source buffer (here after one spare byte, so that blocks and words start on odd addresses), the
+// outputs one after another, the tables in frame order.
+struct RansCall {
+  std::vector<uint8_t> src{0x5A};
+  std::vector<tzc_rans_block> blocks;
+  std::vector<uint32_t> tables;
+  std::vector<uint64_t> out;  // each frame's output
+  uint64_t dstBytes = 0;
+  void add(const tz::RansFrame& f) {
+    out.push_back(dstBytes);
+    const uint32_t table = uint32_t(tables.size() / tz::kRansScale);
+    for (const tz::RansTable& t : f.tables) tables.insert(tables.end(), t.slot, t.slot + tz::kRansScale);
+    for (size_t j = 0; j < f.blocks.size(); ++j) {
+      const uint64_t first = j * f.blockSymbols;
+      blocks.push_back({src.size(), f.blocks[j].second, dstBytes + first * f.bits / 8, std::min<uint64_t>(f.blockSymbols, f.symbols - first), table,
+                        f.contexts, f.bits, 0});
+      src.insert(src.end(), f.blocks[j].first, f.blocks[j].first + f.blocks[j].second);
+    }
+    dstBytes += f.bits == 8 ? f.symbols : tz::packed_bytes(f.symbols, f.bits);
+  }
+};
+
+struct RansOutput {
+  std::vector<uint8_t> dst, faults;
+};
+
+// The call through the launcher on device buffers, timed over `reps` launches (ms: the median).
+RansOutput ransLaunch(const RansCall& c, Timer& timer, int reps, double& ms) {
+  uint8_t *dSrc = nullptr, *dDst = nullptr, *dFaults = nullptr;
+  uint32_t* dTables = nullptr;
+  tzc_rans_block* dBlocks = nullptr;
+  CHECK_CUDA(cudaMalloc(&dSrc, c.src.size()));
+  CHECK_CUDA(cudaMalloc(&dDst, std::max<uint64_t>(1, c.dstBytes)));
+  CHECK_CUDA(cudaMalloc(&dFaults, c.blocks.size()));
+  CHECK_CUDA(cudaMalloc(&dTables, c.tables.size() * 4));
+  CHECK_CUDA(cudaMalloc(&dBlocks, c.blocks.size() * sizeof(tzc_rans_block)));
+  CHECK_CUDA(cudaMemcpy(dSrc, c.src.data(), c.src.size(), cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemcpy(dTables, c.tables.data(), c.tables.size() * 4, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemcpy(dBlocks, c.blocks.data(), c.blocks.size() * sizeof(tzc_rans_block), cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemset(dFaults, 0xEE, c.blocks.size()));  // every verdict must be written
+  ms = timer.medianMs(reps, [&] { CHECK_CUDA(tz::cuda::launch_rans_decode(dSrc, dBlocks, c.blocks.size(), dTables, dDst, dFaults, nullptr)); });
+  RansOutput o{std::vector<uint8_t>(c.dstBytes), std::vector<uint8_t>(c.blocks.size())};
+  CHECK_CUDA(cudaMemcpy(o.dst.data(), dDst, c.dstBytes, cudaMemcpyDeviceToHost));
+  CHECK_CUDA(cudaMemcpy(o.faults.data(), dFaults, c.blocks.size(), cudaMemcpyDeviceToHost));
+  cudaFree(dSrc);
+  cudaFree(dDst);
+  cudaFree(dFaults);
+  cudaFree(dTables);
+  cudaFree(dBlocks);
+  return o;
+}
+
+// An output against the reference: each block's verdict, and where every block of a frame
+// decodes, its bytes and a zero past the piece's end. Returns the mismatches, the first named.
+size_t ransMismatches(const std::vector<const RansCase*>& cases, const RansCall& c, const RansOutput& o, std::string& first) {
+  size_t bad = 0, b = 0;
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const RansCase& r = *cases[k];
+    bool decodes = true;
+    for (size_t j = 0; j < r.verdicts.size(); ++j, ++b) {
+      decodes = decodes && !r.verdicts[j];
+      if (o.faults[b] != r.verdicts[j] && bad++ == 0)
+        first = r.name + " block " + std::to_string(j) + ": fault " + std::to_string(o.faults[b]) + ", want " + std::to_string(r.verdicts[j]);
+    }
+    if (!decodes) continue;
+    const uint8_t* got = o.dst.data() + c.out[k];
+    for (size_t i = 0; i < r.bytes; ++i)
+      if (got[i] != r.want[i] && bad++ == 0) first = r.name + " byte " + std::to_string(i);
+    const uint64_t end = k + 1 < cases.size() ? c.out[k + 1] : c.dstBytes;
+    if (c.out[k] + r.bytes < end && got[r.bytes] != 0 && bad++ == 0) first = r.name + ": bits set past the piece's end";
+  }
+  return bad;
+}
+
+
+// The same call through the C ABI: a failed call or a mismatch with the reference counts against
+// the row; returns the output (empty when the call failed).
+RansOutput ransThroughAbi(int device, const std::vector<const RansCase*>& cases, const RansCall& call, Row& row) {
+  RansOutput abi{std::vector<uint8_t>(call.dstBytes), std::vector<uint8_t>(call.blocks.size())};
+  if (tzc_rans_decode(device, call.src.data(), call.src.size(), call.blocks.data(), call.blocks.size(), call.tables.data(), call.tables.size() / tz::kRansScale,
+                      abi.dst.data(), call.dstBytes, abi.faults.data(), nullptr) != TZC_OK) {
+    if (row.mismatches++ == 0) row.firstMismatch = std::string("tzc_rans_decode: ") + tzc_last_error();
+    return {};
+  }
+  std::string first;
+  if (ransMismatches(cases, call, abi, first) && row.mismatches++ == 0) row.firstMismatch = "through the C ABI: " + first;
+  return abi;
 }
 
 }  // namespace
@@ -584,6 +722,149 @@ int main(int argc, char** argv) {
         row.firstMismatch = "n " + std::to_string(nn) + " period " + std::to_string(period) + " block " + std::to_string(block) + " not refused";
     }
     rows.push_back(row);
+  }
+
+  // rANS (binding/cpu/codec/rans.h): frames the CPU encoder writes, decoded through the launcher
+  // and through the C ABI, against the scalar reference (rans_decode_block_of): 8-bit symbols in 1,
+  // 2 and 8 contexts, packed 2-, 3-, 4- and 5-bit codes (the last with a partial byte past the piece,
+  // in blocks of 1000 symbols: no multiple of 32), a skewed distribution; then every frame in one
+  // call (tables of several frames and sizes in one thread block), a corrupted frame whose bad
+  // blocks must be flagged as the reference flags them and no other, and the refusals. GB/s:
+  // decoded bytes per second.
+  {
+    const size_t blockSymbols = std::max<size_t>(1024, std::min<size_t>(size_t(1) << 18, n / 8) / 8 * 8);
+    struct Spec {
+      const char* name;
+      unsigned bits, contexts;
+      bool skewed;
+      size_t blockSymbols;
+    };
+    std::vector<std::unique_ptr<RansCase>> cases;
+    for (const Spec& sp : {Spec{"8b c1", 8, 1, false, blockSymbols}, Spec{"8b c2", 8, 2, false, blockSymbols}, Spec{"8b c8", 8, 8, false, blockSymbols},
+                           Spec{"2b c1", 2, 1, false, blockSymbols}, Spec{"3b c4", 3, 4, false, blockSymbols}, Spec{"4b c2", 4, 2, false, blockSymbols},
+                           Spec{"5b c2 b1000", 5, 2, false, 1000}, Spec{"8b skewed", 8, 1, true, blockSymbols}}) {
+      auto r = std::make_unique<RansCase>();
+      r->name = std::string("rans ") + sp.name;
+      r->bytes = sp.bits == 8 ? n : n * sp.bits / 8 + 1;
+      const std::vector<uint8_t> piece = ransPiece(r->bytes, sp.bits, sp.contexts, sp.skewed, rng);
+      r->frame = tz::rans_encode(piece.data(), piece.size(), tz::RansModel{sp.bits, sp.contexts}, sp.blockSymbols);
+      Row row{r->name, r->bytes, 0, "", 0, 0, 0};
+      if (r->frame.size() < 2 || r->frame[1] != tz::kRansCoded) {
+        row.mismatches = 1;
+        row.firstMismatch = "the encoder wrote no coded frame";
+        rows.push_back(row);
+        continue;
+      }
+      r->f = tz::rans_parse(r->frame.data(), r->frame.size(), r->bytes);
+      r->reference();
+      if (std::memcmp(r->want.data(), piece.data(), r->bytes) != 0) row.mismatches++, row.firstMismatch = "the reference does not give the piece back";
+      RansCall call;
+      call.add(r->f);
+      double ms = 0;
+      const RansOutput launched = ransLaunch(call, timer, 5, ms);
+      row.mismatches += ransMismatches({r.get()}, call, launched, row.firstMismatch);
+      ransThroughAbi(device, {r.get()}, call, row);
+      row.ms = ms;
+      row.gbps = r->bytes / (ms * 1e6);
+      rows.push_back(row);
+      cases.push_back(std::move(r));
+    }
+
+    // Every frame in one call, through the C ABI (staged in batches) and the launcher; the
+    // throughput of a model-sized call: the frames decoded 4 times over in one launch.
+    std::vector<const RansCase*> all;
+    RansCall mixed, repeated;
+    for (const auto& r : cases) all.push_back(r.get()), mixed.add(r->f);
+    std::vector<const RansCase*> four;
+    for (int k = 0; k < 4 && !cases.empty(); ++k) four.push_back(cases[0].get()), repeated.add(cases[0]->f);
+    if (!all.empty()) {
+      Row row{"rans all frames, 1 call", mixed.dstBytes, 0, "", 0, 0, 0};
+      double ms = 0;
+      row.mismatches = ransMismatches(all, mixed, ransLaunch(mixed, timer, 3, ms), row.firstMismatch);
+      RansOutput abi{std::vector<uint8_t>(mixed.dstBytes), std::vector<uint8_t>(mixed.blocks.size())};
+      const auto start = std::chrono::steady_clock::now();
+      const int rc = tzc_rans_decode(device, mixed.src.data(), mixed.src.size(), mixed.blocks.data(), mixed.blocks.size(), mixed.tables.data(),
+                                     mixed.tables.size() / tz::kRansScale, abi.dst.data(), mixed.dstBytes, abi.faults.data(), nullptr);
+      const double abiSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::string first;
+      if (rc != TZC_OK) {
+        if (row.mismatches++ == 0) row.firstMismatch = std::string("tzc_rans_decode: ") + tzc_last_error();
+      } else if (ransMismatches(all, mixed, abi, first) && row.mismatches++ == 0) {
+        row.firstMismatch = "through the C ABI: " + first;
+      }
+      row.ms = ms;
+      row.gbps = mixed.dstBytes / (ms * 1e6);
+      rows.push_back(row);
+      Row tput{"rans throughput 8b c1", repeated.dstBytes, 0, "", 0, 0, 0};
+      tput.mismatches = ransMismatches(four, repeated, ransLaunch(repeated, timer, 5, ms), tput.firstMismatch);
+      tput.ms = ms;
+      tput.gbps = repeated.dstBytes / (ms * 1e6);
+      rows.push_back(tput);
+      char line[400];
+      std::snprintf(line, sizeof(line),
+                    "rans decode: %zu blocks of %zu 8-bit symbols (1 context) in one launch: %.1f GB/s of decoded bytes; all %zu frames (%zu blocks) "
+                    "through tzc_rans_decode from host buffers, transfers included: %.2f GB/s",
+                    repeated.blocks.size(), blockSymbols, tput.gbps, all.size(), mixed.blocks.size(), mixed.dstBytes / abiSeconds / 1e9);
+      notes.push_back(line);
+    }
+
+    // A corrupted frame: a word flipped in block 1, a state byte in the last block, and block 2 a
+    // word short (its size in the frame's table cut by 2). The reference's verdicts must be the
+    // GPU's, block for block, and the blocks that decode must still decode right.
+    if (!cases.empty() && cases[0]->f.blocks.size() >= 4) {
+      RansCase bad;
+      bad.name = "rans corrupted";
+      bad.bytes = cases[0]->bytes;
+      bad.frame = cases[0]->frame;
+      bad.f = tz::rans_parse(bad.frame.data(), bad.frame.size(), bad.bytes);
+      const auto at = [&](size_t b) { return size_t(bad.f.blocks[b].first - bad.frame.data()); };
+      bad.frame[at(1) + tz::kRansStateBytes + (bad.f.blocks[1].second - tz::kRansStateBytes) / 2] ^= 0x10;
+      bad.frame[at(bad.f.blocks.size() - 1) + 5] ^= 0x01;
+      bad.f.blocks[2].second -= 2;
+      bad.reference();
+      RansCall call;
+      call.add(bad.f);
+      double ms = 0;
+      Row row{"rans corrupted", bad.bytes, 0, "", 0, 0, 0};
+      size_t faults = 0;
+      for (uint8_t v : bad.verdicts) faults += v;
+      if (faults < 3 && row.mismatches++ == 0) row.firstMismatch = "the reference flags " + std::to_string(faults) + " blocks, want 3";
+      row.mismatches += ransMismatches({&bad}, call, ransLaunch(call, timer, 1, ms), row.firstMismatch);
+      const RansOutput abi = ransThroughAbi(device, {&bad}, call, row);
+      if (!abi.faults.empty()) {
+        // The blocks that decode must match the reference even in a frame that does not.
+        for (size_t j = 0, b = 0; j < bad.verdicts.size(); ++j, ++b) {
+          if (bad.verdicts[j]) continue;
+          const tzc_rans_block& blk = call.blocks[b];
+          const uint64_t len = std::min<uint64_t>(tz::cuda::rans_output_bytes(blk), bad.bytes - (blk.dst - call.out[0]));
+          if (std::memcmp(abi.dst.data() + blk.dst, bad.want.data() + (blk.dst - call.out[0]), len) != 0 && row.mismatches++ == 0)
+            row.firstMismatch = "block " + std::to_string(j) + " decodes otherwise";
+        }
+      }
+      rows.push_back(row);
+    }
+
+    // Blocks the C ABI cannot decode within its buffers: refused before any is decoded.
+    {
+      std::vector<uint8_t> src(256, 0), dst(64), faults(1);
+      std::vector<uint32_t> tables(2 * tz::kRansScale, 0);
+      Row row{"rans refusals", 6, 0, "", 0, 0, 0};
+      const tzc_rans_block good{0, 130, 0, 64, 0, 1, 8, 0};
+      std::vector<tzc_rans_block> badBlocks(6, good);
+      badBlocks[0].bits = 9;
+      badBlocks[1].contexts = 3;
+      badBlocks[2].table = 1, badBlocks[2].contexts = 2;
+      badBlocks[3].bytes = 129;
+      badBlocks[4].src = 200;
+      badBlocks[5].symbols = 65;
+      for (size_t k = 0; k < badBlocks.size(); ++k) {
+        const bool refused = tzc_rans_decode(device, src.data(), src.size(), &badBlocks[k], 1, tables.data(), 2, dst.data(), dst.size(), faults.data(), nullptr) ==
+                                 TZC_ERROR &&
+                             std::strstr(tzc_last_error(), "tzc_rans_decode: block 0: ") != nullptr;
+        if (!refused && row.mismatches++ == 0) row.firstMismatch = "case " + std::to_string(k) + " not refused";
+      }
+      rows.push_back(row);
+    }
   }
 
   bool ok = true;
