@@ -28,7 +28,7 @@ import { allocate, type BudgetItem } from './allocate';
 import { DEFAULT_CANDIDATES } from './candidates';
 
 /** The candidate whose errors calibrate the sensitivities (added to the runs when not a candidate). */
-export const PROBE = 'rtn:3';
+export const PROBE = 'rtn:3:g32'; // as stored, the form candidates are compared in
 /** Tries of step 4 before giving up. */
 const TRIES = 4;
 
