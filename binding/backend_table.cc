@@ -37,6 +37,7 @@ const BackendTable& backend_table() {
     t.vptqDecode = {"vptq decode", cpu_backend::vptq_decode, nullptr, nullptr};
     t.hadamard = {"hadamard rotation", cpu_backend::hadamard, cuda_backend::hadamard, nullptr};
     t.ransDecode = {"rans decode", cpu_backend::decode_pieces, cuda_backend::decode_pieces, nullptr};
+    t.ransEncode = {"rans encode", cpu_backend::encode_pieces, cuda_backend::encode_pieces, nullptr};
     return t;
   }();
   return table;

@@ -36,6 +36,7 @@ struct BackendTable {
   Capability<VptqCall> vptqEncode, vptqDecode;
   Capability<HadamardCall> hadamard;
   Capability<PiecesCall> ransDecode;
+  Capability<EncodePiecesCall> ransEncode;
 };
 
 const BackendTable& backend_table();

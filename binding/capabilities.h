@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "cpu/codec/lzma_codec.h"
 #include "cpu/codec/rans.h"
 #include "cpu/runtime/float_bits.h"
 #include "cpu/quant/kmeans.h"
@@ -111,6 +112,26 @@ struct PiecesCall {
   };
   std::shared_ptr<const std::vector<Piece>> pieces;
 };
+
+// encodePieces (cpu/codec/rans.h, cpu/codec/lzma_codec.h): each piece coded as one rANS frame
+// (its model) or, xz, as one xz stream; results[i] stays empty where the piece is stored raw (it
+// is empty, or coding it would not save 1 %: PieceWorthCoding).
+struct EncodePiecesCall {
+  struct Piece {
+    const uint8_t* src;
+    size_t bytes;
+    RansModel model;
+  };
+  std::shared_ptr<const std::vector<Piece>> pieces;
+  bool xz;
+  XzOptions xzOptions;
+  bool probe;  // xz: a large piece is first coded on its first 256 KiB, and stored raw if that does not save 1 %
+  std::shared_ptr<std::vector<std::vector<uint8_t>>> results;  // one per piece
+};
+
+// Whether a piece of `raw` bytes coded in `coded` bytes is kept coded: it saves at least 1 %
+// (docs/METHODS.md, "The entropy stage").
+inline bool PieceWorthCoding(size_t coded, size_t raw) { return coded * 100 <= raw * 99; }
 
 // Piece i's error as decodePieces reports it on every device: "piece i: " and what went wrong.
 std::runtime_error PieceError(size_t piece, const std::exception& e);

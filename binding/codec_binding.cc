@@ -1,7 +1,6 @@
 // The entropy stage and byte planes: encodePieces / decodePieces (jobs, parallel across pieces;
-// codecs 'rans' and 'xz'; decodePieces is the backend table's rans decode), bytePlanes
-// (synchronous), and the kernel row rans_decode_block.
-#include <atomic>
+// codecs 'rans' and 'xz'; the backend table's rans encode and rans decode), bytePlanes
+// (synchronous), and the kernel rows rans_encode_block and rans_decode_block.
 #include <memory>
 
 #include "args.h"
@@ -10,7 +9,6 @@
 #include "cpu/codec/byte_planes.h"
 #include "cpu/codec/lzma_codec.h"
 #include "cpu/codec/rans.h"
-#include "cpu/runtime/parallel.h"
 #include "named_args.h"
 #include "kernel_row.h"
 #include "native_job.h"
@@ -18,24 +16,6 @@
 namespace tz {
 
 namespace {
-
-struct Piece {
-  const uint8_t* data;
-  size_t size;
-};
-
-std::vector<Piece> Pieces(const std::vector<Napi::TypedArray>& arrays) {
-  std::vector<Piece> out;
-  for (const auto& a : arrays) out.push_back({TypedArrayBytes(a), a.ByteLength()});
-  return out;
-}
-
-// A piece is kept compressed only if that saves at least 1% (docs/METHODS.md, "The entropy stage").
-bool WorthIt(size_t compressed, size_t raw) { return compressed * 100 <= raw * 99; }
-
-// In 'auto' mode a large piece is first probed: if its first 256 KiB do not save 1%, the whole
-// piece is stored raw without spending the time to compress it (weight mantissa planes).
-constexpr size_t kProbeBytes = 256 << 10;
 
 enum class Codec { Xz, Rans };
 
@@ -63,9 +43,10 @@ std::vector<RansModel> ParseModels(Napi::Env env, const Napi::Object& options, s
   return out;
 }
 
-// encodePieces(pieces, { codec: 'rans' | 'xz', models, preset, extreme, weights, probe, threads },
-//   onProgress) -> { promise: (Uint8Array | null)[], cancel }; null = store raw. models are
-//   rans's; preset, extreme, weights and probe xz's.
+// encodePieces(pieces, { codec: 'rans' | 'xz', models, preset, extreme, weights, probe, threads,
+//   device }, onProgress) -> { promise: (Uint8Array | null)[], cancel }; null = store raw. models
+//   are rans's; preset, extreme, weights and probe xz's. The rANS blocks run where `device` places
+//   the capability (xz on the CPU), to the same frames.
 Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::TypedArray> arrays = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
@@ -78,32 +59,19 @@ Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
   const bool probe = options.Get("probe").ToBoolean();
   const std::vector<RansModel> models = ParseModels(env, options, arrays.size());
   const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
-  const std::vector<Piece> pieces = Pieces(arrays);
-  uint64_t total = 0;
-  for (const Piece& p : pieces) total += p.size;
-
-  JobWork work = [=](JobContext& ctx) -> JobResult {
-    auto results = std::make_shared<std::vector<std::vector<uint8_t>>>(pieces.size());
-    auto keep = std::make_shared<std::vector<char>>(pieces.size(), 0);
-    std::atomic<uint64_t> done{0};
-    parallel_for(pieces.size(), 1, threads, ctx, [&](size_t b, size_t) {
-      const Piece& p = pieces[b];
-      bool attempt = p.size > 0;
-      if (attempt && codec == Codec::Xz && probe && p.size > 4 * kProbeBytes)
-        attempt = WorthIt(xz_encode(p.data, kProbeBytes, xz).size(), kProbeBytes);
-      if (attempt) {
-        ctx.throwIfCancelled();
-        (*results)[b] = codec == Codec::Rans ? rans_encode(p.data, p.size, models[b]) : xz_encode(p.data, p.size, xz);
-        (*keep)[b] = !(*results)[b].empty() && WorthIt((*results)[b].size(), p.size);
-        if (!(*keep)[b]) (*results)[b] = {};
-      }
-      ctx.progress(done += p.size, total);
-    });
-    return [results, keep](Napi::Env env) -> Napi::Value {
+  auto pieces = std::make_shared<std::vector<EncodePiecesCall::Piece>>();
+  for (size_t i = 0; i < arrays.size(); ++i) pieces->push_back({TypedArrayBytes(arrays[i]), arrays[i].ByteLength(), models[i]});
+  auto results = std::make_shared<std::vector<std::vector<uint8_t>>>(arrays.size());
+  const EncodePiecesCall c{pieces, codec == Codec::Xz, xz, probe, results};
+  const Capability<EncodePiecesCall>* row = &backend_table().ransEncode;
+  const Placement p = Place(*row, DeviceRequest(NamedArgs(info, 1)), c);  // options is an object: it holds codec
+  JobWork work = [row, p, c, threads](JobContext& ctx) -> JobResult {
+    Run(*row, p, c, threads, ctx);
+    return [results = c.results](Napi::Env env) -> Napi::Value {
       Napi::Array out = Napi::Array::New(env, results->size());
       for (size_t i = 0; i < results->size(); ++i) {
         const auto& r = (*results)[i];
-        out.Set(uint32_t(i), (*keep)[i] ? Napi::Value(Napi::Buffer<uint8_t>::Copy(env, r.data(), r.size())) : env.Null());
+        out.Set(uint32_t(i), r.empty() ? env.Null() : Napi::Value(Napi::Buffer<uint8_t>::Copy(env, r.data(), r.size())));
       }
       return out;
     };

@@ -175,6 +175,29 @@ void decode_pieces(const KernelTable& k, const PiecesCall& c, unsigned threads, 
   }, false);
 }
 
+// One task a piece; progress counts the pieces' bytes. xz with probe: a large piece is first coded
+// on its first kXzProbeBytes, and stored raw if that does not save 1 % (weight mantissa planes).
+void encode_pieces(const KernelTable&, const EncodePiecesCall& c, unsigned threads, JobContext& ctx) {
+  constexpr size_t kXzProbeBytes = 256 << 10;
+  const auto& pieces = *c.pieces;
+  auto& results = *c.results;
+  uint64_t total = 0;
+  for (const auto& p : pieces) total += p.bytes;
+  std::atomic<uint64_t> done{0};
+  parallel_for(pieces.size(), 1, threads, ctx, [&](size_t b, size_t) {
+    const EncodePiecesCall::Piece& p = pieces[b];
+    bool attempt = p.bytes > 0;
+    if (attempt && c.xz && c.probe && p.bytes > 4 * kXzProbeBytes)
+      attempt = PieceWorthCoding(xz_encode(p.src, kXzProbeBytes, c.xzOptions).size(), kXzProbeBytes);
+    if (attempt) {
+      ctx.throwIfCancelled();
+      results[b] = c.xz ? xz_encode(p.src, p.bytes, c.xzOptions) : rans_encode(p.src, p.bytes, p.model);
+      if (results[b].empty() || !PieceWorthCoding(results[b].size(), p.bytes)) results[b] = {};
+    }
+    ctx.progress(done += p.bytes, total);
+  });
+}
+
 void widen(const KernelTable& k, FloatType type, const void* src, float* dst, size_t n, unsigned threads, JobContext& ctx) {
   parallel_for(n, size_t(1) << 18, threads, ctx, [&](size_t b, size_t e) {
     const uint16_t* s = static_cast<const uint16_t*>(src) + b;

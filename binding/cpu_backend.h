@@ -23,6 +23,7 @@ void vptq_encode(const KernelTable& k, const VptqCall& c, unsigned threads, JobC
 void vptq_decode(const KernelTable& k, const VptqCall& c, unsigned threads, JobContext& ctx);
 void hadamard(const KernelTable& k, const HadamardCall& c, unsigned threads, JobContext& ctx);
 void decode_pieces(const KernelTable& k, const PiecesCall& c, unsigned threads, JobContext& ctx);
+void encode_pieces(const KernelTable& k, const EncodePiecesCall& c, unsigned threads, JobContext& ctx);
 
 // Steps inside a larger job (they report no progress of their own): n values of a 16-bit type
 // to f32 and back (round to nearest even).

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "cpu/codec/bitpack.h"
@@ -14,6 +15,7 @@
 #include "cpu/quant/seedlm_tables.h"
 #include "cpu/quant/ternary.h"
 #include "cpu/quant/vptq.h"
+#include "cpu_backend.h"
 #include "cuda_call.h"
 
 namespace tz::cuda_backend {
@@ -244,6 +246,104 @@ void decode_pieces(int gpu, const PiecesCall& c, unsigned threads, JobContext& c
     const size_t i = coded[t];
     std::memcpy(pieces[i].dst, dst.data() + out[i], frames[i].bytes);
   }, false);
+}
+
+namespace {
+
+// The job's progress in bytes while the library codes blocks: at[d] of total once d are coded.
+struct BlockProgress {
+  JobContext* ctx;
+  const std::vector<uint64_t>* at;
+  uint64_t total;
+};
+
+tzc_job BlockJob(BlockProgress& o) {
+  return tzc_job{&o, [](void* u) { return int(static_cast<BlockProgress*>(u)->ctx->cancelled()); },
+                 [](void* u, uint64_t d, uint64_t) {
+                   const auto* o = static_cast<BlockProgress*>(u);
+                   if (d < o->at->size()) o->ctx->progress((*o->at)[d], o->total);
+                 }};
+}
+
+}  // namespace
+
+// Each piece planned on the CPU as rans_encode plans it (constant and raw pieces end there), then
+// every block of every coded piece in one tzc_rans_encode, the symbols staged in one buffer (one
+// copy a piece), and each frame finished from its blocks' states and words as rans_encode
+// finishes it. xz calls run on the CPU. Progress counts the pieces' bytes as the CPU's does, a
+// coded piece's spread over its blocks.
+void encode_pieces(int gpu, const EncodePiecesCall& c, unsigned threads, JobContext& ctx) {
+  if (c.xz) return cpu_backend::encode_pieces(kernels(), c, threads, ctx);
+  const auto& pieces = *c.pieces;
+  auto& results = *c.results;
+  uint64_t total = 0;
+  for (const auto& p : pieces) total += p.bytes;
+  std::vector<RansPlan> plans(pieces.size());
+  std::atomic<uint64_t> done{0};
+  parallel_for(pieces.size(), 1, threads, ctx, [&](size_t i, size_t) {
+    const EncodePiecesCall::Piece& p = pieces[i];
+    if (!p.bytes) return;
+    plans[i] = rans_plan(p.src, p.bytes, p.model);
+    if (plans[i].coded) return;
+    results[i] = std::move(plans[i].frame);
+    if (results[i].empty() || !PieceWorthCoding(results[i].size(), p.bytes)) results[i] = {};
+    ctx.progress(done += p.bytes, total);
+  }, false);
+  std::vector<size_t> coded;
+  std::vector<tzc_rans_enc_block> blocks;
+  std::vector<tzc_rans_enc_table> tables;
+  std::vector<uint64_t> firstBlock(pieces.size()), at(pieces.size());  // at: where a piece's symbols are staged
+  std::vector<uint64_t> progressAt{done.load()};
+  uint64_t symbolBytes = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const RansPlan& p = plans[i];
+    if (!p.coded) continue;
+    coded.push_back(i);
+    at[i] = symbolBytes;
+    firstBlock[i] = blocks.size();
+    const uint32_t table = uint32_t(tables.size());
+    for (const RansEncTable& t : p.tables) {
+      tzc_rans_enc_table e;
+      std::memcpy(e.freq_cum, t.freqCum, sizeof(e.freq_cum));
+      std::memcpy(e.inverse, t.inverse, sizeof(e.inverse));
+      tables.push_back(e);
+    }
+    const uint64_t before = progressAt.back();
+    for (size_t b = 0; b < p.blocks(); ++b) {
+      const uint64_t first = b * p.blockSymbols, m = p.block_symbols(b);
+      blocks.push_back({symbolBytes + first, m, table, p.contexts});
+      progressAt.push_back(before + uint64_t((unsigned __int128)pieces[i].bytes * (first + m) / p.count));
+    }
+    symbolBytes += p.count;
+  }
+  if (!blocks.empty()) {
+    // Not zeroed: the library reads every staged symbol, and only the words it reports are read.
+    std::unique_ptr<uint8_t[]> symbols(new uint8_t[symbolBytes]);
+    std::unique_ptr<uint16_t[]> words(new uint16_t[symbolBytes]);
+    parallel_for(coded.size(), 1, threads, ctx, [&](size_t t, size_t) {
+      RansPlan& p = plans[coded[t]];
+      std::memcpy(symbols.get() + at[coded[t]], p.symbols(), p.count);
+      p.unpacked = {};
+    }, false);
+    std::vector<uint32_t> states(size_t(kRansLanes) * blocks.size());
+    std::vector<uint64_t> counts(blocks.size());
+    BlockProgress o{&ctx, &progressAt, total};
+    const tzc_job job = BlockJob(o);
+    CheckCuda(Cuda().ransEncode(gpu, symbols.get(), symbolBytes, blocks.data(), blocks.size(), tables.data(), tables.size(), states.data(), words.get(),
+                                counts.data(), &job),
+              "rANS encode");
+    symbols.reset();
+    parallel_for(coded.size(), 1, threads, ctx, [&](size_t t, size_t) {
+      const size_t i = coded[t];
+      results[i] = rans_finish(plans[i], [&](size_t b, std::vector<uint8_t>& out) {
+        const size_t k = firstBlock[i] + b;
+        const tzc_rans_enc_block& r = blocks[k];
+        rans_append_block(states.data() + size_t(kRansLanes) * k, words.get() + r.symbols_at + r.symbols - counts[k], counts[k], out);
+      });
+      if (!PieceWorthCoding(results[i].size(), pieces[i].bytes)) results[i] = {};
+    }, false);
+  }
+  ctx.progress(total, total);
 }
 
 }  // namespace tz::cuda_backend

@@ -3,7 +3,8 @@
 // byte for byte (the kernels follow the CPU references operation for operation); what the GPU
 // leaves to the host (seedlm's fields, vptq's residuals and reconstruction, ternary's 16-bit
 // weights widened and narrowed, the refusal of an overflowing scale, rANS frames read and their
-// trailing bits checked, xz pieces) is computed here as the CPU implementation computes it.
+// trailing bits checked, rANS frames planned and assembled around the coded blocks, xz pieces)
+// is computed here as the CPU implementation computes it.
 #pragma once
 #include "capabilities.h"
 #include "cpu/runtime/job_context.h"
@@ -21,5 +22,6 @@ void kmeans_lloyd(int gpu, const KmeansLloydCall& c, unsigned threads, JobContex
 void vptq_encode(int gpu, const VptqCall& c, unsigned threads, JobContext& ctx);
 void hadamard(int gpu, const HadamardCall& c, unsigned threads, JobContext& ctx);
 void decode_pieces(int gpu, const PiecesCall& c, unsigned threads, JobContext& ctx);
+void encode_pieces(int gpu, const EncodePiecesCall& c, unsigned threads, JobContext& ctx);
 
 }  // namespace tz::cuda_backend

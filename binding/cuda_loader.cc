@@ -91,7 +91,8 @@ CudaBackend Load() {
       !Bind(lib, "tzc_rtn_encode", b.rtnEncode, b.reason, path) || !Bind(lib, "tzc_rtn_decode", b.rtnDecode, b.reason, path) ||
       !Bind(lib, "tzc_ternary_encode", b.ternaryEncode, b.reason, path) || !Bind(lib, "tzc_ternary_decode", b.ternaryDecode, b.reason, path) ||
       !Bind(lib, "tzc_kmeans_assign", b.kmeansAssign, b.reason, path) || !Bind(lib, "tzc_kmeans_lloyd", b.kmeansLloyd, b.reason, path) ||
-      !Bind(lib, "tzc_hadamard", b.hadamard, b.reason, path) || !Bind(lib, "tzc_rans_decode", b.ransDecode, b.reason, path))
+      !Bind(lib, "tzc_hadamard", b.hadamard, b.reason, path) || !Bind(lib, "tzc_rans_decode", b.ransDecode, b.reason, path) ||
+      !Bind(lib, "tzc_rans_encode", b.ransEncode, b.reason, path))
     return b;
   int count = 0;
   if (init(&count) != TZC_OK) {

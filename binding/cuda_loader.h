@@ -43,6 +43,9 @@ struct CudaBackend {
   int (*hadamard)(int device, float* x, uint64_t n, uint64_t period, uint64_t block, const float* m, unsigned inverse, const tzc_job* job) = nullptr;
   int (*ransDecode)(int device, const uint8_t* src, uint64_t srcBytes, const tzc_rans_block* blocks, uint64_t count, const uint32_t* tables,
                     uint64_t tableCount, uint8_t* dst, uint64_t dstBytes, uint8_t* faults, const tzc_job* job) = nullptr;
+  int (*ransEncode)(int device, const uint8_t* symbols, uint64_t symbolBytes, const tzc_rans_enc_block* blocks, uint64_t count,
+                    const tzc_rans_enc_table* tables, uint64_t tableCount, uint32_t* states, uint16_t* words, uint64_t* wordCounts,
+                    const tzc_job* job) = nullptr;
   const char* (*lastError)() = nullptr;
 };
 

@@ -168,10 +168,12 @@ export interface NativeBinding {
   copy(dst: Uint8Array, src: Uint8Array, threads?: number): void;
   /** The entropy stage: each piece coded with `codec` (rans: as models[i] says; xz: at
    * preset/extreme, or the weights profile, probing a large piece first); null where that would
-   * not save 1 % (store it raw). */
+   * not save 1 % (store it raw). With device, the rANS blocks of every piece are coded on that GPU
+   * in one call (capability 'rans encode'; the frames planned and assembled on the CPU, xz on the
+   * CPU), to the same frames. */
   encodePieces(
     pieces: Uint8Array[],
-    options: { codec: 'rans' | 'xz'; models?: Array<{ bits?: number; contexts?: number }>; preset?: number; extreme?: boolean; weights?: boolean; probe?: boolean; threads?: number },
+    options: { codec: 'rans' | 'xz'; models?: Array<{ bits?: number; contexts?: number }>; preset?: number; extreme?: boolean; weights?: boolean; probe?: boolean; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<Array<Buffer | null>>;
   /** Each piece, coded with codecs[i], decoded into exactly outputs[i]. With device, the rANS

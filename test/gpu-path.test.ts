@@ -1,8 +1,8 @@
 // compress --device: the GPU paths of the backend table (binding/backend_table.cc: rtn, ternary,
-// seedlm's search, vptq's k-means, the rotation of :rot, the rANS decoder) and its fallbacks to
-// the CPU, driven end to end on a machine without a GPU through the stand-in driver and a
-// stand-in libtensorzip_cuda answered by the CPU kernels (test/fixtures). What this checks is
-// everything but the CUDA kernels: device choice, the calls' buffers and results, and that the
+// seedlm's search, vptq's k-means, the rotation of :rot, the rANS decoder and encoder) and its
+// fallbacks to the CPU, driven end to end on a machine without a GPU through the stand-in driver
+// and a stand-in libtensorzip_cuda answered by the CPU kernels (test/fixtures). What this checks
+// is everything but the CUDA kernels: device choice, the calls' buffers and results, and that the
 // container is the CPU's byte for byte.
 // The CUDA kernels themselves are checked against the CPU references by the standalone harness
 // (scripts/gpu-check.sh) on a GPU machine.
@@ -17,6 +17,23 @@ import { cliPath, root } from './helpers';
 
 const fixtures = path.join(root, 'build', 'test-fixtures');
 const standIn = { TENSORZIP_LIBCUDA: path.join(fixtures, 'libtensorzip_fake_libcuda.so'), TENSORZIP_CUDA_LIBRARY: path.join(fixtures, 'libtensorzip_cpu_cuda_library.so') };
+
+/** Source text for the child scripts of the rANS tests: seeded skewed codes of `bits` bits in
+ * `contexts` contexts, and their LSB-first packing into `bytes` bytes. */
+const codeSource = (seed: number) => `
+      let seed = ${seed};
+      const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const codes = (n, bits, contexts) => Array.from({ length: n }, (_, i) => {
+        let v = 0;
+        while (v < (1 << bits) - 1 && random() < (1 + (i % contexts)) / (4 + (i % contexts))) v++;
+        return (v + 5 * (i % contexts)) & ((1 << bits) - 1);
+      });
+      const pack = (c, bits, bytes) => {
+        const out = new Uint8Array(bytes);
+        c.forEach((v, i) => { for (let b = 0; b < bits; b++) if (((v >> b) & 1) && ((i * bits + b) >> 3) < bytes) out[(i * bits + b) >> 3] |= 1 << ((i * bits + b) & 7); });
+        return out;
+      };
+`;
 
 function cli(env: Record<string, string>, ...args: string[]) {
   return spawnSync(process.execPath, [cliPath, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TENSORZIP_CUDA: '', ...env } });
@@ -70,7 +87,7 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
       for (const line of (await readFile(calls, 'utf8')).trim().split('\n')) counts.set(line, (counts.get(line) ?? 0) + 1);
       assert.deepEqual(Object.fromEntries(counts), {
         'tzc_seedlm_search 0': 2, 'tzc_kmeans_lloyd 0': 7, 'tzc_kmeans_assign 0': 10,
-        'tzc_rtn_encode 0': 1, 'tzc_ternary_encode 0': 4,
+        'tzc_rtn_encode 0': 1, 'tzc_ternary_encode 0': 4, 'tzc_rans_encode 0': 1,
       });
       // The kernels without a CUDA version, or a call their CUDA version cannot take, ran on the
       // CPU, and the report says which and why.
@@ -209,7 +226,7 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     const counts = new Map<string, number>();
     for (const line of readFileSync(calls, 'utf8').trim().split('\n')) counts.set(line, (counts.get(line) ?? 0) + 1);
     assert.deepEqual(Object.fromEntries(counts), {
-      'tzc_hadamard 0': 10, 'tzc_rtn_encode 0': 2, 'tzc_rtn_decode 0': 2, 'tzc_ternary_encode 0': 3, 'tzc_ternary_decode 0': 3,
+      'tzc_hadamard 0': 10, 'tzc_rans_encode 0': 1, 'tzc_rtn_encode 0': 2, 'tzc_rtn_decode 0': 2, 'tzc_ternary_encode 0': 3, 'tzc_ternary_decode 0': 3,
     });
     assert.ok(readFileSync(out('rot-cuda.tzip')).equals(readFileSync(out('rot-cpu.tzip'))));
   });
@@ -224,18 +241,7 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
       const { encodeFrame, codedFrame, parseFrame } = require(${JSON.stringify(path.join(root, 'dist', 'test', 'rans-reference.js'))});
       const heard = [];
       const device = { cuda: 0, onFallback: (c, why) => heard.push(c + ': ' + why) };
-      let seed = 7;
-      const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
-      const codes = (n, bits, contexts) => Array.from({ length: n }, (_, i) => {
-        let v = 0;
-        while (v < (1 << bits) - 1 && random() < (1 + (i % contexts)) / (4 + (i % contexts))) v++;
-        return (v + 5 * (i % contexts)) & ((1 << bits) - 1);
-      });
-      const pack = (c, bits, bytes) => {
-        const out = new Uint8Array(bytes);
-        c.forEach((v, i) => { for (let b = 0; b < bits; b++) if (((v >> b) & 1) && ((i * bits + b) >> 3) < bytes) out[(i * bits + b) >> 3] |= 1 << ((i * bits + b) & 7); });
-        return out;
-      };
+      ${codeSource(7)}
       const raw = [], frames = [], codecs = [];
       const add = (bytes, frame, codec = 'rans') => (raw.push(bytes), frames.push(frame), codecs.push(codec));
       for (let bits = 2; bits <= 8; bits++)
@@ -287,6 +293,70 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
     ].join('\n'), r.stderr);
     // One library call a decode on the GPU, every rANS block of the call in it.
     assert.equal(readFileSync(out('rans.calls'), 'utf8'), 'tzc_rans_decode 0\n'.repeat(3));
+  });
+
+  it('encodePieces on the GPU: every rANS model gives the CPU\'s frames in one library call; xz and uncoded pieces stay on the CPU', () => {
+    // Codes of 2 to 8 bits in 1, 2, 4 and 8 contexts, each piece two 2^18-symbol blocks and a
+    // partial one (a last code running past the piece's end where the lengths make one); a piece
+    // of random bytes (stored raw), one that the first-block probe stores raw (9 blocks, the first
+    // random), a constant piece, a 3-byte constant one (its frame would not save 1 %) and an
+    // empty one among them.
+    const r = spawnSync(process.execPath, ['-e', `
+      const { native } = require(${JSON.stringify(path.join(root, 'dist', 'lib', 'native.js'))});
+      const heard = [];
+      const device = { cuda: 0, onFallback: (c, why) => heard.push(c + ': ' + why) };
+      ${codeSource(11)}
+      const pieces = [], models = [];
+      const add = (bytes, model = {}) => (pieces.push(bytes), models.push(model));
+      for (let bits = 2; bits <= 8; bits++)
+        for (const contexts of [1, 2, 4, 8]) {
+          const n = Math.ceil(((2 * 2 ** 18 + 1000 + 97 * bits + contexts) * bits) / 8) + (bits % 3);
+          add(pack(codes(Math.ceil((8 * n) / bits), bits, contexts), bits, n), { bits, contexts });
+        }
+      let state = 2463534242;  // xorshift32: bytes the coder cannot shrink
+      const noise = (n) => Uint8Array.from({ length: n }, () => ((state ^= state << 13), (state ^= state >>> 17), (state ^= state << 5), state >>> 24));
+      add(noise(300000));
+      const probed = Uint8Array.from(codes(9 * 2 ** 18, 8, 1));
+      probed.set(noise(2 ** 18));
+      add(probed);
+      add(new Uint8Array(5000).fill(9));
+      add(new Uint8Array(3).fill(4));
+      add(new Uint8Array(0), { bits: 3, contexts: 2 });
+      const encode = (pieces, models, device) => {
+        let last = 'none';
+        return native.encodePieces(pieces, { codec: 'rans', models, threads: 2, device }, (done, total) => (last = done + '/' + total)).promise.then((frames) => ({ frames, last }));
+      };
+      const same = (a, b) => a.length === b.length && a.every((f, i) => (f === null ? b[i] === null : b[i] !== null && Buffer.from(f).equals(Buffer.from(b[i]))));
+      (async () => {
+        const cpu = await encode(pieces, models), gpu = await encode(pieces, models, device);
+        const coded = cpu.frames.map((f, i) => i).filter((i) => cpu.frames[i] !== null);
+        const outputs = coded.map((i) => new Uint8Array(pieces[i].length));
+        await native.decodePieces(coded.map((i) => cpu.frames[i]), outputs, { codecs: coded.map(() => 'rans') }).promise;
+        const back = outputs.every((o, k) => Buffer.from(o).equals(Buffer.from(pieces[coded[k]])));
+        const total = pieces.reduce((a, p) => a + p.length, 0);
+        console.log('pieces ' + pieces.length + ', coded ' + coded.length + ', gpu = cpu ' + same(gpu.frames, cpu.frames) + ', cpu frames decode to the pieces ' + back +
+          ', progress ' + (gpu.last === total + '/' + total));
+        console.log('null: ' + cpu.frames.map((f, i) => (f === null ? i : -1)).filter((i) => i >= 0).join(' ') + '; constant: ' + Buffer.from(cpu.frames[30]).toString('hex'));
+        // Nothing to code on the GPU: no library call.
+        const none = [pieces[28], pieces[30], pieces[31], pieces[32]];
+        console.log('uncoded only: ' + same((await encode(none, undefined, device)).frames, (await encode(none)).frames));
+        // xz on the CPU, whatever the device, to the same streams.
+        const text = new TextEncoder().encode('In the beginning was the word. '.repeat(400));
+        const xz = (device) => native.encodePieces([text, pieces[29]], { codec: 'xz', weights: true, probe: true, device }).promise;
+        console.log('xz: ' + same(await xz(device), await xz()));
+        console.log('fallbacks: ' + heard.length);
+      })();
+    `], { encoding: 'utf8', env: { ...process.env, ...standIn, STAND_IN_CALLS: out('rans-encode.calls') } });
+    assert.equal(r.stdout, [
+      'pieces 33, coded 29, gpu = cpu true, cpu frames decode to the pieces true, progress true',
+      'null: 28 29 31 32; constant: 010109',
+      'uncoded only: true',
+      'xz: true',
+      'fallbacks: 0',
+      '',
+    ].join('\n'), r.stderr);
+    // One library call for the GPU encode with coded pieces, every block of the call in it.
+    assert.equal(readFileSync(out('rans-encode.calls'), 'utf8'), 'tzc_rans_encode 0\n');
   });
 
   it('a job places its kernel once: the GPU it names must exist, and a kernel without a CUDA version runs on the CPU, saying so', () => {

@@ -136,6 +136,29 @@ std::vector<std::pair<uint64_t, uint64_t>> ransOutputRuns(const tzc_rans_block* 
   return merged;
 }
 
+// Encoder blocks are staged in batches of consecutive blocks whose symbols span, with its words
+// (two bytes a symbol), takes at most kRansBatch bytes (one block at least).
+struct RansEncBatch {
+  uint64_t begin, end;  // blocks
+  Span symbols;
+};
+
+std::vector<RansEncBatch> ransEncBatches(const tzc_rans_enc_block* blocks, uint64_t count) {
+  std::vector<RansEncBatch> out;
+  for (uint64_t i = 0; i < count;) {
+    RansEncBatch b{i, i, {}};
+    while (b.end < count) {
+      Span s = b.symbols;
+      if (blocks[b.end].symbols) s.add(blocks[b.end].symbols_at, blocks[b.end].symbols);
+      if (b.end > b.begin && 3 * s.size() > kRansBatch) break;
+      b.symbols = s, ++b.end;
+    }
+    out.push_back(b);
+    i = b.end;
+  }
+  return out;
+}
+
 }  // namespace
 
 extern "C" {
@@ -566,6 +589,64 @@ int tzc_rans_decode(int device, const uint8_t* src, uint64_t src_bytes, const tz
     if ((e = cudaMemcpyAsync(faults + b.begin, dFaults.ptr, local.size(), cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess)
       return fail("cudaMemcpy to host", e);
     if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("rANS decode", e);
+    progress(job, b.end, count);
+  }
+  return TZC_OK;
+}
+
+// A block's words come back once its count is known, only those it emitted (one copy a block).
+int tzc_rans_encode(int device, const uint8_t* symbols, uint64_t symbol_bytes, const tzc_rans_enc_block* blocks, uint64_t count,
+                    const tzc_rans_enc_table* tables, uint64_t table_count, uint32_t* states, uint16_t* words, uint64_t* word_counts,
+                    const tzc_job* job) {
+  if (!count) return TZC_OK;
+  if (!symbols || !blocks || !tables || !states || !words || !word_counts) return fail("tzc_rans_encode: null buffer");
+  for (uint64_t i = 0; i < count; ++i)
+    if (const std::string why = tz::cuda::rans_enc_block_problem(blocks[i], symbol_bytes, table_count); !why.empty())
+      return fail("tzc_rans_encode: block " + std::to_string(i) + ": " + why);
+  if (const std::string why = tz::cuda::rans_enc_overlap(blocks, count); !why.empty()) return fail("tzc_rans_encode: " + why);
+  cudaError_t e = cudaSetDevice(device);
+  if (e != cudaSuccess) return fail("cudaSetDevice", e);
+  const std::vector<RansEncBatch> batches = ransEncBatches(blocks, count);
+  uint64_t symbolsMax = 0, blocksMax = 0;
+  for (const RansEncBatch& b : batches) {
+    symbolsMax = std::max(symbolsMax, b.symbols.size());
+    blocksMax = std::max(blocksMax, b.end - b.begin);
+  }
+  const uint64_t tableBytes = table_count * sizeof(tzc_rans_enc_table);
+  DeviceBuffer dSymbols, dWords, dBlocks, dTables, dStates, dCounts;
+  Stream stream;
+  if (!allocate({{&dSymbols, symbolsMax}, {&dWords, 2 * symbolsMax}, {&dBlocks, blocksMax * sizeof(tzc_rans_enc_block)}, {&dTables, tableBytes},
+                 {&dStates, blocksMax * tz::kRansStateBytes}, {&dCounts, blocksMax * sizeof(uint64_t)}},
+                e))
+    return fail("cudaMalloc", e);
+  if ((e = cudaStreamCreate(&stream.s)) != cudaSuccess) return fail("cudaStreamCreate", e);
+  if ((e = cudaMemcpyAsync(dTables.ptr, tables, tableBytes, cudaMemcpyHostToDevice, stream.s)) != cudaSuccess) return fail("cudaMemcpy to device", e);
+  std::vector<tzc_rans_enc_block> local;  // the batch's blocks, offsets from its span
+  for (const RansEncBatch& b : batches) {
+    if (stopped(job)) return TZC_CANCELLED;
+    local.assign(blocks + b.begin, blocks + b.end);
+    for (tzc_rans_enc_block& r : local) r.symbols_at = r.symbols ? r.symbols_at - b.symbols.lo : 0;  // an empty block touches nothing
+    if ((b.symbols.size() &&
+         (e = cudaMemcpyAsync(dSymbols.ptr, symbols + b.symbols.lo, b.symbols.size(), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess) ||
+        (e = cudaMemcpyAsync(dBlocks.ptr, local.data(), local.size() * sizeof(tzc_rans_enc_block), cudaMemcpyHostToDevice, stream.s)) != cudaSuccess)
+      return fail("cudaMemcpy to device", e);
+    if ((e = tz::cuda::launch_rans_encode(as<uint8_t>(dSymbols), as<tzc_rans_enc_block>(dBlocks), local.size(), as<tzc_rans_enc_table>(dTables),
+                                          as<uint32_t>(dStates), as<uint16_t>(dWords), as<uint64_t>(dCounts), stream.s)) != cudaSuccess)
+      return fail("rANS encode launch", e);
+    if ((e = cudaMemcpyAsync(states + 32 * b.begin, dStates.ptr, local.size() * tz::kRansStateBytes, cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess ||
+        (e = cudaMemcpyAsync(word_counts + b.begin, dCounts.ptr, local.size() * sizeof(uint64_t), cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess)
+      return fail("cudaMemcpy to host", e);
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("rANS encode", e);
+    for (uint64_t i = b.begin; i < b.end; ++i) {
+      const tzc_rans_enc_block& r = local[i - b.begin];
+      const uint64_t used = word_counts[i];
+      if (used > r.symbols)
+        return fail("rANS encode: block " + std::to_string(i) + " emitted " + std::to_string(used) + " words for " + std::to_string(r.symbols) + " symbols");
+      if (used && (e = cudaMemcpyAsync(words + blocks[i].symbols_at + r.symbols - used, as<uint16_t>(dWords) + r.symbols_at + r.symbols - used, 2 * used,
+                                       cudaMemcpyDeviceToHost, stream.s)) != cudaSuccess)
+        return fail("cudaMemcpy to host", e);
+    }
+    if ((e = cudaStreamSynchronize(stream.s)) != cudaSuccess) return fail("rANS encode", e);
     progress(job, b.end, count);
   }
   return TZC_OK;

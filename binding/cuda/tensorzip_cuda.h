@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define TZC_ABI_VERSION 7
+#define TZC_ABI_VERSION 8
 
 enum { TZC_OK = 0, TZC_CANCELLED = 1, TZC_ERROR = -1 };
 
@@ -103,6 +103,35 @@ typedef struct tzc_rans_block {
  * and dst offsets increase with i are staged in the fewest copies. Progress counts blocks. */
 int tzc_rans_decode(int device, const uint8_t* src, uint64_t src_bytes, const tzc_rans_block* blocks, uint64_t count, const uint32_t* tables,
                     uint64_t table_count, uint8_t* dst, uint64_t dst_bytes, uint8_t* faults, const tzc_job* job);
+/* The encoder's table of one context for tzc_rans_encode (RansEncTable of binding/cpu/codec/rans.h,
+ * as rans_build_enc_table makes it): per symbol freq | cum << 16, and ceil(2^44 / freq) (0 where
+ * freq is 0). */
+typedef struct tzc_rans_enc_table {
+  uint32_t freq_cum[256];
+  uint64_t inverse[256];
+} tzc_rans_enc_table;
+
+/* One block for tzc_rans_encode: `symbols` symbols (at most 2^32 - 1) at offset symbols_at in
+ * `symbols`, symbol i coded with tables[table + i mod contexts] (contexts 1, 2, 4 or 8). Its words
+ * go to words[symbols_at, symbols_at + symbols), which no other block's may overlap. */
+typedef struct tzc_rans_enc_block {
+  uint64_t symbols_at;
+  uint64_t symbols;
+  uint32_t table;
+  uint32_t contexts;
+} tzc_rans_enc_block;
+
+/* Encodes `count` rANS blocks (of any frames) from host buffers, one warp per block, as the
+ * scalar reference's rans_encode_block does: states[32 i ..] receives block i's 32 final states,
+ * word_counts[i] how many 16-bit words it emits, and those words end its region of `words`
+ * (symbol_bytes words in all), in the order the decoder reads them; the rest of the region is
+ * left unspecified. A symbol of frequency 0 in its context gives unspecified states and words. A
+ * block that does not lie within the buffers, or whose region overlaps another's
+ * (binding/cuda/rans_blocks.h), fails the call before any is encoded. Blocks whose offsets
+ * increase with i are staged in the fewest copies. Progress counts blocks. */
+int tzc_rans_encode(int device, const uint8_t* symbols, uint64_t symbol_bytes, const tzc_rans_enc_block* blocks, uint64_t count,
+                    const tzc_rans_enc_table* tables, uint64_t table_count, uint32_t* states, uint16_t* words, uint64_t* word_counts,
+                    const tzc_job* job);
 /* Device-to-device copy bandwidth in bytes read + written per second: the median of `repeats`
  * cudaMemcpy copies of `bytes` (the roofline of memory-bound kernels, for the benchmarks). */
 int tzc_copy_bandwidth(int device, uint64_t bytes, unsigned repeats, double* bytes_per_second);

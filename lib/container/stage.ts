@@ -56,14 +56,27 @@ export interface StoredPiece {
   rawBytes: number;
 }
 
-/** models[i]: how rANS models piece i (default: bytes, one context). */
-export async function compressPieces(pieces: Uint8Array[], setting: StageSetting, content: PieceContent, threads: number, signal?: AbortSignal, models?: Array<SymbolModel | undefined>): Promise<StoredPiece[]> {
+/** models[i]: how rANS models piece i (default: bytes, one context). With a device, the rANS
+ * blocks are coded there (the frames are the same; xz stays on the CPU). */
+export async function compressPieces(
+  pieces: Uint8Array[],
+  setting: StageSetting,
+  content: PieceContent,
+  threads: number,
+  signal?: AbortSignal,
+  models?: Array<SymbolModel | undefined>,
+  device?: NativeDevice,
+): Promise<StoredPiece[]> {
   const raw = (p: Uint8Array): StoredPiece => ({ codec: 'raw', data: p, rawBytes: p.byteLength });
   const codec: 'rans' | 'xz' = setting.coder === 'rans' && content === 'tensor' ? 'rans' : 'xz';
   const lzma = setting.lzma;
   if (pieces.length === 0 || (codec === 'xz' && lzma.mode === 'off')) return pieces.map(raw);
   const options =
-    codec === 'rans' ? { codec, models: models && pieces.map((_, i) => models[i] ?? {}), threads } : lzma.mode === 'preset' ? { codec, preset: lzma.preset, extreme: lzma.extreme, threads } : { codec, weights: true, probe: true, threads };
+    codec === 'rans'
+      ? { codec, models: models && pieces.map((_, i) => models[i] ?? {}), threads, ...(device ? { device } : {}) }
+      : lzma.mode === 'preset'
+        ? { codec, preset: lzma.preset, extreme: lzma.extreme, threads }
+        : { codec, weights: true, probe: true, threads };
   const out = await runJob((progress) => native.encodePieces(pieces, options, progress), { signal });
   return pieces.map((p, i) => {
     const c = out[i];

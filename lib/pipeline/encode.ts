@@ -174,7 +174,7 @@ export async function encodeTensors(
       });
       await handOn();
       const s0 = process.hrtime.bigint();
-      const stored = compressPieces(units.flatMap((u) => u.streams), stage, 'tensor', ctx.threads, ctx.signal, models).then((pieces) => {
+      const stored = compressPieces(units.flatMap((u) => u.streams), stage, 'tensor', ctx.threads, ctx.signal, models, ctx.device).then((pieces) => {
         // The batch's stage time, shared among its tensors by the bytes they put in.
         const seconds = since(s0);
         const bytesOf = (u: Unit) => u.streams.reduce((a, x) => a + x.byteLength, 0);

@@ -178,52 +178,64 @@ void rans_build_enc_table(const uint16_t freq[256], RansEncTable& t) {
   }
 }
 
+void rans_append_block(const uint32_t states[kRansLanes], const uint16_t* words, size_t count, std::vector<uint8_t>& out) {
+  for (unsigned l = 0; l < kRansLanes; ++l) put_u32(out, states[l]);
+  // The words as little-endian u16, as x86-64 holds them.
+  const size_t at = out.size();
+  out.resize(at + 2 * count);
+  std::memcpy(out.data() + at, words, 2 * count);
+}
+
 void rans_encode_block(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, std::vector<uint8_t>& out) {
   // Words are written downwards from the end of `words`; the encoders need room for one word
   // per symbol and 8 spare words below (the AVX2 encoder stores 8 words at a time).
   std::unique_ptr<uint16_t[]> words(new uint16_t[n + 8]);  // not zeroed: every word read is written
   uint32_t x[kRansLanes];
   const size_t count = kernels().rans_encode_block(tables, contexts, symbols, n, x, words.get() + n + 8);
-  for (unsigned l = 0; l < kRansLanes; ++l) put_u32(out, x[l]);
-  // The words as little-endian u16, as x86-64 holds them.
-  const size_t at = out.size();
-  out.resize(at + 2 * count);
-  std::memcpy(out.data() + at, words.get() + n + 8 - count, 2 * count);
+  rans_append_block(x, words.get() + n + 8 - count, count, out);
 }
 
-std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, size_t blockSymbols) {
-  std::vector<uint8_t> out{kRansVersion};
+RansPlan rans_plan(const uint8_t* src, size_t n, RansModel model, size_t blockSymbols) {
+  RansPlan p;
+  p.src = src;
+  p.frame = {kRansVersion};
   if (std::all_of(src, src + n, [&](uint8_t b) { return b == src[0]; })) {
-    out.push_back(kRansConstant);
-    out.push_back(n ? src[0] : 0);
-    return out;
+    p.frame.push_back(kRansConstant);
+    p.frame.push_back(n ? src[0] : 0);
+    return p;
   }
   const unsigned bits = model.bits, contexts = model.contexts;
   // The symbols: the bytes, or the codes unpacked from them (the last byte padded with zeros).
-  std::vector<uint8_t> unpacked;
-  const uint8_t* symbols = src;
   const size_t count = rans_symbols(n, bits);
   if (bits < 8) {
     std::vector<uint8_t> padded(packed_bytes(count, bits), 0);
     std::memcpy(padded.data(), src, n);
-    unpacked.resize(count);
-    unpack_symbols(padded.data(), count, bits, unpacked.data());
-    symbols = unpacked.data();
+    p.unpacked.resize(count);
+    unpack_symbols(padded.data(), count, bits, p.unpacked.data());
   }
+  p.bits = bits;
+  const uint8_t* symbols = p.symbols();
   uint16_t freq[kRansMaxContexts][256];
   // A large piece is first judged on its first block: one that would not shrink (the mantissa
   // planes of lossless storage) costs the histogram of one block, not of the whole piece.
-  if (count >= 8 * blockSymbols && !worth_coding(symbols, blockSymbols, blockSymbols * bits / 8, bits, contexts, blockSymbols, freq)) return {};
+  RansPlan raw;  // stores the piece raw
+  raw.src = src;
+  if (count >= 8 * blockSymbols && !worth_coding(symbols, blockSymbols, blockSymbols * bits / 8, bits, contexts, blockSymbols, freq)) return raw;
   const size_t estimate = worth_coding(symbols, count, n, bits, contexts, blockSymbols, freq);
-  if (!estimate) return {};
+  if (!estimate) return raw;
+  p.coded = true;
+  p.contexts = contexts;
+  p.blockSymbols = blockSymbols;
+  p.count = count;
+  std::vector<uint8_t>& out = p.frame;
   out.reserve(estimate + estimate / 64 + 256);
   out.push_back(kRansCoded);
   out.push_back(uint8_t(bits));
   out.push_back(uint8_t(contexts));
   put_u32(out, uint32_t(blockSymbols));
-  std::vector<RansEncTable> enc(contexts);
+  p.tables.resize(contexts);
   for (unsigned c = 0; c < contexts; ++c) {
-    rans_build_enc_table(freq[c], enc[c]);
+    rans_build_enc_table(freq[c], p.tables[c]);
     uint8_t bitmap[32] = {};
     for (int s = 0; s < 256; ++s)
       if (freq[c][s]) bitmap[s >> 3] |= uint8_t(1u << (s & 7));
@@ -231,17 +243,31 @@ std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, 
     for (int s = 0; s < 256; ++s)
       if (freq[c][s]) put_u16(out, freq[c][s]);
   }
-  const size_t blocks = (count + blockSymbols - 1) / blockSymbols;
+  return p;
+}
+
+std::vector<uint8_t> rans_finish(RansPlan& p, const std::function<void(size_t b, std::vector<uint8_t>& out)>& block) {
+  std::vector<uint8_t> out = std::move(p.frame);
+  if (!p.coded) return out;
+  const size_t blocks = p.blocks();
   const size_t sizesAt = out.size();
   out.resize(out.size() + 4 * blocks);
   for (size_t b = 0; b < blocks; ++b) {
-    const size_t begin = b * blockSymbols, before = out.size();
-    // blockSymbols is a multiple of 8 (of contexts): block b starts in context 0 again.
-    rans_encode_block(enc.data(), contexts, symbols + begin, std::min(blockSymbols, count - begin), out);
+    const size_t before = out.size();
+    block(b, out);
     const uint32_t size = uint32_t(out.size() - before);
     for (int j = 0; j < 4; ++j) out[sizesAt + 4 * b + j] = uint8_t(size >> (8 * j));
   }
   return out;
+}
+
+std::vector<uint8_t> rans_encode(const uint8_t* src, size_t n, RansModel model, size_t blockSymbols) {
+  RansPlan p = rans_plan(src, n, model, blockSymbols);
+  const uint8_t* symbols = p.symbols();
+  return rans_finish(p, [&](size_t b, std::vector<uint8_t>& out) {
+    // blockSymbols is a multiple of 8 (of contexts): block b starts in context 0 again.
+    rans_encode_block(p.tables.data(), p.contexts, symbols + b * p.blockSymbols, p.block_symbols(b), out);
+  });
 }
 
 RansFrame rans_parse(const uint8_t* frame, size_t size, size_t n) {

@@ -5,8 +5,10 @@
 // States live in [kRansLow, 2^32) and renormalise by 16-bit words: each symbol moves at most one
 // word, which is what lets a SIMD decoder handle 8 lanes without branches.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -65,10 +67,38 @@ struct RansEncTable {
 
 void rans_build_enc_table(const uint16_t freq[256], RansEncTable& t);
 
+// Appends one coded block as the frame stores it: the kRansStateBytes of final states, then its
+// `count` 16-bit words, words[0] the first the decoder reads.
+void rans_append_block(const uint32_t states[kRansLanes], const uint16_t* words, size_t count, std::vector<uint8_t>& out);
+
 // Encodes one block of n symbols into its states and words (kernels.h row rans_encode_block),
-// then appends the block as the frame stores it: the kRansStateBytes of final states, then the
-// 16-bit words in the order the decoder reads them.
+// then appends it (rans_append_block).
 void rans_encode_block(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, std::vector<uint8_t>& out);
+
+// What rans_encode decides for a piece before coding its blocks, so that the blocks can be coded
+// elsewhere (a GPU) and the frame finished the same (rans_finish).
+struct RansPlan {
+  // coded: the header and tables (the block sizes and blocks follow); else the whole frame: a
+  // constant piece's, or empty (store the piece raw).
+  std::vector<uint8_t> frame;
+  bool coded = false;
+  unsigned bits = 8, contexts = 1;
+  size_t blockSymbols = 0, count = 0;  // count: the piece's symbols
+  std::vector<RansEncTable> tables;    // one per context
+  const uint8_t* src = nullptr;        // the piece
+  std::vector<uint8_t> unpacked;       // its codes, one a byte, when bits < 8
+
+  const uint8_t* symbols() const { return bits < 8 ? unpacked.data() : src; }
+  size_t blocks() const { return coded ? (count + blockSymbols - 1) / blockSymbols : 0; }
+  // Block b codes symbols [b * blockSymbols, + block_symbols(b)); it starts in context 0 again.
+  size_t block_symbols(size_t b) const { return std::min(blockSymbols, count - b * blockSymbols); }
+};
+
+RansPlan rans_plan(const uint8_t* src, size_t n, RansModel model, size_t blockSymbols = kRansBlockSymbols);
+
+// The plan's frame: for a coded plan, block(b, out) appends block b (rans_append_block) after
+// the block sizes. Leaves p.frame moved from.
+std::vector<uint8_t> rans_finish(RansPlan& p, const std::function<void(size_t b, std::vector<uint8_t>& out)>& block);
 
 // A whole frame for the piece's n bytes, blocks of blockSymbols symbols; empty when the frame's
 // size, estimated from the frequencies, would not save 1 % (then the piece is stored raw).

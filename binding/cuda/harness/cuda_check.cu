@@ -267,6 +267,125 @@ RansOutput ransThroughAbi(int device, const std::vector<const RansCase*>& cases,
   return abi;
 }
 
+// Encoder pieces planned as rans_encode plans them and staged as the addon stages them
+// (cuda_backend.cc, encode_pieces): the symbols one after another (here after one spare byte, so
+// that blocks start on odd addresses), each frame's tables after the last's.
+struct RansEncCall {
+  std::vector<uint8_t> symbols{0x5A};
+  std::vector<tzc_rans_enc_block> blocks;
+  std::vector<tzc_rans_enc_table> tables;
+  std::vector<size_t> first;  // each plan's first block
+  void add(const tz::RansPlan& p) {
+    first.push_back(blocks.size());
+    const uint32_t table = uint32_t(tables.size());
+    for (const tz::RansEncTable& t : p.tables) {
+      tzc_rans_enc_table e;
+      std::memcpy(e.freq_cum, t.freqCum, sizeof(e.freq_cum));
+      std::memcpy(e.inverse, t.inverse, sizeof(e.inverse));
+      tables.push_back(e);
+    }
+    for (size_t b = 0; b < p.blocks(); ++b) blocks.push_back({symbols.size() + b * p.blockSymbols, p.block_symbols(b), table, p.contexts});
+    symbols.insert(symbols.end(), p.symbols(), p.symbols() + p.count);
+  }
+};
+
+// One block as the scalar reference encodes it.
+struct RansEncBlock {
+  uint32_t states[tz::kRansLanes];
+  std::vector<uint16_t> words;
+};
+
+std::vector<RansEncBlock> ransEncReference(const RansEncCall& c) {
+  std::vector<RansEncBlock> out(c.blocks.size());
+  std::vector<tz::RansEncTable> t(tz::kRansMaxContexts);
+  std::vector<uint16_t> words;
+  for (size_t k = 0; k < c.blocks.size(); ++k) {
+    const tzc_rans_enc_block& b = c.blocks[k];
+    for (unsigned j = 0; j < b.contexts; ++j) {
+      std::memcpy(t[j].freqCum, c.tables[b.table + j].freq_cum, sizeof(t[j].freqCum));
+      std::memcpy(t[j].inverse, c.tables[b.table + j].inverse, sizeof(t[j].inverse));
+    }
+    words.resize(b.symbols + 8);
+    const size_t n =
+        tz::scalar_kernels().rans_encode_block(t.data(), b.contexts, c.symbols.data() + b.symbols_at, b.symbols, out[k].states, words.data() + words.size());
+    out[k].words.assign(words.end() - n, words.end());
+  }
+  return out;
+}
+
+struct RansEncOutput {
+  std::vector<uint32_t> states;
+  std::vector<uint16_t> words;  // one a symbol, as the call's regions
+  std::vector<uint64_t> counts;
+};
+
+// The call through the launcher on device buffers, timed over `reps` launches (ms: the median).
+RansEncOutput ransEncLaunch(const RansEncCall& c, Timer& timer, int reps, double& ms) {
+  uint8_t* dSymbols = nullptr;
+  uint16_t* dWords = nullptr;
+  uint32_t* dStates = nullptr;
+  uint64_t* dCounts = nullptr;
+  tzc_rans_enc_block* dBlocks = nullptr;
+  tzc_rans_enc_table* dTables = nullptr;
+  const size_t blocks = c.blocks.size();
+  CHECK_CUDA(cudaMalloc(&dSymbols, c.symbols.size()));
+  CHECK_CUDA(cudaMalloc(&dWords, 2 * c.symbols.size()));
+  CHECK_CUDA(cudaMalloc(&dStates, blocks * tz::kRansStateBytes));
+  CHECK_CUDA(cudaMalloc(&dCounts, blocks * 8));
+  CHECK_CUDA(cudaMalloc(&dBlocks, blocks * sizeof(tzc_rans_enc_block)));
+  CHECK_CUDA(cudaMalloc(&dTables, c.tables.size() * sizeof(tzc_rans_enc_table)));
+  CHECK_CUDA(cudaMemcpy(dSymbols, c.symbols.data(), c.symbols.size(), cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemcpy(dBlocks, c.blocks.data(), blocks * sizeof(tzc_rans_enc_block), cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemcpy(dTables, c.tables.data(), c.tables.size() * sizeof(tzc_rans_enc_table), cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemset(dStates, 0xEE, blocks * tz::kRansStateBytes));  // every state and count must be written
+  CHECK_CUDA(cudaMemset(dCounts, 0xEE, blocks * 8));
+  ms = timer.medianMs(reps, [&] { CHECK_CUDA(tz::cuda::launch_rans_encode(dSymbols, dBlocks, blocks, dTables, dStates, dWords, dCounts, nullptr)); });
+  RansEncOutput o{std::vector<uint32_t>(blocks * tz::kRansLanes), std::vector<uint16_t>(c.symbols.size()), std::vector<uint64_t>(blocks)};
+  CHECK_CUDA(cudaMemcpy(o.states.data(), dStates, blocks * tz::kRansStateBytes, cudaMemcpyDeviceToHost));
+  CHECK_CUDA(cudaMemcpy(o.words.data(), dWords, 2 * c.symbols.size(), cudaMemcpyDeviceToHost));
+  CHECK_CUDA(cudaMemcpy(o.counts.data(), dCounts, blocks * 8, cudaMemcpyDeviceToHost));
+  cudaFree(dSymbols);
+  cudaFree(dWords);
+  cudaFree(dStates);
+  cudaFree(dCounts);
+  cudaFree(dBlocks);
+  cudaFree(dTables);
+  return o;
+}
+
+// An output against the reference (want[k]: block k's), block for block: states, word count and
+// the words at the end of its region. Returns the mismatches, the first named.
+size_t ransEncMismatches(const std::string& name, const RansEncCall& c, const std::vector<const RansEncBlock*>& want, const RansEncOutput& o,
+                         std::string& first) {
+  size_t bad = 0;
+  for (size_t k = 0; k < c.blocks.size(); ++k) {
+    const tzc_rans_enc_block& b = c.blocks[k];
+    const RansEncBlock& w = *want[k];
+    const auto named = [&](const std::string& what) { return name + " block " + std::to_string(k) + ": " + what; };
+    if (std::memcmp(o.states.data() + tz::kRansLanes * k, w.states, tz::kRansStateBytes) != 0 && bad++ == 0) first = named("states");
+    if (o.counts[k] != w.words.size()) {
+      if (bad++ == 0) first = named(std::to_string(o.counts[k]) + " words, want " + std::to_string(w.words.size()));
+      continue;
+    }
+    if (std::memcmp(o.words.data() + b.symbols_at + b.symbols - w.words.size(), w.words.data(), 2 * w.words.size()) != 0 && bad++ == 0) first = named("words");
+  }
+  return bad;
+}
+
+std::vector<const RansEncBlock*> pointers(const std::vector<RansEncBlock>& v) {
+  std::vector<const RansEncBlock*> out;
+  for (const RansEncBlock& b : v) out.push_back(&b);
+  return out;
+}
+
+// The same call through the C ABI (rc: its return code).
+RansEncOutput ransEncAbi(int device, const RansEncCall& c, int& rc) {
+  RansEncOutput o{std::vector<uint32_t>(c.blocks.size() * tz::kRansLanes), std::vector<uint16_t>(c.symbols.size()), std::vector<uint64_t>(c.blocks.size())};
+  rc = tzc_rans_encode(device, c.symbols.data(), c.symbols.size(), c.blocks.data(), c.blocks.size(), c.tables.data(), c.tables.size(), o.states.data(),
+                       o.words.data(), o.counts.data(), nullptr);
+  return o;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -861,6 +980,161 @@ int main(int argc, char** argv) {
         const bool refused = tzc_rans_decode(device, src.data(), src.size(), &badBlocks[k], 1, tables.data(), 2, dst.data(), dst.size(), faults.data(), nullptr) ==
                                  TZC_ERROR &&
                              std::strstr(tzc_last_error(), "tzc_rans_decode: block 0: ") != nullptr;
+        if (!refused && row.mismatches++ == 0) row.firstMismatch = "case " + std::to_string(k) + " not refused";
+      }
+      rows.push_back(row);
+    }
+  }
+
+  // rANS encoder: pieces of every code width (1 to 8 bits) in 1, 2, 4 and 8 contexts, planned by
+  // rans_plan and staged as the addon stages them, in blocks of a power of two or (2 contexts) of
+  // no multiple of 32 symbols (a partial last step), one call per width, through the launcher and the C
+  // ABI against the scalar reference's states, word counts and words; each frame finished from the
+  // C ABI's output (rans_finish) must be rans_encode's, byte for byte. Then every piece in one call
+  // (thread blocks mixing frames' tables), the refusals, and the throughput of a model-sized call.
+  // GB/s: symbols coded per second.
+  {
+    const size_t blockSymbols = std::max<size_t>(1024, std::min<size_t>(size_t(1) << 18, n / 8) / 8 * 8);
+    const size_t pieceSymbols = std::max<size_t>(200000, n / 8);
+    struct EncCase {
+      std::vector<uint8_t> piece;
+      tz::RansModel model;
+      size_t blockSymbols;
+      tz::RansPlan plan;
+    };
+    std::vector<std::unique_ptr<EncCase>> cases;
+    RansEncCall all;
+    for (unsigned bits = 1; bits <= 8; ++bits) {
+      Row row{"rans enc " + std::to_string(bits) + "b c1/2/4/8", 0, 0, "", 0, 0, 0};
+      RansEncCall call;
+      std::vector<EncCase*> mine;
+      for (const unsigned contexts : {1u, 2u, 4u, 8u}) {
+        auto e = std::make_unique<EncCase>();
+        const size_t bytes = pieceSymbols * bits / 8 + contexts;
+        e->piece = ransPiece(bytes, bits, contexts, bits == 8 && contexts == 2, rng);
+        e->model = tz::RansModel{bits, contexts};
+        // Narrow codes save too little to pay for the states and tables of small blocks (the
+        // first block of a large piece is judged alone).
+        const size_t wide = bits < 4 ? 8 * blockSymbols : blockSymbols;
+        e->blockSymbols = contexts != 2 ? wide : bits >= 4 ? 1000 : wide + 8;
+        e->plan = tz::rans_plan(e->piece.data(), bytes, e->model, e->blockSymbols);
+        row.n += tz::rans_symbols(bytes, bits);
+        if (!e->plan.coded) {
+          if (row.mismatches++ == 0) row.firstMismatch = std::to_string(contexts) + " contexts: the plan codes nothing";
+          continue;
+        }
+        call.add(e->plan);
+        all.add(e->plan);
+        mine.push_back(e.get());
+        cases.push_back(std::move(e));
+      }
+      const std::vector<RansEncBlock> want = ransEncReference(call);
+      double ms = 0;
+      row.mismatches += ransEncMismatches("launcher", call, pointers(want), ransEncLaunch(call, timer, 3, ms), row.firstMismatch);
+      int rc = TZC_OK;
+      const RansEncOutput abi = ransEncAbi(device, call, rc);
+      if (rc != TZC_OK) {
+        if (row.mismatches++ == 0) row.firstMismatch = std::string("tzc_rans_encode: ") + tzc_last_error();
+      } else {
+        row.mismatches += ransEncMismatches("C ABI", call, pointers(want), abi, row.firstMismatch);
+        for (size_t k = 0; k < mine.size(); ++k) {
+          tz::RansPlan plan = mine[k]->plan;
+          const std::vector<uint8_t> frame = tz::rans_finish(plan, [&](size_t b, std::vector<uint8_t>& out) {
+            const size_t i = call.first[k] + b;
+            const tzc_rans_enc_block& r = call.blocks[i];
+            tz::rans_append_block(abi.states.data() + tz::kRansLanes * i, abi.words.data() + r.symbols_at + r.symbols - abi.counts[i], abi.counts[i], out);
+          });
+          if (frame != tz::rans_encode(mine[k]->piece.data(), mine[k]->piece.size(), mine[k]->model, mine[k]->blockSymbols) && row.mismatches++ == 0)
+            row.firstMismatch = std::to_string(mine[k]->model.contexts) + " contexts: the frame is not rans_encode's";
+        }
+      }
+      row.ms = ms;
+      row.gbps = row.n / (ms * 1e6);
+      rows.push_back(row);
+    }
+
+    if (!all.blocks.empty()) {
+      Row row{"rans enc all, 1 call", all.symbols.size() - 1, 0, "", 0, 0, 0};
+      const std::vector<RansEncBlock> want = ransEncReference(all);
+      double ms = 0;
+      row.mismatches = ransEncMismatches("launcher", all, pointers(want), ransEncLaunch(all, timer, 3, ms), row.firstMismatch);
+      int rc = TZC_OK;
+      const RansEncOutput abi = ransEncAbi(device, all, rc);
+      if (rc != TZC_OK) {
+        if (row.mismatches++ == 0) row.firstMismatch = std::string("tzc_rans_encode: ") + tzc_last_error();
+      } else {
+        row.mismatches += ransEncMismatches("C ABI", all, pointers(want), abi, row.firstMismatch);
+      }
+      row.ms = ms;
+      row.gbps = row.n / (ms * 1e6);
+      rows.push_back(row);
+    }
+
+    // The throughput of a model-sized call: one piece of n 8-bit symbols, 1 context, staged 4
+    // times, in one launch; and through the C ABI from host buffers, transfers included.
+    {
+      std::vector<uint8_t> piece = ransPiece(n, 8, 1, false, rng);
+      const tz::RansPlan plan = tz::rans_plan(piece.data(), n, tz::RansModel{8, 1});
+      Row row{"rans enc throughput 8b", 4 * n, 0, "", 0, 0, 0};
+      if (!plan.coded) {
+        row.mismatches = 1, row.firstMismatch = "the plan codes nothing";
+      } else {
+        RansEncCall one, four;
+        one.add(plan);
+        for (int k = 0; k < 4; ++k) four.add(plan);
+        const std::vector<RansEncBlock> want = ransEncReference(one);
+        std::vector<const RansEncBlock*> wantFour;
+        for (int k = 0; k < 4; ++k)
+          for (const RansEncBlock& b : want) wantFour.push_back(&b);
+        double ms = 0;
+        row.mismatches = ransEncMismatches("launcher", four, wantFour, ransEncLaunch(four, timer, 5, ms), row.firstMismatch);
+        int rc = TZC_OK;
+        const auto start = std::chrono::steady_clock::now();
+        const RansEncOutput abi = ransEncAbi(device, four, rc);
+        const double abiSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (rc != TZC_OK) {
+          if (row.mismatches++ == 0) row.firstMismatch = std::string("tzc_rans_encode: ") + tzc_last_error();
+        } else {
+          row.mismatches += ransEncMismatches("C ABI", four, wantFour, abi, row.firstMismatch);
+        }
+        row.ms = ms;
+        row.gbps = row.n / (ms * 1e6);
+        char line[300];
+        std::snprintf(line, sizeof(line),
+                      "rans encode: %zu blocks of %zu 8-bit symbols (1 context) in one launch: %.1f GB/s of symbols; through tzc_rans_encode from "
+                      "host buffers, transfers included: %.2f GB/s",
+                      four.blocks.size(), tz::kRansBlockSymbols, row.gbps, row.n / abiSeconds / 1e9);
+        notes.push_back(line);
+      }
+      rows.push_back(row);
+    }
+
+    // Blocks the C ABI cannot encode within its buffers, or whose regions overlap: refused before
+    // any is encoded.
+    {
+      std::vector<uint8_t> symbols(256, 0);
+      std::vector<tzc_rans_enc_table> tables(2);
+      std::vector<uint32_t> states(64);
+      std::vector<uint16_t> words(256);
+      std::vector<uint64_t> counts(2);
+      const tzc_rans_enc_block good{0, 64, 0, 1};
+      struct Bad {
+        std::vector<tzc_rans_enc_block> blocks;
+        uint64_t symbolBytes;
+        const char* says;
+      };
+      std::vector<Bad> bad(6, Bad{{good}, 256, "tzc_rans_encode: block 0: "});
+      bad[0].blocks[0].contexts = 3;
+      bad[1].blocks[0].table = 1, bad[1].blocks[0].contexts = 2;
+      bad[2].blocks[0].symbols_at = 200;
+      bad[3].blocks[0].symbols = uint64_t(1) << 32, bad[3].symbolBytes = uint64_t(1) << 40;  // refused before anything is read
+      bad[4].blocks = {good, tzc_rans_enc_block{63, 10, 0, 1}}, bad[4].says = "tzc_rans_encode: blocks 0 and 1 overlap";
+      bad[5].blocks = {tzc_rans_enc_block{10, 0, 0, 1}, tzc_rans_enc_block{250, 7, 0, 1}}, bad[5].says = "tzc_rans_encode: block 1: ";
+      Row row{"rans enc refusals", bad.size(), 0, "", 0, 0, 0};
+      for (size_t k = 0; k < bad.size(); ++k) {
+        const bool refused = tzc_rans_encode(device, symbols.data(), bad[k].symbolBytes, bad[k].blocks.data(), bad[k].blocks.size(), tables.data(),
+                                             tables.size(), states.data(), words.data(), counts.data(), nullptr) == TZC_ERROR &&
+                             std::strstr(tzc_last_error(), bad[k].says) != nullptr;
         if (!refused && row.mismatches++ == 0) row.firstMismatch = "case " + std::to_string(k) + " not refused";
       }
       rows.push_back(row);
