@@ -35,7 +35,10 @@ PATH="$bin" node -e "
   if (!['avx2', 'scalar'].includes(info.cpu)) throw new Error('bad backendInfo ' + JSON.stringify(info));
   console.log('install-test: tensorzip', t.version, 'loaded; CPU path', info.cpu + ';', 'cuda' in info && 'gpus' in info.cuda ? 'CUDA: ' + info.cuda.gpus.map((g) => g.name).join(', ') : 'CUDA unavailable: ' + info.cuda.unavailable);
 "
-PATH="$bin" npx tensorzip demo --methods lossless,rtn:4,ternary --layers 1 --hidden 128 --intermediate 352 --heads 4 --kv-heads 2 --vocab 512
+# The demo on the trained model the package ships (models/kjv-llama): KL and top-1 need its
+# config, tokenizer and held-out text from the installed package.
+PATH="$bin" npx tensorzip demo --methods lossless,rtn:4,ternary | tee "$work/demo.txt"
+grep -q "models/kjv-llama: 1,967,872 parameters" "$work/demo.txt" || { echo "install-test: the demo did not run on the shipped model"; exit 1; }
 
 # A missing or mismatched CUDA library next to the prebuild degrades to the CPU with the reason.
 # The repo's stand-in driver (build/test-fixtures) gets the loader past the driver check.
