@@ -44,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterVptq(env, exports);
   tz::RegisterLlama(env, exports);
   tz::RegisterKernelRows(env, exports);
+  tz::RegisterDirectIo(env, exports);
   return exports;
 }
 

@@ -46,14 +46,17 @@ std::string RequireString(const Napi::CallbackInfo& info, size_t i, const char* 
 
 std::vector<Napi::TypedArray> RequireTypedArrayList(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type,
                                                     const char* what) {
-  if (i >= info.Length() || !info[i].IsArray())
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an array of " + TypedArrayTypeName(type));
-  Napi::Array list = info[i].As<Napi::Array>();
+  return RequireTypedArrayList(info.Env(), i < info.Length() ? info[i] : info.Env().Undefined(), type, what);
+}
+
+std::vector<Napi::TypedArray> RequireTypedArrayList(Napi::Env env, const Napi::Value& value, napi_typedarray_type type, const char* what) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, std::string(what) + " must be an array of " + TypedArrayTypeName(type));
+  Napi::Array list = value.As<Napi::Array>();
   std::vector<Napi::TypedArray> out;
   for (uint32_t k = 0; k < list.Length(); ++k) {
     Napi::Value v = list.Get(k);
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
-      throw Napi::TypeError::New(info.Env(), std::string(what) + "[" + std::to_string(k) + "] must be a " + TypedArrayTypeName(type));
+      throw Napi::TypeError::New(env, std::string(what) + "[" + std::to_string(k) + "] must be a " + TypedArrayTypeName(type));
     out.push_back(v.As<Napi::TypedArray>());
   }
   return out;

@@ -20,6 +20,7 @@ std::string RequireString(const Napi::CallbackInfo& info, size_t i, const char* 
 // info[i] must be an Array whose every element is a TypedArray of exactly `type`.
 std::vector<Napi::TypedArray> RequireTypedArrayList(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type,
                                                     const char* what);
+std::vector<Napi::TypedArray> RequireTypedArrayList(Napi::Env env, const Napi::Value& value, napi_typedarray_type type, const char* what);
 // info[i]: an integer in [min, max].
 int64_t RequireInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t min, int64_t max);
 // info[i]: undefined/'auto' (the table chosen at load), 'scalar' or 'avx2' (testing).

@@ -21,5 +21,6 @@ void RegisterVptq(Napi::Env env, Napi::Object exports);
 void RegisterLlama(Napi::Env env, Napi::Object exports);
 void RegisterRotate(Napi::Env env, Napi::Object exports);
 void RegisterKernelRows(Napi::Env env, Napi::Object exports);
+void RegisterDirectIo(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

@@ -1,29 +1,63 @@
 // The entropy stage and byte planes: encodePieces / decodePieces (jobs, parallel across pieces;
 // codecs 'rans' and 'xz'; the backend table's rans encode and rans decode), bytePlanes
 // (synchronous), and the kernel rows rans_encode_block and rans_decode_block.
+#include <zlib.h>  // Node's own zlib (its headers ship with Node)
+
+#include <algorithm>
 #include <memory>
 
 #include "args.h"
 #include "backend_table.h"
 #include "bindings.h"
-#include "cpu/codec/byte_planes.h"
 #include "cpu/codec/lzma_codec.h"
 #include "cpu/codec/rans.h"
 #include "named_args.h"
 #include "kernel_row.h"
 #include "native_job.h"
+#include "cpu/runtime/parallel.h"
 
 namespace tz {
 
 namespace {
 
-enum class Codec { Xz, Rans };
+enum class Codec { Xz, Rans, Raw };
 
-Codec ParseCodec(Napi::Env env, const Napi::Value& v) {
+// 'raw' only where allowRaw (decodePieces' pieces that are checked, not decoded).
+Codec ParseCodec(Napi::Env env, const Napi::Value& v, bool allowRaw = false) {
   const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
   if (name == "xz") return Codec::Xz;
   if (name == "rans") return Codec::Rans;
-  throw Napi::TypeError::New(env, "codec must be 'rans' or 'xz'");
+  if (name == "raw" && allowRaw) return Codec::Raw;
+  throw Napi::TypeError::New(env, allowRaw ? "codec must be 'rans', 'xz' or 'raw'" : "codec must be 'rans' or 'xz'");
+}
+
+// A piece's bytes and the CRC-32 its record gives.
+struct CheckedPiece {
+  const uint8_t* src;
+  size_t bytes;
+  uint32_t crc32;
+};
+
+// Checks every piece against its CRC-32 on the job's threads, before anything decodes: segments
+// of 4 MiB in parallel, joined with crc32_combine (zlib's, as linked into Node). Throws "piece i:
+// checksum mismatch" for the first bad piece.
+void CheckPieces(const std::vector<CheckedPiece>& pieces, unsigned threads, JobContext& ctx) {
+  constexpr size_t kSegment = 4 << 20;
+  std::vector<std::pair<size_t, size_t>> tasks;  // (piece, segment)
+  for (size_t i = 0; i < pieces.size(); ++i)
+    for (size_t s = 0; s == 0 || s * kSegment < pieces[i].bytes; ++s) tasks.push_back({i, s});
+  std::vector<uLong> crcs(tasks.size());
+  parallel_for(tasks.size(), 1, threads, ctx, [&](size_t t, size_t) {
+    const auto [i, s] = tasks[t];
+    const size_t begin = s * kSegment, n = std::min(kSegment, pieces[i].bytes - begin);
+    crcs[t] = crc32_z(0, pieces[i].src + begin, n);
+  }, false);
+  for (size_t t = 0; t < tasks.size();) {
+    const size_t i = tasks[t].first;
+    uLong crc = crcs[t];
+    for (++t; t < tasks.size() && tasks[t].first == i; ++t) crc = crc32_combine(crc, crcs[t], z_off_t(std::min(kSegment, pieces[i].bytes - tasks[t].second * kSegment)));
+    if (uint32_t(crc) != pieces[i].crc32) throw std::runtime_error("piece " + std::to_string(i) + ": checksum mismatch");
+  }
 }
 
 // The rANS model of each piece: models[i] = { bits?, contexts? } (rans.h RansModel), or all defaults.
@@ -80,10 +114,62 @@ Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
   return StartJob(env, std::move(work), {info.Length() > 2 ? info[2] : env.Undefined(), keepAlive});
 }
 
-// decodePieces(pieces, outputs, { codecs, threads, device }, onProgress): piece i, coded with
-// codecs[i] ('rans' or 'xz'), must decode to exactly its output's length. Rejects naming the piece
-// index on corrupt data. The rANS blocks run where `device` places the capability (xz pieces and
-// constant frames on the CPU).
+// The planes of a decodePieces call merged into elements once decoded (RunPlanes' layout).
+struct PlaneMerge {
+  std::vector<const uint8_t*> planes;
+  size_t n;
+  unsigned width;
+  bool rotate;
+  uint8_t* dst;
+};
+
+// options.merge = { width, rotate?, dst }: the pieces, in order, are dst's `width` byte planes
+// (a raw piece's plane is its input, a coded one's its output); null without merge.
+std::shared_ptr<const PlaneMerge> ParseMerge(Napi::Env env, const Napi::Object& options, const std::vector<Napi::TypedArray>& in,
+                                             const std::vector<Napi::TypedArray>& out, const Napi::Array& codecs) {
+  if (options.Get("merge").IsUndefined()) return nullptr;
+  if (!options.Get("merge").IsObject()) throw Napi::TypeError::New(env, "merge must be an object { width, rotate?, dst }");
+  Napi::Object m = options.Get("merge").As<Napi::Object>();
+  const unsigned width = unsigned(OptionalInt(m, "width", 0, 1, 8));
+  if (width != 1 && width != 2 && width != 4 && width != 8) throw Napi::RangeError::New(env, "merge.width must be 1, 2, 4 or 8");
+  if (!m.Get("dst").IsTypedArray() || m.Get("dst").As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "merge.dst must be a Uint8Array");
+  Napi::TypedArray dst = m.Get("dst").As<Napi::TypedArray>();
+  if (in.size() != width || dst.ByteLength() % width) throw Napi::RangeError::New(env, "merge: one piece per plane, and dst a whole number of elements");
+  auto merge = std::make_shared<PlaneMerge>();
+  merge->n = dst.ByteLength() / width;
+  merge->width = width;
+  merge->rotate = m.Get("rotate").ToBoolean();
+  merge->dst = TypedArrayBytes(dst);
+  for (size_t i = 0; i < width; ++i) {
+    const bool raw = codecs.Get(uint32_t(i)).As<Napi::String>().Utf8Value() == "raw";
+    const Napi::TypedArray& plane = raw ? in[i] : out[i];
+    if (plane.ByteLength() != merge->n) throw Napi::RangeError::New(env, "merge: piece " + std::to_string(i) + " is not one byte per element");
+    RequireDisjoint(plane, dst, "merge.dst and the planes");
+    merge->planes.push_back(TypedArrayBytes(plane));
+  }
+  return merge;
+}
+
+// Merges in windows of 1 Mi elements on the job's threads.
+void MergePlanes(const PlaneMerge& m, unsigned threads, JobContext& ctx) {
+  constexpr size_t kWindow = 1 << 20;
+  const KernelTable& k = kernels();
+  parallel_for((m.n + kWindow - 1) / kWindow, 1, threads, ctx, [&](size_t w, size_t) {
+    const size_t begin = w * kWindow, count = std::min(kWindow, m.n - begin);
+    std::vector<const uint8_t*> planes(m.width);
+    for (unsigned p = 0; p < m.width; ++p) planes[p] = m.planes[p] + begin;
+    k.merge_planes(planes.data(), count, m.width, m.rotate, m.dst + begin * m.width);
+  }, false);
+}
+
+// decodePieces(pieces, outputs, { codecs, crc32?, merge?, threads, device }, onProgress): piece i, coded
+// with codecs[i] ('rans' or 'xz'), must decode to exactly its output's length; a 'raw' piece is
+// only checked (its output is empty). With crc32 (one per piece), every piece is first checked
+// against it ("piece i: checksum mismatch", i counting every piece). Decode errors name the piece's
+// index among the coded ones. With merge (ParseMerge), the decoded pieces are then merged as the
+// byte planes of merge.dst. The rANS blocks run where `device` places the capability (xz pieces
+// and constant frames on the CPU).
 Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::TypedArray> in = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
@@ -96,38 +182,88 @@ Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   if (!options.Get("codecs").IsArray() || options.Get("codecs").As<Napi::Array>().Length() != in.size())
     throw Napi::TypeError::New(env, "codecs must be an array of one codec per piece");
   Napi::Array codecNames = options.Get("codecs").As<Napi::Array>();
+  const Napi::Value crcValue = options.Get("crc32");
+  if (!crcValue.IsUndefined() && (!crcValue.IsArray() || crcValue.As<Napi::Array>().Length() != in.size()))
+    throw Napi::TypeError::New(env, "crc32 must be an array of one checksum per piece");
+  auto checks = std::make_shared<std::vector<CheckedPiece>>();
   auto pieces = std::make_shared<std::vector<PiecesCall::Piece>>();
-  for (uint32_t i = 0; i < codecNames.Length(); ++i)
-    pieces->push_back({TypedArrayBytes(in[i]), in[i].ByteLength(), TypedArrayBytes(out[i]), out[i].ByteLength(), ParseCodec(env, codecNames.Get(i)) == Codec::Xz});
+  for (uint32_t i = 0; i < codecNames.Length(); ++i) {
+    const Codec codec = ParseCodec(env, codecNames.Get(i), true);
+    if (codec == Codec::Raw && out[i].ByteLength()) throw Napi::RangeError::New(env, "outputs[" + std::to_string(i) + "] of a raw piece must be empty");
+    if (crcValue.IsArray()) {
+      const Napi::Value v = crcValue.As<Napi::Array>().Get(i);
+      const double crc = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(crc >= 0 && crc <= 4294967295.0) || crc != double(uint32_t(crc))) throw Napi::TypeError::New(env, "crc32[" + std::to_string(i) + "] must be an unsigned 32-bit integer");
+      checks->push_back({TypedArrayBytes(in[i]), in[i].ByteLength(), uint32_t(crc)});
+    }
+    if (codec != Codec::Raw) pieces->push_back({TypedArrayBytes(in[i]), in[i].ByteLength(), TypedArrayBytes(out[i]), out[i].ByteLength(), codec == Codec::Xz});
+  }
   const PiecesCall c{pieces};
+  const std::shared_ptr<const PlaneMerge> merge = ParseMerge(env, options, in, out, codecNames);
   const Capability<PiecesCall>* row = &backend_table().ransDecode;
   const Placement p = Place(*row, DeviceRequest(NamedArgs(info, 2)), c);  // options is an object: it holds codecs
-  JobWork work = [row, p, c, threads](JobContext& ctx) -> JobResult {
-    Run(*row, p, c, threads, ctx);
+  JobWork work = [row, p, c, checks, merge, threads](JobContext& ctx) -> JobResult {
+    CheckPieces(*checks, threads, ctx);
+    if (!c.pieces->empty()) Run(*row, p, c, threads, ctx);
+    if (merge) MergePlanes(*merge, threads, ctx);
     return nullptr;
   };
   std::vector<Napi::Object> keepAlive(in.begin(), in.end());
   keepAlive.insert(keepAlive.end(), out.begin(), out.end());
+  if (merge) keepAlive.push_back(options.Get("merge").As<Napi::Object>().Get("dst").As<Napi::Object>());
   return StartJob(env, std::move(work), {info.Length() > 3 ? info[3] : env.Undefined(), keepAlive});
 }
 
-// bytePlanes({ mode: 'split' | 'merge', src, width, rotate?, dst }): src and dst are Uint8Arrays
-// of equal length, a multiple of width (1, 2, 4 or 8).
+// The planes side of bytePlanes: one Uint8Array holding the planes back to back, or an array of
+// `width` Uint8Arrays; each plane must hold n bytes. The arrays go to keep, for the overlap check.
+std::vector<uint8_t*> PlanePointers(NamedArgs& a, const char* key, unsigned width, size_t bytes, std::vector<Napi::TypedArray>& keep) {
+  Napi::Env env = a.Env();
+  const size_t n = bytes / width;
+  std::vector<uint8_t*> planes(width);
+  if (a.get(key).IsArray()) {
+    keep = RequireTypedArrayList(env, a.get(key), napi_uint8_array, key);
+    if (keep.size() != width) throw Napi::RangeError::New(env, std::string(key) + " must hold one plane per byte of an element");
+    for (unsigned k = 0; k < width; ++k) {
+      if (keep[k].ByteLength() != n) throw Napi::RangeError::New(env, std::string(key) + ": each plane must hold one byte per element");
+      planes[k] = TypedArrayBytes(keep[k]);
+    }
+  } else {
+    keep = {a.array(key, napi_uint8_array)};
+    if (keep[0].ByteLength() != bytes) throw Napi::RangeError::New(env, "src and dst must have the same length, a multiple of width");
+    for (unsigned k = 0; k < width; ++k) planes[k] = TypedArrayBytes(keep[0]) + k * n;
+  }
+  return planes;
+}
+
+// The arguments of bytePlanes and of the rows split_planes and merge_planes: { src, width,
+// rotate?, dst }; the elements (src to split, dst to merge into) are one Uint8Array whose length
+// is a multiple of width (1, 2, 4 or 8); the planes are one Uint8Array of the same length or an
+// array of width planes.
+unsigned RunPlanes(NamedArgs& a, const KernelTable& k, bool split) {
+  Napi::Env env = a.Env();
+  const unsigned width = unsigned(a.integer("width", 1, 8));
+  const bool rotate = a.has("rotate") && a.get("rotate").ToBoolean();
+  if (width != 1 && width != 2 && width != 4 && width != 8) throw Napi::RangeError::New(env, "width must be 1, 2, 4 or 8");
+  Napi::TypedArray elements = a.array(split ? "src" : "dst", napi_uint8_array);
+  if (elements.ByteLength() % width) throw Napi::RangeError::New(env, "src and dst must have the same length, a multiple of width");
+  std::vector<Napi::TypedArray> planeArrays;
+  const std::vector<uint8_t*> planes = PlanePointers(a, split ? "dst" : "src", width, elements.ByteLength(), planeArrays);
+  for (const auto& p : planeArrays) RequireDisjoint(elements, p, "src and dst");
+  const size_t n = elements.ByteLength() / width;
+  if (split)
+    k.split_planes(TypedArrayBytes(elements), n, width, rotate, planes.data());
+  else
+    k.merge_planes(planes.data(), n, width, rotate, TypedArrayBytes(elements));
+  return 0;
+}
+
+// bytePlanes({ mode: 'split' | 'merge', src, width, rotate?, dst }) on the table in use (RunPlanes).
 Napi::Value BytePlanes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NamedArgs a(info, 0);
   const std::string mode = a.string("mode");
   if (mode != "split" && mode != "merge") throw Napi::TypeError::New(env, "mode must be 'split' or 'merge', got '" + mode + "'");
-  Napi::TypedArray src = a.array("src", napi_uint8_array);
-  const unsigned width = unsigned(a.integer("width", 1, 8));
-  const bool rotate = a.has("rotate") && a.get("rotate").ToBoolean();
-  Napi::TypedArray dst = a.array("dst", napi_uint8_array);
-  if (width != 1 && width != 2 && width != 4 && width != 8) throw Napi::RangeError::New(env, "width must be 1, 2, 4 or 8");
-  if (src.ByteLength() != dst.ByteLength() || src.ByteLength() % width)
-    throw Napi::RangeError::New(env, "src and dst must have the same length, a multiple of width");
-  RequireDisjoint(src, dst, "src and dst");
-  const size_t n = src.ByteLength() / width;
-  (mode == "split" ? split_planes : merge_planes)(TypedArrayBytes(src), n, width, rotate, TypedArrayBytes(dst));
+  RunPlanes(a, kernels(), mode == "split");
   return env.Undefined();
 }
 
@@ -183,6 +319,9 @@ unsigned RunRow_rans_decode_block(NamedArgs& a, const KernelTable& k) {
     throw Napi::RangeError::New(a.Env(), "block must hold 128 bytes of states and whole words");
   return k.rans_decode_block(tables.data(), unsigned(contexts), TypedArrayBytes(block), block.ByteLength(), TypedArrayBytes(out), out.ByteLength());
 }
+
+unsigned RunRow_split_planes(NamedArgs& a, const KernelTable& k) { return RunPlanes(a, k, true); }
+unsigned RunRow_merge_planes(NamedArgs& a, const KernelTable& k) { return RunPlanes(a, k, false); }
 
 void RegisterCodec(Napi::Env env, Napi::Object exports) {
   exports.Set("encodePieces", Napi::Function::New(env, EncodePieces, "encodePieces"));

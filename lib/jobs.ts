@@ -2,6 +2,7 @@
 // it (promptly: kernels poll the flag) and rejects with AbortError; progress goes to onProgress.
 import { AbortError } from './core/errors';
 import type { NativeDevice, NativeJobHandle, ProgressCallback } from './native';
+import type { BufferPool } from './core/buffer-pool';
 
 export interface JobOptions {
   /** Stops the work; the promise then rejects with an AbortError. */
@@ -36,6 +37,9 @@ export interface JobContext {
    * addon's backend table places each kernel there or, when it has no GPU version, on the CPU. */
   device?: NativeDevice;
   signal?: AbortSignal;
+  /** Where decode paths take their buffers (decompress: reused chunk after chunk); absent: fresh
+   * buffers. */
+  buffers?: BufferPool;
   /** Progress within the current chunk's encode job, (done, total) in the job's units. */
   onProgress?: (done: number, total: number) => void;
 }

@@ -150,7 +150,7 @@ interface VptqArrays {
 export type KernelRowName =
   | 'f32_to_bf16' | 'bf16_to_f32' | 'f32_to_f16' | 'f16_to_f32' | 'rtn_encode' | 'rtn_decode' | 'ternary_encode' | 'ternary_decode'
   | 'seedlm_search' | 'kmeans_assign' | 'gemm_panels' | 'rans_decode_block' | 'rans_encode_block'
-  | 'error_window' | 'stats_window' | 'hadamard_blocks';
+  | 'error_window' | 'stats_window' | 'hadamard_blocks' | 'split_planes' | 'merge_planes';
 
 /** The typed view of the addon. Entry points with many inputs take them by name in one object;
  * long work runs as a job (NativeJobHandle) with progress and cancellation. */
@@ -176,17 +176,27 @@ export interface NativeBinding {
     options: { codec: 'rans' | 'xz'; models?: Array<{ bits?: number; contexts?: number }>; preset?: number; extreme?: boolean; weights?: boolean; probe?: boolean; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<Array<Buffer | null>>;
-  /** Each piece, coded with codecs[i], decoded into exactly outputs[i]. With device, the rANS
+  /** Each piece, coded with codecs[i], decoded into exactly outputs[i] ('raw': only checked, its
+   * output empty); with crc32, every piece is first checked against crc32[i] ("piece i: checksum
+   * mismatch"); with merge, the pieces (a raw one as it is) are then merged as the byte planes of
+   * merge.dst (bytePlanes' merge). With device, the rANS
    * blocks of every piece decode on that GPU in one call (capability 'rans decode'; xz pieces and
    * constant frames on the CPU), to the same bytes and with the same errors. */
   decodePieces(
     pieces: Uint8Array[],
     outputs: Uint8Array[],
-    options: { codecs: Array<'rans' | 'xz'>; threads?: number } & DeviceOptions,
+    options: { codecs: Array<'rans' | 'xz' | 'raw'>; crc32?: number[]; merge?: { width: number; rotate?: boolean; dst: Uint8Array }; threads?: number } & DeviceOptions,
     onProgress?: ProgressCallback,
   ): NativeJobHandle<void>;
-  /** Splits elements of `width` bytes into byte planes (rotate: the sign bit moved to bit 0), or merges them back. */
-  bytePlanes(args: { mode: 'split' | 'merge'; src: Uint8Array; width: number; rotate?: boolean; dst: Uint8Array }): void;
+  /** Splits elements of `width` bytes into byte planes (rotate: the sign bit moved to bit 0), or
+   * merges them back. The planes (dst of a split, src of a merge) are one array holding them back
+   * to back, or an array of `width` planes. */
+  bytePlanes(args: { mode: 'split'; src: Uint8Array; width: number; rotate?: boolean; dst: Uint8Array | Uint8Array[] }): void;
+  bytePlanes(args: { mode: 'merge'; src: Uint8Array | Uint8Array[]; width: number; rotate?: boolean; dst: Uint8Array }): void;
+  /** Memory aligned to 4096 bytes for O_DIRECT transfers (bytes: a multiple of 4096). */
+  alignedBuffer(bytes: number): ArrayBuffer;
+  /** Sets or clears O_DIRECT on an open file; false where the file system refuses it. */
+  setDirectIo(fd: number, on: boolean): boolean;
   /** rtn; with importance (one value >= 0 per weight) each group's scale minimises the importance-weighted error.
    * dtype (default F32): weights as f32, or the 16-bit patterns of BF16/F16 (converted on the job's threads);
    * measure: the job also decodes, rounds to dtype and resolves with the error sums against the weights. */

@@ -383,6 +383,31 @@ function hadamardCases(): Case[] {
   return cases;
 }
 
+/** Every width, both directions' layouts (planes back to back or apart), lengths around the
+ * AVX2 loop's 32 elements. */
+function planeCases(split: boolean): Case[] {
+  const cases: Case[] = [];
+  for (const width of [1, 2, 4, 8])
+    for (const n of [0, 1, 31, 32, 33, 1000])
+      for (const rotate of [false, true])
+        for (const apart of [false, true]) {
+          const elements = Uint8Array.from(randomU16(width * n, width * 1000 + n), (v) => v & 0xff);
+          cases.push({
+            name: `width ${width}, ${n} elements${rotate ? ', rotated' : ''}${apart ? ', planes apart' : ''}`,
+            make() {
+              const planes = apart ? Array.from({ length: width }, () => new Uint8Array(n)) : [new Uint8Array(width * n)];
+              const planeArg = apart ? planes : planes[0];
+              if (split) return { args: { src: elements, width, rotate, dst: planeArg }, outputs: planes };
+              // Merge what the split of the same elements gives (any bytes would do; these also check the pair).
+              native.kernelRow('split_planes', { src: elements, width, rotate, dst: planeArg }, 'scalar');
+              const dst = new Uint8Array(width * n);
+              return { args: { src: planeArg, width, rotate, dst }, outputs: [dst] };
+            },
+          });
+        }
+  return cases;
+}
+
 const CASES: Record<KernelRowName, () => Case[]> = {
   f32_to_bf16: () => conversionCases('f32_to_bf16'),
   bf16_to_f32: () => conversionCases('bf16_to_f32'),
@@ -400,6 +425,8 @@ const CASES: Record<KernelRowName, () => Case[]> = {
   error_window: () => statsCases(true),
   stats_window: () => statsCases(false),
   hadamard_blocks: hadamardCases,
+  split_planes: () => planeCases(true),
+  merge_planes: () => planeCases(false),
 };
 
 /** gemm_panels is the one row whose AVX2 variant is not the scalar one operation for operation:

@@ -20,7 +20,7 @@ describe('LZMA stage', () => {
       const stored = await compressPieces(pieces, { coder: 'lzma', lzma: setting }, 'tensor', 2);
       assert.deepEqual(stored.map((s) => s.codec), ['xz', 'raw', 'raw', 'xz']);
       assert.ok(stored[0].data.length < 0.5 * pieces[0].length);
-      const back = await decompressPieces(stored, 2);
+      const back = await decompressPieces(stored, { threads: 2 });
       back.forEach((b, i) => assert.ok(Buffer.from(b).equals(Buffer.from(pieces[i]))));
     }
     assert.deepEqual((await compressPieces(pieces, parseStage('lzma', 'off'), 'tensor', 2)).map((s) => s.codec), ['raw', 'raw', 'raw', 'raw']);
@@ -56,14 +56,14 @@ describe('LZMA stage', () => {
       [Uint8Array.from([0xfd, 0x37]), 10, /truncated xz data/],
       [Buffer.concat([s.data, Buffer.from('garbage!')]), p.length, /piece 0: /],
     ];
-    for (const [data, rawBytes, re] of cases) await assert.rejects(decompressPieces([{ codec: 'xz', data, rawBytes }], 1), re);
+    for (const [data, rawBytes, re] of cases) await assert.rejects(decompressPieces([{ codec: 'xz', data, rawBytes }], { threads: 1 }), re);
   });
 
   it('accepts concatenated xz streams', async () => {
     const a = skewed(1000, 6);
     const b = skewed(2000, 7);
     const [sa, sb] = await compressPieces([a, b], parseStage('lzma', '6'), 'tensor', 1);
-    const [out] = await decompressPieces([{ codec: 'xz', data: Buffer.concat([sa.data, sb.data]), rawBytes: 3000 }], 1);
+    const [out] = await decompressPieces([{ codec: 'xz', data: Buffer.concat([sa.data, sb.data]), rawBytes: 3000 }], { threads: 1 });
     assert.ok(Buffer.from(out).equals(Buffer.concat([a, b])));
   });
 
@@ -93,8 +93,27 @@ describe('byte planes', () => {
     assert.deepEqual([...planes.subarray(0, 3)], [0x00, 0x01, 0x92]);
   });
 
+  it('takes the planes as separate arrays too, with the same bytes as back to back', () => {
+    for (const width of [1, 2, 4, 8]) {
+      const n = 777;
+      const src = random(width * n, 10 + width);
+      const planes = new Uint8Array(src.length);
+      native.bytePlanes({ mode: 'split', src, width, rotate: true, dst: planes });
+      const separate = Array.from({ length: width }, () => new Uint8Array(n).fill(0xaa));
+      native.bytePlanes({ mode: 'split', src, width, rotate: true, dst: separate });
+      separate.forEach((p, k) => assert.ok(Buffer.from(p).equals(Buffer.from(planes.subarray(k * n, (k + 1) * n))), `width ${width} plane ${k}`));
+      const back = new Uint8Array(src.length);
+      native.bytePlanes({ mode: 'merge', src: separate.reverse().reverse(), width, rotate: true, dst: back });
+      assert.ok(Buffer.from(back).equals(Buffer.from(src)), `width ${width}`);
+    }
+  });
+
   it('refuses bad widths and lengths', () => {
     assert.throws(() => native.bytePlanes({ mode: 'split', src: new Uint8Array(6), width: 3, rotate: false, dst: new Uint8Array(6) }), /width must be 1, 2, 4 or 8/);
     assert.throws(() => native.bytePlanes({ mode: 'split', src: new Uint8Array(6), width: 4, rotate: false, dst: new Uint8Array(6) }), /multiple of width/);
+    const out = new Uint8Array(8);
+    assert.throws(() => native.bytePlanes({ mode: 'merge', src: [new Uint8Array(4)], width: 2, dst: out }), /one plane per byte/);
+    assert.throws(() => native.bytePlanes({ mode: 'merge', src: [new Uint8Array(4), new Uint8Array(3)], width: 2, dst: out }), /one byte per element/);
+    assert.throws(() => native.bytePlanes({ mode: 'merge', src: [new Uint8Array(4), out.subarray(0, 4)], width: 2, dst: out }), /src and dst/);
   });
 });

@@ -42,7 +42,7 @@ function entropyBits(src: Uint8Array): number {
 }
 
 async function rejects(data: Uint8Array, rawBytes: number, message: RegExp) {
-  await assert.rejects(decompressPieces([{ codec: 'rans', data, rawBytes }], 1), message);
+  await assert.rejects(decompressPieces([{ codec: 'rans', data, rawBytes }], { threads: 1 }), message);
 }
 
 describe('rANS stage', function () {
@@ -71,7 +71,7 @@ describe('rANS stage', function () {
       assert.equal(p.codec, 'rans', what);
       assert.ok(Buffer.from(p.data).equals(encodeFrame(src, model)), `${what}: the native frame differs from the reference`);
       assert.ok(Buffer.from(decodeFrame(p.data, src.length)!).equals(src), `${what}: the reference decoder reads it back`);
-      const [back] = await decompressPieces([p], 2);
+      const [back] = await decompressPieces([p], { threads: 2 });
       assert.ok(Buffer.from(back).equals(src), `${what}: round trip`);
     }
   });
@@ -100,7 +100,7 @@ describe('rANS stage', function () {
       const p = method.resolve ? method.resolve(params, facts.shape) : params;
       const { streams } = await method.encode(p, 'BF16', w, { threads: 1 }, facts);
       const stored = await compressPieces(streams, RANS, 'tensor', 2);
-      const back = await decompressPieces(stored, 2);
+      const back = await decompressPieces(stored, { threads: 2 });
       back.forEach((b, i) => assert.ok(Buffer.from(b).equals(Buffer.from(streams[i])), `${spec} stream ${i}`));
       if (spec === 'lossless') assert.deepEqual(stored.map((s) => s.codec), ['raw', 'rans'], 'the mantissa plane raw, the exponent plane coded');
     }
@@ -112,13 +112,13 @@ describe('rANS stage', function () {
     const stored = await compressPieces([new Uint8Array(0), one, uniform], RANS, 'tensor', 2);
     assert.deepEqual(stored.map((s) => s.codec), ['raw', 'rans', 'raw']);
     assert.deepEqual([...stored[1].data], [1, 1, 77], 'one repeated byte: a 3-byte frame');
-    const [back] = await decompressPieces([stored[1]], 1);
+    const [back] = await decompressPieces([stored[1]], { threads: 1 });
     assert.ok(Buffer.from(back).equals(one));
     const large = exponentPlane(12 << 20, 5);
     const [a] = await compressPieces([large], RANS, 'tensor', 1);
     const [b] = await compressPieces([large, large.subarray(7)], RANS, 'tensor', 2);
     assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)));
-    const [c] = await decompressPieces([a], 2);
+    const [c] = await decompressPieces([a], { threads: 2 });
     assert.ok(Buffer.from(c).equals(large));
   });
 
@@ -176,7 +176,7 @@ describe('rANS stage', function () {
     // Codes: a last code whose bits run past the piece's end must have them zero.
     const one = Uint8Array.of(0b101, 0b011, 0b110, 0b001, 0b111);
     const frame = encodeFrame(one, { bits: 3 }); // 40 bits: 14 codes, the last with 2 bits past the end
-    assert.deepEqual([...(await decompressPieces([{ codec: 'rans', data: frame, rawBytes: 5 }], 1))[0]], [...one]);
+    assert.deepEqual([...(await decompressPieces([{ codec: 'rans', data: frame, rawBytes: 5 }], { threads: 1 }))[0]], [...one]);
     const codes = Uint8Array.from({ length: 14 }, (_, i) => (i === 13 ? 7 : 1 + (i % 5)));
     await rejects(codedFrame(codes, 3, 1), 5, /the last code has bits set past the piece's end/);
   });

@@ -6,9 +6,10 @@ import { isDtype, numelOf, type Dtype } from '../io/dtypes';
 import { SafetensorsFile, type TensorEntry } from '../io/safetensors';
 import { FormatError, JsonError } from '../core/errors';
 import { parseStrictJson } from '../io/strict-json';
-import { decompressPieces, type StoredPiece } from './stage';
+import { decodeMerged, decompressPieces, type StoredPiece } from './stage';
 import { chunkElements } from '../methods/method';
 import { type JobContext } from '../jobs';
+import { takeBuffer, type BufferPool } from '../core/buffer-pool';
 import { parseSpec, type MethodChoice } from '../methods/registry';
 import {
   FORMAT_NAME,
@@ -73,14 +74,24 @@ export class ContainerReader {
     const owner = `tensor ${t.name}`;
     let tensorStreams: Promise<Uint8Array[]> | undefined;
     const shared = () =>
-      (tensorStreams ??= Promise.all((t.tensorPieces ?? []).map((p, s) => this.readPiece(tensorPieceName(t.name, names[s]), p, owner))).then((stored) => this.decodePieces(stored, ctx, owner)));
+      (tensorStreams ??= Promise.all((t.tensorPieces ?? []).map((p, s) => this.readPiece(tensorPieceName(t.name, names[s]), p))).then((stored) => this.decodePieces(stored, ctx, owner)));
     return t.pieces.map((pieces, c) => async () => {
       const elements = Math.min(t.chunkElements, numel - c * t.chunkElements);
-      const stored = await Promise.all(pieces.map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p, owner)));
+      const stored = await Promise.all(pieces.map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p, ctx.buffers)));
+      const planes = method.planes?.(params, t.dtype);
+      if (planes) {
+        const dst = takeBuffer(ctx.buffers, planes.width * elements);
+        await this.decoded(() => decodeMerged(stored, { ...planes, dst }, ctx), stored, owner);
+        ctx.buffers?.give(...stored.map((s) => s.data));
+        return dst;
+      }
       const streams = await this.decodePieces(stored, ctx, owner);
       const tensorWide = await shared();
       try {
-        return await method.decode(params, t.dtype, streams, elements, ctx, tensorWide);
+        const out = await method.decode(params, t.dtype, streams, elements, ctx, tensorWide);
+        // The chunk's reads and streams go back to the pool (a decoder may return one of them).
+        ctx.buffers?.give(...[...stored.map((s) => s.data), ...streams].filter((b) => b.buffer !== out.buffer));
+        return out;
       } catch (e) {
         if (e instanceof Error && e.name === 'AbortError') throw e;
         throw new FormatError(this.path, `${owner}: ${e instanceof Error ? e.message : e} (corrupted container)`);
@@ -92,7 +103,7 @@ export class ContainerReader {
   async *readFile(f: FileRecord, ctx: JobContext, kind: 'file' | 'header' = 'file'): AsyncGenerator<Uint8Array> {
     let crc = 0;
     for (let c = 0; c < f.pieces.length; c++) {
-      const stored = await this.readPiece(filePieceName(kind, f.path, c), f.pieces[c], `file ${f.path}`);
+      const stored = await this.readPiece(filePieceName(kind, f.path, c), f.pieces[c]);
       const [raw] = await this.decodePieces([stored], ctx, `file ${f.path}`);
       crc = zlib.crc32(raw, crc);
       yield raw;
@@ -110,19 +121,27 @@ export class ContainerReader {
     await this.file.close();
   }
 
-  private async readPiece(name: string, p: PieceRecord, owner: string): Promise<StoredPiece> {
+  /** A piece's stored bytes, to be checked against its CRC by decodePieces. */
+  private async readPiece(name: string, p: PieceRecord, pool?: BufferPool): Promise<StoredPiece & { name: string }> {
     const entry = this.file.tensor(name) as TensorEntry;
-    const data = await this.file.read(entry);
-    if (zlib.crc32(data) !== p.crc32) throw new FormatError(this.path, `${owner}: checksum mismatch in piece ${name} (corrupted container)`);
-    return { codec: p.codec, data, rawBytes: p.rawBytes };
+    const data = await this.file.read(entry, 0, entry.byteLength, pool?.take(entry.byteLength));
+    return { codec: p.codec, data, rawBytes: p.rawBytes, crc32: p.crc32, name };
   }
 
-  private async decodePieces(stored: StoredPiece[], ctx: JobContext, owner: string): Promise<Uint8Array[]> {
+  /** Checks the pieces' checksums and decodes them (one job). */
+  private decodePieces(stored: Array<StoredPiece & { name: string }>, ctx: JobContext, owner: string): Promise<Uint8Array[]> {
+    return this.decoded(() => decompressPieces(stored, ctx), stored, owner);
+  }
+
+  /** A decode job's result, its errors in words naming the container and the piece. */
+  private async decoded<T>(job: () => Promise<T>, stored: Array<{ name: string }>, owner: string): Promise<T> {
     try {
-      return await decompressPieces(stored, ctx.threads, ctx.signal, ctx.device);
+      return await job();
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
-      throw new FormatError(this.path, `${owner}: ${e instanceof Error ? e.message : e} (corrupted container)`);
+      const message = e instanceof Error ? e.message : String(e);
+      const bad = /^piece (\d+): checksum mismatch$/.exec(message);
+      throw new FormatError(this.path, `${owner}: ${bad ? `checksum mismatch in piece ${stored[Number(bad[1])].name}` : message} (corrupted container)`);
     }
   }
 }

@@ -2,7 +2,8 @@
 // for the pieces of tensors and the LZMA stage (xz format) for text (carried files and shard
 // headers) by default, or LZMA or nothing for every piece. A piece is kept coded only when that
 // saves at least 1 %; pieces are coded in parallel.
-import { runJob } from '../jobs';
+import { runJob, type JobContext } from '../jobs';
+import { takeBuffer, type BufferPool } from '../core/buffer-pool';
 import { SpecError } from '../core/errors';
 import type { SymbolModel } from '../methods/method';
 import { native, type NativeDevice } from '../native';
@@ -54,6 +55,8 @@ export interface StoredPiece {
   codec: 'raw' | 'xz' | 'rans';
   data: Uint8Array;
   rawBytes: number;
+  /** The CRC-32 of data its record gives, when it is to be checked before decoding. */
+  crc32?: number;
 }
 
 /** models[i]: how rANS models piece i (default: bytes, one context). With a device, the rANS
@@ -84,14 +87,42 @@ export async function compressPieces(
   });
 }
 
-/** Raw bytes of stored pieces; coded pieces must decode to exactly their recorded size. With a
- * device, the rANS blocks decode there (the bytes are the same). */
-export async function decompressPieces(pieces: StoredPiece[], threads: number, signal?: AbortSignal, device?: NativeDevice): Promise<Uint8Array[]> {
-  const out = pieces.map((p) => (p.codec === 'raw' ? p.data : new Uint8Array(p.rawBytes)));
-  const coded = pieces.map((p, i) => i).filter((i) => pieces[i].codec !== 'raw');
-  if (coded.length) {
-    const codecs = coded.map((i) => pieces[i].codec as 'xz' | 'rans');
-    await runJob((progress) => native.decodePieces(coded.map((i) => pieces[i].data), coded.map((i) => out[i]), { codecs, threads, ...(device ? { device } : {}) }, progress), { signal });
-  }
-  return out;
+/** Raw bytes of stored pieces; coded pieces must decode to exactly their recorded size. Pieces
+ * with a crc32 are checked against it first, all of them on the job's threads (a mismatch rejects
+ * with "piece i: checksum mismatch", i the piece's index here). With a device, the rANS blocks
+ * decode there (the bytes are the same); with buffers, outputs come from that pool. */
+export async function decompressPieces(pieces: StoredPiece[], ctx: DecodeContext): Promise<Uint8Array[]> {
+  return (await decodeJob(pieces, ctx)).out;
 }
+
+/** The pieces, decoded, as the byte planes of elements of `width` bytes (lib/methods/lossless.ts),
+ * merged into `dst` in the same job (checked, decoded and merged on the job's threads). */
+export async function decodeMerged(pieces: StoredPiece[], merge: { width: number; rotate: boolean; dst: Uint8Array }, ctx: DecodeContext): Promise<Uint8Array> {
+  const { out } = await decodeJob(pieces, ctx, merge);
+  ctx.buffers?.give(...out.filter((o, i) => o !== pieces[i].data));
+  return merge.dst;
+}
+
+type DecodeContext = Pick<JobContext, 'threads' | 'signal' | 'device' | 'buffers'>;
+
+async function decodeJob(pieces: StoredPiece[], { threads, signal, device, buffers }: DecodeContext, merge?: { width: number; rotate: boolean; dst: Uint8Array }): Promise<{ out: Uint8Array[] }> {
+  // Decoders write every byte of their output (or fail): no zero-filling.
+  const out = pieces.map((p) => (p.codec === 'raw' ? p.data : takeBuffer(buffers, p.rawBytes)));
+  const checked = pieces.length > 0 && pieces.every((p) => p.crc32 !== undefined);
+  // Raw pieces go to the job only to be checked or merged.
+  const sent = pieces.map((p, i) => i).filter((i) => checked || merge || pieces[i].codec !== 'raw');
+  if (sent.length) {
+    const options = {
+      codecs: sent.map((i) => pieces[i].codec),
+      ...(checked ? { crc32: pieces.map((p) => p.crc32!) } : {}),
+      ...(merge ? { merge } : {}),
+      threads,
+      ...(device ? { device } : {}),
+    };
+    const outputs = sent.map((i) => (pieces[i].codec === 'raw' ? EMPTY : out[i]));
+    await runJob((progress) => native.decodePieces(sent.map((i) => pieces[i].data), outputs, options, progress), { signal });
+  }
+  return { out };
+}
+
+const EMPTY = new Uint8Array(0);

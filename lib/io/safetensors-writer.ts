@@ -1,7 +1,8 @@
 // Streaming, atomic safetensors writer. The header is computed from the tensor list up front,
 // data is then appended tensor by tensor, and the file appears under its final name only when
 // finish() renames the completed temp file; abort() (or any failure) removes it.
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
+import { AppendFile } from './append-file';
 import { DTYPE_SIZES, numelOf, type Dtype } from './dtypes';
 import { writeFailure } from './output-path';
 import { tempPathFor } from './temp-files';
@@ -47,18 +48,14 @@ export function buildHeader(tensors: TensorSpec[], metadata?: Record<string, str
 export class SafetensorsWriter {
   private index = 0;
   private written = 0;
-  private position: number;
 
   private constructor(
     readonly target: string,
     private readonly temp: string,
-    private readonly fh: FileHandle,
+    private readonly file: AppendFile,
     private readonly tensors: TensorSpec[],
     private readonly sizes: number[],
-    headerLength: number,
-  ) {
-    this.position = headerLength;
-  }
+  ) {}
 
   static async create(target: string, tensors: TensorSpec[], metadata?: Record<string, string>): Promise<SafetensorsWriter> {
     const { header, sizes } = buildHeader(tensors, metadata);
@@ -66,21 +63,22 @@ export class SafetensorsWriter {
   }
 
   /** With a prebuilt header (e.g. an original file's, reproduced byte for byte); the tensors,
-   * in data order, must be the ones it describes. */
-  static async createWithHeader(target: string, header: Uint8Array, tensors: TensorSpec[], sizes?: number[]): Promise<SafetensorsWriter> {
+   * in data order, must be the ones it describes. `direct`: bypass the page cache where the file
+   * system allows it (lib/io/append-file.ts), for outputs nothing reads back soon. */
+  static async createWithHeader(target: string, header: Uint8Array, tensors: TensorSpec[], sizes?: number[], { direct = false } = {}): Promise<SafetensorsWriter> {
     sizes ??= tensors.map((t) => numelOf(t.shape) * DTYPE_SIZES[t.dtype]);
     const temp = tempPathFor(target);
-    const fh = await open(temp, 'wx').catch((e) => {
+    const file = await AppendFile.create(temp, { direct }).catch((e) => {
       throw writeFailure(e, target);
     });
     try {
-      await fh.write(header, 0, header.length, 0);
+      await file.write(header);
     } catch (e) {
-      await fh.close();
+      await file.abort();
       await rm(temp, { force: true });
       throw writeFailure(e, target);
     }
-    return new SafetensorsWriter(target, temp, fh, tensors, sizes, header.length);
+    return new SafetensorsWriter(target, temp, file, tensors, sizes);
   }
 
   /** The tensor the next write() belongs to, or undefined when all are complete. */
@@ -96,16 +94,11 @@ export class SafetensorsWriter {
     if (!t) throw new Error(`${this.target}: more data than the declared tensors hold`);
     if (this.written + chunk.length > this.sizes[this.index])
       throw new Error(`${this.target}: tensor ${t.name} receives more than its ${this.sizes[this.index]} bytes`);
-    let done = 0;
     try {
-      while (done < chunk.length) {
-        const { bytesWritten } = await this.fh.write(chunk, done, chunk.length - done, this.position + done);
-        done += bytesWritten;
-      }
+      await this.file.write(chunk);
     } catch (e) {
       throw writeFailure(e, this.target);
     }
-    this.position += chunk.length;
     this.written += chunk.length;
   }
 
@@ -116,8 +109,7 @@ export class SafetensorsWriter {
       throw new Error(`${this.target}: tensor ${this.tensors[this.index].name} is incomplete`);
     }
     try {
-      await this.fh.sync();
-      await this.fh.close();
+      await this.file.finish();
       await rename(this.temp, this.target);
     } catch (e) {
       await this.abort();
@@ -126,7 +118,7 @@ export class SafetensorsWriter {
   }
 
   async abort(): Promise<void> {
-    await this.fh.close().catch(() => undefined);
+    await this.file.abort();
     await rm(this.temp, { force: true });
   }
 

@@ -2,6 +2,7 @@
 import { native, type ErrorSums, type TernaryDtype, type WeightStats } from '../native';
 import type { Dtype } from '../io/dtypes';
 import { runJob, type JobContext } from '../jobs';
+import { takeBuffer, type BufferPool } from '../core/buffer-pool';
 
 /** A view of raw bytes as elements of `size` bytes, or an aligned copy when the offset is odd. */
 function view<T>(raw: Uint8Array, size: number, make: (b: ArrayBuffer, o: number, n: number) => T): T {
@@ -59,6 +60,13 @@ export function floatView(dtype: Dtype, raw: Uint8Array): Float32Array | Uint16A
 /** A zeroed array of n elements of a float dtype (Uint16Array for the 16-bit ones). */
 export function floatArray(dtype: Dtype, n: number): Float32Array | Uint16Array {
   return dtype === 'F32' ? new Float32Array(n) : new Uint16Array(n);
+}
+
+/** An uninitialised array of n elements of a float dtype, from the pool if there is one: for
+ * decoders, which write every element. */
+export function floatOutput(dtype: Dtype, n: number, pool?: BufferPool): Float32Array | Uint16Array {
+  const b = takeBuffer(pool, n * (dtype === 'F32' ? 4 : 2));
+  return dtype === 'F32' ? new Float32Array(b.buffer, b.byteOffset, n) : new Uint16Array(b.buffer, b.byteOffset, n);
 }
 
 /** The float dtype a native job takes (F32, BF16 or F16), or an error for any other. */

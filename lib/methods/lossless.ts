@@ -5,6 +5,7 @@ import { DTYPE_SIZES, isFloatDtype, type Dtype } from '../io/dtypes';
 import { native } from '../native';
 import { type Method } from './method';
 import { SpecError } from '../core/errors';
+import { takeBuffer } from '../core/buffer-pool';
 
 export const lossless: Method<Record<string, never>> = {
   name: 'lossless',
@@ -19,6 +20,7 @@ export const lossless: Method<Record<string, never>> = {
   streamNames: (_p, dtype) => Array.from({ length: DTYPE_SIZES[dtype] }, (_, k) => `plane${k}`),
   rawStreamBytes: (_p, dtype, elements) => Array.from({ length: DTYPE_SIZES[dtype] }, () => elements),
   nominalBits: (_p, dtype) => 8 * DTYPE_SIZES[dtype],
+  planes: (_p, dtype) => ({ width: DTYPE_SIZES[dtype], rotate: isFloatDtype(dtype) }),
   async encode(_p, dtype: Dtype, raw) {
     const width = DTYPE_SIZES[dtype];
     const n = raw.byteLength / width;
@@ -26,12 +28,10 @@ export const lossless: Method<Record<string, never>> = {
     native.bytePlanes({ mode: 'split', src: raw, width, rotate: isFloatDtype(dtype), dst: planes });
     return { streams: Array.from({ length: width }, (_, k) => planes.subarray(k * n, (k + 1) * n)) };
   },
-  async decode(_p, dtype: Dtype, streams, elements) {
+  async decode(_p, dtype: Dtype, streams, elements, { buffers }) {
     const width = DTYPE_SIZES[dtype];
-    const planes = new Uint8Array(width * elements);
-    streams.forEach((s, k) => planes.set(s, k * elements));
-    const out = new Uint8Array(width * elements);
-    native.bytePlanes({ mode: 'merge', src: planes, width, rotate: isFloatDtype(dtype), dst: out });
+    const out = takeBuffer(buffers, width * elements); // every byte is written by the merge
+    native.bytePlanes({ mode: 'merge', src: streams, width, rotate: isFloatDtype(dtype), dst: out });
     return out;
   },
 };

@@ -67,6 +67,10 @@ export interface Method<P> {
   /** How the entropy stage's rANS coder models a stream's (or tensor stream's) bytes; absent or
    * undefined: as bytes, one context. */
   symbolModel?(p: P, dtype: Dtype, stream: string): SymbolModel | undefined;
+  /** When the streams are just the byte planes of the stored elements (bytePlanes' layout), how
+   * to merge them: the container then decodes and merges a chunk in one native job instead of
+   * calling decode(). */
+  planes?(p: P, dtype: Dtype): { width: number; rotate: boolean };
   /** raw: the chunk in its stored dtype. Returns the streams and, for lossy methods, the error
    * sums of the chunk as decode() will give it back against raw (both in the stored dtype);
    * `decoded` is that reconstruction where the method holds it anyway. */

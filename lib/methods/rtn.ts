@@ -6,7 +6,7 @@ import { elementImportance } from './importance';
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
-import { bytesOf, floatArray, floatDtype, floatView, u16View } from './f32';
+import { bytesOf, floatOutput, floatDtype, floatView, u16View } from './f32';
 import { F16_OVERFLOW, F16_VALUES, packedBytes, type Method } from './method';
 import { SpecError } from '../core/errors';
 
@@ -58,8 +58,8 @@ export const rtn: Method<RtnParams> = {
     const sums = await runJob((progress) => native.rtnEncode(args, progress), { signal });
     return { streams: [codes, bytesOf(scales)], sums };
   },
-  async decode(p, dtype, [codes, scaleBytes], elements, { threads, device, signal }) {
-    const out = floatArray(dtype, elements);
+  async decode(p, dtype, [codes, scaleBytes], elements, { threads, device, signal, buffers }) {
+    const out = floatOutput(dtype, elements, buffers);
     await runJob((progress) => native.rtnDecode({ out, dtype: floatDtype(dtype), bits: p.bits, group: p.group, codes, scales: u16View(scaleBytes), threads, device }, progress), { signal });
     return bytesOf(out);
   },

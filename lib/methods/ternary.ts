@@ -6,7 +6,7 @@ import { elementImportance } from './importance';
 import { ENCODED_DTYPES } from '../io/dtypes';
 import { runJob } from '../jobs';
 import { native } from '../native';
-import { bytesOf, f32View, floatArray, floatDtype, floatView, u16View } from './f32';
+import { bytesOf, f32View, floatOutput, floatDtype, floatView, u16View } from './f32';
 import { F16_MAX, F16_VALUES, chunkElements, type Method } from './method';
 import { SpecError } from '../core/errors';
 
@@ -89,13 +89,13 @@ export const ternary: Method<TernaryParams> = {
     const sums = await runJob((progress) => native.ternaryEncode({ ...layout, weights: w, rounds, importance, measure: true }, progress), { signal });
     return { streams: [packed, perTensor ? bytesOf(Float32Array.of(gamma)) : bytesOf(scales)], sums };
   },
-  async decode(p, dtype, [packed, scaleBytes], elements, { threads, device, signal }) {
+  async decode(p, dtype, [packed, scaleBytes], elements, { threads, device, signal, buffers }) {
     const perTensor = p.scale === 'tensor';
     const gamma = perTensor ? f32View(scaleBytes)[0] : -1;
     // As the kernels refuse a group scale: -0 too, which no encoder writes (it would flip zeros' signs).
     if (perTensor && (!(gamma >= 0 && Number.isFinite(gamma)) || Object.is(gamma, -0)))
       throw new Error(`ternary: the stored tensor scale ${Object.is(gamma, -0) ? '-0' : gamma} is negative or non-finite`);
-    const out = floatArray(dtype, elements);
+    const out = floatOutput(dtype, elements, buffers);
     const scales = perTensor ? new Uint16Array(0) : u16View(scaleBytes);
     await runJob((progress) => native.ternaryDecode({ out, dtype: floatDtype(dtype), group: p.group, packing: p.packing, tensorScale: gamma, packed, scales, threads, device }, progress), { signal });
     return bytesOf(out);

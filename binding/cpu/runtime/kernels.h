@@ -56,6 +56,9 @@ struct KernelTable {
   // hadamard.h: n values (whole blocks) rotated in place, block by block, with multipliers m
   // (one per value); inverse = 0: x <- H·(m ⊙ x), else x <- m ⊙ (H·x).
   void (*hadamard_blocks)(float* x, size_t n, size_t block, const float* m, unsigned inverse);
+  // codec/byte_planes_scalar.cc: n elements of `width` bytes (1, 2, 4 or 8) to and from `width` planes.
+  void (*split_planes)(const uint8_t* src, size_t n, unsigned width, bool rotate, uint8_t* const* planes);
+  void (*merge_planes)(const uint8_t* const* planes, size_t n, unsigned width, bool rotate, uint8_t* dst);
 };
 
 // Every row of KernelTable, by name, in member order: dispatch.cc fills the tables by these names
@@ -76,7 +79,9 @@ struct KernelTable {
   X(rans_encode_block)     \
   X(error_window)          \
   X(stats_window)          \
-  X(hadamard_blocks)
+  X(hadamard_blocks)       \
+  X(split_planes)          \
+  X(merge_planes)
 
 #define TZ_COUNT_ROW(row) +1
 // The list names every member: a row added to the struct but not to the list fails here.
@@ -106,7 +111,9 @@ inline constexpr const char* kKernelRowNames[] = {TZ_KERNEL_ROWS(TZ_ROW_NAME)};
   size_t rans_encode_block(const RansEncTable* tables, unsigned contexts, const uint8_t* symbols, size_t n, uint32_t* states, uint16_t* wordsEnd); \
   void error_window(const void* a, const void* b, FloatType type, size_t n, ErrorSums* out);  \
   void stats_window(const void* w, FloatType type, size_t n, WeightStats* out);                 \
-  void hadamard_blocks(float* x, size_t n, size_t block, const float* m, unsigned inverse);
+  void hadamard_blocks(float* x, size_t n, size_t block, const float* m, unsigned inverse);      \
+  void split_planes(const uint8_t* src, size_t n, unsigned width, bool rotate, uint8_t* const* planes); \
+  void merge_planes(const uint8_t* const* planes, size_t n, unsigned width, bool rotate, uint8_t* dst);
 
 namespace scalar {
 TZ_KERNEL_DECLARATIONS

@@ -7,7 +7,7 @@
 // extrapolated (lib/tools/runs.ts). The peers, `zstd -1 -T<threads>` and `xz -0 -T<threads>` (when
 // installed), compress and decompress the same shard files in the same run.
 import { fork, spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,6 +62,9 @@ export interface E2ePeer {
   name: string;
   seconds: number;
   decompressSeconds: number;
+  /** Seconds to fsync the peer's decompressed files afterwards: what tensorzip's decompress,
+   * which syncs its output before renaming it into place, includes in its time. */
+  decompressSyncSeconds: number;
   ratio: number;
 }
 
@@ -104,11 +107,15 @@ const PEER_TOOLS = (threads: number): PeerTool[] => [
   { tool: 'xz', compress: ['-0', `-T${threads}`] },
 ];
 
-/** Runs `tool args` from file `from` to file `to` (both tools stream stdin to stdout); its status. */
-function filter(tool: string, args: string[], from: string, to: string): number | null {
+/** Runs `tool args` from file `from` to file `to` (both tools stream stdin to stdout); its status,
+ * and with `sync` the seconds an fsync of `to` took after the tool ended. */
+function filter(tool: string, args: string[], from: string, to: string, sync = false): { status: number | null; syncSeconds: number } {
   const input = openSync(from, 'r'), output = openSync(to, 'w');
   try {
-    return spawnSync(tool, args, { stdio: [input, output, 'ignore'] }).status;
+    const { status } = spawnSync(tool, args, { stdio: [input, output, 'ignore'] });
+    const t = process.hrtime.bigint();
+    if (sync) fsyncSync(output);
+    return { status, syncSeconds: sync ? seconds(t) : 0 };
   } finally {
     closeSync(input);
     closeSync(output);
@@ -120,21 +127,23 @@ async function toolPeer({ tool, compress }: PeerTool, modelDir: string, work: st
   const name = `${tool} ${compress.join(' ')}`;
   if (spawnSync(tool, ['--version']).status !== 0) return { name, skipped: `${tool} not installed` };
   const shards = (await readdir(modelDir)).filter((f) => f.endsWith('.safetensors')).map((f) => path.join(modelDir, f));
-  let raw = 0, packed = 0, c = 0, d = 0;
+  let raw = 0, packed = 0, c = 0, d = 0, sync = 0;
   for (const shard of shards) {
     const z = path.join(work, 'peer.z'), back = path.join(work, 'peer.out');
     let t = process.hrtime.bigint();
-    if (filter(tool, [...compress, '-q', '-c'], shard, z) !== 0) return { name, skipped: `${tool} failed on ${shard}` };
+    if (filter(tool, [...compress, '-q', '-c'], shard, z).status !== 0) return { name, skipped: `${tool} failed on ${shard}` };
     c += seconds(t);
     t = process.hrtime.bigint();
-    if (filter(tool, ['-d', `-T${threads}`, '-q', '-c'], z, back) !== 0) return { name, skipped: `${tool} -d failed on ${shard}` };
-    d += seconds(t);
+    const decompressed = filter(tool, ['-d', `-T${threads}`, '-q', '-c'], z, back, true);
+    if (decompressed.status !== 0) return { name, skipped: `${tool} -d failed on ${shard}` };
+    d += seconds(t) - decompressed.syncSeconds;
+    sync += decompressed.syncSeconds;
     raw += (await stat(shard)).size;
     packed += (await stat(z)).size;
     await rm(z, { force: true });
     await rm(back, { force: true });
   }
-  return { name, seconds: c, decompressSeconds: d, ratio: raw / packed };
+  return { name, seconds: c, decompressSeconds: d, decompressSyncSeconds: sync, ratio: raw / packed };
 }
 
 function compressInChild(req: ChildRequest, signal?: AbortSignal): Promise<{ report: CompressReport; maxRssBytes: number }> {
@@ -262,7 +271,8 @@ export function formatE2e(r: E2eResult): string {
       'skipped' in p
         ? `peer ${p.name}: skipped (${p.skipped})`
         : `peer ${p.name} on the same shard files: compress ${p.seconds.toFixed(1)} s (${formatBytes(r.modelBytes / p.seconds)}/s), ratio ${p.ratio.toFixed(3)}; ` +
-          `decompress ${p.decompressSeconds.toFixed(1)} s (${formatBytes(r.modelBytes / p.decompressSeconds)}/s); wall times of its processes, file writes included.`,
+          `decompress ${p.decompressSeconds.toFixed(1)} s (${formatBytes(r.modelBytes / p.decompressSeconds)}/s), ` +
+          `${(p.decompressSeconds + p.decompressSyncSeconds).toFixed(1)} s (${formatBytes(r.modelBytes / (p.decompressSeconds + p.decompressSyncSeconds))}/s) with its output synced to disk as tensorzip's is; wall times of its processes, file writes included.`,
     ),
   ];
   const o = r.originalEval;

@@ -92,7 +92,7 @@ async function ransRows(raw: Uint8Array, planes: Uint8Array[], { limits, peers }
   for (const [id, label, { data, model }] of kinds) {
     let stored = await compressPieces([data], rans, 'tensor', 1, undefined, [model]);
     const e = await measure(`rans encode ${id}`, async () => (stored = await compressPieces([data], rans, 'tensor', 1, undefined, [model])));
-    const d = await measure(`rans decode ${id}`, () => decompressPieces(stored, 1));
+    const d = await measure(`rans decode ${id}`, () => decompressPieces(stored, { threads: 1 }));
     const bound = orderZeroBytes(data, model);
     const [xz] = await compressPieces([data], parseStage('lzma', 'auto'), 'tensor', 1);
     rows.push(
@@ -126,7 +126,7 @@ export async function lzmaBench({ threads, limits, peers }: BenchContext): Promi
     let stored = await compressPieces(streams, rans, 'tensor', threads);
     const s = await measure('lossless rans', async () => (stored = await compressPieces(streams, rans, 'tensor', threads)));
     const bytes = stored.reduce((a, p) => a + p.data.length, 0);
-    const d = await measure('lossless unrans', () => decompressPieces(stored, threads));
+    const d = await measure('lossless unrans', () => decompressPieces(stored, { threads }));
     rows.push(
       figureRow('rans.lossless.ratio', `lossless bf16, rANS: ratio (${((8 * bytes) / (raw.length / 2)).toFixed(2)} bits/weight)`, raw.length / bytes, 'x', 'higher'),
       bandwidthRow('rans.lossless.encode', `lossless bf16, rANS: encode, ${threads} threads`, raw.length / s, limits, threads),
@@ -141,7 +141,7 @@ export async function lzmaBench({ threads, limits, peers }: BenchContext): Promi
       figureRow(`lzma.${id}.ratio`, `lossless bf16, LZMA ${label}: ratio (${((8 * bytes) / (raw.length / 2)).toFixed(2)} bits/weight)`, raw.length / bytes, 'x', 'higher'),
       cpuRateRow(`lzma.${id}.encode`, `lossless bf16, LZMA ${label}: encode, ${threads} threads`, raw.length / s, limits),
     );
-    const d = await measure(`lossless unlzma ${label}`, () => decompressPieces(stored, threads), once);
+    const d = await measure(`lossless unlzma ${label}`, () => decompressPieces(stored, { threads }), once);
     rows.push(cpuRateRow(`lzma.${id}.decode`, `lossless bf16, LZMA ${label}: decode, ${threads} threads`, raw.length / d, limits));
   }
   rows.push(...xzPeer(bytesOf(raw), 'raw bf16 bytes', 'raw', threads, peers), ...xzPeer(Buffer.concat(streams), 'same byte planes', 'planes', threads, peers));
