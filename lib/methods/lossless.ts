@@ -24,7 +24,7 @@ export const lossless: Method<Record<string, never>> = {
   async encode(_p, dtype: Dtype, raw) {
     const width = DTYPE_SIZES[dtype];
     const n = raw.byteLength / width;
-    const planes = new Uint8Array(raw.byteLength);
+    const planes = Buffer.allocUnsafeSlow(raw.byteLength); // every byte is written by the split
     native.bytePlanes({ mode: 'split', src: raw, width, rotate: isFloatDtype(dtype), dst: planes });
     return { streams: Array.from({ length: width }, (_, k) => planes.subarray(k * n, (k + 1) * n)) };
   },
