@@ -13,6 +13,7 @@
 #include "args.h"
 #include "backend_table.h"
 #include "bindings.h"
+#include "cpu/codec/ggml_blocks.h"
 #include "cpu/codec/bitpack.h"
 #include "cpu/quant/rtn.h"
 #include "cpu_backend.h"
@@ -97,7 +98,28 @@ unsigned RunRow_rtn_decode(NamedArgs& a, const KernelTable& k) {
   return k.rtn_decode(c.packed, c.scales, c.n, c.bits, c.group, c.w);
 }
 
+// rtnGgmlBlocks({ bits: 4 | 5 | 8, codes, scales, out }): the codes and f16 scales of rtn groups of
+// 32 as ggml Q4_0 / Q5_0 / Q8_0 blocks (cpu/codec/ggml_blocks.h), synchronous (one chunk at a time).
+Napi::Value RtnGgmlBlocks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  NamedArgs a(info, 0);
+  const unsigned bits = unsigned(a.integer("bits", 1, 8));
+  const size_t blockBytes = ggml_block_bytes(bits);
+  if (!blockBytes) throw Napi::RangeError::New(env, "bits must be 4, 5 or 8 (Q4_0, Q5_0, Q8_0)");
+  Napi::TypedArray codes = a.array("codes", napi_uint8_array), scales = a.array("scales", napi_uint16_array), out = a.array("out", napi_uint8_array);
+  const size_t groups = scales.ElementLength();
+  if (codes.ByteLength() != groups * 32 * bits / 8) throw Napi::RangeError::New(env, "codes must hold 32 codes per scale");
+  if (out.ByteLength() != groups * blockBytes) throw Napi::RangeError::New(env, "out must hold one block per scale");
+  try {
+    rtn_to_ggml_blocks(TypedArrayBytes(codes), reinterpret_cast<const uint16_t*>(TypedArrayBytes(scales)), groups, bits, TypedArrayBytes(out));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  return env.Undefined();
+}
+
 void RegisterRtn(Napi::Env env, Napi::Object exports) {
+  exports.Set("rtnGgmlBlocks", Napi::Function::New(env, RtnGgmlBlocks, "rtnGgmlBlocks"));
   exports.Set("rtnEncode", Napi::Function::New(env, Rtn<true>, "rtnEncode"));
   exports.Set("rtnDecode", Napi::Function::New(env, Rtn<false>, "rtnDecode"));
 }

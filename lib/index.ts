@@ -6,6 +6,8 @@ export { assignShards, parseShard, type ShardSpec } from './parts/shard';
 export { decompress, type DecompressOptions, type DecompressReport } from './pipeline/decompress';
 export { verify, type VerifyOptions, type VerifyReport } from './pipeline/verify';
 export { inspect, readTensor, type InspectReport } from './pipeline/inspect';
+export { exportGguf, type ExportOptions, type ExportReport, type ExportedTensor } from './pipeline/export';
+export { GgufFile, type GgmlType, type GgufValue } from './interop/gguf';
 export { generateCheckpoint, type GenerateOptions, type GeneratedModel } from './tools/generate';
 export { evaluate, type EvalOptions, type EvalResult, type PerplexityFigures } from './eval/perplexity';
 export { writeImportance, type ImatrixOptions, type ImatrixResult } from './eval/imatrix';

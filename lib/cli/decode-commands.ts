@@ -1,12 +1,13 @@
-// The commands that read a container: decompress, verify, inspect.
+// The commands that read a container: decompress, verify, inspect, export.
 import type { Command } from 'commander';
 import { resolveModel } from '../io/hf-cache';
 import { decompress } from '../pipeline/decompress';
 import { inspect } from '../pipeline/inspect';
 import { verify } from '../pipeline/verify';
+import { exportGguf } from '../pipeline/export';
 import { deviceSpec, FORCE, positiveInt } from './options';
 import type { DeviceSpec } from '../device';
-import { formatInspect, formatVerify } from './report';
+import { formatExport, formatInspect, formatVerify } from './report';
 import { EXIT, interruptSignal, note, print, withProgress } from './run';
 
 const DEVICE = ['--device <device>', 'where the decoders run: auto (default: the first GPU when CUDA is available), cpu, cuda or cuda:N; the output is the same on every device', deviceSpec] as const;
@@ -49,6 +50,20 @@ export function addDecodeCommands(program: Command): void {
 
 
     program
+    .command('export')
+    .description('write a Llama-family model (container or model directory) as a GGUF file llama.cpp runs; ggml block types are copied without re-quantizing')
+    .argument('<input>', '.tzip container, model directory, or repo id org/name[@rev] in the local Hugging Face cache')
+    .requiredOption('-o, --output <file>', 'the .gguf file to write')
+    .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
+    .option(...FORCE)
+    .option('--json', 'print the report as JSON')
+    .action(async (input: string, opts: { output: string; threads?: number; force?: boolean; json?: boolean }) => {
+      const resolved = input.endsWith('.tzip') ? input : await resolveModel(input);
+      const r = await exportGguf(resolved, opts.output, { threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal() });
+      print(opts.json, r, () => formatExport(r));
+    });
+
+  program
     .command('inspect')
     .description("show a container's metadata: methods, bits/weight, recorded errors, files")
     .argument('<container>', '.tzip file')

@@ -20,7 +20,7 @@ export function addEncodeCommands(program: Command): void {
     .description('compress a model directory or .safetensors file into a .tzip container')
     .argument('<model>', 'Hugging Face model directory, .safetensors file, or repo id org/name[@rev] in the local Hugging Face cache')
     .option('-o, --output <file>', 'container to write (.tzip); required unless --dry-run')
-    .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast], vptq:2|3|4|2:large or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>]', 'lossless')
+    .option('-m, --method <spec>', 'method for weight matrices: lossless, rtn:<bits>[:g<group>], ternary[:g<N>|:row|:tensor][:p3|:p2][:opt], seedlm:4|3[:fast], vptq:2|3|4|2:large or vptq:v<N>:k<N>[:r<N>][:norm][:i<N>]; or gguf:q8_0|q5_0|q4_0|tq2_0 for containers `tensorzip export` copies into llama.cpp block types', 'lossless')
     .option('--policy <file.json>', 'JSON object of "glob": "method spec" rules, first match wins')
     .option('--tensor-method <glob=spec>', 'a rule before those of --policy, e.g. \'*down_proj*=rtn:6\' (repeatable; first match wins)', tensorMethod, [])
     .option('--target-bpw <bits>', 'choose a method per weight matrix from --candidates so that the container has at most this many bits per weight, losing least (docs/METHODS.md, "Bit budgets")', positiveNumber)

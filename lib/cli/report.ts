@@ -9,6 +9,7 @@ import type { ImatrixResult } from '../eval/imatrix';
 import type { EvalResult, PerplexityFigures } from '../eval/perplexity';
 import type { InspectReport } from '../pipeline/inspect';
 import type { VerifyReport } from '../pipeline/verify';
+import type { ExportReport } from '../pipeline/export';
 
 const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || Number.isNaN(x) ? '-' : !Number.isFinite(x) ? 'inf' : x.toExponential(digits - 1));
 const db = (x: number | null | undefined) => (x === null || x === undefined ? 'inf' : !Number.isFinite(x) ? 'inf' : x.toFixed(1));
@@ -197,4 +198,17 @@ export function formatEval(r: EvalResult): string {
 export function formatImatrix(r: ImatrixResult): string {
   return `wrote ${r.output}: ${r.entries} importance vectors (mean squared input per column) from ${r.activations} tokens ` +
     `(${r.chunks} chunks of ${r.ctx}, ${r.tokens}) in ${r.seconds.toFixed(1)} s`;
+}
+
+/** export's report: the file, its size and bits/weight, and how each kind of tensor got there. */
+export function formatExport(r: ExportReport): string {
+  const groups = new Map<string, number>();
+  for (const t of r.tensors) {
+    const key = `${t.type} ${t.how === 'copied' ? `copied from ${t.method}` : t.how === 'as-stored' ? 'as stored' : t.how === 'decoded' ? `decoded from ${t.method}` : 'widened to f32 (1-D)'}`;
+    groups.set(key, (groups.get(key) ?? 0) + 1);
+  }
+  return [
+    `wrote ${r.output}: GGUF v3, architecture ${r.architecture}, ${formatBytes(r.bytes)} (${r.bytes} bytes), ${r.bitsPerWeight.toFixed(3)} bits/weight over ${r.weights} weights, in ${r.seconds.toFixed(2)} s`,
+    ...[...groups].map(([k, n]) => `  ${String(n).padStart(4)} tensor(s): ${k}`),
+  ].join('\n');
 }

@@ -99,6 +99,15 @@ export class ContainerReader {
     });
   }
 
+  /** A tensor's chunks as their streams, checked and entropy-decoded but not run through the
+   * method's decoder (export copies rtn's and ternary's streams into ggml blocks). */
+  chunkStreams(t: TensorRecord, ctx: JobContext): Array<() => Promise<Uint8Array[]>> {
+    return t.pieces.map((pieces, c) => async () => {
+      const stored = await Promise.all(pieces.map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p)));
+      return this.decodePieces(stored, ctx, `tensor ${t.name}`);
+    });
+  }
+
   /** A carried file's (or shard header's) content chunk by chunk, checked against its CRC. */
   async *readFile(f: FileRecord, ctx: JobContext, kind: 'file' | 'header' = 'file'): AsyncGenerator<Uint8Array> {
     let crc = 0;

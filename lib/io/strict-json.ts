@@ -89,3 +89,12 @@ export function parseStrictJson(text: string): unknown {
   if (i !== text.length) fail('trailing characters after JSON');
   return result;
 }
+
+/** A JSON file's content parsed strictly; errors name the file. */
+export function parseJsonFile(bytes: Uint8Array, name: string): unknown {
+  try {
+    return parseStrictJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch (e) {
+    throw new Error(`${name}: ${e instanceof Error ? e.message : e}`);
+  }
+}

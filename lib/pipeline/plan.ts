@@ -14,7 +14,7 @@ import { parseSpec } from '../methods/registry';
 import { version } from '../version';
 import { SpecError } from '../core/errors';
 import { FILE_CHUNK } from './files';
-import { assign, parsePolicy, type Assignment } from './policy';
+import { assign, expandPreset, parsePolicy, type Assignment } from './policy';
 import { ResumeLog, type FinishedTensor } from './resume';
 import type { CompressOptions } from './types';
 
@@ -26,8 +26,9 @@ export type Plan = Array<{ t: SourceTensor } & Assignment>;
  * share (lib/pipeline/resume.ts). */
 export async function openRun(input: string, output: string, options: CompressOptions) {
   const stage = parseStage(options.coder, options.lzma);
-  const base = parseSpec(options.method ?? 'lossless');
-  const rules = parsePolicy(options.policy ?? {});
+  const preset = expandPreset(options.method ?? 'lossless', options.policy ?? {});
+  const base = parseSpec(preset.method);
+  const rules = parsePolicy(preset.policy);
   const source = await openModelSource(input, options);
   try {
     if (!source.tensors.length) throw new Error(`${input}: the model has no tensors`);

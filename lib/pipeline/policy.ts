@@ -78,3 +78,18 @@ function assignUnresolved(t: { name: string; dtype: Dtype; shape: number[]; nume
   }
   return { choice: wanted };
 }
+
+/** `--method gguf:<type>`: containers that `tensorzip export` writes as llama.cpp block types
+ * without re-quantizing (docs/METHODS.md, "GGUF presets"): the matrices at the type's spec, the
+ * embeddings and lm_head at rtn:8:g32 (Q8_0) unless the user's own rules, which come first, say
+ * otherwise. */
+export const GGUF_PRESETS: Readonly<Record<string, string>> = { 'gguf:q8_0': 'rtn:8:g32', 'gguf:q5_0': 'rtn:5:g32', 'gguf:q4_0': 'rtn:4:g32', 'gguf:tq2_0': 'ternary:g256:p2' };
+const GGUF_EMBEDDING_RULES = { '*embed_tokens*': 'rtn:8:g32', 'lm_head*': 'rtn:8:g32' };
+
+/** A method and policy with a gguf preset expanded (anything else unchanged). */
+export function expandPreset(method: string, policy: Record<string, string>): { method: string; policy: Record<string, string> } {
+  const spec = Object.hasOwn(GGUF_PRESETS, method) ? GGUF_PRESETS[method] : undefined;
+  if (!spec) return { method, policy };
+  const added = Object.entries(GGUF_EMBEDDING_RULES).filter(([glob]) => !Object.hasOwn(policy, glob));
+  return { method: spec, policy: { ...policy, ...Object.fromEntries(added) } };
+}
