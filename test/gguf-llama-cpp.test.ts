@@ -10,7 +10,7 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +20,9 @@ import { GgufFile } from '../lib/interop/gguf';
 import { LlamaModel } from '../lib/model/llama';
 import { generateCheckpoint } from '../lib/tools/generate';
 import { Rng } from '../lib/core/random';
+import { SafetensorsFile } from '../lib/io/safetensors';
+import { SafetensorsWriter, type TensorSpec } from '../lib/io/safetensors-writer';
+import { fromF32 } from '../lib/methods/f32';
 
 const REPO = path.join(__dirname, '..', '..');
 const MODEL = path.join(REPO, 'models', 'kjv-llama');
@@ -128,6 +131,42 @@ describe('GGUF export run by llama.cpp', function () {
     const genIds = Array.from({ length: 64 }, () => rng.u32() % 512);
     const same = compare(await tensorzipProbs(tzip, genIds), await llamaCppProbs(gguf, genIds));
     console.log(`      generated model, Q4_0: llama.cpp vs tensorzip: KL ${same.kl.toExponential(2)}, top-1 ${(100 * same.top1).toFixed(1)} %`);
+    assert.ok(same.kl < 2e-3, `KL ${same.kl}`);
+    assert.ok(same.top1 >= 0.9, `top-1 ${same.top1}`);
+  });
+
+  it('a Qwen2 model (q/k/v biases, no row reorder), --method gguf:q8_0: the same agreement', async () => {
+    // A generated Llama made a Qwen2: the same tensors plus q/k/v biases, model_type qwen2.
+    const llama = (await generateCheckpoint(path.join(dir, 'qwen-src'), { hidden: 128, intermediate: 352, layers: 2, heads: 4, kvHeads: 2, vocab: 512, seed: 9 })).dir;
+    const qwen = path.join(dir, 'qwen2');
+    await cp(llama, qwen, { recursive: true });
+    const config = JSON.parse(await readFile(path.join(llama, 'config.json'), 'utf8'));
+    await writeFile(path.join(qwen, 'config.json'), JSON.stringify({ ...config, model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'] }));
+    const st = await SafetensorsFile.open(path.join(llama, 'model.safetensors'));
+    const rng = new Rng(4);
+    const bias = (n: number) => fromF32('BF16', Float32Array.from({ length: n }, () => (rng.uniform() - 0.5) * 0.2));
+    const entries: Array<{ spec: TensorSpec; data: Uint8Array }> = [];
+    for (const e of st.header.tensors) {
+      entries.push({ spec: { name: e.name, dtype: e.dtype, shape: e.shape }, data: await st.read(e) });
+      const m = /^(model\.layers\.\d+\.self_attn\.[qkv]_proj)\.weight$/.exec(e.name);
+      if (m) entries.push({ spec: { name: `${m[1]}.bias`, dtype: 'BF16', shape: [e.shape[0]] }, data: bias(e.shape[0]) });
+    }
+    await st.close();
+    await rm(path.join(qwen, 'model.safetensors'));
+    entries.sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
+    const writer = await SafetensorsWriter.create(path.join(qwen, 'model.safetensors'), entries.map((e) => e.spec));
+    for (const e of entries) await writer.write(e.data);
+    await writer.finish();
+
+    const tzip = path.join(dir, 'qwen2.tzip');
+    await compress(qwen, tzip, { method: 'gguf:q8_0' });
+    const gguf = path.join(dir, 'qwen2.gguf');
+    const report = await exportGguf(tzip, gguf);
+    assert.equal(report.architecture, 'qwen2');
+    assert.equal(report.tensors.filter((t) => t.gguf.endsWith('.bias')).length, 6);
+    const genIds = Array.from({ length: 64 }, () => rng.u32() % 512);
+    const same = compare(await tensorzipProbs(tzip, genIds), await llamaCppProbs(gguf, genIds));
+    console.log(`      Qwen2, Q8_0: llama.cpp vs tensorzip: KL ${same.kl.toExponential(2)}, top-1 ${(100 * same.top1).toFixed(1)} %`);
     assert.ok(same.kl < 2e-3, `KL ${same.kl}`);
     assert.ok(same.top1 >= 0.9, `top-1 ${same.top1}`);
   });
