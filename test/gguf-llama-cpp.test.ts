@@ -135,6 +135,33 @@ describe('GGUF export run by llama.cpp', function () {
     assert.ok(same.top1 >= 0.9, `top-1 ${same.top1}`);
   });
 
+  it("Llama 3's rope scaling as a rope_freqs tensor, --method gguf:q4_0: the same agreement", async () => {
+    const base = (await generateCheckpoint(path.join(dir, 'rope-src'), { hidden: 128, intermediate: 352, layers: 2, heads: 4, kvHeads: 2, vocab: 512, seed: 10 })).dir;
+    const scaled = path.join(dir, 'rope');
+    await cp(base, scaled, { recursive: true });
+    const config = JSON.parse(await readFile(path.join(base, 'config.json'), 'utf8'));
+    // A short original context, so that the scaling changes the frequencies a 64-token run uses.
+    const rope_scaling = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 32 };
+    await writeFile(path.join(scaled, 'config.json'), JSON.stringify({ ...config, rope_scaling }));
+    const tzip = path.join(dir, 'rope.tzip');
+    await compress(scaled, tzip, { method: 'gguf:q4_0' });
+    const gguf = path.join(dir, 'rope.gguf');
+    const report = await exportGguf(tzip, gguf);
+    assert.ok(report.tensors.some((t) => t.gguf === 'rope_freqs.weight'));
+    const rng = new Rng(5);
+    const genIds = Array.from({ length: 64 }, () => rng.u32() % 512);
+    const theirs = await llamaCppProbs(gguf, genIds);
+    const same = compare(await tensorzipProbs(tzip, genIds), theirs);
+    // The same weights without the scaling: llama.cpp must agree with the scaled run, not this one.
+    const unscaledTzip = path.join(dir, 'rope-unscaled.tzip');
+    await compress(base, unscaledTzip, { method: 'gguf:q4_0' });
+    const unscaled = compare(await tensorzipProbs(unscaledTzip, genIds), theirs);
+    console.log(`      rope scaling, Q4_0: llama.cpp vs tensorzip: KL ${same.kl.toExponential(2)}, top-1 ${(100 * same.top1).toFixed(1)} %; vs tensorzip without the scaling: KL ${unscaled.kl.toExponential(2)}`);
+    assert.ok(same.kl < 2e-3, `KL ${same.kl}`);
+    assert.ok(same.top1 >= 0.9, `top-1 ${same.top1}`);
+    assert.ok(unscaled.kl > 10 * same.kl, `without the scaling KL ${unscaled.kl}, with it ${same.kl}`);
+  });
+
   it('a Qwen2 model (q/k/v biases, no row reorder), --method gguf:q8_0: the same agreement', async () => {
     // A generated Llama made a Qwen2: the same tensors plus q/k/v biases, model_type qwen2.
     const llama = (await generateCheckpoint(path.join(dir, 'qwen-src'), { hidden: 128, intermediate: 352, layers: 2, heads: 4, kvHeads: 2, vocab: 512, seed: 9 })).dir;

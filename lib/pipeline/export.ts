@@ -194,11 +194,12 @@ export async function exportGguf(input: string, output: string, options: ExportO
     const sources = reader ? containerSources(reader, ctx) : directorySources(source!);
     const shapes = new Map(sources.map((s) => [s.name, s.shape]));
     const config = parseLlamaConfig(configJson, 'config.json', (name) => shapes.get(name));
-    if (configJson.rope_scaling != null) throw new Error(`config.json: rope_scaling is not exported yet (llama.cpp needs it as a rope_freqs tensor)`);
     const tokenizerBytes = await file('tokenizer.json');
     if (!tokenizerBytes) throw new Error(`${label}: no tokenizer.json; export needs the model's tokenizer`);
     const tokenizerConfig = await file('tokenizer_config.json');
     const arch = ARCH[config.modelType];
+    const ropeFreqs = ropeFactors(config, configJson.rope_scaling);
+    if (ropeFreqs && arch !== 'llama') throw new Error(`config.json: rope_scaling of a ${config.modelType} model is not exported yet (llama.cpp's ${arch} graph takes no rope_freqs tensor)`);
 
     const checked = await checkOutput(output, { kind: 'file', inputs: [input], force: options.force });
     for (const line of checked.notes) options.onNote?.(line);
@@ -241,6 +242,10 @@ export async function exportGguf(input: string, output: string, options: ExportO
         data: heads ? () => permuted(plan.chunks(), heads, ggmlBytes(plan.type, s.shape[1])) : plan.chunks,
       });
     }
+    if (ropeFreqs) {
+      tensors.push({ name: 'rope_freqs.weight', dims: [ropeFreqs.length], type: 'F32', data: async function* () { yield new Uint8Array(ropeFreqs.buffer); } });
+      exported.push({ name: 'rope_scaling (config.json)', gguf: 'rope_freqs.weight', type: 'F32', how: 'f32', method: 'computed' });
+    }
     const bytes = await writeGguf(output, metadata, tensors, { signal: options.signal });
     const weights = sources.reduce((a, s) => a + numelOf(s.shape), 0);
     return { output, architecture: arch, bytes, weights, bitsPerWeight: (8 * bytes) / weights, tensors: exported, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
@@ -248,6 +253,15 @@ export async function exportGguf(input: string, output: string, options: ExportO
     await reader?.close();
     await source?.close();
   }
+}
+
+/** rope_scaling as llama.cpp's rope_freqs tensor: per rotated pair, the divisor of its unscaled
+ * frequency θ^(−2i/d) (Llama 3's smooth scaling and linear scaling alike); undefined without
+ * scaling. */
+function ropeFactors(config: LlamaConfig, scaling: unknown): Float32Array | undefined {
+  if (scaling == null) return undefined;
+  const factors = Float32Array.from(config.invFreq, (f, i) => config.ropeTheta ** (-(2 * i) / config.headDim) / f);
+  return factors.every((f) => f === 1) ? undefined : factors;
 }
 
 /** How a tensor is written: its ggml type and its bytes chunk by chunk. */
