@@ -83,6 +83,44 @@ async function llamaCppProbs(gguf: string, ids: number[]): Promise<number[][]> {
   return JSON.parse(stdout).probs;
 }
 
+async function llamaCppTokenize(gguf: string, texts: string[]): Promise<number[][]> {
+  const { stdout } = await promisify(execFile)(process.execPath, [PROBE, LLAMA_CPP, gguf, JSON.stringify(texts), 'tokenize'], { maxBuffer: 1 << 26 });
+  return JSON.parse(stdout);
+}
+
+/** A SentencePiece-style BPE tokenizer.json (as Llama 2's: ▁ for spaces, one prepended, byte
+ * fallback) with `vocab` tokens, its merges learnt on `text` within ▁-words. */
+function sentencePieceTokenizer(text: string, vocab: number): object {
+  const pieces = new Map<string, number>();
+  const add = (p: string) => pieces.has(p) || pieces.set(p, pieces.size);
+  ['<unk>', '<s>', '</s>'].forEach(add);
+  for (let b = 0; b < 256; b++) add(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+  const words = text.split(/ +/).filter(Boolean).map((w) => [...('▁' + w)]);
+  for (const w of words) w.forEach(add);
+  const merges: string[] = [];
+  while (pieces.size < vocab) {
+    const counts = new Map<string, number>();
+    for (const w of words) for (let i = 0; i + 1 < w.length; i++) counts.set(w[i] + ' ' + w[i + 1], (counts.get(w[i] + ' ' + w[i + 1]) ?? 0) + 1);
+    let best = '', most = 1;
+    for (const [pair, n] of counts) if (n > most || (n === most && best && pair < best)) [best, most] = [pair, n];
+    if (!best) break;
+    const [a, b] = best.split(' ');
+    merges.push(best);
+    add(a + b);
+    for (const w of words)
+      for (let i = 0; i + 1 < w.length; i++) if (w[i] === a && w[i + 1] === b) w.splice(i, 2, a + b);
+  }
+  return {
+    version: '1.0',
+    added_tokens: ['<unk>', '<s>', '</s>'].map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab: Object.fromEntries(pieces), merges },
+  };
+}
+
 /** Mean KL(p‖q) over positions and the share of positions whose most likely token agrees. */
 function compare(p: ArrayLike<number>[], q: ArrayLike<number>[]): { kl: number; top1: number } {
   let kl = 0, agree = 0;
@@ -160,6 +198,26 @@ describe('GGUF export run by llama.cpp', function () {
     assert.ok(same.kl < 2e-3, `KL ${same.kl}`);
     assert.ok(same.top1 >= 0.9, `top-1 ${same.top1}`);
     assert.ok(unscaled.kl > 10 * same.kl, `without the scaling KL ${unscaled.kl}, with it ${same.kl}`);
+  });
+
+  it('a SentencePiece-style tokenizer (Llama 2, Mistral): llama.cpp splits text into the ids tensorzip\'s tokenizer gives', async () => {
+    const gen = (await generateCheckpoint(path.join(dir, 'spm'), { hidden: 64, intermediate: 176, layers: 1, heads: 4, kvHeads: 2, vocab: 640, seed: 11 })).dir;
+    const corpus = (await readFile(path.join(MODEL, 'calibration.txt'), 'utf8')).replace(/\s+/g, ' ').slice(0, 20000);
+    const tokenizer = sentencePieceTokenizer(corpus, 640);
+    await writeFile(path.join(gen, 'tokenizer.json'), JSON.stringify(tokenizer));
+    await writeFile(path.join(gen, 'tokenizer_config.json'), JSON.stringify({ add_bos_token: true, bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' }));
+    const gguf = path.join(dir, 'spm.gguf');
+    await exportGguf(gen, gguf);
+    const g = await GgufFile.open(gguf);
+    assert.equal(g.scalar('tokenizer.ggml.model'), 'llama');
+    await g.close();
+    const texts = ['And God said, Let there be light: and there was light.', 'So the word of the LORD came unto Jonah', '  two spaces, tabs\tand an accent: café — done', 'x'];
+    const { Tokenizer } = await import('@huggingface/tokenizers');
+    const hf = new Tokenizer(tokenizer, {});
+    const want = texts.map((t) => hf.encode(t, { add_special_tokens: false }).ids);
+    assert.deepEqual(await llamaCppTokenize(gguf, texts), want);
+    assert.ok(want[2].some((id: number) => id >= 3 && id < 259), 'the accent and the dash fall back to byte tokens');
+    assert.ok(want[0].length < texts[0].length / 2, 'merged pieces, not characters');
   });
 
   it('a Qwen2 model (q/k/v biases, no row reorder), --method gguf:q8_0: the same agreement', async () => {

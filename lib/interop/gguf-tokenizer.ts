@@ -1,12 +1,13 @@
 // A Hugging Face tokenizer.json as GGUF tokenizer metadata (docs/FORMAT.md, "GGUF export"):
 // byte-level BPE vocabularies (GPT-2 style, Llama 3, Qwen2) as llama.cpp's 'gpt2' model with
-// their merges and the pre-tokenizer llama.cpp knows by name. SentencePiece-style vocabularies
-// (Llama 2, Mistral) are refused for now, in words.
+// their merges and the pre-tokenizer llama.cpp knows by name; SentencePiece-style BPE (Llama 2,
+// Mistral: ▁ for spaces, byte fallback) as its 'llama' model, whose merge order is carried by
+// the token scores.
 import { parseJsonFile } from '../io/strict-json';
 import type { GgufValue } from './gguf';
 
 /** llama.cpp's token types. */
-const NORMAL = 1, CONTROL = 3, USER_DEFINED = 4;
+const NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, BYTE = 6;
 
 /** The splitting regexes of Split pre-tokenizers llama.cpp implements, by its name (a ByteLevel
  * pre-tokenizer with use_regex splits as GPT-2: 'gpt-2'). */
@@ -39,9 +40,9 @@ export function ggufTokenizer(tokenizerJson: Buffer, tokenizerConfigJson: Buffer
   const tc = tokenizerConfigJson ? (parseJsonFile(tokenizerConfigJson, 'tokenizer_config.json') as Json) : {};
   const model = (t.model ?? {}) as Json;
   if (model.type !== 'BPE') throw new Error(`tokenizer.json: model type ${JSON.stringify(model.type)} is not exported (byte-level BPE only)`);
-  if (model.byte_fallback === true || ((t.decoder ?? {}) as Json).type !== 'ByteLevel')
-    throw new Error('tokenizer.json: a SentencePiece-style BPE vocabulary (byte fallback, ▁ for spaces) is not exported yet; byte-level BPE only');
-  const pre = preTokenizer(t.pre_tokenizer);
+  const spm = model.byte_fallback === true;
+  if (spm) checkSentencePiece(t);
+  else if (((t.decoder ?? {}) as Json).type !== 'ByteLevel') throw new Error('tokenizer.json: a BPE vocabulary that is neither byte-level nor SentencePiece-style (byte fallback) is not exported');
 
   const tokens: string[] = new Array(vocab);
   const types: number[] = new Array(vocab).fill(NORMAL);
@@ -51,8 +52,9 @@ export function ggufTokenizer(tokenizerJson: Buffer, tokenizerConfigJson: Buffer
     tokens[id as number] = text;
     types[id as number] = type;
   };
-  for (const [text, id] of Object.entries((model.vocab ?? {}) as Record<string, unknown>)) put(id, text, NORMAL);
+  for (const [text, id] of Object.entries((model.vocab ?? {}) as Record<string, unknown>)) put(id, text, spm && /^<0x[0-9A-F]{2}>$/.test(text) ? BYTE : NORMAL);
   for (const a of (t.added_tokens ?? []) as Json[]) put(a.id, String(a.content), a.special ? CONTROL : USER_DEFINED);
+  if (spm && typeof model.unk_token === 'string' && tokens.includes(model.unk_token)) types[tokens.indexOf(model.unk_token)] = UNKNOWN;
   // Embedding rows past the vocabulary (padded to a round size) get placeholder tokens.
   for (let i = 0; i < vocab; i++) if (tokens[i] === undefined) put(i, `[PAD${i}]`, USER_DEFINED);
 
@@ -68,15 +70,46 @@ export function ggufTokenizer(tokenizerJson: Buffer, tokenizerConfigJson: Buffer
     ['unknown', idOf(tc.unk_token)],
     ['padding', idOf(tc.pad_token)],
   ];
-  const out: Array<[string, GgufValue]> = [
-    ['tokenizer.ggml.model', { kind: 'string', value: 'gpt2' }],
-    ['tokenizer.ggml.pre', { kind: 'string', value: pre }],
-    ['tokenizer.ggml.tokens', { kind: 'array', of: 'string', values: tokens }],
-    ['tokenizer.ggml.token_type', { kind: 'array', of: 'i32', values: types }],
-    ['tokenizer.ggml.merges', { kind: 'array', of: 'string', values: merges }],
-  ];
+  const out: Array<[string, GgufValue]> = spm
+    ? [
+        ['tokenizer.ggml.model', { kind: 'string', value: 'llama' }],
+        ['tokenizer.ggml.tokens', { kind: 'array', of: 'string', values: tokens }],
+        ['tokenizer.ggml.scores', { kind: 'array', of: 'f32', values: mergeScores(tokens, merges) }],
+        ['tokenizer.ggml.token_type', { kind: 'array', of: 'i32', values: types }],
+        ['tokenizer.ggml.add_space_prefix', { kind: 'bool', value: true }],
+      ]
+    : [
+        ['tokenizer.ggml.model', { kind: 'string', value: 'gpt2' }],
+        ['tokenizer.ggml.pre', { kind: 'string', value: preTokenizer(t.pre_tokenizer) }],
+        ['tokenizer.ggml.tokens', { kind: 'array', of: 'string', values: tokens }],
+        ['tokenizer.ggml.token_type', { kind: 'array', of: 'i32', values: types }],
+        ['tokenizer.ggml.merges', { kind: 'array', of: 'string', values: merges }],
+      ];
   for (const [what, id] of special) if (id !== undefined) out.push([`tokenizer.ggml.${what}_token_id`, { kind: 'u32', value: id }]);
   if (typeof tc.add_bos_token === 'boolean') out.push(['tokenizer.ggml.add_bos_token', { kind: 'bool', value: tc.add_bos_token }]);
   if (typeof tc.add_eos_token === 'boolean') out.push(['tokenizer.ggml.add_eos_token', { kind: 'bool', value: tc.add_eos_token }]);
   return out;
+}
+
+/** SentencePiece-style BPE as llama.cpp's 'llama' tokenizer runs it: spaces as ▁ with one
+ * prepended, no pre-tokenizer splitting, bytes as <0xXX> tokens. Anything else is refused. */
+function checkSentencePiece(t: Json): void {
+  const normalizers = (((t.normalizer ?? {}) as Json).normalizers ?? [t.normalizer]) as Json[];
+  const prepends = normalizers.some((n) => n && n.type === 'Prepend' && n.prepend === '▁');
+  const replaces = normalizers.some((n) => n && n.type === 'Replace' && (n.pattern as Json | undefined)?.String === ' ' && n.content === '▁');
+  const metaspace = ((t.pre_tokenizer ?? {}) as Json).type === 'Metaspace';
+  if (!metaspace && !(prepends && replaces && t.pre_tokenizer == null))
+    throw new Error('tokenizer.json: a byte-fallback BPE vocabulary is exported as SentencePiece, which needs spaces as ▁ with one prepended (a Prepend and a Replace normalizer, or a Metaspace pre-tokenizer)');
+}
+
+/** SentencePiece merges the adjacent pair whose joined token scores highest: a token's score is
+ * minus the rank of the merge that makes it, so the merges apply in their order (tokens no merge
+ * makes: below every merge). */
+function mergeScores(tokens: string[], merges: string[]): number[] {
+  const rank = new Map<string, number>();
+  merges.forEach((m, r) => {
+    const joined = m.replace(' ', '');
+    if (!rank.has(joined)) rank.set(joined, r);
+  });
+  return tokens.map((text) => -(rank.get(text) ?? merges.length));
 }
