@@ -95,6 +95,27 @@ describe('export to GGUF', function () {
     assert.ok(report.bitsPerWeight > 4.5 && report.bitsPerWeight < 16, `${report.bitsPerWeight}`);
   });
 
+  it('--type re-quantizes what is not a ggml type already, to the blocks compress would have stored, and reports the error added', async () => {
+    const direct = await exportGguf(model, path.join(dir, 'direct-q4.gguf'), { type: 'Q4_0' });
+    const up = direct.tensors.find((t) => t.name === 'model.layers.1.mlp.up_proj.weight')!;
+    assert.equal(up.how, 'requantized');
+    assert.ok(up.relativeError! > 0.05 && up.relativeError! < 0.2, `${up.relativeError}`);
+    const viaContainer = path.join(dir, 'q4-all.tzip');
+    await compress(model, viaContainer, { method: 'gguf:q4_0', policy: { '*embed_tokens*': 'rtn:4:g32', 'lm_head*': 'rtn:4:g32' } });
+    const copied = await exportGguf(viaContainer, path.join(dir, 'copied-q4.gguf'));
+    assert.ok(copied.tensors.filter((t) => t.type === 'Q4_0').every((t) => t.how === 'copied'));
+    const [a, b] = await Promise.all([GgufFile.open(path.join(dir, 'direct-q4.gguf')), GgufFile.open(path.join(dir, 'copied-q4.gguf'))]);
+    try {
+      // Tensors too small for a lossy method stay lossless in the container (BF16 there).
+      const both = a.tensors.filter((t) => b.tensor(t.name)!.type === 'Q4_0');
+      assert.ok(both.length >= 6, `${both.length} tensors`);
+      for (const t of both) assert.ok((await a.read(t)).equals(await b.read(b.tensor(t.name)!)), t.name);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('refuses what it cannot export, in words, leaving nothing behind and existing files as they were', async () => {
     const existing = path.join(dir, 'existing.gguf');
     await writeFile(existing, 'keep');
@@ -120,7 +141,7 @@ describe('export to GGUF', function () {
     };
     const cases: Array<[string, (m: string) => Promise<void>, RegExp]> = [
       ['no-tokenizer', (m) => rm(path.join(m, 'tokenizer.json')), /no tokenizer\.json/],
-      ['spm', editJson('tokenizer.json', (j) => ((j.model as Record<string, unknown>).byte_fallback = true)), /SentencePiece-style/],
+      ['spm', editJson('tokenizer.json', (j) => ((j.model as Record<string, unknown>).byte_fallback = true)), /exported as SentencePiece, which needs spaces as ▁/],
       ['pre', editJson('tokenizer.json', (j) => (j.pre_tokenizer = { type: 'Whitespace' })), /pre-tokenizer .*Whitespace.* not one llama\.cpp implements/],
       ['rope', editJson('config.json', (j) => Object.assign(j, { model_type: 'qwen2', rope_scaling: { type: 'linear', factor: 2 } })), /rope_scaling of a qwen2 model is not exported yet/],
       ['gpt2', editJson('config.json', (j) => (j.model_type = 'gpt2')), /model_type "gpt2" is not supported/],
@@ -132,6 +153,6 @@ describe('export to GGUF', function () {
       assert.equal(r.code, 1, name);
       assert.match(r.stderr, message, name);
     }
-    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.gguf') || f.includes('.tmp')).sort(), ['existing.gguf', 'gen.gguf', 'q4.gguf']);
+    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.gguf') || f.includes('.tmp')).sort(), ['copied-q4.gguf', 'direct-q4.gguf', 'existing.gguf', 'gen.gguf', 'q4.gguf']);
   });
 });

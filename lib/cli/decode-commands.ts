@@ -1,10 +1,10 @@
 // The commands that read a container: decompress, verify, inspect, export.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { resolveModel } from '../io/hf-cache';
 import { decompress } from '../pipeline/decompress';
 import { inspect } from '../pipeline/inspect';
 import { verify } from '../pipeline/verify';
-import { exportGguf } from '../pipeline/export';
+import { exportGguf, type RequantType } from '../pipeline/export';
 import { deviceSpec, FORCE, positiveInt } from './options';
 import type { DeviceSpec } from '../device';
 import { formatExport, formatInspect, formatVerify } from './report';
@@ -54,12 +54,14 @@ export function addDecodeCommands(program: Command): void {
     .description('write a Llama-family model (container or model directory) as a GGUF file llama.cpp runs; ggml block types are copied without re-quantizing')
     .argument('<input>', '.tzip container, model directory, or repo id org/name[@rev] in the local Hugging Face cache')
     .requiredOption('-o, --output <file>', 'the .gguf file to write')
+    .addOption(new Option('--type <type>', 're-quantize every matrix that is not a ggml block type already (rtn, groups of 32; the report gives the error it adds); default: store it in its dtype').choices(['q8_0', 'q5_0', 'q4_0']))
     .option('--threads <n>', 'CPU threads (default: all)', positiveInt)
     .option(...FORCE)
     .option('--json', 'print the report as JSON')
-    .action(async (input: string, opts: { output: string; threads?: number; force?: boolean; json?: boolean }) => {
+    .action(async (input: string, opts: { output: string; type?: string; threads?: number; force?: boolean; json?: boolean }) => {
       const resolved = input.endsWith('.tzip') ? input : await resolveModel(input);
-      const r = await exportGguf(resolved, opts.output, { threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal() });
+      const type = opts.type?.toUpperCase() as RequantType | undefined;
+      const r = await exportGguf(resolved, opts.output, { type, threads: opts.threads, force: opts.force, onNote: note, signal: interruptSignal() });
       print(opts.json, r, () => formatExport(r));
     });
 

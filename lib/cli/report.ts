@@ -204,11 +204,28 @@ export function formatImatrix(r: ImatrixResult): string {
 export function formatExport(r: ExportReport): string {
   const groups = new Map<string, number>();
   for (const t of r.tensors) {
-    const key = `${t.type} ${t.how === 'copied' ? `copied from ${t.method}` : t.how === 'as-stored' ? 'as stored' : t.how === 'decoded' ? `decoded from ${t.method}` : 'widened to f32 (1-D)'}`;
+    const how: Record<ExportReport['tensors'][number]['how'], string> = {
+      copied: `copied from ${t.method}`,
+      'as-stored': 'as stored',
+      decoded: `decoded from ${t.method}`,
+      requantized: `re-quantized from ${t.method}`,
+      f32: 'widened to f32 (1-D)',
+    };
+    const key = `${t.type} ${how[t.how]}`;
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
   return [
     `wrote ${r.output}: GGUF v3, architecture ${r.architecture}, ${formatBytes(r.bytes)} (${r.bytes} bytes), ${r.bitsPerWeight.toFixed(3)} bits/weight over ${r.weights} weights, in ${r.seconds.toFixed(2)} s`,
     ...[...groups].map(([k, n]) => `  ${String(n).padStart(4)} tensor(s): ${k}`),
+    ...requantSummary(r.tensors),
   ].join('\n');
+}
+
+/** One line for the re-quantized tensors: the mean and the largest relative error added. */
+function requantSummary(tensors: ExportReport['tensors']): string[] {
+  const re = tensors.filter((t) => t.relativeError !== undefined);
+  if (!re.length) return [];
+  const worst = re.reduce((a, b) => (b.relativeError! > a.relativeError! ? b : a));
+  const mean = re.reduce((a, t) => a + t.relativeError!, 0) / re.length;
+  return [`  re-quantizing added a relative RMS error of ${mean.toFixed(4)} on average, at most ${worst.relativeError!.toFixed(4)} (${worst.name})`];
 }

@@ -16,13 +16,20 @@ import { ggmlBytes, writeGguf, type GgmlType, type GgufTensorSource, type GgufVa
 import { ggufTokenizer } from '../interop/gguf-tokenizer';
 import { tq2FromTernaryG256P2 } from '../interop/llama-tq';
 import { parseLlamaConfig, type LlamaConfig } from '../model/config';
-import { fromF32, toF32, u16View } from '../methods/f32';
+import { floatDtype, floatView, fromF32, toF32, u16View } from '../methods/f32';
 import { parseSpec } from '../methods/registry';
 import { native } from '../native';
-import type { JobContext } from '../jobs';
+import { runJob, type JobContext } from '../jobs';
 import { defaultThreads } from '../core/threads';
 
+/** The ggml types `--type` re-quantizes to (with rtn at groups of 32: the same blocks). */
+export const REQUANT_TYPES = { Q8_0: 8, Q5_0: 5, Q4_0: 4 } as const;
+export type RequantType = keyof typeof REQUANT_TYPES;
+
 export interface ExportOptions {
+  /** Re-quantize every matrix that is not a ggml block type already to this type (rtn, groups of
+   * 32); default: such matrices are stored in their dtype. */
+  type?: RequantType;
   force?: boolean;
   threads?: number;
   signal?: AbortSignal;
@@ -35,8 +42,11 @@ export interface ExportedTensor {
   gguf: string;
   type: GgmlType;
   /** copied: the stored blocks as they are; as-stored: the dtype's bytes (lossless, or the
-   * original file); decoded: the method decoded to the stored dtype; f32: a 1-D tensor widened. */
-  how: 'copied' | 'as-stored' | 'decoded' | 'f32';
+   * original file); decoded: the method decoded to the stored dtype; requantized: decoded, then
+   * rtn at groups of 32 to --type; f32: a 1-D tensor widened. */
+  how: 'copied' | 'as-stored' | 'decoded' | 'requantized' | 'f32';
+  /** requantized: the relative RMS error it added, √(Σ(w − ŵ)² / Σw²) against the weights before. */
+  relativeError?: number;
   /** The tensor's method in the container (a model directory: 'lossless'). */
   method: string;
 }
@@ -232,8 +242,10 @@ export async function exportGguf(input: string, output: string, options: ExportO
         throw new Error(`${label}: tensor ${s.name} has no place in llama.cpp's ${arch} model`);
       }
       if (s.shape.length < 1 || s.shape.length > 2) throw new Error(`${label}: tensor ${s.name} has ${s.shape.length} dimensions; export takes 1-D and 2-D tensors`);
-      const plan = planTensor(s, label);
-      exported.push({ name: s.name, gguf: name, type: plan.type, how: plan.how, method: s.method });
+      const record: ExportedTensor = { name: s.name, gguf: name, type: 'F32', how: 'f32', method: s.method };
+      const plan = planTensor(s, label, options.type, ctx, record);
+      Object.assign(record, { type: plan.type, how: plan.how });
+      exported.push(record);
       const heads = arch === 'llama' && /attn_q\.weight$/.test(name) ? config.heads : arch === 'llama' && /attn_k\.weight$/.test(name) ? config.kvHeads : 0;
       tensors.push({
         name,
@@ -265,7 +277,7 @@ function ropeFactors(config: LlamaConfig, scaling: unknown): Float32Array | unde
 }
 
 /** How a tensor is written: its ggml type and its bytes chunk by chunk. */
-function planTensor(s: Source, label: string): { type: GgmlType; how: ExportedTensor['how']; chunks: () => AsyncIterable<Uint8Array> } {
+function planTensor(s: Source, label: string, requant: RequantType | undefined, ctx: JobContext, record: ExportedTensor): { type: GgmlType; how: ExportedTensor['how']; chunks: () => AsyncIterable<Uint8Array> } {
   const stored = DTYPE_TYPE[s.dtype];
   if (!stored) throw new Error(`${label}: tensor ${s.name} is ${s.dtype}; GGUF export takes F32, F16 and BF16 weights`);
   if (s.shape.length === 1)
@@ -277,6 +289,29 @@ function planTensor(s: Source, label: string): { type: GgmlType; how: ExportedTe
       },
     };
   if (s.blocks) return { type: s.blocks.type, how: 'copied', chunks: s.blocks.chunks };
+  if (requant && s.shape[1] % 32 === 0) {
+    const bits = REQUANT_TYPES[requant];
+    return {
+      type: requant,
+      how: 'requantized',
+      chunks: async function* () {
+        let signal = 0, noise = 0;
+        for await (const raw of s.decoded()) {
+          const weights = floatView(s.dtype, raw);
+          const codes = new Uint8Array((weights.length * bits) / 8);
+          const scales = new Uint16Array(weights.length / 32);
+          const args = { weights, dtype: floatDtype(s.dtype), bits, group: 32, codes, scales, measure: true as const, threads: ctx.threads };
+          const sums = await runJob((progress) => native.rtnEncode(args, progress), { signal: ctx.signal });
+          signal += sums.signal;
+          noise += sums.noise;
+          const out = new Uint8Array(ggmlBytes(requant, weights.length));
+          native.rtnGgmlBlocks({ bits, codes, scales, out });
+          yield out;
+        }
+        record.relativeError = signal > 0 ? Math.sqrt(noise / signal) : 0;
+      },
+    };
+  }
   return { type: stored, how: s.method === 'lossless' ? 'as-stored' : 'decoded', chunks: s.decoded };
 }
 
