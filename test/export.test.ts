@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { GgufFile } from '../lib/interop/gguf';
 import { SafetensorsFile } from '../lib/io/safetensors';
 import { compress } from '../lib/pipeline/compress';
-import { exportGguf, ggufName, permuteRotaryRows } from '../lib/pipeline/export';
+import { exportGguf, ggufName, permuteRotaryRows, wholeGroups } from '../lib/pipeline/export';
 import { generateCheckpoint } from '../lib/tools/generate';
 import { expandPreset } from '../lib/pipeline/policy';
 
@@ -40,6 +40,20 @@ describe('export to GGUF', function () {
     const mine = expandPreset('gguf:tq2_0', { 'model.embed_tokens.weight': 'lossless', 'lm_head*': 'rtn:5:g32' });
     assert.deepEqual(Object.entries(mine.policy), [['model.embed_tokens.weight', 'lossless'], ['lm_head*', 'rtn:5:g32'], ['*embed_tokens*', 'rtn:8:g32']]);
     assert.deepEqual(expandPreset('rtn:4', { a: 'lossless' }), { method: 'rtn:4', policy: { a: 'lossless' } });
+  });
+
+  it('re-chunks a stream into whole groups for re-quantizing (chunks of some methods end mid-group)', async () => {
+    async function* pieces(sizes: number[]) {
+      let v = 0;
+      for (const n of sizes) yield Uint8Array.from({ length: n }, () => v++ & 255);
+    }
+    const out: Uint8Array[] = [];
+    for await (const c of wholeGroups(pieces([5, 70, 21]), 32)) out.push(c);
+    assert.deepEqual(out.map((c) => c.length), [64, 32]);
+    assert.deepEqual([...Buffer.concat(out)], Array.from({ length: 96 }, (_, i) => i));
+    await assert.rejects(async () => {
+      for await (const _ of wholeGroups(pieces([40]), 32)) void _;
+    }, /ended 8 bytes into one/);
   });
 
   it('interleaves the halves of each head for the rotary layout', () => {

@@ -139,6 +139,11 @@ describe('GGUF', () => {
       const bad = codes.slice();
       bad[0] |= (1 << bits) - 1;
       assert.throws(() => native.rtnGgmlBlocks({ bits, codes: bad, scales, out }), /out of range .*corrupted/);
+      for (const s16 of [0x7c00, 0x7e00, 0x8001]) {
+        const badScales = scales.slice();
+        badScales[3] = s16; // Inf, NaN, a negative scale
+        assert.throws(() => native.rtnGgmlBlocks({ bits, codes, scales: badScales, out }), /negative or not finite/);
+      }
     }
     assert.throws(() => native.rtnGgmlBlocks({ bits: 3 as 4, codes: new Uint8Array(12), scales: new Uint16Array(1), out: new Uint8Array(18) }), /bits must be 4, 5 or 8/);
     assert.throws(() => native.rtnGgmlBlocks({ bits: 4, codes: new Uint8Array(15), scales: new Uint16Array(1), out: new Uint8Array(18) }), /32 codes per scale/);

@@ -24,11 +24,12 @@ function preTokenizer(pre: unknown): string {
   if (p.type === 'ByteLevel' && p.use_regex !== false) return 'gpt-2';
   if (p.type === 'Sequence' && Array.isArray(p.pretokenizers)) {
     const steps = p.pretokenizers as Json[];
-    const split = steps.find((s) => s.type === 'Split');
-    const byteLevel = steps.find((s) => s.type === 'ByteLevel');
+    const [split, byteLevel] = steps;
+    // Exactly a Split that isolates the regex's matches, then bytes as characters (Llama 3, Qwen2).
     const regex = (split?.pattern as Json | undefined)?.Regex;
-    if (byteLevel && byteLevel.use_regex === false && typeof regex === 'string' && SPLIT_REGEXES[regex]) return SPLIT_REGEXES[regex];
-    if (byteLevel && steps.length === 1 && byteLevel.use_regex !== false) return 'gpt-2';
+    if (steps.length === 2 && split.type === 'Split' && split.behavior === 'Isolated' && split.invert === false && byteLevel.type === 'ByteLevel' && byteLevel.use_regex === false && typeof regex === 'string' && Object.hasOwn(SPLIT_REGEXES, regex))
+      return SPLIT_REGEXES[regex];
+    if (steps.length === 1 && split.type === 'ByteLevel' && split.use_regex !== false) return 'gpt-2';
   }
   throw new Error(`tokenizer.json: pre-tokenizer ${JSON.stringify(pre).slice(0, 200)} is not one llama.cpp implements by name (GPT-2 byte level, Llama 3, Qwen2)`);
 }
@@ -97,9 +98,11 @@ function checkSentencePiece(t: Json): void {
   const normalizers = (((t.normalizer ?? {}) as Json).normalizers ?? [t.normalizer]) as Json[];
   const prepends = normalizers.some((n) => n && n.type === 'Prepend' && n.prepend === '▁');
   const replaces = normalizers.some((n) => n && n.type === 'Replace' && (n.pattern as Json | undefined)?.String === ' ' && n.content === '▁');
-  const metaspace = ((t.pre_tokenizer ?? {}) as Json).type === 'Metaspace';
+  const m = (t.pre_tokenizer ?? {}) as Json;
+  // A Metaspace pre-tokenizer that prepends ▁ and does not split on it does what those normalizers do.
+  const metaspace = m.type === 'Metaspace' && m.replacement === '▁' && m.split === false && (m.prepend_scheme === 'always' || (m.prepend_scheme === undefined && m.add_prefix_space !== false));
   if (!metaspace && !(prepends && replaces && t.pre_tokenizer == null))
-    throw new Error('tokenizer.json: a byte-fallback BPE vocabulary is exported as SentencePiece, which needs spaces as ▁ with one prepended (a Prepend and a Replace normalizer, or a Metaspace pre-tokenizer)');
+    throw new Error('tokenizer.json: a byte-fallback BPE vocabulary is exported as SentencePiece, which needs spaces as ▁ with one prepended and no splitting (a Prepend and a Replace normalizer, or a Metaspace pre-tokenizer with prepend_scheme always and split false)');
 }
 
 /** SentencePiece merges the adjacent pair whose joined token scores highest: a token's score is

@@ -8,6 +8,7 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { AppendFile } from '../io/append-file';
 import { tempPathFor } from '../io/temp-files';
 import { FormatError } from '../core/errors';
+import { readExactly } from '../io/safetensors';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_VERSION = 3;
@@ -209,8 +210,7 @@ export class GgufFile {
 
   async read(t: GgufTensor): Promise<Buffer> {
     const buf = Buffer.allocUnsafe(t.bytes);
-    const { bytesRead } = await this.fh.read(buf, 0, t.bytes, t.offset);
-    if (bytesRead !== t.bytes) throw new FormatError(this.path, `tensor ${t.name}: short read`);
+    await readExactly(this.fh, buf, t.offset, this.path);
     return buf;
   }
 
@@ -290,7 +290,7 @@ class Reader {
     if (this.position < this.bufStart || this.position + n > this.bufStart + this.buf.length) {
       const length = Math.min(this.size - this.position, Math.max(n, 1 << 20));
       this.buf = Buffer.allocUnsafe(length);
-      await this.fh.read(this.buf, 0, length, this.position);
+      await readExactly(this.fh, this.buf, this.position, this.path);
       this.bufStart = this.position;
     }
     const at = this.position - this.bufStart;

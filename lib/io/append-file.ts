@@ -87,17 +87,22 @@ export class AppendFile {
   }
 
   private async writeStage(stage: Uint8Array, length: number, at: number): Promise<void> {
+    const direct = this.direct;
     let end = length;
-    if (this.direct && length % ALIGN) {
+    if (direct && length % ALIGN) {
       end = Math.ceil(length / ALIGN) * ALIGN;
       stage.fill(0, length, end);
     }
     try {
       await this.writeAll(stage, end, at);
     } catch (e) {
-      // A file system may take the flag and still refuse a transfer: fall back to the page cache.
-      if (!this.direct || (e as NodeJS.ErrnoException).code !== 'EINVAL' || !native.setDirectIo(this.fh.fd, false)) throw e;
-      this.direct = false;
+      // A file system may take the flag and still refuse a transfer: fall back to the page cache
+      // (another stage's write in flight may have failed the same way and switched already).
+      if (!direct || (e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      if (this.direct) {
+        if (!native.setDirectIo(this.fh.fd, false)) throw e;
+        this.direct = false;
+      }
       await this.writeAll(stage, length, at);
     }
   }

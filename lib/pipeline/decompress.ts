@@ -82,6 +82,7 @@ export async function decompress(container: string, output: string, options: Dec
       try {
         for (const shard of source.shards) {
           await mkdir(path.dirname(path.join(temp, shard.path)), { recursive: true });
+          await finishing[finishing.length - 2]; // at most one shard syncs while the next decodes
           const { finished } = await writeShard(reader, shard, path.join(temp, shard.path), ctx, onTensor);
           finished.catch(() => undefined); // awaited below
           finishing.push(finished);

@@ -242,6 +242,8 @@ export async function exportGguf(input: string, output: string, options: ExportO
         throw new Error(`${label}: tensor ${s.name} has no place in llama.cpp's ${arch} model`);
       }
       if (s.shape.length < 1 || s.shape.length > 2) throw new Error(`${label}: tensor ${s.name} has ${s.shape.length} dimensions; export takes 1-D and 2-D tensors`);
+      // llama.cpp's llama graph would need these in the reordered rotary layout too.
+      if (arch === 'llama' && /attn_[qk]\.bias$/.test(name)) throw new Error(`${label}: tensor ${s.name}: q/k biases of a ${config.modelType} model are not exported`);
       const record: ExportedTensor = { name: s.name, gguf: name, type: 'F32', how: 'f32', method: s.method };
       const plan = planTensor(s, label, options.type, ctx, record);
       Object.assign(record, { type: plan.type, how: plan.how });
@@ -273,7 +275,8 @@ export async function exportGguf(input: string, output: string, options: ExportO
 function ropeFactors(config: LlamaConfig, scaling: unknown): Float32Array | undefined {
   if (scaling == null) return undefined;
   const factors = Float32Array.from(config.invFreq, (f, i) => config.ropeTheta ** (-(2 * i) / config.headDim) / f);
-  return factors.every((f) => f === 1) ? undefined : factors;
+  // rope_type 'default' gives 1 up to the f32 rounding of the frequencies.
+  return factors.every((f) => Math.abs(f - 1) < 1e-6) ? undefined : factors;
 }
 
 /** How a tensor is written: its ggml type and its bytes chunk by chunk. */
@@ -296,7 +299,7 @@ function planTensor(s: Source, label: string, requant: RequantType | undefined, 
       how: 'requantized',
       chunks: async function* () {
         let signal = 0, noise = 0;
-        for await (const raw of s.decoded()) {
+        for await (const raw of wholeGroups(s.decoded(), 32 * DTYPE_SIZES[s.dtype])) {
           const weights = floatView(s.dtype, raw);
           const codes = new Uint8Array((weights.length * bits) / 8);
           const scales = new Uint16Array(weights.length / 32);
@@ -313,6 +316,19 @@ function planTensor(s: Source, label: string, requant: RequantType | undefined, 
     };
   }
   return { type: stored, how: s.method === 'lossless' ? 'as-stored' : 'decoded', chunks: s.decoded };
+}
+
+/** The same bytes in pieces that are whole multiples of `unit` bytes (chunks of some methods end
+ * mid-group); the stream's total must be a multiple too. */
+export async function* wholeGroups(chunks: AsyncIterable<Uint8Array>, unit: number): AsyncIterable<Uint8Array> {
+  let carry = new Uint8Array(0);
+  for await (const c of chunks) {
+    const all = carry.length ? Buffer.concat([carry, c]) : c;
+    const whole = all.length - (all.length % unit);
+    if (whole) yield all.subarray(0, whole);
+    carry = Uint8Array.from(all.subarray(whole));
+  }
+  if (carry.length) throw new Error(`a stream of whole ${unit}-byte groups ended ${carry.length} bytes into one`);
 }
 
 /** The whole tensor gathered, its rows permuted for llama.cpp's rotary layout. */

@@ -1,5 +1,7 @@
 #include "ggml_blocks.h"
 
+#include "../quant/decode_fault.h"
+
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -29,6 +31,8 @@ size_t ggml_block_bytes(unsigned bits) {
 void rtn_to_ggml_blocks(const uint8_t* packed, const uint16_t* scales, size_t groups, unsigned bits, uint8_t* out) {
   const size_t blockBytes = ggml_block_bytes(bits);
   if (!blockBytes) throw std::invalid_argument("ggml blocks: rtn codes of 4, 5 or 8 bits only");
+  // As rtn's decoder: a negative or non-finite scale only comes from a damaged stream.
+  if (f16_scales_fault(scales, groups)) throw std::runtime_error("an rtn scale is negative or not finite (corrupted data)");
   for (size_t g = 0; g < groups; ++g) {
     uint8_t* b = out + g * blockBytes;
     std::memcpy(b, scales + g, 2);  // little-endian f16, as ggml stores d

@@ -13,7 +13,7 @@ namespace tz {
 size_t ggml_block_bytes(unsigned bits);
 
 // groups × 32 codes of `bits` bits packed LSB first, one f16 scale per group -> `groups` blocks.
-// Throws on a code rtn never writes (all ones).
+// Throws on a code rtn never writes (all ones) and on a negative or non-finite scale.
 void rtn_to_ggml_blocks(const uint8_t* packed, const uint16_t* scales, size_t groups, unsigned bits, uint8_t* out);
 
 }  // namespace tz
