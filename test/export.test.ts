@@ -130,6 +130,17 @@ describe('export to GGUF', function () {
     }
   });
 
+  it('gguf:tq2_0 gives matrices whose rows do not split into 256-weight blocks Q4_0 instead, with a note', async () => {
+    const tzip = path.join(dir, 'tq2.tzip');
+    const r = await compress(model, tzip, { method: 'gguf:tq2_0' });
+    const up = r.tensors.find((t) => t.name === 'model.layers.0.mlp.up_proj.weight')!;
+    assert.equal(up.method, 'rtn:4:g32');
+    assert.match(up.note ?? '', /rows of 64 weights do not split into gguf:tq2_0's blocks of 256: rtn:4:g32/);
+    const exported = await exportGguf(tzip, path.join(dir, 'tq2.gguf'));
+    assert.ok(exported.tensors.filter((t) => t.type !== 'F32' && t.type !== 'BF16').every((t) => t.how === 'copied'));
+    assert.ok(exported.tensors.some((t) => t.type === 'Q4_0'));
+  });
+
   it('refuses what it cannot export, in words, leaving nothing behind and existing files as they were', async () => {
     const existing = path.join(dir, 'existing.gguf');
     await writeFile(existing, 'keep');
@@ -167,6 +178,6 @@ describe('export to GGUF', function () {
       assert.equal(r.code, 1, name);
       assert.match(r.stderr, message, name);
     }
-    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.gguf') || f.includes('.tmp')).sort(), ['copied-q4.gguf', 'direct-q4.gguf', 'existing.gguf', 'gen.gguf', 'q4.gguf']);
+    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.gguf') || f.includes('.tmp')).sort(), ['copied-q4.gguf', 'direct-q4.gguf', 'existing.gguf', 'gen.gguf', 'q4.gguf', 'tq2.gguf']);
   });
 });

@@ -32,7 +32,14 @@ export async function openRun(input: string, output: string, options: CompressOp
   const source = await openModelSource(input, options);
   try {
     if (!source.tensors.length) throw new Error(`${input}: the model has no tensors`);
-    const plan = source.tensors.map((t) => ({ t, ...assign(t.entry, base, rules) }));
+    const fallback = preset.rows && { ...preset.rows, choice: parseSpec(preset.rows.otherwise) };
+    const plan = source.tensors.map((t) => {
+      const cols = t.entry.shape.length === 2 ? t.entry.shape[1] : 0;
+      if (!fallback || !cols || cols % fallback.multiple === 0) return { t, ...assign(t.entry, base, rules) };
+      const a = assign(t.entry, fallback.choice, rules);
+      const note = a.choice.spec === fallback.choice.spec ? `rows of ${cols} weights do not split into ${options.method}'s blocks of ${fallback.multiple}: ${a.choice.spec}` : a.note;
+      return { t, ...a, ...(note ? { note } : {}) };
+    });
     const importance = options.importance ? await loadImportance(options.importance, source.tensors.map((t) => t.entry)) : undefined;
     if (importance) checkImportanceCovers(options.importance!, importance, plan, options.onNote);
     const nonFinite = options.nonFinite ?? 'lossless';

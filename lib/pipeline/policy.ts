@@ -86,10 +86,12 @@ function assignUnresolved(t: { name: string; dtype: Dtype; shape: number[]; nume
 export const GGUF_PRESETS: Readonly<Record<string, string>> = { 'gguf:q8_0': 'rtn:8:g32', 'gguf:q5_0': 'rtn:5:g32', 'gguf:q4_0': 'rtn:4:g32', 'gguf:tq2_0': 'ternary:g256:p2' };
 const GGUF_EMBEDDING_RULES = { '*embed_tokens*': 'rtn:8:g32', 'lm_head*': 'rtn:8:g32' };
 
-/** A method and policy with a gguf preset expanded (anything else unchanged). */
-export function expandPreset(method: string, policy: Record<string, string>): { method: string; policy: Record<string, string> } {
+/** A method and policy with a gguf preset expanded (anything else unchanged). `rows`: matrices
+ * whose rows do not split into the type's blocks get `otherwise` instead (TQ2_0's 256 weights:
+ * Q4_0, whose 32 fit more shapes, e.g. Qwen2-0.5B's 896 columns). */
+export function expandPreset(method: string, policy: Record<string, string>): { method: string; policy: Record<string, string>; rows?: { multiple: number; otherwise: string } } {
   const spec = Object.hasOwn(GGUF_PRESETS, method) ? GGUF_PRESETS[method] : undefined;
   if (!spec) return { method, policy };
   const added = Object.entries(GGUF_EMBEDDING_RULES).filter(([glob]) => !Object.hasOwn(policy, glob));
-  return { method: spec, policy: { ...policy, ...Object.fromEntries(added) } };
+  return { method: spec, policy: { ...policy, ...Object.fromEntries(added) }, ...(method === 'gguf:tq2_0' ? { rows: { multiple: 256, otherwise: 'rtn:4:g32' } } : {}) };
 }
