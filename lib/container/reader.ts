@@ -75,9 +75,9 @@ export class ContainerReader {
     let tensorStreams: Promise<Uint8Array[]> | undefined;
     const shared = () =>
       (tensorStreams ??= Promise.all((t.tensorPieces ?? []).map((p, s) => this.readPiece(tensorPieceName(t.name, names[s]), p))).then((stored) => this.decodePieces(stored, ctx, owner)));
-    return t.pieces.map((pieces, c) => async () => {
+    return t.pieces.map((_, c) => async () => {
       const elements = Math.min(t.chunkElements, numel - c * t.chunkElements);
-      const stored = await Promise.all(pieces.map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p, ctx.buffers)));
+      const stored = await this.readChunk(t, c, ctx.buffers);
       const planes = method.planes?.(params, t.dtype);
       if (planes) {
         const dst = takeBuffer(ctx.buffers, planes.width * elements);
@@ -102,10 +102,7 @@ export class ContainerReader {
   /** A tensor's chunks as their streams, checked and entropy-decoded but not run through the
    * method's decoder (export copies rtn's and ternary's streams into ggml blocks). */
   chunkStreams(t: TensorRecord, ctx: JobContext): Array<() => Promise<Uint8Array[]>> {
-    return t.pieces.map((pieces, c) => async () => {
-      const stored = await Promise.all(pieces.map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p)));
-      return this.decodePieces(stored, ctx, `tensor ${t.name}`);
-    });
+    return t.pieces.map((_, c) => async () => this.decodePieces(await this.readChunk(t, c), ctx, `tensor ${t.name}`));
   }
 
   /** A carried file's (or shard header's) content chunk by chunk, checked against its CRC. */
@@ -128,6 +125,11 @@ export class ContainerReader {
 
   async close(): Promise<void> {
     await this.file.close();
+  }
+
+  /** The stored pieces of chunk c of a tensor, one per stream. */
+  private readChunk(t: TensorRecord, c: number, pool?: BufferPool): Promise<Array<StoredPiece & { name: string }>> {
+    return Promise.all(t.pieces[c].map((p, s) => this.readPiece(pieceName(t.name, c, t.streams[s]), p, pool)));
   }
 
   /** A piece's stored bytes, to be checked against its CRC by decodePieces. */

@@ -3,7 +3,7 @@
 // headers) by default, or LZMA or nothing for every piece. A piece is kept coded only when that
 // saves at least 1 %; pieces are coded in parallel.
 import { runJob, type JobContext } from '../jobs';
-import { takeBuffer, type BufferPool } from '../core/buffer-pool';
+import { takeBuffer } from '../core/buffer-pool';
 import { SpecError } from '../core/errors';
 import type { SymbolModel } from '../methods/method';
 import { native, type NativeDevice } from '../native';
@@ -91,21 +91,21 @@ export async function compressPieces(
  * with a crc32 are checked against it first, all of them on the job's threads (a mismatch rejects
  * with "piece i: checksum mismatch", i the piece's index here). With a device, the rANS blocks
  * decode there (the bytes are the same); with buffers, outputs come from that pool. */
-export async function decompressPieces(pieces: StoredPiece[], ctx: DecodeContext): Promise<Uint8Array[]> {
-  return (await decodeJob(pieces, ctx)).out;
+export function decompressPieces(pieces: StoredPiece[], ctx: DecodeContext): Promise<Uint8Array[]> {
+  return decodeJob(pieces, ctx);
 }
 
 /** The pieces, decoded, as the byte planes of elements of `width` bytes (lib/methods/lossless.ts),
  * merged into `dst` in the same job (checked, decoded and merged on the job's threads). */
 export async function decodeMerged(pieces: StoredPiece[], merge: { width: number; rotate: boolean; dst: Uint8Array }, ctx: DecodeContext): Promise<Uint8Array> {
-  const { out } = await decodeJob(pieces, ctx, merge);
+  const out = await decodeJob(pieces, ctx, merge);
   ctx.buffers?.give(...out.filter((o, i) => o !== pieces[i].data));
   return merge.dst;
 }
 
 type DecodeContext = Pick<JobContext, 'threads' | 'signal' | 'device' | 'buffers'>;
 
-async function decodeJob(pieces: StoredPiece[], { threads, signal, device, buffers }: DecodeContext, merge?: { width: number; rotate: boolean; dst: Uint8Array }): Promise<{ out: Uint8Array[] }> {
+async function decodeJob(pieces: StoredPiece[], { threads, signal, device, buffers }: DecodeContext, merge?: { width: number; rotate: boolean; dst: Uint8Array }): Promise<Uint8Array[]> {
   // Decoders write every byte of their output (or fail): no zero-filling.
   const out = pieces.map((p) => (p.codec === 'raw' ? p.data : takeBuffer(buffers, p.rawBytes)));
   const checked = pieces.length > 0 && pieces.every((p) => p.crc32 !== undefined);
@@ -122,7 +122,7 @@ async function decodeJob(pieces: StoredPiece[], { threads, signal, device, buffe
     const outputs = sent.map((i) => (pieces[i].codec === 'raw' ? EMPTY : out[i]));
     await runJob((progress) => native.decodePieces(sent.map((i) => pieces[i].data), outputs, options, progress), { signal });
   }
-  return { out };
+  return out;
 }
 
 const EMPTY = new Uint8Array(0);
