@@ -1,8 +1,8 @@
-// Loads tensorzip.node (local build in build/Release, else prebuilds/<platform>-<arch>) through
-// node-gyp-build and gives it a type. The one place that touches the raw module.
+// Loads tensorzip.node (a source build in build/Release, else the platform package: see
+// addon-location.ts) on first use and gives it a type. The one place that touches the raw module.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import nodeGypBuild = require('node-gyp-build');
+import { BUILD_FROM_SOURCE, locateAddon, resolvePackageDir } from './addon-location';
 
 /** Dtypes the ternary kernels read and write directly; BF16 and F16 travel as raw 16-bit patterns. */
 export type TernaryDtype = 'F32' | 'BF16' | 'F16';
@@ -285,18 +285,18 @@ export interface NativeBinding {
   ): NativeJobHandle<number>;
 }
 
-/** The package root (holds package.json, build/ and prebuilds/), from dist/lib/. */
+/** The package root (holds package.json and a source build's build/), from dist/lib/. */
 export const packageRoot = path.resolve(__dirname, '..', '..');
 /** This package's version, from its package.json. */
 export const packageVersion: string = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version;
 
-/** An addon built for another version of the package (a stale prebuild, or build/ from an older
- * checkout) may not match this JS: refused, saying how to rebuild. */
+/** An addon built for another version of the package (a stale platform package, or build/ from an
+ * older checkout) may not match this JS: refused, saying how to get a matching one. */
 export function checkAddonVersion(built: unknown, file: string, expected = packageVersion): void {
   if (built !== expected)
     throw new Error(
       `tensorzip: the native addon ${file} was built for tensorzip ${typeof built === 'string' ? built : '(unknown version)'}, ` +
-        `but this package is ${expected}. Rebuild it: npm rebuild tensorzip (needs cmake and a C++17 compiler).`,
+        `but this package is ${expected}. Install the matching platform package (npm install tensorzip@${expected}), or rebuild it: npx tensorzip build.`,
     );
 }
 
@@ -307,45 +307,38 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** A prebuild records the newest glibc it needs (scripts/prebuild.js); an older system glibc
- * would fail inside dlopen with a cryptic symbol error, so it is refused first, saying why. */
+/** A platform package records the newest glibc it needs (scripts/prebuild.js); an older system
+ * glibc would fail inside dlopen with a cryptic symbol error, so it is refused first, saying why. */
 export function checkPrebuildGlibc(needed: string | undefined, runtime: string | undefined, file: string): void {
-  if (!needed || !runtime) return; // not a prebuild, or not glibc (musl prebuilds are not made)
+  if (!needed || !runtime) return; // a source build, or not glibc
   if (compareVersions(runtime, needed) < 0)
-    throw new Error(
-      `tensorzip: the prebuilt addon ${file} needs glibc >= ${needed}, but this system has glibc ${runtime}. ` +
-        'Build from source instead: install cmake, a C++17 compiler and liblzma-dev, then run npm rebuild tensorzip.',
-    );
+    throw new Error(`tensorzip: the prebuilt addon ${file} needs glibc >= ${needed}, but this system has glibc ${runtime}. Instead, ${BUILD_FROM_SOURCE}.`);
 }
 
-function prebuildGlibc(file: string): string | undefined {
-  try {
-    return JSON.parse(readFileSync(path.join(path.dirname(file), 'tensorzip.json'), 'utf8')).glibc;
-  } catch {
-    return undefined; // a local build: nothing recorded
-  }
+/** The C library's version where it is glibc (undefined on musl and other systems). */
+function glibcRuntime(): string | undefined {
+  return (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
 }
 
 function load(): NativeBinding {
+  const runtime = glibcRuntime();
+  const where = locateAddon(packageRoot, process.platform, process.arch, runtime !== undefined, (name) => resolvePackageDir(name, packageRoot));
+  if (where.kind === 'package') checkPrebuildGlibc(where.glibc, runtime, where.file);
   let binding: NativeBinding & { version?: unknown };
-  let file = '';
   try {
-    file = nodeGypBuild.path(packageRoot);
-    if (file.includes(`${path.sep}prebuilds${path.sep}`)) {
-      const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-      checkPrebuildGlibc(prebuildGlibc(file), header?.glibcVersionRuntime, file);
-    }
-    binding = nodeGypBuild(packageRoot) as NativeBinding;
+    binding = require(where.file) as NativeBinding;
   } catch (e) {
-    if (e instanceof Error && e.message.startsWith('tensorzip:')) throw e;
-    const reason = e instanceof Error ? e.message : String(e);
-    throw new Error(
-      `tensorzip: could not load the native addon (${reason}). ` +
-        'Build it with `npm run build:native` (needs cmake and a C++17 compiler) or install a package with prebuilds.',
-    );
+    const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new Error(`tensorzip: could not load the native addon ${where.file} (${reason}). ${where.kind === 'source' ? 'Rebuild it: npx tensorzip build' : `Reinstall tensorzip, or ${BUILD_FROM_SOURCE}`}.`);
   }
-  checkAddonVersion(binding.version, file);
+  checkAddonVersion(binding.version, where.file);
   return binding;
 }
 
-export const native: NativeBinding = load();
+let loaded: NativeBinding | undefined;
+/** The addon, loaded on first use: the commands that need none (--help, --version, build) run
+ * without it, and a missing addon is one error in words through the command's own reporting. */
+export const native: NativeBinding = new Proxy({} as NativeBinding, {
+  get: (_target, key) => Reflect.get((loaded ??= load()), key),
+  has: (_target, key) => Reflect.has((loaded ??= load()), key),
+});

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// `npm run build:prebuilds` (run by `npm pack` through prepack): builds the addon, and the CUDA
-// library when nvcc is present, with cmake-js, and places them where node-gyp-build finds them:
-//   prebuilds/linux-x64/tensorzip.napi.glibc.node
-//   prebuilds/linux-x64/libtensorzip_cuda.so   (the addon loads it from its own directory)
-//   prebuilds/linux-x64/tensorzip.json         (package version, newest glibc symbol version needed)
-// prebuildify has no cmake-js backend, so the files are copied here rather than through it.
+// `npm run build:prebuilds` (and the platform package's prepack): builds the addon, and the CUDA
+// library when nvcc is present, with cmake-js, and fills the platform package's folder, which
+// tensorzip loads them from (lib/addon-location.ts):
+//   npm/linux-x64-gnu/tensorzip.node
+//   npm/linux-x64-gnu/libtensorzip_cuda.so   (the addon loads it from its own directory)
+//   npm/linux-x64-gnu/tensorzip.json         (package version, newest glibc symbol version needed)
+//   npm/linux-x64-gnu/LICENSE
+// The platform package's version must equal tensorzip's, which names it as an optional dependency.
 // The CPU code is built for baseline x86-64; only the *_avx2.cc files use AVX2, chosen at run time.
 // CUDA: CMake's default architectures (80, 86, 89, 90 + PTX), static runtime (CMakeLists.txt).
 'use strict';
@@ -18,6 +20,13 @@ const fail = (msg) => {
   process.exit(1);
 };
 if (process.platform !== 'linux' || process.arch !== 'x64') fail(`prebuilds are made for linux-x64 only, not ${process.platform}-${process.arch}`);
+
+const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+const out = path.join(root, 'npm', 'linux-x64-gnu');
+const platformPackage = JSON.parse(fs.readFileSync(path.join(out, 'package.json'), 'utf8'));
+const wanted = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).optionalDependencies?.[platformPackage.name];
+if (platformPackage.version !== version || wanted !== version)
+  fail(`${platformPackage.name} is ${platformPackage.version} and tensorzip ${version} asks for ${wanted}: all three must be equal`);
 
 const build = spawnSync(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) fail('the native build failed (see above)');
@@ -36,20 +45,18 @@ function glibcNeeded(file) {
   return [...r.stdout.matchAll(/GLIBC_(\d+(?:\.\d+)+)/g)].map((m) => m[1]).reduce((a, b) => (compare(a, b) >= 0 ? a : b), '0');
 }
 
-const out = path.join(root, 'prebuilds', 'linux-x64');
-fs.rmSync(out, { recursive: true, force: true });
-fs.mkdirSync(out, { recursive: true });
+for (const f of ['tensorzip.node', 'libtensorzip_cuda.so', 'tensorzip.json']) fs.rmSync(path.join(out, f), { force: true });
+fs.copyFileSync(path.join(root, 'LICENSE'), path.join(out, 'LICENSE'));
 const release = path.join(root, 'build', 'Release');
-const placed = [['tensorzip.node', 'tensorzip.napi.glibc.node'], ['libtensorzip_cuda.so', 'libtensorzip_cuda.so']].filter(([from]) => fs.existsSync(path.join(release, from)));
+if (!fs.existsSync(path.join(release, 'tensorzip.node'))) fail('build/Release/tensorzip.node was not built');
+const placed = ['tensorzip.node', 'libtensorzip_cuda.so'].filter((f) => fs.existsSync(path.join(release, f)));
 let glibc = '0';
-for (const [from, to] of placed) {
-  fs.copyFileSync(path.join(release, from), path.join(out, to));
-  const needed = glibcNeeded(path.join(out, to));
+for (const f of placed) {
+  fs.copyFileSync(path.join(release, f), path.join(out, f));
+  const needed = glibcNeeded(path.join(out, f));
   if (compare(needed, glibc) > 0) glibc = needed;
 }
-if (!placed.length || placed[0][0] !== 'tensorzip.node') fail('build/Release/tensorzip.node was not built');
-const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
 const cuda = placed.length > 1;
 fs.writeFileSync(path.join(out, 'tensorzip.json'), JSON.stringify({ version, glibc, cuda, builtWith: `node ${process.version}` }, null, 2) + '\n');
-console.log(`prebuild: prebuilds/linux-x64 for tensorzip ${version}: ${placed.map(([, to]) => to).join(', ')}; needs glibc >= ${glibc}` +
+console.log(`prebuild: npm/linux-x64-gnu (${platformPackage.name}) for tensorzip ${version}: ${placed.join(', ')}; needs glibc >= ${glibc}` +
   (cuda ? '' : ' (no CUDA library: nvcc was not found, so the prebuild is CPU-only)'));

@@ -120,7 +120,7 @@ describe('GGUF', () => {
     assert.deepEqual(await readdir(sub), []);
   });
 
-  it('rtn groups of 32 become Q8_0, Q5_0 and Q4_0 blocks that ggml decodes to exactly the weights rtn decodes', () => {
+  it('rtn groups of 32 become Q8_0, Q5_0 and Q4_0 blocks that ggml decodes to exactly the weights rtn decodes', async () => {
     const n = 32 * 1000;
     const w = gaussian(n, 3, 0.05);
     w[7] = 0; w[100] = -0.3; w[101] = 0.3; // a zero and a group's extremes
@@ -128,7 +128,7 @@ describe('GGUF', () => {
     for (const [bits, type] of [[8, 'Q8_0'], [5, 'Q5_0'], [4, 'Q4_0']] as const) {
       const codes = new Uint8Array((n * bits) / 8);
       const scales = new Uint16Array(n / 32);
-      native.rtnEncode({ weights: w, bits, group: 32, codes, scales });
+      await native.rtnEncode({ weights: w, bits, group: 32, codes, scales }).promise; // a job on its own thread
       const want = new Float32Array(n);
       native.kernelRow('rtn_decode', { codes, scales, bits, group: 32, out: want });
       const out = new Uint8Array(ggmlBytes(type, n));

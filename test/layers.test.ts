@@ -8,7 +8,7 @@ import { root } from './helpers';
 
 /** Lowest first. A file belongs to the first entry whose pattern matches its path in lib/. */
 const LAYERS: Array<[string, RegExp]> = [
-  ['core', /^(core\/|native\.ts$|backend\.ts$|jobs\.ts$|version\.ts$|device\.ts$|convert\.ts$|types\/)/],
+  ['core', /^(core\/|native\.ts$|addon-location\.ts$|backend\.ts$|jobs\.ts$|version\.ts$|device\.ts$|convert\.ts$)/],
   ['io', /^io\//],
   ['methods', /^(methods|interop)\//],
   ['container', /^container\//],

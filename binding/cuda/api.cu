@@ -159,6 +159,9 @@ std::vector<RansEncBatch> ransEncBatches(const tzc_rans_enc_block* blocks, uint6
   return out;
 }
 
+// Launched never: whether the runtime finds code for it tells whether the device can run the library.
+__global__ void probe_kernel() {}
+
 }  // namespace
 
 extern "C" {
@@ -181,8 +184,16 @@ int tzc_init(int* device_count) {
 int tzc_device_info(int device, tzc_device_props* out) {
   if (!out) return fail("tzc_device_info: out is null");
   cudaDeviceProp p;
-  const cudaError_t e = cudaGetDeviceProperties(&p, device);
+  cudaError_t e = cudaGetDeviceProperties(&p, device);
   if (e != cudaSuccess) return fail("cudaGetDeviceProperties", e);
+  // A GPU this library has neither code nor PTX for (e.g. compute capability 7.5 with the default
+  // architectures) would fail at its first kernel launch: it is refused here, where the loader
+  // turns it into the reason the CPU path is used.
+  cudaFuncAttributes attributes;
+  if ((e = cudaSetDevice(device)) == cudaSuccess) e = cudaFuncGetAttributes(&attributes, probe_kernel);
+  if (e != cudaSuccess)
+    return fail(std::string(p.name) + " (compute capability " + std::to_string(p.major) + "." + std::to_string(p.minor) +
+                    ") cannot run this CUDA library, built for architectures " TZC_CUDA_ARCHITECTURES ": " + cudaGetErrorString(e));
   std::memset(out, 0, sizeof(*out));
   std::snprintf(out->name, sizeof(out->name), "%s", p.name);
   out->major = p.major;

@@ -11,10 +11,22 @@ import { SpecError } from '../core/errors';
 /** A module of lib/ loaded when a command needs it (path relative to lib/cli/), not when the CLI
  * starts: the tools and the queue (BullMQ) stay out of every other command. */
 export function lazy<T>(modulePath: string): T {
-  return require(modulePath) as T; // eslint-disable-line @typescript-eslint/no-require-imports
+  try {
+    return require(modulePath) as T; // eslint-disable-line @typescript-eslint/no-require-imports
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /Cannot find module '([^']+)'/.exec((e as Error).message)?.[1];
+    if (missing && QUEUE_PACKAGES.has(missing))
+      throw new Error('queue mode (--queue, worker, bench queue) needs the npm packages bullmq and ioredis, optional peer dependencies of tensorzip not installed here: npm install bullmq@^5 ioredis@^5');
+    throw e;
+  }
 }
 
-export const EXIT = { error: 1, usage: 2, verifyFailed: 3 } as const;
+/** Optional peer dependencies (package.json): installed only by those who run queue mode. */
+const QUEUE_PACKAGES = new Set(['bullmq', 'ioredis']);
+
+/** 3: verify --against found a difference; 4: bench kernels / bench e2e --compare found a row
+ * that regressed past its tolerance (a slower build, not a broken run). */
+export const EXIT = { error: 1, usage: 2, verifyFailed: 3, regressed: 4 } as const;
 
 /** Notes that are not errors (leftovers removed, a possible lack of space) go to stderr. */
 export const note = (line: string) => console.error(`tensorzip: ${line}`);
@@ -88,7 +100,7 @@ export function reportFailure(e: unknown): void {
     message = `interrupted${interruptedBy && interruptedBy !== 'SIGINT' ? ` (${interruptedBy})` : ''}; no output was written${kept}`;
     process.exitCode = SIGNAL_EXIT[interruptedBy ?? 'SIGINT'];
   } else process.exitCode = err instanceof SpecError ? EXIT.usage : EXIT.error;
-  console.error(`tensorzip: ${message}`);
+  console.error(message.startsWith('tensorzip: ') ? message : `tensorzip: ${message}`); // the addon's loader names itself for API users
   // A --json run also gets the error as JSON on stdout, where it reads the report.
   if (process.argv.includes('--json')) {
     const code = (err as NodeJS.ErrnoException).code;

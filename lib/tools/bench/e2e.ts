@@ -5,14 +5,18 @@
 // `tensorzip decompress` of the container (a process of its own, as a user runs it). SeedLM's
 // exhaustive search would take hours on a few CPU cores, so it runs on a subset and its row is
 // extrapolated (lib/tools/runs.ts). The peers, `zstd -1 -T<threads>` and `xz -0 -T<threads>` (when
-// installed), compress and decompress the same shard files in the same run.
+// installed), compress and decompress the same shard files in the same run. With `model`, the
+// user's own model folder (a Hugging Face cache snapshot too, its files symlinks into blobs/) runs
+// instead of a generated one: it is only read, and nothing is ever written or removed in it.
 import { fork, spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AbortError } from '../../core/errors';
 import { backendInfo } from '../../backend';
+import { resolveDevice, type DeviceSpec } from '../../device';
+import { parseLlamaConfig } from '../../model/config';
 import type { CompressReport } from '../../pipeline/compress';
 import { evaluate, type EvalResult } from '../../eval/perplexity';
 import { writeSeededTokens } from '../../eval/tokens';
@@ -29,8 +33,13 @@ export interface E2eOptions {
   shape?: Partial<ModelShape>;
   methods?: string[];
   threads?: number;
-  /** Where to generate the checkpoint (default: a temp dir, removed afterwards). */
+  /** Where to generate the checkpoint and write the containers (default: a temp dir, removed
+   * afterwards; a given dir keeps everything but what the run made). */
   dir?: string;
+  /** The user's model folder, run as it is instead of a generated checkpoint (shape unused). */
+  model?: string;
+  /** Where compress and decompress run (default: auto, as the commands: the first GPU when CUDA is available). */
+  device?: DeviceSpec;
   /** Also evaluate: the original over this many chunks of EVAL_CTX seeded token ids (timed), and
    * each whole-model container against it (KL divergence, top-1 agreement, perplexity). 0: off. */
   evalChunks?: number;
@@ -71,10 +80,15 @@ export interface E2ePeer {
 export interface E2eResult {
   machine: string;
   backend: ReturnType<typeof backendInfo>;
-  shape: ModelShape;
+  /** The user's model folder (`model`), or absent for a generated checkpoint. */
+  model?: string;
+  /** The generated checkpoint's shape and the seconds generating it took. */
+  shape?: ModelShape;
+  generateSeconds?: number;
   parameters: number;
   modelBytes: number;
-  generateSeconds: number;
+  /** Where compress and decompress ran: cpu or cuda:N. */
+  device: DeviceSpec;
   threads: number;
   subset: string;
   rows: E2eRow[];
@@ -87,9 +101,10 @@ export interface E2eResult {
 const seconds = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
 
 /** `tensorzip decompress` of the container in a process of its own; its wall time. */
-function timeDecompress(container: string, output: string, threads: number): number {
+function timeDecompress(container: string, output: string, threads: number, device: DeviceSpec): number {
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'cli.js'), 'decompress', container, '-o', output, '--threads', String(threads)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['decompress', container, '-o', output, '--threads', String(threads), '--device', device];
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'cli.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status !== 0) throw new Error(`decompress ${container} failed: ${r.stderr.toString().trim()}`);
   return seconds(t);
 }
@@ -165,23 +180,63 @@ function compressInChild(req: ChildRequest, signal?: AbortSignal): Promise<{ rep
   });
 }
 
+/** `p` with its symlinks resolved as far as it exists (a work dir may not exist yet). */
+async function resolved(p: string): Promise<string> {
+  try {
+    return await realpath(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(p) === p) throw e;
+    return path.join(await resolved(path.dirname(p)), path.basename(p));
+  }
+}
+
+/** The work dir holds the containers, the decompressed copies and the peers' files: it must not
+ * be the user's model folder, nor lie inside it or hold it. Checked before the work dir is made. */
+async function checkApart(model: string, work: string): Promise<void> {
+  const [m, w] = await Promise.all([resolved(path.resolve(model)), resolved(path.resolve(work))]);
+  const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
+  if (inside(w, m) || inside(m, w)) throw new Error(`the work dir ${work} and the model ${model} must be apart: the run writes and removes files in its work dir and never touches the model`);
+}
+
+/** The vocabulary of the user's model, for eval's seeded token ids. */
+async function vocabOf(modelDir: string): Promise<number> {
+  const file = path.join(modelDir, 'config.json');
+  return parseLlamaConfig(JSON.parse(await readFile(file, 'utf8')), file).vocab;
+}
+
 export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
   const log = options.log ?? (() => undefined);
   const threads = options.threads ?? defaultThreads();
   const methods = options.methods ?? E2E_METHODS;
+  // auto resolved here, so that the result says which device ran (and a GPU run's rows are its own).
+  const gpu = resolveDevice(options.device ?? 'auto').cuda;
+  const device: DeviceSpec = gpu === undefined ? 'cpu' : `cuda:${gpu}`;
+  if (options.model) {
+    if (!(await stat(options.model)).isDirectory()) throw new Error(`${options.model}: bench e2e --model takes a model folder (config.json and *.safetensors), not a file`);
+    await checkApart(options.model, options.dir ?? path.join(os.tmpdir(), 'tensorzip-e2e-'));
+  }
   const work = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'tensorzip-e2e-')));
   await mkdir(work, { recursive: true });
+  // What the run makes in `work`, and removes again; never the user's model.
+  const made = ['subset.safetensors', 'out.tzip', 'out.tzip.resume', 'out.tzip.resume.data', 'tokens.bin', 'decompressed', 'peer.z', 'peer.out', ...(options.model ? [] : ['model'])];
   try {
-    const t = process.hrtime.bigint();
-    log(`generating the checkpoint in ${work}`);
-    const model = await generateCheckpoint(path.join(work, 'model'), { ...E2E_SHAPE, ...options.shape, shards: 4 });
-    const generateSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    let model: { dir: string; shape?: ModelShape; parameters?: number };
+    let generateSeconds: number | undefined;
+    if (options.model) {
+      model = { dir: options.model };
+      log(`model: ${options.model} (read only)`);
+    } else {
+      const t = process.hrtime.bigint();
+      log(`generating the checkpoint in ${work}`);
+      model = await generateCheckpoint(path.join(work, 'model'), { ...E2E_SHAPE, ...options.shape, shards: 4 });
+      generateSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    }
     const evalChunks = options.evalChunks ?? 0;
     const tokens = { tokens: path.join(work, 'tokens.bin') };
     const evalOptions = { ctx: EVAL_CTX, chunks: evalChunks, threads, signal: options.signal };
     let originalEval: E2eResult['originalEval'];
     if (evalChunks) {
-      await writeSeededTokens(tokens.tokens, evalChunks * EVAL_CTX, model.shape.vocab, 1);
+      await writeSeededTokens(tokens.tokens, evalChunks * EVAL_CTX, model.shape?.vocab ?? (await vocabOf(model.dir)), 1);
       log(`eval of the original: ${evalChunks} chunks of ${EVAL_CTX} tokens`);
       const { perplexity, chunks, ctx, scored, seconds } = await evaluate(model.dir, tokens, evalOptions);
       originalEval = { perplexity, chunks, ctx, scored, seconds };
@@ -190,11 +245,11 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
     const runs = await runMethods(model.dir, work, methods, async (input, spec) => {
       log(`compress ${spec}${input === model.dir ? '' : ` (${SUBSET.what})`}`);
       const output = path.join(work, 'out.tzip');
-      const r = await compressInChild({ input, output, options: { method: spec, threads } }, options.signal);
+      const r = await compressInChild({ input, output, options: { method: spec, threads, device } }, options.signal);
       log(`  ${r.report.seconds.toFixed(1)} s, ratio ${r.report.ratio.toFixed(3)}`);
       let decompressSeconds: number | undefined;
       if (input === model.dir) {
-        decompressSeconds = timeDecompress(output, path.join(work, 'decompressed'), threads);
+        decompressSeconds = timeDecompress(output, path.join(work, 'decompressed'), threads, device);
         await rm(path.join(work, 'decompressed'), { recursive: true, force: true });
         log(`  decompress ${decompressSeconds.toFixed(1)} s`);
       }
@@ -221,13 +276,14 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
     }));
     const info = backendInfo();
     const cpu = os.cpus();
+    const whole = runs.flatMap((r) => r.runs).find((r) => r.report.input === model.dir);
     return {
       machine: `${cpu[0]?.model ?? 'unknown CPU'} (${cpu.length} logical CPUs), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, CPU path ${info.cpu}`,
       backend: info,
-      shape: model.shape,
-      parameters: model.parameters,
+      ...(options.model ? { model: options.model } : { shape: model.shape, generateSeconds }),
+      parameters: model.parameters ?? whole?.report.weights ?? 0,
       modelBytes: rows[0]?.originalBytes ?? 0,
-      generateSeconds,
+      device,
       threads,
       subset: SUBSET.what,
       rows,
@@ -235,8 +291,10 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
       originalEval,
     };
   } finally {
+    // A temp work dir goes as a whole (the user's model is never in it: checkApart); a given one
+    // loses only what the run made.
     if (!options.dir) await rm(work, { recursive: true, force: true });
-    else for (const made of ['model', 'subset.safetensors', 'out.tzip', 'out.tzip.resume', 'out.tzip.resume.data', 'tokens.bin', 'decompressed', 'peer.z', 'peer.out']) await rm(path.join(work, made), { recursive: true, force: true });
+    else for (const name of made) await rm(path.join(work, name), { recursive: true, force: true });
   }
 }
 
@@ -258,9 +316,11 @@ export function formatE2e(r: E2eResult): string {
     ];
   });
   const lines = [
-    `machine: ${r.machine}, ${r.threads} threads`,
-    `model: generated, ${r.parameters.toLocaleString('en-US')} parameters, bf16, ${formatBytes(r.modelBytes)} in 4 shards (${describeShape(r.shape)}, ` +
-      `untied lm_head); generated in ${r.generateSeconds.toFixed(1)} s`,
+    `machine: ${r.machine}, ${r.threads} threads, device ${r.device}`,
+    r.shape
+      ? `model: generated, ${r.parameters.toLocaleString('en-US')} parameters, bf16, ${formatBytes(r.modelBytes)} in 4 shards (${describeShape(r.shape)}, ` +
+        `untied lm_head); generated in ${(r.generateSeconds ?? 0).toFixed(1)} s`
+      : `model: ${r.model}, ${r.parameters.toLocaleString('en-US')} parameters, ${formatBytes(r.modelBytes)}`,
     '',
     table(['method', 'compress', 'throughput', 'decompress', 'peak RSS', 'container', 'ratio', 'bits/w', 'bits/w (method)', 'mean rel. error', ...(r.originalEval ? ['mean KL', 'top-1'] : [])], body),
     '',

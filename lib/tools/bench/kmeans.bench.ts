@@ -21,7 +21,7 @@ import { runPython, skippedRow } from './peers';
 import { measure } from './measure';
 import { bandwidthRow, figureRow, flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 
-const V = 8, K = 4096, SAMPLE = 1 << 20, ASSIGN = 1146880, ITERATIONS = 10;
+export const V = 8, K = 4096, SAMPLE = 1 << 20, ASSIGN = 1146880, ITERATIONS = 10;
 
 // Each peer (its name's first word is its row id) prints one JSON line: { train, assign } in seconds (wall clock, inside Python) and the
 // objective (sum of squared distances) of its last training assignment.

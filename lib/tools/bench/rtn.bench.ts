@@ -13,7 +13,7 @@ import { measure } from './measure';
 import { numpyVersion, PY_MEDIAN, runPython, skippedRow } from './peers';
 import { bandwidthRow, figureRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 
-const SETTINGS = [
+export const SETTINGS = [
   { bits: 4, group: 32 },
   { bits: 8, group: 128 },
 ];

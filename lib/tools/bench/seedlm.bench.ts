@@ -18,12 +18,12 @@ import { weightMatrix } from '../../core/random';
 import { measure } from './measure';
 import { bandwidthRow, figureRow, flopsRow, infoRow, threadWord, type BenchContext, type BenchRow } from './row';
 
-const PRESETS = [
+export const PRESETS = [
   { spec: 'seedlm:4', C: 8, P: 3 },
   { spec: 'seedlm:3', C: 12, P: 4 },
 ];
-const flopsPerTrial = (C: number, P: number, fast: boolean) => (fast ? 4 * C * P + 4 * C : 2 * C * P + 3 * (2 * C * P + 4 * C));
-const SEEDS = 65535;
+export const flopsPerTrial = (C: number, P: number, fast: boolean) => (fast ? 4 * C * P + 4 * C : 2 * C * P + 3 * (2 * C * P + 4 * C));
+export const SEEDS = 65535;
 
 export async function seedlmBench({ threads, limits }: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
