@@ -5,7 +5,9 @@
 # in PATH and dist/ + build/Release here, or gpu-bundle.tar.xz (scripts/gpu-bundle.sh) to unpack.
 #
 #   scripts/gpu-e2e.sh [report file]      (TENSORZIP_E2E_SIZE: model size, default 2GB;
-#                                          TENSORZIP_E2E_METHODS: default lossless,rtn:4,ternary)
+#                                          TENSORZIP_E2E_METHODS: default lossless,rtn:4,ternary;
+#                                          TENSORZIP_GPU_BENCH: the bench kernels suites run with
+#                                          --device cuda afterwards, default all with a CUDA kernel)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 report="${1:-gpu-e2e.txt}"
@@ -57,5 +59,11 @@ for m in "${list[@]}"; do
   if diff -rq "$work/out-cpu" "$work/out-cuda" >/dev/null 2>&1; then echo "  decompressed files: the same bytes"; else echo "  decompressed files: DIFFER"; failed=1; fi
   rm -rf "$work/cpu.tzip" "$work/cuda.tzip" "$work/out-cpu" "$work/out-cuda"
 done
+echo
+# The GPU rows of the kernel suite, each a share of the GPU's copy bandwidth measured in the same
+# run; the JSON beside the report is a baseline for later --compare runs on this machine.
+echo "bench kernels --device cuda:"
+timeout 300 "$node" dist/lib/cli.js bench kernels --device cuda --no-peers ${TENSORZIP_GPU_BENCH:+--only "$TENSORZIP_GPU_BENCH"} \
+  --out "$(dirname "$report")/bench-kernels-cuda.json" || { echo "FAILED: bench kernels --device cuda"; failed=1; }
 echo "exit status: $failed"
 exit "$failed"
