@@ -3,7 +3,7 @@
 // optional (the platform package, queue mode's bullmq and ioredis) fails in words where absent.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { locateAddon, platformSuffix, PUBLISHED_PLATFORMS } from '../lib/addon-location';
@@ -76,6 +76,18 @@ describe('packaging', () => {
       assert.throws(() => locateAddon(dir, 'linux', 'x64', false, none), /no prebuilt addon is published for linux-x64-musl/);
       assert.throws(() => locateAddon(dir, 'linux', 'x64', true, () => dir), /is installed at .* but has no tensorzip\.node; reinstall it, or build it from source/);
     });
+  });
+
+  it('tensorzip build without cmake or a compiler names what is missing, and builds nothing', () => {
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'tensorzip-bin-'));
+    try {
+      symlinkSync(process.execPath, path.join(bin, 'node')); // a PATH with node and nothing else
+      const r = spawnSync(process.execPath, [cliPath, 'build'], { encoding: 'utf8', env: { ...process.env, PATH: bin } });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^tensorzip: cannot build the native addon from source: missing cmake \(>= 3\.18; .*\); a C\+\+17 compiler/);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('--version and --help need no addon; queue mode without bullmq says what to install', () => {

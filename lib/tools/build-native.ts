@@ -3,7 +3,7 @@
 // platform package. It is the only path that needs cmake-js, node-addon-api, cmake and a
 // compiler; installing tensorzip needs none of them and runs no script.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { AbortError } from '../core/errors';
 import { packageRoot, packageVersion } from '../native';
@@ -50,10 +50,19 @@ export async function buildNative(options: BuildOptions): Promise<BuildResult> {
   const problems = buildProblems();
   if (problems.length) throw new Error(`cannot build the native addon from source: missing ${problems.join('; ')}`);
   const cmakeJs = resolveFromRoot('cmake-js/bin/cmake-js')!;
-  const env = { ...process.env, ...(options.cuda ? {} : { TENSORZIP_CUDA: 'OFF' }) };
+  // As a cache definition, not the environment: an earlier configure's choice stays in CMake's cache.
+  const cudaFlag = `--CDTENSORZIP_CUDA=${options.cuda ? 'ON' : 'OFF'}`;
   // The compiler's output goes to stderr: stdout stays the command's report.
-  const child = spawn(process.execPath, [cmakeJs, 'compile'], { cwd: packageRoot, env, stdio: ['ignore', 2, 2] });
-  const onAbort = () => child.kill('SIGINT');
+  // A process group of its own, stopped as a whole: cmake-js does not pass a signal on to cmake
+  // and ninja, which would otherwise go on building after this command has ended.
+  const child = spawn(process.execPath, [cmakeJs, 'compile', cudaFlag], { cwd: packageRoot, stdio: ['ignore', 2, 2], detached: true });
+  const onAbort = () => {
+    try {
+      process.kill(-child.pid!, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
   options.signal?.removeEventListener('abort', onAbort);
@@ -68,5 +77,7 @@ export async function buildNative(options: BuildOptions): Promise<BuildResult> {
   if (check.status !== 0 || built !== packageVersion)
     throw new Error(`the addon was built but ${check.status !== 0 ? `does not load: ${check.stderr.trim().split('\n')[0]}` : `reports version ${built || '(none)'}, not ${packageVersion}`}`);
   const cudaLibrary = path.join(release, 'libtensorzip_cuda.so');
+  // A CPU-only build leaves no library of an earlier build beside the addon, which would load it.
+  if (!options.cuda) rmSync(cudaLibrary, { force: true });
   return { addon, cudaLibrary: options.cuda && existsSync(cudaLibrary) ? cudaLibrary : undefined };
 }
