@@ -171,9 +171,6 @@ void rans_build_enc_table(const uint16_t freq[256], RansEncTable& t) {
     const uint32_t f = freq[s];
     t.freqCum[s] = f | cum << 16;
     t.inverse[s] = f ? ((uint64_t(1) << 44) + f - 1) / f : 0;
-    double r = f ? 1.0 / f : 0;
-    if (f && std::fma(r, double(f), -1.0) < 0) r = std::nextafter(r, 2.0);  // rounded up
-    t.reciprocal[s] = r;
     cum += f;
   }
 }

@@ -56,13 +56,11 @@ void rans_build_table(const uint16_t freq[256], RansTable& t);
 void rans_normalise(const uint64_t counts[256], unsigned alphabet, uint16_t freq[256]);
 
 // The encoder's lookup for one context, per symbol: its frequency and cumulative frequency, and
-// the two exact ways the encoders divide a state x < 2^32 by the frequency (scalar: (x · inverse)
-// >> 44, exact because freq · x < 2^44; AVX2: floor(x · reciprocal) in double, exact because the
-// reciprocal is 1/freq rounded up and x / freq < 2^20).
+// the scalar encoder's exact division of a state x < 2^32 by the frequency: (x · inverse) >> 44,
+// exact because freq · x < 2^44. (The AVX2 encoder divides in double: rans_avx2.cc.)
 struct RansEncTable {
   uint32_t freqCum[256];  // freq | cum << 16
   uint64_t inverse[256];
-  double reciprocal[256];
 };
 
 void rans_build_enc_table(const uint16_t freq[256], RansEncTable& t);

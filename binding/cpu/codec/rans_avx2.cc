@@ -1,7 +1,8 @@
 // The rANS block coder with AVX2: the 32 lanes as four registers of 8. The decoder gathers their
 // table entries at once, loads the words of the lanes that renormalise together and spreads them
-// to their lanes by a permutation; the encoder gathers frequencies and reciprocals, packs the
-// words its lanes emit by the inverse permutation, and divides in double (exact: rans.h). Both
+// to their lanes by a permutation; the encoder loads its lanes' frequencies one by one (on the
+// AMD EPYC of docs/BENCHMARKS.md that was 1.75x faster than a gather), packs the words its lanes
+// emit by the inverse permutation, and divides in double (exact: see the division below). Both
 // must equal rans_scalar.cc bit for bit (the same words, the same bytes, the same verdict on a
 // bad block); the symbols that do not fill 32 lanes, and any decoder group whose 8 words might
 // lie past the block's end, go through the scalar steps (rans_block.h).
@@ -55,21 +56,18 @@ size_t rans_encode_block(const RansEncTable* tables, unsigned contexts, const ui
   for (size_t i = n; i-- > full;) rans_encode_step(tables, contexts, symbols, i, states, p);
   __m256i x[4];
   for (int g = 0; g < 4; ++g) x[g] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(states + 8 * g));
-  // Lane j of every register is in context j mod contexts (contexts divides 8): its table's
-  // offset, in entries of the gathered arrays.
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), contextOf = _mm256_and_si256(lane, _mm256_set1_epi32(int(contexts) - 1));
-  const __m256i freqCumAt = _mm256_mullo_epi32(contextOf, _mm256_set1_epi32(int(sizeof(RansEncTable) / 4)));
-  const __m256i reciprocalAt = _mm256_mullo_epi32(contextOf, _mm256_set1_epi32(int(sizeof(RansEncTable) / 8)));
-  const int* freqCum = reinterpret_cast<const int*>(tables[0].freqCum);
-  const double* reciprocal = tables[0].reciprocal;
+  // Lane j of every register is in context j mod contexts (contexts divides 8).
+  const uint32_t* laneTable[8];
+  for (unsigned j = 0; j < 8; ++j) laneTable[j] = tables[j % contexts].freqCum;
   const __m256i low16 = _mm256_set1_epi32(0xffff);
   // Low 16 bits of each 32-bit lane to the low 8 bytes of each 128-bit half.
   const __m256i words16 = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
   for (size_t base = full; base > 0;) {
     base -= kRansLanes;
     for (int g = 3; g >= 0; --g) {
-      const __m256i s = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(symbols + base + 8 * g)));
-      const __m256i fc = _mm256_i32gather_epi32(freqCum, _mm256_add_epi32(s, freqCumAt), 4);
+      const uint8_t* sym = symbols + base + 8 * g;
+      const __m256i fc = _mm256_setr_epi32(int(laneTable[0][sym[0]]), int(laneTable[1][sym[1]]), int(laneTable[2][sym[2]]), int(laneTable[3][sym[3]]),
+                                           int(laneTable[4][sym[4]]), int(laneTable[5][sym[5]]), int(laneTable[6][sym[6]]), int(laneTable[7][sym[7]]));
       const __m256i freq = _mm256_and_si256(fc, low16), cum = _mm256_srli_epi32(fc, 16);
       const __m256i limit = _mm256_slli_epi32(freq, 32 - kRansScaleBits);
       const __m256i emit = _mm256_cmpeq_epi32(_mm256_max_epu32(x[g], limit), x[g]);  // x >= limit
@@ -81,12 +79,12 @@ size_t rans_encode_block(const RansEncTable* tables, unsigned contexts, const ui
         p -= __builtin_popcount(mask);
         x[g] = _mm256_blendv_epi8(x[g], _mm256_srli_epi32(x[g], 16), emit);
       }
-      // q = floor(x / freq) by the rounded-up reciprocal, 4 lanes at a time in double.
-      const __m256i at = _mm256_add_epi32(s, reciprocalAt);
-      const __m256d rLo = _mm256_i32gather_pd(reciprocal, _mm256_castsi256_si128(at), 8);
-      const __m256d rHi = _mm256_i32gather_pd(reciprocal, _mm256_extracti128_si256(at, 1), 8);
-      const __m128i qLo = _mm256_cvttpd_epi32(_mm256_mul_pd(ToDouble(_mm256_castsi256_si128(x[g])), rLo));
-      const __m128i qHi = _mm256_cvttpd_epi32(_mm256_mul_pd(ToDouble(_mm256_extracti128_si256(x[g], 1)), rHi));
+      // q = floor(x / freq), 4 lanes at a time in double. The quotient is correctly rounded, and
+      // x / freq < 2^20 (x was renormalised below freq · 2^20); when it is not an integer it lies
+      // at least 1/freq >= 2^-12 below the next one, far more than half an ulp (2^-34): truncating
+      // gives the floor exactly. Faster here than multiplying by gathered reciprocals.
+      const __m128i qLo = _mm256_cvttpd_epi32(_mm256_div_pd(ToDouble(_mm256_castsi256_si128(x[g])), _mm256_cvtepi32_pd(_mm256_castsi256_si128(freq))));
+      const __m128i qHi = _mm256_cvttpd_epi32(_mm256_div_pd(ToDouble(_mm256_extracti128_si256(x[g], 1)), _mm256_cvtepi32_pd(_mm256_extracti128_si256(freq, 1))));
       const __m256i q = _mm256_set_m128i(qHi, qLo);
       x[g] = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(q, kRansScaleBits), _mm256_sub_epi32(x[g], _mm256_mullo_epi32(q, freq))), cum);
     }
