@@ -21,10 +21,11 @@ const fail = (msg) => {
 };
 if (process.platform !== 'linux' || process.arch !== 'x64') fail(`prebuilds are made for linux-x64 only, not ${process.platform}-${process.arch}`);
 
-const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+const main = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const version = main.version;
 const out = path.join(root, 'npm', 'linux-x64-gnu');
 const platformPackage = JSON.parse(fs.readFileSync(path.join(out, 'package.json'), 'utf8'));
-const wanted = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).optionalDependencies?.[platformPackage.name];
+const wanted = main.optionalDependencies?.[platformPackage.name];
 if (platformPackage.version !== version || wanted !== version)
   fail(`${platformPackage.name} is ${platformPackage.version} and tensorzip ${version} asks for ${wanted}: all three must be equal`);
 

@@ -5,11 +5,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { resolvePackageDir } from '../addon-location';
 import { AbortError } from '../core/errors';
 import { packageRoot, packageVersion } from '../native';
 
 export interface BuildOptions {
-  /** false: CPU only, even where nvcc is found (TENSORZIP_CUDA=OFF). */
+  /** false: CPU only, even where nvcc is found (CMake's TENSORZIP_CUDA=OFF). */
   cuda: boolean;
   signal?: AbortSignal;
 }
@@ -22,21 +23,12 @@ export interface BuildResult {
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-/** A module's resolved entry from the package root, or undefined where it is not installed. */
-function resolveFromRoot(request: string): string | undefined {
-  try {
-    return require.resolve(request, { paths: [packageRoot] });
-  } catch {
-    return undefined;
-  }
-}
-
 /** Everything the build needs, checked before it starts: one error naming all that is missing. */
 export function buildProblems(): string[] {
   const problems: string[] = [];
   if (!has('cmake')) problems.push('cmake (>= 3.18; Debian/Ubuntu: apt-get install cmake)');
   if (!has('c++') && !has('g++') && !has('clang++')) problems.push('a C++17 compiler (Debian/Ubuntu: apt-get install g++)');
-  const npmMissing = ['cmake-js/package.json', 'node-addon-api/package.json'].filter((m) => !resolveFromRoot(m)).map((m) => m.split('/')[0]);
+  const npmMissing = ['cmake-js', 'node-addon-api'].filter((m) => !resolvePackageDir(m, packageRoot));
   if (npmMissing.length) problems.push(`the npm package${npmMissing.length > 1 ? 's' : ''} ${npmMissing.join(' and ')} (npm install ${npmMissing.map((m) => `${m}@^8`).join(' ')})`);
   try {
     accessSync(packageRoot, constants.W_OK);
@@ -49,7 +41,7 @@ export function buildProblems(): string[] {
 export async function buildNative(options: BuildOptions): Promise<BuildResult> {
   const problems = buildProblems();
   if (problems.length) throw new Error(`cannot build the native addon from source: missing ${problems.join('; ')}`);
-  const cmakeJs = resolveFromRoot('cmake-js/bin/cmake-js')!;
+  const cmakeJs = path.join(resolvePackageDir('cmake-js', packageRoot)!, 'bin', 'cmake-js');
   // As a cache definition, not the environment: an earlier configure's choice stays in CMake's cache.
   const cudaFlag = `--CDTENSORZIP_CUDA=${options.cuda ? 'ON' : 'OFF'}`;
   // The compiler's output goes to stderr: stdout stays the command's report.

@@ -229,7 +229,7 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
       const t = process.hrtime.bigint();
       log(`generating the checkpoint in ${work}`);
       model = await generateCheckpoint(path.join(work, 'model'), { ...E2E_SHAPE, ...options.shape, shards: 4 });
-      generateSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+      generateSeconds = seconds(t);
     }
     const evalChunks = options.evalChunks ?? 0;
     const tokens = { tokens: path.join(work, 'tokens.bin') };
