@@ -10,7 +10,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Comparison, RecordedRow } from '../lib/tools/bench/compare';
+import { GPU_SUITES } from '../lib/tools/bench/gpu.bench';
 import { generateCheckpoint } from '../lib/tools/generate';
+import { CUDA_SUITES } from '../lib/tools/presets';
 import { addSnapshot } from './hf-fixture';
 import { cliPath, root } from './helpers';
 
@@ -45,6 +47,10 @@ function fingerprint(dir: string): string {
 }
 
 describe('bench kernels: --out, --compare and exit codes', function () {
+  it("the CLI's list of suites with GPU rows (kept apart so that --help loads no bench code) is the GPU suites'", () => {
+    assert.deepEqual([...CUDA_SUITES].sort(), Object.keys(GPU_SUITES).sort());
+  });
+
   this.timeout(120_000);
   let tmp: string, now: string, cpu: string;
   const at = (name: string) => path.join(tmp, name);
