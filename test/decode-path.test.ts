@@ -1,7 +1,7 @@
 // The pieces decompress streams through: piece checksums checked on the job's threads, the
 // buffer pool, and AppendFile (O_DIRECT where the file system takes it, the page cache elsewhere).
 import { strict as assert } from 'node:assert';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -127,6 +127,54 @@ describe('AppendFile', () => {
       await f.finish();
       assert.ok(refused >= 2, `${refused} direct transfers refused`); // at least two in flight at once
       assert.ok(Buffer.from(data).equals(await readFile(path.join(dir, 'einval'))));
+    } finally {
+      proto.writeAll = writeAll;
+    }
+  });
+
+  for (const direct of [true, false])
+    it(`continues an open file at an unaligned offset, keeping the bytes before it${direct ? ' (O_DIRECT)' : ''}`, async () => {
+      const file = path.join(dir, `over-${direct}`);
+      const before = random(12000, 20);
+      const data = random(20 << 20, 21).subarray(0, (20 << 20) - 7);
+      await writeFile(file, Buffer.concat([before, random(9000, 22)])); // what lies after the offset is overwritten
+      const fh = await open(file, 'r+');
+      try {
+        const start = 5003;
+        const f = await AppendFile.over(fh, file, start, { direct });
+        assert.equal(f.written, start);
+        assert.equal(f.bytes, start);
+        await f.write(data.subarray(0, 10 << 20));
+        // The first stage went out once full; the rest waits in the next one.
+        await f.whenWritten(start + (4 << 20));
+        assert.ok(f.written > start && f.written < start + (10 << 20), `written ${f.written}`);
+        let late = false;
+        const rest = f.whenWritten(start + data.byteLength).then(() => (late = true));
+        await f.write(data.subarray(10 << 20));
+        assert.equal(late, false);
+        await f.complete();
+        await rest;
+        assert.equal(f.written, start + data.byteLength);
+        assert.ok(Buffer.concat([before.subarray(0, start), data]).equals(await readFile(file)));
+      } finally {
+        await fh.close();
+      }
+    });
+
+  it('whenWritten rejects once a write fails, and complete() throws it', async () => {
+    const proto = AppendFile.prototype as unknown as { writeAll: (...a: unknown[]) => Promise<void> };
+    const writeAll = proto.writeAll;
+    proto.writeAll = async () => {
+      throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    };
+    try {
+      const f = await AppendFile.create(path.join(dir, 'eio'), { direct: true });
+      const waiting = f.whenWritten(10);
+      await f.write(random(9 << 20, 23));
+      await assert.rejects(waiting, /EIO/);
+      await assert.rejects(f.whenWritten(20), /EIO/);
+      await assert.rejects(f.complete(), /EIO/);
+      await f.abort();
     } finally {
       proto.writeAll = writeAll;
     }

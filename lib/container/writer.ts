@@ -6,11 +6,14 @@
 // The data file is the resume sidecar's data when compress keeps one (lib/pipeline/resume.ts): an
 // interrupted run's pieces stay in it. Pieces whose bytes lie elsewhere (a part file, a queue
 // result) are copied in, checked against their CRC. Nothing ever appears under the final name
-// unless the whole container was written.
+// unless the whole container was written. The data goes out through staging buffers with O_DIRECT
+// where the file system takes it (lib/io/append-file.ts): a piece is in the file only once
+// `written` resolves, which is when the resume log may name it.
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { readExactly } from '../io/safetensors';
 import { writeFailure } from '../io/output-path';
+import { AppendFile } from '../io/append-file';
 import { buildHeader, SafetensorsWriter } from '../io/safetensors-writer';
 import { tempPathFor } from '../io/temp-files';
 import type { StoredPiece } from './stage';
@@ -98,6 +101,8 @@ export class ContainerWriter implements PieceSink {
     readonly dataPath: string,
     private readonly reserve: number,
     private readonly data: FileHandle,
+    /** Appends new pieces after the ones an interrupted run left. */
+    private readonly out: AppendFile,
   ) {}
 
   static async create(target: string, options: ContainerWriterOptions): Promise<ContainerWriter> {
@@ -105,14 +110,17 @@ export class ContainerWriter implements PieceSink {
     const data = await open(dataPath, options.resume ? 'r+' : options.dataPath ? 'w+' : 'wx+').catch((e) => {
       throw writeFailure(e, target);
     });
-    const w = new ContainerWriter(target, dataPath, options.reserve, data);
-    if (options.resume) {
-      w.resumable = options.resume.dataBytes;
-      await data.truncate(options.reserve + options.resume.dataBytes).catch((e) => {
-        throw writeFailure(e, target);
-      });
+    try {
+      const resumable = options.resume?.dataBytes ?? 0;
+      if (options.resume) await data.truncate(options.reserve + resumable);
+      const out = await AppendFile.over(data, dataPath, options.reserve + resumable, { direct: true });
+      const w = new ContainerWriter(target, dataPath, options.reserve, data, out);
+      w.resumable = resumable;
+      return w;
+    } catch (e) {
+      await data.close().catch(() => undefined);
+      throw writeFailure(e, target);
     }
-    return w;
   }
 
   /** Where the next piece's bytes go. */
@@ -125,13 +133,16 @@ export class ContainerWriter implements PieceSink {
     return (await this.addPieceWhere(name, piece)).record;
   }
 
-  /** addPiece, and where its bytes now are. */
-  async addPieceWhere(name: string, piece: StoredPiece): Promise<{ record: PieceRecord; at: PieceLocation }> {
+  /** addPiece, where its bytes go, and when the file holds them (they may wait in a staging
+   * buffer until more follow). */
+  async addPieceWhere(name: string, piece: StoredPiece): Promise<{ record: PieceRecord; at: PieceLocation; written: Promise<void> }> {
     const at = this.nextAt;
     await this.append(piece.data);
     const record = pieceRecord(piece);
     this.entries.push({ name, record });
-    return { record, at };
+    const written = this.out.whenWritten(at.offset + record.bytes);
+    written.catch(() => undefined); // a failed write is reported by the writes themselves
+    return { record, at, written };
   }
 
   /** Adds a piece whose bytes are at `at`: adopted where an interrupted run left it in this data
@@ -162,6 +173,7 @@ export class ContainerWriter implements PieceSink {
     const { header } = buildHeader(tensors, metadata, this.reserve);
     // On failure the data file stays for the caller's abort(), which keeps it when it holds an
     // interrupted run's finished tensors.
+    await this.complete();
     if (header.length === this.reserve) {
       await this.write(header, 0);
       try {
@@ -192,14 +204,31 @@ export class ContainerWriter implements PieceSink {
     return (await stat(this.target)).size;
   }
 
+  /** Writes the staged bytes: after a failure, so that the pieces they hold can be kept for a
+   * resume (the log names them once written). */
+  async complete(): Promise<void> {
+    try {
+      await this.out.complete();
+    } catch (e) {
+      throw writeFailure(e, this.target);
+    }
+  }
+
   /** Removes the data file, or with `keep` only closes it (an interrupted run's, to resume). */
   async abort(keep = false): Promise<void> {
+    await this.out.abort();
     await this.data.close().catch(() => undefined);
     if (!keep) await rm(this.dataPath, { force: true });
   }
 
   private async append(bytes: Uint8Array): Promise<void> {
-    await this.write(bytes, this.reserve + this.dataBytes);
+    // An interrupted run's pieces are adopted before any new one is added (they come first).
+    if (this.resumable) throw new Error(`${this.dataPath}: a new piece before the ${this.resumable} bytes of an interrupted run were reused`);
+    try {
+      await this.out.write(bytes);
+    } catch (e) {
+      throw writeFailure(e, this.target);
+    }
     this.dataBytes += bytes.byteLength;
   }
 

@@ -21,10 +21,10 @@ export const lossless: Method<Record<string, never>> = {
   rawStreamBytes: (_p, dtype, elements) => Array.from({ length: DTYPE_SIZES[dtype] }, () => elements),
   nominalBits: (_p, dtype) => 8 * DTYPE_SIZES[dtype],
   planes: (_p, dtype) => ({ width: DTYPE_SIZES[dtype], rotate: isFloatDtype(dtype) }),
-  async encode(_p, dtype: Dtype, raw) {
+  async encode(_p, dtype: Dtype, raw, { buffers }) {
     const width = DTYPE_SIZES[dtype];
     const n = raw.byteLength / width;
-    const planes = Buffer.allocUnsafeSlow(raw.byteLength); // every byte is written by the split
+    const planes = takeBuffer(buffers, raw.byteLength); // every byte is written by the split
     native.bytePlanes({ mode: 'split', src: raw, width, rotate: isFloatDtype(dtype), dst: planes });
     return { streams: Array.from({ length: width }, (_, k) => planes.subarray(k * n, (k + 1) * n)) };
   },

@@ -8,6 +8,7 @@ import { backendInfo } from '../backend';
 import { FORMAT_VERSION, type ContainerMeta, type FileRecord, type ShardRecord } from '../container/format';
 import { formatLzma } from '../container/stage';
 import { ContainerWriter } from '../container/writer';
+import { BufferPool } from '../core/buffer-pool';
 import { defaultThreads } from '../core/threads';
 import { DeviceUse, resolveDevice } from '../device';
 import { numelOf } from '../io/dtypes';
@@ -38,7 +39,8 @@ export interface ReusedTensors {
 export async function writeContainer(input: string, output: string, options: CompressOptions, parts?: ReusedTensors): Promise<CompressReport> {
   const t0 = process.hrtime.bigint();
   const device = new DeviceUse(resolveDevice(options.device));
-  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: device.native, signal: options.signal };
+  // Chunk reads and byte planes are reused batch after batch (page faults on fresh buffers).
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: device.native, signal: options.signal, buffers: new BufferPool() };
   const { source, plan, stage, base, rules, importance, nonFinite, key } = await openRun(input, output, options);
   try {
     await checkRunOutput(output, source, plan, options, { parts: parts?.finished });
@@ -97,7 +99,9 @@ export async function writeContainer(input: string, output: string, options: Com
         device: device.describe(info.cpu, ctx.threads),
       };
     } catch (e) {
-      // The sidecar and its data stay when they hold finished tensors.
+      // The sidecar and its data stay when they hold finished tensors: the staged pieces are
+      // written out first, so that the log can name them.
+      await writer.complete().catch(() => undefined);
       const keep = log ? await log.close(false) : false;
       await writer.abort(keep);
       // A sidecar that cannot be reused says so itself (remove it); any other failure can resume.

@@ -7,6 +7,7 @@ import type { PieceRecord, TensorRecord } from '../container/format';
 import { pieceName, tensorPieceName } from '../container/format';
 import { compressPieces, type StageSetting, type StoredPiece } from '../container/stage';
 import { DTYPE_SIZES } from '../io/dtypes';
+import { takeBuffer } from '../core/buffer-pool';
 import type { ModelSource, SourceTensor } from '../io/model-source';
 import type { Importance } from '../methods/importance';
 import { chunkElements, type TensorFacts } from '../methods/method';
@@ -82,8 +83,8 @@ export async function encodeTensors(
   const store = async (tensor: number, name: string, piece: StoredPiece) => {
     if (!log) return writer.addPiece(name, piece);
     if (writer instanceof ContainerWriter) {
-      const { record, at } = await writer.addPieceWhere(name, piece);
-      await log.addPieceRecord(tensor, name, record, at.offset);
+      const { record, at, written } = await writer.addPieceWhere(name, piece);
+      log.addPieceRecord(tensor, name, record, at.offset, written);
       return record;
     }
     const { record, at } = await log.addPiece(tensor, name, piece);
@@ -111,7 +112,7 @@ export async function encodeTensors(
       }
       if (u.chunk === state.chunks - 1 || state.chunks === 0) {
         const { record, report } = finishTensor(plan[u.tensor].t, state);
-        await log?.finishTensor(u.tensor, record, report);
+        log?.finishTensor(u.tensor, record, report);
         records.push(record);
         reports.push(report);
       }
@@ -126,7 +127,8 @@ export async function encodeTensors(
     coding = undefined;
     const pieces = await stored;
     await writing; // one batch written at a time: memory stays bounded
-    writing = storeBatch(units, pieces);
+    // Once written, the batch's streams (a stored raw piece is one of them) go back to the pool.
+    writing = storeBatch(units, pieces).then(() => ctx.buffers?.give(...units.flatMap((u) => u.streams)));
     writing.catch(() => undefined); // awaited next time or below; not unhandled meanwhile
   };
   let oi = 0; // next position in `order`
@@ -154,11 +156,12 @@ export async function encodeTensors(
         const size = DTYPE_SIZES[t.entry.dtype];
         const elements = Math.min(state.chunk, t.entry.numel - ci * state.chunk);
         const t0 = process.hrtime.bigint();
-        const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size);
+        const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size, takeBuffer(ctx.buffers, elements * size));
         const { method, params } = state.choice;
         const chunkStart = ci * state.chunk * size;
         const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
         const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
+        if (!enc.streams.some((x) => x.buffer === raw.buffer)) ctx.buffers?.give(raw);
         if (enc.sums) addSums(state.sums, enc.sums);
         state.seconds += since(t0);
         units.push({ tensor: ti, chunk: ci, streams: enc.streams });
@@ -295,7 +298,9 @@ async function weightStats(file: ModelSource['shards'][number]['file'], entry: S
   const total = { nonFinite: 0, absSum: 0, absMax: 0 };
   for (let e = 0; e < entry.numel; e += chunk) {
     const n = Math.min(chunk, entry.numel - e);
-    const s = await chunkStats(entry.dtype, await file.read(entry, e * size, n * size), ctx);
+    const raw = await file.read(entry, e * size, n * size, takeBuffer(ctx.buffers, n * size));
+    const s = await chunkStats(entry.dtype, raw, ctx);
+    ctx.buffers?.give(raw);
     total.nonFinite += s.nonFinite;
     total.absSum += s.absSum;
     total.absMax = Math.max(total.absMax, s.absMax);

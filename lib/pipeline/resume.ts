@@ -48,6 +48,11 @@ type Entry =
   | { kind: 'tensor'; tensor: number; record: TensorRecord; report: TensorReport };
 
 export class ResumeLog {
+  /** Appends run one after another, in the order they were asked for. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The first append that failed: no later one runs. */
+  private failure: unknown;
+
   private constructor(
     readonly path: string,
     /** The name to give the user for it (a part file's final name, not its temp name). */
@@ -110,33 +115,54 @@ export class ResumeLog {
 
   /** Closes a complete log and gives it its final name (a part file). */
   async commit(target: string): Promise<void> {
+    await this.queue;
+    if (this.failure !== undefined) throw this.failure;
     await this.file.close();
     await rename(this.path, target);
   }
 
-  /** Records a piece whose bytes were stored at `offset` of the data file. */
-  async addPieceRecord(tensor: number, name: string, record: PieceRecord, offset: number): Promise<void> {
-    await this.append({ kind: 'piece', tensor, name, ...record, offset });
+  /** Records a piece being stored at `offset` of the data file, once `written` says the file holds
+   * it: a log never names bytes a kill could lose. Returns at once (the entry follows the earlier
+   * ones; waiting for it here would wait for pieces not yet stored); a failed append is thrown by
+   * the next call, and by close(). */
+  addPieceRecord(tensor: number, name: string, record: PieceRecord, offset: number, written: Promise<void>): void {
+    this.enqueue({ kind: 'piece', tensor, name, ...record, offset }, undefined, written);
   }
 
   /** Appends a stored piece; returns its record and where its bytes now are. */
   async addPiece(tensor: number, name: string, piece: StoredPiece): Promise<{ record: PieceRecord; at: PieceLocation }> {
     const record = pieceRecord(piece);
-    const offset = await this.append({ kind: 'piece', tensor, name, ...record }, piece.data);
+    const offset = await this.enqueue({ kind: 'piece', tensor, name, ...record }, piece.data);
     return { record, at: { path: this.path, offset } };
   }
 
-  async finishTensor(tensor: number, record: TensorRecord, report: TensorReport): Promise<void> {
-    await this.append({ kind: 'tensor', tensor, record, report });
-    this.finishedAny = true;
+  /** Records a finished tensor after its pieces' entries; returns at once, as addPieceRecord. */
+  finishTensor(tensor: number, record: TensorRecord, report: TensorReport): void {
+    this.enqueue({ kind: 'tensor', tensor, record, report }).then(() => (this.finishedAny = true), () => undefined);
   }
 
-  /** After success the sidecar goes; otherwise it stays when it holds a finished tensor. Returns whether it stays. */
+  /** After success the sidecar goes; otherwise it stays when it holds a finished tensor. Returns
+   * whether it stays. Entries still waiting for their pieces' bytes are written first, or, if
+   * those bytes never reach the file, left out. */
   async close(success: boolean): Promise<boolean> {
+    await this.queue;
     await this.file.close().catch(() => undefined);
     const keep = !success && this.finishedAny;
     if (!keep) await rm(this.path, { force: true });
     return keep;
+  }
+
+  /** Appends `entry` and its data after the entries before it, once `after` resolves; resolves to
+   * the offset of the data. */
+  private enqueue(entry: Entry, data?: Uint8Array, after?: Promise<void>): Promise<number> {
+    if (this.failure !== undefined) throw this.failure;
+    const done = this.queue.then(async () => {
+      if (this.failure !== undefined) throw this.failure;
+      await after;
+      return this.append(entry, data);
+    });
+    this.queue = done.catch((e) => void (this.failure ??= e));
+    return done;
   }
 
   /** Appends an entry and its data; returns the offset of the data. */
