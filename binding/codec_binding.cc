@@ -4,6 +4,7 @@
 #include <zlib.h>  // Node's own zlib (its headers ship with Node)
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "args.h"
@@ -38,27 +39,48 @@ struct CheckedPiece {
   uint32_t crc32;
 };
 
-// Checks every piece against its CRC-32 on the job's threads, before anything decodes: segments
-// of 4 MiB in parallel, joined with crc32_combine (zlib's, as linked into Node). Throws "piece i:
-// checksum mismatch" for the first bad piece.
-void CheckPieces(const std::vector<CheckedPiece>& pieces, unsigned threads, JobContext& ctx) {
+// The CRC-32 of each piece on the job's threads: segments of 4 MiB in parallel, joined with
+// crc32_combine (zlib's, as linked into Node).
+std::vector<uint32_t> PieceChecksums(const std::vector<std::pair<const uint8_t*, size_t>>& pieces, unsigned threads, JobContext& ctx) {
   constexpr size_t kSegment = 4 << 20;
   std::vector<std::pair<size_t, size_t>> tasks;  // (piece, segment)
   for (size_t i = 0; i < pieces.size(); ++i)
-    for (size_t s = 0; s == 0 || s * kSegment < pieces[i].bytes; ++s) tasks.push_back({i, s});
+    for (size_t s = 0; s == 0 || s * kSegment < pieces[i].second; ++s) tasks.push_back({i, s});
   std::vector<uLong> crcs(tasks.size());
   parallel_for(tasks.size(), 1, threads, ctx, [&](size_t t, size_t) {
     const auto [i, s] = tasks[t];
-    const size_t begin = s * kSegment, n = std::min(kSegment, pieces[i].bytes - begin);
-    crcs[t] = crc32_z(0, pieces[i].src + begin, n);
+    const size_t begin = s * kSegment, n = std::min(kSegment, pieces[i].second - begin);
+    crcs[t] = crc32_z(0, pieces[i].first + begin, n);
   }, false);
+  std::vector<uint32_t> out(pieces.size());
   for (size_t t = 0; t < tasks.size();) {
     const size_t i = tasks[t].first;
     uLong crc = crcs[t];
-    for (++t; t < tasks.size() && tasks[t].first == i; ++t) crc = crc32_combine(crc, crcs[t], z_off_t(std::min(kSegment, pieces[i].bytes - tasks[t].second * kSegment)));
-    if (uint32_t(crc) != pieces[i].crc32) throw std::runtime_error("piece " + std::to_string(i) + ": checksum mismatch");
+    for (++t; t < tasks.size() && tasks[t].first == i; ++t) crc = crc32_combine(crc, crcs[t], z_off_t(std::min(kSegment, pieces[i].second - tasks[t].second * kSegment)));
+    out[i] = uint32_t(crc);
   }
+  return out;
 }
+
+// Checks every piece against its CRC-32 on the job's threads, before anything decodes. Throws
+// "piece i: checksum mismatch" for the first bad piece.
+void CheckPieces(const std::vector<CheckedPiece>& pieces, unsigned threads, JobContext& ctx) {
+  std::vector<std::pair<const uint8_t*, size_t>> spans;
+  for (const auto& p : pieces) spans.push_back({p.src, p.bytes});
+  const std::vector<uint32_t> crcs = PieceChecksums(spans, threads, ctx);
+  for (size_t i = 0; i < pieces.size(); ++i)
+    if (crcs[i] != pieces[i].crc32) throw std::runtime_error("piece " + std::to_string(i) + ": checksum mismatch");
+}
+
+// Elements to be split into byte planes (RunPlanes' layout) that are pieces of an encodePieces
+// call: its pieces first .. first + width - 1.
+struct PlaneSplit {
+  const uint8_t* src;
+  size_t n;
+  unsigned width;
+  bool rotate;
+  std::vector<uint8_t*> planes;
+};
 
 // The rANS model of each piece: models[i] = { bits?, contexts? } (rans.h RansModel), or all defaults.
 std::vector<RansModel> ParseModels(Napi::Env env, const Napi::Object& options, size_t pieces) {
@@ -77,14 +99,80 @@ std::vector<RansModel> ParseModels(Napi::Env env, const Napi::Object& options, s
   return out;
 }
 
-// encodePieces(pieces, { codec: 'rans' | 'xz', models, preset, extreme, weights, probe, threads,
-//   device }, onProgress) -> { promise: (Uint8Array | null)[], cancel }; null = store raw. models
-//   are rans's; preset, extreme, weights and probe xz's. The rANS blocks run where `device` places
-//   the capability (xz on the CPU), to the same frames.
+// options.splits = [{ src, width, rotate?, first }]: pieces first .. first + width - 1 are to be
+// filled with the byte planes of src (RunPlanes' layout) before they are coded; src may overlap
+// no piece and no output.
+std::vector<PlaneSplit> ParseSplits(Napi::Env env, const Napi::Object& options, const std::vector<Napi::TypedArray>& pieces,
+                                   const std::vector<Napi::TypedArray>& outputs, std::vector<Napi::Object>& keepAlive) {
+  std::vector<PlaneSplit> out;
+  const Napi::Value v = options.Get("splits");
+  if (v.IsUndefined()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(env, "splits must be an array of { src, width, rotate?, first }");
+  const Napi::Array a = v.As<Napi::Array>();
+  std::vector<bool> taken(pieces.size());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    const std::string at = "splits[" + std::to_string(i) + "]";
+    if (!a.Get(i).IsObject()) throw Napi::TypeError::New(env, at + " must be an object { src, width, rotate?, first }");
+    const Napi::Object o = a.Get(i).As<Napi::Object>();
+    if (!o.Get("src").IsTypedArray() || o.Get("src").As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw Napi::TypeError::New(env, at + ".src must be a Uint8Array");
+    const Napi::TypedArray src = o.Get("src").As<Napi::TypedArray>();
+    const unsigned width = unsigned(OptionalInt(o, "width", 0, 1, 8));
+    if (width != 1 && width != 2 && width != 4 && width != 8) throw Napi::RangeError::New(env, at + ".width must be 1, 2, 4 or 8");
+    const int64_t first = OptionalInt(o, "first", -1, 0, int64_t(pieces.size()));
+    if (first < 0 || size_t(first) + width > pieces.size()) throw Napi::RangeError::New(env, at + ": its planes must be pieces of this call");
+    if (src.ByteLength() % width) throw Napi::RangeError::New(env, at + ".src must hold whole elements");
+    PlaneSplit split{TypedArrayBytes(src), src.ByteLength() / width, width, o.Get("rotate").ToBoolean(), {}};
+    for (unsigned k = 0; k < width; ++k) {
+      const Napi::TypedArray& plane = pieces[size_t(first) + k];
+      if (taken[size_t(first) + k]) throw Napi::RangeError::New(env, at + ": piece " + std::to_string(first + k) + " is the plane of another split");
+      taken[size_t(first) + k] = true;
+      if (plane.ByteLength() != split.n) throw Napi::RangeError::New(env, at + ": piece " + std::to_string(first + k) + " is not one byte per element");
+      split.planes.push_back(TypedArrayBytes(plane));
+    }
+    for (const Napi::TypedArray& piece : pieces) RequireDisjoint(src, piece, (at + ".src and the pieces").c_str());
+    for (const Napi::TypedArray& out : outputs) RequireDisjoint(src, out, (at + ".src and the outputs").c_str());
+    keepAlive.push_back(src);
+    out.push_back(std::move(split));
+  }
+  return out;
+}
+
+// Splits in windows of 1 Mi elements on the job's threads.
+void SplitPlanes(const std::vector<PlaneSplit>& splits, unsigned threads, JobContext& ctx) {
+  constexpr size_t kWindow = 1 << 20;
+  std::vector<std::pair<size_t, size_t>> tasks;  // (split, window)
+  for (size_t i = 0; i < splits.size(); ++i)
+    for (size_t w = 0; w * kWindow < splits[i].n; ++w) tasks.push_back({i, w});
+  const KernelTable& k = kernels();
+  parallel_for(tasks.size(), 1, threads, ctx, [&](size_t t, size_t) {
+    const PlaneSplit& s = splits[tasks[t].first];
+    const size_t begin = tasks[t].second * kWindow, count = std::min(kWindow, s.n - begin);
+    std::vector<uint8_t*> planes(s.width);
+    for (unsigned p = 0; p < s.width; ++p) planes[p] = s.planes[p] + begin;
+    k.split_planes(s.src + begin * s.width, count, s.width, s.rotate, planes.data());
+  }, false);
+}
+
+// encodePieces(pieces, outputs, { codec: 'rans' | 'xz', models, preset, extreme, weights, probe,
+//   splits, threads, device }, onProgress) -> { promise: { sizes: (number | null)[], crc32:
+//   number[] }, cancel }; piece i coded is written to the start of outputs[i] (the caller's
+//   memory, reused call after call: no fresh pages, no copy on the JS thread), sizes[i] bytes, or
+//   sizes[i] null = store the piece raw (a piece is coded only when that saves 1 %, so an output as
+//   large as its piece always suffices); crc32[i]: the CRC-32 of what is stored (the coded bytes,
+//   or the piece). models are rans's; preset, extreme, weights and probe xz's; splits
+//   (ParseSplits) fill pieces first. The rANS blocks run where `device` places the capability (xz
+//   on the CPU), to the same frames.
 Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::TypedArray> arrays = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
-  Napi::Object options = OptionalObject(info, 1, "options");
+  std::vector<Napi::TypedArray> outputs = RequireTypedArrayList(info, 1, napi_uint8_array, "outputs");
+  if (outputs.size() != arrays.size()) throw Napi::RangeError::New(env, "pieces and outputs differ in count");
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    for (const Napi::TypedArray& piece : arrays) RequireDisjoint(outputs[i], piece, "pieces and outputs");
+    for (size_t j = 0; j < i; ++j) RequireDisjoint(outputs[i], outputs[j], "outputs");
+  }
+  Napi::Object options = OptionalObject(info, 2, "options");
   const Codec codec = ParseCodec(env, options.Get("codec"));
   XzOptions xz;
   xz.preset = uint32_t(OptionalInt(options, "preset", 6, 0, 9));
@@ -95,23 +183,45 @@ Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
   const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
   auto pieces = std::make_shared<std::vector<EncodePiecesCall::Piece>>();
   for (size_t i = 0; i < arrays.size(); ++i) pieces->push_back({TypedArrayBytes(arrays[i]), arrays[i].ByteLength(), models[i]});
+  std::vector<Napi::Object> keepAlive(arrays.begin(), arrays.end());
+  keepAlive.insert(keepAlive.end(), outputs.begin(), outputs.end());
+  auto splits = std::make_shared<const std::vector<PlaneSplit>>(ParseSplits(env, options, arrays, outputs, keepAlive));
   auto results = std::make_shared<std::vector<std::vector<uint8_t>>>(arrays.size());
+  auto dst = std::make_shared<std::vector<std::pair<uint8_t*, size_t>>>();
+  for (const Napi::TypedArray& out : outputs) dst->push_back({TypedArrayBytes(out), out.ByteLength()});
   const EncodePiecesCall c{pieces, codec == Codec::Xz, xz, probe, results};
   const Capability<EncodePiecesCall>* row = &backend_table().ransEncode;
-  const Placement p = Place(*row, DeviceRequest(NamedArgs(info, 1)), c);  // options is an object: it holds codec
-  JobWork work = [row, p, c, threads](JobContext& ctx) -> JobResult {
+  const Placement p = Place(*row, DeviceRequest(NamedArgs(info, 2)), c);  // options is an object: it holds codec
+  JobWork work = [row, p, c, splits, dst, threads](JobContext& ctx) -> JobResult {
+    SplitPlanes(*splits, threads, ctx);
     Run(*row, p, c, threads, ctx);
-    return [results = c.results](Napi::Env env) -> Napi::Value {
-      Napi::Array out = Napi::Array::New(env, results->size());
+    const auto& results = *c.results;
+    for (size_t i = 0; i < results.size(); ++i)
+      if (results[i].size() > (*dst)[i].second)
+        throw std::runtime_error("outputs[" + std::to_string(i) + "] holds " + std::to_string((*dst)[i].second) + " bytes; piece " + std::to_string(i) + " coded takes " + std::to_string(results[i].size()));
+    // What is stored, copied out and checksummed on the job's threads: the coded bytes, or the piece.
+    std::vector<std::pair<const uint8_t*, size_t>> stored;
+    for (size_t i = 0; i < results.size(); ++i)
+      stored.push_back(results[i].empty() ? std::pair{(*c.pieces)[i].src, (*c.pieces)[i].bytes} : std::pair{(*dst)[i].first, results[i].size()});
+    parallel_for(results.size(), 1, threads, ctx, [&](size_t i, size_t) {
+      if (!results[i].empty()) std::memcpy((*dst)[i].first, results[i].data(), results[i].size());
+    }, false);
+    auto crcs = std::make_shared<std::vector<uint32_t>>(PieceChecksums(stored, threads, ctx));
+    return [results = c.results, crcs](Napi::Env env) -> Napi::Value {
+      Napi::Array sizes = Napi::Array::New(env, results->size());
+      Napi::Array crc32 = Napi::Array::New(env, results->size());
       for (size_t i = 0; i < results->size(); ++i) {
         const auto& r = (*results)[i];
-        out.Set(uint32_t(i), r.empty() ? env.Null() : Napi::Value(Napi::Buffer<uint8_t>::Copy(env, r.data(), r.size())));
+        sizes.Set(uint32_t(i), r.empty() ? env.Null() : Napi::Number::New(env, double(r.size())));
+        crc32.Set(uint32_t(i), Napi::Number::New(env, (*crcs)[i]));
       }
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("sizes", sizes);
+      out.Set("crc32", crc32);
       return out;
     };
   };
-  std::vector<Napi::Object> keepAlive(arrays.begin(), arrays.end());
-  return StartJob(env, std::move(work), {info.Length() > 2 ? info[2] : env.Undefined(), keepAlive});
+  return StartJob(env, std::move(work), {info.Length() > 3 ? info[3] : env.Undefined(), keepAlive});
 }
 
 // The planes of a decodePieces call merged into elements once decoded (RunPlanes' layout).

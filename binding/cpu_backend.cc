@@ -175,8 +175,27 @@ void decode_pieces(const KernelTable& k, const PiecesCall& c, unsigned threads, 
   }, false);
 }
 
-// One task a piece; progress counts the pieces' bytes. xz with probe: a large piece is first coded
-// on its first kXzProbeBytes, and stored raw if that does not save 1 % (weight mantissa planes).
+std::vector<RansPlan> plan_rans_pieces(const EncodePiecesCall& c, unsigned threads, JobContext& ctx, std::atomic<uint64_t>& done, uint64_t total) {
+  const auto& pieces = *c.pieces;
+  auto& results = *c.results;
+  std::vector<RansPlan> plans(pieces.size());
+  parallel_for(pieces.size(), 1, threads, ctx, [&](size_t i, size_t) {
+    const EncodePiecesCall::Piece& p = pieces[i];
+    if (!p.bytes) return;
+    plans[i] = rans_plan(p.src, p.bytes, p.model);
+    if (plans[i].coded) return;
+    results[i] = std::move(plans[i].frame);
+    if (results[i].empty() || !PieceWorthCoding(results[i].size(), p.bytes)) results[i] = {};
+    ctx.progress(done += p.bytes, total);
+  }, false);
+  return plans;
+}
+
+// xz: one task a piece; with probe, a large piece is first coded on its first kXzProbeBytes, and
+// stored raw if that does not save 1 % (weight mantissa planes). rANS: every piece planned (its
+// histogram) in parallel, then every block of every coded piece in parallel (a batch of one large
+// piece keeps every thread busy), then each frame finished from its blocks, the bytes
+// rans_encode writes. Progress counts the pieces' bytes, a coded piece's spread over its blocks.
 void encode_pieces(const KernelTable&, const EncodePiecesCall& c, unsigned threads, JobContext& ctx) {
   constexpr size_t kXzProbeBytes = 256 << 10;
   const auto& pieces = *c.pieces;
@@ -184,18 +203,44 @@ void encode_pieces(const KernelTable&, const EncodePiecesCall& c, unsigned threa
   uint64_t total = 0;
   for (const auto& p : pieces) total += p.bytes;
   std::atomic<uint64_t> done{0};
-  parallel_for(pieces.size(), 1, threads, ctx, [&](size_t b, size_t) {
-    const EncodePiecesCall::Piece& p = pieces[b];
-    bool attempt = p.bytes > 0;
-    if (attempt && c.xz && c.probe && p.bytes > 4 * kXzProbeBytes)
-      attempt = PieceWorthCoding(xz_encode(p.src, kXzProbeBytes, c.xzOptions).size(), kXzProbeBytes);
-    if (attempt) {
-      ctx.throwIfCancelled();
-      results[b] = c.xz ? xz_encode(p.src, p.bytes, c.xzOptions) : rans_encode(p.src, p.bytes, p.model);
-      if (results[b].empty() || !PieceWorthCoding(results[b].size(), p.bytes)) results[b] = {};
-    }
-    ctx.progress(done += p.bytes, total);
-  });
+  if (c.xz) {
+    parallel_for(pieces.size(), 1, threads, ctx, [&](size_t b, size_t) {
+      const EncodePiecesCall::Piece& p = pieces[b];
+      bool attempt = p.bytes > 0;
+      if (attempt && c.probe && p.bytes > 4 * kXzProbeBytes) attempt = PieceWorthCoding(xz_encode(p.src, kXzProbeBytes, c.xzOptions).size(), kXzProbeBytes);
+      if (attempt) {
+        ctx.throwIfCancelled();
+        results[b] = xz_encode(p.src, p.bytes, c.xzOptions);
+        if (results[b].empty() || !PieceWorthCoding(results[b].size(), p.bytes)) results[b] = {};
+      }
+      ctx.progress(done += p.bytes, total);
+    });
+    return;
+  }
+  std::vector<RansPlan> plans = plan_rans_pieces(c, threads, ctx, done, total);
+  std::vector<std::pair<size_t, size_t>> tasks;  // (piece, block)
+  std::vector<size_t> firstTask(pieces.size());
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    firstTask[i] = tasks.size();
+    for (size_t b = 0; b < plans[i].blocks(); ++b) tasks.push_back({i, b});
+  }
+  std::vector<std::vector<uint8_t>> blocks(tasks.size());
+  parallel_for(tasks.size(), 1, threads, ctx, [&](size_t t, size_t) {
+    const auto [i, b] = tasks[t];
+    const RansPlan& p = plans[i];
+    rans_encode_block(p.tables.data(), p.contexts, p.symbols() + b * p.blockSymbols, p.block_symbols(b), blocks[t]);
+    ctx.progress(done += uint64_t((unsigned __int128)pieces[i].bytes * p.block_symbols(b) / p.count), total);
+  }, false);
+  parallel_for(pieces.size(), 1, threads, ctx, [&](size_t i, size_t) {
+    if (!plans[i].coded) return;
+    results[i] = rans_finish(plans[i], [&](size_t b, std::vector<uint8_t>& out) {
+      std::vector<uint8_t>& block = blocks[firstTask[i] + b];
+      out.insert(out.end(), block.begin(), block.end());
+      block = {};
+    });
+    if (!PieceWorthCoding(results[i].size(), pieces[i].bytes)) results[i] = {};
+  }, false);
+  ctx.progress(total, total);
 }
 
 void widen(const KernelTable& k, FloatType type, const void* src, float* dst, size_t n, unsigned threads, JobContext& ctx) {

@@ -3,7 +3,11 @@
 // not depend on the thread count, and throws what the kernels refuse (decoders: the fault's
 // message, capabilities.h).
 #pragma once
+#include <atomic>
+#include <vector>
+
 #include "capabilities.h"
+#include "cpu/codec/rans.h"
 #include "cpu/quant/error_stats.h"
 #include "cpu/runtime/job_context.h"
 #include "cpu/runtime/kernels.h"
@@ -24,6 +28,11 @@ void vptq_decode(const KernelTable& k, const VptqCall& c, unsigned threads, JobC
 void hadamard(const KernelTable& k, const HadamardCall& c, unsigned threads, JobContext& ctx);
 void decode_pieces(const KernelTable& k, const PiecesCall& c, unsigned threads, JobContext& ctx);
 void encode_pieces(const KernelTable& k, const EncodePiecesCall& c, unsigned threads, JobContext& ctx);
+
+// encode_pieces' first step on every device: each rANS piece of c planned (rans_plan) on the
+// job's threads; a piece that ends there (raw, constant) gets its result, and its bytes are added
+// to `done` (progress, of `total`).
+std::vector<RansPlan> plan_rans_pieces(const EncodePiecesCall& c, unsigned threads, JobContext& ctx, std::atomic<uint64_t>& done, uint64_t total);
 
 // Steps inside a larger job (they report no progress of their own): n values of a 16-bit type
 // to f32 and back (round to nearest even).

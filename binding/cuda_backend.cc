@@ -278,17 +278,8 @@ void encode_pieces(int gpu, const EncodePiecesCall& c, unsigned threads, JobCont
   auto& results = *c.results;
   uint64_t total = 0;
   for (const auto& p : pieces) total += p.bytes;
-  std::vector<RansPlan> plans(pieces.size());
   std::atomic<uint64_t> done{0};
-  parallel_for(pieces.size(), 1, threads, ctx, [&](size_t i, size_t) {
-    const EncodePiecesCall::Piece& p = pieces[i];
-    if (!p.bytes) return;
-    plans[i] = rans_plan(p.src, p.bytes, p.model);
-    if (plans[i].coded) return;
-    results[i] = std::move(plans[i].frame);
-    if (results[i].empty() || !PieceWorthCoding(results[i].size(), p.bytes)) results[i] = {};
-    ctx.progress(done += p.bytes, total);
-  }, false);
+  std::vector<RansPlan> plans = cpu_backend::plan_rans_pieces(c, threads, ctx, done, total);
   std::vector<size_t> coded;
   std::vector<tzc_rans_enc_block> blocks;
   std::vector<tzc_rans_enc_table> tables;

@@ -167,15 +167,28 @@ export interface NativeBinding {
   ): NativeJobHandle<void>;
   copy(dst: Uint8Array, src: Uint8Array, threads?: number): void;
   /** The entropy stage: each piece coded with `codec` (rans: as models[i] says; xz: at
-   * preset/extreme, or the weights profile, probing a large piece first); null where that would
-   * not save 1 % (store it raw). With device, the rANS blocks of every piece are coded on that GPU
-   * in one call (capability 'rans encode'; the frames planned and assembled on the CPU, xz on the
-   * CPU), to the same frames. */
+   * preset/extreme, or the weights profile, probing a large piece first) into the first sizes[i]
+   * bytes of outputs[i]; sizes[i] null where that would not save 1 % (store it raw: an output as
+   * large as its piece always suffices); crc32[i] the CRC-32 of what is stored (the coded bytes or
+   * the piece). splits: pieces first .. first + width - 1 are first filled with the byte planes of
+   * src (bytePlanes' layout), on the job's threads. With device, the rANS blocks of every piece are
+   * coded on that GPU in one call (capability 'rans encode'; the frames planned and assembled on
+   * the CPU, xz on the CPU), to the same frames. */
   encodePieces(
     pieces: Uint8Array[],
-    options: { codec: 'rans' | 'xz'; models?: Array<{ bits?: number; contexts?: number }>; preset?: number; extreme?: boolean; weights?: boolean; probe?: boolean; threads?: number } & DeviceOptions,
+    outputs: Uint8Array[],
+    options: {
+      codec: 'rans' | 'xz';
+      models?: Array<{ bits?: number; contexts?: number }>;
+      preset?: number;
+      extreme?: boolean;
+      weights?: boolean;
+      probe?: boolean;
+      splits?: Array<{ src: Uint8Array; width: number; rotate?: boolean; first: number }>;
+      threads?: number;
+    } & DeviceOptions,
     onProgress?: ProgressCallback,
-  ): NativeJobHandle<Array<Buffer | null>>;
+  ): NativeJobHandle<{ sizes: Array<number | null>; crc32: number[] }>;
   /** Each piece, coded with codecs[i], decoded into exactly outputs[i] ('raw': only checked, its
    * output empty); with crc32, every piece is first checked against crc32[i] ("piece i: checksum
    * mismatch"); with merge, the pieces (a raw one as it is) are then merged as the byte planes of

@@ -263,8 +263,12 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
           .then(() => ({ outputs, last }), (e) => ({ error: e.message, last }));
       };
       (async () => {
-        const [rans] = await native.encodePieces([big], { codec: 'rans' }).promise;
-        const [xz] = await native.encodePieces([text], { codec: 'xz' }).promise;
+        const coded = async (piece, codec) => {
+          const out = new Uint8Array(piece.length);
+          const { sizes } = await native.encodePieces([piece], [out], { codec }).promise;
+          return out.subarray(0, sizes[0]);
+        };
+        const rans = await coded(big, 'rans'), xz = await coded(text, 'xz');
         frames[frames.length - 4] = rans, frames[frames.length - 1] = xz;
         const cpu = await decode(frames), gpu = await decode(frames, device);
         const same = (a, b) => a.every((o, i) => Buffer.from(o).equals(Buffer.from(b[i])));
@@ -324,7 +328,9 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
       add(new Uint8Array(0), { bits: 3, contexts: 2 });
       const encode = (pieces, models, device) => {
         let last = 'none';
-        return native.encodePieces(pieces, { codec: 'rans', models, threads: 2, device }, (done, total) => (last = done + '/' + total)).promise.then((frames) => ({ frames, last }));
+        const outputs = pieces.map((p) => new Uint8Array(p.length));
+        return native.encodePieces(pieces, outputs, { codec: 'rans', models, threads: 2, device }, (done, total) => (last = done + '/' + total)).promise
+          .then(({ sizes }) => ({ frames: sizes.map((n, i) => (n === null ? null : outputs[i].subarray(0, n))), last }));
       };
       const same = (a, b) => a.length === b.length && a.every((f, i) => (f === null ? b[i] === null : b[i] !== null && Buffer.from(f).equals(Buffer.from(b[i]))));
       (async () => {
@@ -342,7 +348,11 @@ describe('compress --device (GPU paths through a CPU stand-in of the CUDA librar
         console.log('uncoded only: ' + same((await encode(none, undefined, device)).frames, (await encode(none)).frames));
         // xz on the CPU, whatever the device, to the same streams.
         const text = new TextEncoder().encode('In the beginning was the word. '.repeat(400));
-        const xz = (device) => native.encodePieces([text, pieces[29]], { codec: 'xz', weights: true, probe: true, device }).promise;
+        const xz = (device) => {
+          const outputs = [text, pieces[29]].map((p) => new Uint8Array(p.length));
+          return native.encodePieces([text, pieces[29]], outputs, { codec: 'xz', weights: true, probe: true, device }).promise
+            .then(({ sizes }) => sizes.map((n, i) => (n === null ? null : outputs[i].subarray(0, n))));
+        };
         console.log('xz: ' + same(await xz(device), await xz()));
         console.log('fallbacks: ' + heard.length);
       })();

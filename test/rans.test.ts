@@ -6,8 +6,11 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { compressPieces, decompressPieces, parseStage, type StoredPiece } from '../lib/container/stage';
 import { fromF32 } from '../lib/methods/f32';
+import { lossless } from '../lib/methods/lossless';
+import { native } from '../lib/native';
 import type { SymbolModel } from '../lib/methods/method';
 import { parseSpec } from '../lib/methods/registry';
 import { Rng } from '../lib/core/random';
@@ -120,6 +123,51 @@ describe('rANS stage', function () {
     assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)));
     const [c] = await decompressPieces([a], { threads: 2 });
     assert.ok(Buffer.from(c).equals(large));
+  });
+
+  it('splits byte planes in its job and hands on each stored piece\'s CRC-32: the bytes of splitting first, on any thread count', async () => {
+    const bf16 = fromF32('BF16', gaussian(3 << 20, 11, 0.02)); // three windows of 1 Mi elements
+    const f32 = new Uint8Array(new Float32Array(gaussian(5000, 12, 0.02)).buffer);
+    const text = new TextEncoder().encode('not a plane '.repeat(300));
+    for (const coder of ['rans', 'off'] as const) {
+      const setting = parseStage(coder, undefined);
+      const a = await lossless.encode({}, 'BF16', bf16, { threads: 1 }, { shape: [bf16.length / 2], absMean: 0, absMax: 0, first: 0 });
+      const b = await lossless.encode({}, 'F32', f32, { threads: 1 }, { shape: [f32.length / 4], absMean: 0, absMax: 0, first: 0 });
+      const expected = await compressPieces([text, ...a.streams, ...b.streams], setting, 'tensor', 1);
+      for (const threads of [1, 2]) {
+        const planes = [new Uint8Array(bf16.length), new Uint8Array(f32.length)];
+        const views = [...[0, 1].map((k) => planes[0].subarray((k * bf16.length) / 2, ((k + 1) * bf16.length) / 2)), ...[0, 1, 2, 3].map((k) => planes[1].subarray((k * f32.length) / 4, ((k + 1) * f32.length) / 4))];
+        const splits = [{ src: bf16, width: 2, rotate: true, first: 1 }, { src: f32, width: 4, rotate: true, first: 3 }];
+        const stored = await compressPieces([text, ...views], setting, 'tensor', threads, undefined, undefined, undefined, splits);
+        assert.deepEqual(stored.map((p) => p.codec), expected.map((p) => p.codec), `${coder}, ${threads} threads`);
+        stored.forEach((p, i) => assert.ok(Buffer.from(p.data).equals(Buffer.from(expected[i].data)), `${coder}, ${threads} threads: piece ${i}`));
+        if (coder === 'rans') stored.forEach((p, i) => assert.equal(p.crc32, zlib.crc32(p.data), `piece ${i}'s CRC-32`));
+      }
+    }
+  });
+
+  it('refuses splits whose planes are not pieces of the call', () => {
+    const src = new Uint8Array(200);
+    const pieces = [new Uint8Array(100), new Uint8Array(100), new Uint8Array(50)];
+    const outputs = [new Uint8Array(100), new Uint8Array(100), new Uint8Array(50)];
+    const encode = (splits: unknown[]) => native.encodePieces(pieces, outputs, { codec: 'rans', splits: splits as never });
+    assert.throws(() => encode([{ src, width: 2, first: 2 }]), /splits\[0\]: its planes must be pieces of this call/);
+    assert.throws(() => encode([{ src, width: 2 }]), /its planes must be pieces of this call/);
+    assert.throws(() => encode([{ src, width: 3, first: 0 }]), /width must be 1, 2, 4 or 8/);
+    assert.throws(() => encode([{ src: src.subarray(1), width: 2, first: 0 }]), /src must hold whole elements/);
+    assert.throws(() => encode([{ src: src.subarray(0, 100), width: 1, first: 2 }]), /piece 2 is not one byte per element/);
+    assert.throws(() => encode([{ src, width: 2, first: 0 }, { src: src.subarray(0, 100), width: 1, first: 1 }]), /piece 1 is the plane of another split/);
+    assert.throws(() => encode([{ src: pieces[0].subarray(0, 100), width: 1, first: 1 }]), /src and the pieces must not overlap/);
+    assert.throws(() => encode([{ src: [1, 2], width: 2, first: 0 }]), /src must be a Uint8Array/);
+    assert.throws(() => encode([{ src: outputs[2], width: 1, first: 2 }]), /src and the outputs must not overlap/);
+    assert.throws(() => native.encodePieces(pieces, outputs.slice(1), { codec: 'rans' }), /pieces and outputs differ in count/);
+    assert.throws(() => native.encodePieces(pieces, [outputs[0], outputs[0], outputs[2]], { codec: 'rans' }), /outputs must not overlap/);
+    assert.throws(() => native.encodePieces(pieces, [pieces[1], outputs[1], outputs[2]], { codec: 'rans' }), /pieces and outputs must not overlap/);
+  });
+
+  it('refuses an output too small for its coded piece, with the sizes in words', async () => {
+    const piece = exponentPlane(1 << 16, 13);
+    await assert.rejects(native.encodePieces([piece], [new Uint8Array(100)], { codec: 'rans' }).promise, /outputs\[0\] holds 100 bytes; piece 0 coded takes \d+/);
   });
 
   it('judges a piece of 8 blocks or more on its first block first', async () => {

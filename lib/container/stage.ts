@@ -3,7 +3,7 @@
 // headers) by default, or LZMA or nothing for every piece. A piece is kept coded only when that
 // saves at least 1 %; pieces are coded in parallel.
 import { runJob, type JobContext } from '../jobs';
-import { takeBuffer } from '../core/buffer-pool';
+import { takeBuffer, type BufferPool } from '../core/buffer-pool';
 import { SpecError } from '../core/errors';
 import type { SymbolModel } from '../methods/method';
 import { native, type NativeDevice } from '../native';
@@ -55,12 +55,24 @@ export interface StoredPiece {
   codec: 'raw' | 'xz' | 'rans';
   data: Uint8Array;
   rawBytes: number;
-  /** The CRC-32 of data its record gives, when it is to be checked before decoding. */
+  /** The CRC-32 of data: its record's, when it is to be checked before decoding; the stage's
+   * own, when it was just coded. */
   crc32?: number;
 }
 
+/** Elements whose byte planes (lib/methods/lossless.ts) are pieces first .. first + width - 1
+ * of a compressPieces call, split in its job. */
+export interface PlaneSplit {
+  src: Uint8Array;
+  width: number;
+  rotate: boolean;
+  first: number;
+}
+
 /** models[i]: how rANS models piece i (default: bytes, one context). With a device, the rANS
- * blocks are coded there (the frames are the same; xz stays on the CPU). */
+ * blocks are coded there (the frames are the same; xz stays on the CPU). splits: pieces to fill
+ * first. Every stored piece comes with its CRC-32, computed on the job's threads. Coded pieces are
+ * written into buffers from `buffers` (give them back once written), or fresh ones. */
 export async function compressPieces(
   pieces: Uint8Array[],
   setting: StageSetting,
@@ -69,21 +81,31 @@ export async function compressPieces(
   signal?: AbortSignal,
   models?: Array<SymbolModel | undefined>,
   device?: NativeDevice,
+  splits: PlaneSplit[] = [],
+  buffers?: BufferPool,
 ): Promise<StoredPiece[]> {
-  const raw = (p: Uint8Array): StoredPiece => ({ codec: 'raw', data: p, rawBytes: p.byteLength });
   const codec: 'rans' | 'xz' = setting.coder === 'rans' && content === 'tensor' ? 'rans' : 'xz';
   const lzma = setting.lzma;
-  if (pieces.length === 0 || (codec === 'xz' && lzma.mode === 'off')) return pieces.map(raw);
+  if (pieces.length === 0 || (codec === 'xz' && lzma.mode === 'off')) {
+    for (const s of splits) native.bytePlanes({ mode: 'split', src: s.src, width: s.width, rotate: s.rotate, dst: pieces.slice(s.first, s.first + s.width) });
+    return pieces.map((p) => ({ codec: 'raw', data: p, rawBytes: p.byteLength }));
+  }
   const options =
     codec === 'rans'
       ? { codec, models: models && pieces.map((_, i) => models[i] ?? {}), threads, ...(device ? { device } : {}) }
       : lzma.mode === 'preset'
         ? { codec, preset: lzma.preset, extreme: lzma.extreme, threads }
         : { codec, weights: true, probe: true, threads };
-  const out = await runJob((progress) => native.encodePieces(pieces, options, progress), { signal });
+  const outputs = pieces.map((p) => takeBuffer(buffers, p.byteLength));
+  const { sizes, crc32 } = await runJob((progress) => native.encodePieces(pieces, outputs, { ...options, ...(splits.length ? { splits } : {}) }, progress), { signal }).catch((e) => {
+    buffers?.give(...outputs);
+    throw e;
+  });
   return pieces.map((p, i) => {
-    const c = out[i];
-    return c ? { codec, data: c, rawBytes: p.byteLength } : raw(p);
+    const size = sizes[i];
+    if (size !== null) return { codec, data: outputs[i].subarray(0, size), rawBytes: p.byteLength, crc32: crc32[i] };
+    buffers?.give(outputs[i]);
+    return { codec: 'raw', data: p, rawBytes: p.byteLength, crc32: crc32[i] };
   });
 }
 

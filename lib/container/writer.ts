@@ -35,7 +35,7 @@ export interface PieceSink {
 
 /** The record of a stored piece. */
 export function pieceRecord(piece: StoredPiece): PieceRecord {
-  return { codec: piece.codec, bytes: piece.data.byteLength, rawBytes: piece.rawBytes, crc32: zlib.crc32(piece.data) };
+  return { codec: piece.codec, bytes: piece.data.byteLength, rawBytes: piece.rawBytes, crc32: piece.crc32 ?? zlib.crc32(piece.data) };
 }
 
 /** Records pieces without storing them. */

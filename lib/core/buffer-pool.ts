@@ -1,7 +1,8 @@
-// Reusable byte buffers for decompress and verify: each chunk's piece reads, decoded streams and
-// output come from the pool and go back once the chunk is written, so a run keeps touching the
-// same few tens of MB instead of faulting in fresh pages for every chunk (page faults were a
-// sixth of a lossless decompress's CPU time; docs/BENCHMARKS.md, "End to end").
+// Reusable byte buffers for compress, decompress and verify: each chunk's reads, byte planes,
+// coded pieces, decoded streams and output come from the pool and go back once the chunk is
+// written, so a run keeps touching the same few tens of MB instead of faulting in fresh pages for
+// every chunk (page faults were a sixth of a lossless decompress's CPU time; docs/BENCHMARKS.md,
+// "End to end").
 
 /** Buffers below this size are not pooled (allocating them is cheap). */
 const MIN_POOLED = 64 << 10;

@@ -68,7 +68,8 @@ export interface Method<P> {
    * undefined: as bytes, one context. */
   symbolModel?(p: P, dtype: Dtype, stream: string): SymbolModel | undefined;
   /** When the streams are just the byte planes of the stored elements (bytePlanes' layout), how
-   * to merge them: the container then decodes and merges a chunk in one native job instead of
+   * to split and merge them: compress then splits a chunk in its entropy-stage job instead of
+   * calling encode(), and the container decodes and merges a chunk in one native job instead of
    * calling decode(). */
   planes?(p: P, dtype: Dtype): { width: number; rotate: boolean };
   /** raw: the chunk in its stored dtype. Returns the streams and, for lossy methods, the error

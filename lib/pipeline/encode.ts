@@ -5,7 +5,7 @@
 import { ContainerWriter, type PieceSink } from '../container/writer';
 import type { PieceRecord, TensorRecord } from '../container/format';
 import { pieceName, tensorPieceName } from '../container/format';
-import { compressPieces, type StageSetting, type StoredPiece } from '../container/stage';
+import { compressPieces, type PlaneSplit, type StageSetting, type StoredPiece } from '../container/stage';
 import { DTYPE_SIZES } from '../io/dtypes';
 import { takeBuffer } from '../core/buffer-pool';
 import type { ModelSource, SourceTensor } from '../io/model-source';
@@ -26,6 +26,9 @@ import type { CompressProgress, TensorReport } from './types';
  * flight (read, coded, written): on the 1.78B-class e2e, 16 MiB gave 415 MB peak RSS for rtn:8,
  * 4 MiB 293 MB, in about the same time (docs/BENCHMARKS.md). */
 const BATCH_BYTES_PER_THREAD = 4 << 20;
+/** Batches in the entropy stage at once: the serial parts of one batch's job (a piece's
+ * histogram before its blocks can be coded) leave threads that the next batch's job uses. */
+const STAGE_DEPTH = 2;
 
 interface TensorState {
   choice: MethodChoice;
@@ -50,8 +53,8 @@ const since = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
  * that may span tensors, up to a memory budget: each batch is read and encoded, then all its
  * pieces go through the entropy stage together (in parallel), then they are written in order. So
  * small tensors are compressed side by side, large ones chunk by chunk, and the output does not
- * depend on the batching. Two batches overlap: while one is in the entropy stage (and the one
- * before it is written), the next is read and encoded.
+ * depend on the batching. Batches overlap: while STAGE_DEPTH are in the entropy stage (and the
+ * one before them is written), the next is read and encoded.
  */
 export async function encodeTensors(
   source: ModelSource,
@@ -90,7 +93,8 @@ export async function encodeTensors(
     const { record, at } = await log.addPiece(tensor, name, piece);
     return writer.addPieceAt(name, record, at);
   };
-  type Unit = { tensor: number; chunk: number | 'tensor' | 'empty'; streams: Uint8Array[] };
+  /** split: the streams are to be filled with the byte planes of split.src (Method.planes). */
+  type Unit = { tensor: number; chunk: number | 'tensor' | 'empty'; streams: Uint8Array[]; split?: Omit<PlaneSplit, 'first'> };
   // Writes a batch's stored pieces in order, and finishes the tensors whose last unit it holds.
   const storeBatch = async (units: Unit[], stored: StoredPiece[]) => {
     let k = 0;
@@ -118,17 +122,17 @@ export async function encodeTensors(
       }
     }
   };
-  // The batch in the entropy stage, and the writing of the batches before it (in order).
-  let coding: { units: Unit[]; stored: Promise<StoredPiece[]> } | undefined;
+  // The batches in the entropy stage (oldest first), and the writing of the batches before them (in order).
+  const coding: Array<{ units: Unit[]; stored: Promise<StoredPiece[]> }> = [];
   let writing: Promise<void> = Promise.resolve();
   const handOn = async () => {
-    if (!coding) return;
-    const { units, stored } = coding;
-    coding = undefined;
+    const batch = coding.shift();
+    if (!batch) return;
+    const { units, stored } = batch;
     const pieces = await stored;
     await writing; // one batch written at a time: memory stays bounded
-    // Once written, the batch's streams (a stored raw piece is one of them) go back to the pool.
-    writing = storeBatch(units, pieces).then(() => ctx.buffers?.give(...units.flatMap((u) => u.streams)));
+    // Once written, the batch's streams, chunks and coded pieces go back to the pool.
+    writing = storeBatch(units, pieces).then(() => ctx.buffers?.give(...units.flatMap((u) => [...u.streams, ...(u.split ? [u.split.src] : [])]), ...pieces.map((p) => p.data)));
     writing.catch(() => undefined); // awaited next time or below; not unhandled meanwhile
   };
   let oi = 0; // next position in `order`
@@ -158,13 +162,22 @@ export async function encodeTensors(
         const t0 = process.hrtime.bigint();
         const raw = await source.shards[t.shard].file.read(t.entry, ci * state.chunk * size, elements * size, takeBuffer(ctx.buffers, elements * size));
         const { method, params } = state.choice;
-        const chunkStart = ci * state.chunk * size;
-        const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
-        const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
-        if (!enc.streams.some((x) => x.buffer === raw.buffer)) ctx.buffers?.give(raw);
-        if (enc.sums) addSums(state.sums, enc.sums);
+        const planes = method.planes?.(params, t.entry.dtype);
+        if (planes) {
+          // Streams that are the chunk's byte planes are split in the entropy-stage job.
+          const n = raw.byteLength / planes.width;
+          const dst = takeBuffer(ctx.buffers, raw.byteLength);
+          const streams = Array.from({ length: planes.width }, (_, k) => dst.subarray(k * n, (k + 1) * n));
+          units.push({ tensor: ti, chunk: ci, streams, split: { src: raw, ...planes } });
+        } else {
+          const chunkStart = ci * state.chunk * size;
+          const onProgress = (done: number, total: number) => progress.tensor(ti, t.entry.name, chunkStart + (raw.byteLength * done) / Math.max(1, total), t.entry.byteLength);
+          const enc = await method.encode(params, t.entry.dtype, raw, { ...ctx, onProgress }, { ...state.facts, first: ci * state.chunk }).catch((e) => Promise.reject(naming(t.entry.name, e)));
+          if (!enc.streams.some((x) => x.buffer === raw.buffer)) ctx.buffers?.give(raw);
+          if (enc.sums) addSums(state.sums, enc.sums);
+          units.push({ tensor: ti, chunk: ci, streams: enc.streams });
+        }
         state.seconds += since(t0);
-        units.push({ tensor: ti, chunk: ci, streams: enc.streams });
         bytes += raw.byteLength;
         ci++;
       }
@@ -175,9 +188,15 @@ export async function encodeTensors(
         const names = u.chunk === 'tensor' ? state.tensorStreams : state.streams;
         return u.streams.map((_, s) => method.symbolModel?.(params, plan[u.tensor].t.entry.dtype, names[s]));
       });
-      await handOn();
+      const splits: PlaneSplit[] = [];
+      let first = 0;
+      for (const u of units) {
+        if (u.split) splits.push({ ...u.split, first });
+        first += u.streams.length;
+      }
+      while (coding.length >= STAGE_DEPTH) await handOn();
       const s0 = process.hrtime.bigint();
-      const stored = compressPieces(units.flatMap((u) => u.streams), stage, 'tensor', ctx.threads, ctx.signal, models, ctx.device).then((pieces) => {
+      const stored = compressPieces(units.flatMap((u) => u.streams), stage, 'tensor', ctx.threads, ctx.signal, models, ctx.device, splits, ctx.buffers).then((pieces) => {
         // The batch's stage time, shared among its tensors by the bytes they put in.
         const seconds = since(s0);
         const bytesOf = (u: Unit) => u.streams.reduce((a, x) => a + x.byteLength, 0);
@@ -186,12 +205,12 @@ export async function encodeTensors(
         return pieces;
       });
       stored.catch(() => undefined); // awaited by handOn; not unhandled meanwhile
-      coding = { units, stored };
+      coding.push({ units, stored });
     }
-    await handOn();
+    while (coding.length) await handOn();
   } finally {
-    // Whatever happened, nothing is left running: the batch in the stage and the writes settle.
-    await coding?.stored.catch(() => undefined);
+    // Whatever happened, nothing is left running: the batches in the stage and the writes settle.
+    for (const { stored } of coding) await stored.catch(() => undefined);
     await writing.catch(() => undefined);
   }
   await writing;
