@@ -46,11 +46,13 @@ describe('tensorzip CLI', () => {
     assert.ok(lossless.decompressSeconds > 0 && ternary.decompressSeconds > 0 && seedlm.decompressSeconds === undefined, 'decompress timed, not for an extrapolated row');
     assert.deepEqual(e.peers.map((p: { name: string }) => p.name.split(' ')[0]), ['zstd', 'xz']);
     for (const p of e.peers) assert.ok('skipped' in p ? p.skipped.startsWith(p.name.split(' ')[0]) : p.ratio > 1 && p.seconds > 0 && p.decompressSeconds > 0, JSON.stringify(p));
+    assert.ok(e.disk.bytes === e.modelBytes && e.disk.writeSeconds > 0, 'the disk written as much as the model holds, timed');
     const t = cli('bench', 'e2e', ...tiny, '--methods', 'rtn:4');
     assert.equal(t.status, 0, t.stderr);
     assert.match(t.stdout, /^rtn:4 +\d+\.\d s +\d+\.\d+ [kMG]B\/s +\d+\.\d s/m);
     assert.match(t.stdout, /peer zstd -1 -T\d+ (on the same shard files|: skipped)/);
     assert.match(t.stdout, /peer xz -0 -T\d+ (on the same shard files|: skipped)/);
+    assert.match(t.stdout, /^disk: writing \d+\.\d+ [kMG]B \(the model's size\) once, .* took \d+\.\d s/m);
   });
 
   it('bad arguments give a one-line error and a non-zero exit code', () => {

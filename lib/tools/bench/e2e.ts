@@ -9,11 +9,13 @@
 // user's own model folder (a Hugging Face cache snapshot too, its files symlinks into blobs/) runs
 // instead of a generated one: it is only read, and nothing is ever written or removed in it.
 import { fork, spawnSync } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AbortError } from '../../core/errors';
+import { AppendFile } from '../../io/append-file';
 import { backendInfo } from '../../backend';
 import { resolveDevice, type DeviceSpec } from '../../device';
 import { parseLlamaConfig } from '../../model/config';
@@ -94,6 +96,9 @@ export interface E2eResult {
   rows: E2eRow[];
   /** zstd and xz on the same files, or why each did not run. */
   peers: Array<E2ePeer | { name: string; skipped: string }>;
+  /** The disk's own limit in the same run: the model's bytes written once as decompress writes
+   * them (O_DIRECT where the file system takes it, then an fsync). */
+  disk?: { bytes: number; writeSeconds: number };
   /** With evalChunks: the original model's evaluation (its time is the forward-pass figure). */
   originalEval?: Pick<EvalResult, 'perplexity' | 'chunks' | 'ctx' | 'scored' | 'seconds'>;
 }
@@ -107,6 +112,23 @@ function timeDecompress(container: string, output: string, threads: number, devi
   const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'cli.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status !== 0) throw new Error(`decompress ${container} failed: ${r.stderr.toString().trim()}`);
   return seconds(t);
+}
+
+/** Seconds to write `bytes` bytes to new file `file` as decompress writes its shards (staged,
+ * O_DIRECT where the file system takes it, then an fsync); the file is removed after. */
+async function timeDiskWrite(file: string, bytes: number): Promise<number> {
+  const block = new Uint8Array(8 << 20);
+  randomFillSync(block); // not zeros: nothing on the way may shortcut them
+  const t = process.hrtime.bigint();
+  const out = await AppendFile.create(file, { direct: true });
+  try {
+    for (let done = 0; done < bytes; done += block.byteLength) await out.write(block.subarray(0, Math.min(block.byteLength, bytes - done)));
+    await out.finish();
+    return seconds(t);
+  } finally {
+    await out.abort();
+    await rm(file, { force: true });
+  }
 }
 
 /** A command-line compressor run as a peer: its compress and decompress arguments. */
@@ -267,6 +289,9 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
       log(`${tool.tool} on the same files`);
       peers.push(await toolPeer(tool, model.dir, work, threads));
     }
+    const modelBytes = runs[0]?.summary.originalBytes ?? 0;
+    log('the disk: writing as many bytes as the model holds');
+    const disk = { bytes: modelBytes, writeSeconds: await timeDiskWrite(path.join(work, 'disk.bin'), modelBytes) };
     // An extrapolated row's memory: the larger of its subset run and the reference run.
     const rows: E2eRow[] = runs.map(({ summary, runs: used }) => ({
       ...summary,
@@ -282,12 +307,13 @@ export async function runE2e(options: E2eOptions = {}): Promise<E2eResult> {
       backend: info,
       ...(options.model ? { model: options.model } : { shape: model.shape, generateSeconds }),
       parameters: model.parameters ?? whole?.report.weights ?? 0,
-      modelBytes: rows[0]?.originalBytes ?? 0,
+      modelBytes,
       device,
       threads,
       subset: SUBSET.what,
       rows,
       peers,
+      disk,
       originalEval,
     };
   } finally {
@@ -334,6 +360,9 @@ export function formatE2e(r: E2eResult): string {
           `decompress ${p.decompressSeconds.toFixed(1)} s (${formatBytes(r.modelBytes / p.decompressSeconds)}/s), ` +
           `${(p.decompressSeconds + p.decompressSyncSeconds).toFixed(1)} s (${formatBytes(r.modelBytes / (p.decompressSeconds + p.decompressSyncSeconds))}/s) with its output synced to disk as tensorzip's is; wall times of its processes, file writes included.`,
     ),
+    ...(r.disk
+      ? [`disk: writing ${formatBytes(r.disk.bytes)} (the model's size) once, as decompress writes (O_DIRECT, then an fsync), took ${r.disk.writeSeconds.toFixed(1)} s (${formatBytes(r.disk.bytes / r.disk.writeSeconds)}/s): no decompress of this model can take less here.`]
+      : []),
   ];
   const o = r.originalEval;
   if (o)
