@@ -22,9 +22,10 @@ import type { FinishedTensor, ResumeLog } from './resume';
 import { copyFinished } from './reuse';
 import type { CompressProgress, TensorReport } from './types';
 
-/** Raw bytes (in the stored dtype) one batch of chunks may hold per thread. Three batches are in
- * flight (read, coded, written): on the 1.78B-class e2e, 16 MiB gave 415 MB peak RSS for rtn:8,
- * 4 MiB 293 MB, in about the same time (docs/BENCHMARKS.md). */
+/** Raw bytes (in the stored dtype) one batch of chunks may hold per thread. 2 + STAGE_DEPTH
+ * batches are in flight (read, coded, written): on the 1.78B-class e2e with three, 16 MiB gave
+ * 415 MB peak RSS for rtn:8, 4 MiB 293 MB, in about the same time; with four, rtn:4 peaked at
+ * 326 MB (docs/BENCHMARKS.md). */
 const BATCH_BYTES_PER_THREAD = 4 << 20;
 /** Batches in the entropy stage at once: the serial parts of one batch's job (a piece's
  * histogram before its blocks can be coded) leave threads that the next batch's job uses. */
