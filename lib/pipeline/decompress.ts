@@ -16,12 +16,8 @@ import { backendInfo } from '../backend';
 import { DeviceUse, resolveDevice, type DeviceSpec } from '../device';
 import { defaultThreads } from '../core/threads';
 import type { Progress } from '../core/progress';
-import { runAhead } from '../core/ahead';
+import { DECODE_AHEAD, runAhead } from '../core/ahead';
 import { BufferPool } from '../core/buffer-pool';
-
-/** Chunks decoded ahead of the one being written: 2 keeps both cores of a 2-core machine busy
- * (one entropy-decoding, one merging) at 3 x 8 MiB of decoded chunks at most. */
-const DECODE_AHEAD = 2;
 
 export interface DecompressOptions {
   threads?: number;

@@ -17,6 +17,8 @@ import { DeviceUse, resolveDevice, type DeviceSpec } from '../device';
 import { addSums, describeMetrics, emptySums, metricsFromSums, metricsRecord, type ErrorMetrics } from './metrics';
 import { chunkErrorSums } from '../methods/f32';
 import { defaultThreads } from '../core/threads';
+import { DECODE_AHEAD, runAhead } from '../core/ahead';
+import { BufferPool, takeBuffer } from '../core/buffer-pool';
 import type { Totals } from './totals';
 import type { Progress } from '../core/progress';
 
@@ -55,7 +57,8 @@ const sameNumber = (a: number | null | undefined, b: number | null | undefined) 
  * integrity test (as `xz -t`): every checksum, every piece decoded, and the recorded figures
  * consistent with each other and with the stored bytes. A corrupt container throws. */
 export async function verify(container: string, original?: string, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: new DeviceUse(resolveDevice(options.device)).native, signal: options.signal };
+  // As in decompress: pieces, decoded chunks and the original's chunks come from a pool.
+  const ctx: JobContext = { threads: options.threads ?? defaultThreads(), device: new DeviceUse(resolveDevice(options.device)).native, signal: options.signal, buffers: new BufferPool() };
   const reader = await ContainerReader.open(container);
   try {
     if (original !== undefined && (await isContainer(original)))
@@ -111,10 +114,15 @@ async function isContainer(p: string): Promise<boolean> {
   return file?.header.metadata?.format === FORMAT_NAME;
 }
 
+/** A tensor's chunks, decoded DECODE_AHEAD ahead of the one compared (a corrupt one throws). */
+function decodeAhead(reader: ContainerReader, t: TensorRecord, ctx: JobContext): AsyncGenerator<Uint8Array> {
+  return runAhead(reader.chunkDecoders(t, ctx), DECODE_AHEAD);
+}
+
 /** Without the original: the tensor decoded whole (its checksums and decoders checked), its
  * recorded bytes and figures consistent. */
 async function testTensor(reader: ContainerReader, t: TensorRecord, ctx: JobContext): Promise<TensorVerification> {
-  for await (const chunk of reader.decodeTensor(t, ctx)) void chunk;
+  for await (const chunk of decodeAhead(reader, t, ctx)) ctx.buffers?.give(chunk);
   const problem = recordProblem(t, reader.method(t).method.lossy);
   return { name: t.name, method: t.method, ok: !problem, ...(problem ? { problem } : {}) };
 }
@@ -155,13 +163,15 @@ async function verifyTensor(reader: ContainerReader, t: TensorRecord, source: Mo
   const sums = emptySums();
   let offset = 0;
   let mismatch = -1;
-  for await (const chunk of reader.decodeTensor(t, ctx)) {
+  for await (const chunk of decodeAhead(reader, t, ctx)) {
     if (comparable) {
-      const want = await source.shards[orig.shard].file.read(orig.entry, offset, chunk.byteLength);
+      const want = await source.shards[orig.shard].file.read(orig.entry, offset, chunk.byteLength, takeBuffer(ctx.buffers, chunk.byteLength));
       if (lossy) addSums(sums, await chunkErrorSums(t.dtype, want, chunk, ctx));
       else if (mismatch < 0 && !Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).equals(want)) mismatch = offset + firstDiff(chunk, want);
+      ctx.buffers?.give(want);
     }
     offset += chunk.byteLength;
+    ctx.buffers?.give(chunk);
   }
   if (comparable && lossy) {
     v.metrics = metricsFromSums(sums);
