@@ -132,6 +132,30 @@ describe('AppendFile', () => {
     }
   });
 
+  it('ends at its last byte when a refused transfer switches to the page cache while the padded last one is under way', async () => {
+    const proto = AppendFile.prototype as unknown as { writeAll: (...a: unknown[]) => Promise<void> };
+    const writeAll = proto.writeAll;
+    let calls = 0;
+    // The first stage's direct transfer is refused late; the last stage's (padded) goes through first.
+    proto.writeAll = async function (this: { direct: boolean }, ...a: unknown[]) {
+      if (this.direct && calls++ === 0) {
+        await new Promise((r) => setTimeout(r, 30));
+        throw Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' });
+      }
+      return writeAll.apply(this, a);
+    };
+    try {
+      const file = path.join(dir, 'late-einval');
+      const data = random((8 << 20) + 100, 24).subarray(0, (8 << 20) + 99);
+      const f = await AppendFile.create(file, { direct: true });
+      await f.write(data);
+      await f.finish();
+      assert.ok(Buffer.from(data).equals(await readFile(file)));
+    } finally {
+      proto.writeAll = writeAll;
+    }
+  });
+
   for (const direct of [true, false])
     it(`continues an open file at an unaligned offset, keeping the bytes before it${direct ? ' (O_DIRECT)' : ''}`, async () => {
       const file = path.join(dir, `over-${direct}`);

@@ -119,6 +119,7 @@ export class ContainerWriter implements PieceSink {
       return w;
     } catch (e) {
       await data.close().catch(() => undefined);
+      if (!options.resume) await rm(dataPath, { force: true }); // made here, holding nothing
       throw writeFailure(e, target);
     }
   }

@@ -30,6 +30,7 @@ export class AppendFile {
   private readonly inFlight: Array<{ end: number; done: boolean }> = [];
   private readonly waiters: Array<{ end: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private failure: unknown;
+  private completed = false;
   /** The file holds every byte before this offset (the first ones were there before). */
   private writtenEnd: number;
   private closed = false;
@@ -57,8 +58,8 @@ export class AppendFile {
     return new AppendFile(path, fh, direct && native.setDirectIo(fh.fd, true), 0, true);
   }
 
-  /** Appends to open file `fh` from offset `start` on (what lies after it is overwritten); the
-   * caller keeps fh open until complete() or abort() and closes it. */
+  /** Appends to open file `fh` from offset `start` on (what lies after it is overwritten, and
+   * cut off by complete()); the caller keeps fh open until complete() or abort() and closes it. */
   static async over(fh: FileHandle, path: string, start: number, { direct = false } = {}): Promise<AppendFile> {
     const f = new AppendFile(path, fh, direct && native.setDirectIo(fh.fd, true), start, false);
     if (f.fill) {
@@ -105,13 +106,17 @@ export class AppendFile {
   /** Writes what is staged and waits for every write; the file then ends at `bytes` and takes
    * ordinary (not direct) reads and writes. No write() may follow. */
   async complete(): Promise<void> {
+    if (this.completed) return;
     const length = this.bytes;
     if (length > Math.max(this.start, this.position)) await this.flush(); // not when it holds only bytes from before `start`
     await Promise.all(this.pending);
     if (this.failure !== undefined) throw this.failure;
-    // A direct write of the last stage was padded to ALIGN.
-    if (length % ALIGN && this.direct) await this.fh.truncate(length);
+    // A direct write of the last stage was padded to ALIGN (even when a refused transfer switched
+    // the file to the page cache while that write was under way).
+    await this.fh.truncate(length);
     if (this.direct) native.setDirectIo(this.fh.fd, false);
+    this.direct = false;
+    this.completed = true;
   }
 
   /** Writes what is staged, then syncs and closes the file. */

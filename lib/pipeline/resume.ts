@@ -124,7 +124,7 @@ export class ResumeLog {
   /** Records a piece being stored at `offset` of the data file, once `written` says the file holds
    * it: a log never names bytes a kill could lose. Returns at once (the entry follows the earlier
    * ones; waiting for it here would wait for pieces not yet stored); a failed append is thrown by
-   * the next call, and by close(). */
+   * the next call and by commit(), and ends the log there. */
   addPieceRecord(tensor: number, name: string, record: PieceRecord, offset: number, written: Promise<void>): void {
     this.enqueue({ kind: 'piece', tensor, name, ...record, offset }, undefined, written);
   }
