@@ -138,20 +138,30 @@ std::vector<PlaneSplit> ParseSplits(Napi::Env env, const Napi::Object& options, 
   return out;
 }
 
-// Splits in windows of 1 Mi elements on the job's threads.
-void SplitPlanes(const std::vector<PlaneSplit>& splits, unsigned threads, JobContext& ctx) {
+// fn(item, begin, count) over windows of 1 Mi elements of every item (items[i] elements each),
+// on the job's threads: how byte planes are split and merged.
+template <typename F>
+void ForPlaneWindows(const std::vector<size_t>& items, unsigned threads, JobContext& ctx, const F& fn) {
   constexpr size_t kWindow = 1 << 20;
-  std::vector<std::pair<size_t, size_t>> tasks;  // (split, window)
-  for (size_t i = 0; i < splits.size(); ++i)
-    for (size_t w = 0; w * kWindow < splits[i].n; ++w) tasks.push_back({i, w});
-  const KernelTable& k = kernels();
+  std::vector<std::pair<size_t, size_t>> tasks;  // (item, window)
+  for (size_t i = 0; i < items.size(); ++i)
+    for (size_t w = 0; w * kWindow < items[i]; ++w) tasks.push_back({i, w});
   parallel_for(tasks.size(), 1, threads, ctx, [&](size_t t, size_t) {
-    const PlaneSplit& s = splits[tasks[t].first];
-    const size_t begin = tasks[t].second * kWindow, count = std::min(kWindow, s.n - begin);
+    const auto [i, w] = tasks[t];
+    fn(i, w * kWindow, std::min(kWindow, items[i] - w * kWindow));
+  }, false);
+}
+
+void SplitPlanes(const std::vector<PlaneSplit>& splits, unsigned threads, JobContext& ctx) {
+  std::vector<size_t> items;
+  for (const PlaneSplit& s : splits) items.push_back(s.n);
+  const KernelTable& k = kernels();
+  ForPlaneWindows(items, threads, ctx, [&](size_t i, size_t begin, size_t count) {
+    const PlaneSplit& s = splits[i];
     std::vector<uint8_t*> planes(s.width);
     for (unsigned p = 0; p < s.width; ++p) planes[p] = s.planes[p] + begin;
     k.split_planes(s.src + begin * s.width, count, s.width, s.rotate, planes.data());
-  }, false);
+  });
 }
 
 // encodePieces(pieces, outputs, { codec: 'rans' | 'xz', models, preset, extreme, weights, probe,
@@ -261,16 +271,13 @@ std::shared_ptr<const PlaneMerge> ParseMerge(Napi::Env env, const Napi::Object& 
   return merge;
 }
 
-// Merges in windows of 1 Mi elements on the job's threads.
 void MergePlanes(const PlaneMerge& m, unsigned threads, JobContext& ctx) {
-  constexpr size_t kWindow = 1 << 20;
   const KernelTable& k = kernels();
-  parallel_for((m.n + kWindow - 1) / kWindow, 1, threads, ctx, [&](size_t w, size_t) {
-    const size_t begin = w * kWindow, count = std::min(kWindow, m.n - begin);
+  ForPlaneWindows({m.n}, threads, ctx, [&](size_t, size_t begin, size_t count) {
     std::vector<const uint8_t*> planes(m.width);
     for (unsigned p = 0; p < m.width; ++p) planes[p] = m.planes[p] + begin;
     k.merge_planes(planes.data(), count, m.width, m.rotate, m.dst + begin * m.width);
-  }, false);
+  });
 }
 
 // decodePieces(pieces, outputs, { codecs, crc32?, merge?, threads, device }, onProgress): piece i, coded

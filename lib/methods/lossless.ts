@@ -3,7 +3,7 @@
 // plane that shrinks. Exact round trip for every dtype.
 import { DTYPE_SIZES, isFloatDtype, type Dtype } from '../io/dtypes';
 import { native } from '../native';
-import { type Method } from './method';
+import { planeStreams, type Method } from './method';
 import { SpecError } from '../core/errors';
 import { takeBuffer } from '../core/buffer-pool';
 
@@ -23,10 +23,9 @@ export const lossless: Method<Record<string, never>> = {
   planes: (_p, dtype) => ({ width: DTYPE_SIZES[dtype], rotate: isFloatDtype(dtype) }),
   async encode(_p, dtype: Dtype, raw, { buffers }) {
     const width = DTYPE_SIZES[dtype];
-    const n = raw.byteLength / width;
     const planes = takeBuffer(buffers, raw.byteLength); // every byte is written by the split
     native.bytePlanes({ mode: 'split', src: raw, width, rotate: isFloatDtype(dtype), dst: planes });
-    return { streams: Array.from({ length: width }, (_, k) => planes.subarray(k * n, (k + 1) * n)) };
+    return { streams: planeStreams(planes, width) };
   },
   async decode(_p, dtype: Dtype, streams, elements, { buffers }) {
     const width = DTYPE_SIZES[dtype];

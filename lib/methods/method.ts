@@ -104,6 +104,13 @@ export const F16_OVERFLOW = 65520;
 /** Bytes of n codes of `bits` bits packed LSB first (binding/cpu/codec/bitpack.h). */
 export const packedBytes = (n: number, bits: number) => Math.ceil((n * bits) / 8);
 
+/** The `width` byte planes held back to back in `planes` (bytePlanes' layout: Method.planes), as
+ * one stream each. */
+export function planeStreams(planes: Uint8Array, width: number): Uint8Array[] {
+  const n = planes.byteLength / width;
+  return Array.from({ length: width }, (_, k) => planes.subarray(k * n, (k + 1) * n));
+}
+
 /** Elements per chunk: a whole number of units near 4 Mi elements (bounded memory per chunk). */
 export const CHUNK_TARGET = 1 << 22;
 

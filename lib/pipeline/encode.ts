@@ -10,7 +10,7 @@ import { DTYPE_SIZES } from '../io/dtypes';
 import { takeBuffer } from '../core/buffer-pool';
 import type { ModelSource, SourceTensor } from '../io/model-source';
 import type { Importance } from '../methods/importance';
-import { chunkElements, type TensorFacts } from '../methods/method';
+import { chunkElements, planeStreams, type TensorFacts } from '../methods/method';
 import { type JobContext } from '../jobs';
 import { parseSpec, type MethodChoice } from '../methods/registry';
 import type { ErrorSums } from '../native';
@@ -166,9 +166,7 @@ export async function encodeTensors(
         const planes = method.planes?.(params, t.entry.dtype);
         if (planes) {
           // Streams that are the chunk's byte planes are split in the entropy-stage job.
-          const n = raw.byteLength / planes.width;
-          const dst = takeBuffer(ctx.buffers, raw.byteLength);
-          const streams = Array.from({ length: planes.width }, (_, k) => dst.subarray(k * n, (k + 1) * n));
+          const streams = planeStreams(takeBuffer(ctx.buffers, raw.byteLength), planes.width);
           units.push({ tensor: ti, chunk: ci, streams, split: { src: raw, ...planes } });
         } else {
           const chunkStart = ci * state.chunk * size;

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { compressPieces, decompressPieces, parseLzma, parseStage } from '../../container/stage';
 import { lossless } from '../../methods/lossless';
-import type { SymbolModel } from '../../methods/method';
+import { planeStreams, type SymbolModel } from '../../methods/method';
 import { parseSpec } from '../../methods/registry';
 import { bytesOf, fromF32 } from '../../methods/f32';
 import { native } from '../../native';
@@ -126,7 +126,7 @@ export async function lzmaBench({ threads, limits, peers }: BenchContext): Promi
     // As compress runs it: the chunk split into its planes, coded and checksummed in one job.
     const rans = parseStage('rans', undefined);
     const split = [{ src: raw, width: 2, rotate: true, first: 0 }];
-    const code = () => compressPieces([planes.subarray(0, raw.length / 2), planes.subarray(raw.length / 2)], rans, 'tensor', threads, undefined, undefined, undefined, split);
+    const code = () => compressPieces(planeStreams(planes, 2), rans, 'tensor', threads, undefined, undefined, undefined, split);
     let stored = await code();
     const s = await measure('lossless rans', async () => (stored = await code()));
     const bytes = stored.reduce((a, p) => a + p.data.length, 0);
