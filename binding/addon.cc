@@ -45,6 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tz::RegisterLlama(env, exports);
   tz::RegisterKernelRows(env, exports);
   tz::RegisterDirectIo(env, exports);
+  tz::RegisterAlignedBuffer(env, exports);
   return exports;
 }
 

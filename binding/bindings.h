@@ -22,5 +22,6 @@ void RegisterLlama(Napi::Env env, Napi::Object exports);
 void RegisterRotate(Napi::Env env, Napi::Object exports);
 void RegisterKernelRows(Napi::Env env, Napi::Object exports);
 void RegisterDirectIo(Napi::Env env, Napi::Object exports);
+void RegisterAlignedBuffer(Napi::Env env, Napi::Object exports);
 
 }  // namespace tz

@@ -1,10 +1,8 @@
-// Direct I/O for sequential output files (lib/io/append-file.ts): alignedBuffer(bytes) gives
-// memory aligned for O_DIRECT transfers, and setDirectIo(fd, on) switches an open file's
-// O_DIRECT flag, answering whether the file system took it (tmpfs and some network file systems
-// refuse it; the caller then writes through the page cache).
+// Direct I/O for sequential output files (lib/io/append-file.ts): setDirectIo(fd, on) switches an
+// open file's O_DIRECT flag, answering whether the file system took it (tmpfs and some network
+// file systems refuse it; the caller then writes through the page cache). The aligned buffers
+// such transfers need: aligned_buffer_binding.cc.
 #include <fcntl.h>
-
-#include <cstdlib>
 
 #include "args.h"
 #include "bindings.h"
@@ -12,22 +10,6 @@
 namespace tz {
 
 namespace {
-
-// O_DIRECT needs buffers, offsets and lengths aligned to the device's logical block size: 4096
-// covers every block size in use (512 and 4096).
-constexpr size_t kDirectAlign = 4096;
-
-Napi::Value AlignedBuffer(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "alignedBuffer(bytes): bytes must be a number");
-  const double want = info[0].As<Napi::Number>().DoubleValue();
-  if (!(want >= kDirectAlign && want <= double(1u << 30)) || double(size_t(want)) != want || size_t(want) % kDirectAlign)
-    throw Napi::RangeError::New(env, "alignedBuffer(bytes): bytes must be a multiple of 4096 from 4 KiB to 1 GiB");
-  const size_t bytes = size_t(want);
-  void* p = nullptr;
-  if (posix_memalign(&p, kDirectAlign, bytes) != 0) throw Napi::Error::New(env, "alignedBuffer: out of memory");
-  return Napi::ArrayBuffer::New(env, p, bytes, [](Napi::Env, void* data) { std::free(data); });
-}
 
 Napi::Value SetDirectIo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -47,7 +29,6 @@ Napi::Value SetDirectIo(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterDirectIo(Napi::Env env, Napi::Object exports) {
-  exports.Set("alignedBuffer", Napi::Function::New(env, AlignedBuffer, "alignedBuffer"));
   exports.Set("setDirectIo", Napi::Function::New(env, SetDirectIo, "setDirectIo"));
 }
 

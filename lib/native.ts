@@ -209,7 +209,8 @@ export interface NativeBinding {
   /** rtn groups of 32 (codes of 4, 5 or 8 bits, f16 scales) as ggml Q4_0 / Q5_0 / Q8_0 blocks, bit
    * for bit the same weights; throws on a code rtn never writes. */
   rtnGgmlBlocks(args: { bits: 4 | 5 | 8; codes: Uint8Array; scales: Uint16Array; out: Uint8Array }): void;
-  /** Memory aligned to 4096 bytes for O_DIRECT transfers (bytes: a multiple of 4096). */
+  /** Memory aligned to 4096 bytes for O_DIRECT transfers (bytes: a multiple of 4096 up to 1 GiB);
+   * from 2 MiB on, aligned to 2 MiB and on transparent huge pages where the kernel grants them. */
   alignedBuffer(bytes: number): ArrayBuffer;
   /** Sets or clears O_DIRECT on an open file; false where the file system refuses it. */
   setDirectIo(fd: number, on: boolean): boolean;

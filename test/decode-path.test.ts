@@ -206,6 +206,10 @@ describe('AppendFile', () => {
 
   it('aligned buffers and the O_DIRECT switch refuse bad arguments', () => {
     assert.equal(native.alignedBuffer(8192).byteLength, 8192);
+    const huge = new Uint8Array(native.alignedBuffer(6 << 20)); // 2 MiB-aligned, on huge pages where granted
+    huge.fill(1, 0, 3 << 20).fill(7, 3 << 20);
+    assert.deepEqual([huge[0], huge[(3 << 20) - 1], huge[3 << 20], huge[(6 << 20) - 1]], [1, 1, 7, 7]);
+    assert.throws(() => native.alignedBuffer(2 ** 30 + 4096), /from 4 KiB to 1 GiB/);
     assert.throws(() => native.alignedBuffer(100), /multiple of 4096/);
     assert.throws(() => native.alignedBuffer(0), /multiple of 4096/);
     assert.throws(() => native.setDirectIo('x' as unknown as number, true), /fd a number/);
