@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace tz {
@@ -112,6 +113,33 @@ void RequireDisjoint(const Napi::TypedArray& a, const Napi::TypedArray& b, const
   const uint8_t *pa = TypedArrayBytes(a), *pb = TypedArrayBytes(b);
   if (pa < pb + b.ByteLength() && pb < pa + a.ByteLength() && a.ByteLength() && b.ByteLength())
     throw Napi::RangeError::New(a.Env(), std::string(what) + " must not overlap");
+}
+
+size_t JobMemory::group(std::string name) {
+  groups_.push_back(std::move(name));
+  return groups_.size() - 1;
+}
+
+void JobMemory::add(const Napi::TypedArray& a, size_t group, bool written) {
+  if (a.ByteLength()) ranges_.push_back({TypedArrayBytes(a), TypedArrayBytes(a) + a.ByteLength(), group, written});
+}
+
+// In order of start, a range overlaps an earlier one exactly when it starts before the furthest
+// end so far: any earlier range for a range written, an earlier written one for a range read.
+void JobMemory::check(Napi::Env env) const {
+  std::vector<const Range*> order;
+  for (const Range& r : ranges_) order.push_back(&r);
+  std::sort(order.begin(), order.end(), [](const Range* a, const Range* b) { return a->begin < b->begin; });
+  const Range *furthest = nullptr, *furthestWritten = nullptr;
+  for (const Range* r : order) {
+    const Range* earlier = r->written ? furthest : furthestWritten;
+    if (earlier && earlier->end > r->begin) {
+      const size_t a = std::min(earlier->group, r->group), b = std::max(earlier->group, r->group);
+      throw Napi::RangeError::New(env, groups_[a] + (a == b ? "" : " and " + groups_[b]) + " must not overlap");
+    }
+    if (!furthest || r->end > furthest->end) furthest = r;
+    if (r->written && (!furthestWritten || r->end > furthestWritten->end)) furthestWritten = r;
+  }
 }
 
 }  // namespace tz

@@ -36,4 +36,27 @@ uint8_t* TypedArrayBytes(const Napi::TypedArray& a);
 // Throws a RangeError when the byte ranges of two typed arrays overlap.
 void RequireDisjoint(const Napi::TypedArray& a, const Napi::TypedArray& b, const char* what);
 
+// The memory one job reads and writes, checked at once: a range written may overlap no other
+// range, read or written; ranges only read may overlap each other. Ranges belong to named groups,
+// and the error names the two groups ("<a> and <b> must not overlap", or "<a> must not overlap").
+// One sort and one sweep: a batch of thousands of pieces costs O(n log n), not every pair.
+class JobMemory {
+ public:
+  size_t group(std::string name);  // a new group, its name as errors give it
+  void read(const Napi::TypedArray& a, size_t group) { add(a, group, false); }
+  void write(const Napi::TypedArray& a, size_t group) { add(a, group, true); }
+  void check(Napi::Env env) const;
+
+ private:
+  struct Range {
+    const uint8_t* begin;
+    const uint8_t* end;
+    size_t group;
+    bool written;
+  };
+  void add(const Napi::TypedArray& a, size_t group, bool written);
+  std::vector<std::string> groups_;
+  std::vector<Range> ranges_;
+};
+
 }  // namespace tz

@@ -100,16 +100,16 @@ std::vector<RansModel> ParseModels(Napi::Env env, const Napi::Object& options, s
 }
 
 // options.splits = [{ src, width, rotate?, first }]: pieces first .. first + width - 1 are to be
-// filled with the byte planes of src (RunPlanes' layout) before they are coded; src may overlap
-// no piece and no output.
+// filled with the byte planes of src (RunPlanes' layout) before they are coded; taken[i] tells
+// whether piece i is such a plane. Each src goes to memory, read.
 std::vector<PlaneSplit> ParseSplits(Napi::Env env, const Napi::Object& options, const std::vector<Napi::TypedArray>& pieces,
-                                   const std::vector<Napi::TypedArray>& outputs, std::vector<Napi::Object>& keepAlive) {
+                                   std::vector<bool>& taken, JobMemory& memory, std::vector<Napi::Object>& keepAlive) {
   std::vector<PlaneSplit> out;
+  taken.assign(pieces.size(), false);
   const Napi::Value v = options.Get("splits");
   if (v.IsUndefined()) return out;
   if (!v.IsArray()) throw Napi::TypeError::New(env, "splits must be an array of { src, width, rotate?, first }");
   const Napi::Array a = v.As<Napi::Array>();
-  std::vector<bool> taken(pieces.size());
   for (uint32_t i = 0; i < a.Length(); ++i) {
     const std::string at = "splits[" + std::to_string(i) + "]";
     if (!a.Get(i).IsObject()) throw Napi::TypeError::New(env, at + " must be an object { src, width, rotate?, first }");
@@ -130,8 +130,7 @@ std::vector<PlaneSplit> ParseSplits(Napi::Env env, const Napi::Object& options, 
       if (plane.ByteLength() != split.n) throw Napi::RangeError::New(env, at + ": piece " + std::to_string(first + k) + " is not one byte per element");
       split.planes.push_back(TypedArrayBytes(plane));
     }
-    for (const Napi::TypedArray& piece : pieces) RequireDisjoint(src, piece, (at + ".src and the pieces").c_str());
-    for (const Napi::TypedArray& out : outputs) RequireDisjoint(src, out, (at + ".src and the outputs").c_str());
+    memory.read(src, memory.group(at + ".src"));
     keepAlive.push_back(src);
     out.push_back(std::move(split));
   }
@@ -178,10 +177,6 @@ Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
   std::vector<Napi::TypedArray> arrays = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
   std::vector<Napi::TypedArray> outputs = RequireTypedArrayList(info, 1, napi_uint8_array, "outputs");
   if (outputs.size() != arrays.size()) throw Napi::RangeError::New(env, "pieces and outputs differ in count");
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    for (const Napi::TypedArray& piece : arrays) RequireDisjoint(outputs[i], piece, "pieces and outputs");
-    for (size_t j = 0; j < i; ++j) RequireDisjoint(outputs[i], outputs[j], "outputs");
-  }
   Napi::Object options = OptionalObject(info, 2, "options");
   const Codec codec = ParseCodec(env, options.Get("codec"));
   XzOptions xz;
@@ -195,7 +190,17 @@ Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < arrays.size(); ++i) pieces->push_back({TypedArrayBytes(arrays[i]), arrays[i].ByteLength(), models[i]});
   std::vector<Napi::Object> keepAlive(arrays.begin(), arrays.end());
   keepAlive.insert(keepAlive.end(), outputs.begin(), outputs.end());
-  auto splits = std::make_shared<const std::vector<PlaneSplit>>(ParseSplits(env, options, arrays, outputs, keepAlive));
+  // Split planes are written first, the outputs last; pieces and splits' sources are only read.
+  JobMemory memory;
+  std::vector<bool> isPlane;
+  auto splits = std::make_shared<const std::vector<PlaneSplit>>(ParseSplits(env, options, arrays, isPlane, memory, keepAlive));
+  const size_t planesGroup = memory.group("split planes"), piecesGroup = memory.group("pieces"), outputsGroup = memory.group("outputs");
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    if (isPlane[i]) memory.write(arrays[i], planesGroup);
+    else memory.read(arrays[i], piecesGroup);
+    memory.write(outputs[i], outputsGroup);
+  }
+  memory.check(env);
   auto results = std::make_shared<std::vector<std::vector<uint8_t>>>(arrays.size());
   auto dst = std::make_shared<std::vector<std::pair<uint8_t*, size_t>>>();
   for (const Napi::TypedArray& out : outputs) dst->push_back({TypedArrayBytes(out), out.ByteLength()});
@@ -217,12 +222,14 @@ Napi::Value EncodePieces(const Napi::CallbackInfo& info) {
       if (!results[i].empty()) std::memcpy((*dst)[i].first, results[i].data(), results[i].size());
     }, false);
     auto crcs = std::make_shared<std::vector<uint32_t>>(PieceChecksums(stored, threads, ctx));
-    return [results = c.results, crcs](Napi::Env env) -> Napi::Value {
-      Napi::Array sizes = Napi::Array::New(env, results->size());
-      Napi::Array crc32 = Napi::Array::New(env, results->size());
-      for (size_t i = 0; i < results->size(); ++i) {
-        const auto& r = (*results)[i];
-        sizes.Set(uint32_t(i), r.empty() ? env.Null() : Napi::Number::New(env, double(r.size())));
+    // Only the sizes go on: the coded bytes are in the outputs, freed here rather than with the job.
+    auto coded = std::make_shared<std::vector<size_t>>();
+    for (auto& r : *c.results) coded->push_back(r.size()), r = {};
+    return [coded, crcs](Napi::Env env) -> Napi::Value {
+      Napi::Array sizes = Napi::Array::New(env, coded->size());
+      Napi::Array crc32 = Napi::Array::New(env, coded->size());
+      for (size_t i = 0; i < coded->size(); ++i) {
+        sizes.Set(uint32_t(i), (*coded)[i] ? Napi::Number::New(env, double((*coded)[i])) : env.Null());
         crc32.Set(uint32_t(i), Napi::Number::New(env, (*crcs)[i]));
       }
       Napi::Object out = Napi::Object::New(env);
@@ -265,7 +272,6 @@ std::shared_ptr<const PlaneMerge> ParseMerge(Napi::Env env, const Napi::Object& 
     const bool raw = codecs.Get(uint32_t(i)).As<Napi::String>().Utf8Value() == "raw";
     const Napi::TypedArray& plane = raw ? in[i] : out[i];
     if (plane.ByteLength() != merge->n) throw Napi::RangeError::New(env, "merge: piece " + std::to_string(i) + " is not one byte per element");
-    RequireDisjoint(plane, dst, "merge.dst and the planes");
     merge->planes.push_back(TypedArrayBytes(plane));
   }
   return merge;
@@ -292,8 +298,6 @@ Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   std::vector<Napi::TypedArray> in = RequireTypedArrayList(info, 0, napi_uint8_array, "pieces");
   std::vector<Napi::TypedArray> out = RequireTypedArrayList(info, 1, napi_uint8_array, "outputs");
   if (in.size() != out.size()) throw Napi::RangeError::New(env, "pieces and outputs differ in count");
-  for (size_t i = 0; i < in.size(); ++i)
-    for (size_t j = 0; j < out.size(); ++j) RequireDisjoint(in[i], out[j], "pieces and outputs");
   Napi::Object options = OptionalObject(info, 2, "options");
   const unsigned threads = unsigned(OptionalInt(options, "threads", 0, 0, 1024));
   if (!options.Get("codecs").IsArray() || options.Get("codecs").As<Napi::Array>().Length() != in.size())
@@ -317,6 +321,15 @@ Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   }
   const PiecesCall c{pieces};
   const std::shared_ptr<const PlaneMerge> merge = ParseMerge(env, options, in, out, codecNames);
+  // The decode writes the outputs, the merge merge.dst; the pieces are only read.
+  JobMemory memory;
+  const size_t piecesGroup = memory.group("pieces"), outputsGroup = memory.group("outputs");
+  for (size_t i = 0; i < in.size(); ++i) {
+    memory.read(in[i], piecesGroup);
+    memory.write(out[i], outputsGroup);
+  }
+  if (merge) memory.write(options.Get("merge").As<Napi::Object>().Get("dst").As<Napi::TypedArray>(), memory.group("merge.dst"));
+  memory.check(env);
   const Capability<PiecesCall>* row = &backend_table().ransDecode;
   const Placement p = Place(*row, DeviceRequest(NamedArgs(info, 2)), c);  // options is an object: it holds codecs
   JobWork work = [row, p, c, checks, merge, threads](JobContext& ctx) -> JobResult {

@@ -173,7 +173,8 @@ export interface NativeBinding {
    * the piece). splits: pieces first .. first + width - 1 are first filled with the byte planes of
    * src (bytePlanes' layout), on the job's threads. With device, the rANS blocks of every piece are
    * coded on that GPU in one call (capability 'rans encode'; the frames planned and assembled on
-   * the CPU, xz on the CPU), to the same frames. */
+   * the CPU, xz on the CPU), to the same frames. What the job writes (outputs, split planes) may
+   * overlap nothing else it touches; what it only reads may share memory. */
   encodePieces(
     pieces: Uint8Array[],
     outputs: Uint8Array[],
@@ -192,9 +193,9 @@ export interface NativeBinding {
   /** Each piece, coded with codecs[i], decoded into exactly outputs[i] ('raw': only checked, its
    * output empty); with crc32, every piece is first checked against crc32[i] ("piece i: checksum
    * mismatch"); with merge, the pieces (a raw one as it is) are then merged as the byte planes of
-   * merge.dst (bytePlanes' merge). With device, the rANS
-   * blocks of every piece decode on that GPU in one call (capability 'rans decode'; xz pieces and
-   * constant frames on the CPU), to the same bytes and with the same errors. */
+   * merge.dst (bytePlanes' merge). With device, the rANS blocks of every piece decode on that GPU
+   * in one call (capability 'rans decode'; xz pieces and constant frames on the CPU), to the same
+   * bytes and with the same errors. Outputs and merge.dst may overlap nothing else of the call. */
   decodePieces(
     pieces: Uint8Array[],
     outputs: Uint8Array[],

@@ -43,6 +43,20 @@ describe('piece checksums', () => {
     assert.throws(() => native.decodePieces([data], [new Uint8Array(1)], { codecs: ['raw'], crc32: [zlib.crc32(data)] }), /raw piece must be empty/);
     assert.throws(() => native.decodePieces([data], [new Uint8Array(0)], { codecs: ['lz4' as 'raw'] }), /codec must be 'rans', 'xz' or 'raw'/);
   });
+
+  it('refuses memory the decode would write twice, or write where it reads', () => {
+    const frames = [random(64, 4), random(64, 5)];
+    const codecs: Array<'rans'> = ['rans', 'rans'];
+    const out = new Uint8Array(256);
+    const decode = (pieces: Uint8Array[], outputs: Uint8Array[], merge?: { width: number; dst: Uint8Array }) =>
+      native.decodePieces(pieces, outputs, { codecs, ...(merge ? { merge } : {}) });
+    assert.throws(() => decode(frames, [out.subarray(0, 128), out.subarray(64, 192)]), /^RangeError: outputs must not overlap$/);
+    assert.throws(() => decode([frames[0], out.subarray(100, 164)], [out.subarray(0, 128), out.subarray(128, 256)]), /^RangeError: pieces and outputs must not overlap$/);
+    const planes = [out.subarray(0, 64), out.subarray(64, 128)];
+    assert.throws(() => decode(frames, planes, { width: 2, dst: out.subarray(120, 248) }), /^RangeError: outputs and merge\.dst must not overlap$/);
+    const big = random(256, 6);
+    assert.throws(() => decode([big.subarray(0, 64), big.subarray(64, 128)], planes, { width: 2, dst: big.subarray(128 - 8, 256 - 8) }), /^RangeError: pieces and merge\.dst must not overlap$/);
+  });
 });
 
 describe('buffer pool', () => {

@@ -5,6 +5,7 @@
 // The committed baseline is lib/tools/bench/baseline.json; docs/BENCHMARKS.md says how to update it.
 import * as os from 'node:os';
 import { backendInfo, type BackendInfo } from '../../backend';
+import { SpecError } from '../../core/errors';
 import { defaultThreads } from '../../core/threads';
 import { mergeRuns, type BenchFile, type RecordedRow } from './compare';
 import { convertBench } from './convert.bench';
@@ -56,7 +57,7 @@ export async function runKernels(o: KernelOptions = {}): Promise<KernelsFile> {
   if (o.cuda !== undefined && !gpu) throw new Error(`no GPU ${o.cuda}: ${'unavailable' in info.cuda ? info.cuda.unavailable : `${info.cuda.gpus.length} found`}`);
   const suites = o.suites ?? (gpu ? [...CUDA_SUITES] : [...SUITES]);
   const noGpuRows = gpu ? suites.filter((s) => !GPU_SUITES[s]) : [];
-  if (noGpuRows.length) throw new Error(`suite ${noGpuRows.join(', ')} has no GPU rows (suites with some: ${CUDA_SUITES.join(', ')})`);
+  if (noGpuRows.length) throw new SpecError(`--device cuda:${o.cuda}: suite ${noGpuRows.join(', ')} has no CUDA kernel (suites with one: ${CUDA_SUITES.join(', ')})`);
   const suiteRows = (name: SuiteName) => (gpu ? GPU_SUITES[name]! : CPU_SUITES[name]);
   const all: BenchRow[][] = [];
   setSmokeTimings(!!o.smoke);
