@@ -1,11 +1,12 @@
-// rtn with AVX2: vector absmax, quantization and dequantization; packing is shared with the
-// scalar reference (bitpack.h). Must equal rtn_scalar.cc bit for bit.
+// rtn with AVX2: vector absmax, quantization and dequantization, codes packed eight at a time;
+// a group's last codes through bitpack.h, as the scalar reference. Must equal rtn_scalar.cc bit
+// for bit.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <vector>
+#include <type_traits>
 
 #include "../codec/bitpack.h"
 #include "../runtime/kernels.h"
@@ -28,35 +29,67 @@ float absmax(const float* x, size_t len) {
   return amax;
 }
 
-// 4-bit codes (rtn:4, the common width) are packed and unpacked eight at a time in a 64-bit
-// word instead of code by code through bitpack.h's bit accumulator, to the same bytes.
-// Eight codes, one per byte of v (each < 16), as the four bytes pack_codes writes, LSB first.
-uint32_t pack_eight_nibbles(uint64_t v) {
-  v = (v | (v >> 4)) & 0x00FF00FF00FF00FFull;  // even bytes: code 2j | code 2j+1 << 4
-  v = (v | (v >> 8)) & 0x0000FFFF0000FFFFull;
-  return uint32_t(v | (v >> 16));
-}
+// Codes are packed and unpacked eight at a time in a 64-bit word, eight codes being Bits whole
+// bytes, instead of code by code through bitpack.h's bit accumulator; the same bytes, LSB first.
+// Each step keeps the lower half of every lane and moves the upper half's value down to just
+// above it: codes in bytes, then pairs in 16-bit lanes, quads in 32-bit lanes, all eight in the
+// low 8 * Bits bits (for 8 bits every step is the identity).
+template <unsigned Bits>
+struct EightCodes {
+  // One code's, a pair's, a quad's bits at the bottom of each 16-, 32- and 64-bit lane.
+  static constexpr uint64_t kOne = 0x0001000100010001ull * ((1u << Bits) - 1);
+  static constexpr uint64_t kTwo = 0x0000000100000001ull * ((uint64_t(1) << 2 * Bits) - 1);
+  static constexpr uint64_t kFour = (uint64_t(1) << 4 * Bits) - 1;
 
-// The inverse: four packed bytes to eight codes, one per byte.
-uint64_t unpack_eight_nibbles(uint32_t packed) {
-  uint64_t v = packed;
-  v = (v | (v << 16)) & 0x0000FFFF0000FFFFull;
-  v = (v | (v << 8)) & 0x00FF00FF00FF00FFull;  // byte 2j: packed byte j
-  return (v | (v << 4)) & 0x0F0F0F0F0F0F0F0Full;
-}
+  // v: eight codes, one per byte, each below 2^Bits. Up to 4 bits a shifted lower half lands
+  // entirely below the lane (it shifts by at least its width), so one mask after the OR suffices.
+  static void pack(uint64_t v, uint8_t* out) {
+    if constexpr (Bits <= 4) {
+      v = (v | (v >> (8 - Bits))) & kOne * ((1u << Bits) + 1);
+      v = (v | (v >> (16 - 2 * Bits))) & kTwo * ((uint64_t(1) << 2 * Bits) + 1);
+      v |= v >> (32 - 4 * Bits);
+    } else {
+      v = (v & kOne) | ((v >> (8 - Bits)) & (kOne << Bits));
+      v = (v & kTwo) | ((v >> (16 - 2 * Bits)) & (kTwo << 2 * Bits));
+      v = (v & kFour) | ((v >> (32 - 4 * Bits)) & (kFour << 4 * Bits));
+    }
+    std::memcpy(out, &v, Bits);  // the low 8 * Bits bits, little-endian
+  }
 
-}  // namespace
+  // in: Bits bytes; with `whole`, 8 bytes may be read (the extra ones are masked off): one load,
+  // where a Bits-byte copy is pieces that a wide load waits for.
+  static uint64_t unpack(const uint8_t* in, bool whole) {
+    uint64_t v = 0;
+    if (whole) {
+      std::memcpy(&v, in, 8);
+      if constexpr (Bits < 8) v &= (uint64_t(1) << 8 * Bits) - 1;
+    } else {
+      std::memcpy(&v, in, Bits);
+    }
+    if constexpr (Bits <= 4) {  // as in pack: the copy moved up does not reach the upper half's bits
+      v = (v | (v << (32 - 4 * Bits))) & (kFour | kFour << 32);
+      v = (v | (v << (16 - 2 * Bits))) & (kTwo | kTwo << 16);
+      return (v | (v << (8 - Bits))) & (kOne | kOne << 8);
+    } else {
+      v = (v & kFour) | (((v >> 4 * Bits) & kFour) << 32);
+      v = (v & kTwo) | (((v >> 2 * Bits) & kTwo) << 16);
+      return (v & kOne) | (((v >> Bits) & kOne) << 8);
+    }
+  }
+};
 
-void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales) {
-  const int qmax = rtn_qmax(bits);
-  std::vector<uint8_t> codes(group + 8);
+// Groups start on whole bytes (group % 8 == 0); a group's last len % 8 codes go through
+// pack_codes / unpack_codes.
+template <unsigned Bits>
+void Encode(const float* w, size_t n, size_t group, uint8_t* packed, uint16_t* scales) {
+  const int qmax = rtn_qmax(Bits);
+  uint8_t tail[8];
   const __m256 lo = _mm256_set1_ps(float(-qmax)), hi = _mm256_set1_ps(float(qmax));
   const __m256i offset = _mm256_set1_epi32(qmax);
-  const bool four = bits == 4;
   for (size_t g = 0, start = 0; start < n; ++g, start += group) {
     const size_t len = std::min(group, n - start);
     const float* x = w + start;
-    scales[g] = rtn_scale_bits(absmax(x, len), bits);
+    scales[g] = rtn_scale_bits(absmax(x, len), Bits);
     const float inv = rtn_inverse(bits_f32(f16_to_f32_bits(scales[g])));
     const __m256 vinv = _mm256_set1_ps(inv);
     size_t i = 0;
@@ -65,59 +98,72 @@ void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* 
       q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);
       const __m256i c = _mm256_add_epi32(_mm256_cvtps_epi32(q), offset);  // 0..2*qmax <= 254
       const __m128i c16 = _mm_packus_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
-      const __m128i c8 = _mm_packus_epi16(c16, c16);
-      if (four) {
-        const uint32_t p = pack_eight_nibbles(uint64_t(_mm_cvtsi128_si64(c8)));
-        std::memcpy(packed + (start + i) / 2, &p, 4);
-      } else {
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(codes.data() + i), c8);
-      }
+      EightCodes<Bits>::pack(uint64_t(_mm_cvtsi128_si64(_mm_packus_epi16(c16, c16))), packed + (start + i) / 8 * Bits);
     }
-    const size_t done = four ? i : 0;  // codes already packed; groups start on whole bytes (group % 8 == 0)
+    const size_t done = i;
     for (; i < len; ++i) {
       const float q = std::min(std::max(std::nearbyint(x[i] * inv), float(-qmax)), float(qmax));
-      codes[i] = uint8_t(int(q) + qmax);
+      tail[i - done] = uint8_t(int(q) + qmax);
     }
-    pack_codes(codes.data() + done, len - done, bits, packed + (start + done) * bits / 8);
+    pack_codes(tail, len - done, Bits, packed + (start + done) / 8 * Bits);
   }
 }
 
-unsigned rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out) {
-  const int qmax = rtn_qmax(bits);
-  std::vector<uint8_t> codes(group + 8);
+template <unsigned Bits>
+unsigned Decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t group, float* out) {
+  const int qmax = rtn_qmax(Bits);
+  uint8_t tail[8];
   const __m256i offset = _mm256_set1_epi32(qmax);
   __m128i top8 = _mm_setzero_si128();  // running byte-wise max of the codes (the scalar's `top`)
   uint8_t top = 0;
-  const bool four = bits == 4;
+  const size_t bytes = (n * Bits + 7) / 8;
   for (size_t g = 0, start = 0; start < n; ++g, start += group) {
     const size_t len = std::min(group, n - start);
-    const size_t ahead = four ? len / 8 * 8 : 0;  // codes unpacked in the loop below
-    unpack_codes(packed + (start + ahead) * bits / 8, len - ahead, bits, codes.data() + ahead);
     const float s = bits_f32(f16_to_f32_bits(scales[g]));
     const __m256 vs = _mm256_set1_ps(s);
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-      __m128i c8;
-      if (four) {
-        uint32_t p;
-        std::memcpy(&p, packed + (start + i) / 2, 4);
-        c8 = _mm_cvtsi64_si128(int64_t(unpack_eight_nibbles(p)));
-      } else {
-        c8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes.data() + i));
-      }
+      const size_t at = (start + i) / 8 * Bits;
+      const __m128i c8 = _mm_cvtsi64_si128(int64_t(EightCodes<Bits>::unpack(packed + at, at + 8 <= bytes)));
       top8 = _mm_max_epu8(top8, c8);
       const __m256 q = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(c8), offset));
       _mm256_storeu_ps(out + start + i, _mm256_mul_ps(q, vs));
     }
+    const size_t done = i;
+    unpack_codes(packed + (start + done) / 8 * Bits, len - done, Bits, tail);
     for (; i < len; ++i) {
-      top = std::max(top, codes[i]);
-      out[start + i] = float(int(codes[i]) - qmax) * s;
+      top = std::max(top, tail[i - done]);
+      out[start + i] = float(int(tail[i - done]) - qmax) * s;
     }
   }
   alignas(16) uint8_t lanes[16];
   _mm_store_si128(reinterpret_cast<__m128i*>(lanes), top8);
   for (uint8_t v : lanes) top = std::max(top, v);
   return (top > 2 * qmax ? kFaultCode : 0u) | f16_scales_fault(scales, (n + group - 1) / group);
+}
+
+// f(std::integral_constant<unsigned, bits>) for bits 2..8 (checked where the call is made).
+template <typename F>
+auto WithBits(unsigned bits, const F& f) {
+  switch (bits) {
+    case 2: return f(std::integral_constant<unsigned, 2>());
+    case 3: return f(std::integral_constant<unsigned, 3>());
+    case 4: return f(std::integral_constant<unsigned, 4>());
+    case 5: return f(std::integral_constant<unsigned, 5>());
+    case 6: return f(std::integral_constant<unsigned, 6>());
+    case 7: return f(std::integral_constant<unsigned, 7>());
+    default: return f(std::integral_constant<unsigned, 8>());
+  }
+}
+
+}  // namespace
+
+void rtn_encode(const float* w, size_t n, unsigned bits, size_t group, uint8_t* packed, uint16_t* scales) {
+  WithBits(bits, [&](auto b) { Encode<decltype(b)::value>(w, n, group, packed, scales); });
+}
+
+unsigned rtn_decode(const uint8_t* packed, const uint16_t* scales, size_t n, unsigned bits, size_t group, float* out) {
+  return WithBits(bits, [&](auto b) { return Decode<decltype(b)::value>(packed, scales, n, group, out); });
 }
 
 }  // namespace tz::avx2
