@@ -9,6 +9,7 @@
 
 #include "../runtime/kernels.h"
 #include "bitpack.h"
+#include "bitpack_eight.h"
 
 namespace tz {
 
@@ -64,22 +65,23 @@ const std::vector<uint32_t>& symbol_costs() {
   return costs;
 }
 
-// Codes of B < 8 bits to one byte each and back, 8 codes (B bytes) at a time: the generic
-// bitpack.h loop costs more than the coder itself. Little-endian hosts (x86-64).
+// Codes of B < 8 bits to one byte each and back, 8 codes (B bytes) at a time (bitpack_eight.h):
+// the generic bitpack.h loop costs more than the coder itself.
 template <unsigned B>
 void unpack_fast(const uint8_t* src, size_t groups, uint8_t* out) {
+  const size_t whole = groups > 8 / B ? groups - 8 / B : 0;  // groups with 8 bytes readable
   for (size_t g = 0; g < groups; ++g) {
-    uint64_t v = 0;
-    std::memcpy(&v, src + g * B, B);
-    for (unsigned j = 0; j < 8; ++j) out[8 * g + j] = uint8_t((v >> (j * B)) & ((1u << B) - 1));
+    const uint64_t v = unpack_eight<B>(load_packed<B>(src + g * B, g < whole));
+    std::memcpy(out + 8 * g, &v, 8);
   }
 }
 
 template <unsigned B>
 void pack_fast(const uint8_t* codes, size_t groups, uint8_t* dst) {
   for (size_t g = 0; g < groups; ++g) {
-    uint64_t v = 0;
-    for (unsigned j = 0; j < 8; ++j) v |= uint64_t(codes[8 * g + j]) << (j * B);
+    uint64_t v;
+    std::memcpy(&v, codes + 8 * g, 8);
+    v = pack_eight<B>(v);
     std::memcpy(dst + g * B, &v, B);
   }
 }

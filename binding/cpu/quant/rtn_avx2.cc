@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "../codec/bitpack.h"
+#include "../codec/bitpack_eight.h"
 #include "../runtime/kernels.h"
 #include "rtn.h"
 
@@ -29,57 +30,8 @@ float absmax(const float* x, size_t len) {
   return amax;
 }
 
-// Codes are packed and unpacked eight at a time in a 64-bit word, eight codes being Bits whole
-// bytes, instead of code by code through bitpack.h's bit accumulator; the same bytes, LSB first.
-// Each step keeps the lower half of every lane and moves the upper half's value down to just
-// above it: codes in bytes, then pairs in 16-bit lanes, quads in 32-bit lanes, all eight in the
-// low 8 * Bits bits (for 8 bits every step is the identity).
-template <unsigned Bits>
-struct EightCodes {
-  // One code's, a pair's, a quad's bits at the bottom of each 16-, 32- and 64-bit lane.
-  static constexpr uint64_t kOne = 0x0001000100010001ull * ((1u << Bits) - 1);
-  static constexpr uint64_t kTwo = 0x0000000100000001ull * ((uint64_t(1) << 2 * Bits) - 1);
-  static constexpr uint64_t kFour = (uint64_t(1) << 4 * Bits) - 1;
-
-  // v: eight codes, one per byte, each below 2^Bits. Up to 4 bits a shifted lower half lands
-  // entirely below the lane (it shifts by at least its width), so one mask after the OR suffices.
-  static void pack(uint64_t v, uint8_t* out) {
-    if constexpr (Bits <= 4) {
-      v = (v | (v >> (8 - Bits))) & kOne * ((1u << Bits) + 1);
-      v = (v | (v >> (16 - 2 * Bits))) & kTwo * ((uint64_t(1) << 2 * Bits) + 1);
-      v |= v >> (32 - 4 * Bits);
-    } else {
-      v = (v & kOne) | ((v >> (8 - Bits)) & (kOne << Bits));
-      v = (v & kTwo) | ((v >> (16 - 2 * Bits)) & (kTwo << 2 * Bits));
-      v = (v & kFour) | ((v >> (32 - 4 * Bits)) & (kFour << 4 * Bits));
-    }
-    std::memcpy(out, &v, Bits);  // the low 8 * Bits bits, little-endian
-  }
-
-  // in: Bits bytes; with `whole`, 8 bytes may be read (the extra ones are masked off): one load,
-  // where a Bits-byte copy is pieces that a wide load waits for.
-  static uint64_t unpack(const uint8_t* in, bool whole) {
-    uint64_t v = 0;
-    if (whole) {
-      std::memcpy(&v, in, 8);
-      if constexpr (Bits < 8) v &= (uint64_t(1) << 8 * Bits) - 1;
-    } else {
-      std::memcpy(&v, in, Bits);
-    }
-    if constexpr (Bits <= 4) {  // as in pack: the copy moved up does not reach the upper half's bits
-      v = (v | (v << (32 - 4 * Bits))) & (kFour | kFour << 32);
-      v = (v | (v << (16 - 2 * Bits))) & (kTwo | kTwo << 16);
-      return (v | (v << (8 - Bits))) & (kOne | kOne << 8);
-    } else {
-      v = (v & kFour) | (((v >> 4 * Bits) & kFour) << 32);
-      v = (v & kTwo) | (((v >> 2 * Bits) & kTwo) << 16);
-      return (v & kOne) | (((v >> Bits) & kOne) << 8);
-    }
-  }
-};
-
-// Groups start on whole bytes (group % 8 == 0); a group's last len % 8 codes go through
-// pack_codes / unpack_codes.
+// Codes eight at a time (bitpack_eight.h): groups start on whole bytes (group % 8 == 0); a
+// group's last len % 8 codes go through pack_codes / unpack_codes.
 template <unsigned Bits>
 void Encode(const float* w, size_t n, size_t group, uint8_t* packed, uint16_t* scales) {
   const int qmax = rtn_qmax(Bits);
@@ -98,7 +50,8 @@ void Encode(const float* w, size_t n, size_t group, uint8_t* packed, uint16_t* s
       q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);
       const __m256i c = _mm256_add_epi32(_mm256_cvtps_epi32(q), offset);  // 0..2*qmax <= 254
       const __m128i c16 = _mm_packus_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
-      EightCodes<Bits>::pack(uint64_t(_mm_cvtsi128_si64(_mm_packus_epi16(c16, c16))), packed + (start + i) / 8 * Bits);
+      const uint64_t p = pack_eight<Bits>(uint64_t(_mm_cvtsi128_si64(_mm_packus_epi16(c16, c16))));
+      std::memcpy(packed + (start + i) / 8 * Bits, &p, Bits);
     }
     const size_t done = i;
     for (; i < len; ++i) {
@@ -124,7 +77,7 @@ unsigned Decode(const uint8_t* packed, const uint16_t* scales, size_t n, size_t 
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
       const size_t at = (start + i) / 8 * Bits;
-      const __m128i c8 = _mm_cvtsi64_si128(int64_t(EightCodes<Bits>::unpack(packed + at, at + 8 <= bytes)));
+      const __m128i c8 = _mm_cvtsi64_si128(int64_t(unpack_eight<Bits>(load_packed<Bits>(packed + at, at + 8 <= bytes))));
       top8 = _mm_max_epu8(top8, c8);
       const __m256 q = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(c8), offset));
       _mm256_storeu_ps(out + start + i, _mm256_mul_ps(q, vs));
