@@ -3,7 +3,7 @@
 // buffer of 2 MiB or more is aligned to 2 MiB and asks the kernel for transparent huge pages
 // (where THP is set to `madvise`, the common default, plain memory never gets them): first
 // touching a 2 MiB page is one fault instead of 512, and copies into it miss the TLB less. On the
-// 2-vCPU VM this took a lossless compress from 46k page faults to 12k and 2.22 s to 1.66 s
+// 2-vCPU VM this took a lossless compress from 46k page faults to 12k and 2.22 s to 1.59 s
 // (docs/BENCHMARKS.md, "Huge pages for the reused buffers").
 #include <sys/mman.h>
 

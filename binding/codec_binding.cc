@@ -321,6 +321,8 @@ Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   }
   const PiecesCall c{pieces};
   const std::shared_ptr<const PlaneMerge> merge = ParseMerge(env, options, in, out, codecNames);
+  Napi::TypedArray mergeDst;  // checked by ParseMerge
+  if (merge) mergeDst = options.Get("merge").As<Napi::Object>().Get("dst").As<Napi::TypedArray>();
   // The decode writes the outputs, the merge merge.dst; the pieces are only read.
   JobMemory memory;
   const size_t piecesGroup = memory.group("pieces"), outputsGroup = memory.group("outputs");
@@ -328,7 +330,7 @@ Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
     memory.read(in[i], piecesGroup);
     memory.write(out[i], outputsGroup);
   }
-  if (merge) memory.write(options.Get("merge").As<Napi::Object>().Get("dst").As<Napi::TypedArray>(), memory.group("merge.dst"));
+  if (merge) memory.write(mergeDst, memory.group("merge.dst"));
   memory.check(env);
   const Capability<PiecesCall>* row = &backend_table().ransDecode;
   const Placement p = Place(*row, DeviceRequest(NamedArgs(info, 2)), c);  // options is an object: it holds codecs
@@ -340,7 +342,7 @@ Napi::Value DecodePieces(const Napi::CallbackInfo& info) {
   };
   std::vector<Napi::Object> keepAlive(in.begin(), in.end());
   keepAlive.insert(keepAlive.end(), out.begin(), out.end());
-  if (merge) keepAlive.push_back(options.Get("merge").As<Napi::Object>().Get("dst").As<Napi::Object>());
+  if (merge) keepAlive.push_back(mergeDst);
   return StartJob(env, std::move(work), {info.Length() > 3 ? info[3] : env.Undefined(), keepAlive});
 }
 

@@ -4,8 +4,8 @@ it below the order-0 bound that the rANS stage reaches? Empirical entropies in b
 every 2-D tensor of 4096 weights or more of a bf16 safetensors file: order 0 (what is stored today),
 then conditioned on the previous weight's byte, on the byte 32 weights back (the same rANS lane),
 and on one of 2, 4 or 8 column classes (columns ranked by their mean exponent; log2 of the class
-count charged per column). The per-context frequency tables are not charged, so each figure is a lower bound on what
-a coder with that context would store. Dev tooling for docs/METHODS.md ("rANS"); needs numpy.
+count charged per column). The per-context frequency tables are not charged, so each figure is a
+lower bound on what a coder with that context would store. Dev tooling for docs/METHODS.md ("rANS"); needs numpy.
 
     python3 scripts/exponent-contexts.py [models/kjv-llama/model.safetensors]
 """

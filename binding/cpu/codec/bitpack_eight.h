@@ -17,7 +17,7 @@ struct EightCodeLanes {
   static constexpr uint64_t kFour = (uint64_t(1) << 4 * B) - 1;
 };
 
-// Eight codes, one per byte of `codes` (each below 2^B, B in 1..8), packed into the low 8 * B bits
+// Eight codes, one per byte of v (each below 2^B, B in 1..8), packed into the low 8 * B bits
 // (higher bits undefined). Each step keeps the lower half of every lane and moves the upper
 // half's value down to just above it: codes in bytes, pairs in 16-bit lanes, quads in 32-bit
 // lanes. Up to 4 bits a shifted lower half lands wholly below its lane (it moves by at least its
@@ -36,7 +36,7 @@ uint64_t pack_eight(uint64_t v) {
   }
 }
 
-// The inverse: the low 8 * B bits of `packed` (higher bits zero) to eight codes, one per byte.
+// The inverse: the low 8 * B bits of v (higher bits zero) to eight codes, one per byte.
 template <unsigned B>
 uint64_t unpack_eight(uint64_t v) {
   using L = EightCodeLanes<B>;
@@ -53,7 +53,7 @@ uint64_t unpack_eight(uint64_t v) {
 
 // The B bytes at p as the low bits of a word, the rest zero. With `whole` (8 bytes readable at p),
 // one 8-byte read, masked: a B-byte copy is done in pieces that a wide read of them then waits
-// for, which halved decoding at 3, 5 and 6 bits.
+// for, which made decoding at 3, 5 and 6 bits twice as slow.
 template <unsigned B>
 uint64_t load_packed(const uint8_t* p, bool whole) {
   uint64_t v = 0;
